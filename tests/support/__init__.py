@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite (fake endpoints, keyring backend, process helpers)."""
