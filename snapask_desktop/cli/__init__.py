@@ -1,0 +1,1 @@
+"""The headless command line: the same services the tray app uses, from a terminal."""

@@ -1,0 +1,42 @@
+"""Argument parsing and dispatch for the `snapask` command."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from snapask_desktop import __version__
+from snapask_desktop.cli import exits, output
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line grammar; each command module adds its own subcommands."""
+    from snapask_desktop.cli import conversations_cmd, settings_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="snapask",
+        description="Capture the screen and ask an AI about it. "
+        "Conversations are kept locally and work offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"snapask {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    conversations_cmd.register(commands)
+    settings_cmd.register(commands)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """Parse argv, run the chosen command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return exits.OK
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return exits.INTERRUPTED

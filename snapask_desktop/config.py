@@ -1,0 +1,294 @@
+"""The settings file: defaults, validation, atomic saves, environment overrides.
+
+A broken or hand-edited file never stops the app: the bad file is kept as a backup, every
+problem is reported in plain words, and the app goes on with defaults for what was bad.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from snapask_desktop import paths
+
+SETTINGS_FILE = "settings.json"
+MAX_SETTINGS_BYTES = 1024 * 1024
+PROVIDERS = ("gemini", "openai")
+
+# Environment variables that override a setting for this run only (never saved).
+ENV_OVERRIDES = {
+    "SNAPASK_GEMINI_BASE_URL": "gemini_base_url",
+    "SNAPASK_OPENAI_BASE_URL": "openai_base_url",
+}
+
+
+class SettingsError(ValueError):
+    """A setting value that cannot be accepted; the message says why."""
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError("must be a non-empty text")
+    if len(value) > 200:
+        raise SettingsError("must be at most 200 characters")
+    return value.strip()
+
+
+def _provider(value: object) -> str:
+    text = _text(value).lower()
+    if text not in PROVIDERS:
+        raise SettingsError(f"must be one of: {', '.join(PROVIDERS)}")
+    return text
+
+
+def _url(value: object) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+    return text.rstrip("/")
+
+
+def _optional_url(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return _url(value)
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise SettingsError("must be true or false")
+
+
+def _number_in(low: float, high: float) -> Callable[[object], float]:
+    def check(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SettingsError("must be a number")
+        if not low <= value <= high:
+            raise SettingsError(f"must be between {low:g} and {high:g}")
+        return float(value)
+
+    return check
+
+
+def _setting(default: Any, check: Callable[[object], Any], help_text: str) -> Any:
+    return field(default=default, metadata={"check": check, "help": help_text})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every user setting with its default; see `describe()` for the help texts."""
+
+    provider: str = _setting("gemini", _provider, "AI provider: gemini or openai (compatible)")
+    gemini_model: str = _setting("gemini-2.5-flash", _text, "Gemini model name")
+    gemini_base_url: str | None = _setting(
+        None, _optional_url, "Gemini API base URL (empty: Google's)"
+    )
+    openai_base_url: str = _setting(
+        "http://127.0.0.1:11434/v1",
+        _url,
+        "OpenAI-compatible server (Ollama, LM Studio, llama.cpp)",
+    )
+    openai_model: str = _setting("llava", _text, "model name on the OpenAI-compatible server")
+    request_timeout_s: float = _setting(
+        120.0, _number_in(5, 3600), "seconds to wait for an answer before giving up"
+    )
+    answer_cache: bool = _setting(True, _bool, "answer a repeated question from the cache")
+    translate_to: str = _setting("English", _text, "target language of the Translate action")
+
+    def model_for(self, provider: str) -> str:
+        """The configured model name of a provider."""
+        return self.gemini_model if provider == "gemini" else self.openai_model
+
+    def base_url_for(self, provider: str) -> str | None:
+        """The configured base URL of a provider (None: the provider's own default)."""
+        return self.gemini_base_url if provider == "gemini" else self.openai_base_url
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def parse_value(key: str, raw: str) -> Any:
+    """Turn a command-line text into a checked value for one setting."""
+    spec = _field(key)
+    value: object = raw
+    if isinstance(spec.default, bool):
+        lowered = raw.strip().lower()
+        truth = {"true": True, "yes": True, "on": True, "1": True}
+        falsity = {"false": False, "no": False, "off": False, "0": False}
+        value = truth.get(lowered, falsity.get(lowered, raw))
+    elif isinstance(spec.default, float):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be a number, got {raw!r}") from None
+    return check_value(key, value)
+
+
+def check_value(key: str, value: object) -> Any:
+    """Validate one setting value; SettingsError names the key and the rule."""
+    spec = _field(key)
+    try:
+        return spec.metadata["check"](value)
+    except SettingsError as error:
+        raise SettingsError(f"{key} {error}") from None
+
+
+def describe(key: str) -> str:
+    """The one-line help text of a setting."""
+    return str(_field(key).metadata["help"])
+
+
+def _field(key: str) -> dataclasses.Field[Any]:
+    try:
+        return FIELDS[key]
+    except KeyError:
+        raise SettingsError(
+            f"unknown setting {key!r}; known settings: {', '.join(FIELDS)}"
+        ) from None
+
+
+@dataclass
+class LoadResult:
+    """Settings as loaded, with the problems found and where a bad file was kept."""
+
+    settings: Settings
+    problems: list[str] = field(default_factory=list)
+    backup: Path | None = None
+    unknown: dict[str, Any] = field(default_factory=dict)
+
+
+class SettingsStore:
+    """Reads and writes the settings file in the config folder."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or paths.config_dir()
+        self.path = self.directory / SETTINGS_FILE
+
+    def load(self) -> LoadResult:
+        """Load settings; never raises for a bad file (see LoadResult.problems)."""
+        result = self._read_file()
+        result.settings = _apply_env(result.settings)
+        return result
+
+    def save(self, settings: Settings) -> None:
+        """Write the settings that differ from the defaults, atomically.
+
+        Keys this version does not know are kept (a newer version may have written them);
+        a value overridden from the environment is for this run only and is not saved.
+        """
+        on_disk = self._file_values()
+        data = {key: value for key, value in on_disk.items() if key not in FIELDS}
+        defaults = Settings()
+        overridden = _env_overridden()
+        for name in FIELDS:
+            if name in overridden:
+                if name in on_disk:
+                    data[name] = on_disk[name]
+            elif getattr(settings, name) != getattr(defaults, name):
+                data[name] = getattr(settings, name)
+        _atomic_write_json(self.path, data)
+
+    def update(self, **changes: Any) -> Settings:
+        """Validate and save some settings; returns the new settings."""
+        current = self._read_file().settings
+        checked = {key: check_value(key, value) for key, value in changes.items()}
+        new = dataclasses.replace(current, **checked)
+        self.save(new)
+        return _apply_env(new)
+
+    def _file_values(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _read_file(self) -> LoadResult:
+        try:
+            if self.path.stat().st_size > MAX_SETTINGS_BYTES:
+                return self._reject(f"{self.path} is larger than 1 MB")
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return LoadResult(Settings())
+        except (OSError, UnicodeDecodeError) as error:
+            return self._reject(f"{self.path} could not be read ({error})")
+        try:
+            data = json.loads(raw)
+        except ValueError as error:
+            return self._reject(f"{self.path} is not valid JSON ({error})")
+        if not isinstance(data, dict):
+            return self._reject(f"{self.path} must hold a JSON object")
+        return self._from_mapping(data)
+
+    def _from_mapping(self, data: dict[str, Any]) -> LoadResult:
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        unknown = {k: v for k, v in data.items() if k not in FIELDS}
+        for key, value in data.items():
+            if key not in FIELDS:
+                continue
+            try:
+                values[key] = check_value(key, value)
+            except SettingsError as error:
+                problems.append(f"{error} (found {value!r}); using the default")
+        result = LoadResult(Settings(**values), problems, unknown=unknown)
+        if problems:
+            result.backup = self._backup()
+        return result
+
+    def _reject(self, problem: str) -> LoadResult:
+        backup = self._backup()
+        note = f"; it was kept as {backup}" if backup else ""
+        return LoadResult(Settings(), [f"{problem}{note}; using default settings"], backup)
+
+    def _backup(self) -> Path | None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup = self.path.with_name(f"{SETTINGS_FILE}.broken-{stamp}")
+        try:
+            backup.write_bytes(self.path.read_bytes())
+        except OSError:
+            return None
+        return backup
+
+
+def _env_overridden() -> list[str]:
+    return [key for env, key in ENV_OVERRIDES.items() if os.environ.get(env, "").strip()]
+
+
+def _apply_env(settings: Settings) -> Settings:
+    changes: dict[str, Any] = {}
+    for env, key in ENV_OVERRIDES.items():
+        raw = os.environ.get(env, "").strip()
+        if raw:
+            try:
+                changes[key] = check_value(key, raw)
+            except SettingsError as error:
+                raise SettingsError(f"{env}: {error}") from None
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,107 @@
+"""API keys and device tokens in the OS keyring (never in files, logs or the database)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+
+SERVICE = "SnapAsk"
+
+# The SDKs' own conventions: an environment key wins over the keyring when set.
+ENV_KEYS = {"gemini": ("GEMINI_API_KEY",), "openai": ("OPENAI_API_KEY",)}
+KNOWN_PROVIDERS = tuple(ENV_KEYS)
+MAX_SECRET_CHARS = 4096
+
+
+class CredentialError(RuntimeError):
+    """The keyring cannot be used; the message tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key and where it came from ("environment" or "keyring")."""
+
+    value: str
+    source: str
+
+
+def _account(provider: str) -> str:
+    if provider not in KNOWN_PROVIDERS:
+        raise CredentialError(
+            f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
+        )
+    return f"api-key:{provider}"
+
+
+def get_api_key(provider: str) -> ApiKey | None:
+    """The provider's key from the environment, else the keyring; None if neither has one."""
+    account = _account(provider)
+    for name in ENV_KEYS[provider]:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return ApiKey(value, f"environment ({name})")
+    value = get_secret(account)
+    return ApiKey(value, "keyring") if value else None
+
+
+def set_api_key(provider: str, value: str) -> None:
+    """Store a provider's key in the keyring."""
+    set_secret(_account(provider), _clean_secret(value))
+
+
+def delete_api_key(provider: str) -> bool:
+    """Remove a provider's key from the keyring; False if none was stored."""
+    return delete_secret(_account(provider))
+
+
+def get_secret(account: str) -> str | None:
+    """Read a secret from the keyring."""
+    with _keyring_errors():
+        return keyring.get_password(SERVICE, account)
+
+
+def set_secret(account: str, value: str) -> None:
+    """Write a secret to the keyring."""
+    with _keyring_errors():
+        keyring.set_password(SERVICE, account, value)
+
+
+def delete_secret(account: str) -> bool:
+    """Delete a secret from the keyring; False if there was none."""
+    with _keyring_errors():
+        try:
+            keyring.delete_password(SERVICE, account)
+        except keyring.errors.PasswordDeleteError:
+            return False
+    return True
+
+
+def _clean_secret(value: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise CredentialError("the key is empty; nothing was stored")
+    if len(cleaned) > MAX_SECRET_CHARS or any(ch.isspace() for ch in cleaned):
+        raise CredentialError("that does not look like an API key (spaces or far too long)")
+    return cleaned
+
+
+@contextlib.contextmanager
+def _keyring_errors() -> Iterator[None]:
+    """Turn keyring failures into CredentialError with a plain explanation."""
+    try:
+        yield
+    except keyring.errors.NoKeyringError as error:
+        raise CredentialError(
+            "No system keyring is available to keep secrets safely. Install and unlock one "
+            "(GNOME Keyring or KWallet on Linux; macOS and Windows have one built in), or set "
+            "the key in the environment instead (GEMINI_API_KEY for Gemini)."
+        ) from error
+    except keyring.errors.KeyringLocked as error:
+        raise CredentialError("The system keyring is locked; unlock it and try again.") from error
+    except keyring.errors.KeyringError as error:
+        raise CredentialError(f"The system keyring refused the request: {error}") from error
