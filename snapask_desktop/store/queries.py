@@ -1,0 +1,175 @@
+"""Read queries for the history list, search and short ids, shaped to use the indexes.
+
+Each function takes an open SQLAlchemy Connection (inside a read transaction) and returns
+plain dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, text
+
+from snapask_desktop.store import search as fts
+from snapask_desktop.store.records import ConversationSummary, HistoryCursor, SearchHit
+
+# Per-conversation facts come from index range scans on message(conversation_id, hlc, id):
+# a page of 50 costs 150 short lookups, however large the history.
+_SUMMARY_COLUMNS = """
+    c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity_at,
+    (SELECT count(*) FROM message m WHERE m.conversation_id = c.id) AS message_count,
+    (SELECT m.screenshot_sha256 FROM message m
+      WHERE m.conversation_id = c.id AND m.screenshot_sha256 IS NOT NULL
+      ORDER BY m.hlc, m.id LIMIT 1) AS first_screenshot_sha256,
+    (SELECT substr(m.text, 1, 400) FROM message m
+      WHERE m.conversation_id = c.id ORDER BY m.hlc DESC, m.id DESC LIMIT 1) AS last_text
+"""
+# The literal "deleted = 0 [AND archived = 0]" terms let SQLite pick the matching partial index.
+_VISIBLE = {False: "c.deleted = 0 AND c.archived = 0", True: "c.deleted = 0"}
+SNIPPET_TOKENS = 16
+
+
+def history(
+    conn: Connection, limit: int, before: HistoryCursor | None, include_archived: bool
+) -> list[ConversationSummary]:
+    """Newest activity first, ``limit`` rows after the ``before`` cursor (keyset pagination)."""
+    where = _VISIBLE[include_archived]
+    params: dict[str, Any] = {"limit": limit}
+    if before is not None:
+        where += " AND (c.last_activity_at, c.id) < (:at, :id)"
+        params |= {"at": before.last_activity_at, "id": before.id}
+    sql = f"""SELECT {_SUMMARY_COLUMNS} FROM conversation c WHERE {where}
+              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT :limit"""
+    return [_summary(row) for row in conn.execute(text(sql), params)]
+
+
+def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSummary]:
+    """Summaries of the given (non-deleted) conversations, keyed by id."""
+    if not ids:
+        return {}
+    sql = text(
+        f"SELECT {_SUMMARY_COLUMNS} FROM conversation c WHERE c.deleted = 0 AND c.id IN :ids"
+    ).bindparams(bindparam("ids", expanding=True))
+    return {row.id: _summary(row) for row in conn.execute(sql, {"ids": list(ids)})}
+
+
+def _summary(row: Any) -> ConversationSummary:
+    return ConversationSummary(
+        id=row.id,
+        title=row.title,
+        pinned=bool(row.pinned),
+        archived=bool(row.archived),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_activity_at=row.last_activity_at,
+        message_count=row.message_count,
+        first_screenshot_sha256=row.first_screenshot_sha256,
+        preview=fts.preview(row.last_text),
+    )
+
+
+def matching_ids(conn: Connection, prefix: str, limit: int) -> list[str]:
+    """Ids of visible conversations starting with ``prefix`` (a range scan on the unique index)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    rows = conn.execute(
+        text(
+            "SELECT id FROM conversation WHERE id >= :lo AND id < :hi AND deleted = 0 "
+            "ORDER BY id LIMIT :limit"
+        ),
+        {"lo": prefix, "hi": upper, "limit": limit},
+    )
+    return [row.id for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    recency: int  # conversation activity for a title match, message time for a message match
+    conversation_id: str
+    matched_in: Literal["title", "message"]
+    message_rid: int | None = None
+    marked: str = ""
+
+
+def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
+    """Conversations matching the user's text in the title or a message, newest match first."""
+    query = fts.fts_query(user_text)
+    if query is None:
+        return []
+    candidates = _title_matches(conn, query, limit) + _message_matches(conn, query, limit)
+    candidates.sort(key=lambda c: (c.recency, c.conversation_id), reverse=True)
+    chosen: dict[str, _Candidate] = {}
+    for candidate in candidates:
+        chosen.setdefault(candidate.conversation_id, candidate)
+        if len(chosen) == limit:
+            break
+    rids = [c.message_rid for c in chosen.values() if c.message_rid is not None]
+    snippets = _message_snippets(conn, query, rids)
+    found = summaries(conn, list(chosen))
+    return [
+        _hit(found[cid], candidate, snippets) for cid, candidate in chosen.items() if cid in found
+    ]
+
+
+def _hit(
+    summary: ConversationSummary, candidate: _Candidate, snippets: dict[int, tuple[str, str]]
+) -> SearchHit:
+    message_id, marked = None, candidate.marked
+    if candidate.message_rid is not None:
+        message_id, marked = snippets.get(candidate.message_rid, (None, ""))
+    snippet, spans = fts.parse_marked(marked)
+    return SearchHit(summary, candidate.matched_in, message_id, snippet, spans)
+
+
+def _title_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]:
+    sql = text(
+        f"""SELECT c.last_activity_at AS recency, c.id,
+               highlight(conversation_fts, 0, '{fts.MARK_START}', '{fts.MARK_END}') AS marked
+            FROM conversation_fts CROSS JOIN conversation c ON c.rid = conversation_fts.rowid
+            WHERE conversation_fts MATCH :q AND c.deleted = 0
+            ORDER BY c.last_activity_at DESC LIMIT :limit"""
+    )
+    rows = conn.execute(sql, {"q": query, "limit": limit})
+    return [_Candidate(row.recency, row.id, "title", marked=row.marked) for row in rows]
+
+
+def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]:
+    # Walk matches newest rowid first and stop once `limit` distinct conversations are seen:
+    # a common word costs a few hundred rows, not every match.
+    sql = text(
+        """SELECT m.rid, m.conversation_id, m.created_at
+           FROM message_fts CROSS JOIN message m ON m.rid = message_fts.rowid
+           CROSS JOIN conversation c ON c.id = m.conversation_id
+           WHERE message_fts MATCH :q AND c.deleted = 0
+           ORDER BY message_fts.rowid DESC"""
+    )
+    found: dict[str, _Candidate] = {}
+    result = conn.execute(sql, {"q": query})
+    try:
+        for row in result:
+            if row.conversation_id not in found:
+                found[row.conversation_id] = _Candidate(
+                    row.created_at, row.conversation_id, "message", row.rid
+                )
+                if len(found) == limit:
+                    break
+    finally:
+        result.close()
+    return list(found.values())
+
+
+def _message_snippets(
+    conn: Connection, query: str, rids: Sequence[int]
+) -> dict[int, tuple[str, str]]:
+    if not rids:
+        return {}
+    sql = text(
+        f"""SELECT message_fts.rowid AS rid, m.id,
+               snippet(message_fts, 0, '{fts.MARK_START}', '{fts.MARK_END}', '{fts.ELLIPSIS}',
+                       {SNIPPET_TOKENS}) AS marked
+            FROM message_fts CROSS JOIN message m ON m.rid = message_fts.rowid
+            WHERE message_fts MATCH :q AND message_fts.rowid IN :rids"""
+    ).bindparams(bindparam("rids", expanding=True))
+    rows = conn.execute(sql, {"q": query, "rids": list(rids)})
+    return {row.rid: (row.id, row.marked) for row in rows}

@@ -1,0 +1,133 @@
+"""Plain frozen dataclasses the store returns; no ORM object ever leaves a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "model"]
+Status = Literal["final", "cancelled", "error", "pending"]
+RecordType = Literal["conversation", "message", "screenshot"]
+
+# field name -> [hlc, device_id] of the last write of that field
+FieldStamps = dict[str, list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Conversation metadata as stored (the synced record plus local last activity)."""
+
+    id: str
+    title: str
+    pinned: bool
+    archived: bool
+    deleted: bool
+    created_at: int
+    updated_at: int
+    last_activity_at: int
+    vv: dict[str, int]
+    hlc: int
+    field_hlc: FieldStamps
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message; immutable once its status is not "pending"."""
+
+    id: str
+    conversation_id: str
+    role: Role
+    text: str
+    model: str | None
+    status: Status
+    screenshot_sha256: str | None
+    hlc: int
+    device_id: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenshotInfo:
+    """Metadata of a stored picture; the bytes live in the blob store under its hash."""
+
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    mime: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class HistoryCursor:
+    """Keyset position in the history list: pass the last row's cursor to get the next page."""
+
+    last_activity_at: int
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One row of the history list."""
+
+    id: str
+    title: str
+    pinned: bool
+    archived: bool
+    created_at: int
+    updated_at: int
+    last_activity_at: int
+    message_count: int
+    first_screenshot_sha256: str | None
+    preview: str
+
+    @property
+    def cursor(self) -> HistoryCursor:
+        """The keyset cursor that continues the history after this row."""
+        return HistoryCursor(self.last_activity_at, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDetail:
+    """A conversation with its messages in display order (hlc, id)."""
+
+    conversation: Conversation
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation that matches a search, with a snippet of where it matched.
+
+    ``highlights`` are (start, end) character spans of the matched terms within ``snippet``.
+    """
+
+    summary: ConversationSummary
+    matched_in: Literal["title", "message"]
+    message_id: str | None
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = field(default=())
+
+    def marked(self, start: str = "[", end: str = "]") -> str:
+        """The snippet with every highlighted span wrapped in the given markers."""
+        out: list[str] = []
+        pos = 0
+        for lo, hi in self.highlights:
+            out += [self.snippet[pos:lo], start, self.snippet[lo:hi], end]
+            pos = hi
+        out.append(self.snippet[pos:])
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxOp:
+    """One pending sync operation; ``payload`` is the full record state to send as-is."""
+
+    seq: int
+    op_id: str
+    record_type: RecordType
+    record_id: str
+    payload: dict[str, Any]
+    created_at: int
+    attempts: int
+    last_error: str | None

@@ -1,0 +1,477 @@
+"""The repository API of the local store: sync Python, safe from several threads.
+
+Every call opens its own connection and transaction, and returns frozen dataclasses. Every
+local change writes its record and its outbox op in ONE transaction.
+
+Display order and ``updated_at``: ``updated_at`` is the time of the last *metadata* edit
+(title/pinned/archived/deleted) and syncs with the conversation. Adding a message is not a
+conversation edit (that would bump the version vector and add an outbox op per message and
+make every chat look like a concurrent edit on two devices). The history is ordered by
+``last_activity_at`` instead: local-only derived state, the newest of the conversation's and
+its messages' creation times, kept by an SQLite trigger on message insert (so messages that
+arrive by sync count too) and indexed for the history query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, exc, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from snapask_desktop.store import convert, dbfile, outbox, queries, validate
+from snapask_desktop.store.blobs import BlobStore
+from snapask_desktop.store.engine import BEGIN_IMMEDIATE, BEGIN_OPTION, make_engine
+from snapask_desktop.store.errors import (
+    AmbiguousId,
+    CorruptDatabase,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    StoreError,
+)
+from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
+from snapask_desktop.store.payloads import (
+    conversation_payload,
+    message_payload,
+    screenshot_payload,
+)
+from snapask_desktop.store.records import (
+    Conversation,
+    ConversationDetail,
+    ConversationSummary,
+    HistoryCursor,
+    Message,
+    OutboxOp,
+    ScreenshotInfo,
+    SearchHit,
+)
+from snapask_desktop.store.schema import DB_FILENAME
+from snapask_desktop.sync.clock import HybridClock, vv_bump, wall_clock_ms
+
+SYNCED_FIELDS = ("title", "pinned", "archived", "deleted")
+DEVICE_ID_KEY = "device_id"
+
+
+class Store:
+    """The local conversation store under one data folder."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        engine: Engine,
+        blobs: BlobStore,
+        device_id: str,
+        clock: HybridClock,
+        recovered: CorruptDatabase | None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / DB_FILENAME
+        self._engine = engine
+        self._blobs = blobs
+        self._device_id = device_id
+        self.clock = clock
+        # Set when a damaged file was moved aside at open: show its message to the user.
+        self.recovered = recovered
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, data_dir: Path, *, recover_damaged: bool = True) -> Store:
+        """Open (creating or upgrading in place) ``<data_dir>/snapask.db``.
+
+        Raises SchemaTooNew / NotOurDatabase with the file untouched; a damaged file is moved
+        aside and a new one started (``store.recovered`` says so) unless ``recover_damaged``
+        is False, in which case CorruptDatabase is raised.
+        """
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / DB_FILENAME
+        recovered = dbfile.prepare(path, recover_damaged=recover_damaged)
+        engine = make_engine(path)
+        try:
+            device_id = _ensure_device_id(engine)
+            clock = HybridClock(last=_max_hlc(engine))
+        except BaseException:
+            engine.dispose()
+            raise
+        blobs = BlobStore(data_dir)
+        blobs.remove_stale_temp_files()
+        return cls(data_dir, engine, blobs, device_id, clock, recovered)
+
+    def close(self) -> None:
+        """Close every pooled connection (the WAL is checkpointed by SQLite)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def device_id(self) -> str:
+        """This device's stable id (a UUID4 made on first open)."""
+        return self._device_id
+
+    # ----------------------------------------------------------------- conversations
+
+    def create_conversation(self, title: str = "") -> Conversation:
+        """A new conversation, every synced field stamped by this device."""
+        clean_title = validate.title(title)
+        with self._write() as session:
+            now, hlc = wall_clock_ms(), self.clock.now()
+            row = ConversationRow(
+                id=str(uuid.uuid4()),
+                title=clean_title,
+                pinned=False,
+                archived=False,
+                deleted=False,
+                created_at=now,
+                updated_at=now,
+                last_activity_at=now,
+                vv=vv_bump({}, self._device_id),
+                hlc=hlc,
+                field_hlc={name: [hlc, self._device_id] for name in SYNCED_FIELDS},
+            )
+            session.add(row)
+            return self._saved_conversation(session, row, now)
+
+    def update_conversation(
+        self,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        pinned: bool | None = None,
+        archived: bool | None = None,
+    ) -> Conversation:
+        """Change metadata; fields left None are kept. An edit that changes nothing is a no-op."""
+        changes: dict[str, Any] = {}
+        if title is not None:
+            changes["title"] = validate.title(title)
+        if pinned is not None:
+            changes["pinned"] = validate.flag(pinned, "pinned")
+        if archived is not None:
+            changes["archived"] = validate.flag(archived, "archived")
+        with self._write() as session:
+            row = _live_conversation(session, conversation_id)
+            return self._edit(session, row, changes)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Tombstone the conversation (it syncs as an edit and vanishes from history/search)."""
+        with self._write() as session:
+            row = _conversation_row(session, conversation_id)
+            if row is None:
+                raise NotFound(f"no conversation {conversation_id}")
+            self._edit(session, row, {"deleted": True})
+
+    def _edit(
+        self, session: Session, row: ConversationRow, changes: dict[str, Any]
+    ) -> Conversation:
+        changed = {name: value for name, value in changes.items() if getattr(row, name) != value}
+        if not changed:
+            return convert.conversation(row)
+        now, hlc = wall_clock_ms(), self.clock.now()
+        stamps = dict(row.field_hlc)
+        for name, value in changed.items():
+            setattr(row, name, value)
+            stamps[name] = [hlc, self._device_id]
+        row.field_hlc = stamps
+        row.vv = vv_bump(row.vv, self._device_id)
+        row.hlc = hlc
+        row.updated_at = now
+        return self._saved_conversation(session, row, now)
+
+    def _saved_conversation(self, session: Session, row: ConversationRow, now: int) -> Conversation:
+        session.flush()
+        conversation = convert.conversation(row)
+        payload = conversation_payload(conversation, self._device_id)
+        outbox.enqueue(session, "conversation", conversation.id, payload, now)
+        return conversation
+
+    def get_conversation(self, conversation_id: str) -> ConversationDetail:
+        """A visible conversation with its messages in display order (hlc, id)."""
+        with self._read_session() as session:
+            row = _live_conversation(session, conversation_id)
+            messages = session.scalars(
+                select(MessageRow)
+                .where(MessageRow.conversation_id == row.id)
+                .order_by(MessageRow.hlc, MessageRow.id)
+            )
+            return ConversationDetail(
+                convert.conversation(row), tuple(convert.message(m) for m in messages)
+            )
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one visible conversation whose id starts with ``prefix``."""
+        clean = validate.id_prefix(prefix)
+        with self._read() as conn:
+            matches = queries.matching_ids(conn, clean, limit=6)
+        if not matches:
+            raise NotFound(f"no conversation id starts with {clean!r}")
+        if len(matches) > 1 and clean not in matches:
+            raise AmbiguousId(clean, matches)
+        return clean if clean in matches else matches[0]
+
+    def list_conversations(
+        self,
+        limit: int = 50,
+        before: HistoryCursor | ConversationSummary | None = None,
+        include_archived: bool = False,
+    ) -> list[ConversationSummary]:
+        """History, newest activity first; pass the last row (or its cursor) for the next page."""
+        cursor = before.cursor if isinstance(before, ConversationSummary) else before
+        with self._read() as conn:
+            return queries.history(
+                conn, validate.limit(limit), cursor, validate.flag(include_archived, "archived")
+            )
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """Full-text search of titles and messages (last word is a prefix); never a syntax error."""
+        query_text = validate.text_value(text, "the search text", 1000)
+        with self._read() as conn:
+            return queries.search(conn, query_text, validate.limit(limit))
+
+    # ----------------------------------------------------------------- messages
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        text: str,
+        *,
+        model: str | None = None,
+        status: str = "final",
+        screenshot_sha256: str | None = None,
+    ) -> Message:
+        """Append a message; a "pending" one (queued offline) is not sent until finalised."""
+        clean = {
+            "role": validate.role(role),
+            "text": validate.message_text(text),
+            "model": validate.model_name(model),
+            "status": validate.status(status),
+            "screenshot_sha256": (
+                None if screenshot_sha256 is None else validate.sha256(screenshot_sha256)
+            ),
+        }
+        with self._write() as session:
+            conversation = _live_conversation(session, conversation_id)
+            sha = clean["screenshot_sha256"]
+            if sha is not None and session.get(ScreenshotRow, sha) is None:
+                raise NotFound(f"no screenshot {sha[:12]}… in the store; add it first")
+            now = wall_clock_ms()
+            row = MessageRow(
+                id=str(uuid.uuid4()),
+                conversation_id=conversation.id,
+                hlc=self.clock.now(),
+                device_id=self._device_id,
+                created_at=now,
+                **clean,
+            )
+            session.add(row)
+            return self._saved_message(session, row, now)
+
+    def finalise_message(
+        self, message_id: str, text: str | None = None, *, status: str = "final"
+    ) -> Message:
+        """Turn a pending message final (or cancelled/error), once; optionally set its text."""
+        new_status = validate.status(status, validate.FINAL_STATUSES)
+        new_text = None if text is None else validate.message_text(text)
+        with self._write() as session:
+            row = session.scalars(
+                select(MessageRow).where(MessageRow.id == _normal_id(message_id, "message"))
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no message {message_id}")
+            if row.status != "pending":
+                raise InvalidState(
+                    f"message {message_id} is already {row.status}; "
+                    "only a pending message can be finalised, and only once"
+                )
+            row.status = new_status
+            if new_text is not None:
+                row.text = new_text
+            return self._saved_message(session, row, wall_clock_ms())
+
+    def _saved_message(self, session: Session, row: MessageRow, now: int) -> Message:
+        session.flush()
+        message = convert.message(row)
+        if message.status != "pending":
+            outbox.enqueue(session, "message", message.id, message_payload(message), now)
+        return message
+
+    # ----------------------------------------------------------------- screenshots
+
+    def add_screenshot(self, png: bytes) -> ScreenshotInfo:
+        """Store a picture (PNG, JPEG or WebP): blob + thumbnail + row + outbox, once per hash."""
+        blob = self._blobs.put(png)  # files first: a row never points at a missing file
+        with self._write() as session:
+            now = wall_clock_ms()
+            inserted = session.execute(
+                sqlite_insert(ScreenshotRow)
+                .values(
+                    sha256=blob.sha256,
+                    size_bytes=blob.size_bytes,
+                    width=blob.width,
+                    height=blob.height,
+                    mime=blob.mime,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["sha256"])
+            )
+            info = convert.screenshot(session.get_one(ScreenshotRow, blob.sha256))
+            if inserted.rowcount == 1:  # type: ignore[attr-defined]
+                outbox.enqueue(session, "screenshot", info.sha256, screenshot_payload(info), now)
+            return info
+
+    def screenshot_info(self, sha256: str) -> ScreenshotInfo:
+        """Metadata of a stored picture."""
+        sha = validate.sha256(sha256)
+        with self._read_session() as session:
+            row = session.get(ScreenshotRow, sha)
+            if row is None:
+                raise NotFound(f"no screenshot {sha[:12]}…")
+            return convert.screenshot(row)
+
+    def screenshot_bytes(self, sha256: str, *, verify: bool = False) -> bytes:
+        """The picture's bytes; ``verify`` re-hashes them (BlobCorrupt on mismatch)."""
+        info = self.screenshot_info(sha256)
+        return self._blobs.read(info.sha256, info.mime, verify=verify)
+
+    def thumbnail_path(self, sha256: str) -> Path:
+        """Path of the picture's JPEG thumbnail (long side 256 px), remade if missing."""
+        info = self.screenshot_info(sha256)
+        return self._blobs.ensure_thumbnail(info.sha256, info.mime)
+
+    # ----------------------------------------------------------------- outbox
+
+    def outbox_pending(self, limit: int = 100) -> list[OutboxOp]:
+        """The oldest pending sync ops, in order."""
+        with self._read_session() as session:
+            return outbox.pending(session, validate.limit(limit, 10_000))
+
+    def outbox_ack(self, op_ids: Iterable[str]) -> int:
+        """Remove acknowledged ops (repeats and unknown ids are ignored); returns how many."""
+        with self._write() as session:
+            return outbox.ack(session, [str(op_id) for op_id in op_ids])
+
+    def outbox_failed(self, op_id: str, error: str) -> int:
+        """Record a failed send of one op; returns its attempts so far."""
+        with self._write() as session:
+            return outbox.failed(session, str(op_id), str(error))
+
+    def outbox_count(self) -> int:
+        """How many ops wait to be sent."""
+        with self._read_session() as session:
+            return outbox.count(session)
+
+    # ----------------------------------------------------------------- meta
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A small local setting (e.g. the sync cursor), or ``default``."""
+        with self._read_session() as session:
+            row = session.get(MetaRow, validate.text_value(key, "the key", 100))
+            return default if row is None else row.value
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a local setting; the device id can't be changed."""
+        clean_key = validate.text_value(key, "the key", 100)
+        if clean_key == DEVICE_ID_KEY:
+            raise InvalidInput("the device id is fixed for the life of the database")
+        clean_value = validate.text_value(value, "the value", 100_000)
+        with self._write() as session:
+            session.merge(MetaRow(key=clean_key, value=clean_value))
+
+    # ----------------------------------------------------------------- transactions
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A session in a BEGIN IMMEDIATE transaction, committed on success."""
+        with _translated(self.path), self._engine.connect() as conn:
+            conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
+            with Session(conn, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    @contextlib.contextmanager
+    def _read_session(self) -> Iterator[Session]:
+        """A session on one consistent WAL snapshot; never writes."""
+        with (
+            _translated(self.path),
+            self._engine.connect() as conn,
+            conn.begin(),
+            Session(conn) as session,
+        ):
+            yield session
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with _translated(self.path), self._engine.connect() as conn, conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    """Turn driver errors into StoreErrors with a message a user can act on."""
+    try:
+        yield
+    except exc.OperationalError as error:
+        if "locked" in str(error.orig) or "busy" in str(error.orig):
+            raise StoreError(
+                f"the database {path} is busy (another SnapAsk may be writing); try again"
+            ) from error
+        raise StoreError(f"the database {path} could not be used: {error.orig}") from error
+    except exc.IntegrityError as error:
+        raise StoreError(f"the change was not saved: {error.orig}") from error
+    except exc.DatabaseError as error:
+        raise CorruptDatabase(path, None, str(error.orig)) from error
+
+
+def _normal_id(value: str, what: str) -> str:
+    try:
+        return validate.record_id(value, f"the {what} id")
+    except InvalidInput:
+        raise NotFound(f"no {what} {value!r}") from None
+
+
+def _conversation_row(session: Session, conversation_id: str) -> ConversationRow | None:
+    clean = _normal_id(conversation_id, "conversation")
+    stmt = select(ConversationRow).where(ConversationRow.id == clean)
+    return session.scalars(stmt).one_or_none()
+
+
+def _live_conversation(session: Session, conversation_id: str) -> ConversationRow:
+    row = _conversation_row(session, conversation_id)
+    if row is None or row.deleted:
+        raise NotFound(f"no conversation {conversation_id}")
+    return row
+
+
+def _ensure_device_id(engine: Engine) -> str:
+    query = select(MetaRow.value).where(MetaRow.key == DEVICE_ID_KEY)
+    with engine.connect() as conn:
+        with conn.begin():
+            found = conn.scalar(query)
+        if found is not None:
+            return str(found)
+        # First open. INSERT OR IGNORE: two processes opening a new file agree on one id.
+        conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
+        with conn.begin():
+            conn.execute(
+                sqlite_insert(MetaRow)
+                .values(key=DEVICE_ID_KEY, value=str(uuid.uuid4()))
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            return str(conn.scalar(query))
+
+
+def _max_hlc(engine: Engine) -> int:
+    # Both are single index lookups (ix_conversation_hlc, ix_message_hlc).
+    with engine.connect() as conn, conn.begin():
+        conversation = conn.scalar(select(func.max(ConversationRow.hlc))) or 0
+        message = conn.scalar(select(func.max(MessageRow.hlc))) or 0
+    return max(int(conversation), int(message))
