@@ -14,6 +14,7 @@ from snapask_desktop.store.records import (
     ScreenshotInfo,
     Status,
 )
+from snapask_desktop.sync.clock import COUNTER_BITS
 
 
 def conversation(row: ConversationRow) -> Conversation:
@@ -26,7 +27,7 @@ def conversation(row: ConversationRow) -> Conversation:
         deleted=bool(row.deleted),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
+        last_activity_at=row.last_activity >> COUNTER_BITS,
         vv=dict(row.vv),
         hlc=row.hlc,
         field_hlc={name: list(stamp) for name, stamp in row.field_hlc.items()},

@@ -27,9 +27,9 @@ class ConversationRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[int] = mapped_column(Integer)
-    # Local-only derived state (never synced): max(created_at of the conversation and of its
-    # messages), kept by an SQLite trigger on message insert so remote messages count too.
-    last_activity_at: Mapped[int] = mapped_column(Integer, default=0)
+    # Local-only derived state (never synced): the HLC of the newest message, or of creation;
+    # kept by an SQLite trigger on message insert so remote messages count too.
+    last_activity: Mapped[int] = mapped_column(Integer, default=0)
     vv: Mapped[dict[str, int]] = mapped_column(JSON)
     hlc: Mapped[int] = mapped_column(Integer)
     field_hlc: Mapped[dict[str, list[Any]]] = mapped_column(JSON)

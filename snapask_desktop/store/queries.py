@@ -14,11 +14,12 @@ from sqlalchemy import Connection, bindparam, text
 
 from snapask_desktop.store import search as fts
 from snapask_desktop.store.records import ConversationSummary, HistoryCursor, SearchHit
+from snapask_desktop.sync.clock import COUNTER_BITS
 
 # Per-conversation facts come from index range scans on message(conversation_id, hlc, id):
 # a page of 50 costs 150 short lookups, however large the history.
 _SUMMARY_COLUMNS = """
-    c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity_at,
+    c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity,
     (SELECT count(*) FROM message m WHERE m.conversation_id = c.id) AS message_count,
     (SELECT m.screenshot_sha256 FROM message m
       WHERE m.conversation_id = c.id AND m.screenshot_sha256 IS NOT NULL
@@ -38,10 +39,10 @@ def history(
     where = _VISIBLE[include_archived]
     params: dict[str, Any] = {"limit": limit}
     if before is not None:
-        where += " AND (c.last_activity_at, c.id) < (:at, :id)"
-        params |= {"at": before.last_activity_at, "id": before.id}
+        where += " AND (c.last_activity, c.id) < (:at, :id)"
+        params |= {"at": before.last_activity, "id": before.id}
     sql = f"""SELECT {_SUMMARY_COLUMNS} FROM conversation c WHERE {where}
-              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT :limit"""
+              ORDER BY c.last_activity DESC, c.id DESC LIMIT :limit"""
     return [_summary(row) for row in conn.execute(text(sql), params)]
 
 
@@ -63,7 +64,8 @@ def _summary(row: Any) -> ConversationSummary:
         archived=bool(row.archived),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
+        last_activity_at=row.last_activity >> COUNTER_BITS,
+        last_activity_hlc=row.last_activity,
         message_count=row.message_count,
         first_screenshot_sha256=row.first_screenshot_sha256,
         preview=fts.preview(row.last_text),
@@ -85,7 +87,7 @@ def matching_ids(conn: Connection, prefix: str, limit: int) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Candidate:
-    recency: int  # conversation activity for a title match, message time for a message match
+    recency: int  # HLC: conversation activity for a title match, the message for a message match
     conversation_id: str
     matched_in: Literal["title", "message"]
     message_rid: int | None = None
@@ -124,11 +126,11 @@ def _hit(
 
 def _title_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]:
     sql = text(
-        f"""SELECT c.last_activity_at AS recency, c.id,
+        f"""SELECT c.last_activity AS recency, c.id,
                highlight(conversation_fts, 0, '{fts.MARK_START}', '{fts.MARK_END}') AS marked
             FROM conversation_fts CROSS JOIN conversation c ON c.rid = conversation_fts.rowid
             WHERE conversation_fts MATCH :q AND c.deleted = 0
-            ORDER BY c.last_activity_at DESC LIMIT :limit"""
+            ORDER BY c.last_activity DESC LIMIT :limit"""
     )
     rows = conn.execute(sql, {"q": query, "limit": limit})
     return [_Candidate(row.recency, row.id, "title", marked=row.marked) for row in rows]
@@ -138,7 +140,7 @@ def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidat
     # Walk matches newest rowid first and stop once `limit` distinct conversations are seen:
     # a common word costs a few hundred rows, not every match.
     sql = text(
-        """SELECT m.rid, m.conversation_id, m.created_at
+        """SELECT m.rid, m.conversation_id, m.hlc
            FROM message_fts CROSS JOIN message m ON m.rid = message_fts.rowid
            CROSS JOIN conversation c ON c.id = m.conversation_id
            WHERE message_fts MATCH :q AND c.deleted = 0
@@ -150,7 +152,7 @@ def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidat
         for row in result:
             if row.conversation_id not in found:
                 found[row.conversation_id] = _Candidate(
-                    row.created_at, row.conversation_id, "message", row.rid
+                    row.hlc, row.conversation_id, "message", row.rid
                 )
                 if len(found) == limit:
                     break

@@ -62,7 +62,7 @@ class ScreenshotInfo:
 class HistoryCursor:
     """Keyset position in the history list: pass the last row's cursor to get the next page."""
 
-    last_activity_at: int
+    last_activity: int  # HLC stamp, see ConversationSummary.last_activity_hlc
     id: str
 
 
@@ -76,7 +76,8 @@ class ConversationSummary:
     archived: bool
     created_at: int
     updated_at: int
-    last_activity_at: int
+    last_activity_at: int  # unix ms (the wall part of last_activity_hlc)
+    last_activity_hlc: int
     message_count: int
     first_screenshot_sha256: str | None
     preview: str
@@ -84,7 +85,7 @@ class ConversationSummary:
     @property
     def cursor(self) -> HistoryCursor:
         """The keyset cursor that continues the history after this row."""
-        return HistoryCursor(self.last_activity_at, self.id)
+        return HistoryCursor(self.last_activity_hlc, self.id)
 
 
 @dataclass(frozen=True, slots=True)

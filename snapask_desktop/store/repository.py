@@ -7,8 +7,8 @@ Display order and ``updated_at``: ``updated_at`` is the time of the last *metada
 (title/pinned/archived/deleted) and syncs with the conversation. Adding a message is not a
 conversation edit (that would bump the version vector and add an outbox op per message and
 make every chat look like a concurrent edit on two devices). The history is ordered by
-``last_activity_at`` instead: local-only derived state, the newest of the conversation's and
-its messages' creation times, kept by an SQLite trigger on message insert (so messages that
+``last_activity`` instead: local-only derived state, the HLC stamp of the newest message (or
+of the conversation's creation), kept by an SQLite trigger on message insert (so messages that
 arrive by sync count too) and indexed for the history query.
 """
 
@@ -134,7 +134,7 @@ class Store:
                 deleted=False,
                 created_at=now,
                 updated_at=now,
-                last_activity_at=now,
+                last_activity=hlc,
                 vv=vv_bump({}, self._device_id),
                 hlc=hlc,
                 field_hlc={name: [hlc, self._device_id] for name in SYNCED_FIELDS},
