@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from snapask_desktop.store.errors import CorruptDatabase, NotOurDatabase, SchemaTooNew
+from snapask_desktop.store.errors import (
+    CorruptDatabase,
+    MigrationFailed,
+    NotOurDatabase,
+    SchemaTooNew,
+)
 from snapask_desktop.store.schema import HEAD_REVISION, REVISIONS
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -49,7 +54,9 @@ def inspect_file(path: Path) -> FileState:
 
 
 def _inspect_sqlite(path: Path) -> FileState:
-    connection = sqlite3.connect(path, timeout=10)
+    # Read-only: SQLite then never checkpoints, truncates or deletes a -wal file, so even a
+    # damaged database's last commits are still there when it is moved aside.
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
     try:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         if "alembic_version" not in names:
@@ -97,10 +104,17 @@ def prepare(path: Path, *, recover_damaged: bool = True) -> CorruptDatabase | No
         raise SchemaTooNew(path, state.revision, HEAD_REVISION)
     _use_wal(path)
     if state.revision != HEAD_REVISION:
-        from snapask_desktop.store import migrate  # Alembic only when there is work to do
-
-        migrate.upgrade(path)
+        _upgrade(path, state.revision)
     return notice
+
+
+def _upgrade(path: Path, found: str | None) -> None:
+    from snapask_desktop.store import migrate  # Alembic only when there is work to do
+
+    try:
+        migrate.upgrade(path)
+    except Exception as exc:
+        raise MigrationFailed(path, found, f"{type(exc).__name__}: {exc}") from exc
 
 
 def _use_wal(path: Path) -> None:

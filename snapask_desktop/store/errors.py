@@ -47,6 +47,18 @@ class SchemaTooNew(StoreError):
         )
 
 
+class MigrationFailed(StoreError):
+    """Upgrading an older database failed; the upgrade was rolled back as a whole."""
+
+    def __init__(self, path: Path, found: str | None, reason: str) -> None:
+        self.path = path
+        self.found = found
+        super().__init__(
+            f"the database file {path} could not be upgraded ({reason}); it was left as it was "
+            f"(schema {found or 'empty'})"
+        )
+
+
 class NotOurDatabase(StoreError):
     """The file is a valid SQLite database that some other program made; it is left untouched."""
 

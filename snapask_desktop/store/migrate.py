@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -34,6 +35,15 @@ def upgrade(path: Path, target: str = HEAD_REVISION) -> None:
     The write lock is taken before Alembic reads the current revision, so two processes that
     open an old file at once don't both migrate it.
     """
+    _run(path, lambda config: command.upgrade(config, target))
+
+
+def downgrade(path: Path, target: str) -> None:
+    """Downgrade the file to ``target`` (for development and tests; the app never does this)."""
+    _run(path, lambda config: command.downgrade(config, target))
+
+
+def _run(path: Path, action: Callable[[Config], None]) -> None:
     config = alembic_config()
     engine = make_engine(path, pooled=False)
     try:
@@ -41,6 +51,6 @@ def upgrade(path: Path, target: str = HEAD_REVISION) -> None:
             connection.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
             with connection.begin():
                 config.attributes["connection"] = connection
-                command.upgrade(config, target)
+                action(config)
     finally:
         engine.dispose()
