@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from snapask_desktop.store import images
 from snapask_desktop.store.errors import BlobCorrupt, BlobMissing
 
 TEMP_PREFIX = ".tmp-"
+STALE_TEMP_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class BlobStore:
         raw = bytes(data)
         sha = hashlib.sha256(raw).hexdigest()
         path = self.blob_path(sha, decoded.ext)
-        if not _has_content(path, len(raw)):
+        if not _holds(path, sha):
             atomic_write(path, raw)
         thumb = self.thumbnail_path(sha)
         if not thumb.exists():
@@ -80,14 +82,21 @@ class BlobStore:
         """Where the picture's thumbnail lives."""
         return self.thumbs_dir / sha256[:2] / f"{sha256}.jpg"
 
-    def remove_stale_temp_files(self) -> int:
-        """Delete ``.tmp-*`` files a killed process left; returns how many."""
+    def remove_stale_temp_files(self, older_than_s: float = STALE_TEMP_S) -> int:
+        """Delete ``.tmp-*`` files a killed process left; returns how many.
+
+        Only old ones: another process using the same folder may be writing a young one.
+        """
+        cutoff = time.time() - older_than_s
         removed = 0
         for folder in (self.blobs_dir, self.thumbs_dir):
-            for temp in folder.glob(f"*/{TEMP_PREFIX}*") if folder.exists() else ():
+            if not folder.exists():
+                continue
+            for temp in folder.glob(f"*/{TEMP_PREFIX}*"):
                 with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
-                    removed += 1
+                    if temp.stat().st_mtime < cutoff:
+                        temp.unlink()
+                        removed += 1
         return removed
 
 
@@ -98,10 +107,10 @@ def _ext(mime: str) -> str:
     raise BlobMissing(f"no file type known for {mime!r}")
 
 
-def _has_content(path: Path, size: int) -> bool:
-    # A same-named file of another size is damaged: rewrite it rather than trust it.
+def _holds(path: Path, sha256: str) -> bool:
+    # Re-hash an existing file: a damaged copy is replaced by the good bytes, never trusted.
     try:
-        return path.stat().st_size == size
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
     except FileNotFoundError:
         return False
 
