@@ -90,8 +90,8 @@ class _Candidate:
     recency: int  # HLC: conversation activity for a title match, the message for a message match
     conversation_id: str
     matched_in: Literal["title", "message"]
-    message_rid: int | None = None
-    marked: str = ""
+    marked: str
+    message_id: str | None = None
 
 
 def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
@@ -106,22 +106,13 @@ def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
         chosen.setdefault(candidate.conversation_id, candidate)
         if len(chosen) == limit:
             break
-    rids = [c.message_rid for c in chosen.values() if c.message_rid is not None]
-    snippets = _message_snippets(conn, query, rids)
     found = summaries(conn, list(chosen))
-    return [
-        _hit(found[cid], candidate, snippets) for cid, candidate in chosen.items() if cid in found
-    ]
+    return [_hit(found[cid], candidate) for cid, candidate in chosen.items() if cid in found]
 
 
-def _hit(
-    summary: ConversationSummary, candidate: _Candidate, snippets: dict[int, tuple[str, str]]
-) -> SearchHit:
-    message_id, marked = None, candidate.marked
-    if candidate.message_rid is not None:
-        message_id, marked = snippets.get(candidate.message_rid, (None, ""))
-    snippet, spans = fts.parse_marked(marked)
-    return SearchHit(summary, candidate.matched_in, message_id, snippet, spans)
+def _hit(summary: ConversationSummary, candidate: _Candidate) -> SearchHit:
+    snippet, spans = fts.parse_marked(candidate.marked)
+    return SearchHit(summary, candidate.matched_in, candidate.message_id, snippet, spans)
 
 
 def _title_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]:
@@ -133,14 +124,17 @@ def _title_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]
             ORDER BY c.last_activity DESC LIMIT :limit"""
     )
     rows = conn.execute(sql, {"q": query, "limit": limit})
-    return [_Candidate(row.recency, row.id, "title", marked=row.marked) for row in rows]
+    return [_Candidate(row.recency, row.id, "title", row.marked) for row in rows]
 
 
 def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]:
     # Walk matches newest rowid first and stop once `limit` distinct conversations are seen:
-    # a common word costs a few hundred rows, not every match.
+    # a common word costs a few hundred rows, not every match. The snippet is made here, from
+    # the match iterator FTS5 already holds; a second MATCH per row would re-read the doclists.
     sql = text(
-        """SELECT m.rid, m.conversation_id, m.hlc
+        f"""SELECT m.id, m.conversation_id, m.hlc,
+               snippet(message_fts, 0, '{fts.MARK_START}', '{fts.MARK_END}', '{fts.ELLIPSIS}',
+                       {SNIPPET_TOKENS}) AS marked
            FROM message_fts CROSS JOIN message m ON m.rid = message_fts.rowid
            CROSS JOIN conversation c ON c.id = m.conversation_id
            WHERE message_fts MATCH :q AND c.deleted = 0
@@ -152,26 +146,10 @@ def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidat
         for row in result:
             if row.conversation_id not in found:
                 found[row.conversation_id] = _Candidate(
-                    row.hlc, row.conversation_id, "message", row.rid
+                    row.hlc, row.conversation_id, "message", row.marked, row.id
                 )
                 if len(found) == limit:
                     break
     finally:
         result.close()
     return list(found.values())
-
-
-def _message_snippets(
-    conn: Connection, query: str, rids: Sequence[int]
-) -> dict[int, tuple[str, str]]:
-    if not rids:
-        return {}
-    sql = text(
-        f"""SELECT message_fts.rowid AS rid, m.id,
-               snippet(message_fts, 0, '{fts.MARK_START}', '{fts.MARK_END}', '{fts.ELLIPSIS}',
-                       {SNIPPET_TOKENS}) AS marked
-            FROM message_fts CROSS JOIN message m ON m.rid = message_fts.rowid
-            WHERE message_fts MATCH :q AND message_fts.rowid IN :rids"""
-    ).bindparams(bindparam("rids", expanding=True))
-    rows = conn.execute(sql, {"q": query, "rids": list(rids)})
-    return {row.rid: (row.id, row.marked) for row in rows}
