@@ -226,6 +226,8 @@ class Store:
     ) -> list[ConversationSummary]:
         """History, newest activity first; pass the last row (or its cursor) for the next page."""
         cursor = before.cursor if isinstance(before, ConversationSummary) else before
+        if cursor is not None and not isinstance(cursor, HistoryCursor):
+            raise InvalidInput("before must be a ConversationSummary or its cursor")
         with self._read() as conn:
             return queries.history(
                 conn, validate.limit(limit), cursor, validate.flag(include_archived, "archived")
@@ -428,7 +430,10 @@ def _translated(path: Path) -> Iterator[None]:
     except exc.IntegrityError as error:
         raise StoreError(f"the change was not saved: {error.orig}") from error
     except exc.DatabaseError as error:
-        raise CorruptDatabase(path, None, str(error.orig)) from error
+        reason = str(error.orig)
+        if "malformed" in reason or "not a database" in reason:
+            raise CorruptDatabase(path, None, reason) from error
+        raise StoreError(f"the database {path} could not be used: {reason}") from error
 
 
 def _normal_id(value: str, what: str) -> str:

@@ -250,3 +250,33 @@ def _alembic_imported(data_dir: Path) -> bool:
 def test_alembic_is_imported_only_when_the_file_is_behind(v1_copy: Path, data_dir: Path) -> None:
     assert _alembic_imported(data_dir) is True  # 0001 -> head needs Alembic
     assert _alembic_imported(data_dir) is False  # at head: plain SQL check only
+
+
+OPEN_PROBE = """
+import sys
+from pathlib import Path
+from snapask_desktop.store import Store
+with Store.open(Path(sys.argv[1])) as store:
+    print(len(store.search("recu")))
+"""
+
+
+def test_two_processes_opening_an_old_file_at_once_both_succeed(
+    v1_copy: Path, data_dir: Path
+) -> None:
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_PROBE, str(data_dir)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [child.communicate(timeout=60) for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["1", "1"]
+    assert rows(v1_copy, "SELECT version_num FROM alembic_version") == [
+        {"version_num": HEAD_REVISION}
+    ]
