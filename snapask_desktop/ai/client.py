@@ -1,0 +1,161 @@
+"""AIClient: provider + image preparation + answer cache + retries/breaker, async and threaded."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import threading
+from collections.abc import AsyncIterator
+
+from snapask_desktop.ai import errors
+from snapask_desktop.ai.answer_stream import AnswerStream, StreamStatus
+from snapask_desktop.ai.cache import AnswerCache, cache_key
+from snapask_desktop.ai.gemini import GeminiProvider
+from snapask_desktop.ai.image_prep import JPEG_QUALITY, MAX_SIDE, prep_signature, prepare_image
+from snapask_desktop.ai.loop_thread import LoopThread
+from snapask_desktop.ai.openai_compat import OpenAICompatProvider
+from snapask_desktop.ai.provider import Provider
+from snapask_desktop.ai.resilience import (
+    BreakerPolicy,
+    OnRetry,
+    ProviderBreaker,
+    RetryPolicy,
+    resilient_stream,
+)
+from snapask_desktop.ai.types import AskRequest, ImageInput
+
+PROVIDERS = ("gemini", "openai")
+_PREPARED_MEMO = 16  # screenshots kept prepared in memory (follow-up questions reuse them)
+
+
+class AIClient:
+    """Asks one provider. `stream()` for asyncio code, `ask()` for threads (CLI, Qt workers).
+
+    Images attached unprepared are downscaled/re-encoded once (memoised by hash) before
+    sending; the cache key uses the source hash, so a repeated question is answered from the
+    cache without decoding anything. `close()` stops the worker loop and closes the cache.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        cache: AnswerCache | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        max_side: int = MAX_SIDE,
+        jpeg_quality: int = JPEG_QUALITY,
+    ) -> None:
+        self.provider = provider
+        self.cache = cache
+        self.retry = retry or RetryPolicy()
+        self.breaker = ProviderBreaker(provider.name, breaker)
+        self._max_side = max_side
+        self._quality = jpeg_quality
+        self._prepared: collections.OrderedDict[str, ImageInput] = collections.OrderedDict()
+        self._memo_lock = threading.Lock()
+        self._loop = LoopThread()
+
+    def cache_key(self, request: AskRequest) -> str:
+        """The answer-cache key of `request` for this client's provider and image settings."""
+        return cache_key(self.provider.name, request, prep_signature(self._max_side, self._quality))
+
+    async def stream(
+        self,
+        request: AskRequest,
+        *,
+        use_cache: bool = True,
+        on_retry: OnRetry | None = None,
+        status: StreamStatus | None = None,
+    ) -> AsyncIterator[str]:
+        """Yield the answer's chunks: a cache hit is one chunk; a completed answer gets cached."""
+        key = self.cache_key(request) if use_cache and self.cache is not None else None
+        if key is not None and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                if status is not None:
+                    status.from_cache = True
+                yield hit
+                return
+        parts: list[str] = []
+        ready = await self._prepare_images(request)
+        stream = resilient_stream(
+            self.provider, ready, policy=self.retry, breaker=self.breaker, on_retry=on_retry
+        )
+        async for chunk in stream:
+            parts.append(chunk)
+            yield chunk
+        # Reached only when the stream completed: cancelled or failed answers are never cached.
+        if key is not None and self.cache is not None and parts:
+            self.cache.put(key, "".join(parts))
+
+    def ask(
+        self, request: AskRequest, *, use_cache: bool = True, on_retry: OnRetry | None = None
+    ) -> AnswerStream:
+        """Start answering on the client's background loop; iterate the result from any thread.
+
+        `on_retry(attempt, error, wait_s)` is called on the loop thread before each retry wait."""
+
+        def start(status: StreamStatus) -> AsyncIterator[str]:
+            return self.stream(request, use_cache=use_cache, on_retry=on_retry, status=status)
+
+        return AnswerStream(start, self._loop.submit)
+
+    def close(self) -> None:
+        """Cancel running answers, stop the loop thread and close the cache."""
+        self._loop.stop()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> AIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def _prepare_images(self, request: AskRequest) -> AskRequest:
+        turns = []
+        for turn in request.turns:
+            if turn.image is not None and not turn.image.prepared:
+                turn = dataclasses.replace(turn, image=await self._prepared_image(turn.image))
+            turns.append(turn)
+        return dataclasses.replace(request, turns=tuple(turns))
+
+    async def _prepared_image(self, image: ImageInput) -> ImageInput:
+        with self._memo_lock:
+            cached = self._prepared.get(image.sha256)
+        if cached is None:
+            # Decoding and resizing take tens of ms: keep them off the event loop.
+            prepared = await asyncio.to_thread(
+                prepare_image, image.data, max_side=self._max_side, quality=self._quality
+            )
+            cached = prepared.to_input()
+        with self._memo_lock:
+            self._prepared[image.sha256] = cached
+            self._prepared.move_to_end(image.sha256)
+            while len(self._prepared) > _PREPARED_MEMO:
+                self._prepared.popitem(last=False)
+        return cached
+
+
+def build_provider(
+    name: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout_s: float | None = None,
+) -> Provider:
+    """Make the provider called `name` ("gemini" or "openai"); AIError(BAD_REQUEST) otherwise."""
+    if name == "gemini":
+        return GeminiProvider(api_key, base_url=base_url, timeout_s=timeout_s or 60.0)
+    if name == "openai":
+        if not base_url:
+            raise errors.bad_request(
+                "openai",
+                "no server address is set. Set one, e.g. http://localhost:11434/v1 for Ollama.",
+            )
+        return OpenAICompatProvider(base_url, api_key=api_key, timeout_s=timeout_s or 120.0)
+    raise errors.bad_request(
+        name, f"unknown provider {name!r}; choose one of {', '.join(PROVIDERS)}."
+    )

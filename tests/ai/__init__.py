@@ -1,0 +1,1 @@
+"""Tests of the AI layer (providers against local fakes, image prep, cache, resilience)."""
