@@ -81,6 +81,17 @@ def _number_in(low: float, high: float) -> Callable[[object], float]:
     return check
 
 
+def _int_in(low: int, high: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError("must be a whole number")
+        if not low <= value <= high:
+            raise SettingsError(f"must be between {low} and {high}")
+        return value
+
+    return check
+
+
 def _setting(default: Any, check: Callable[[object], Any], help_text: str) -> Any:
     return field(default=default, metadata={"check": check, "help": help_text})
 
@@ -102,6 +113,9 @@ class Settings:
     openai_model: str = _setting("llava", _text, "model name on the OpenAI-compatible server")
     request_timeout_s: float = _setting(
         120.0, _number_in(5, 3600), "seconds to wait for an answer before giving up"
+    )
+    max_retries: int = _setting(
+        3, _int_in(0, 10), "times a failed request is retried (busy, offline, server errors)"
     )
     answer_cache: bool = _setting(True, _bool, "answer a repeated question from the cache")
     translate_to: str = _setting("English", _text, "target language of the Translate action")
@@ -127,6 +141,11 @@ def parse_value(key: str, raw: str) -> Any:
         truth = {"true": True, "yes": True, "on": True, "1": True}
         falsity = {"false": False, "no": False, "off": False, "0": False}
         value = truth.get(lowered, falsity.get(lowered, raw))
+    elif isinstance(spec.default, int):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be a whole number, got {raw!r}") from None
     elif isinstance(spec.default, float):
         try:
             value = float(raw)

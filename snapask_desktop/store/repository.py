@@ -125,22 +125,36 @@ class Store:
         """A new conversation, every synced field stamped by this device."""
         clean_title = validate.title(title)
         with self._write() as session:
-            now, hlc = wall_clock_ms(), self.clock.now()
-            row = ConversationRow(
-                id=str(uuid.uuid4()),
-                title=clean_title,
-                pinned=False,
-                archived=False,
-                deleted=False,
-                created_at=now,
-                updated_at=now,
-                last_activity=hlc,
-                vv=vv_bump({}, self._device_id),
-                hlc=hlc,
-                field_hlc={name: [hlc, self._device_id] for name in SYNCED_FIELDS},
-            )
-            session.add(row)
-            return self._saved_conversation(session, row, now)
+            return self._insert_conversation(session, clean_title)
+
+    def start_conversation(
+        self, title: str, question: str, *, screenshot_sha256: str | None = None
+    ) -> tuple[Conversation, Message]:
+        """A new conversation and its first question in one transaction (never one without the
+        other, even if the process dies in between)."""
+        clean_title = validate.title(title)
+        clean = _clean_message("user", question, None, "final", screenshot_sha256)
+        with self._write() as session:
+            conversation = self._insert_conversation(session, clean_title)
+            return conversation, self._insert_message(session, conversation.id, clean)
+
+    def _insert_conversation(self, session: Session, clean_title: str) -> Conversation:
+        now, hlc = wall_clock_ms(), self.clock.now()
+        row = ConversationRow(
+            id=str(uuid.uuid4()),
+            title=clean_title,
+            pinned=False,
+            archived=False,
+            deleted=False,
+            created_at=now,
+            updated_at=now,
+            last_activity=hlc,
+            vv=vv_bump({}, self._device_id),
+            hlc=hlc,
+            field_hlc={name: [hlc, self._device_id] for name in SYNCED_FIELDS},
+        )
+        session.add(row)
+        return self._saved_conversation(session, row, now)
 
     def update_conversation(
         self,
@@ -252,31 +266,28 @@ class Store:
         screenshot_sha256: str | None = None,
     ) -> Message:
         """Append a message; a "pending" one (queued offline) is not sent until finalised."""
-        clean = {
-            "role": validate.role(role),
-            "text": validate.message_text(text),
-            "model": validate.model_name(model),
-            "status": validate.status(status),
-            "screenshot_sha256": (
-                None if screenshot_sha256 is None else validate.sha256(screenshot_sha256)
-            ),
-        }
+        clean = _clean_message(role, text, model, status, screenshot_sha256)
         with self._write() as session:
             conversation = _live_conversation(session, conversation_id)
-            sha = clean["screenshot_sha256"]
-            if sha is not None and session.get(ScreenshotRow, sha) is None:
-                raise NotFound(f"no screenshot {sha[:12]}… in the store; add it first")
-            now = wall_clock_ms()
-            row = MessageRow(
-                id=str(uuid.uuid4()),
-                conversation_id=conversation.id,
-                hlc=self.clock.now(),
-                device_id=self._device_id,
-                created_at=now,
-                **clean,
-            )
-            session.add(row)
-            return self._saved_message(session, row, now)
+            return self._insert_message(session, conversation.id, clean)
+
+    def _insert_message(
+        self, session: Session, conversation_id: str, clean: dict[str, Any]
+    ) -> Message:
+        sha = clean["screenshot_sha256"]
+        if sha is not None and session.get(ScreenshotRow, sha) is None:
+            raise NotFound(f"no screenshot {sha[:12]}… in the store; add it first")
+        now = wall_clock_ms()
+        row = MessageRow(
+            id=str(uuid.uuid4()),
+            conversation_id=conversation_id,
+            hlc=self.clock.now(),
+            device_id=self._device_id,
+            created_at=now,
+            **clean,
+        )
+        session.add(row)
+        return self._saved_message(session, row, now)
 
     def finalise_message(
         self, message_id: str, text: str | None = None, *, status: str = "final"
@@ -434,6 +445,20 @@ def _translated(path: Path) -> Iterator[None]:
         if "malformed" in reason or "not a database" in reason:
             raise CorruptDatabase(path, None, reason) from error
         raise StoreError(f"the database {path} could not be used: {reason}") from error
+
+
+def _clean_message(
+    role: str, text: str, model: str | None, status: str, screenshot_sha256: str | None
+) -> dict[str, Any]:
+    return {
+        "role": validate.role(role),
+        "text": validate.message_text(text),
+        "model": validate.model_name(model),
+        "status": validate.status(status),
+        "screenshot_sha256": (
+            None if screenshot_sha256 is None else validate.sha256(screenshot_sha256)
+        ),
+    }
 
 
 def _normal_id(value: str, what: str) -> str:

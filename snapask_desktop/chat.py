@@ -1,0 +1,173 @@
+"""Asking about pictures: questions and answers go through the store, answers through the AI client.
+
+The same service serves the CLI and the tray app. Questions are saved before anything is sent,
+so a failed or cancelled answer never loses what the user asked; an answer is saved once it
+completes (or, cut short by the user, with what arrived, marked cancelled).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from snapask_desktop.ai.answer_stream import AnswerStream, Outcome
+from snapask_desktop.ai.client import AIClient
+from snapask_desktop.ai.resilience import OnRetry
+from snapask_desktop.ai.types import AIError, AskRequest, ImageInput, Turn
+from snapask_desktop.store.records import ConversationDetail, Message
+from snapask_desktop.store.repository import Store
+
+SYSTEM_PROMPT = (
+    "You are SnapAsk, an assistant that answers questions about screenshots and pictures the "
+    "user captured from their screen. Be accurate and concise; use Markdown; quote text from the "
+    "picture exactly when it matters."
+)
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """How an answer ended and what was saved."""
+
+    status: Literal["final", "cancelled", "error"]
+    text: str
+    message: Message | None  # the saved answer; None when nothing was saved
+    from_cache: bool
+    error: AIError | None
+
+
+def make_title(question: str, now_ms: int | None = None) -> str:
+    """A conversation title from the first question (its first line, shortened)."""
+    first_line = next((line.strip() for line in question.splitlines() if line.strip()), "")
+    if not first_line:
+        when = time.localtime((now_ms or time.time_ns() // 1_000_000) / 1000)
+        return time.strftime("Screenshot %Y-%m-%d %H:%M", when)
+    if len(first_line) <= TITLE_CHARS:
+        return first_line
+    return first_line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def build_turns(detail: ConversationDetail, image_bytes: Callable[[str], bytes]) -> list[Turn]:
+    """The conversation as provider turns: final questions and completed answers, in order.
+
+    Cancelled or failed answers are left out (the model should not build on a fragment);
+    questions left without an answer are joined to the next one so roles still alternate.
+    """
+    turns: list[Turn] = []
+    for message in detail.messages:
+        if message.status not in ("final", "pending"):
+            continue
+        image = None
+        if message.screenshot_sha256 is not None:
+            data = image_bytes(message.screenshot_sha256)
+            image = ImageInput(data=data, mime=_mime(data), sha256=message.screenshot_sha256)
+        turn = Turn(role=message.role, text=message.text, image=image)
+        if turns and turns[-1].role == turn.role and (turns[-1].image is None or image is None):
+            previous = turns.pop()
+            text = "\n\n".join(part for part in (previous.text, turn.text) if part)
+            turn = Turn(role=turn.role, text=text, image=previous.image or image)
+        turns.append(turn)
+    return turns
+
+
+def _mime(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+class ChatService:
+    """Starts conversations, adds questions and streams answers, saving everything."""
+
+    def __init__(self, store: Store, client_for: Callable[[str], AIClient]) -> None:
+        self.store = store
+        self._client_for = client_for
+
+    def start_conversation(
+        self, question: str, image: bytes | None = None, title: str | None = None
+    ) -> Message:
+        """Save a new conversation with its first question (and picture); returns the question."""
+        sha = self.store.add_screenshot(image).sha256 if image is not None else None
+        _, message = self.store.start_conversation(
+            title or make_title(question), question, screenshot_sha256=sha
+        )
+        return message
+
+    def add_question(
+        self, conversation_id: str, question: str, image: bytes | None = None
+    ) -> Message:
+        """Save a follow-up question in an existing conversation."""
+        sha = self.store.add_screenshot(image).sha256 if image is not None else None
+        return self.store.add_message(conversation_id, "user", question, screenshot_sha256=sha)
+
+    def answer(
+        self,
+        conversation_id: str,
+        *,
+        provider: str,
+        model: str,
+        use_cache: bool = True,
+        on_retry: OnRetry | None = None,
+    ) -> Answer:
+        """Ask the provider about the conversation so far; iterate the result for the chunks."""
+        detail = self.store.get_conversation(conversation_id)
+        turns = build_turns(detail, self.store.screenshot_bytes)
+        if not turns or turns[-1].role != "user":
+            raise ValueError("the conversation has no question waiting for an answer")
+        request = AskRequest(model=model, turns=tuple(turns), system=SYSTEM_PROMPT)
+        client = self._client_for(provider)
+        stream = client.ask(request, use_cache=use_cache, on_retry=on_retry)
+        return Answer(self.store, conversation_id, model, stream)
+
+
+class Answer:
+    """One streaming answer: iterate for text chunks; when it ends it is saved (see `result`)."""
+
+    def __init__(self, store: Store, conversation_id: str, model: str, stream: AnswerStream):
+        self._store = store
+        self._conversation_id = conversation_id
+        self._model = model
+        self._stream = stream
+        self.result: AnswerResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self._stream
+        except AIError:
+            pass  # kept on the stream; reported through `result`
+        finally:
+            if not self._stream.done:
+                self._stream.cancel()  # the caller stopped reading early
+            self.result = self._save()
+
+    def cancel(self) -> None:
+        """Stop the answer (from any thread); what arrived so far is kept, marked cancelled."""
+        self._stream.cancel()
+
+    def wait(self) -> AnswerResult:
+        """Consume the whole answer and return how it ended."""
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+    def _save(self) -> AnswerResult:
+        text, stream = self._stream.text, self._stream
+        if stream.outcome is Outcome.COMPLETED:
+            status: Literal["final", "cancelled", "error"] = "final"
+        elif stream.outcome is Outcome.CANCELLED:
+            status = "cancelled"
+        else:
+            status = "error"
+        message = None
+        if status == "final" or (status == "cancelled" and text.strip()):
+            message = self._store.add_message(
+                self._conversation_id, "model", text, model=self._model, status=status
+            )
+        return AnswerResult(status, text, message, stream.from_cache, stream.error)
