@@ -1,0 +1,100 @@
+"""The chat service on a real store and the real AI client against the fake Gemini."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from snapask_desktop.ai.client import AIClient
+from snapask_desktop.ai.gemini import GeminiProvider
+from snapask_desktop.ai.resilience import RetryPolicy
+from snapask_desktop.ai.types import ErrorKind
+from snapask_desktop.chat import ChatService, build_turns, make_title
+from snapask_desktop.store import Store
+from tests.store.helpers import png_bytes
+from tests.support import fake_gemini as fg
+from tests.support.fake_gemini import FakeGemini
+
+
+@pytest.fixture
+def gemini() -> Iterator[FakeGemini]:
+    with FakeGemini() as fake:
+        yield fake
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "data") as opened:
+        yield opened
+
+
+@pytest.fixture
+def chat(store: Store, gemini: FakeGemini) -> Iterator[ChatService]:
+    provider = GeminiProvider("test-key", base_url=gemini.url)
+    client = AIClient(provider, retry=RetryPolicy(max_attempts=1))
+    yield ChatService(store, lambda _name: client)
+    client.close()
+
+
+def test_make_title() -> None:
+    assert make_title("  \n what is this?\nmore") == "what is this?"
+    long = make_title("word " * 40)
+    assert len(long) == 60 and long.endswith("…")
+    assert make_title("", now_ms=0).startswith("Screenshot ")
+
+
+def test_answer_is_saved_after_streaming(chat: ChatService, store: Store) -> None:
+    question = chat.start_conversation("what is it?", png_bytes())
+    answer = chat.answer(question.conversation_id, provider="gemini", model="m")
+    chunks = list(answer)
+    assert "".join(chunks) == "You asked: what is it? [1 image]."
+    result = answer.result
+    assert result is not None and result.status == "final" and result.message is not None
+    messages = store.get_conversation(question.conversation_id).messages
+    assert [(m.role, m.status, m.model) for m in messages] == [
+        ("user", "final", None),
+        ("model", "final", "m"),
+    ]
+
+
+def test_failed_answer_keeps_question_only(chat: ChatService, store: Store, gemini) -> None:
+    gemini.script(fg.invalid_key())
+    question = chat.start_conversation("q", None)
+    result = chat.answer(question.conversation_id, provider="gemini", model="m").wait()
+    assert result.status == "error" and result.message is None
+    assert result.error is not None and result.error.kind is ErrorKind.INVALID_KEY
+    assert len(store.get_conversation(question.conversation_id).messages) == 1
+
+
+def test_cancel_from_another_thread_keeps_partial(chat: ChatService, store: Store, gemini):
+    gemini.script(fg.Stall(chunks=("half ", "done"), seconds=30))
+    question = chat.start_conversation("slow", None)
+    answer = chat.answer(question.conversation_id, provider="gemini", model="m")
+    received: list[str] = []
+    for chunk in answer:
+        received.append(chunk)
+        if "".join(received) == "half done":
+            threading.Timer(0.05, answer.cancel).start()
+    assert answer.result is not None and answer.result.status == "cancelled"
+    saved = store.get_conversation(question.conversation_id).messages[-1]
+    assert (saved.status, saved.text) == ("cancelled", "half done")
+
+
+def test_follow_up_history_skips_cancelled_answers(chat: ChatService, store: Store) -> None:
+    first = chat.start_conversation("one", png_bytes())
+    cid = first.conversation_id
+    store.add_message(cid, "model", "frag", status="cancelled")
+    chat.add_question(cid, "two")
+    turns = build_turns(store.get_conversation(cid), store.screenshot_bytes)
+    assert [(t.role, t.text) for t in turns] == [("user", "one\n\ntwo")]
+    assert turns[0].image is not None and turns[0].image.sha256 == first.screenshot_sha256
+
+
+def test_answer_needs_a_waiting_question(chat: ChatService, store: Store) -> None:
+    question = chat.start_conversation("q", None)
+    chat.answer(question.conversation_id, provider="gemini", model="m").wait()
+    with pytest.raises(ValueError, match="no question"):
+        chat.answer(question.conversation_id, provider="gemini", model="m")
