@@ -12,7 +12,12 @@ Typical use (a thread such as the CLI or a Qt worker):
 from snapask_desktop.ai.answer_stream import AnswerStream, Outcome, StreamStatus
 from snapask_desktop.ai.cache import CACHE_FILENAME, AnswerCache, CacheStats
 from snapask_desktop.ai.client import PROVIDERS, AIClient, build_provider
-from snapask_desktop.ai.image_prep import PreparedImage, load_image_file, prepare_image
+from snapask_desktop.ai.image_prep import (
+    PreparedImage,
+    check_image,
+    load_image_file,
+    prepare_image,
+)
 from snapask_desktop.ai.provider import Provider
 from snapask_desktop.ai.resilience import BreakerPolicy, RetryPolicy
 from snapask_desktop.ai.types import AIError, AskRequest, ErrorKind, ImageInput, Turn
@@ -36,6 +41,7 @@ __all__ = [
     "StreamStatus",
     "Turn",
     "build_provider",
+    "check_image",
     "load_image_file",
     "prepare_image",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -88,7 +89,11 @@ class AnswerCache:
             self._db = _open(self.path)
         except sqlite3.DatabaseError:
             # Only a cache: a damaged file is set aside (for inspection) and started afresh.
-            self.path.replace(self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}"))
+            stamp = int(time.time())
+            for suffix in ("", "-wal", "-shm"):
+                part = self.path.with_name(self.path.name + suffix)
+                with contextlib.suppress(FileNotFoundError):
+                    part.replace(part.with_name(f"{part.name}.corrupt-{stamp}"))
             self._db = _open(self.path)
 
     def get(self, key: str) -> str | None:

@@ -104,7 +104,7 @@ class AIClient:
 
     def close(self) -> None:
         """Cancel running answers, stop the loop thread and close the cache."""
-        self._loop.stop()
+        self._loop.stop(finalizer=getattr(self.provider, "aclose", None))
         if self.cache is not None:
             self.cache.close()
 

@@ -26,6 +26,14 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
+def redacted(error: AIError, *secrets: str | None) -> AIError:
+    """The same error with every secret removed from both its message and its detail."""
+    error.user_message = redact(error.user_message, *secrets)
+    error.args = (error.user_message,)
+    error.detail = redact(error.detail, *secrets)
+    return error
+
+
 def host_of(url: str) -> str:
     """The host[:port] part of a URL, or the URL itself when it has none."""
     return urlsplit(url).netloc or url

@@ -63,12 +63,17 @@ class GeminiProvider:
                 text = chunk_text(chunk)
                 if text:
                     yield text
-        except AIError:
-            raise
+        except AIError as error:
+            raise errors.redacted(error, self._api_key) from None
         except Exception as exc:
             raise self._map(exc, request.model) from exc
         if not finished:
             raise errors.dropped(self.name, "stream ended without a finishReason")
+
+    async def aclose(self) -> None:
+        """Close the SDK's connection pool for the running loop."""
+        if self._client is not None:
+            await self._client.aio.aclose()
 
     def _sdk(self) -> genai.Client:
         # Built lazily and reused: the SDK keeps one connection pool per event loop.
@@ -87,9 +92,9 @@ class GeminiProvider:
         return self._client
 
     def _map(self, exc: Exception, model: str) -> AIError:
-        error = map_exception(exc, self.endpoint, self._timeout_s, model)
-        error.detail = errors.redact(error.detail, self._api_key)
-        return error
+        return errors.redacted(
+            map_exception(exc, self.endpoint, self._timeout_s, model), self._api_key
+        )
 
 
 def to_contents(request: AskRequest) -> list[gt.Content]:

@@ -90,6 +90,15 @@ def prepare_image(
     )
 
 
+def check_image(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
+) -> tuple[int, int]:
+    """Decode only (no resize or encode) to refuse a bad picture early; returns (width, height)."""
+    _check_size(len(data), max_bytes)
+    img = _open(data, max_pixels)
+    return img.size
+
+
 def load_image_file(path: str | Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     """Read a picture file's bytes; AIError(BAD_IMAGE) saying plainly what is wrong with it."""
     p = Path(path)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -24,14 +25,21 @@ class LoopThread:
         """Schedule `coro` on the loop; the returned future's cancel() cancels the task."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop())
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Cancel what still runs, stop the loop and join its thread."""
+    def stop(
+        self,
+        timeout_s: float = 5.0,
+        finalizer: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Cancel what still runs, run `finalizer` (closing pools), stop the loop, join it."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
         asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout_s)
+        if finalizer is not None:
+            with contextlib.suppress(Exception):  # best effort: the loop is going away anyway
+                asyncio.run_coroutine_threadsafe(finalizer(), loop).result(timeout_s)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout_s)
         if not thread.is_alive():

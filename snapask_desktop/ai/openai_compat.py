@@ -50,10 +50,9 @@ class OpenAICompatProvider:
                 async for text in _read_events(response, self.name):
                     yield text
         except AIError as error:
-            error.detail = errors.redact(error.detail, self._api_key)
-            raise
+            raise errors.redacted(error, self._api_key) from None
         except Exception as exc:
-            raise self._map(exc) from exc
+            raise errors.redacted(self._map(exc), self._api_key) from exc
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -67,7 +66,7 @@ class OpenAICompatProvider:
         return map_status(self.name, response, message, model, detail)
 
     def _map(self, exc: Exception) -> AIError:
-        detail = errors.redact(f"{type(exc).__name__}: {exc}", self._api_key)
+        detail = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return errors.offline(self._base_url, detail, local=True)
         if isinstance(exc, httpx.TimeoutException):

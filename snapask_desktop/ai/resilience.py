@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ import tenacity
 from snapask_desktop.ai import errors
 from snapask_desktop.ai.provider import Provider
 from snapask_desktop.ai.types import RETRYABLE_KINDS, AIError, AskRequest, ErrorKind
+
+log = logging.getLogger(__name__)
 
 OnRetry = Callable[[int, AIError, float], None]
 """Called before each wait: (attempt that failed, its error, seconds until the next attempt)."""
@@ -91,7 +94,15 @@ class ProviderBreaker:
     def record_failure(self, error: AIError) -> None:
         """A stream failed: count it if it says the provider is unhealthy."""
         if error.kind in TRIPPING_KINDS:
+            was_open = self.state == pybreaker.STATE_OPEN
             self._replay(error)
+            if not was_open and self.state == pybreaker.STATE_OPEN:
+                log.warning(
+                    "%s circuit opened after %d failures in a row (last: %s)",
+                    self.provider,
+                    self.failures,
+                    error.detail or error.user_message,
+                )
 
     def _replay(self, error: AIError | None) -> None:
         # pybreaker guards calls; replaying the outcome through call() drives its state
@@ -126,7 +137,7 @@ async def resilient_stream(
         wait=_wait(policy),
         retry=tenacity.retry_if_exception(lambda e: _should_retry(e, policy)),
         sleep=policy.sleep,
-        before_sleep=_report(on_retry),
+        before_sleep=_report(provider.name, on_retry),
         reraise=True,
     )
     stream, first = await retrying(_open, provider, request, breaker)
@@ -193,14 +204,21 @@ def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
     return wait
 
 
-def _report(on_retry: OnRetry | None) -> Callable[[tenacity.RetryCallState], None] | None:
-    if on_retry is None:
-        return None
-
+def _report(provider: str, on_retry: OnRetry | None) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        if isinstance(exc, AIError):
-            on_retry(state.attempt_number, exc, float(wait))
+        wait = float(state.next_action.sleep) if state.next_action else 0.0
+        if not isinstance(exc, AIError):
+            return
+        log.info(
+            "%s attempt %d failed (%s: %s); retrying in %.2f s",
+            provider,
+            state.attempt_number,
+            exc.kind.name,
+            exc.detail or exc.user_message,
+            wait,
+        )
+        if on_retry is not None:
+            on_retry(state.attempt_number, exc, wait)
 
     return before_sleep

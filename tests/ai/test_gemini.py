@@ -12,11 +12,13 @@ from snapask_desktop.ai.types import AIError, AskRequest, ErrorKind, ImageInput,
 from tests.ai.helpers import KEY, MODEL, ask, drain, drain_until_error
 from tests.support.fake_gemini import (
     CutOff,
+    ErrorReply,
     FakeGemini,
     Malformed,
     Reply,
     Safety,
     Stall,
+    google_error,
     internal_error,
     invalid_key,
     model_not_found,
@@ -215,3 +217,14 @@ def test_provider_is_reusable_across_event_loops(
     fake_gemini.script(Reply(("one",)), Reply(("two",)))
     assert drain(gemini.stream(ask())) == ["one"]
     assert drain(gemini.stream(ask())) == ["two"]
+
+
+def test_a_key_echoed_by_the_server_is_redacted(
+    fake_gemini: FakeGemini, gemini: GeminiProvider
+) -> None:
+    body = google_error(400, f"Request with credential {KEY} is malformed", "INVALID_ARGUMENT")
+    fake_gemini.script(ErrorReply(400, body))
+    error = error_of(gemini)
+    assert error.kind is ErrorKind.BAD_REQUEST
+    assert "Request with credential *** is malformed" in error.user_message
+    assert KEY not in error.user_message + error.detail + str(error)

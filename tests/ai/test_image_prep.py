@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from snapask_desktop.ai.image_prep import MAX_SIDE, load_image_file, prepare_image
+from snapask_desktop.ai.image_prep import MAX_SIDE, check_image, load_image_file, prepare_image
 from snapask_desktop.ai.types import AIError, ErrorKind
 from tests.ai.screens import png_bytes, screenshot
 
@@ -215,3 +215,17 @@ def test_load_image_file_errors(tmp_path: Path, setup: object, message: str) -> 
     assert caught.value.kind is ErrorKind.BAD_IMAGE
     assert message in caught.value.user_message
     assert str(path) in caught.value.user_message
+
+
+def test_check_image_accepts_good_and_refuses_bad_pictures() -> None:
+    data = png_bytes(screenshot(640, 360))
+    assert check_image(data) == (640, 360)
+    for bad, message in (
+        (b"", "empty"),
+        (b"<svg/>", "not a picture"),
+        (data[: len(data) // 2], "damaged"),
+        (png_header_only(40_000, 40_000), "too large"),
+    ):
+        with pytest.raises(AIError) as caught:
+            check_image(bad)
+        assert message in caught.value.user_message

@@ -15,7 +15,7 @@ from snapask_desktop.ai.resilience import (
     resilient_stream,
 )
 from snapask_desktop.ai.types import AIError, AskRequest, ErrorKind
-from tests.ai.helpers import Sleeps, ask, drain, drain_until_error
+from tests.ai.helpers import KEY, Sleeps, ask, drain, drain_until_error
 from tests.support.fake_gemini import (
     CutOff,
     ErrorReply,
@@ -262,3 +262,18 @@ def test_a_success_resets_the_failure_count(
     run(gemini, once, breaker)
     assert breaker.state == "closed"
     assert breaker.failures == 1
+
+
+def test_retries_and_breaker_trips_are_logged_without_secrets(
+    fake_gemini: FakeGemini,
+    gemini: GeminiProvider,
+    fast_retry: RetryPolicy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="snapask_desktop.ai.resilience")
+    fake_gemini.script(overloaded(), overloaded())
+    run(gemini, fast_retry, ProviderBreaker("gemini", BreakerPolicy(fail_max=2)))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("gemini attempt 1 failed (SERVER" in m and "retrying in" in m for m in messages)
+    assert any("gemini circuit opened after 2 failures" in m for m in messages)
+    assert not any(KEY in m for m in messages)
