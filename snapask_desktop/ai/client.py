@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 
@@ -24,6 +26,8 @@ from snapask_desktop.ai.resilience import (
     resilient_stream,
 )
 from snapask_desktop.ai.types import AskRequest, ImageInput
+
+log = logging.getLogger(__name__)
 
 PROVIDERS = ("gemini", "openai")
 _PREPARED_MEMO = 16  # screenshots kept prepared in memory (follow-up questions reuse them)
@@ -71,13 +75,12 @@ class AIClient:
     ) -> AsyncIterator[str]:
         """Yield the answer's chunks: a cache hit is one chunk; a completed answer gets cached."""
         key = self.cache_key(request) if use_cache and self.cache is not None else None
-        if key is not None and self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                if status is not None:
-                    status.from_cache = True
-                yield hit
-                return
+        hit = self._cached(key)
+        if hit is not None:
+            if status is not None:
+                status.from_cache = True
+            yield hit
+            return
         parts: list[str] = []
         ready = await self._prepare_images(request)
         stream = resilient_stream(
@@ -87,8 +90,8 @@ class AIClient:
             parts.append(chunk)
             yield chunk
         # Reached only when the stream completed: cancelled or failed answers are never cached.
-        if key is not None and self.cache is not None and parts:
-            self.cache.put(key, "".join(parts))
+        if parts:
+            self._remember(key, "".join(parts))
 
     def ask(
         self, request: AskRequest, *, use_cache: bool = True, on_retry: OnRetry | None = None
@@ -113,6 +116,23 @@ class AIClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _cached(self, key: str | None) -> str | None:
+        if key is None or self.cache is None:
+            return None
+        try:
+            return self.cache.get(key)
+        except sqlite3.Error as exc:  # a broken cache must not cost the user the answer
+            log.warning("answer cache unreadable, asking the provider: %s", exc)
+            return None
+
+    def _remember(self, key: str | None, text: str) -> None:
+        if key is None or self.cache is None:
+            return
+        try:
+            self.cache.put(key, text)
+        except sqlite3.Error as exc:
+            log.warning("answer cache not written: %s", exc)
 
     async def _prepare_images(self, request: AskRequest) -> AskRequest:
         turns = []

@@ -10,12 +10,13 @@ from urllib.parse import urlsplit
 
 from snapask_desktop.ai.types import AIError, ErrorKind
 
-_PROVIDER_LABELS = {"gemini": "Gemini", "openai": "The local AI server"}
+_PROVIDER_LABELS = {"gemini": "Gemini", "openai": "the OpenAI-compatible server"}
 
 
-def label(provider: str) -> str:
-    """The provider's name as a person reads it ("gemini" -> "Gemini")."""
-    return _PROVIDER_LABELS.get(provider, provider)
+def label(provider: str, *, start: bool = False) -> str:
+    """The provider's name as a person reads it ("gemini" -> "Gemini"), capitalised at `start`."""
+    text = _PROVIDER_LABELS.get(provider, provider)
+    return text[:1].upper() + text[1:] if start else text
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -57,7 +58,7 @@ def invalid_key(provider: str, detail: str = "") -> AIError:
 
 def quota(provider: str, retry_after: float | None, detail: str = "") -> AIError:
     """Rate limit or quota exhausted; mention when to try again if the provider said."""
-    msg = f"{label(provider)}'s quota is used up"
+    msg = f"{label(provider, start=True)}'s quota is used up"
     msg += f"; try again in {math.ceil(retry_after)} s." if retry_after else "; try again later."
     return AIError(ErrorKind.QUOTA, msg, retry_after=retry_after, detail=detail)
 
@@ -89,7 +90,7 @@ def model_not_found(provider: str, model: str, detail: str = "") -> AIError:
 def timeout(provider: str, seconds: float | None, detail: str = "") -> AIError:
     """No answer within the time limit."""
     within = f" (nothing for {seconds:g} s)" if seconds else ""
-    msg = f"{label(provider)} took too long to answer{within}. Try again."
+    msg = f"{label(provider, start=True)} took too long to answer{within}. Try again."
     return AIError(ErrorKind.TIMEOUT, msg, detail=detail)
 
 
@@ -97,7 +98,7 @@ def server(provider: str, status: int | None, message: str = "", detail: str = "
     """The provider failed on its side (5xx)."""
     code = f" (HTTP {status})" if status else ""
     said = f": {message}" if message else ""
-    msg = f"{label(provider)} had a problem{code}{said}. Try again in a moment."
+    msg = f"{label(provider, start=True)} had a problem{code}{said}. Try again in a moment."
     return AIError(ErrorKind.SERVER, msg, detail=detail)
 
 
@@ -110,7 +111,7 @@ def dropped(provider: str, detail: str = "") -> AIError:
 def bad_response(provider: str, detail: str = "") -> AIError:
     """The provider sent something we cannot read."""
     msg = (
-        f"{label(provider)} sent a reply SnapAsk could not read. "
+        f"{label(provider, start=True)} sent a reply SnapAsk could not read. "
         "Check the server address in the settings, or try again."
     )
     return AIError(ErrorKind.BAD_RESPONSE, msg, detail=detail)
@@ -118,7 +119,7 @@ def bad_response(provider: str, detail: str = "") -> AIError:
 
 def bad_request(provider: str, message: str, detail: str = "") -> AIError:
     """The provider refused the request itself (4xx other than key/model/quota)."""
-    msg = f"{label(provider)} refused the request: {message}"
+    msg = f"{label(provider, start=True)} refused the request: {message}"
     return AIError(ErrorKind.BAD_REQUEST, msg, detail=detail)
 
 
@@ -135,7 +136,7 @@ def bad_image(reason: str, detail: str = "") -> AIError:
 def unavailable(provider: str, failures: int, retry_in_s: float) -> AIError:
     """The circuit breaker is open: fail fast without calling the provider."""
     msg = (
-        f"{label(provider)} has failed {failures} times in a row; "
+        f"{label(provider, start=True)} has failed {failures} times in a row; "
         f"SnapAsk will try again in {max(1, math.ceil(retry_in_s))} s."
     )
     return AIError(ErrorKind.UNAVAILABLE, msg, retry_after=retry_in_s)

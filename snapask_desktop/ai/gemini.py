@@ -156,25 +156,34 @@ def _enum_name(value: Any) -> str:
 
 def map_exception(exc: Exception, endpoint: str, timeout_s: float, model: str) -> AIError:
     """Translate an SDK or transport exception into an AIError with the right kind."""
-    import httpx2
     from google.genai import errors as genai_errors
 
     if isinstance(exc, genai_errors.APIError):
         return map_api_error(exc, model)
     detail = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
+    if _is(exc, "ConnectError", "ConnectTimeout"):
         return errors.offline(endpoint, detail)
-    if isinstance(exc, httpx2.TimeoutException):
+    if _is(exc, "TimeoutException"):
         return errors.timeout("gemini", timeout_s, detail)
-    if isinstance(exc, httpx2.UnsupportedProtocol | httpx2.InvalidURL):
+    if _is(exc, "UnsupportedProtocol", "InvalidURL"):
         return errors.bad_request(
             "gemini", f"the server address {endpoint!r} is not valid.", detail
         )
-    if isinstance(exc, httpx2.TransportError):
+    if _is(exc, "TransportError"):
         return errors.dropped("gemini", detail)
     if isinstance(exc, ValueError):  # unparseable or unexpected JSON (incl. pydantic errors)
         return errors.bad_response("gemini", detail)
     return errors.unexpected("gemini", exc)
+
+
+def _is(exc: Exception, *names: str) -> bool:
+    """isinstance against httpx2's classes (the SDK's default transport) and httpx's (the
+    transport it uses when GOOGLE_GENAI_HTTP_CLIENT=httpx): two unrelated class trees."""
+    import httpx
+    import httpx2
+
+    classes = tuple(getattr(mod, n) for mod in (httpx2, httpx) for n in names)
+    return isinstance(exc, classes)
 
 
 def map_api_error(exc: genai_errors.APIError, model: str) -> AIError:

@@ -6,7 +6,8 @@ import asyncio
 import base64
 import io
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -245,10 +246,18 @@ def test_close_cancels_running_answers(fake_gemini: FakeGemini, gemini: GeminiPr
     client = AIClient(gemini)
     fake_gemini.script(Stall((), seconds=60))
     stream = client.ask(ask())
+    wait_for(lambda: len(fake_gemini.requests) == 1)  # the request is in the stall
     client.close()
     with pytest.raises(AIError) as caught:
         list(stream)
     assert caught.value.kind is ErrorKind.CANCELLED
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 def test_build_provider() -> None:
@@ -262,3 +271,14 @@ def test_build_provider() -> None:
         build_provider("claude")
     assert caught.value.kind is ErrorKind.BAD_REQUEST
     assert "gemini, openai" in caught.value.user_message
+
+
+def test_a_broken_cache_does_not_cost_the_answer(
+    fake_gemini: FakeGemini, gemini: GeminiProvider, tmp_path: Path
+) -> None:
+    cache = AnswerCache(tmp_path / "c.db")
+    with AIClient(gemini, cache=cache) as client:
+        cache.close()  # every cache call now fails with sqlite3.ProgrammingError
+        assert client.ask(ask("still?")).result() == "You asked: still?."
+        assert client.ask(ask("still?")).result() == "You asked: still?."
+    assert len(fake_gemini.generate_requests()) == 2

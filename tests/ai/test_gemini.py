@@ -228,3 +228,16 @@ def test_a_key_echoed_by_the_server_is_redacted(
     assert error.kind is ErrorKind.BAD_REQUEST
     assert "Request with credential *** is malformed" in error.user_message
     assert KEY not in error.user_message + error.detail + str(error)
+
+
+def test_transport_errors_map_the_same_with_the_httpx_backend(
+    fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # google-genai can run on httpx instead of httpx2: its exceptions are other classes.
+    monkeypatch.setenv("GOOGLE_GENAI_HTTP_CLIENT", "httpx")
+    provider = GeminiProvider(KEY, base_url=fake_gemini.url, timeout_s=0.3)
+    fake_gemini.script(CutOff(("a",)), Stall((), seconds=10))
+    assert error_of(provider).kind is ErrorKind.SERVER
+    assert error_of(provider).kind is ErrorKind.TIMEOUT
+    transport = type(provider._sdk().aio._api_client._async_httpx_client).__mro__
+    assert any(cls.__module__.startswith("httpx.") for cls in transport)
