@@ -82,7 +82,7 @@ def model_not_found(provider: str, model: str, detail: str = "") -> AIError:
     """The configured model name does not exist at the provider."""
     msg = (
         f"Model '{model}' was not found at {label(provider)}. "
-        "Pick another model in the settings (`snapask config set model ...`)."
+        f"Pick another one: `snapask config set {provider}_model NAME`."
     )
     return AIError(ErrorKind.MODEL_NOT_FOUND, msg, detail=detail)
 

@@ -102,6 +102,7 @@ def test_unknown_model(fake_gemini: FakeGemini, gemini: GeminiProvider) -> None:
     error = error_of(gemini, ask(model="gemini-9"))
     assert error.kind is ErrorKind.MODEL_NOT_FOUND
     assert "Model 'gemini-9' was not found at Gemini" in error.user_message
+    assert "snapask config set gemini_model NAME" in error.user_message
 
 
 def test_quota_with_retry_info(fake_gemini: FakeGemini, gemini: GeminiProvider) -> None:
