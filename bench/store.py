@@ -189,8 +189,8 @@ def main() -> None:
         size_mb = (data_dir / "snapask.db").stat().st_size / 1e6
     emit(
         "store",
-        conversations=CONVERSATIONS,
-        messages=CONVERSATIONS * MESSAGES_PER_CONVERSATION,
+        conversations_count=CONVERSATIONS,
+        messages_count=CONVERSATIONS * MESSAGES_PER_CONVERSATION,
         build_s=round(build_s, 1),
         db_mb=round(size_mb, 1),
         open_p50_ms=round(percentile(opens, 50), 2),
