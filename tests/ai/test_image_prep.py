@@ -229,3 +229,10 @@ def test_check_image_accepts_good_and_refuses_bad_pictures() -> None:
         with pytest.raises(AIError) as caught:
             check_image(bad)
         assert message in caught.value.user_message
+
+
+def test_4k_text_stays_legible() -> None:
+    uhd = screenshot(3840, 2160, scale=2)
+    prepared = decode(prepare_image(png_bytes(uhd)).data)
+    reference = uhd.resize(prepared.size, Image.Resampling.LANCZOS)
+    assert psnr(prepared, reference) > 33
