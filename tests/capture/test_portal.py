@@ -1,0 +1,155 @@
+"""The xdg-desktop-portal backend against a real session D-Bus and a fake portal service."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtDBus import QDBusConnection
+
+from snapask_desktop.capture.backends import choose_backend
+from snapask_desktop.capture.backends.mss_backend import WAYLAND_REASON, MssBackend
+from snapask_desktop.capture.backends.portal import (
+    INSTALL_HINT,
+    PortalBackend,
+    file_from_uri,
+    request_path,
+)
+from snapask_desktop.capture.errors import CaptureCancelled, CaptureError
+from snapask_desktop.capture.geometry import Rect
+from snapask_desktop.capture.grab import to_pil
+from snapask_desktop.capture.session import Session
+from tests.capture.conftest import FakePortal
+from tests.capture.support.fake_portal import PORTAL_SIZE
+from tests.capture.support.pattern import pattern_image
+
+WAYLAND = Session("linux", wayland=True, x11=False)
+
+
+@pytest.fixture
+def backend(qapp, session_bus: str):
+    portal = PortalBackend(bus_address=session_bus, timeout_s=0.5)
+    yield portal
+    portal.close()
+
+
+def test_available_when_the_portal_is_on_the_bus(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    assert backend.available() == (True, "")
+
+
+def test_grab_returns_the_portal_s_picture_and_removes_its_file(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    fake_portal.answer("ok")
+    grab = backend.grab()
+    assert (grab.rect, grab.source) == (PORTAL_SIZE, "portal")
+    assert to_pil(grab).tobytes() == pattern_image(PORTAL_SIZE).tobytes()
+    line = fake_portal.wait_for_log("screenshot mode=ok")
+    assert "interactive=False" in line
+    assert not list(fake_portal.workdir.glob("shot-*.png"))  # written for us, then deleted
+
+
+def test_grab_of_a_region_crops_the_portal_s_picture(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    fake_portal.answer("ok")
+    grab = backend.grab(Rect(10, 5, 20, 30))
+    assert to_pil(grab).tobytes() == pattern_image(Rect(10, 5, 20, 30)).tobytes()
+
+
+def test_cancel_is_reported_as_such(backend: PortalBackend, fake_portal: FakePortal) -> None:
+    fake_portal.answer("cancel")
+    with pytest.raises(CaptureCancelled, match="cancelled"):
+        backend.grab()
+
+
+def test_refusal_says_how_to_allow_screenshots(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    fake_portal.answer("deny")
+    with pytest.raises(CaptureError, match=r"refused the screenshot\. Allow screenshots"):
+        backend.grab()
+
+
+def test_an_answer_without_a_picture_is_an_error(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    fake_portal.answer("nouri")
+    with pytest.raises(CaptureError, match="without a screenshot"):
+        backend.grab()
+
+
+def test_a_silent_portal_times_out_closes_the_request_and_explains(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    fake_portal.answer("silent")
+    with pytest.raises(CaptureError) as caught:
+        backend.grab()
+    message = str(caught.value)
+    assert "did not answer the screenshot request within 0.5 s" in message
+    assert "install xdg-desktop-portal" in message
+    asked = fake_portal.wait_for_log("screenshot mode=silent").split()[-1]
+    assert fake_portal.wait_for_log(f"close {asked}")
+
+
+def test_without_a_portal_on_the_bus_the_backend_says_what_to_install(qapp, empty_bus: str) -> None:
+    backend = PortalBackend(bus_address=empty_bus)
+    ok, reason = backend.available()
+    assert not ok
+    assert reason == f"xdg-desktop-portal is not running. {INSTALL_HINT}"
+    backend.close()
+
+
+def test_without_a_bus_the_backend_is_unavailable(qapp) -> None:
+    backend = PortalBackend(bus_address="unix:path=/nonexistent/snapask-bus")
+    ok, reason = backend.available()
+    assert not ok and reason.startswith("no D-Bus session bus")
+    backend.close()
+
+
+def test_choose_backend_on_wayland_skips_mss_and_picks_the_portal(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    choice = choose_backend([MssBackend(session=WAYLAND), backend])
+    assert choice.backend is backend
+    assert choice.skipped == {"mss": WAYLAND_REASON}
+    assert "taken with portal; skipped:\n- mss: this is a Wayland session" in choice.explain()
+
+
+def test_choose_backend_with_nothing_working_explains_each_reason(qapp, empty_bus: str) -> None:
+    portal = PortalBackend(bus_address=empty_bus)
+    choice = choose_backend([MssBackend(session=WAYLAND), portal])
+    assert choice.backend is None
+    with pytest.raises(CaptureError) as caught:
+        choice.require()
+    assert str(caught.value).splitlines() == [
+        "SnapAsk cannot take screenshots here:",
+        f"- mss: {WAYLAND_REASON}",
+        f"- portal: xdg-desktop-portal is not running. {INSTALL_HINT}",
+    ]
+    portal.close()
+
+
+def test_request_path_follows_the_portal_spec() -> None:
+    assert (
+        request_path(":1.42", "snapask_1")
+        == "/org/freedesktop/portal/desktop/request/1_42/snapask_1"
+    )
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://example.com/a.png", "file://otherhost/tmp/a.png", "ftp:x"]
+)
+def test_only_local_file_uris_are_accepted(uri: str) -> None:
+    with pytest.raises(CaptureError, match="unexpected screenshot location"):
+        file_from_uri(uri)
+
+
+def test_file_uris_are_decoded() -> None:
+    assert str(file_from_uri("file:///home/a%20b/Screenshot.png")) == "/home/a b/Screenshot.png"
+
+
+def test_the_backend_leaves_the_shared_session_bus_alone(qapp) -> None:
+    # Without an address it uses the default session bus and must not disconnect it.
+    PortalBackend().close()
+    assert QDBusConnection.sessionBus().name() == "qt_default_session_bus"
