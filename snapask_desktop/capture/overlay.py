@@ -1,0 +1,401 @@
+"""The region-selection overlay: one frozen, frameless, always-on-top window per screen.
+
+One window per screen rather than one spanning the virtual desktop: a Qt window has a
+single device pixel ratio, so a spanning window would draw one monitor of a mixed-DPI
+layout blurred or at the wrong size (Windows, X11 with per-screen scale factors), and on
+macOS a window cannot span displays at all. Each window shows its own monitor's part of
+the grab at that monitor's scale; the selection lives in physical pixels in one shared
+state, so a drag may cross screens.
+
+Built ahead of time: `start()` on the hotkey path only swaps the picture and shows the
+windows that already exist (no widget construction, no encoding).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QScreen,
+)
+from PySide6.QtWidgets import QWidget
+
+from snapask_desktop.capture import selection as sel
+from snapask_desktop.capture.geometry import (
+    Monitor,
+    PointF,
+    Rect,
+    ScreenInfo,
+    ScreenLayout,
+    build_layout,
+)
+from snapask_desktop.capture.grab import Grab
+from snapask_desktop.capture.qimage import qimage_view
+
+HINT_TEXT = "Drag to select  ·  Enter: whole screen  ·  Esc: cancel"
+_DIM = QColor(0, 0, 0, 110)
+_ACCENT = QColor(64, 156, 255)
+_LABEL_BG = QColor(20, 20, 20, 215)
+_LABEL_FG = QColor(255, 255, 255)
+_NUDGE_KEYS = {
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
+
+
+def screen_info(screen: QScreen) -> ScreenInfo:
+    """What geometry.py needs to know about a Qt screen."""
+    g = screen.geometry()
+    return ScreenInfo(
+        screen.name(), Rect(g.x(), g.y(), g.width(), g.height()), screen.devicePixelRatio()
+    )
+
+
+def current_layout(grab: Grab) -> ScreenLayout:
+    """Qt's screens paired with the monitors a grab reported."""
+    screens = [screen_info(s) for s in QGuiApplication.screens()]
+    return build_layout(screens, grab.monitors, grab.pixel_ratio)
+
+
+class RegionOverlay(QObject):
+    """Shows a frozen grab on every screen and lets the person pick a region.
+
+    Emits `selected(Rect)` with the chosen physical desktop rectangle (always inside the
+    grab) or `cancelled()`; either way the windows are hidden again.
+    """
+
+    selected = Signal(object)
+    cancelled = Signal()
+
+    def __init__(self, parent: QObject | None = None, *, confirm_on_release: bool = False):
+        super().__init__(parent)
+        self._confirm_on_release = confirm_on_release
+        self._surfaces: list[_Surface] = []
+        self._grab: Grab | None = None
+        self._image: QImage | None = None
+        self._layout: ScreenLayout | None = None
+        self._state: sel.SelectionState | None = None
+        self._pointer: PointF | None = None
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.screenAdded.connect(self._screens_changed)
+            app.screenRemoved.connect(self._screens_changed)
+        self.prepare()
+
+    # -- public API -------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """(Re)build one hidden window per screen; done at startup and on screen changes."""
+        for surface in self._surfaces:
+            surface.hide()
+            surface.deleteLater()
+        self._surfaces = [_Surface(self, screen) for screen in QGuiApplication.screens()]
+
+    def start(self, grab: Grab, layout: ScreenLayout | None = None) -> None:
+        """Show `grab` frozen on every screen and wait for a selection."""
+        self._layout = layout or current_layout(grab)
+        bounds = self._layout.virtual.intersected(grab.rect) or grab.rect
+        self._grab, self._image = grab, qimage_view(grab)
+        self._state = sel.SelectionState(bounds)
+        self._pointer = None
+        monitors = self._layout.monitors
+        for surface, monitor in zip(self._surfaces, monitors, strict=False):
+            surface.present(monitor)
+        self._focus_surface(QCursor.pos())
+
+    def cancel(self) -> None:
+        """Hide the overlay and emit `cancelled()` (no effect when not shown)."""
+        if self._end():
+            self.cancelled.emit()
+
+    @property
+    def active(self) -> bool:
+        """True while the overlay is shown."""
+        return self._state is not None
+
+    @property
+    def selection(self) -> Rect | None:
+        """The current selection in physical desktop pixels (None without one)."""
+        return self._state.rect if self._state and self._state.has_selection else None
+
+    @property
+    def readout_text(self) -> str:
+        """The live size label, e.g. "1280 × 720" (physical pixels)."""
+        return sel.readout(self._state) if self._state else ""
+
+    @property
+    def layout(self) -> ScreenLayout | None:
+        """The screen layout of the picture being shown."""
+        return self._layout
+
+    def dispose(self) -> None:
+        """Delete the windows (the overlay cannot be shown again afterwards)."""
+        self.cancel()
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.screenAdded.disconnect(self._screens_changed)
+            app.screenRemoved.disconnect(self._screens_changed)
+        for surface in self._surfaces:
+            surface.deleteLater()
+        self._surfaces = []
+
+    def surfaces(self) -> list[QWidget]:
+        """The per-screen windows (for tests and window-manager hints)."""
+        return list(self._surfaces)
+
+    # -- input from the surfaces ------------------------------------------------------
+
+    def _press(self, where: QPointF) -> None:
+        self._update(sel.press, where)
+
+    def _move(self, where: QPointF) -> None:
+        self._pointer = PointF(where.x(), where.y())
+        if self._state is not None and self._state.dragging:
+            self._update(sel.drag, where)
+
+    def _release(self, where: QPointF) -> None:
+        self._update(sel.release, where)
+        if self._confirm_on_release and self.selection is not None:
+            self._confirm()
+
+    def _double_click(self, where: QPointF) -> None:
+        rect = self.selection
+        if rect is not None and self._layout is not None:
+            point = self._layout.snap_logical(PointF(where.x(), where.y()))
+            if rect.contains(point):
+                self._confirm()
+
+    def _key(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Escape:
+            self.cancel()
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._confirm()
+        elif key in _NUDGE_KEYS and self._state is not None:
+            fast = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            step = sel.NUDGE_FAST_PX if fast else sel.NUDGE_PX
+            dx, dy = _NUDGE_KEYS[Qt.Key(key)]
+            self._state = sel.nudge(self._state, dx * step, dy * step)
+            self._repaint()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _update(self, step, where: QPointF) -> None:  # step: one of selection's transitions
+        if self._state is None or self._layout is None:
+            return
+        self._pointer = PointF(where.x(), where.y())
+        at = self._layout.snap_logical(self._pointer)
+        self._state = step(self._state, at)
+        self._repaint()
+
+    def _confirm(self) -> None:
+        if self._state is None or self._layout is None or self._grab is None:
+            return
+        rect = sel.confirm(self._state, self._whole_screen())
+        if rect is None:
+            return
+        rect = rect.intersected(self._grab.rect)
+        if rect is not None and self._end():
+            self.selected.emit(rect)
+
+    def _whole_screen(self) -> Rect:
+        assert self._layout is not None and self._state is not None
+        pointer = self._pointer
+        if pointer is None:
+            pos = QCursor.pos()
+            pointer = PointF(pos.x(), pos.y())
+        monitor = self._layout.monitor_at(pointer)
+        return monitor.physical.intersected(self._state.bounds) or self._state.bounds
+
+    def _end(self) -> bool:
+        if self._state is None:
+            return False
+        for surface in self._surfaces:
+            surface.releaseKeyboard()
+            surface.hide()
+        self._state = None
+        self._grab = self._image = None
+        return True
+
+    def _focus_surface(self, cursor) -> None:
+        target = QGuiApplication.screenAt(cursor)
+        visible = [s for s in self._surfaces if s.isVisible()]
+        chosen = next((s for s in visible if s.screen() is target), visible[0] if visible else None)
+        if chosen is not None:
+            _raise(chosen)
+            chosen.activateWindow()
+            chosen.setFocus(Qt.FocusReason.OtherFocusReason)
+            # Override-redirect windows get no focus from the window manager on X11.
+            if QGuiApplication.platformName() == "xcb":
+                chosen.grabKeyboard()
+
+    def _repaint(self) -> None:
+        for surface in self._surfaces:
+            if surface.isVisible():
+                surface.update()
+
+    def _screens_changed(self, *_args) -> None:
+        self.cancel()
+        self.prepare()
+
+    # Paint data for the surfaces.
+    def _paint_state(self) -> tuple[QImage | None, Grab | None, sel.SelectionState | None]:
+        return self._image, self._grab, self._state
+
+
+def _raise(window: QWidget) -> None:
+    # The offscreen platform (tests) has no stacking order and warns on every raise.
+    if QGuiApplication.platformName() != "offscreen":
+        window.raise_()
+
+
+class _Surface(QWidget):
+    """The overlay window of one screen; paints its part of the frozen grab."""
+
+    def __init__(self, overlay: RegionOverlay, screen: QScreen) -> None:
+        flags = (
+            Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowStaysOnTopHint
+            | Qt.WindowType.Tool
+        )
+        if QGuiApplication.platformName() == "xcb":
+            # Map without asking the window manager: no animation, above panels and docks.
+            flags |= Qt.WindowType.BypassWindowManagerHint
+        super().__init__(None, flags)
+        self._overlay = overlay
+        self._monitor: Monitor | None = None
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, False)
+        self.setMouseTracking(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setWindowTitle("SnapAsk capture")
+        self.setScreen(screen)
+        self.setGeometry(screen.geometry())
+        self.winId()  # create the native window now rather than on the hotkey path
+
+    def present(self, monitor: Monitor) -> None:
+        """Show this screen's part of the current grab."""
+        self._monitor = monitor
+        g = monitor.logical
+        self.setGeometry(g.x, g.y, g.width, g.height)
+        self.show()
+        _raise(self)
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The monitor this window shows."""
+        return self._monitor
+
+    # -- events -----------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._overlay._press(event.globalPosition())
+        elif event.button() == Qt.MouseButton.RightButton:
+            self._overlay.cancel()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._overlay._move(event.globalPosition())
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._overlay._release(event.globalPosition())
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._overlay._double_click(event.globalPosition())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        self._overlay._key(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        image, grab, state = self._overlay._paint_state()
+        monitor = self._monitor
+        painter = QPainter(self)
+        try:
+            if image is None or grab is None or state is None or monitor is None:
+                painter.fillRect(self.rect(), Qt.GlobalColor.black)
+                return
+            self._paint_picture(painter, image, grab, monitor)
+            self._paint_selection(painter, state, monitor)
+        finally:
+            painter.end()
+
+    # -- painting ---------------------------------------------------------------------
+
+    def _local(self, monitor: Monitor, rect: Rect) -> QRectF:
+        x, y, w, h = monitor.rect_to_logical(rect)
+        return QRectF(x - monitor.logical.x, y - monitor.logical.y, w, h)
+
+    def _paint_picture(self, painter: QPainter, image: QImage, grab: Grab, monitor: Monitor):
+        source = monitor.physical.intersected(grab.rect)
+        if source is None:
+            painter.fillRect(self.rect(), Qt.GlobalColor.black)
+            return
+        target = self._local(monitor, source)
+        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        src = QRectF(source.x - grab.rect.x, source.y - grab.rect.y, source.width, source.height)
+        painter.drawImage(target, image, src)
+
+    def _paint_selection(self, painter: QPainter, state: sel.SelectionState, monitor: Monitor):
+        rect = state.rect if state.rect is not None and not state.rect.is_empty else None
+        if rect is None:
+            painter.fillRect(self.rect(), _DIM)
+            if self._shows_pointer():
+                self._paint_label(painter, HINT_TEXT, QPointF(self.width() / 2, 24), center=True)
+            return
+        area = self._local(monitor, rect)
+        # Dim everything but the selection (even-odd fill), so selected pixels stay untouched.
+        outside = QPainterPath()
+        outside.setFillRule(Qt.FillRule.OddEvenFill)
+        outside.addRect(QRectF(self.rect()))
+        outside.addRect(area)
+        painter.fillPath(outside, _DIM)
+        pen = QPen(_ACCENT)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(area.adjusted(-0.5, -0.5, 0.5, 0.5))
+        layout = self._overlay.layout
+        # The size label goes on the one screen holding (or nearest to) the top-left corner.
+        if layout is not None and layout.monitor_at_physical(PointF(rect.x, rect.y)) is monitor:
+            self._paint_label(painter, sel.readout(state), QPointF(area.left(), area.top() - 6))
+
+    def _shows_pointer(self) -> bool:
+        return self.screen() is QGuiApplication.screenAt(QCursor.pos())
+
+    def _paint_label(self, painter: QPainter, text: str, anchor: QPointF, center: bool = False):
+        if not text:
+            return
+        font = QFont(self.font())
+        font.setPointSizeF(max(9.0, font.pointSizeF()))
+        metrics = QFontMetrics(font)
+        box = QRectF(metrics.boundingRect(text)).adjusted(-6, -3, 6, 3)
+        x = anchor.x() - box.width() / 2 if center else anchor.x()
+        y = anchor.y() - box.height()
+        # Keep the label on screen: below the anchor when there is no room above.
+        x = min(max(x, 2.0), self.width() - box.width() - 2)
+        if y < 2:
+            y = anchor.y() + 12
+        label = QRectF(x, y, box.width(), box.height())
+        painter.setFont(font)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(_LABEL_BG)
+        painter.drawRoundedRect(label, 4, 4)
+        painter.setPen(_LABEL_FG)
+        painter.drawText(label, Qt.AlignmentFlag.AlignCenter, text)
