@@ -255,6 +255,41 @@ def crop_box(rect: Rect, image: Rect) -> tuple[int, int, int, int] | None:
     return (left, top, left + part.width, top + part.height)
 
 
+@dataclass(frozen=True)
+class UniformScale:
+    """Where a picture of the whole desktop at one scale puts the desktop's monitors."""
+
+    pixel_ratio: float
+    origin: Point
+    monitors: tuple[Rect, ...]
+
+
+def uniform_scale(logical: Sequence[Rect], width: int, height: int) -> UniformScale | None:
+    """Fit a `width` x `height` picture of the whole desktop to the screens' logical rects.
+
+    For pictures that come without a monitor list (the Wayland portal): exact for one
+    screen or screens of one scale; None when the picture's aspect does not match.
+    """
+    if not logical or width <= 0 or height <= 0:
+        return None
+    virtual = bounding_rect(logical)
+    ratio_x, ratio_y = width / virtual.width, height / virtual.height
+    if abs(ratio_x - ratio_y) > 0.01 * max(ratio_x, ratio_y):
+        return None
+    monitors = tuple(
+        Rect(
+            round(r.x * ratio_x),
+            round(r.y * ratio_x),
+            round(r.width * ratio_x),
+            round(r.height * ratio_x),
+        )
+        for r in logical
+    )
+    return UniformScale(
+        ratio_x, Point(round(virtual.x * ratio_x), round(virtual.y * ratio_x)), monitors
+    )
+
+
 def build_layout(
     screens: Sequence[ScreenInfo], monitors: Sequence[Rect], pixel_ratio: float = 1.0
 ) -> ScreenLayout:

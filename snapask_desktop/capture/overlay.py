@@ -70,6 +70,17 @@ def current_layout(grab: Grab) -> ScreenLayout:
     return build_layout(screens, grab.monitors, grab.pixel_ratio)
 
 
+def screen_under_cursor(grab: Grab, layout: ScreenLayout | None = None) -> Rect:
+    """The physical rect of the monitor under the mouse pointer, inside `grab`.
+
+    What "capture full screen" crops to: `crop(grab, screen_under_cursor(grab))`.
+    """
+    layout = layout or current_layout(grab)
+    pos = QCursor.pos()
+    monitor = layout.monitor_at(PointF(pos.x(), pos.y()))
+    return monitor.physical.intersected(grab.rect) or grab.rect
+
+
 class RegionOverlay(QObject):
     """Shows a frozen grab on every screen and lets the person pick a region.
 
@@ -88,7 +99,6 @@ class RegionOverlay(QObject):
         self._image: QImage | None = None
         self._layout: ScreenLayout | None = None
         self._state: sel.SelectionState | None = None
-        self._pointer: PointF | None = None
         app = QGuiApplication.instance()
         if app is not None:
             app.screenAdded.connect(self._screens_changed)
@@ -110,7 +120,6 @@ class RegionOverlay(QObject):
         bounds = self._layout.virtual.intersected(grab.rect) or grab.rect
         self._grab, self._image = grab, qimage_view(grab)
         self._state = sel.SelectionState(bounds)
-        self._pointer = None
         monitors = self._layout.monitors
         for surface, monitor in zip(self._surfaces, monitors, strict=False):
             surface.present(monitor)
@@ -162,7 +171,6 @@ class RegionOverlay(QObject):
         self._update(sel.press, where)
 
     def _move(self, where: QPointF) -> None:
-        self._pointer = PointF(where.x(), where.y())
         if self._state is not None and self._state.dragging:
             self._update(sel.drag, where)
 
@@ -196,8 +204,7 @@ class RegionOverlay(QObject):
     def _update(self, step, where: QPointF) -> None:  # step: one of selection's transitions
         if self._state is None or self._layout is None:
             return
-        self._pointer = PointF(where.x(), where.y())
-        at = self._layout.snap_logical(self._pointer)
+        at = self._layout.snap_logical(PointF(where.x(), where.y()))
         self._state = step(self._state, at)
         self._repaint()
 
@@ -212,13 +219,8 @@ class RegionOverlay(QObject):
             self.selected.emit(rect)
 
     def _whole_screen(self) -> Rect:
-        assert self._layout is not None and self._state is not None
-        pointer = self._pointer
-        if pointer is None:
-            pos = QCursor.pos()
-            pointer = PointF(pos.x(), pos.y())
-        monitor = self._layout.monitor_at(pointer)
-        return monitor.physical.intersected(self._state.bounds) or self._state.bounds
+        assert self._layout is not None and self._grab is not None
+        return screen_under_cursor(self._grab, self._layout)
 
     def _end(self) -> bool:
         if self._state is None:
@@ -276,6 +278,7 @@ class _Surface(QWidget):
             flags |= Qt.WindowType.BypassWindowManagerHint
         super().__init__(None, flags)
         self._overlay = overlay
+        self._screen = screen
         self._monitor: Monitor | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
@@ -291,6 +294,11 @@ class _Surface(QWidget):
     def present(self, monitor: Monitor) -> None:
         """Show this screen's part of the current grab."""
         self._monitor = monitor
+        if QGuiApplication.platformName().startswith("wayland"):
+            # Wayland clients cannot place windows; full screen on the right output can.
+            self.setScreen(self._screen)
+            self.showFullScreen()
+            return
         g = monitor.logical
         self.setGeometry(g.x, g.y, g.width, g.height)
         self.show()

@@ -101,6 +101,14 @@ class FakePortal:
         """Set how the next Screenshot call is answered."""
         (self.workdir / "mode").write_text(mode)
 
+    def picture_size(self, width: int | None = None, height: int | None = None) -> None:
+        """Make the portal's picture this size (None: the fake's small default)."""
+        path = self.workdir / "size"
+        if width is None or height is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(f"{width}x{height}")
+
     def log(self) -> list[str]:
         """Calls received so far."""
         path = self.workdir / "log"

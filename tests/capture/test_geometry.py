@@ -13,9 +13,11 @@ from snapask_desktop.capture.geometry import (
     Rect,
     ScreenInfo,
     ScreenLayout,
+    UniformScale,
     bounding_rect,
     build_layout,
     crop_box,
+    uniform_scale,
 )
 
 # A Windows-style mixed-DPI desk: a 1080p monitor at 100 % left of (and lower than) a
@@ -255,3 +257,19 @@ def test_crop_box_always_lies_inside_the_picture(rect: Rect, picture: Rect) -> N
         left, top, right, bottom = box
         assert 0 <= left < right <= picture.width
         assert 0 <= top < bottom <= picture.height
+
+
+def test_uniform_scale_places_a_picture_that_has_no_monitor_list() -> None:
+    screens = [Rect(0, 0, 1280, 800), Rect(1280, 0, 1920, 1080)]
+    fit = uniform_scale(screens, 6400, 2160)
+    assert fit is not None
+    assert (fit.pixel_ratio, fit.origin) == (2.0, Point(0, 0))
+    assert fit.monitors == (Rect(0, 0, 2560, 1600), Rect(2560, 0, 3840, 2160))
+
+
+def test_uniform_scale_refuses_a_picture_of_another_shape() -> None:
+    assert uniform_scale([Rect(0, 0, 800, 800)], 96, 64) is None
+    assert uniform_scale([], 96, 64) is None
+    assert uniform_scale([Rect(-800, 0, 800, 600)], 1600, 1200) == UniformScale(
+        2.0, Point(-1600, 0), (Rect(-1600, 0, 1600, 1200),)
+    )

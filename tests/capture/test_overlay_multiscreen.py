@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 SUPPORT = Path(__file__).parent / "support"
 
 
-CASES = 11
+CASES = 12
 
 
 def test_overlay_on_three_screens_with_mixed_ratios(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtDBus import QDBusConnection
+from PySide6.QtGui import QGuiApplication
 
 from snapask_desktop.capture.backends import choose_backend
 from snapask_desktop.capture.backends.mss_backend import WAYLAND_REASON, MssBackend
@@ -14,8 +15,9 @@ from snapask_desktop.capture.backends.portal import (
     request_path,
 )
 from snapask_desktop.capture.errors import CaptureCancelled, CaptureError
-from snapask_desktop.capture.geometry import Rect
+from snapask_desktop.capture.geometry import PointF, Rect
 from snapask_desktop.capture.grab import to_pil
+from snapask_desktop.capture.overlay import current_layout
 from snapask_desktop.capture.session import Session
 from tests.capture.conftest import FakePortal
 from tests.capture.support.fake_portal import PORTAL_SIZE
@@ -47,6 +49,24 @@ def test_grab_returns_the_portal_s_picture_and_removes_its_file(
     line = fake_portal.wait_for_log("screenshot mode=ok")
     assert "interactive=False" in line
     assert not list(fake_portal.workdir.glob("shot-*.png"))  # written for us, then deleted
+
+
+def test_a_hidpi_portal_picture_is_placed_on_the_qt_screens(
+    backend: PortalBackend, fake_portal: FakePortal
+) -> None:
+    # A compositor at 200 %: the picture has twice the pixels of Qt's logical screen.
+    g = QGuiApplication.primaryScreen().geometry()
+    fake_portal.picture_size(g.width() * 2, g.height() * 2)
+    try:
+        grab = backend.grab()
+    finally:
+        fake_portal.picture_size()
+    assert grab.pixel_ratio == 2.0
+    assert grab.rect == Rect(g.x() * 2, g.y() * 2, g.width() * 2, g.height() * 2)
+    assert grab.monitors == (grab.rect,)
+    layout = current_layout(grab)
+    assert layout.monitors[0].physical == grab.rect and layout.monitors[0].scale == 2.0
+    assert layout.selection_to_physical(PointF(10, 10), PointF(20, 30)) == Rect(20, 20, 20, 40)
 
 
 def test_grab_of_a_region_crops_the_portal_s_picture(

@@ -15,9 +15,10 @@ from urllib.parse import unquote, urlsplit
 
 from PySide6.QtCore import SLOT, QCoreApplication, QEventLoop, QObject, QTimer, Signal, Slot
 from PySide6.QtDBus import QDBus, QDBusConnection, QDBusMessage, QDBusObjectPath
+from PySide6.QtGui import QGuiApplication
 
 from snapask_desktop.capture.errors import CaptureCancelled, CaptureError
-from snapask_desktop.capture.geometry import Rect
+from snapask_desktop.capture.geometry import Rect, uniform_scale
 from snapask_desktop.capture.grab import Grab, crop, from_image_bytes
 
 SERVICE = "org.freedesktop.portal.Desktop"
@@ -182,7 +183,7 @@ class PortalBackend:
     def grab(self, rect: Rect | None = None) -> Grab:
         """Ask the portal for the whole desktop (blocks in a local event loop), then crop."""
         path = self._wait_for_file()
-        picture = _load(path)
+        picture = _place(_load(path), _logical_screens())
         return crop(picture, rect) if rect is not None else picture
 
     def close(self) -> None:
@@ -229,6 +230,32 @@ def _activatable(bus: QDBusConnection) -> bool:
     reply = bus.call(call, QDBus.CallMode.Block, _CALL_TIMEOUT_MS)
     names = reply.arguments()[0] if reply.arguments() else []
     return isinstance(names, list) and SERVICE in names
+
+
+def _logical_screens() -> list[Rect]:
+    if not isinstance(QCoreApplication.instance(), QGuiApplication):
+        return []
+    return [
+        Rect(g.x(), g.y(), g.width(), g.height())
+        for g in (screen.geometry() for screen in QGuiApplication.screens())
+    ]
+
+
+def _place(picture: Grab, screens: list[Rect]) -> Grab:
+    """Put the portal's picture on the desktop: it has no monitor list, only pixels."""
+    fit = uniform_scale(screens, picture.width, picture.height)
+    if fit is None:
+        return picture
+    origin = Rect(fit.origin.x, fit.origin.y, picture.width, picture.height)
+    return Grab(
+        picture.pixels,
+        picture.width,
+        picture.height,
+        origin,
+        fit.monitors,
+        fit.pixel_ratio,
+        picture.source,
+    )
 
 
 def _load(path: Path) -> Grab:

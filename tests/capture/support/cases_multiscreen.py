@@ -13,7 +13,8 @@ from PySide6.QtGui import QColor, QCursor, QGuiApplication
 from PySide6.QtTest import QTest
 
 from snapask_desktop.capture.geometry import Rect, bounding_rect
-from snapask_desktop.capture.overlay import RegionOverlay
+from snapask_desktop.capture.grab import crop
+from snapask_desktop.capture.overlay import RegionOverlay, screen_under_cursor
 from tests.capture.support.pattern import pattern_grab, pattern_rgb
 from tests.capture.support.screen_layouts import SCREENS
 
@@ -129,3 +130,12 @@ def test_windows_show_the_picture_pixel_for_pixel(qtbot, overlay, name, points) 
     for x, y in points:
         colour = QColor(image.pixel(x - physical.x, y - physical.y))
         assert (colour.red(), colour.green(), colour.blue()) == pattern_rgb(x, y)
+
+
+def test_full_screen_capture_crops_the_monitor_under_the_cursor(desk_grab) -> None:
+    QCursor.setPos(QPoint(4000, 900))
+    rect = screen_under_cursor(desk_grab)
+    assert rect == Rect(3840, 0, 2560, 1440)
+    part = crop(desk_grab, rect)
+    assert (part.width, part.height) == (2560, 1440)
+    assert part.rgb_at(0, 0) == pattern_rgb(3840, 0)

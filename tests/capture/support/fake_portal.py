@@ -6,6 +6,7 @@ Run: python fake_portal.py BUS_ADDRESS WORKDIR. Each Screenshot call reads WORKD
   deny    answer 2 (not allowed)
   nouri   answer 0 without a URI
   silent  never answer (what a portal does without permission)
+The picture is the pattern over PORTAL_SIZE, or over WORKDIR/size ("WIDTHxHEIGHT").
 Every call and Close is appended to WORKDIR/log. Prints "ready" once registered.
 """
 
@@ -69,10 +70,17 @@ class Screenshot(QObject):
         QTimer.singleShot(0, lambda: self._answer(request, mode))
         return QDBusObjectPath(path)
 
+    def _size(self) -> Rect:
+        path = self.workdir / "size"
+        if not path.exists():
+            return PORTAL_SIZE
+        width, height = (int(v) for v in path.read_text().split("x"))
+        return Rect(0, 0, width, height)
+
     def _answer(self, request: Request, mode: str) -> None:
         if mode == "ok":
             target = self.workdir / f"shot-{len(self.requests)}.png"
-            pattern_image(PORTAL_SIZE).save(target)
+            pattern_image(self._size()).save(target)
             request.Response.emit(0, {"uri": target.as_uri()})
         elif mode == "cancel":
             request.Response.emit(1, {})
