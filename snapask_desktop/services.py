@@ -5,8 +5,6 @@ The CLI uses this directly; the tray app's composition root (`app.py`) builds on
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -17,18 +15,6 @@ from snapask_desktop.ai.resilience import RetryPolicy
 from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
 from snapask_desktop.store.repository import Store
-
-
-def open_answer_cache(data_dir: Path) -> AnswerCache:
-    """The answer cache; a damaged cache file is only a cache, so it is set aside and renewed."""
-    path = data_dir / CACHE_FILENAME
-    try:
-        return AnswerCache(path)
-    except sqlite3.DatabaseError:
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{path}{suffix}").replace(f"{path}{suffix}.damaged")
-        return AnswerCache(path)
 
 
 class Services:
@@ -59,7 +45,9 @@ class Services:
             base_url=self.settings.base_url_for(provider),
             timeout_s=self.settings.request_timeout_s,
         )
-        cache = open_answer_cache(self.data_dir) if self.settings.answer_cache else None
+        cache = None
+        if self.settings.answer_cache:
+            cache = AnswerCache(self.data_dir / CACHE_FILENAME)
         retry = RetryPolicy(max_attempts=self.settings.max_retries + 1)
         return AIClient(backend, cache=cache, retry=retry)
 

@@ -54,7 +54,10 @@ def register(commands: Any) -> None:
 def _services():
     from snapask_desktop.services import Services
 
-    return Services(load_settings())
+    services = Services(load_settings())
+    if services.store.recovered is not None:
+        output.note(f"store: {services.store.recovered}")
+    return services
 
 
 def _fail(message: str, code: int = exits.FAILED) -> int:
@@ -67,7 +70,7 @@ def _read_question(text: str) -> str:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from snapask_desktop.ai.image_prep import load_image_file, prepare_image
+    from snapask_desktop.ai.image_prep import check_image, load_image_file
     from snapask_desktop.ai.types import AIError
     from snapask_desktop.store.errors import StoreError
 
@@ -92,7 +95,7 @@ def run_ask(args: argparse.Namespace) -> int:
         image = None
         if image_path is not None:
             image = load_image_file(image_path)
-            prepare_image(image)  # refuse a bad picture before anything is saved
+            check_image(image)  # refuse a bad picture before anything is saved
         with _services() as services:
             conversation_id = _save_question(services, args.continue_id, question, image, title)
             return _stream_answer(services, conversation_id, provider, model, not args.no_cache)

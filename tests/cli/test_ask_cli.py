@@ -255,3 +255,15 @@ def test_ctrl_c_stops_and_keeps_partial_answer(env, gemini, shot, isolated_env) 
     detail = json.loads(snapask("show", "--json", row["id"], env=env).stdout)
     answer = detail["messages"][-1]
     assert answer["status"] == "cancelled" and answer["text"] == "partial answer"
+
+
+def test_damaged_database_is_set_aside_and_reported(isolated_env: Path) -> None:
+    data = isolated_env / "data"
+    data.mkdir(parents=True)
+    (data / "snapask.db").write_bytes(b"this is not a database at all" * 100)
+    result = snapask("history")
+    assert result.returncode == 0, result.stderr
+    assert "damaged" in result.stderr
+    kept = [p for p in data.iterdir() if p.name.startswith("snapask.db.damaged-")]
+    assert kept and kept[0].read_bytes() == b"this is not a database at all" * 100
+    assert snapask("history").stderr == "no conversations yet\n"
