@@ -77,3 +77,41 @@ def test_settings_file_is_json_object(isolated_env: Path) -> None:
     snapask("config", "set", "translate_to", "Deutsch")
     data = json.loads((isolated_env / "config" / "settings.json").read_text())
     assert data == {"translate_to": "Deutsch"}
+
+
+def test_key_set_prompts_on_a_terminal_without_echo(isolated_env: Path) -> None:
+    """On a real terminal the key is asked for with a prompt and never shown on screen."""
+    import os
+    import pty
+    import sys
+    import time
+
+    from tests.support.cli import FILE_KEYRING, REPO
+
+    secret = "AIzaSyTerminalSecret42"
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": FILE_KEYRING, "PYTHONPATH": str(REPO)}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execve(
+            sys.executable, [sys.executable, "-m", "snapask_desktop", "key", "set", "gemini"], env
+        )
+    screen = b""
+    deadline = time.monotonic() + 30
+    while b"input hidden" not in screen and time.monotonic() < deadline:
+        screen += os.read(fd, 1024)
+    os.write(fd, secret.encode() + b"\r")
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert b"gemini API key (input hidden): " in screen
+    assert b"stored in the system keyring" in screen
+    assert secret.encode() not in screen
+    assert snapask("key", "status", "gemini").stdout.strip() == "gemini: set, from the keyring"
