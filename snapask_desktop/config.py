@@ -92,8 +92,53 @@ def _int_in(low: int, high: int) -> Callable[[object], int]:
     return check
 
 
+HOTKEY_ACTIONS = ("capture_region", "capture_full", "reopen_last")
+MAX_TEMPLATES = 30
+
+
+def _hotkeys(value: object) -> dict[str, str]:
+    # Only the actions the user changed are stored; "" turns an action's hotkey off.
+    from snapask_desktop.capture.hotkey_spec import HotkeyError, parse_hotkey
+
+    if not isinstance(value, dict):
+        raise SettingsError('must be an object like {"capture_region": "<ctrl>+<alt>+s"}')
+    result: dict[str, str] = {}
+    for action, text in value.items():
+        if action not in HOTKEY_ACTIONS:
+            raise SettingsError(
+                f"has unknown action {action!r} (known: {', '.join(HOTKEY_ACTIONS)})"
+            )
+        if not isinstance(text, str):
+            raise SettingsError(f"{action} must be a hotkey text such as Ctrl+Alt+S")
+        try:
+            result[action] = parse_hotkey(text).pynput() if text.strip() else ""
+        except HotkeyError as error:
+            raise SettingsError(f"{action}: {error}") from None
+    return result
+
+
+def _templates(value: object) -> list[dict[str, str]]:
+    if not isinstance(value, list) or len(value) > MAX_TEMPLATES:
+        raise SettingsError(f"must be a list of at most {MAX_TEMPLATES} templates")
+    result = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"label", "prompt"}:
+            raise SettingsError('entries must look like {"label": "Fix grammar", "prompt": "..."}')
+        label, prompt = item["label"], item["prompt"]
+        if not isinstance(label, str) or not 1 <= len(label.strip()) <= 40:
+            raise SettingsError("template labels must be 1 to 40 characters")
+        if not isinstance(prompt, str) or not 1 <= len(prompt.strip()) <= 4000:
+            raise SettingsError(f"template {label!r} needs a prompt of 1 to 4000 characters")
+        result.append({"label": label.strip(), "prompt": prompt.strip()})
+    return result
+
+
+def _meta(check: Callable[[object], Any], help_text: str) -> dict[str, Any]:
+    return {"check": check, "help": help_text}
+
+
 def _setting(default: Any, check: Callable[[object], Any], help_text: str) -> Any:
-    return field(default=default, metadata={"check": check, "help": help_text})
+    return field(default=default, metadata=_meta(check, help_text))
 
 
 @dataclass(frozen=True)
@@ -119,6 +164,15 @@ class Settings:
     )
     answer_cache: bool = _setting(True, _bool, "answer a repeated question from the cache")
     translate_to: str = _setting("English", _text, "target language of the Translate action")
+    hotkeys: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_meta(_hotkeys, 'hotkeys changed from the defaults, by action ("" = off)'),
+    )
+    prompt_templates: list[dict[str, str]] = field(
+        default_factory=list,
+        metadata=_meta(_templates, 'your own quick actions: [{"label": ..., "prompt": ...}]'),
+    )
+    start_at_login: bool = _setting(False, _bool, "start SnapAsk when you log in")
 
     def model_for(self, provider: str) -> str:
         """The configured model name of a provider."""
@@ -141,6 +195,11 @@ def parse_value(key: str, raw: str) -> Any:
         truth = {"true": True, "yes": True, "on": True, "1": True}
         falsity = {"false": False, "no": False, "off": False, "0": False}
         value = truth.get(lowered, falsity.get(lowered, raw))
+    elif spec.default is dataclasses.MISSING:  # a list or object setting: JSON text
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be given as JSON, got {raw!r}") from None
     elif isinstance(spec.default, int):
         try:
             value = int(raw)
@@ -161,6 +220,12 @@ def check_value(key: str, value: object) -> Any:
         return spec.metadata["check"](value)
     except SettingsError as error:
         raise SettingsError(f"{key} {error}") from None
+
+
+def default_value(key: str) -> Any:
+    """The default of one setting."""
+    _field(key)
+    return getattr(Settings(), key)
 
 
 def describe(key: str) -> str:

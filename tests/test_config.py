@@ -120,3 +120,26 @@ def test_save_is_atomic_no_temp_files_left() -> None:
         store().update(gemini_model=model)
     leftovers = [p.name for p in store().path.parent.iterdir() if p.name != "settings.json"]
     assert leftovers == []
+
+
+def test_hotkeys_are_normalised_and_checked() -> None:
+    settings = store().update(hotkeys={"capture_region": "Ctrl+Shift+X", "reopen_last": ""})
+    assert settings.hotkeys == {"capture_region": "<ctrl>+<shift>+x", "reopen_last": ""}
+    with pytest.raises(config.SettingsError, match="unknown action"):
+        store().update(hotkeys={"launch_rockets": "Ctrl+R"})
+    with pytest.raises(config.SettingsError, match="capture_full"):
+        store().update(hotkeys={"capture_full": "Ctrl+Alt+S+D"})
+
+
+def test_prompt_templates_round_trip_and_limits() -> None:
+    templates = [{"label": "Fix grammar", "prompt": "Correct the grammar of the text."}]
+    assert store().update(prompt_templates=templates).prompt_templates == templates
+    assert store().load().settings.prompt_templates == templates
+    assert config.parse_value("prompt_templates", '[{"label": "A", "prompt": "B"}]') == [
+        {"label": "A", "prompt": "B"}
+    ]
+    with pytest.raises(config.SettingsError, match="JSON"):
+        config.parse_value("prompt_templates", "[{oops")
+    with pytest.raises(config.SettingsError, match="1 to 40"):
+        store().update(prompt_templates=[{"label": "", "prompt": "x"}])
+    assert config.Settings().prompt_templates == [] and config.default_value("hotkeys") == {}

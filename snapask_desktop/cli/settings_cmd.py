@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from typing import Any
 
@@ -88,9 +89,9 @@ def set_setting(args: argparse.Namespace) -> int:
 
 def unset_setting(args: argparse.Namespace) -> int:
     try:
-        default = config.FIELDS[args.key].default
-    except KeyError:
-        output.error(f"unknown setting {args.key!r}")
+        default = config.default_value(args.key)
+    except config.SettingsError as error:
+        output.error(str(error))
         return exits.USAGE
     config.SettingsStore().update(**{args.key: default})
     print(f"{args.key} = {_show(default)}  (default)")
@@ -140,6 +141,8 @@ def delete_key(args: argparse.Namespace) -> int:
 
 
 def _show(value: object) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
     if value is None:
         return "(not set)"
     if isinstance(value, bool):
