@@ -38,6 +38,7 @@ from snapask_desktop.capture.geometry import (
     Rect,
     ScreenInfo,
     ScreenLayout,
+    bounding_rect,
     build_layout,
 )
 from snapask_desktop.capture.grab import Grab
@@ -48,6 +49,8 @@ _DIM = QColor(0, 0, 0, 110)
 _ACCENT = QColor(64, 156, 255)
 _LABEL_BG = QColor(20, 20, 20, 215)
 _LABEL_FG = QColor(255, 255, 255)
+# Logical pixels around a selection that its border and size label may cover.
+_LABEL_ROOM = 160
 _NUDGE_KEYS = {
     Qt.Key.Key_Left: (-1, 0),
     Qt.Key.Key_Right: (1, 0),
@@ -113,6 +116,8 @@ class RegionOverlay(QObject):
             surface.hide()
             surface.deleteLater()
         self._surfaces = [_Surface(self, screen) for screen in QGuiApplication.screens()]
+        for surface in self._surfaces:
+            surface.warm_up()
 
     def start(self, grab: Grab, layout: ScreenLayout | None = None) -> None:
         """Show `grab` frozen on every screen and wait for a selection."""
@@ -196,8 +201,7 @@ class RegionOverlay(QObject):
             fast = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             step = sel.NUDGE_FAST_PX if fast else sel.NUDGE_PX
             dx, dy = _NUDGE_KEYS[Qt.Key(key)]
-            self._state = sel.nudge(self._state, dx * step, dy * step)
-            self._repaint()
+            self._set_state(sel.nudge(self._state, dx * step, dy * step))
 
     # -- internals --------------------------------------------------------------------
 
@@ -205,8 +209,17 @@ class RegionOverlay(QObject):
         if self._state is None or self._layout is None:
             return
         at = self._layout.snap_logical(PointF(where.x(), where.y()))
-        self._state = step(self._state, at)
-        self._repaint()
+        self._set_state(step(self._state, at))
+
+    def _set_state(self, state: sel.SelectionState) -> None:
+        old = self._state.rect if self._state else None
+        self._state = state
+        new = state.rect
+        # Appearing or vanishing selections change the hint text too: repaint everything.
+        if old is not None and new is not None and not old.is_empty and not new.is_empty:
+            self._repaint(bounding_rect([old, new]))
+        else:
+            self._repaint()
 
     def _confirm(self) -> None:
         if self._state is None or self._layout is None or self._grab is None:
@@ -244,10 +257,11 @@ class RegionOverlay(QObject):
             if QGuiApplication.platformName() == "xcb":
                 chosen.grabKeyboard()
 
-    def _repaint(self) -> None:
+    def _repaint(self, changed: Rect | None = None) -> None:
+        """Repaint what `changed` (physical) touches, with room for border and label."""
         for surface in self._surfaces:
             if surface.isVisible():
-                surface.update()
+                surface.update_area(changed)
 
     def _screens_changed(self, *_args) -> None:
         self.cancel()
@@ -291,6 +305,15 @@ class _Surface(QWidget):
         self.setGeometry(screen.geometry())
         self.winId()  # create the native window now rather than on the hotkey path
 
+    def warm_up(self) -> None:
+        """Load the label font and glyphs now: the first paint must not wait for fontconfig."""
+        image = QImage(8, 8, QImage.Format.Format_ARGB32_Premultiplied)
+        painter = QPainter(image)
+        try:
+            self._paint_label(painter, HINT_TEXT + " 0123456789 ×", QPointF(0, 0))
+        finally:
+            painter.end()
+
     def present(self, monitor: Monitor) -> None:
         """Show this screen's part of the current grab."""
         self._monitor = monitor
@@ -308,6 +331,17 @@ class _Surface(QWidget):
     def monitor(self) -> Monitor | None:
         """The monitor this window shows."""
         return self._monitor
+
+    def update_area(self, changed: Rect | None) -> None:
+        """Schedule a repaint of the part of this window a physical rect touches (all: None)."""
+        if changed is None or self._monitor is None:
+            self.update()
+            return
+        # A repaint of a small selection on a 4K screen then redraws a small area only.
+        area = self._local(self._monitor, changed).adjusted(
+            -_LABEL_ROOM, -_LABEL_ROOM, _LABEL_ROOM, _LABEL_ROOM
+        )
+        self.update(area.toAlignedRect())
 
     # -- events -----------------------------------------------------------------------
 

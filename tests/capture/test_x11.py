@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from snapask_desktop.capture.backends.mss_backend import MssBackend
 from snapask_desktop.capture.geometry import Rect
 from snapask_desktop.capture.grab import crop, encode_png, to_pil
 from snapask_desktop.capture.session import detect_session
-from tests.capture.support.pattern import pattern_image
+from tests.capture.support.pattern import pattern_image, pattern_rgb
 from tests.capture.support.proc import Child
 from tests.capture.support.xserver import Xvfb
 
@@ -103,6 +104,20 @@ def test_choose_backend_picks_mss_on_x11(x_screen: Xvfb, monkeypatch: pytest.Mon
     choice.backend.close()
 
 
+def looks_dimmed(rgb: tuple[int, int, int], x: int, y: int) -> bool:
+    """Whether a screen pixel shows pattern pixel (x, y) under the overlay's dimming."""
+    return all(
+        abs(got - want * 145 / 255) <= 2 for got, want in zip(rgb, pattern_rgb(x, y), strict=True)
+    )
+
+
+def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 def dimmed(image: Image.Image) -> Image.Image:
     """The pattern as the overlay shows it outside a selection: black at alpha 110."""
     return Image.blend(image, Image.new("RGB", image.size), 110 / 255)
@@ -128,7 +143,12 @@ def test_overlay_freezes_the_screen_and_returns_the_dragged_region(
     assert max(high for _low, high in diff.getextrema()) <= 2
 
     xdotool(x_screen, "mousemove", "100", "200", "mousedown", "1")
-    xdotool(x_screen, "mousemove", "300", "300", "mousemove", "500", "450", "mouseup", "1")
+    xdotool(x_screen, "mousemove", "300", "300", "mousemove", "700", "600")
+    xdotool(x_screen, "mousemove", "500", "450", "mouseup", "1")
+    # Shrinking the selection repaints what it left: dimmed again, the inside untouched.
+    screen = backend_for(x_screen)
+    wait_until(lambda: looks_dimmed(screen.grab(Rect(650, 550, 1, 1)).rgb_at(0, 0), 650, 550))
+    assert screen.grab(Rect(300, 300, 1, 1)).rgb_at(0, 0) == pattern_rgb(300, 300)
     xdotool(x_screen, "key", "Right", "Right", "shift+Down", "Return")
     assert overlay_probe.wait_for("selected") == "selected 102 210 400 250"
     with Image.open(tmp_path / "round-1.png") as saved:
