@@ -142,13 +142,18 @@ def test_overlay_freezes_the_screen_and_returns_the_dragged_region(
     diff = ImageChops.difference(shown, dimmed(pattern_image(Rect(0, 600, 1920, 480))))
     assert max(high for _low, high in diff.getextrema()) <= 2
 
+    screen = backend_for(x_screen)
+
+    def shown_at(x: int, y: int) -> tuple[int, int, int]:
+        return screen.grab(Rect(x, y, 1, 1)).rgb_at(0, 0)
+
     xdotool(x_screen, "mousemove", "100", "200", "mousedown", "1")
     xdotool(x_screen, "mousemove", "300", "300", "mousemove", "700", "600")
+    wait_until(lambda: shown_at(650, 550) == pattern_rgb(650, 550))  # inside: not dimmed
+    # Shrinking the selection repaints what it left: dimmed again.
     xdotool(x_screen, "mousemove", "500", "450", "mouseup", "1")
-    # Shrinking the selection repaints what it left: dimmed again, the inside untouched.
-    screen = backend_for(x_screen)
-    wait_until(lambda: looks_dimmed(screen.grab(Rect(650, 550, 1, 1)).rgb_at(0, 0), 650, 550))
-    assert screen.grab(Rect(300, 300, 1, 1)).rgb_at(0, 0) == pattern_rgb(300, 300)
+    wait_until(lambda: looks_dimmed(shown_at(650, 550), 650, 550))
+    assert shown_at(300, 300) == pattern_rgb(300, 300)
     xdotool(x_screen, "key", "Right", "Right", "shift+Down", "Return")
     assert overlay_probe.wait_for("selected") == "selected 102 210 400 250"
     with Image.open(tmp_path / "round-1.png") as saved:
