@@ -1,11 +1,14 @@
 """Default hotkeys, the well-known OS shortcuts they must not shadow, and clash detection.
 
 Why these defaults (details in docs/capture.md):
-- Linux and Windows: Ctrl+Alt+S (region, "snip"), Ctrl+Alt+W (whole screen), Ctrl+Alt+R
-  (reopen). Free in GNOME, KDE Plasma, Xfce, Cinnamon and MATE, whose Ctrl+Alt space
-  holds T, L, D, F (Xfce: file manager), A (Plasma 5: window demanding attention), K,
-  Esc, Delete, Tab, arrows and F-keys. On Windows Ctrl+Alt is what AltGr sends; SnapAsk
-  tells the right Alt (AltGr) from the left one, so typing ś or € never fires a capture.
+- Linux: Ctrl+Alt+S (region, "snip"), Ctrl+Alt+W (whole screen), Ctrl+Alt+R (reopen).
+  Free in GNOME, KDE Plasma, Xfce, Cinnamon and MATE, whose Ctrl+Alt space holds T, L,
+  D, F (Xfce: file manager), A (Plasma 5: window demanding attention), K, Esc, Delete,
+  Tab, arrows and F-keys. X11 keeps AltGr apart from Ctrl+Alt, so typing is unaffected.
+- Windows: Win+Alt+S / Win+Alt+W / Win+Alt+A ("ask again"). Windows treats Ctrl+Alt as
+  AltGr (Ctrl+Alt+S types "ś" on a Polish layout), so Microsoft advises against Ctrl+Alt
+  shortcuts; Win combinations never type text and applications leave them alone. The
+  Game Bar owns Win+Alt+R, G, B, M, T, K and Print Screen; Win11 Win+Alt+D.
 - macOS: Ctrl+Cmd+S/W/R. Cmd+Shift+3/4/5/6 belong to the system screenshot tool,
   Option+letter types characters (pynput then reports "ß", not "s"), and with Control
   held pynput reports the plain key on every layout. macOS uses Ctrl+Cmd for Q (lock),
@@ -30,6 +33,11 @@ ACTION_LABELS = {
     REOPEN_LAST: "Reopen last conversation",
 }
 
+_WIN_ALT = {
+    CAPTURE_REGION: "<alt>+<cmd>+s",
+    CAPTURE_FULL: "<alt>+<cmd>+w",
+    REOPEN_LAST: "<alt>+<cmd>+a",
+}
 _CTRL_ALT = {
     CAPTURE_REGION: "<ctrl>+<alt>+s",
     CAPTURE_FULL: "<ctrl>+<alt>+w",
@@ -40,7 +48,7 @@ _CTRL_CMD = {
     CAPTURE_FULL: "<ctrl>+<cmd>+w",
     REOPEN_LAST: "<ctrl>+<cmd>+r",
 }
-_DEFAULTS = {"linux": _CTRL_ALT, "windows": _CTRL_ALT, "macos": _CTRL_CMD}
+_DEFAULTS = {"linux": _CTRL_ALT, "windows": _WIN_ALT, "macos": _CTRL_CMD}
 
 
 def default_hotkeys(platform: str | None = None) -> dict[str, Hotkey]:
@@ -78,6 +86,12 @@ KNOWN_OS_SHORTCUTS: tuple[OsShortcut, ...] = (
             "Win+Print Screen": "save a screenshot",
             "Win+Alt+Print Screen": "Game Bar screenshot",
             "Win+Alt+R": "Game Bar recording",
+            "Win+Alt+G": "Game Bar: record what happened",
+            "Win+Alt+B": "HDR on/off",
+            "Win+Alt+M": "Game Bar: microphone",
+            "Win+Alt+T": "Game Bar: recording timer",
+            "Win+Alt+K": "mute the microphone in a call",
+            "Win+Alt+D": "date and time",
             "Win+Shift+R": "Snipping Tool video",
             "Ctrl+Alt+Delete": "security screen",
             "Ctrl+Shift+Esc": "Task Manager",

@@ -139,7 +139,9 @@ class Hotkey:
             symbols = "".join(sym for mod, sym in _MAC_SYMBOL_ORDER if mod in self.modifiers)
             return symbols + key
         words = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": _CMD_LABEL[name]}
-        return "+".join([*(words[m] for m in self.ordered_modifiers()), key])
+        # Win / Super first, as Windows and the Linux desktops write it ("Win+Alt+S").
+        order = ["cmd", *(m for m in MODIFIERS if m != "cmd")]
+        return "+".join([*(words[m] for m in order if m in self.modifiers), key])
 
     def ordered_modifiers(self) -> list[str]:
         """The modifiers in canonical order."""

@@ -32,6 +32,16 @@ def test_default_labels() -> None:
         REOPEN_LAST: "Ctrl+Alt+R",
     }
     assert default_hotkeys("macos")[CAPTURE_REGION].label("macos") == "⌃⌘S"
+    assert [h.label("windows") for h in default_hotkeys("windows").values()] == [
+        "Win+Alt+S",
+        "Win+Alt+W",
+        "Win+Alt+A",
+    ]
+
+
+def test_windows_defaults_avoid_ctrl_alt_which_windows_treats_as_altgr() -> None:
+    for hotkey in default_hotkeys("windows").values():
+        assert hotkey.modifiers != frozenset({"ctrl", "alt"})
 
 
 def test_the_brief_s_first_idea_clashes_on_kde_and_xfce() -> None:

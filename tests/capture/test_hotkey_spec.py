@@ -106,8 +106,8 @@ def test_validation_accepts_workable_hotkeys(text: str, platform: str) -> None:
 
 def test_labels_follow_each_platform() -> None:
     hotkey = parse_hotkey("<ctrl>+<alt>+<shift>+<cmd>+s")
-    assert hotkey.label("linux") == "Ctrl+Alt+Shift+Super+S"
-    assert hotkey.label("windows") == "Ctrl+Alt+Shift+Win+S"
+    assert hotkey.label("linux") == "Super+Ctrl+Alt+Shift+S"
+    assert hotkey.label("windows") == "Win+Ctrl+Alt+Shift+S"
     assert hotkey.label("macos") == "⌃⌥⇧⌘S"
     assert parse_hotkey("ctrl+pgup").label("linux") == "Ctrl+Page Up"
 
