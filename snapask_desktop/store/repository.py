@@ -184,6 +184,14 @@ class Store:
                 raise NotFound(f"no conversation {conversation_id}")
             self._edit(session, row, {"deleted": True})
 
+    def restore_conversation(self, conversation_id: str) -> Conversation:
+        """Undo a delete: clear the tombstone as a new synced edit (a live one is a no-op)."""
+        with self._write() as session:
+            row = _conversation_row(session, conversation_id)
+            if row is None:
+                raise NotFound(f"no conversation {conversation_id}")
+            return self._edit(session, row, {"deleted": False})
+
     def _edit(
         self, session: Session, row: ConversationRow, changes: dict[str, Any]
     ) -> Conversation:
