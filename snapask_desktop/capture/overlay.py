@@ -13,7 +13,9 @@ windows that already exist (no widget construction, no encoding).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QCursor,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import QWidget
 from snapask_desktop.capture import selection as sel
 from snapask_desktop.capture.geometry import (
     Monitor,
+    Point,
     PointF,
     Rect,
     ScreenInfo,
@@ -43,6 +46,9 @@ from snapask_desktop.capture.geometry import (
 )
 from snapask_desktop.capture.grab import Grab
 from snapask_desktop.capture.qimage import qimage_view
+
+# One of selection.press / drag / release.
+Transition = Callable[[sel.SelectionState, Point], sel.SelectionState]
 
 HINT_TEXT = "Drag to select  ·  Enter: whole screen  ·  Esc: cancel"
 _DIM = QColor(0, 0, 0, 110)
@@ -102,10 +108,10 @@ class RegionOverlay(QObject):
         self._image: QImage | None = None
         self._layout: ScreenLayout | None = None
         self._state: sel.SelectionState | None = None
-        app = QGuiApplication.instance()
-        if app is not None:
-            app.screenAdded.connect(self._screens_changed)
-            app.screenRemoved.connect(self._screens_changed)
+        self._app = QGuiApplication.instance()
+        if self._app is not None:
+            self._app.screenAdded.connect(self._screens_changed)
+            self._app.screenRemoved.connect(self._screens_changed)
         self.prepare()
 
     # -- public API -------------------------------------------------------------------
@@ -158,10 +164,10 @@ class RegionOverlay(QObject):
     def dispose(self) -> None:
         """Delete the windows (the overlay cannot be shown again afterwards)."""
         self.cancel()
-        app = QGuiApplication.instance()
-        if app is not None:
-            app.screenAdded.disconnect(self._screens_changed)
-            app.screenRemoved.disconnect(self._screens_changed)
+        if self._app is not None:
+            self._app.screenAdded.disconnect(self._screens_changed)
+            self._app.screenRemoved.disconnect(self._screens_changed)
+            self._app = None
         for surface in self._surfaces:
             surface.deleteLater()
         self._surfaces = []
@@ -205,7 +211,7 @@ class RegionOverlay(QObject):
 
     # -- internals --------------------------------------------------------------------
 
-    def _update(self, step, where: QPointF) -> None:  # step: one of selection's transitions
+    def _update(self, step: Transition, where: QPointF) -> None:
         if self._state is None or self._layout is None:
             return
         at = self._layout.snap_logical(PointF(where.x(), where.y()))
@@ -245,7 +251,7 @@ class RegionOverlay(QObject):
         self._grab = self._image = None
         return True
 
-    def _focus_surface(self, cursor) -> None:
+    def _focus_surface(self, cursor: QPoint) -> None:
         target = QGuiApplication.screenAt(cursor)
         visible = [s for s in self._surfaces if s.isVisible()]
         chosen = next((s for s in visible if s.screen() is target), visible[0] if visible else None)
@@ -390,7 +396,8 @@ class _Surface(QWidget):
             painter.fillRect(self.rect(), Qt.GlobalColor.black)
             return
         target = self._local(monitor, source)
-        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        if not target.contains(QRectF(self.rect())):
+            painter.fillRect(self.rect(), Qt.GlobalColor.black)  # parts the grab lacks
         src = QRectF(source.x - grab.rect.x, source.y - grab.rect.y, source.width, source.height)
         painter.drawImage(target, image, src)
 

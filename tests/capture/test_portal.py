@@ -120,6 +120,16 @@ def test_without_a_portal_on_the_bus_the_backend_says_what_to_install(qapp, empt
     backend.close()
 
 
+def test_grabbing_without_a_portal_fails_with_the_install_hint(qapp, empty_bus: str) -> None:
+    backend = PortalBackend(bus_address=empty_bus, timeout_s=5)
+    with pytest.raises(CaptureError) as caught:
+        backend.grab()
+    message = str(caught.value)
+    assert message.startswith("The desktop portal could not be asked for a screenshot (")
+    assert message.endswith(INSTALL_HINT)
+    backend.close()
+
+
 def test_without_a_bus_the_backend_is_unavailable(qapp) -> None:
     backend = PortalBackend(bus_address="unix:path=/nonexistent/snapask-bus")
     ok, reason = backend.available()

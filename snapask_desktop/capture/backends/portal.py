@@ -91,8 +91,8 @@ class PortalRequest(QObject):
         if reply.type() == QDBusMessage.MessageType.ErrorMessage:
             self._fail(
                 CaptureError(
-                    f"The desktop portal refused the request: "
-                    f"{reply.errorMessage()}. {INSTALL_HINT}"
+                    "The desktop portal could not be asked for a screenshot "
+                    f"({reply.errorMessage()}). {INSTALL_HINT}"
                 )
             )
             return
