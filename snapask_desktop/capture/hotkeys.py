@@ -114,7 +114,6 @@ class HotkeyService(QObject):
         self._matcher = HotkeyMatcher({})
         self._bindings: dict[str, Hotkey] = {}
         self._paused = False
-        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -139,14 +138,12 @@ class HotkeyService(QObject):
         self._check_session()
         keyboard = _import_keyboard()
         listener = _listener_class(keyboard)(on_press=self._on_press, on_release=self._on_release)
-        self._stopping = False
         listener.start()
         try:
             _wait_until_ready(listener, self._ready_timeout_s)
             if getattr(listener, "IS_TRUSTED", True) is False:
                 raise HotkeyUnavailable(MACOS_TRUST_MESSAGE)
         except HotkeyError:
-            self._stopping = True
             _stop_quietly(listener)
             raise
         self._listener = listener
@@ -162,7 +159,6 @@ class HotkeyService(QObject):
         """Stop listening (safe to call twice)."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            self._stopping = True
             _stop_quietly(listener)
 
     def pause(self) -> None:
@@ -191,13 +187,11 @@ class HotkeyService(QObject):
             log.exception("hotkey release handling failed")
 
     def _watch(self, listener: Any) -> None:
-        error: BaseException | None = None
-        try:
-            listener.join()
-        except Exception as exc:  # pynput re-raises the listener thread's error in join()
-            error = exc
-        error = error or listener.snapask_error
-        if not self._stopping:
+        # threading's join, not pynput's: that one waits for a queue entry a crashed
+        # listener thread never writes.
+        threading.Thread.join(listener)
+        if not listener.snapask_stopping:
+            error = listener.snapask_error
             reason = f" ({_describe(error)})" if error else ""
             self.failed.emit(f"Global hotkeys stopped working{reason}. Restart SnapAsk.")
 
@@ -209,6 +203,7 @@ class HotkeyService(QObject):
 
 
 def _stop_quietly(listener: Any) -> None:
+    listener.snapask_stopping = True  # the watcher must not report this as a failure
     try:
         listener.stop()
     except Exception:  # a listener that never started may not know how to stop
@@ -231,6 +226,7 @@ def _listener_class(keyboard: Any) -> Any:
             super().__init__(*args, **kwargs)
             self.snapask_ready = threading.Event()
             self.snapask_error: BaseException | None = None
+            self.snapask_stopping = False
 
         def _mark_ready(self) -> None:
             super()._mark_ready()

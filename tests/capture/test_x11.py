@@ -18,7 +18,7 @@ from snapask_desktop.capture.grab import crop, encode_png, to_pil
 from snapask_desktop.capture.session import detect_session
 from tests.capture.support.pattern import pattern_image, pattern_rgb
 from tests.capture.support.proc import Child
-from tests.capture.support.xserver import Xvfb
+from tests.capture.support.xserver import Xvfb, xvfb
 
 SUPPORT = Path(__file__).parent / "support"
 
@@ -188,3 +188,20 @@ def test_global_hotkeys_fire_on_key_presses_in_other_windows(x_screen: Xvfb) -> 
         assert probe.next_line() == "stopped running=False"
     finally:
         probe.stop()
+
+
+def test_hotkeys_report_a_listener_that_dies_later(tmp_path: Path) -> None:
+    # A display of its own: the test takes the X server away under the listener.
+    with xvfb(320, 240) as server:
+        probe = Child(
+            [str(SUPPORT / "hotkey_probe.py")],
+            {**server.env, "PYNPUT_BACKEND": "xorg", "QT_QPA_PLATFORM": "offscreen"},
+        )
+        try:
+            probe.wait_for("ready")
+            server.process.terminate()
+            line = probe.wait_for("failed")
+            assert line.startswith("failed Global hotkeys stopped working")
+            assert line.endswith("Restart SnapAsk.")
+        finally:
+            probe.stop()

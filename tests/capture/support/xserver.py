@@ -128,7 +128,8 @@ def xvfb(width: int, height: int) -> Iterator[Xvfb]:
         env = {"DISPLAY": name, "XDG_SESSION_TYPE": "x11"}
         server = Xvfb(name, width, height, process, conn, env)
         yield server
-        conn.close()
+        with contextlib.suppress(Exception):  # the server may be gone already
+            conn.close()
     finally:
         os.close(read_fd)
         process.terminate()
