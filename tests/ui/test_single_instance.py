@@ -1,0 +1,102 @@
+"""One running app per data folder: later launches hand over their request over a local socket."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from snapask_desktop.single_instance import (
+    InstanceServer,
+    Request,
+    parse_request,
+    send,
+    server_name,
+)
+from tests.support.cli import REPO
+
+CLIENT = """
+import sys
+from snapask_desktop.single_instance import Request, send
+ok = send(Request(sys.argv[2], mode=sys.argv[3] or None), sys.argv[1])
+print("sent" if ok else "no-server")
+"""
+
+
+def client(name: str, command: str, mode: str = "") -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", CLIENT, name, command, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_request_round_trip_and_validation() -> None:
+    request = Request("capture", mode="full")
+    assert parse_request(request.encode().strip()) == request
+    assert (
+        parse_request(b'{"command": "open", "conversation_id": "3f2a"}').conversation_id == "3f2a"
+    )
+    for bad, reason in [
+        (b"not json", "not JSON"),
+        (b'{"command": "format_disk"}', "unknown command"),
+        (b'{"command": "capture"}', "mode"),
+        (b'{"command": "capture", "mode": "everything"}', "mode"),
+        (b'{"command": "open", "conversation_id": 7}', "short text"),
+        (b"x" * 5000, "too large"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            parse_request(bad)
+
+
+def test_name_depends_on_data_folder(tmp_path: Path) -> None:
+    assert server_name(tmp_path / "a") != server_name(tmp_path / "b")
+    assert server_name(tmp_path / "a") == server_name(tmp_path / "a")
+
+
+def test_second_launch_hands_over_its_request(qtbot: QtBot, tmp_path: Path) -> None:
+    name = server_name(tmp_path / "data")
+    first = InstanceServer(name)
+    assert first.claim()
+    second = InstanceServer(name)
+    assert not second.claim()  # the lock is held: this launch must hand over instead
+    with qtbot.waitSignal(first.requested, timeout=10_000) as blocker:
+        process = client(name, "capture", "region")
+    out, err = process.communicate(timeout=20)
+    assert out.strip() == "sent", err
+    assert blocker.args == [Request("capture", mode="region")]
+    first.close()
+
+
+def test_bad_request_is_refused_and_server_keeps_serving(qtbot: QtBot, tmp_path: Path) -> None:
+    name = server_name(tmp_path / "data")
+    server = InstanceServer(name)
+    assert server.claim()
+    raw = client(name, "explode")
+    qtbot.waitUntil(lambda: raw.poll() is not None, timeout=20_000)  # the server needs the loop
+    _, err = raw.communicate()
+    assert "refused the request" in err and "unknown command" in err
+    with qtbot.waitSignal(server.requested, timeout=10_000):
+        good = client(name, "show")
+    assert good.communicate(timeout=20)[0].strip() == "sent"
+    server.close()
+
+
+def test_no_server_means_no_instance(tmp_path: Path) -> None:
+    assert send(Request("show"), server_name(tmp_path / "nobody")) is False
+
+
+def test_socket_left_by_a_crash_is_replaced(qtbot: QtBot, tmp_path: Path) -> None:
+    name = server_name(tmp_path / "data")
+    Path(name).write_bytes(b"")  # a stale socket file from a killed instance
+    server = InstanceServer(name)
+    assert server.claim()
+    with qtbot.waitSignal(server.requested, timeout=10_000):
+        process = client(name, "show")
+    assert process.communicate(timeout=20)[0].strip() == "sent"
+    server.close()
