@@ -13,15 +13,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line grammar; each command module adds its own subcommands."""
-    from snapask_desktop.cli import conversations_cmd, settings_cmd
+    from snapask_desktop.cli import app_cmd, conversations_cmd, settings_cmd
 
     parser = argparse.ArgumentParser(
         prog="snapask",
-        description="Capture the screen and ask an AI about it. "
-        "Conversations are kept locally and work offline.",
+        description="Capture the screen and ask an AI about it. Without a command, SnapAsk "
+        "starts in the system tray. Conversations are kept locally and work offline.",
     )
     parser.add_argument("--version", action="version", version=f"snapask {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    app_cmd.register(commands)
     conversations_cmd.register(commands)
     settings_cmd.register(commands)
     return parser
@@ -32,9 +33,10 @@ def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return exits.OK
+    if handler is None:  # plain `snapask`: the tray app
+        from snapask_desktop.cli.app_cmd import start_app
+
+        return start_app()
     try:
         return handler(args)
     except KeyboardInterrupt:

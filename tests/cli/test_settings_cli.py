@@ -70,7 +70,7 @@ def test_no_keyring_is_explained() -> None:
 
 def test_version_and_help() -> None:
     assert snapask("--version").stdout.startswith("snapask ")
-    assert "config" in snapask().stdout
+    assert "config" in snapask("--help").stdout
 
 
 def test_settings_file_is_json_object(isolated_env: Path) -> None:

@@ -1,0 +1,86 @@
+"""The tray menu and the no-tray launcher: entries, hotkey labels, recent list, states."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from snapask_desktop.resources import resource_path
+from snapask_desktop.ui.launcher import LauncherWindow
+from snapask_desktop.ui.tray import Tray, TrayState, menu_text, tray_icon
+
+
+def texts(tray: Tray) -> list[str]:
+    return [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+
+
+def test_menu_has_every_entry_in_order(qtbot: QtBot) -> None:
+    tray = Tray()
+    assert texts(tray) == [
+        "Capture region",
+        "Capture full screen",
+        "New chat without picture",
+        "Recent conversations",
+        "History…",
+        "Settings…",
+        "Sync: not set up",
+        "Pause hotkeys",
+        "Quit SnapAsk",
+    ]
+    tray.set_hotkey_labels({"capture_region": "Ctrl+Alt+S", "capture_full": ""})
+    assert texts(tray)[:2] == ["Capture region\tCtrl+Alt+S", "Capture full screen"]
+
+
+def test_menu_entries_emit_their_signals(qtbot: QtBot) -> None:
+    tray = Tray()
+    for key, signal in (
+        ("capture_region", tray.capture_region),
+        ("capture_full", tray.capture_full),
+        ("new_chat", tray.new_chat),
+        ("history", tray.show_history),
+        ("settings", tray.show_settings),
+        ("quit", tray.quit_requested),
+    ):
+        with qtbot.waitSignal(signal, timeout=1000):
+            tray.actions[key].trigger()
+    with qtbot.waitSignal(tray.pause_toggled, timeout=1000) as paused:
+        tray.actions["pause"].trigger()
+    assert paused.args == [True]
+
+
+def test_recent_conversations_open_by_id(qtbot: QtBot) -> None:
+    tray = Tray()
+    assert not tray.actions["recent"].isEnabled()
+    rows = [(f"id-{n}", f"Question {n} & more") for n in range(7)]
+    rows[0] = ("id-0", "x" * 80)
+    tray.set_recent(rows)
+    submenu = tray.actions["recent"].menu()
+    entries = submenu.actions()
+    assert len(entries) == 5 and tray.actions["recent"].isEnabled()
+    assert entries[0].text().endswith("…") and len(entries[0].text()) == 48
+    assert entries[1].text() == "Question 1 && more"  # a literal &, not a mnemonic
+    with qtbot.waitSignal(tray.open_conversation, timeout=1000) as opened:
+        entries[2].trigger()
+    assert opened.args == ["id-2"]
+
+
+def test_state_icons_exist_for_every_state_and_theme(qtbot: QtBot) -> None:
+    tray = Tray()
+    for state in TrayState:
+        for theme in ("light", "dark"):
+            assert resource_path("icons", f"tray-{state.value}-{theme}.svg").stat().st_size > 0
+            assert not tray_icon(state, theme).isNull()
+        tray.set_state(state, "detail")
+        assert tray.state is state
+
+
+def test_menu_text_and_launcher(qtbot: QtBot) -> None:
+    assert menu_text("Capture", "") == "Capture"
+    launcher = LauncherWindow()
+    qtbot.addWidget(launcher)
+    launcher.set_hotkey_labels({"capture_region": "Ctrl+Alt+S"})
+    assert launcher.buttons["capture_region"].text() == "Capture region   (Ctrl+Alt+S)"
+    with qtbot.waitSignal(launcher.show_history, timeout=1000):
+        launcher.buttons["history"].click()
+    launcher.show()
+    launcher.close()  # closing only hides: the app keeps running for its hotkeys
+    assert not launcher.isVisible()
