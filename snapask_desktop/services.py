@@ -51,12 +51,20 @@ class Services:
         retry = RetryPolicy(max_attempts=self.settings.max_retries + 1)
         return AIClient(backend, cache=cache, retry=retry)
 
-    def close(self) -> None:
-        """Stop the AI clients' loops and close the store."""
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings; AI clients are rebuilt on next use (an answer under way stops)."""
+        self.settings = settings
+        self._close_clients()
+
+    def _close_clients(self) -> None:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+
+    def close(self) -> None:
+        """Stop the AI clients' loops and close the store."""
+        self._close_clients()
         self.store.close()
 
     def __enter__(self) -> Services:
