@@ -1,0 +1,207 @@
+"""Work off the Qt main thread for the history and settings windows.
+
+`ThumbnailLoader` reads and scales conversation thumbnails on worker threads, newest request
+first, into a small LRU cache. `BackgroundCalls` runs blocking calls (store writes, keyring,
+settings file) one at a time on a worker and delivers the result on the main thread.
+Workers only emit signals of objects living on the main thread: Qt queues them there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage
+
+from snapask_desktop.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+# Requests beyond this many waiting are dropped oldest first: when the user scrolls fast
+# through thousands of rows only the rows on screen now are worth decoding.
+MAX_WAITING = 64
+CACHE_ENTRIES = 400
+
+
+class _Job(QRunnable):
+    """A QRunnable around a plain callable (the pool deletes it when done)."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        super().__init__()
+        self._work = work
+
+    def run(self) -> None:
+        self._work()
+
+
+class ThumbnailLoader(QObject):
+    """Conversation thumbnails by picture hash: `image()` answers from the cache or queues a
+    load; `loaded(sha)` is emitted when it is ready (a failed load is remembered as missing)."""
+
+    loaded = Signal(str)
+    _ready = Signal(str, QImage)
+
+    def __init__(
+        self,
+        store: Store,
+        size: QSize,
+        *,
+        device_pixel_ratio: float = 1.0,
+        threads: int = 2,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._pixels = QSize(
+            round(size.width() * device_pixel_ratio), round(size.height() * device_pixel_ratio)
+        )
+        self._dpr = device_pixel_ratio
+        self._cache: OrderedDict[str, QImage] = OrderedDict()
+        self._queued: set[str] = set()  # main thread only
+        self._lock = threading.Lock()
+        self._stack: list[str] = []  # guarded by _lock; newest request last
+        self._closed = False
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._ready.connect(self._on_ready, Qt.ConnectionType.QueuedConnection)
+
+    def image(self, sha256: str) -> QImage | None:
+        """The cached thumbnail (None while loading or when there is none)."""
+        cached = self._cache.get(sha256)
+        if cached is not None:
+            self._cache.move_to_end(sha256)
+            return None if cached.isNull() else cached
+        if sha256 not in self._queued and not self._closed:
+            self._queue(sha256)
+        return None
+
+    def is_pending(self, sha256: str) -> bool:
+        """Whether a load of this picture is queued or running."""
+        return sha256 in self._queued
+
+    def forget_missing(self) -> None:
+        """Try pictures that failed to load again (e.g. a synced blob that arrived later)."""
+        for sha in [sha for sha, image in self._cache.items() if image.isNull()]:
+            del self._cache[sha]
+
+    def shutdown(self) -> None:
+        """Drop queued loads and wait for running ones (call before the store closes)."""
+        self._closed = True
+        with self._lock:
+            self._stack.clear()
+        self._pool.waitForDone()
+
+    def _queue(self, sha256: str) -> None:
+        with self._lock:
+            self._stack.append(sha256)
+            dropped = self._stack.pop(0) if len(self._stack) > MAX_WAITING else None
+        self._queued.add(sha256)
+        if dropped is not None:
+            self._queued.discard(dropped)  # asked again when its row is painted again
+        self._pool.start(_Job(self._work))
+
+    def _work(self) -> None:
+        # Worker thread: one job per request, each takes the newest waiting picture.
+        with self._lock:
+            if not self._stack:
+                return
+            sha = self._stack.pop()
+        self._ready.emit(sha, self._load(sha))
+
+    def _load(self, sha256: str) -> QImage:
+        try:
+            path = self._store.thumbnail_path(sha256)
+        except Exception as error:  # a missing/corrupt blob must not kill the worker
+            log.info("no thumbnail for %s: %s", sha256[:12], error)
+            return QImage()
+        image = QImage(str(path))
+        if image.isNull():
+            log.info("thumbnail %s could not be decoded", path)
+            return image
+        scaled = image.scaled(
+            self._pixels,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        scaled.setDevicePixelRatio(self._dpr)
+        return scaled
+
+    @Slot(str, QImage)
+    def _on_ready(self, sha256: str, image: QImage) -> None:
+        self._queued.discard(sha256)
+        if self._closed:
+            return
+        self._cache[sha256] = image
+        while len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+        self.loaded.emit(sha256)
+
+
+class BackgroundCalls(QObject):
+    """Runs blocking calls in order on one worker thread; `on_done(result)` or
+    `on_error(exception)` is then called on the thread this object lives on (the main one)."""
+
+    _finished = Signal(int, bool, object)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # one at a time, in the order they were asked
+        self._ids = itertools.count(1)
+        self._callbacks: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None]]] = {}
+        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a call is waiting or running."""
+        return bool(self._callbacks)
+
+    def call(
+        self,
+        work: Callable[[], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Run `work()` on the worker thread."""
+        job_id = next(self._ids)
+        self._callbacks[job_id] = (on_done or _ignore, on_error or _log_error)
+        if len(self._callbacks) == 1:
+            self.busy_changed.emit(True)
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as error:  # delivered to on_error on the main thread
+                self._finished.emit(job_id, False, error)
+            else:
+                self._finished.emit(job_id, True, result)
+
+        self._pool.start(_Job(run))
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block until every call has run (tests and shutdown); results still arrive by event."""
+        return self._pool.waitForDone(timeout_ms)
+
+    @Slot(int, bool, object)
+    def _deliver(self, job_id: int, ok: bool, value: object) -> None:
+        on_done, on_error = self._callbacks.pop(job_id, (_ignore, _log_error))
+        if not self._callbacks:
+            self.busy_changed.emit(False)
+        if ok:
+            on_done(value)
+        else:
+            on_error(value)  # type: ignore[arg-type]  # always an Exception here
+
+
+def _ignore(_value: Any) -> None:
+    return None
+
+
+def _log_error(error: Exception) -> None:
+    log.error("background call failed: %s", error)

@@ -1,0 +1,373 @@
+"""The history window on a real store: paging, search, edits, delete + undo, keys, thumbnails."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit
+from pytestqt.qtbot import QtBot
+
+from snapask_desktop.services import Services
+from snapask_desktop.store.repository import Store
+from snapask_desktop.ui.history_model import ID_ROLE, ROW_ROLE, THUMB_PENDING_ROLE, HistoryRow
+from snapask_desktop.ui.history_window import HistoryWindow, split_highlights
+
+
+def _png(seed: int, size: tuple[int, int] = (640, 400)) -> bytes:
+    image = Image.new("RGB", size, ((seed * 40) % 256, 90, 160))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def store(services: Services) -> Store:
+    return services.store
+
+
+@pytest.fixture
+def window(store: Store, qtbot: QtBot) -> Iterator[HistoryWindow]:
+    shown = HistoryWindow(store, page_size=50, undo_seconds=30)
+    qtbot.addWidget(shown)
+    shown.show()
+    qtbot.waitExposed(shown)
+    yield shown
+    shown.shutdown()
+
+
+def _ids(window: HistoryWindow) -> list[str]:
+    model = window.model
+    return [model.data(model.index(row), ID_ROLE) for row in range(model.rowCount())]
+
+
+def _activate(window: HistoryWindow, qtbot: QtBot) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+
+
+def test_history_loads_pages_on_demand_newest_first(store: Store, qtbot: QtBot) -> None:
+    created = [store.create_conversation(f"Conversation {n}").id for n in range(300)]
+    window = HistoryWindow(store, page_size=50)
+    qtbot.addWidget(window)
+    try:
+        model = window.model
+        assert model.rowCount() == 50
+        assert model.pages_loaded == 1
+        assert model.canFetchMore()
+        assert _ids(window) == created[::-1][:50]
+
+        window.resize(600, 400)
+        window.show()
+        qtbot.waitExposed(window)
+        window.view.scrollToBottom()  # the view asks for the next page when it reaches the end
+        qtbot.waitUntil(lambda: model.rowCount() > 50)
+        assert model.rowCount() < 300  # one page at a time, not everything
+
+        while model.canFetchMore():
+            model.fetchMore()
+        assert model.rowCount() == 300
+        assert _ids(window) == created[::-1]
+        assert model.pages_loaded == 7  # six full pages, then an empty one ends the list
+    finally:
+        window.shutdown()
+
+
+def test_refresh_shows_changes_made_elsewhere_and_keeps_the_selection(
+    store: Store, window: HistoryWindow
+) -> None:
+    first = store.create_conversation("first").id
+    window.refresh()
+    assert window.select(first)
+    second = store.create_conversation("second").id
+    window.refresh()
+    assert _ids(window) == [second, first]
+    assert window.current_id() == first
+
+
+def test_search_as_you_type_shows_hits_with_highlights(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    invoice, _ = store.start_conversation("Invoice", "what is the total on this invoice?")
+    store.start_conversation("Chart", "summarize the chart")
+    other, _ = store.start_conversation("Receipt", "the totals do not add up")
+    window.refresh()
+    assert window.model.rowCount() == 3
+
+    qtbot.keyClicks(window.search, "tota")
+    qtbot.waitUntil(lambda: window.model.search_text == "tota")
+    assert set(_ids(window)) == {invoice.id, other.id}
+    rows = [window.model.data(window.model.index(n), ROW_ROLE) for n in range(2)]
+    for row in rows:
+        assert isinstance(row, HistoryRow)
+        assert row.matched_in == "message"
+        [(start, end)] = row.detail_highlights
+        assert row.detail[start:end].lower().startswith("tota")
+    assert window.status.text() == "2 conversations found"
+
+    window.search.clear()
+    qtbot.waitUntil(lambda: window.model.search_text == "")
+    assert window.model.rowCount() == 3
+
+    qtbot.keyClicks(window.search, "nothing-like-this")
+    qtbot.waitUntil(lambda: window.model.search_text == "nothing-like-this")
+    assert window.model.rowCount() == 0
+    assert window.stack.currentWidget() is window.empty
+    assert "nothing-like-this" in window.empty.text()
+
+
+def test_title_matches_highlight_the_title(store: Store, window: HistoryWindow) -> None:
+    store.create_conversation("Quarterly revenue chart")
+    window.search.setText("revenue")
+    window._run_search()
+    row = window.model.data(window.model.index(0), ROW_ROLE)
+    assert row.matched_in == "title"
+    [(start, end)] = row.title_highlights
+    assert row.title[start:end] == "revenue"
+
+
+def test_rename_with_f2_edits_inline_and_saves(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    conversation = store.create_conversation("Old title")
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(conversation.id)
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit) and editor.text() == "Old title"
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Build failure  explained")
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: (
+            store.get_conversation(conversation.id).conversation.title == "Build failure explained"
+        )
+    )
+    qtbot.waitUntil(lambda: not window.calls.busy)
+    assert window.model.data(window.model.index(0)) == "Build failure explained"
+
+
+def test_an_emptied_title_is_not_saved(store: Store, window: HistoryWindow) -> None:
+    conversation = store.create_conversation("Keep me")
+    window.refresh()
+    assert not window.model.setData(window.model.index(0), "   ")
+    window.calls.wait()
+    assert store.get_conversation(conversation.id).conversation.title == "Keep me"
+
+
+def test_pin_and_archive_round_trip_through_the_store(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    keep = store.create_conversation("keep").id
+    target = store.create_conversation("target").id
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(target)
+    window.view.setFocus()
+
+    QTest.keyClick(window.view, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: store.get_conversation(target).conversation.pinned)
+    qtbot.waitUntil(lambda: window.model.row_at(0).summary.pinned)
+    window.pin_action.trigger()  # again: unpin
+    qtbot.waitUntil(lambda: not store.get_conversation(target).conversation.pinned)
+
+    QTest.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: store.get_conversation(target).conversation.archived)
+    qtbot.waitUntil(lambda: _ids(window) == [keep])
+    assert window.current_id() == keep
+
+    window.show_archived.setChecked(True)
+    assert _ids(window) == [target, keep]
+    assert window.model.row_at(0).summary.archived
+    window.select(target)
+    window.archive_action.trigger()  # unarchive
+    qtbot.waitUntil(lambda: not store.get_conversation(target).conversation.archived)
+    window.show_archived.setChecked(False)
+    assert _ids(window) == [target, keep]
+
+
+def test_delete_with_the_key_then_undo_restores_it(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    older = store.create_conversation("older").id
+    doomed = store.create_conversation("doomed").id
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(doomed)
+    window.view.setFocus()
+
+    QTest.keyClick(window.view, Qt.Key.Key_Delete)
+    assert _ids(window) == [older]  # gone from the list at once
+    assert window.undo_bar.isVisible()
+    assert "doomed" in window.undo_bar.label.text()
+    qtbot.waitUntil(lambda: [s.id for s in store.list_conversations()] == [older])
+
+    qtbot.mouseClick(window.undo_bar.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: [s.id for s in store.list_conversations()] == [doomed, older])
+    qtbot.waitUntil(lambda: _ids(window) == [doomed, older])
+    assert window.current_id() == doomed
+    assert not window.undo_bar.isVisible()
+
+
+def test_undo_with_ctrl_z_restores_several_deletes(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    ids = [store.create_conversation(f"c{n}").id for n in range(3)]
+    window.refresh()
+    _activate(window, qtbot)
+    window.view.setFocus()
+    window.select(ids[2])
+    window.delete_action.trigger()
+    window.delete_action.trigger()  # the next row moved up into the selection
+    assert _ids(window) == [ids[0]]
+    assert window.undo_bar.label.text() == "Deleted 2 conversations"
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(store.list_conversations()) == 3)
+    qtbot.waitUntil(lambda: _ids(window) == ids[::-1])
+
+
+def test_the_undo_bar_goes_away_and_the_delete_stays(store: Store, qtbot: QtBot) -> None:
+    doomed = store.create_conversation("doomed").id
+    window = HistoryWindow(store, undo_seconds=0.2)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.select(doomed)
+        window.delete_action.trigger()
+        assert window.undo_bar.isVisible()
+        qtbot.waitUntil(lambda: not window.undo_bar.isVisible())
+        window.calls.wait()
+        assert store.list_conversations() == []
+        assert window.undo_bar.pending == []
+    finally:
+        window.shutdown()
+
+
+def test_enter_and_double_click_ask_to_open(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    first = store.create_conversation("first").id
+    second = store.create_conversation("second").id
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(first)
+    window.view.setFocus()
+    with qtbot.waitSignal(window.open_requested) as opened:
+        QTest.keyClick(window.view, Qt.Key.Key_Return)
+    assert opened.args == [first]
+
+    rect = window.view.visualRect(window.model.index(0))
+    viewport = window.view.viewport()
+    with qtbot.waitSignal(window.open_requested) as opened:
+        # An item view opens on a double click that follows a press on the same row.
+        QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
+        QTest.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.args == [second]
+
+
+def test_keyboard_search_flow(store: Store, window: HistoryWindow, qtbot: QtBot) -> None:
+    target, _ = store.start_conversation("Wifi password", "what is the password on the sticker")
+    store.create_conversation("something else")
+    window.refresh()
+    _activate(window, qtbot)
+    window.view.setFocus()
+    QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.focusWidget() is window.search
+    qtbot.keyClicks(window.search, "sticker")
+    # Enter runs the pending search at once and opens the first hit.
+    with qtbot.waitSignal(window.open_requested) as opened:
+        QTest.keyClick(window.search, Qt.Key.Key_Return)
+    assert opened.args == [target.id]
+    QTest.keyClick(window.search, Qt.Key.Key_Down)
+    assert QApplication.focusWidget() is window.view
+    assert window.current_id() == target.id
+    window.search.setFocus()
+    QTest.keyClick(window.search, Qt.Key.Key_Escape)  # clears the search first
+    assert window.search.text() == ""
+    assert window.model.rowCount() == 2
+
+
+def test_context_menu_offers_every_action_with_its_shortcut(
+    store: Store, window: HistoryWindow
+) -> None:
+    store.create_conversation("x")
+    window.refresh()
+    window.select(window.model.row_at(0).summary.id)
+    shortcuts = {
+        action.text().replace("&", ""): action.shortcut().toString()
+        for action in window.view.actions()
+    }
+    assert shortcuts == {
+        "Open": "Return",
+        "Rename": "F2",
+        "Pin": "Ctrl+P",
+        "Archive": "Ctrl+E",
+        "Delete": "Del",
+    }
+    assert all(action.isShortcutVisibleInContextMenu() for action in window.view.actions())
+    assert window.find_action.shortcut().toString() == "Ctrl+F"
+    assert "(F2)" in window.rename_action.toolTip()
+
+
+def test_thumbnails_load_in_the_background(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    shot = store.add_screenshot(_png(1))
+    store.start_conversation("with picture", "what is this?", screenshot_sha256=shot.sha256)
+    store.create_conversation("no picture")
+    window.refresh()
+    pictured = window.model.index(1)
+    plain = window.model.index(0)
+    assert window.model.data(plain, Qt.ItemDataRole.DecorationRole) is None
+    with qtbot.waitSignal(window.thumbnails.loaded) as loaded:
+        # Nothing was decoded yet: the placeholder shows while a worker loads the picture.
+        assert window.model.data(pictured, Qt.ItemDataRole.DecorationRole) is None
+        assert window.model.data(pictured, THUMB_PENDING_ROLE) is True
+    assert loaded.args == [shot.sha256]
+    image = window.model.data(pictured, Qt.ItemDataRole.DecorationRole)
+    assert isinstance(image, QImage) and not image.isNull()
+    assert (image.width(), image.height()) == (64, 40)  # fits 64x48, 640x400 keeps its shape
+    assert window.model.data(pictured, THUMB_PENDING_ROLE) is False
+
+
+def test_a_missing_picture_keeps_the_placeholder(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    shot = store.add_screenshot(_png(2))
+    store.start_conversation("lost picture", "q", screenshot_sha256=shot.sha256)
+    for folder in ("blobs", "thumbs"):
+        for path in (store.data_dir / folder).rglob(f"{shot.sha256}*"):
+            path.unlink()
+    window.refresh()
+    index = window.model.index(0)
+    with qtbot.waitSignal(window.thumbnails.loaded):
+        window.model.data(index, Qt.ItemDataRole.DecorationRole)
+    assert window.model.data(index, Qt.ItemDataRole.DecorationRole) is None
+    assert not window.thumbnails.is_pending(shot.sha256)  # not retried on every paint
+
+
+def test_split_highlights() -> None:
+    assert split_highlights("find the total here", ((9, 14),)) == [
+        ("find the ", False),
+        ("total", True),
+        (" here", False),
+    ]
+    assert split_highlights("ab", ((0, 1), (0, 1), (5, 9))) == [("a", True), ("b", False)]
+    assert split_highlights("", ()) == []
+
+
+def test_no_row_is_a_no_op(window: HistoryWindow) -> None:
+    assert window.model.rowCount() == 0
+    assert window.stack.currentWidget() is window.empty
+    window.delete_action.trigger()
+    window.rename_action.trigger()
+    window.pin_action.trigger()
+    assert not window.undo_bar.isVisible()
+    assert window.model.data(QModelIndex()) is None
