@@ -1,0 +1,32 @@
+"""A token bucket for the per-connection frame rate (pure: the caller passes the time)."""
+
+from __future__ import annotations
+
+import math
+
+from snapask_desktop.sync.limits import FRAME_BURST, FRAMES_PER_SECOND
+
+
+class TokenBucket:
+    """``rate`` tokens per second, holding at most ``burst``; one frame costs one token."""
+
+    def __init__(
+        self, now_ms: int, rate: float = FRAMES_PER_SECOND, burst: int = FRAME_BURST
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._rate_per_ms = rate / 1000.0
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last_ms = now_ms
+
+    def take(self, now_ms: int) -> int:
+        """Spend a token: 0 if allowed, else the milliseconds until one is available."""
+        # A clock that steps backwards must not mint tokens or wedge the bucket.
+        elapsed = max(0, now_ms - self._last_ms)
+        self._last_ms = max(self._last_ms, now_ms)
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate_per_ms)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0
+        return max(1, math.ceil((1.0 - self._tokens) / self._rate_per_ms))
