@@ -1,0 +1,142 @@
+"""Client cursor rules, retry delays and the frame-rate token bucket."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from snapask_desktop.sync.limits import CLOCK_SKEW_RETRY_MS, RETRY_BASE_MS, RETRY_MAX_MS
+from snapask_desktop.sync.protocol import Change, Changes
+from snapask_desktop.sync.ratelimit import TokenBucket
+from snapask_desktop.sync.session import (
+    Verdict,
+    clock_skew_delay_ms,
+    plan_changes,
+    retry_delay_ms,
+)
+from tests.sync.factories import LAPTOP, OP, created
+
+
+def _frame(since: int, cursor: int, seqs: list[int], has_more: bool = False) -> Changes:
+    changes = tuple(Change(seq, OP, LAPTOP, created()) for seq in seqs)
+    return Changes(since=since, cursor=cursor, has_more=has_more, changes=changes)
+
+
+def test_a_frame_that_continues_the_cursor_is_applied() -> None:
+    plan = plan_changes(4, _frame(4, 7, [5, 7]))
+    assert plan.verdict is Verdict.APPLY
+    assert [c.seq for c in plan.apply] == [5, 7]
+    assert (plan.new_cursor, plan.pull_next) == (7, False)
+
+
+def test_an_overlapping_frame_applies_only_what_is_new() -> None:
+    plan = plan_changes(6, _frame(4, 9, [5, 6, 8]))
+    assert [c.seq for c in plan.apply] == [8]
+    assert plan.new_cursor == 9
+
+
+def test_a_stale_or_repeated_frame_is_ignored() -> None:
+    for frame in (_frame(2, 5, [3, 5]), _frame(4, 6, [5, 6])):
+        plan = plan_changes(6, frame)
+        assert plan.verdict is Verdict.STALE
+        assert (plan.apply, plan.new_cursor, plan.pull_next) == ((), 6, False)
+
+
+def test_a_frame_after_a_gap_is_ignored_and_a_pull_asked_for() -> None:
+    plan = plan_changes(3, _frame(5, 6, [6]))
+    assert plan.verdict is Verdict.GAP
+    assert (plan.apply, plan.new_cursor, plan.pull_next) == ((), 3, True)
+
+
+def test_a_page_with_more_behind_it_asks_for_the_next_page() -> None:
+    plan = plan_changes(0, _frame(0, 2, [1, 2], has_more=True))
+    assert plan.pull_next and plan.new_cursor == 2
+
+
+def test_an_empty_page_moves_the_cursor_to_the_head() -> None:
+    plan = plan_changes(3, _frame(3, 10, []))  # seqs 4..10 were collected
+    assert plan.verdict is Verdict.APPLY and plan.new_cursor == 10 and plan.apply == ()
+
+
+def test_a_negative_cursor_is_a_bug() -> None:
+    with pytest.raises(ValueError):
+        plan_changes(-1, _frame(0, 1, [1]))
+
+
+@given(
+    st.integers(0, 50),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 10)), min_size=1, max_size=30),
+)
+def test_the_cursor_never_moves_back_or_skips_a_change(
+    start: int, frames: list[tuple[int, int]]
+) -> None:
+    cursor = start
+    applied: list[int] = []
+    for since, width in frames:
+        plan = plan_changes(
+            cursor, _frame(since, since + width, list(range(since + 1, since + width + 1)))
+        )
+        assert plan.new_cursor >= cursor
+        applied.extend(c.seq for c in plan.apply)
+        if plan.verdict is Verdict.APPLY:
+            # Everything between the old and the new cursor was in the frame.
+            assert [c.seq for c in plan.apply] == list(range(cursor + 1, plan.new_cursor + 1))
+        cursor = plan.new_cursor
+    assert applied == list(range(start + 1, cursor + 1))
+
+
+# ---------------------------------------------------------------------- retries
+
+
+def test_retry_delays_double_up_to_the_cap_with_equal_jitter() -> None:
+    assert retry_delay_ms(0, 0.0) == RETRY_BASE_MS // 2
+    assert retry_delay_ms(0, 0.999) == pytest.approx(RETRY_BASE_MS, abs=1)
+    assert retry_delay_ms(3, 0.0) == 4 * RETRY_BASE_MS
+    assert retry_delay_ms(30, 0.5) == int(RETRY_MAX_MS * 0.75)
+    assert retry_delay_ms(10_000, 0.0) == RETRY_MAX_MS // 2
+
+
+def test_after_clock_skew_the_delay_is_at_least_a_minute() -> None:
+    assert clock_skew_delay_ms(0, 0.0) == CLOCK_SKEW_RETRY_MS
+    assert clock_skew_delay_ms(20, 0.999) == pytest.approx(RETRY_MAX_MS, abs=1)
+
+
+@pytest.mark.parametrize(("attempt", "jitter"), [(-1, 0.0), (0, 1.0), (0, -0.1)])
+def test_retry_delay_arguments_are_checked(attempt: int, jitter: float) -> None:
+    with pytest.raises(ValueError):
+        retry_delay_ms(attempt, jitter)
+
+
+# ---------------------------------------------------------------------- token bucket
+
+
+def test_the_bucket_allows_a_burst_then_the_sustained_rate() -> None:
+    bucket = TokenBucket(now_ms=0, rate=50, burst=100)
+    assert all(bucket.take(0) == 0 for _ in range(100))
+    assert bucket.take(0) == 20  # one token takes 20 ms at 50/s
+    assert bucket.take(19) == 1
+    assert bucket.take(20) == 0
+    assert bucket.take(20) == 20
+
+
+def test_the_bucket_refills_no_further_than_its_size() -> None:
+    bucket = TokenBucket(now_ms=0, rate=50, burst=100)
+    for _ in range(100):
+        bucket.take(0)
+    allowed = sum(1 for _ in range(150) if bucket.take(3_600_000) == 0)
+    assert allowed == 100
+
+
+def test_a_clock_stepping_back_neither_mints_tokens_nor_wedges_the_bucket() -> None:
+    bucket = TokenBucket(now_ms=10_000, rate=1, burst=1)
+    assert bucket.take(10_000) == 0
+    assert bucket.take(5_000) > 0
+    assert bucket.take(11_000) == 0
+
+
+def test_bucket_arguments_are_checked() -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(now_ms=0, rate=0)
+    with pytest.raises(ValueError):
+        TokenBucket(now_ms=0, burst=0)
