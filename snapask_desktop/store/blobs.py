@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapask_desktop.atomic_file import atomic_write
 from snapask_desktop.store import images
 from snapask_desktop.store.errors import BlobCorrupt, BlobMissing
 
@@ -46,10 +45,10 @@ class BlobStore:
         sha = hashlib.sha256(raw).hexdigest()
         path = self.blob_path(sha, decoded.ext)
         if not _holds(path, sha):
-            atomic_write(path, raw)
+            atomic_write(path, raw, TEMP_PREFIX)
         thumb = self.thumbnail_path(sha)
         if not thumb.exists():
-            atomic_write(thumb, images.thumbnail_jpeg(decoded.image))
+            atomic_write(thumb, images.thumbnail_jpeg(decoded.image), TEMP_PREFIX)
         return StoredBlob(sha, len(raw), decoded.width, decoded.height, decoded.mime)
 
     def read(self, sha256: str, mime: str, *, verify: bool = False) -> bytes:
@@ -71,7 +70,7 @@ class BlobStore:
         thumb = self.thumbnail_path(sha256)
         if not thumb.exists():
             decoded = images.decode(self.read(sha256, mime, verify=True))
-            atomic_write(thumb, images.thumbnail_jpeg(decoded.image))
+            atomic_write(thumb, images.thumbnail_jpeg(decoded.image), TEMP_PREFIX)
         return thumb
 
     def blob_path(self, sha256: str, ext: str) -> Path:
@@ -113,31 +112,3 @@ def _holds(path: Path, sha256: str) -> bool:
         return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
     except FileNotFoundError:
         return False
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on Windows.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from snapask_desktop.atomic_file import atomic_write
 from snapask_desktop.store import BlobCorrupt, BlobMissing, ImageRejected, NotFound, Store
-from snapask_desktop.store.blobs import BlobStore, atomic_write
+from snapask_desktop.store.blobs import BlobStore
 from tests.store.helpers import outbox_payloads, png_bytes, rows
 
 
