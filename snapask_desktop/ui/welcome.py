@@ -1,0 +1,177 @@
+"""The first-run welcome: what SnapAsk does, its hotkeys, and the way to an API key.
+
+Shown when the selected provider needs a key and none is set (`needs_welcome`). "Open
+Settings" asks for the API key page; "Use a local model instead" switches the provider to the
+OpenAI-compatible server and asks for the General page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from snapask_desktop import credentials
+from snapask_desktop.capture.hotkey_defaults import ACTION_LABELS, ACTIONS
+from snapask_desktop.capture.session import platform_name
+from snapask_desktop.config import Settings, SettingsStore
+from snapask_desktop.credentials import CredentialError
+from snapask_desktop.ui import style
+from snapask_desktop.ui.hotkey_recorder import effective_bindings
+from snapask_desktop.ui.thumbnails import BackgroundCalls
+
+# Providers that cannot answer without a key. The OpenAI-compatible server is usually a local
+# model (Ollama, LM Studio) that needs none.
+KEY_REQUIRED = ("gemini",)
+INTRO = (
+    "Press a hotkey, drag over part of the screen, and ask about what you see: an error "
+    "message, a chart, a receipt, text in another language. The answer streams into a small "
+    "window, and every conversation is kept on this computer."
+)
+
+
+def needs_welcome(settings: Settings) -> bool:
+    """True when the selected provider needs an API key and none is set.
+
+    Blocking (the keyring may ask the OS): call it off the main thread or before the event
+    loop starts. An unusable keyring counts as no key: the welcome then leads to Settings,
+    which explains the keyring problem.
+    """
+    if settings.provider not in KEY_REQUIRED:
+        return False
+    try:
+        return credentials.get_api_key(settings.provider) is None
+    except CredentialError:
+        return True
+
+
+def hotkey_lines(settings: Settings, platform: str | None = None) -> list[tuple[str, str]]:
+    """(keys, what they do) for each action with a hotkey, in menu order."""
+    bindings = effective_bindings(settings.hotkeys, platform)
+    name = platform_name(platform)
+    return [
+        (hotkey.label(name), ACTION_LABELS[action])
+        for action in ACTIONS
+        if (hotkey := bindings[action]) is not None
+    ]
+
+
+class WelcomeDialog(QDialog):
+    """A short first-run introduction that leads to Settings."""
+
+    open_settings = Signal(str)  # the settings page to open: "api_key" or "general"
+    settings_changed = Signal(object)  # the provider was switched to a local model
+
+    def __init__(
+        self,
+        settings: Settings,
+        settings_store: SettingsStore,
+        *,
+        platform: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Welcome to SnapAsk")
+        self._settings = settings
+        self._store = settings_store
+        self.calls = BackgroundCalls(self)
+        heading = QLabel("Welcome to SnapAsk")
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setWeight(font.Weight.DemiBold)
+        heading.setFont(font)
+        intro = QLabel(INTRO)
+        intro.setWordWrap(True)
+        keys = self._hotkey_grid(settings, platform)
+        need = QLabel(
+            "To answer, SnapAsk needs a Gemini API key (free to start at "
+            "<a href='https://aistudio.google.com/apikey'>aistudio.google.com</a>), or a model "
+            "that runs on this computer through Ollama or LM Studio."
+        )
+        need.setWordWrap(True)
+        need.setTextFormat(Qt.TextFormat.RichText)
+        need.setOpenExternalLinks(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        style.set_role(self.message, "error")
+        self.message.hide()
+        self.settings_button = QPushButton("Open &Settings")
+        self.settings_button.setDefault(True)
+        self.settings_button.setToolTip("Enter your API key")
+        self.settings_button.clicked.connect(self.open_key_settings)
+        self.local_button = QPushButton("Use a &local model instead")
+        self.local_button.setToolTip("Switch to an OpenAI-compatible server such as Ollama")
+        self.local_button.clicked.connect(self.use_local_model)
+        later = QPushButton("Later")
+        later.setToolTip("Close; Settings are in the tray menu")
+        later.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(later)
+        buttons.addStretch(1)
+        buttons.addWidget(self.local_button)
+        buttons.addWidget(self.settings_button)
+        column = QVBoxLayout(self)
+        column.setSpacing(12)
+        column.setContentsMargins(20, 20, 20, 16)
+        column.addWidget(heading)
+        column.addWidget(intro)
+        column.addWidget(keys)
+        column.addWidget(need)
+        column.addWidget(self.message)
+        column.addStretch(1)
+        column.addLayout(buttons)
+        self.setStyleSheet(style.stylesheet(self.palette()))
+        self.setMinimumWidth(520)
+        self.settings_button.setFocus()
+
+    @staticmethod
+    def _hotkey_grid(settings: Settings, platform: str | None) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(12, 0, 0, 0)
+        grid.setHorizontalSpacing(16)
+        lines = hotkey_lines(settings, platform)
+        if not lines:
+            grid.addWidget(QLabel("No hotkeys are set; use the tray menu to capture."), 0, 0)
+        for row, (keys, action) in enumerate(lines):
+            key_label = QLabel(f"<b>{escape(keys)}</b>")
+            key_label.setTextFormat(Qt.TextFormat.RichText)
+            grid.addWidget(key_label, row, 0)
+            grid.addWidget(QLabel(action), row, 1)
+        grid.setColumnStretch(1, 1)
+        return box
+
+    @Slot()
+    def open_key_settings(self) -> None:
+        """Close and ask for the API key page."""
+        self.accept()
+        self.open_settings.emit("api_key")
+
+    @Slot()
+    def use_local_model(self) -> None:
+        """Switch the provider to the OpenAI-compatible server, then ask for General."""
+        self.local_button.setEnabled(False)
+        self.settings_button.setEnabled(False)
+
+        def done(settings: Settings) -> None:
+            self._settings = settings
+            self.settings_changed.emit(settings)
+            self.accept()
+            self.open_settings.emit("general")
+
+        def failed(error: Exception) -> None:
+            self.local_button.setEnabled(True)
+            self.settings_button.setEnabled(True)
+            self.message.setText(f"The setting was not saved: {error}")
+            self.message.show()
+
+        self.calls.call(lambda: self._store.update(provider="openai"), done, failed)

@@ -1,0 +1,109 @@
+"""The first-run welcome: shown only without a key; its two ways on into Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QLabel
+from pytestqt.qtbot import QtBot
+
+from snapask_desktop import credentials
+from snapask_desktop.config import Settings, SettingsStore
+from snapask_desktop.ui.settings_dialog import GeneralPage, SettingsDialog
+from snapask_desktop.ui.welcome import WelcomeDialog, hotkey_lines, needs_welcome
+
+
+@pytest.fixture
+def store() -> SettingsStore:
+    return SettingsStore()
+
+
+def test_needed_only_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert needs_welcome(settings)
+    credentials.set_api_key("gemini", "AIza-in-the-keyring")
+    assert not needs_welcome(settings)
+    credentials.delete_api_key("gemini")
+    assert needs_welcome(settings)
+    monkeypatch.setenv("GEMINI_API_KEY", "from-the-environment")
+    assert not needs_welcome(settings)
+
+
+def test_a_local_model_needs_no_key() -> None:
+    assert not needs_welcome(Settings(provider="openai"))
+
+
+def test_an_unusable_keyring_counts_as_no_key() -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        assert needs_welcome(Settings())
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_welcome_lists_the_hotkeys_in_use(qtbot: QtBot, store: SettingsStore) -> None:
+    settings = Settings(hotkeys={"capture_full": "", "reopen_last": "<ctrl>+<alt>+k"})
+    assert hotkey_lines(settings, "linux") == [
+        ("Ctrl+Alt+S", "Capture region"),
+        ("Ctrl+Alt+K", "Reopen last conversation"),
+    ]
+    dialog = WelcomeDialog(settings, store, platform="linux")
+    qtbot.addWidget(dialog)
+    texts = [label.text() for label in dialog.findChildren(QLabel)]
+    assert "<b>Ctrl+Alt+S</b>" in texts and "Capture region" in texts
+    assert "Capture full screen" not in texts
+    assert any("Gemini API key" in text for text in texts)
+
+
+def test_open_settings_asks_for_the_api_key_page(qtbot: QtBot, store: SettingsStore) -> None:
+    dialog = WelcomeDialog(Settings(), store, platform="linux")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.settings_button.isDefault()
+    with qtbot.waitSignal(dialog.open_settings) as opened:
+        qtbot.mouseClick(dialog.settings_button, Qt.MouseButton.LeftButton)
+    assert opened.args == ["api_key"]
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert not store.path.exists()  # nothing changed
+
+
+def test_use_a_local_model_switches_the_provider_and_opens_general(
+    qtbot: QtBot, store: SettingsStore, tmp_path: Path
+) -> None:
+    dialog = WelcomeDialog(Settings(), store, platform="linux")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with (
+        qtbot.waitSignal(dialog.settings_changed) as changed,
+        qtbot.waitSignal(dialog.open_settings) as opened,
+    ):
+        qtbot.mouseClick(dialog.local_button, Qt.MouseButton.LeftButton)
+    assert changed.args[0].provider == "openai"
+    assert opened.args == ["general"]
+    assert store.load().settings.provider == "openai"
+    assert not needs_welcome(store.load().settings)
+
+    # What the app does next: Settings on the General page, the local server in use.
+    settings_dialog = SettingsDialog(changed.args[0], store, data_dir=tmp_path, platform="linux")
+    qtbot.addWidget(settings_dialog)
+    settings_dialog.open_page(opened.args[0])
+    general = settings_dialog.stack.currentWidget()
+    assert isinstance(general, GeneralPage)
+    assert general.provider.currentData() == "openai"
+    assert "(in use)" in general.openai_box.title()
+    settings_dialog.wait_for_work()
+
+
+def test_later_closes_without_changes(qtbot: QtBot, store: SettingsStore) -> None:
+    dialog = WelcomeDialog(Settings(), store, platform="linux")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with qtbot.assertNotEmitted(dialog.open_settings):
+        dialog.reject()
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    assert not store.path.exists()
