@@ -1,0 +1,574 @@
+"""The chat window's brain: between the window and ChatService, with all blocking work in workers.
+
+The controller keeps what the window shows (one conversation, its picture, its state) and
+reports changes as signals; the window only draws them and calls the methods here.
+
+Flow of a question: `send()` -> AnswerWorker saves it (and starts the conversation with its
+picture) -> chunks stream -> the answer is saved. A transient failure (offline, provider down)
+hands the conversation to the answer queue, which sends it again by itself; the window shows it
+as waiting. A picture still being encoded is "pending": a question typed meanwhile is held and
+sent as soon as `set_picture_bytes()` delivers the PNG.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from PySide6.QtCore import Property, QObject, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from snapask_desktop.actions import BUILTIN_ACTIONS
+from snapask_desktop.answer_queue import Backoff, should_queue
+from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
+from snapask_desktop.config import Settings
+from snapask_desktop.store.records import ConversationDetail, Message
+from snapask_desktop.ui.answer_worker import (
+    AnswerJob,
+    AnswerOutcome,
+    AnswerWorker,
+    QueueRunner,
+    Task,
+)
+
+StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
+StatusAction = Literal["", "retry", "send_now"]
+PictureState = Literal["none", "pending", "ready", "failed"]
+NEW_CHAT_TITLE = "New chat"
+
+
+@dataclass(frozen=True)
+class ChatStatus:
+    """The window's status line: what is happening, and which button it offers."""
+
+    kind: StatusKind = "idle"
+    message: str = ""
+    action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
+    detail: str = ""  # the reason behind a waiting question
+    next_try_s: float | None = None  # when a waiting question is tried again
+
+
+@dataclass(frozen=True)
+class QuickAction:
+    """A one-click prompt chip."""
+
+    label: str
+    prompt: str
+    builtin: bool
+
+
+@dataclass(frozen=True)
+class LoadedConversation:
+    """A conversation read from the store, with its first picture decoded."""
+
+    detail: ConversationDetail
+    picture: QImage | None
+
+
+def quick_actions(settings: Settings) -> list[QuickAction]:
+    """The built-in chips, then the user's own prompt templates."""
+    chips = [QuickAction(a.label, a.render(settings.translate_to), True) for a in BUILTIN_ACTIONS]
+    chips += [QuickAction(t["label"], t["prompt"], False) for t in settings.prompt_templates]
+    return chips
+
+
+class ChatController(QObject):
+    """One conversation at a time for the chat window; see the module docstring."""
+
+    # What the window draws.
+    conversation_reset = Signal()  # a different conversation: clear the transcript
+    title_changed = Signal(str)
+    picture_changed = Signal(QImage)  # null image: no picture
+    picture_state_changed = Signal(str)  # PictureState
+    transcript_loaded = Signal(object)  # tuple[Message, ...] of an opened conversation
+    question_added = Signal(str)  # a question to show (it is being saved and sent)
+    answer_started = Signal()  # an answer bubble begins
+    answer_chunk = Signal(str)
+    answer_finished = Signal(str, str)  # status (final/cancelled/error), the whole text
+    status_changed = Signal(object)  # ChatStatus
+    actions_changed = Signal()  # the quick actions changed (settings)
+    # What the rest of the app watches.
+    conversation_changed = Signal(str)  # its stored content changed (history refreshes)
+    answering_changed = Signal(bool)  # any answer streaming (tray icon)
+    waiting_count_changed = Signal(int)  # questions waiting for the provider
+
+    def __init__(
+        self,
+        chat: ChatService,
+        settings: Settings,
+        *,
+        pool: QThreadPool | None = None,
+        queue: QueueRunner | None = None,
+        queue_backoff: Backoff | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._chat = chat
+        self._settings = settings
+        self._pool = pool or QThreadPool.globalInstance()
+        self._view = 0  # bumped on every conversation switch; stale results are ignored
+        self._tokens = itertools.count(1)
+        self._workers: dict[AnswerWorker, int] = {}  # running worker -> view it belongs to
+        self._tasks: dict[int, Task] = {}
+        self._answering = False
+        self._queue_sending = False
+        self._waiting = 0
+        self._reset_fields()
+        self._queue = queue or QueueRunner(chat.store, self._ask_queued, backoff=queue_backoff)
+        self._owns_queue = queue is None
+        self._connect_queue()
+        if self._owns_queue:
+            self._queue.start()
+
+    def _reset_fields(self) -> None:
+        self._cid: str | None = None
+        self._title = NEW_CHAT_TITLE
+        self._png: bytes | None = None
+        self._picture_id: int | None = None
+        self._picture_state: PictureState = "none"
+        self._held_question: str | None = None  # typed while the picture was pending
+        self._unsaved_question: str | None = None  # its save failed; Retry saves it again
+        self._status = ChatStatus()
+        self._ready = True  # False while a saved conversation is being read
+        self._queue_streaming = False  # the queue is answering the shown conversation
+        self._picture_task = 0  # token of the picture being decoded
+        self._load_task = 0  # token of the conversation being read
+
+    def _connect_queue(self) -> None:
+        q = self._queue
+        q.started.connect(self._queue_started)
+        q.chunk.connect(self._queue_chunk)
+        q.waiting.connect(self._queue_waiting)
+        q.answered.connect(self._queue_answered)
+        q.failed.connect(self._queue_failed)
+        q.dropped.connect(self._queue_dropped)
+        q.changed.connect(self._queue_changed)
+
+    # --- properties ------------------------------------------------------------------------
+    def _get_answering(self) -> bool:
+        return self._answering
+
+    is_answering = Property(bool, _get_answering, notify=answering_changed)
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The conversation shown (None until its first question is saved)."""
+        return self._cid
+
+    @property
+    def title(self) -> str:
+        """The shown conversation's title."""
+        return self._title
+
+    @property
+    def status(self) -> ChatStatus:
+        """The current status line."""
+        return self._status
+
+    @property
+    def picture_state(self) -> PictureState:
+        """Whether the shown conversation has a picture, and whether its PNG is ready."""
+        return self._picture_state
+
+    @property
+    def answering_here(self) -> bool:
+        """True while the shown conversation's answer is being saved, sent or streamed."""
+        mine = any(view == self._view for view in self._workers.values())
+        return mine or self._queue_streaming or self._held_question is not None
+
+    @property
+    def waiting_count(self) -> int:
+        """How many questions wait for the provider to come back."""
+        return self._waiting
+
+    @property
+    def queue(self) -> QueueRunner:
+        """The answer queue (the app may show its count)."""
+        return self._queue
+
+    @property
+    def settings(self) -> Settings:
+        """The settings answers are made with."""
+        return self._settings
+
+    def set_settings(self, settings: Settings) -> None:
+        """Use new settings (provider, model, templates) from now on."""
+        old, self._settings = self._settings, settings
+        if quick_actions(old) != quick_actions(settings):
+            self.actions_changed.emit()
+
+    def quick_actions(self) -> list[QuickAction]:
+        """The chips to show: built-in actions, then the user's templates."""
+        return quick_actions(self._settings)
+
+    # --- which conversation ----------------------------------------------------------------
+    def new_conversation(self) -> None:
+        """An empty chat without a picture."""
+        self._switch()
+        self._emit_picture(QImage(), "none")
+
+    def new_from_picture(
+        self, png: bytes | None, image: QImage | None = None, picture_id: int | None = None
+    ) -> None:
+        """A new chat about a picture: `png` may come later (`set_picture_bytes`), `image` shows
+        at once; `picture_id` ties a later `set_picture_bytes` to this picture."""
+        self._switch()
+        self._picture_id = picture_id
+        self._png = png
+        state: PictureState = "ready" if png is not None else "pending"
+        if image is not None and not image.isNull():
+            self._emit_picture(image, state)
+        else:
+            self._emit_picture(QImage(), state)
+            if png is not None:
+                self._picture_task = self._run_task(lambda: _decode(png), self._picture_decoded)
+
+    def set_picture_bytes(self, png: bytes, picture_id: int | None = None) -> bool:
+        """The PNG of the pending picture is ready; a held question goes out now."""
+        if self._cid is not None or picture_id != self._picture_id:
+            return False  # a picture of a conversation no longer shown
+        if self._picture_state not in ("pending", "failed"):
+            return False
+        self._png = png
+        self._set_picture_state("ready")
+        held, self._held_question = self._held_question, None
+        if held is not None:
+            self._start(question=held, announce=False)
+        return True
+
+    def picture_failed(self, reason: str, picture_id: int | None = None) -> None:
+        """The picture could not be encoded: say so; a held question can go without it."""
+        if self._cid is not None or picture_id != self._picture_id:
+            return
+        self._set_picture_state("failed")
+        if self._held_question is not None:
+            self._unsaved_question, self._held_question = self._held_question, None
+            self._update_answering()
+            self.answer_finished.emit("error", "")
+            message = f"{reason} Retry sends your question without the picture."
+            self._set_status(ChatStatus("error", message, "retry"))
+        else:
+            self._set_status(ChatStatus("error", reason))
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Show a saved conversation (read in a worker)."""
+        self._switch()
+        self._cid = conversation_id
+        self._ready = False
+        self._set_status(ChatStatus("preparing", "Opening the conversation…"))
+        chat = self._chat
+        self._load_task = self._run_task(
+            lambda: _load(chat, conversation_id), self._conversation_loaded
+        )
+
+    def _switch(self) -> None:
+        self._view += 1
+        self._reset_fields()
+        self.conversation_reset.emit()
+        self.title_changed.emit(self._title)
+        self._set_status(ChatStatus())
+        self._update_answering()
+
+    # --- asking ----------------------------------------------------------------------------
+    def send(self, text: str) -> bool:
+        """Ask `text` in the shown conversation; False when it can't be sent now."""
+        question = text.strip()
+        if not question or self.answering_here:
+            return False
+        if self._cid is None and self._picture_state == "pending":
+            self._held_question = question
+            self.question_added.emit(question)
+            self.answer_started.emit()
+            message = "Preparing the picture… your question goes out as soon as it is ready."
+            self._set_status(ChatStatus("preparing", message))
+            self._update_answering()
+            return True
+        if self._cid is not None and not self._queue.queue.withdraw(self._cid):
+            return False  # the queue is sending this conversation right now
+        self._unsaved_question = None
+        self.question_added.emit(question)
+        self._start(question=question)
+        return True
+
+    def retry(self) -> bool:
+        """Ask again after a failure (or send a waiting question now)."""
+        if self.answering_here:
+            return False
+        if self._cid is not None and self._cid in self._queue.queue:
+            self._queue.queue.kick(self._cid)
+            self._set_status(ChatStatus("sending", "Trying to send your question now…"))
+            return True
+        if self._unsaved_question is not None:
+            question, self._unsaved_question = self._unsaved_question, None
+            self._start(question=question)
+            return True
+        if self._cid is None:
+            return False
+        self._start(question=None)
+        return True
+
+    def stop(self) -> None:
+        """Stop the answer (what arrived is kept, marked stopped) or stop waiting to send."""
+        for worker, view in self._workers.items():
+            if view == self._view:
+                worker.cancel()
+                return
+        if self._held_question is not None:
+            self._unsaved_question, self._held_question = self._held_question, None
+            self._update_answering()
+            self.answer_finished.emit("cancelled", "")
+            self._set_status(ChatStatus("error", "Not sent. Retry sends it.", "retry"))
+        elif (
+            self._cid is not None
+            and self._queue.queue.cancel(self._cid)
+            and not self._queue_streaming  # streaming: its `answered` signal reports the stop
+        ):
+            self._set_status(ChatStatus("error", "Not sent. Retry sends it.", "retry"))
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop every answer and the queue's thread (on quit); unsent questions stay queued."""
+        for worker in list(self._workers):
+            worker.cancel()
+        if self._owns_queue:
+            self._queue.stop(timeout_s)
+        self._pool.waitForDone(int(timeout_s * 1000))
+
+    def _start(self, question: str | None, announce: bool = True) -> None:
+        settings = self._settings
+        job = AnswerJob(
+            provider=settings.provider,
+            model=settings.model_for(settings.provider),
+            conversation_id=self._cid,
+            question=question,
+            image=self._png if self._cid is None else None,
+        )
+        worker = AnswerWorker(self._chat, job)
+        view = self._view
+        signals = worker.signals
+        signals.saved.connect(lambda message: self._saved(view, message))
+        signals.chunk.connect(lambda text: self._chunk(view, text))
+        signals.retrying.connect(lambda text: self._retrying(view, text))
+        signals.finished.connect(lambda outcome: self._finished(worker, outcome))
+        self._workers[worker] = view
+        if announce:
+            self.answer_started.emit()
+        self._set_status(ChatStatus("sending", "Sending…"))
+        self._update_answering()
+        self._pool.start(worker)
+
+    def _ask_queued(self, conversation_id: str) -> Answer:  # runs on the queue's thread
+        settings = self._settings  # one read: the dataclass is immutable
+        provider = settings.provider
+        return self._chat.answer(
+            conversation_id, provider=provider, model=settings.model_for(provider)
+        )
+
+    # --- worker results (main thread) ------------------------------------------------------
+    def _saved(self, view: int, message: Message) -> None:
+        self.conversation_changed.emit(message.conversation_id)
+        if view != self._view:
+            return
+        if self._cid is None:
+            self._cid = message.conversation_id
+            self._title = make_title(message.text)
+            self.title_changed.emit(self._title)
+
+    def _chunk(self, view: int, text: str) -> None:
+        if view != self._view:
+            return
+        if self._status.kind != "answering":
+            self._set_status(ChatStatus("answering", "Answering…"))
+        self.answer_chunk.emit(text)
+
+    def _retrying(self, view: int, text: str) -> None:
+        if view == self._view:
+            self._set_status(ChatStatus("retrying", text))
+
+    def _finished(self, worker: AnswerWorker, outcome: AnswerOutcome) -> None:
+        view = self._workers.pop(worker, None)
+        self._update_answering()
+        queued = (
+            outcome.status == "error"
+            and outcome.conversation_id is not None
+            and should_queue(outcome.error)
+            and self._queue.queue.add(outcome.conversation_id, outcome.error)
+        )
+        if outcome.status != "error" and outcome.conversation_id is not None:
+            self.conversation_changed.emit(outcome.conversation_id)
+        if view != self._view:
+            return
+        if not outcome.question_saved and worker.job.question is not None:
+            self._unsaved_question = worker.job.question
+        self.answer_finished.emit(outcome.status, outcome.text)
+        if outcome.status == "final":
+            note = "Answered from the cache." if outcome.from_cache else ""
+            self._set_status(ChatStatus("idle", note))
+        elif outcome.status == "cancelled":
+            self._set_status(ChatStatus("idle", "Stopped."))
+        elif queued:
+            entry = self._queue.queue.get(outcome.conversation_id or "")
+            self._set_status(_waiting_status(outcome.reason, entry.due_in_s if entry else None))
+        else:
+            self._set_status(ChatStatus("error", outcome.reason, "retry"))
+
+    def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
+        if self._tasks.pop(token, None) is None or token != self._load_task:
+            return
+        detail = loaded.detail
+        self._ready = True
+        self._title = detail.conversation.title or NEW_CHAT_TITLE
+        self.title_changed.emit(self._title)
+        self.transcript_loaded.emit(detail.messages)
+        picture = loaded.picture
+        self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
+        self._status_for_loaded(detail)
+
+    def _status_for_loaded(self, detail: ConversationDetail) -> None:
+        cid = detail.conversation.id
+        unanswered = bool(detail.messages) and detail.messages[-1].role == "user"
+        entry = self._queue.queue.get(cid)
+        running = [w for w in self._workers if w.conversation_id == cid]
+        if running:  # still answering from before the switch: show it here again
+            self._workers[running[0]] = self._view
+            self._update_answering()
+            self.answer_started.emit()
+            self._set_status(ChatStatus("answering", "Answering…"))
+        elif entry is not None and entry.sending:
+            self._queue_streaming = True
+            self._update_answering()
+            self.answer_started.emit()
+            self._set_status(ChatStatus("sending", "Sending your waiting question…"))
+        elif entry is not None:
+            self._set_status(_waiting_status(entry.reason, entry.due_in_s))
+        elif unanswered:
+            self._set_status(ChatStatus("error", "This question has no answer yet.", "retry"))
+        else:
+            self._set_status(ChatStatus())
+
+    def _picture_decoded(self, token: int, image: QImage) -> None:
+        if self._tasks.pop(token, None) is not None and token == self._picture_task:
+            self.picture_changed.emit(image)
+
+    def _task_failed(self, token: int, reason: str) -> None:
+        if self._tasks.pop(token, None) is None:
+            return
+        if token == self._load_task:
+            self._ready = True
+            self._set_status(ChatStatus("error", f"The conversation could not be opened. {reason}"))
+        elif token == self._picture_task:
+            self._set_status(ChatStatus("error", f"The picture could not be shown. {reason}"))
+
+    def _run_task(self, fn: Callable[[], object], on_done: Callable[[int, Any], None]) -> int:
+        token = next(self._tokens)
+        task = Task(token, fn)
+        task.signals.done.connect(on_done)
+        task.signals.failed.connect(self._task_failed)
+        self._tasks[token] = task
+        self._pool.start(task)
+        return token
+
+    # --- the answer queue (main thread, via QueueRunner's signals) -------------------------
+    def _queue_started(self, conversation_id: str) -> None:
+        self._update_answering(queue_sending=True)
+        if self._shown(conversation_id) and not self._queue_streaming:
+            self._queue_streaming = True
+            self._update_answering()
+            self.answer_started.emit()
+            self._set_status(ChatStatus("sending", "Sending your waiting question…"))
+
+    def _queue_chunk(self, conversation_id: str, text: str) -> None:
+        if self._shown(conversation_id) and self._queue_streaming:
+            self._chunk(self._view, text)
+
+    def _queue_waiting(self, conversation_id: str, delay_s: float, reason: str) -> None:
+        self._update_answering(queue_sending=False)
+        if self._shown(conversation_id):
+            if self._queue_streaming:
+                self._queue_streaming = False
+                self._update_answering()
+                self.answer_finished.emit("error", "")
+            self._set_status(_waiting_status(reason, delay_s))
+
+    def _queue_answered(self, conversation_id: str, result: AnswerResult) -> None:
+        self._update_answering(queue_sending=False)
+        self.conversation_changed.emit(conversation_id)
+        if self._shown(conversation_id):
+            if not self._queue_streaming:
+                self.answer_started.emit()
+            self._queue_streaming = False
+            self._update_answering()
+            self.answer_finished.emit(result.status, result.text)
+            stopped = result.status == "cancelled"
+            self._set_status(ChatStatus("idle", "Stopped." if stopped else ""))
+
+    def _queue_failed(self, conversation_id: str, reason: str) -> None:
+        self._update_answering(queue_sending=False)
+        if self._shown(conversation_id):
+            if self._queue_streaming:
+                self._queue_streaming = False
+                self._update_answering()
+                self.answer_finished.emit("error", "")
+            self._set_status(ChatStatus("error", reason, "retry"))
+
+    def _queue_dropped(self, conversation_id: str) -> None:
+        self._update_answering(queue_sending=False)
+        self.conversation_changed.emit(conversation_id)
+        if self._shown(conversation_id):
+            self.open_conversation(conversation_id)  # answered elsewhere: show what is saved
+
+    def _queue_changed(self) -> None:
+        count = len(self._queue.queue)
+        if count != self._waiting:
+            self._waiting = count
+            self.waiting_count_changed.emit(count)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _shown(self, conversation_id: str) -> bool:
+        return conversation_id == self._cid and self._ready
+
+    def _update_answering(self, queue_sending: bool | None = None) -> None:
+        if queue_sending is not None:
+            self._queue_sending = queue_sending
+        answering = bool(self._workers) or self._queue_sending or self._held_question is not None
+        if answering != self._answering:
+            self._answering = answering
+            self.answering_changed.emit(answering)
+
+    def _set_status(self, status: ChatStatus) -> None:
+        if status != self._status:
+            self._status = status
+            self.status_changed.emit(status)
+
+    def _emit_picture(self, image: QImage, state: PictureState) -> None:
+        self.picture_changed.emit(image)
+        self._picture_state = state
+        self.picture_state_changed.emit(state)
+
+    def _set_picture_state(self, state: PictureState) -> None:
+        if state != self._picture_state:
+            self._picture_state = state
+            self.picture_state_changed.emit(state)
+
+
+def _waiting_status(reason: str, next_try_s: float | None) -> ChatStatus:
+    message = "Waiting to send: your question goes out by itself once the AI provider answers."
+    return ChatStatus("waiting", message, "send_now", reason, next_try_s)
+
+
+def _decode(png: bytes) -> QImage:
+    image = QImage.fromData(png)
+    if image.isNull():
+        raise ValueError("the picture could not be read")
+    return image
+
+
+def _load(chat: ChatService, conversation_id: str) -> LoadedConversation:
+    detail = chat.store.get_conversation(conversation_id)
+    sha = next((m.screenshot_sha256 for m in detail.messages if m.screenshot_sha256), None)
+    picture = None
+    if sha is not None:
+        image = QImage.fromData(chat.store.screenshot_bytes(sha))
+        picture = None if image.isNull() else image
+    return LoadedConversation(detail, picture)

@@ -1,0 +1,980 @@
+"""The floating chat window: picture, conversation, quick-action chips and the prompt box.
+
+Frameless, always on top, no taskbar entry (a tool window); dragged by its header, resized by
+its edges or the grip; remembers its place per screen; opens beside the captured region; Esc
+hides it. It only draws what its ChatController reports and calls the controller's methods.
+
+Keys: Enter sends, Shift+Enter new line, Up (empty box or at the start) recalls earlier prompts,
+Ctrl+. stops, Ctrl+R retries, Ctrl+Shift+C copies the last answer, Ctrl+N starts a new chat,
+Esc hides the window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6.QtCore import (
+    QEvent,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QCloseEvent,
+    QCursor,
+    QGuiApplication,
+    QHideEvent,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QMoveEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QScreen,
+    QShortcut,
+    QTextCursor,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLayoutItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizeGrip,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from snapask_desktop.store.records import Message
+from snapask_desktop.ui import style
+from snapask_desktop.ui.answer_worker import Task
+from snapask_desktop.ui.chat_controller import ChatController, ChatStatus
+from snapask_desktop.ui.markdown_view import MarkdownView
+from snapask_desktop.ui.window_state import WindowStateStore, centered, clamp_rect, place_near
+
+STATE_NAME = "chat"
+DEFAULT_SIZE = QSize(440, 620)
+MIN_SIZE = QSize(320, 380)
+THUMB_HEIGHT = 112
+EDGE = 5  # px of the window's border that resize it
+SAVE_DELAY_MS = 400
+MAX_PROMPT_LINES = 6
+
+
+# --- small building blocks -----------------------------------------------------------------
+class FlowLayout(QLayout):
+    """Lays widgets out left to right, wrapping onto new lines (the quick-action chips)."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._gap = spacing
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        """Qt adds each widget through this."""
+        self._items.append(item)
+
+    def count(self) -> int:
+        """How many items the layout holds."""
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        """The item at `index`, or None."""
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        """Remove and return the item at `index`."""
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        """Never grows wider than asked."""
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        """Its height depends on the width it gets."""
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        """The height needed to wrap the items into `width`."""
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        """Place the items inside `rect`."""
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        """Room for the widest item."""
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        """At least the widest item."""
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        x, y, line_height = rect.x(), rect.y(), 0
+        for item in self._items:
+            if item.widget() is not None and item.widget().isHidden():
+                continue
+            hint = item.sizeHint()
+            if x + hint.width() > rect.right() + 1 and line_height > 0:
+                x, y = rect.x(), y + line_height + self._gap
+                line_height = 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self._gap
+            line_height = max(line_height, hint.height())
+        return y + line_height - rect.y()
+
+
+class PromptEdit(QPlainTextEdit):
+    """The prompt box: Enter sends, Shift+Enter breaks the line, Up/Down walk earlier prompts."""
+
+    submitted = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._history: list[str] = []
+        self._index: int | None = None  # position in history while recalling
+        self._draft = ""
+        self._recalling = False
+        self.setPlaceholderText("Ask about the picture…")
+        self.setTabChangesFocus(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.textChanged.connect(self._edited)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def remember(self, text: str) -> None:
+        """Add a sent prompt to the history Up walks through."""
+        if text and (not self._history or self._history[-1] != text):
+            self._history.append(text)
+        self._index = None
+
+    def history(self) -> list[str]:
+        """The prompts Up can recall, oldest first."""
+        return list(self._history)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter / Shift+Enter / Up / Down as described in the class docstring."""
+        key, mods = event.key(), event.modifiers()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if mods & Qt.KeyboardModifier.ShiftModifier:
+                self.insertPlainText("\n")
+            else:
+                self.submitted.emit(self.toPlainText())
+            return
+        if key == Qt.Key.Key_Up and not mods and self._at_start() and self._recall(-1):
+            return
+        if key == Qt.Key.Key_Down and not mods and self._index is not None and self._on_last_line():
+            self._recall(+1)
+            return
+        super().keyPressEvent(event)
+
+    def _at_start(self) -> bool:
+        return self.textCursor().position() == 0
+
+    def _on_last_line(self) -> bool:
+        probe = self.textCursor()  # a copy: moving it does not move the caret
+        return not probe.movePosition(QTextCursor.MoveOperation.Down)
+
+    def _recall(self, step: int) -> bool:
+        if not self._history:
+            return False
+        if self._index is None:
+            if step > 0:
+                return False
+            self._draft = self.toPlainText()
+            index = len(self._history) - 1
+        else:
+            index = self._index + step
+        if index < 0:
+            return True  # already at the oldest: stay
+        self._recalling = True
+        if index >= len(self._history):
+            self._index = None
+            self.setPlainText(self._draft)
+        else:
+            self._index = index
+            self.setPlainText(self._history[index])
+        self._recalling = False
+        # Up leaves the cursor at the start, so another Up goes further back at once.
+        move = QTextCursor.MoveOperation
+        self.moveCursor(move.End if step > 0 else move.Start)
+        return True
+
+    def _edited(self) -> None:
+        if not self._recalling:
+            self._index = None
+
+    def _fit(self, *_args: object) -> None:
+        lines = max(1, min(MAX_PROMPT_LINES, int(self.document().size().height())))
+        margins = self.contentsMargins()
+        doc_margin = int(self.document().documentMargin() * 2)
+        height = lines * self.fontMetrics().lineSpacing() + doc_margin + margins.top()
+        self.setFixedHeight(height + margins.bottom() + 2)
+
+
+class QuestionBubble(QFrame):
+    """One of the user's questions."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        style.set_role(self, "bubble")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note = QLabel()
+        style.set_role(self.note, "warning")
+        self.note.hide()
+        layout.addWidget(self.label)
+        layout.addWidget(self.note)
+
+    def set_note(self, text: str) -> None:
+        """A small line under the question (e.g. waiting to send); empty hides it."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
+
+class AnswerBubble(QWidget):
+    """One answer: Markdown that streams in, a note (stopped, failed) and a Copy button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.view = MarkdownView(self)
+        self.waiting = QLabel("Waiting for the answer…")
+        style.set_role(self.waiting, "muted")
+        footer = QHBoxLayout()
+        footer.setContentsMargins(0, 0, 0, 0)
+        self.note = QLabel()
+        style.set_role(self.note, "muted")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy this answer (Ctrl+Shift+C for the last one)")
+        style.set_role(self.copy_button, "flat")
+        self.copy_button.clicked.connect(self.copy)
+        footer.addWidget(self.note, 1)
+        footer.addWidget(self.copy_button)
+        layout.addWidget(self.waiting)
+        layout.addWidget(self.view)
+        layout.addLayout(footer)
+        self.status = "pending"
+        self._set_footer()
+
+    def append(self, text: str) -> None:
+        """A streamed chunk."""
+        self.waiting.hide()
+        self.view.append_markdown(text)
+
+    def finish(self, status: str, text: str) -> None:
+        """The answer ended: final, cancelled (stopped by the user) or error."""
+        self.status = status
+        self.waiting.hide()
+        self.view.set_markdown(text)
+        self.view.flush()
+        self._set_footer()
+
+    def text(self) -> str:
+        """The answer's Markdown."""
+        return self.view.markdown()
+
+    def copy(self) -> None:
+        """Put the answer's text on the clipboard."""
+        QGuiApplication.clipboard().setText(self.text())
+        self.copy_button.setText("Copied ✓")
+        QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("Copy"))
+
+    def _set_footer(self) -> None:
+        notes = {"cancelled": "Stopped", "error": "Cut short: the answer did not finish"}
+        self.note.setText(notes.get(self.status, ""))
+        self.copy_button.setVisible(self.status != "pending")
+
+
+class Transcript(QScrollArea):
+    """The conversation, newest at the bottom; follows a streaming answer while at the bottom."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        body = QWidget()
+        body.setAutoFillBackground(False)
+        self.viewport().setAutoFillBackground(False)
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(10, 8, 10, 8)
+        self._layout.setSpacing(10)
+        self.hint = QLabel("Ask anything about the picture, or pick a quick action below.")
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        style.set_role(self.hint, "muted")
+        self._layout.addWidget(self.hint)
+        self._layout.addStretch(1)
+        self.setWidget(body)
+        self._stick = True
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._range_changed)
+        bar.valueChanged.connect(self._value_changed)
+
+    def clear(self) -> None:
+        """Remove every bubble."""
+        while self._layout.count() > 2:
+            item = self._layout.takeAt(1)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()
+        self.hint.show()
+        self._stick = True
+
+    def add_question(self, text: str) -> QuestionBubble:
+        """Show a question."""
+        return self._add(QuestionBubble(text))
+
+    def add_answer(self) -> AnswerBubble:
+        """Start an (empty, streaming) answer."""
+        return self._add(AnswerBubble())
+
+    def bubbles(self) -> list[QWidget]:
+        """The bubbles in order (questions and answers)."""
+        return [
+            item.widget()
+            for item in (self._layout.itemAt(i) for i in range(1, self._layout.count() - 1))
+            if item is not None and item.widget() is not None
+        ]
+
+    def questions(self) -> list[QuestionBubble]:
+        """The question bubbles in order."""
+        return [b for b in self.bubbles() if isinstance(b, QuestionBubble)]
+
+    def answers(self) -> list[AnswerBubble]:
+        """The answer bubbles in order."""
+        return [b for b in self.bubbles() if isinstance(b, AnswerBubble)]
+
+    def show_messages(self, messages: tuple[Message, ...]) -> None:
+        """Show a saved conversation."""
+        for message in messages:
+            if message.role == "user":
+                self.add_question(message.text)
+            else:
+                self.add_answer().finish(message.status, message.text)
+        self.scroll_to_end()
+
+    def scroll_to_end(self) -> None:
+        """Jump to the newest message and keep following."""
+        self._stick = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _add(self, widget: QWidget) -> QWidget:
+        self.hint.hide()
+        self._layout.insertWidget(self._layout.count() - 1, widget)
+        self._stick = True
+        return widget
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        if self._stick:
+            self.verticalScrollBar().setValue(high)
+
+    def _value_changed(self, value: int) -> None:
+        self._stick = value >= self.verticalScrollBar().maximum() - 4
+
+
+class PictureViewer(QWidget):
+    """The picture at full size (scaled down to fit the screen), in its own window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle("SnapAsk — picture")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.area = QScrollArea()
+        self.area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label = QLabel()
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.area.setWidget(self.label)
+        self.area.setWidgetResizable(True)
+        layout.addWidget(self.area)
+        self.setToolTip("Esc closes")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc closes the viewer."""
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+    def show_image(self, image: QImage, screen: QScreen | None) -> None:
+        """Show `image`, fitted to 90% of the screen's free area."""
+        pixmap = QPixmap.fromImage(image)
+        area = screen.availableGeometry() if screen else QRect(0, 0, 1280, 800)
+        room = QSize(int(area.width() * 0.9), int(area.height() * 0.9))
+        if pixmap.width() > room.width() or pixmap.height() > room.height():
+            pixmap = pixmap.scaled(
+                room, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        self.label.setPixmap(pixmap)
+        size = pixmap.size().grownBy(self.contentsMargins()) + QSize(4, 4)
+        self.setGeometry(centered(size.expandedTo(QSize(200, 150)), area))
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+
+class Header(QFrame):
+    """Title bar of the frameless window: drag it to move the window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        style.set_role(self, "header")
+        self._drag_from: QPoint | None = None
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 4, 4)
+        layout.setSpacing(2)
+        self.title = QLabel()
+        style.set_role(self.title, "title")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.new_button = QToolButton()
+        self.new_button.setText("New")
+        self.new_button.setToolTip("New chat without a picture (Ctrl+N)")
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Hide the window (Esc)")
+        for button in (self.new_button, self.close_button):
+            style.set_role(button, "flat")
+            button.setAutoRaise(True)
+        layout.addWidget(self.title, 1)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.close_button)
+        self.setCursor(Qt.CursorShape.SizeAllCursor)
+        self.setToolTip("Drag to move")
+
+    def set_title(self, text: str) -> None:
+        """Show the conversation title (elided to fit)."""
+        self.title.setText(text)
+        self.title.setToolTip(text)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Start moving the window: the window system's move when it offers one."""
+        if event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        handle = self.window().windowHandle()
+        if handle is not None and handle.startSystemMove():
+            return None
+        self._drag_from = event.globalPosition().toPoint() - self.window().pos()
+        return None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Follow the pointer while dragging (where there is no system move)."""
+        if self._drag_from is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self.window().move(event.globalPosition().toPoint() - self._drag_from)
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """Stop dragging."""
+        self._drag_from = None
+        super().mouseReleaseEvent(event)
+
+
+class StatusRow(QWidget):
+    """The status line: what is happening and, on failure, Retry / Send now; a waiting
+    question's reason and a countdown to its next try."""
+
+    action = Signal(str)  # "retry" | "send_now"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 2)
+        texts = QVBoxLayout()
+        texts.setSpacing(1)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        style.set_role(self.detail, "muted")
+        texts.addWidget(self.label)
+        texts.addWidget(self.detail)
+        self.button = QPushButton()
+        self.button.setAutoDefault(False)
+        self.button.clicked.connect(lambda: self.action.emit(self._action))
+        layout.addLayout(texts, 1)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
+        self._action = ""
+        self._status = ChatStatus()
+        self._next_try_at = 0.0
+        self._tick = QTimer(self, interval=1000)
+        self._tick.timeout.connect(self._show_detail)
+        self.show_status(ChatStatus())
+
+    def show_status(self, status: ChatStatus) -> None:
+        """Show a status (hidden when idle without a message)."""
+        self._status = status
+        roles = {"error": "error", "waiting": "warning", "retrying": "warning"}
+        style.set_role(self.label, roles.get(status.kind, "muted"))
+        self.label.setText(status.message)
+        self._action = status.action
+        labels = {
+            "retry": ("Retry", "Ask again (Ctrl+R)"),
+            "send_now": ("Send now", "Try to send the waiting question now (Ctrl+R)"),
+        }
+        text, tip = labels.get(status.action, ("", ""))
+        self.button.setText(text)
+        self.button.setToolTip(tip)
+        self.button.setVisible(bool(status.action))
+        if status.next_try_s is not None:
+            self._next_try_at = time.monotonic() + status.next_try_s
+            self._tick.start()
+        else:
+            self._tick.stop()
+        self._show_detail()
+        self.setVisible(bool(status.message or status.action))
+
+    def _show_detail(self) -> None:
+        parts = [self._status.detail] if self._status.detail else []
+        if self._status.next_try_s is not None:
+            left = math.ceil(self._next_try_at - time.monotonic())
+            parts.append(f"Next try in {left} s." if left > 0 else "Trying again…")
+            if left <= 0:
+                self._tick.stop()
+        self.detail.setText(" ".join(parts))
+        self.detail.setVisible(bool(parts))
+
+
+# --- the window ----------------------------------------------------------------------------
+class ChatWindow(QWidget):
+    """The floating chat window; see the module docstring."""
+
+    def __init__(
+        self,
+        controller: ChatController,
+        state: WindowStateStore | None = None,
+        pool: QThreadPool | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        flags = (
+            Qt.WindowType.Tool
+            | Qt.WindowType.FramelessWindowHint
+            | Qt.WindowType.WindowStaysOnTopHint
+        )
+        super().__init__(parent, flags)
+        self.controller = controller
+        self._state = state
+        self._pool = pool or QThreadPool.globalInstance()
+        self._image = QImage()
+        self._thumb_token = 0
+        self._thumb_task: Task | None = None
+        self._answer: AnswerBubble | None = None
+        self._resize_from: tuple[Qt.Edge, QPoint, QRect] | None = None
+        self.viewer: PictureViewer | None = None
+        self.setObjectName("ChatWindow")
+        self.setWindowTitle("SnapAsk")
+        self.setMinimumSize(MIN_SIZE)
+        self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_Hover)
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self._save_place)
+        self._build()
+        self._connect()
+        self._shortcuts()
+        self._restyle()
+        self.resize(DEFAULT_SIZE)
+
+    # --- construction ----------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(EDGE, EDGE, EDGE, EDGE)
+        outer.setSpacing(0)
+        self.header = Header()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setFixedHeight(3)
+        self.busy.hide()
+        self.thumbnail = QToolButton()
+        self.thumbnail.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.thumbnail.setToolTip("Show the picture full size (Space)")
+        style.set_role(self.thumbnail, "flat")
+        self.thumbnail.hide()
+        self.picture_note = QLabel()
+        style.set_role(self.picture_note, "muted")
+        picture_row = QHBoxLayout()
+        picture_row.setContentsMargins(10, 8, 10, 0)
+        picture_row.addWidget(self.thumbnail)
+        picture_row.addWidget(self.picture_note, 1, Qt.AlignmentFlag.AlignBottom)
+        self.transcript = Transcript()
+        self.status_row = StatusRow()
+        self.chips = QWidget()
+        self.chip_layout = FlowLayout(self.chips)
+        self.prompt = PromptEdit()
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(False)
+        self.send_button.setAutoDefault(False)
+        self.grip = QSizeGrip(self)
+        self.grip.setToolTip("Drag to resize")
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(10, 6, 10, 4)
+        bottom.setSpacing(6)
+        bottom.addWidget(self.chips)
+        prompt_row = QHBoxLayout()
+        prompt_row.setSpacing(6)
+        prompt_row.addWidget(self.prompt, 1)
+        prompt_row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        bottom.addLayout(prompt_row)
+        grip_row = QHBoxLayout()
+        grip_row.setContentsMargins(0, 0, 0, 0)
+        self.hints = QLabel("Enter sends · Shift+Enter new line · Esc hides")
+        style.set_role(self.hints, "muted")
+        grip_row.addWidget(self.hints, 1)
+        grip_row.addWidget(self.grip, 0, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
+        bottom.addLayout(grip_row)
+        outer.addWidget(self.header)
+        outer.addWidget(self.busy)
+        outer.addLayout(picture_row)
+        outer.addWidget(self.transcript, 1)
+        outer.addWidget(self.status_row)
+        outer.addLayout(bottom)
+        self._rebuild_chips()
+        self.setTabOrder(self.prompt, self.send_button)
+        self.setFocusProxy(self.prompt)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.conversation_reset.connect(self._reset)
+        c.title_changed.connect(self._title_changed)
+        c.picture_changed.connect(self._set_picture)
+        c.picture_state_changed.connect(self._picture_state)
+        c.transcript_loaded.connect(self.transcript.show_messages)
+        c.question_added.connect(self._question_added)
+        c.answer_started.connect(self._answer_started)
+        c.answer_chunk.connect(self._answer_chunk)
+        c.answer_finished.connect(self._answer_finished)
+        c.status_changed.connect(self._status_changed)
+        c.actions_changed.connect(self._rebuild_chips)
+        c.answering_changed.connect(lambda _on: self._update_controls())
+        self.prompt.submitted.connect(self._submit)
+        self.send_button.clicked.connect(self._send_or_stop)
+        self.status_row.action.connect(lambda _action: self.controller.retry())
+        self.thumbnail.clicked.connect(self.show_picture)
+        self.header.close_button.clicked.connect(self.hide)
+        self.header.new_button.clicked.connect(self.controller.new_conversation)
+
+    def _shortcuts(self) -> None:
+        def add(keys: QKeySequence | str, slot: object) -> None:
+            sequence = keys if isinstance(keys, QKeySequence) else QKeySequence(keys)
+            shortcut = QShortcut(sequence, self, slot)  # type: ignore[call-overload]
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+
+        add(QKeySequence(Qt.Key.Key_Escape), self.hide)
+        add("Ctrl+.", self.controller.stop)
+        add("Ctrl+R", self.controller.retry)
+        add("Ctrl+Shift+C", self.copy_last_answer)
+        add("Ctrl+N", self.controller.new_conversation)
+
+    def _rebuild_chips(self) -> None:
+        while self.chip_layout.count():
+            item = self.chip_layout.takeAt(0)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()
+        previous: QWidget = self.send_button
+        for action in self.controller.quick_actions():
+            chip = QPushButton(action.label)
+            style.set_role(chip, "chip")
+            chip.setAutoDefault(False)
+            tip = action.prompt if len(action.prompt) <= 240 else action.prompt[:239] + "…"
+            chip.setToolTip(tip)
+            chip.clicked.connect(lambda _=False, prompt=action.prompt: self._send(prompt))
+            self.chip_layout.addWidget(chip)
+            self.setTabOrder(previous, chip)
+            previous = chip
+        self._update_controls()
+
+    def chip_buttons(self) -> list[QPushButton]:
+        """The quick-action chips, in order."""
+        return [
+            item.widget()
+            for item in (self.chip_layout.itemAt(i) for i in range(self.chip_layout.count()))
+            if item is not None and isinstance(item.widget(), QPushButton)
+        ]
+
+    # --- showing ---------------------------------------------------------------------------
+    def show_near(self, anchor: QRect | None = None) -> None:
+        """Show the window beside `anchor` (a captured region, logical desktop pixels), or
+        where it was last left on the screen under the pointer; never off-screen."""
+        screen = self._screen_for(anchor)
+        area = screen.availableGeometry()
+        saved = self._state.load(STATE_NAME, screen) if self._state else None
+        size = (saved.size() if saved else DEFAULT_SIZE).expandedTo(MIN_SIZE)
+        size = size.boundedTo(area.size())
+        if anchor is not None:
+            rect = place_near(anchor, size, area)
+        elif saved is not None:
+            rect = clamp_rect(saved, area)
+        else:
+            rect = centered(size, area)
+        self.setGeometry(rect)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.prompt.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+    def _screen_for(self, anchor: QRect | None) -> QScreen:
+        point = anchor.center() if anchor is not None else QCursor.pos()
+        return QGuiApplication.screenAt(point) or QGuiApplication.primaryScreen()
+
+    def show_picture(self) -> None:
+        """Open the picture viewer."""
+        if self._image.isNull():
+            return
+        if self.viewer is None:
+            self.viewer = PictureViewer()
+        self.viewer.show_image(self._image, self.screen())
+
+    def copy_last_answer(self) -> None:
+        """Copy the newest answer to the clipboard."""
+        answers = [a for a in self.transcript.answers() if a.text()]
+        if answers:
+            answers[-1].copy()
+
+    # --- controller signals ----------------------------------------------------------------
+    def _reset(self) -> None:
+        self.transcript.clear()
+        self._answer = None
+        self.picture_note.clear()
+        self._update_controls()
+
+    def _title_changed(self, title: str) -> None:
+        self.header.set_title(title)
+        self.setWindowTitle(f"SnapAsk — {title}")
+
+    def _set_picture(self, image: QImage) -> None:
+        self._image = image
+        self._thumb_token += 1
+        if image.isNull():
+            self.thumbnail.hide()
+            return
+        # A quick (blocky) thumbnail at once, a smooth one from a worker a moment later.
+        quick = image.scaledToHeight(THUMB_HEIGHT, Qt.TransformationMode.FastTransformation)
+        self._show_thumbnail(quick)
+        token = self._thumb_token
+        task = Task(token, lambda: _smooth_thumbnail(image))
+        task.signals.done.connect(self._smooth_thumbnail_ready)
+        self._thumb_task = task
+        self._pool.start(task)
+
+    def _smooth_thumbnail_ready(self, token: int, thumb: QImage) -> None:
+        if token == self._thumb_token:
+            self._show_thumbnail(thumb)
+        self._thumb_task = None
+
+    def _show_thumbnail(self, thumb: QImage) -> None:
+        size = thumb.size()
+        if size.width() > 3 * THUMB_HEIGHT:  # a very wide strip: keep the row reasonable
+            size = size.scaled(3 * THUMB_HEIGHT, THUMB_HEIGHT, Qt.AspectRatioMode.KeepAspectRatio)
+        self.thumbnail.setIcon(QIcon(QPixmap.fromImage(thumb)))
+        self.thumbnail.setIconSize(size)
+        self.thumbnail.show()
+
+    def _picture_state(self, state: str) -> None:
+        notes = {"pending": "Preparing the picture…", "failed": "The picture could not be saved."}
+        self.picture_note.setText(notes.get(state, ""))
+
+    def _question_added(self, text: str) -> None:
+        self.prompt.remember(text)
+        self.transcript.add_question(text)
+
+    def _answer_started(self) -> None:
+        self._answer = self.transcript.add_answer()
+        self._update_controls()
+
+    def _answer_chunk(self, text: str) -> None:
+        if self._answer is None:
+            self._answer = self.transcript.add_answer()
+        self._answer.append(text)
+
+    def _answer_finished(self, status: str, text: str) -> None:
+        bubble, self._answer = self._answer, None
+        if bubble is not None:
+            if not text and status in ("error", "cancelled"):
+                bubble.deleteLater()  # nothing arrived: the status line says why
+                bubble.hide()
+            else:
+                bubble.finish(status, text)
+        self._update_controls()
+
+    def _status_changed(self, status: ChatStatus) -> None:
+        self.status_row.show_status(status)
+        questions = self.transcript.questions()
+        for question in questions:
+            question.set_note("")
+        if status.kind == "waiting" and questions:
+            questions[-1].set_note("Waiting to send…")
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        busy = self.controller.answering_here
+        self.send_button.setText("Stop" if busy else "Send")
+        tip = "Stop the answer (Ctrl+.)" if busy else "Send the question (Enter)"
+        self.send_button.setToolTip(tip)
+        self.busy.setVisible(busy)
+        for chip in self.chip_buttons():
+            chip.setEnabled(not busy)
+
+    # --- user actions ----------------------------------------------------------------------
+    def _submit(self, text: str) -> None:
+        self._send(text)
+
+    def _send(self, text: str) -> None:
+        if self.controller.send(text) and text == self.prompt.toPlainText():
+            self.prompt.clear()
+
+    def _send_or_stop(self) -> None:
+        if self.controller.answering_here:
+            self.controller.stop()
+        else:
+            self._send(self.prompt.toPlainText())
+        self.prompt.setFocus()
+
+    # --- frameless window: border, edge resizing, remembered place -------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Background and a hairline border (the window system draws no frame)."""
+        painter = QPainter(self)
+        palette = self.palette()
+        painter.fillRect(self.rect(), palette.window())
+        painter.setPen(QPen(style.border_color(palette), 1))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow light/dark palette switches."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._restyle()
+
+    def _restyle(self) -> None:
+        self.setStyleSheet(style.stylesheet(self.palette()))
+
+    def _edges_at(self, pos: QPoint) -> Qt.Edge:
+        edges = Qt.Edge(0)
+        if pos.x() < EDGE:
+            edges |= Qt.Edge.LeftEdge
+        elif pos.x() >= self.width() - EDGE:
+            edges |= Qt.Edge.RightEdge
+        if pos.y() < EDGE:
+            edges |= Qt.Edge.TopEdge
+        elif pos.y() >= self.height() - EDGE:
+            edges |= Qt.Edge.BottomEdge
+        return edges
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Start resizing from an edge."""
+        edges = self._edges_at(event.position().toPoint())
+        if event.button() != Qt.MouseButton.LeftButton or edges == Qt.Edge(0):
+            return super().mousePressEvent(event)
+        handle = self.windowHandle()
+        if handle is not None and handle.startSystemResize(edges):
+            return None
+        self._resize_from = (edges, event.globalPosition().toPoint(), self.geometry())
+        return None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Resize while dragging an edge; show the resize cursor over the edges."""
+        if self._resize_from is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            edges, start, rect = self._resize_from
+            self.setGeometry(_resized(rect, edges, event.globalPosition().toPoint() - start))
+            return
+        self.setCursor(_edge_cursor(self._edges_at(event.position().toPoint())))
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """Stop resizing."""
+        self._resize_from = None
+        super().mouseReleaseEvent(event)
+
+    def moveEvent(self, event: QMoveEvent) -> None:
+        """Remember the new place (debounced)."""
+        super().moveEvent(event)
+        if self.isVisible():
+            self._save_timer.start()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Remember the new size (debounced)."""
+        super().resizeEvent(event)
+        if self.isVisible():
+            self._save_timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Remember the place when hidden."""
+        if self._save_timer.isActive():
+            self._save_timer.stop()
+            self._save_place()
+        super().hideEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing only hides: the app lives in the tray."""
+        event.ignore()
+        self.hide()
+
+    def _save_place(self) -> None:
+        if self._state is None:
+            return
+        geometry = self.geometry()
+        screen = QGuiApplication.screenAt(geometry.center()) or self.screen()
+        if screen is not None:
+            self._state.save(STATE_NAME, screen, geometry)
+
+
+def _smooth_thumbnail(image: QImage) -> QImage:
+    return image.scaledToHeight(THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation)
+
+
+def _resized(rect: QRect, edges: Qt.Edge, delta: QPoint) -> QRect:
+    """`rect` with the dragged edges moved by `delta`, never below the minimum size."""
+    r = QRect(rect)
+    if edges & Qt.Edge.LeftEdge:
+        r.setLeft(min(r.left() + delta.x(), r.right() - MIN_SIZE.width() + 1))
+    if edges & Qt.Edge.RightEdge:
+        r.setRight(max(r.right() + delta.x(), r.left() + MIN_SIZE.width() - 1))
+    if edges & Qt.Edge.TopEdge:
+        r.setTop(min(r.top() + delta.y(), r.bottom() - MIN_SIZE.height() + 1))
+    if edges & Qt.Edge.BottomEdge:
+        r.setBottom(max(r.bottom() + delta.y(), r.top() + MIN_SIZE.height() - 1))
+    return r
+
+
+def _edge_cursor(edges: Qt.Edge) -> Qt.CursorShape:
+    horizontal = edges & (Qt.Edge.LeftEdge | Qt.Edge.RightEdge)
+    vertical = edges & (Qt.Edge.TopEdge | Qt.Edge.BottomEdge)
+    if horizontal and vertical:
+        main = edges in (Qt.Edge.LeftEdge | Qt.Edge.TopEdge, Qt.Edge.RightEdge | Qt.Edge.BottomEdge)
+        return Qt.CursorShape.SizeFDiagCursor if main else Qt.CursorShape.SizeBDiagCursor
+    if horizontal:
+        return Qt.CursorShape.SizeHorCursor
+    if vertical:
+        return Qt.CursorShape.SizeVerCursor
+    return Qt.CursorShape.ArrowCursor

@@ -1,0 +1,245 @@
+"""The chat controller on real services and the fake Gemini: pictures, retries, the queue."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QThreadPool
+from PySide6.QtGui import QImage
+
+from snapask_desktop.actions import find_action
+from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.services import Services
+from snapask_desktop.ui.chat_controller import ChatController, ChatStatus, quick_actions
+from tests.store.helpers import png_bytes
+from tests.support import fake_gemini as fg
+from tests.support.fake_gemini import FakeGemini
+
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def controller(services: Services, qtbot) -> Iterator[ChatController]:
+    pool = QThreadPool()
+    built = ChatController(
+        services.chat,
+        services.settings,
+        pool=pool,
+        queue_backoff=Backoff(first_s=0.05, factor=1.0, max_s=0.05),
+    )
+    yield built
+    built.shutdown()
+
+
+class Seen:
+    """Everything the controller told the window, in order."""
+
+    def __init__(self, controller: ChatController) -> None:
+        self.events: list[tuple] = []
+        for name in (
+            "question_added",
+            "answer_started",
+            "answer_chunk",
+            "answer_finished",
+            "status_changed",
+            "picture_state_changed",
+            "transcript_loaded",
+            "conversation_changed",
+            "answering_changed",
+            "title_changed",
+        ):
+            getattr(controller, name).connect(
+                lambda *args, name=name: self.events.append((name, *args))
+            )
+
+    def of(self, name: str) -> list[tuple]:
+        return [e[1:] for e in self.events if e[0] == name]
+
+    def statuses(self) -> list[ChatStatus]:
+        return [e[0] for e in self.of("status_changed")]
+
+
+def idle(controller: ChatController) -> bool:
+    return not controller.answering_here and controller.status.kind in ("idle", "error")
+
+
+def stored(services: Services, conversation_id: str | None) -> list[tuple[str, str, str]]:
+    assert conversation_id is not None
+    messages = services.store.get_conversation(conversation_id).messages
+    return [(m.role, m.status, m.text) for m in messages]
+
+
+def sent_texts(gemini: FakeGemini, index: int = -1) -> list[tuple[str, str]]:
+    body = gemini.generate_requests()[index].body
+    return [
+        (turn["role"], " ".join(p["text"] for p in turn["parts"] if "text" in p))
+        for turn in body["contents"]
+    ]
+
+
+def sent_images(gemini: FakeGemini, index: int = -1) -> list[bytes]:
+    body = gemini.generate_requests()[index].body
+    return [
+        base64.urlsafe_b64decode(part["inlineData"]["data"])
+        for turn in body["contents"]
+        for part in turn["parts"]
+        if "inlineData" in part
+    ]
+
+
+def test_picture_pending_then_ready_sends_the_held_question(controller, services, gemini, qtbot):
+    seen = Seen(controller)
+    png = png_bytes(64, 48, seed=3)
+    controller.new_from_picture(None, QImage.fromData(png), picture_id=7)
+    assert controller.picture_state == "pending"
+    assert controller.send("what is this?")
+    assert controller.status.kind == "preparing" and controller.answering_here
+    assert controller.is_answering
+    assert not controller.send("another")  # one question at a time
+    assert not controller.set_picture_bytes(png_bytes(seed=9), picture_id=6)  # someone else's
+    assert gemini.generate_requests() == []
+
+    assert controller.set_picture_bytes(png, picture_id=7)
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    cid = controller.conversation_id
+    assert stored(services, cid) == [
+        ("user", "final", "what is this?"),
+        ("model", "final", "You asked: what is this? [1 image]."),
+    ]
+    first = services.store.get_conversation(cid).messages[0]
+    assert first.screenshot_sha256 == hashlib.sha256(png).hexdigest()
+    assert len(sent_images(gemini)) == 1
+    assert seen.of("question_added") == [("what is this?",)]
+    assert len(seen.of("answer_started")) == 1  # the held answer bubble is reused
+    assert seen.of("answer_finished") == [("final", "You asked: what is this? [1 image].")]
+    assert seen.of("title_changed")[-1] == ("what is this?",)
+    assert (cid,) in seen.of("conversation_changed")
+    assert seen.of("answering_changed") == [(True,), (False,)]
+
+
+def test_picture_that_fails_lets_the_question_go_without_it(controller, services, gemini, qtbot):
+    controller.new_from_picture(None, None, picture_id=1)
+    controller.send("still there?")
+    controller.picture_failed("The screenshot could not be saved (disk full).", picture_id=1)
+    status = controller.status
+    assert status.kind == "error" and status.action == "retry"
+    assert "disk full" in status.message and "without the picture" in status.message
+    assert not controller.answering_here
+    assert controller.retry()
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert stored(services, controller.conversation_id)[-1][1:] == (
+        "final",
+        "You asked: still there?.",
+    )
+    assert sent_images(gemini) == []
+
+
+def test_png_without_image_is_decoded_for_the_thumbnail(controller, qtbot) -> None:
+    pictures: list[QImage] = []
+    controller.picture_changed.connect(pictures.append)
+    controller.new_from_picture(png_bytes(40, 30))
+    assert controller.picture_state == "ready"
+    assert len(pictures) == 1 and pictures[0].isNull()  # nothing to show yet
+    qtbot.waitUntil(lambda: len(pictures) == 2, timeout=TIMEOUT_MS)
+    assert (pictures[1].width(), pictures[1].height()) == (40, 30)
+
+
+def test_open_conversation_shows_it_and_follow_up_keeps_context(
+    controller, services, gemini, qtbot
+):
+    png = png_bytes(50, 40, seed=5)
+    question = services.chat.start_conversation("first question", png)
+    cid = question.conversation_id
+    services.chat.answer(cid, provider="gemini", model="gemini-2.5-flash").wait()
+    pictures: list[QImage] = []
+    controller.picture_changed.connect(pictures.append)
+    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS) as loaded:
+        controller.open_conversation(cid)
+    assert [m.role for m in loaded.args[0]] == ["user", "model"]
+    assert controller.title == "first question"
+    assert controller.picture_state == "ready"
+    assert (pictures[-1].width(), pictures[-1].height()) == (50, 40)
+
+    gemini.script(fg.Reply(("second answer",)))
+    assert controller.send("and the second?")
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert sent_texts(gemini) == [
+        ("user", "first question"),
+        ("model", "You asked: first question [1 image]."),
+        ("user", "and the second?"),
+    ]
+    assert len(sent_images(gemini)) == 1  # the picture of the first question, once
+    assert stored(services, cid)[-1] == ("model", "final", "second answer")
+
+
+def test_open_unanswered_conversation_offers_retry(controller, services, gemini, qtbot):
+    cid = services.chat.start_conversation("left unanswered", None).conversation_id
+    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+        controller.open_conversation(cid)
+    assert controller.status == ChatStatus("error", "This question has no answer yet.", "retry")
+    assert controller.retry()
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert stored(services, cid)[-1] == ("model", "final", "You asked: left unanswered.")
+
+
+def test_opening_a_missing_conversation_says_so(controller, qtbot) -> None:
+    controller.open_conversation("0" * 32)
+    qtbot.waitUntil(lambda: controller.status.kind == "error", timeout=TIMEOUT_MS)
+    assert "could not be opened" in controller.status.message
+
+
+def test_transient_failure_waits_in_the_queue_and_is_answered_once(
+    controller, services, gemini, qtbot
+):
+    seen = Seen(controller)
+    gemini.script(fg.overloaded(), fg.overloaded())  # the first try and one from the queue
+    controller.new_conversation()
+    assert controller.send("are you up?")
+    qtbot.waitUntil(
+        lambda: bool(stored_final(services, controller.conversation_id)), timeout=TIMEOUT_MS
+    )
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    kinds = [s.kind for s in seen.statuses()]
+    assert "waiting" in kinds and kinds[-1] == "idle"
+    waiting = next(s for s in seen.statuses() if s.kind == "waiting")
+    assert waiting.action == "send_now" and "503" in waiting.detail
+    assert stored(services, controller.conversation_id) == [
+        ("user", "final", "are you up?"),
+        ("model", "final", "You asked: are you up?."),
+    ]
+    assert len(gemini.generate_requests()) == 3
+    assert seen.of("answer_finished")[-1] == ("final", "You asked: are you up?.")
+    assert len(controller.queue.queue) == 0
+
+
+def stored_final(services: Services, conversation_id: str | None) -> list[str]:
+    if conversation_id is None:
+        return []
+    return [
+        m.text
+        for m in services.store.get_conversation(conversation_id).messages
+        if m.role == "model" and m.status == "final"
+    ]
+
+
+def test_settings_change_the_chips(controller) -> None:
+    labels = [a.label for a in controller.quick_actions()]
+    assert labels == ["Extract text", "Explain", "Summarize", "Translate"]
+    settings = dataclasses.replace(
+        controller.settings,
+        translate_to="German",
+        prompt_templates=[{"label": "Fix grammar", "prompt": "Fix the grammar."}],
+    )
+    changed: list[bool] = []
+    controller.actions_changed.connect(lambda: changed.append(True))
+    controller.set_settings(settings)
+    assert changed == [True]
+    chips = quick_actions(settings)
+    assert chips[-1].label == "Fix grammar" and not chips[-1].builtin
+    assert chips[3].prompt == find_action("translate").render("German")
+    controller.set_settings(settings)
+    assert changed == [True]  # nothing new: no rebuild

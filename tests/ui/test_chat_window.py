@@ -1,0 +1,407 @@
+"""The floating chat window with real services on the fake Gemini (offscreen Qt)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QRect, Qt, QThreadPool
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication
+
+from snapask_desktop.actions import find_action
+from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.services import Services
+from snapask_desktop.ui.chat_controller import ChatController
+from snapask_desktop.ui.chat_window import AnswerBubble, ChatWindow, PromptEdit, QuestionBubble
+from snapask_desktop.ui.window_state import WindowStateStore
+from tests.store.helpers import png_bytes
+from tests.support import fake_gemini as fg
+from tests.support.fake_gemini import FakeGemini
+
+TIMEOUT_MS = 10_000
+
+
+def make_controller(services: Services, backoff: Backoff) -> ChatController:
+    return ChatController(
+        services.chat, services.settings, pool=QThreadPool(), queue_backoff=backoff
+    )
+
+
+@pytest.fixture
+def controller(services: Services) -> Iterator[ChatController]:
+    built = make_controller(services, Backoff(first_s=60, max_s=60))  # retried by hand here
+    yield built
+    built.shutdown()
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> WindowStateStore:
+    return WindowStateStore(tmp_path / "ui-state.ini")
+
+
+@pytest.fixture
+def window(controller: ChatController, state: WindowStateStore, qtbot) -> ChatWindow:
+    built = ChatWindow(controller, state)
+    qtbot.addWidget(built)
+    png = png_bytes(120, 80, seed=2)
+    controller.new_from_picture(png, QImage.fromData(png))
+    built.show_near(QRect(20, 20, 100, 80))
+    qtbot.waitExposed(built)
+    return built
+
+
+def ask(window: ChatWindow, qtbot, text: str) -> None:
+    window.prompt.setFocus()
+    qtbot.keyClicks(window.prompt, text)
+    qtbot.keyClick(window.prompt, Qt.Key.Key_Return)
+
+
+def settled(window: ChatWindow) -> bool:
+    c = window.controller
+    return not c.answering_here and c.status.kind in ("idle", "error", "waiting")
+
+
+def answers(window: ChatWindow) -> list[AnswerBubble]:
+    return [a for a in window.transcript.answers() if a.isVisibleTo(window)]
+
+
+def saved(services: Services, window: ChatWindow) -> list[tuple[str, str, str]]:
+    cid = window.controller.conversation_id
+    assert cid is not None
+    return [(m.role, m.status, m.text) for m in services.store.get_conversation(cid).messages]
+
+
+def test_answer_streams_in_order_and_is_saved(window, services, gemini, qtbot) -> None:
+    chunks = ("The picture ", "shows **a chart**.\n\n", "```py\nprint(1)\n```\n", "Done.")
+    gemini.script(fg.Reply(chunks, delay_s=0.02))
+    shown: list[str] = []
+    window.controller.answer_chunk.connect(lambda _text: shown.append(answers(window)[-1].text()))
+    ask(window, qtbot, "What is it?")
+    assert window.prompt.toPlainText() == ""
+    assert window.send_button.text() == "Stop" and not window.chip_buttons()[0].isEnabled()
+    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    # After each chunk the view holds exactly the text so far: in order, nothing lost.
+    assert shown == ["".join(chunks[: n + 1]) for n in range(len(chunks))]
+    bubble = answers(window)[-1]
+    assert bubble.status == "final" and bubble.view.code_blocks() == ("print(1)",)
+    assert "shows a chart" in bubble.view.toPlainText()
+    assert saved(services, window) == [
+        ("user", "final", "What is it?"),
+        ("model", "final", "".join(chunks)),
+    ]
+    assert [q.label.text() for q in window.transcript.questions()] == ["What is it?"]
+    assert window.send_button.text() == "Send" and window.chip_buttons()[0].isEnabled()
+    assert window.windowTitle() == "SnapAsk — What is it?"
+
+
+def test_stop_during_a_stall_keeps_the_partial_answer(window, services, gemini, qtbot) -> None:
+    gemini.script(fg.Stall(chunks=("half of it",), seconds=30))
+    ask(window, qtbot, "slow one")
+    qtbot.waitUntil(
+        lambda: bool(answers(window)) and answers(window)[-1].text() != "", timeout=TIMEOUT_MS
+    )
+    assert window.controller.is_answering
+    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)  # "Stop"
+    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    bubble = answers(window)[-1]
+    assert bubble.status == "cancelled" and bubble.note.text() == "Stopped"
+    assert bubble.text() == "half of it"
+    assert saved(services, window)[-1] == ("model", "cancelled", "half of it")
+    assert window.status_row.label.text() == "Stopped."
+
+
+def test_retry_after_an_error(window, services, gemini, qtbot) -> None:
+    gemini.script(fg.invalid_key())
+    ask(window, qtbot, "try me")
+    qtbot.waitUntil(lambda: window.controller.status.kind == "error", timeout=TIMEOUT_MS)
+    row = window.status_row
+    assert row.isVisibleTo(window) and row.button.text() == "Retry"
+    assert "key" in row.label.text().lower()
+    assert answers(window) == []  # nothing arrived: no empty answer bubble
+    assert saved(services, window) == [("user", "final", "try me")]
+    qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    assert saved(services, window)[-1] == ("model", "final", "You asked: try me [1 image].")
+    assert not row.isVisibleTo(window)
+    assert len(gemini.generate_requests()) == 2
+
+
+def test_retrying_feedback_is_shown(services, state, gemini, qtbot) -> None:
+    settings = dataclasses.replace(services.settings, max_retries=1)
+    with Services(settings, services.data_dir / "other") as retrying_services:
+        controller = make_controller(retrying_services, Backoff(first_s=60))
+        window = ChatWindow(controller, state)
+        qtbot.addWidget(window)
+        controller.new_conversation()
+        window.show_near(None)
+        gemini.script(fg.quota_exceeded(retry_delay_s=0.2))
+        texts: list[str] = []
+        controller.status_changed.connect(
+            lambda s: texts.append(window.status_row.label.text()) if s.kind == "retrying" else None
+        )
+        ask(window, qtbot, "busy?")
+        qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+        controller.shutdown()
+    assert texts and "Retrying in 1 s" in texts[0]
+    assert answers(window)[-1].text() == "You asked: busy?."
+
+
+class GeminiAgain(FakeGemini):
+    """The same fake brought back on the port it had (the provider comes back)."""
+
+    def start_on(self, port: int) -> None:
+        self._stopping.clear()
+        self._server = fg._Server(("127.0.0.1", port), fg._Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+
+def test_offline_question_waits_and_goes_out_when_back(services, state, gemini, qtbot) -> None:
+    controller = make_controller(services, Backoff(first_s=0.3, factor=1.0, max_s=0.3))
+    window = ChatWindow(controller, state)
+    qtbot.addWidget(window)
+    controller.new_conversation()
+    window.show_near(None)
+    port = gemini.port
+    gemini.stop()  # offline: nothing listens there any more
+    back = GeminiAgain()
+    try:
+        ask(window, qtbot, "anyone?")
+        qtbot.waitUntil(lambda: controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+        row = window.status_row
+        assert "Waiting to send" in row.label.text() and "offline" in row.detail.text()
+        assert row.button.text() == "Send now"
+        question = window.transcript.questions()[-1]
+        assert question.note.isVisibleTo(window) and "Waiting to send" in question.note.text()
+        assert answers(window) == []
+        back.start_on(port)
+        qtbot.waitUntil(lambda: bool(answers(window)) and settled(window), timeout=TIMEOUT_MS)
+    finally:
+        controller.shutdown()
+        back.stop()
+    assert answers(window)[-1].text() == "You asked: anyone?."
+    assert [m for m in saved(services, window) if m[0] == "model"] == [
+        ("model", "final", "You asked: anyone?.")
+    ]
+    assert len(back.generate_requests()) == 1
+    assert not question.note.isVisibleTo(window)
+
+
+def test_send_now_tries_a_waiting_question_at_once(window, services, gemini, qtbot) -> None:
+    gemini.script(fg.overloaded())
+    ask(window, qtbot, "now?")
+    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    assert "Next try in" in window.status_row.detail.text()
+    assert window.controller.waiting_count == 1
+    qtbot.mouseClick(window.status_row.button, Qt.MouseButton.LeftButton)  # "Send now"
+    qtbot.waitUntil(lambda: bool(answers(window)) and settled(window), timeout=TIMEOUT_MS)
+    assert answers(window)[-1].text() == "You asked: now? [1 image]."
+    assert window.controller.waiting_count == 0
+    assert [m[0] for m in saved(services, window)] == ["user", "model"]
+
+
+def test_enter_shift_enter_and_up(window, gemini, qtbot) -> None:
+    prompt = window.prompt
+    prompt.setFocus()
+    qtbot.keyClicks(prompt, "line one")
+    qtbot.keyClick(prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(prompt, "line two")
+    assert prompt.toPlainText() == "line one\nline two"
+    assert gemini.generate_requests() == []
+    qtbot.keyClick(prompt, Qt.Key.Key_Return)
+    assert prompt.toPlainText() == ""
+    assert window.transcript.questions()[-1].label.text() == "line one\nline two"
+    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    qtbot.keyClick(prompt, Qt.Key.Key_Up)
+    assert prompt.toPlainText() == "line one\nline two"
+    qtbot.keyClick(prompt, Qt.Key.Key_Down)  # a recalled two-line prompt: to its last line
+    assert prompt.toPlainText() == "line one\nline two"
+    qtbot.keyClick(prompt, Qt.Key.Key_Down)  # past the last line: back to the (empty) draft
+    assert prompt.toPlainText() == ""
+
+
+def test_prompt_history_walks_back_and_forth(qtbot) -> None:
+    prompt = PromptEdit()
+    qtbot.addWidget(prompt)
+    for text in ("first", "second", "second"):
+        prompt.remember(text)
+    assert prompt.history() == ["first", "second"]
+    qtbot.keyClicks(prompt, "draft")
+    qtbot.keyClick(prompt, Qt.Key.Key_Up)  # cursor at the end of a draft: a normal Up
+    assert prompt.toPlainText() == "draft"
+    prompt.moveCursor(prompt.textCursor().MoveOperation.Start)
+    qtbot.keyClick(prompt, Qt.Key.Key_Up)
+    assert prompt.toPlainText() == "second"
+    qtbot.keyClick(prompt, Qt.Key.Key_Up)
+    assert prompt.toPlainText() == "first"
+    qtbot.keyClick(prompt, Qt.Key.Key_Up)  # the oldest: stays
+    assert prompt.toPlainText() == "first"
+    prompt.moveCursor(prompt.textCursor().MoveOperation.End)
+    qtbot.keyClick(prompt, Qt.Key.Key_Down)
+    assert prompt.toPlainText() == "second"
+    qtbot.keyClick(prompt, Qt.Key.Key_Down)
+    assert prompt.toPlainText() == "draft"  # back to what was being typed
+    submitted: list[str] = []
+    prompt.submitted.connect(submitted.append)
+    qtbot.keyClick(prompt, Qt.Key.Key_Enter)  # the keypad Enter sends too
+    assert submitted == ["draft"]
+
+
+def test_escape_hides_the_window(window, qtbot) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT_MS)
+    qtbot.keyClick(window.prompt, Qt.Key.Key_Escape)
+    assert not window.isVisible()
+    window.show_near(None)
+    assert window.isVisible()
+    window.close()  # closing hides too: the app lives on in the tray
+    assert not window.isVisible()
+
+
+def test_window_flags(window) -> None:
+    flags = window.windowFlags()
+    assert flags & Qt.WindowType.FramelessWindowHint
+    assert flags & Qt.WindowType.WindowStaysOnTopHint
+    assert (flags & Qt.WindowType.Tool) == Qt.WindowType.Tool
+
+
+def test_chip_starts_the_conversation_with_its_prompt(window, services, gemini, qtbot) -> None:
+    explain = next(c for c in window.chip_buttons() if c.text() == "Explain")
+    qtbot.mouseClick(explain, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    prompt = find_action("explain").render("English")
+    [turn] = gemini.generate_requests()[-1].body["contents"]
+    assert [p["text"] for p in turn["parts"] if "text" in p] == [prompt]
+    assert sum("inlineData" in p for p in turn["parts"]) == 1
+    assert saved(services, window)[0] == ("user", "final", prompt)
+
+
+def test_template_and_translate_chips_follow_the_settings(window, gemini, qtbot) -> None:
+    settings = dataclasses.replace(
+        window.controller.settings,
+        translate_to="Japanese",
+        prompt_templates=[{"label": "Make a table", "prompt": "Turn this into a table."}],
+    )
+    window.controller.set_settings(settings)
+    labels = [c.text() for c in window.chip_buttons()]
+    assert labels == ["Extract text", "Explain", "Summarize", "Translate", "Make a table"]
+    qtbot.mouseClick(window.chip_buttons()[-1], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    qtbot.mouseClick(window.chip_buttons()[3], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: settled(window) and len(answers(window)) == 2, timeout=TIMEOUT_MS)
+    first, second = (
+        [p["text"] for p in r.body["contents"][-1]["parts"] if "text" in p]
+        for r in gemini.generate_requests()
+    )
+    assert first == ["Turn this into a table."]
+    assert second == [find_action("translate").render("Japanese")]
+    assert "Japanese" in second[0]
+
+
+def test_follow_up_sends_the_history(window, gemini, qtbot) -> None:
+    gemini.script(fg.Reply(("It is a cat.",)))
+    ask(window, qtbot, "What animal?")
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    ask(window, qtbot, "What colour is it?")
+    qtbot.waitUntil(lambda: settled(window) and len(answers(window)) == 2, timeout=TIMEOUT_MS)
+    body = gemini.generate_requests()[-1].body
+    turns = [
+        (c["role"], [p.get("text") for p in c["parts"] if "text" in p], len(c["parts"]))
+        for c in body["contents"]
+    ]
+    assert turns == [
+        ("user", ["What animal?"], 2),  # the question and its picture
+        ("model", ["It is a cat."], 1),
+        ("user", ["What colour is it?"], 1),
+    ]
+    image = body["contents"][0]["parts"]
+    assert any(
+        "inlineData" in p and base64.urlsafe_b64decode(p["inlineData"]["data"]) for p in image
+    )
+
+
+def test_copy_buttons(window, gemini, qtbot) -> None:
+    gemini.script(fg.Reply(("Use:\n\n```sh\nls -la\n```\n",)))
+    ask(window, qtbot, "how to list?")
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    bubble = answers(window)[-1]
+    clipboard = QGuiApplication.clipboard()
+    clipboard.clear()
+    qtbot.mouseClick(bubble.copy_button, Qt.MouseButton.LeftButton)
+    assert clipboard.text() == "Use:\n\n```sh\nls -la\n```\n"
+    assert bubble.copy_button.text() == "Copied ✓"
+    bubble.view.copy_code(0)
+    assert clipboard.text() == "ls -la"
+    clipboard.clear()
+    window.copy_last_answer()
+    assert clipboard.text().startswith("Use:")
+
+
+def test_thumbnail_opens_the_viewer(window, qtbot) -> None:
+    assert window.thumbnail.isVisibleTo(window)
+    qtbot.waitUntil(lambda: window._thumb_task is None, timeout=TIMEOUT_MS)  # smooth one in
+    qtbot.mouseClick(window.thumbnail, Qt.MouseButton.LeftButton)
+    viewer = window.viewer
+    assert viewer is not None and viewer.isVisible()
+    qtbot.addWidget(viewer)
+    pixmap = viewer.label.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (120, 80)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is viewer, timeout=TIMEOUT_MS)
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    assert not viewer.isVisible() and window.isVisible()
+
+
+def test_drag_header_moves_and_edge_resizes(window, state, controller, qtbot) -> None:
+    start = window.pos()
+    header = window.header
+    grab_at = QPoint(40, header.height() // 2)
+    qtbot.mousePress(header, Qt.MouseButton.LeftButton, pos=grab_at)
+    qtbot.mouseMove(header, grab_at + QPoint(30, 25))
+    qtbot.mouseRelease(header, Qt.MouseButton.LeftButton, pos=grab_at + QPoint(30, 25))
+    assert window.pos() == start + QPoint(30, 25)
+
+    size = window.size()
+    edge = QPoint(window.width() - 2, window.height() // 2)
+    qtbot.mousePress(window, Qt.MouseButton.LeftButton, pos=edge)
+    qtbot.mouseMove(window, edge + QPoint(-60, 0))
+    qtbot.mouseRelease(window, Qt.MouseButton.LeftButton, pos=edge + QPoint(-60, 0))
+    assert window.width() == size.width() - 60 and window.height() == size.height()
+
+    moved = window.geometry()
+    window.hide()  # remembered at once on hide
+    state.sync()
+    again = ChatWindow(controller, WindowStateStore(state.path))
+    qtbot.addWidget(again)
+    again.show_near(None)
+    assert again.geometry() == moved
+
+
+def test_opens_beside_the_region_and_on_screen(window, qtbot) -> None:
+    area = window.screen().availableGeometry()
+    region = QRect(area.left() + 10, area.top() + 10, 60, 40)
+    window.show_near(region)
+    assert area.contains(window.geometry()) and not window.geometry().intersects(region)
+    window.show_near(area)  # a full-screen capture: still wholly on screen
+    assert area.contains(window.geometry())
+
+
+def test_opened_conversation_renders_its_messages(window, services, qtbot) -> None:
+    cid = services.chat.start_conversation("saved question", png_bytes(30, 20)).conversation_id
+    services.store.add_message(cid, "model", "A **saved** answer.", status="final")
+    services.chat.add_question(cid, "second")
+    services.store.add_message(cid, "model", "partial", status="cancelled")
+    window.controller.open_conversation(cid)
+    qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 4, timeout=TIMEOUT_MS)
+    kinds = [type(b) for b in window.transcript.bubbles()]
+    assert kinds == [QuestionBubble, AnswerBubble, QuestionBubble, AnswerBubble]
+    first, second = window.transcript.answers()
+    assert first.view.toPlainText().strip() == "A saved answer."
+    assert second.note.text() == "Stopped"
+    assert window.header.title.text() == "saved question"
+    qtbot.waitUntil(lambda: window.thumbnail.isVisibleTo(window), timeout=TIMEOUT_MS)
