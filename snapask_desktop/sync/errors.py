@@ -26,7 +26,6 @@ class ErrorCode(enum.StrEnum):
     SHUTTING_DOWN = "shutting_down"
     # op rejections
     BAD_PAYLOAD = "bad_payload"
-    WRONG_DEVICE = "wrong_device"
     CLOCK_SKEW = "clock_skew"
     MESSAGE_MISMATCH = "message_mismatch"
     SCREENSHOT_MISMATCH = "screenshot_mismatch"
@@ -52,7 +51,6 @@ class CloseCode(enum.IntEnum):
 OP_REJECTIONS: frozenset[ErrorCode] = frozenset(
     {
         ErrorCode.BAD_PAYLOAD,
-        ErrorCode.WRONG_DEVICE,
         ErrorCode.CLOCK_SKEW,
         ErrorCode.MESSAGE_MISMATCH,
         ErrorCode.SCREENSHOT_MISMATCH,

@@ -232,14 +232,17 @@ def edit_conversation(
     """A local edit (section 9.4); unchanged values are skipped unless ``force``.
 
     ``hlc`` must come from this device's clock after it observed every stamp in ``state``.
-    Editing title/pinned/archived of a deleted conversation restores it.
+    Editing title/pinned/archived of a deleted conversation restores it (or, if the edit also
+    says ``deleted=True``, writes the delete again).
     """
     _check_changes(changes)
     updates = {k: v for k, v in changes.items() if force or state.value(k) != v}
     if not updates:
         return state
-    if state.deleted and "deleted" not in changes:
-        updates["deleted"] = False
+    if state.deleted and "deleted" not in updates:
+        # This edit is a change the standing delete never saw: restore the conversation, or
+        # (if the edit asks to stay deleted) re-stamp the delete so that it knows the edit.
+        updates["deleted"] = "deleted" in changes
     newest = max([state.hlc, *(s.hlc for s in state.field_hlc.values())])
     if hlc <= newest:
         raise ValueError(f"stale HLC stamp {hlc}: the state already holds {newest}")
@@ -252,7 +255,9 @@ def edit_conversation(
         vv=vv_bump(state.vv, device_id),
         hlc=hlc,
         device=device_id,
-        updated_at=now_ms,
+        # Never backwards (another device's clock may be ahead): a local edit must produce a
+        # state >= the old one, or replicas that merged the old one would keep a larger value.
+        updated_at=max(state.updated_at, now_ms),
     )
 
 

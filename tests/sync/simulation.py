@@ -123,6 +123,7 @@ class Replica:
     deletes: dict[tuple[str, int], DeleteRecord] = field(default_factory=dict)
     clock: HybridClock = field(init=False)
     requests: int = 0
+    online: bool = True
 
     def __post_init__(self) -> None:
         self.clock = HybridClock(now_ms=lambda: self.wall.ms + self.skew_ms)
@@ -232,7 +233,9 @@ class Replica:
             known = payload.id in self.messages
             merge_messages(self.messages.values(), [payload])
             self.messages[payload.id] = payload
-            state = self.conversations[payload.conversation_id]
+            state = self.conversations.get(payload.conversation_id)
+            if state is None:  # its conversation arrives later: nothing else to do
+                return
             if message_restores(state, payload, device_id=self.device, already_stored=known):
                 self.edit(payload.conversation_id, deleted=False)
 

@@ -1,4 +1,11 @@
-"""Replicas converge: random edits, partitions, lost acks, duplicated and reordered delivery."""
+"""Replicas converge: random edits, partitions, lost acks, duplicated and reordered delivery.
+
+Three or four devices edit two conversations and append messages while the schedule decides
+who talks to the server model when: pushes whose acks are lost (so ops are resent and answered
+``duplicate``), pulls with random page sizes, live frames for arbitrary ranges (stale, repeated,
+overlapping, or after a gap), and partitions that cut a device off for a stretch. After
+everything is finally delivered, every device and the server must hold identical records.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,10 @@ DEVICES = (
 )
 CONVERSATIONS = ("c4b241ed-5754-4db5-a971-53d2a2a9af53", "28920306-38ee-4f26-a1ee-e7b05e5bcd25")
 
-KINDS = ("title", "pin", "archive", "delete", "restore", "message", "keep", "push", "pull", "live")
+KINDS = (
+    *("title", "pin", "archive", "delete", "restore", "message", "keep"),  # local changes
+    *("push", "pull", "live", "partition"),  # talking to the server, or not
+)
 steps = st.lists(
     st.tuples(
         st.sampled_from(KINDS),
@@ -57,6 +67,10 @@ def _run_step(
         replica.append(conversation, f"message {a} from {r}")
     elif kind == "keep":
         replica.keep_other()
+    elif kind == "partition":  # cut off from the server, or back
+        replica.online = not replica.online
+    elif not replica.online:
+        return
     elif kind == "push":
         replica.push(server, a + 1, lose_ack=flag)
     elif kind == "pull":
@@ -68,6 +82,8 @@ def _run_step(
 
 
 def _deliver_everything(replicas: list[Replica], server: Server) -> None:
+    for replica in replicas:
+        replica.online = True
     for _ in range(20):
         pushed = False
         for replica in replicas:

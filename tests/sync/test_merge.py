@@ -325,6 +325,14 @@ def test_an_edit_bumps_the_vector_and_stamps_only_changed_fields() -> None:
     assert (after.hlc, after.device, after.updated_at) == (hlc(5_000), PHONE, W + 5_000)
 
 
+def test_an_edit_never_moves_updated_at_backwards() -> None:
+    # The phone's clock is ahead; the laptop edits after merging the phone's state.
+    phone = edited(created(), PHONE, 9_000, pinned=True)
+    laptop = edit_conversation(phone, {"title": "t"}, device_id=LAPTOP, hlc=hlc(9_001), now_ms=W)
+    assert laptop.updated_at == W + 9_000
+    assert merge_states(phone, laptop) == laptop
+
+
 def test_an_edit_that_changes_nothing_writes_nothing() -> None:
     base = created()
     assert edited(base, PHONE, 5_000, title="Error dialog") is base

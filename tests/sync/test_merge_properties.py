@@ -10,6 +10,7 @@ from snapask_desktop.sync.merge import (
     FIELDS,
     ConversationState,
     FieldStamp,
+    edit_conversation,
     merge_conversation,
     merge_states,
 )
@@ -109,3 +110,30 @@ def test_a_surviving_delete_knew_everything(a: ConversationState, b: Conversatio
     if merged.deleted:
         carriers = [s for s in (a, b) if s.field_hlc["deleted"] == merged.field_hlc["deleted"]]
         assert carriers and all(s.deleted and s.vv == merged.vv for s in carriers)
+
+
+edits = st.dictionaries(
+    st.sampled_from(FIELDS),
+    st.booleans(),
+    min_size=1,
+).map(lambda changes: {k: ("z" if v else "x") if k == "title" else v for k, v in changes.items()})
+
+
+@LAWS
+@given(
+    states(), edits, st.sampled_from(DEVICES), st.integers(1, 3), st.integers(0, 3), st.booleans()
+)
+def test_a_local_edit_only_moves_the_state_up(
+    state: ConversationState,
+    changes: dict[str, str | bool],
+    device: str,
+    later: int,
+    wall: int,
+    force: bool,
+) -> None:
+    hlc = max([state.hlc, *(s.hlc for s in state.field_hlc.values())]) + later
+    edited = edit_conversation(state, changes, device_id=device, hlc=hlc, now_ms=wall, force=force)
+    check_conversation(edited)
+    assert merge_states(state, edited) == edited  # the old state adds nothing to the new one
+    for name, value in changes.items():
+        assert edited.value(name) == value
