@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QEvent,
+    QObject,
     QPoint,
     QRect,
     QSize,
@@ -61,12 +63,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.capture.qimage import qimage_view
+from snapask_desktop.config import Settings
+from snapask_desktop.services import Services
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui import style
 from snapask_desktop.ui.answer_worker import Task
 from snapask_desktop.ui.chat_controller import ChatController, ChatStatus
 from snapask_desktop.ui.markdown_view import MarkdownView
-from snapask_desktop.ui.window_state import WindowStateStore, centered, clamp_rect, place_near
+from snapask_desktop.ui.window_state import (
+    WindowStateStore,
+    centered,
+    clamp_rect,
+    logical_anchor,
+    place_near,
+)
+
+if TYPE_CHECKING:
+    from snapask_desktop.ui.capture_flow import Picture
 
 STATE_NAME = "chat"
 DEFAULT_SIZE = QSize(440, 620)
@@ -978,3 +993,106 @@ def _edge_cursor(edges: Qt.Edge) -> Qt.CursorShape:
     if vertical:
         return Qt.CursorShape.SizeVerCursor
     return Qt.CursorShape.ArrowCursor
+
+
+# --- what the app wires ----------------------------------------------------------------------
+class ChatUI(QObject):
+    """The chat part of the app: a ChatController and its window, built on first use.
+
+    `app.py` connects the tray, hotkeys and capture flow to these methods and watches the
+    signals (re-emitted from the controller).
+    """
+
+    conversation_changed = Signal(str)  # stored content changed: refresh history / recent
+    answering_changed = Signal(bool)  # an answer is streaming (tray icon)
+    waiting_changed = Signal(int)  # questions waiting for the provider (tray icon)
+
+    def __init__(
+        self,
+        services: Services,
+        parent: QObject | None = None,
+        *,
+        state: WindowStateStore | None = None,
+        queue_backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.controller = ChatController(
+            services.chat, services.settings, queue_backoff=queue_backoff, parent=self
+        )
+        self._state = state
+        self._window: ChatWindow | None = None
+        self.controller.conversation_changed.connect(self.conversation_changed)
+        self.controller.answering_changed.connect(self.answering_changed)
+        self.controller.waiting_count_changed.connect(self.waiting_changed)
+
+    @property
+    def window(self) -> ChatWindow:
+        """The chat window (built the first time it is needed)."""
+        if self._window is None:
+            self._state = self._state or WindowStateStore()
+            self._window = ChatWindow(self.controller, self._state)
+        return self._window
+
+    @property
+    def is_answering(self) -> bool:
+        """True while any answer streams."""
+        return bool(self.controller.is_answering)
+
+    @property
+    def waiting_count(self) -> int:
+        """Questions waiting for the provider to come back."""
+        return self.controller.waiting_count
+
+    def new_chat(self) -> None:
+        """An empty chat without a picture, where the window was left."""
+        self.controller.new_conversation()
+        self.window.show_near(None)
+
+    def open_conversation(self, conversation_id: str | None) -> None:
+        """Show a saved conversation (None: the most recent one, or a new chat if none)."""
+        if conversation_id is None:
+            latest = self.services.store.list_conversations(limit=1)  # < 1 ms (indexed)
+            if not latest:
+                self.new_chat()
+                return
+            conversation_id = latest[0].id
+        self.controller.open_conversation(conversation_id)
+        self.window.show_near(None)
+
+    def new_from_picture(self, picture: Picture) -> None:
+        """A fresh capture: show it at once beside the region; its PNG follows."""
+        image = qimage_view(picture.grab)
+        self.controller.new_from_picture(None, image, picture_id=picture.capture_id)
+        region = picture.region
+        screens = [(s.geometry(), s.devicePixelRatio()) for s in QGuiApplication.screens()]
+        anchor = logical_anchor(QRect(region.x, region.y, region.width, region.height), screens)
+        self.window.show_near(anchor)
+
+    def picture_encoded(self, capture_id: int, png: bytes) -> None:
+        """The PNG of a capture is ready (from the encoding worker)."""
+        self.controller.set_picture_bytes(png, capture_id)
+
+    def picture_failed(self, reason: str, capture_id: int | None = None) -> None:
+        """The PNG of the shown capture could not be made."""
+        self.controller.picture_failed(reason, capture_id)
+
+    def hide_windows(self) -> bool:
+        """Hide the chat window and picture viewer (before a capture); True if any was shown."""
+        window = self._window
+        if window is None:
+            return False
+        shown = [w for w in (window, window.viewer) if w is not None and w.isVisible()]
+        for widget in shown:
+            widget.hide()
+        return bool(shown)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New settings: provider, model, templates, translation language."""
+        self.controller.set_settings(settings)
+
+    def shutdown(self) -> None:
+        """Stop answers and the queue's thread; write the window places."""
+        self.controller.shutdown()
+        if self._state is not None:
+            self._state.sync()

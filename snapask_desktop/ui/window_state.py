@@ -55,6 +55,27 @@ def place_near(anchor: QRect, size: QSize, area: QRect, gap: int = GAP) -> QRect
     return clamp_rect(corner, area)
 
 
+def logical_anchor(physical: QRect, screens: list[tuple[QRect, float]]) -> QRect | None:
+    """A captured region (physical desktop pixels) in Qt's logical coordinates, or None.
+
+    `screens` are (logical geometry, device pixel ratio) pairs. Qt keeps each screen's
+    top-left where the native one is and scales distances inside it by the pixel ratio; the
+    region maps through the screen holding its centre (None if no screen holds it).
+    """
+    centre = physical.center()
+    for geometry, ratio in screens:
+        native = QRect(
+            geometry.topLeft(),
+            QSize(round(geometry.width() * ratio), round(geometry.height() * ratio)),
+        )
+        if native.contains(centre):
+            x = geometry.x() + (physical.x() - geometry.x()) / ratio
+            y = geometry.y() + (physical.y() - geometry.y()) / ratio
+            width, height = physical.width() / ratio, physical.height() / ratio
+            return QRect(round(x), round(y), max(1, round(width)), max(1, round(height)))
+    return None
+
+
 def centered(size: QSize, area: QRect) -> QRect:
     """A rectangle of `size` in the middle of `area` (clamped to it)."""
     rect = QRect(QPoint(0, 0), size)

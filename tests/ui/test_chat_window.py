@@ -15,9 +15,18 @@ from PySide6.QtWidgets import QApplication
 
 from snapask_desktop.actions import find_action
 from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.capture.geometry import Rect
+from snapask_desktop.capture.grab import Grab
 from snapask_desktop.services import Services
+from snapask_desktop.ui.capture_flow import Picture
 from snapask_desktop.ui.chat_controller import ChatController
-from snapask_desktop.ui.chat_window import AnswerBubble, ChatWindow, PromptEdit, QuestionBubble
+from snapask_desktop.ui.chat_window import (
+    AnswerBubble,
+    ChatUI,
+    ChatWindow,
+    PromptEdit,
+    QuestionBubble,
+)
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
@@ -405,3 +414,54 @@ def test_opened_conversation_renders_its_messages(window, services, qtbot) -> No
     assert second.note.text() == "Stopped"
     assert window.header.title.text() == "saved question"
     qtbot.waitUntil(lambda: window.thumbnail.isVisibleTo(window), timeout=TIMEOUT_MS)
+
+
+def picture_of(capture_id: int, region: Rect) -> Picture:
+    """A capture as the capture flow hands it on: raw BGRA pixels and their place."""
+    pixels = bytes([30, 60, 200, 255]) * (region.width * region.height)
+    grab = Grab(pixels, region.width, region.height, region, (region,), 1.0, "test")
+    return Picture(capture_id, grab, region, "region")
+
+
+def test_chat_ui_shows_a_capture_at_once_and_sends_when_encoded(
+    services, state, gemini, qtbot
+) -> None:
+    ui = ChatUI(services, state=state)
+    qtbot.addWidget(ui.window)
+    changed: list[str] = []
+    ui.conversation_changed.connect(changed.append)
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    region = Rect(area.x() + 20, area.y() + 30, 64, 48)
+    ui.new_from_picture(picture_of(5, region))
+    window = ui.window
+    assert window.isVisible() and window.thumbnail.isVisibleTo(window)
+    anchor = QRect(region.x, region.y, region.width, region.height)
+    assert not window.geometry().intersects(anchor)
+    assert area.contains(window.geometry())
+    ask(window, qtbot, "colour?")
+    assert ui.is_answering and gemini.generate_requests() == []  # the PNG is not ready yet
+    ui.picture_encoded(4, png_bytes(seed=1))  # an older capture's PNG: ignored
+    ui.picture_encoded(5, png_bytes(64, 48, seed=4))
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    assert answers(window)[-1].text() == "You asked: colour? [1 image]."
+    assert changed and changed[-1] == window.controller.conversation_id
+    assert not ui.is_answering and ui.waiting_count == 0
+
+    assert ui.hide_windows() and not window.isVisible()
+    assert not ui.hide_windows()
+    ui.open_conversation(None)  # the most recent conversation
+    qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 2, timeout=TIMEOUT_MS)
+    assert window.isVisible() and window.header.title.text() == "colour?"
+    ui.new_chat()
+    assert window.transcript.bubbles() == [] and window.header.title.text() == "New chat"
+    ui.shutdown()
+
+
+def test_chat_ui_reports_a_failed_encoding(services, state, qtbot) -> None:
+    ui = ChatUI(services, state=state)
+    qtbot.addWidget(ui.window)
+    ui.new_from_picture(picture_of(9, Rect(0, 0, 10, 10)))
+    ui.picture_failed("The screenshot could not be saved (disk full).", 9)
+    assert ui.controller.status.kind == "error"
+    assert ui.window.picture_note.text() == "The picture could not be saved."
+    ui.shutdown()

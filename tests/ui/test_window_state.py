@@ -12,6 +12,7 @@ from snapask_desktop.ui.window_state import (
     WindowStateStore,
     centered,
     clamp_rect,
+    logical_anchor,
     place_near,
     screen_key,
 )
@@ -115,3 +116,12 @@ def test_default_file_is_in_the_config_folder(qapp) -> None:
     store.save("chat", screen, rect)
     store.sync()
     assert WindowStateStore().load("chat", screen) == rect
+
+
+def test_logical_anchor_maps_through_the_screen_holding_the_region() -> None:
+    plain = (QRect(0, 0, 1920, 1080), 1.0)
+    hidpi = (QRect(1920, 0, 1280, 720), 2.0)  # a 2560x1440 panel at 2x, right of the first
+    screens = [plain, hidpi]
+    assert logical_anchor(QRect(100, 200, 300, 150), screens) == QRect(100, 200, 300, 150)
+    assert logical_anchor(QRect(1920 + 400, 200, 600, 300), screens) == QRect(2120, 100, 300, 150)
+    assert logical_anchor(QRect(9000, 9000, 10, 10), screens) is None
