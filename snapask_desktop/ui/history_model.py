@@ -30,7 +30,7 @@ from snapask_desktop.store.repository import Store
 from snapask_desktop.ui.thumbnails import ThumbnailLoader
 
 PAGE_SIZE = 100
-SEARCH_LIMIT = 200
+SEARCH_LIMIT = 100
 UNTITLED = "Untitled conversation"
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1

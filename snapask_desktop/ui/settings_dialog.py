@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtGui import QDesktopServices, QFont, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -84,10 +87,22 @@ LANGUAGES = (
     "Japanese",
     "Korean",
 )
-KEY_HELP = {
-    "gemini": "Get a key at <a href='https://aistudio.google.com/apikey'>aistudio.google.com</a>.",
-    "openai": "Only needed when your server asks for one; Ollama and LM Studio need none.",
-}
+GEMINI_KEY_URL = "https://aistudio.google.com/apikey"
+
+
+def link_html(url: str, text: str, palette: QPalette) -> str:
+    """A rich-text link readable on light and dark palettes (some dark themes keep a dark
+    blue Link colour, so it is lifted towards the text colour there)."""
+    color = palette.color(QPalette.ColorRole.Link)
+    if style.is_dark(palette) and color.lightnessF() < 0.6:
+        color = style.mix(color, palette.color(QPalette.ColorRole.WindowText), 0.45)
+    return f"<a href='{escape(url)}' style='color: {style.css(color)}'>{escape(text)}</a>"
+
+
+def _key_help(provider: str, palette: QPalette) -> str:
+    if provider == "gemini":
+        return f"Get a key at {link_html(GEMINI_KEY_URL, 'aistudio.google.com', palette)}."
+    return "Only needed when your server asks for one; Ollama and LM Studio need none."
 
 
 @dataclass(frozen=True)
@@ -218,6 +233,12 @@ class GeneralPage(SettingsPage):
         self.request_timeout.setSuffix(" s")
         self.max_retries = QSpinBox()
         self.max_retries.setRange(0, 10)
+        self.max_retries.setSuffix(" times")
+        for narrow in (self.request_timeout, self.max_retries):
+            narrow.setMinimumWidth(110)
+            narrow.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.translate_to.setMinimumWidth(220)
+        self.translate_to.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.answer_cache = QCheckBox("Answer a repeated question from the cache")
         self.clear_cache_button = QPushButton("Clear answer cache")
         self.clear_cache_button.setEnabled(context.clear_cache is not None)
@@ -291,7 +312,9 @@ class GeneralPage(SettingsPage):
         self.openai_base_url.setText(settings.openai_base_url)
         self.openai_model.setText(settings.openai_model)
         self.translate_to.setCurrentText(settings.translate_to)
-        self.request_timeout.setValue(settings.request_timeout_s)
+        timeout = settings.request_timeout_s
+        self.request_timeout.setDecimals(0 if float(timeout).is_integer() else 1)
+        self.request_timeout.setValue(timeout)
         self.max_retries.setValue(settings.max_retries)
         self.answer_cache.setChecked(settings.answer_cache)
         self.start_at_login.setChecked(settings.start_at_login)
@@ -419,7 +442,7 @@ class _KeyBox(QGroupBox):
         column.addWidget(self.status_label)
         column.addLayout(row)
         column.addWidget(self.message)
-        column.addWidget(_note(KEY_HELP[provider], rich=True))
+        column.addWidget(_note(_key_help(provider, self.palette()), rich=True))
         self.status: KeyStatus | None = None
         self._set_busy(True)
 
@@ -628,6 +651,7 @@ class TemplatesPage(SettingsPage):
         super().__init__(context, parent)
         self.list = QListWidget()
         self.list.setAccessibleName("Prompt templates")
+        self.list.setObjectName("templateList")
         self.list.currentRowChanged.connect(self._row_changed)
         self.add_button = QPushButton("&Add")
         self.add_button.clicked.connect(self.add_template)
@@ -675,8 +699,8 @@ class TemplatesPage(SettingsPage):
         column.addWidget(
             _note(f"Your own one-click questions in the chat window, next to {builtin}.")
         )
-        column.addLayout(top, 1)
-        column.addLayout(editor, 1)
+        column.addLayout(top, 2)
+        column.addLayout(editor, 3)
         column.addWidget(self.errors["prompt_templates"])
 
     def load(self, settings: Settings) -> None:
@@ -756,6 +780,10 @@ class TemplatesPage(SettingsPage):
         item.setText(label or "(no label)")
 
 
+_NAV_SHEET = (
+    "QListWidget#settingsNav::item { padding: 6px 8px; }"
+    "QListWidget#templateList::item { padding: 3px 4px; }"
+)
 PageFactory = Callable[[PageContext], SettingsPage]
 # The sync issue adds its page by appending a factory here (or passing `pages=`).
 DEFAULT_PAGES: tuple[PageFactory, ...] = (GeneralPage, ApiKeyPage, HotkeysPage, TemplatesPage)
@@ -795,6 +823,7 @@ class SettingsDialog(QDialog):
         self.pages: dict[str, SettingsPage] = {}
         self.nav = QListWidget()
         self.nav.setAccessibleName("Settings pages")
+        self.nav.setObjectName("settingsNav")
         self.nav.setFixedWidth(170)
         self.stack = QStackedWidget()
         for factory in pages:
@@ -810,7 +839,7 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self._layout()
-        self.setStyleSheet(style.stylesheet(self.palette()))
+        self.setStyleSheet(style.stylesheet(self.palette()) + _NAV_SHEET)
         for page in self.pages.values():
             page.load(settings)
         self.nav.setCurrentRow(0)
@@ -819,6 +848,14 @@ class SettingsDialog(QDialog):
         self.pages[page.key] = page
         self.nav.addItem(page.title)
         self.stack.addWidget(page)
+        layout = page.layout()
+        if isinstance(layout, QBoxLayout):
+            heading = QLabel(page.title)
+            font = heading.font()
+            font.setPointSizeF(font.pointSizeF() * 1.25)
+            font.setWeight(QFont.Weight.DemiBold)
+            heading.setFont(font)
+            layout.insertWidget(0, heading)
         if isinstance(page, ApiKeyPage):
             page.key_changed.connect(self.api_key_changed)
         if isinstance(page, HotkeysPage):

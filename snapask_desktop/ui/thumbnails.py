@@ -123,13 +123,17 @@ class ThumbnailLoader(QObject):
         if image.isNull():
             log.info("thumbnail %s could not be decoded", path)
             return image
+        # Fill the box and crop the overflow evenly: no letterbox bands in the list.
         scaled = image.scaled(
             self._pixels,
-            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.AspectRatioMode.KeepAspectRatioByExpanding,
             Qt.TransformationMode.SmoothTransformation,
         )
-        scaled.setDevicePixelRatio(self._dpr)
-        return scaled
+        left = (scaled.width() - self._pixels.width()) // 2
+        top = (scaled.height() - self._pixels.height()) // 2
+        cropped = scaled.copy(left, top, self._pixels.width(), self._pixels.height())
+        cropped.setDevicePixelRatio(self._dpr)
+        return cropped
 
     @Slot(str, QImage)
     def _on_ready(self, sha256: str, image: QImage) -> None:

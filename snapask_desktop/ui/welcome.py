@@ -27,6 +27,7 @@ from snapask_desktop.config import Settings, SettingsStore
 from snapask_desktop.credentials import CredentialError
 from snapask_desktop.ui import style
 from snapask_desktop.ui.hotkey_recorder import effective_bindings
+from snapask_desktop.ui.settings_dialog import GEMINI_KEY_URL, link_html
 from snapask_desktop.ui.thumbnails import BackgroundCalls
 
 # Providers that cannot answer without a key. The OpenAI-compatible server is usually a local
@@ -94,7 +95,7 @@ class WelcomeDialog(QDialog):
         keys = self._hotkey_grid(settings, platform)
         need = QLabel(
             "To answer, SnapAsk needs a Gemini API key (free to start at "
-            "<a href='https://aistudio.google.com/apikey'>aistudio.google.com</a>), or a model "
+            f"{link_html(GEMINI_KEY_URL, 'aistudio.google.com', self.palette())}), or a model "
             "that runs on this computer through Ollama or LM Studio."
         )
         need.setWordWrap(True)

@@ -333,7 +333,7 @@ def test_thumbnails_load_in_the_background(
     assert loaded.args == [shot.sha256]
     image = window.model.data(pictured, Qt.ItemDataRole.DecorationRole)
     assert isinstance(image, QImage) and not image.isNull()
-    assert (image.width(), image.height()) == (64, 40)  # fits 64x48, 640x400 keeps its shape
+    assert (image.width(), image.height()) == (64, 48)  # fills the box, the sides cropped
     assert window.model.data(pictured, THUMB_PENDING_ROLE) is False
 
 
