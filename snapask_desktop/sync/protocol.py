@@ -21,16 +21,11 @@ from snapask_desktop.sync.limits import (
     DEFAULT_PAGE_CHANGES,
     MAX_BLOB_BYTES,
     MAX_CLIENT_CHARS,
-    MAX_DEVICE_NAME_CHARS,
     MAX_ERROR_MESSAGE_CHARS,
     MAX_FRAME_BYTES,
-    MAX_HTTP_BODY_BYTES,
     MAX_OPS_PER_PUSH,
     MAX_PAGE_CHANGES,
-    MAX_PASSWORD_CHARS,
     MAX_SAFE_INT,
-    MAX_TOKEN_CHARS,
-    MAX_USER_CHARS,
     PROTOCOL_VERSION,
 )
 from snapask_desktop.sync.records import (
@@ -55,7 +50,6 @@ from snapask_desktop.sync.wire import (
 SUPPORTED_PROTOCOLS: tuple[int, ...] = (PROTOCOL_VERSION,)
 _FIELD = ErrorCode.BAD_FIELD
 _CODE = re.compile(r"[a-z_]{1,40}")
-_TOKEN = re.compile(rf"[A-Za-z0-9._~+/=-]{{1,{MAX_TOKEN_CHARS}}}")
 
 OpStatus = Literal["applied", "duplicate", "rejected"]
 
@@ -652,80 +646,6 @@ def too_far_ahead(hlc: int, now_ms: int, max_drift_ms: int = limits.MAX_DRIFT_MS
     return ahead_ms(hlc, now_ms) > max_drift_ms
 
 
-# ====================================================================== HTTP sign-in
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRequest:
-    """Body of ``POST /v1/devices``: sign a device in by the user's name and password."""
-
-    user: str
-    password: str
-    device_id: str
-    device_name: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "password": self.password,
-            "device_id": self.device_id,
-            "device_name": self.device_name,
-        }
-
-    def __repr__(self) -> str:  # the password must never reach a log
-        return f"DeviceRequest(user={self.user!r}, device_id={self.device_id!r}, password=***)"
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceGrant:
-    """Answer ``201`` of ``POST /v1/devices``: the device token (keep it in the keyring)."""
-
-    device_id: str
-    user: str
-    token: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"device_id": self.device_id, "user": self.user, "token": self.token}
-
-    def __repr__(self) -> str:  # the token must never reach a log
-        return f"DeviceGrant(device_id={self.device_id!r}, user={self.user!r}, token=***)"
-
-
-def parse_device_request(body: bytes) -> DeviceRequest:
-    """Validate a sign-in body (server side); ProtocolError means HTTP 400 (413 if too large)."""
-    f = Fields(decode_json(body, MAX_HTTP_BODY_BYTES), _FIELD)
-    return DeviceRequest(
-        user=f.req_text("user", MAX_USER_CHARS, min_chars=1),
-        password=f.req_text("password", MAX_PASSWORD_CHARS, min_chars=1),
-        device_id=f.req_device_id("device_id"),
-        device_name=f.req_text("device_name", MAX_DEVICE_NAME_CHARS, min_chars=1),
-    )
-
-
-def parse_device_grant(body: bytes) -> DeviceGrant:
-    """Validate the sign-in answer (device side)."""
-    f = Fields(decode_json(body, MAX_HTTP_BODY_BYTES), _FIELD)
-    token = f.req_text("token", MAX_TOKEN_CHARS, min_chars=1)
-    if not _TOKEN.fullmatch(token):
-        f.fail("token", "has characters a token never has")
-    return DeviceGrant(
-        device_id=f.req_device_id("device_id"),
-        user=f.req_text("user", MAX_USER_CHARS, min_chars=1),
-        token=token,
-    )
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None if absent/malformed."""
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not _TOKEN.fullmatch(token):
-        return None
-    return token
-
-
 __all__ = [
     "CLIENT_FRAME_TYPES",
     "DEFAULT_LIMITS",
@@ -741,8 +661,6 @@ __all__ = [
     "Change",
     "Changes",
     "ClientFrame",
-    "DeviceGrant",
-    "DeviceRequest",
     "Error",
     "ErrorCode",
     "Frame",
@@ -757,14 +675,11 @@ __all__ = [
     "ServerFrame",
     "Welcome",
     "ahead_ms",
-    "bearer_token",
     "check_device_id",
     "check_int",
     "check_uuid",
     "encode_frame",
     "parse_client_frame",
-    "parse_device_grant",
-    "parse_device_request",
     "parse_payload",
     "parse_server_frame",
     "payload_hlc",

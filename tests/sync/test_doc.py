@@ -18,11 +18,10 @@ from snapask_desktop.sync.protocol import (
     ProtocolError,
     encode_frame,
     parse_client_frame,
-    parse_device_grant,
-    parse_device_request,
     parse_server_frame,
 )
 from snapask_desktop.sync.records import Conflict, parse_payload
+from snapask_desktop.sync.signin import parse_device_grant, parse_device_request
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sync-protocol.md"
 TEXT = DOC.read_text(encoding="utf-8")

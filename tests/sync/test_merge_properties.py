@@ -27,7 +27,7 @@ def states(draw: st.DrawFn) -> ConversationState:
     devices = draw(st.lists(st.sampled_from(DEVICES), min_size=1, max_size=3, unique=True))
     vv = {device: draw(st.integers(1, 3)) for device in devices}
     stamp = st.builds(FieldStamp, st.integers(0, 4), st.sampled_from(devices))
-    field_hlc = {name: draw(stamp) for name in FIELDS}
+    field_hlc: dict[str, FieldStamp] = {name: draw(stamp) for name in FIELDS}
     newest = max(field_hlc.values())
     record = draw(
         st.one_of(

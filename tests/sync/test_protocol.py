@@ -26,8 +26,6 @@ from snapask_desktop.sync.protocol import (
     BlobPut,
     Change,
     Changes,
-    DeviceGrant,
-    DeviceRequest,
     Error,
     Frame,
     Hello,
@@ -38,16 +36,20 @@ from snapask_desktop.sync.protocol import (
     Pull,
     Push,
     Welcome,
-    bearer_token,
     encode_frame,
     parse_client_frame,
-    parse_device_grant,
-    parse_device_request,
     parse_server_frame,
     payload_hlc,
     too_far_ahead,
 )
 from snapask_desktop.sync.records import PurgeRecord, parse_payload
+from snapask_desktop.sync.signin import (
+    DeviceGrant,
+    DeviceRequest,
+    bearer_token,
+    parse_device_grant,
+    parse_device_request,
+)
 from tests.sync.factories import (
     CONV,
     LAPTOP,
