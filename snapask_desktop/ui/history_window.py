@@ -448,6 +448,8 @@ class HistoryWindow(QWidget):
         self.resize(600, 680)
         self._store = store
         self.calls = BackgroundCalls(self)
+        self._refresh_pending = False
+        self.calls.busy_changed.connect(lambda busy: busy or self._refresh_if_pending())
         self.thumbnails = ThumbnailLoader(
             store, THUMB_SIZE, device_pixel_ratio=self.devicePixelRatioF(), parent=self
         )
@@ -484,7 +486,9 @@ class HistoryWindow(QWidget):
 
         self.view = QListView()
         self.view.setModel(self.model)
-        self.view.setItemDelegate(_TitleDelegate(self.view))
+        delegate = _TitleDelegate(self.view)
+        delegate.closeEditor.connect(lambda *_args: self._refresh_if_pending())
+        self.view.setItemDelegate(delegate)
         self.view.setUniformItemSizes(True)  # 10,000 rows: no per-row size queries
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -566,12 +570,24 @@ class HistoryWindow(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        """Reload the list (the app calls this when a conversation changed elsewhere)."""
+        """Reload the list (the app calls this when a conversation changed elsewhere).
+
+        Waits while a title is being edited (a reload would throw the typing away) and while
+        an edit of ours is still being written (the list would show the old state again).
+        """
+        if self.view.state() == QAbstractItemView.State.EditingState or self.calls.busy:
+            self._refresh_pending = True
+            return
+        self._refresh_pending = False
         current = self.current_id()
         self.thumbnails.forget_missing()
-        self.model.refresh()
+        self.model.refresh()  # as many rows as before: the view keeps its scroll position
         if current:
             self.select(current)
+
+    def _refresh_if_pending(self) -> None:
+        if self._refresh_pending:
+            QTimer.singleShot(0, self.refresh)
 
     @Slot()
     def focus_search(self) -> None:

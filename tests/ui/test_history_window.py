@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -371,3 +372,66 @@ def test_no_row_is_a_no_op(window: HistoryWindow) -> None:
     window.pin_action.trigger()
     assert not window.undo_bar.isVisible()
     assert window.model.data(QModelIndex()) is None
+
+
+def test_refresh_waits_for_an_open_title_editor(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    conversation = store.create_conversation("Draft")
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(conversation.id)
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    qtbot.keyClicks(editor, "Half typed")
+    newcomer = store.create_conversation("arrived meanwhile").id
+    window.refresh()  # e.g. a message arrived elsewhere
+    assert QApplication.focusWidget() is editor and editor.text() == "Half typed"
+    assert newcomer not in _ids(window)
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: newcomer in _ids(window))
+    assert store.get_conversation(conversation.id).conversation.title == "Half typed"
+
+
+def test_refresh_waits_for_our_own_writes(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    keep = store.create_conversation("keep").id
+    doomed = store.create_conversation("doomed").id
+    window.refresh()
+    gate = threading.Event()
+    window.calls.call(gate.wait)  # the worker is busy: the delete below has to wait
+    window.select(doomed)
+    window.delete_action.trigger()
+    window.refresh()  # the store still has it: a reload now would bring it back
+    assert _ids(window) == [keep]
+    gate.set()
+    qtbot.waitUntil(lambda: not window.calls.busy)
+    qtbot.waitUntil(lambda: not window._refresh_pending)
+    assert _ids(window) == [keep]
+    assert [s.id for s in store.list_conversations()] == [keep]
+
+
+def test_refresh_keeps_the_scroll_position(store: Store, qtbot: QtBot) -> None:
+    for n in range(120):
+        store.create_conversation(f"c{n}")
+    window = HistoryWindow(store, page_size=60)
+    qtbot.addWidget(window)
+    window.resize(600, 500)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        while window.model.canFetchMore():
+            window.model.fetchMore()
+        bar = window.view.verticalScrollBar()
+        bar.setValue(bar.maximum() // 2)
+        middle = bar.value()
+        assert middle > 0
+        window.refresh()
+        qtbot.wait(50)  # let the view lay itself out again
+        assert window.model.rowCount() == 120
+        assert bar.value() == middle
+    finally:
+        window.shutdown()
