@@ -802,7 +802,7 @@ class SettingsDialog(QDialog):
     def __init__(
         self,
         settings: Settings,
-        settings_store: SettingsStore,
+        settings_store: SettingsStore | None = None,
         *,
         data_dir: Path,
         clear_cache: Callable[[], int] | None = None,
@@ -815,7 +815,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("SnapAsk Settings")
         self.resize(760, 600)
         self._settings = settings
-        self._store = settings_store
+        self._store = settings_store or SettingsStore()
         self._set_start_at_login = set_start_at_login
         self._saving = False
         self.calls = BackgroundCalls(self)
@@ -881,7 +881,7 @@ class SettingsDialog(QDialog):
         """A page by key ("general", "api_key", "hotkeys", "templates", …)."""
         return self.pages[key]
 
-    def open_page(self, key: str) -> None:
+    def show_page(self, key: str) -> None:
         """Show a page (the welcome opens "api_key" or "general")."""
         page = self.pages[key]
         self.nav.setCurrentRow(self.stack.indexOf(page))
@@ -905,7 +905,7 @@ class SettingsDialog(QDialog):
             if page.problems():
                 first_bad = first_bad or page
         if first_bad is not None:
-            self.open_page(first_bad.key)
+            self.show_page(first_bad.key)
             _show(self.message, "Some settings need fixing first (see the messages).")
             return None
         _show(self.message, "")
@@ -944,7 +944,7 @@ class SettingsDialog(QDialog):
         self.save_button.setEnabled(True)
         if isinstance(error, autostart.AutostartError):
             self.page("general").show_error("start_at_login", str(error))
-            self.open_page("general")
+            self.show_page("general")
         _show(self.message, f"The settings were not saved: {error}")
 
     def done(self, result: int) -> None:

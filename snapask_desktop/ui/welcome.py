@@ -75,7 +75,7 @@ class WelcomeDialog(QDialog):
     def __init__(
         self,
         settings: Settings,
-        settings_store: SettingsStore,
+        settings_store: SettingsStore | None = None,
         *,
         platform: str | None = None,
         parent: QWidget | None = None,
@@ -83,7 +83,7 @@ class WelcomeDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Welcome to SnapAsk")
         self._settings = settings
-        self._store = settings_store
+        self._store = settings_store or SettingsStore()
         self.calls = BackgroundCalls(self)
         heading = QLabel("Welcome to SnapAsk")
         font = heading.font()

@@ -117,7 +117,7 @@ def test_save_round_trips_through_the_settings_file(
 def test_invalid_values_are_refused_with_the_message_by_the_field(
     dialog: SettingsDialog, store: SettingsStore, qtbot: QtBot
 ) -> None:
-    dialog.open_page("templates")
+    dialog.show_page("templates")
     general = _general(dialog)
     general.openai_base_url.setText("localhost:11434")
     general.gemini_model.setCurrentText("   ")
@@ -248,7 +248,7 @@ def _key_page(dialog: SettingsDialog) -> ApiKeyPage:
 
 
 def test_key_set_and_remove_through_the_keyring(dialog: SettingsDialog, qtbot: QtBot) -> None:
-    dialog.open_page("api_key")
+    dialog.show_page("api_key")
     box = _key_page(dialog).boxes["gemini"]
     qtbot.waitUntil(lambda: box.status_label.text() == "No key is set.")
     assert not box.remove_button.isEnabled()
@@ -286,7 +286,7 @@ def test_an_environment_key_is_reported_as_such(
 
 
 def test_a_bad_key_is_refused_plainly(dialog: SettingsDialog, qtbot: QtBot) -> None:
-    dialog.open_page("api_key")
+    dialog.show_page("api_key")
     box = _key_page(dialog).boxes["openai"]
     qtbot.waitUntil(lambda: box.entry.isEnabled())
     box.entry.setText("two words")
@@ -329,7 +329,7 @@ def test_templates_add_edit_reorder_remove_and_save(
     start = Settings(prompt_templates=[{"label": "Fix grammar", "prompt": "Fix the grammar."}])
     dialog = _dialog(qtbot, store, tmp_path, settings=start)
     page = _templates(dialog)
-    dialog.open_page("templates")
+    dialog.show_page("templates")
     dialog.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
     assert page.list.count() == 1 and page.label.text() == "Fix grammar"
@@ -414,8 +414,8 @@ def test_pages_come_from_a_list_of_factories(
     assert store.load().settings.translate_to == "Japanese"
 
 
-def test_open_page_selects_it(dialog: SettingsDialog) -> None:
-    dialog.open_page("api_key")
+def test_show_page_selects_it(dialog: SettingsDialog) -> None:
+    dialog.show_page("api_key")
     assert dialog.stack.currentWidget() is dialog.page("api_key")
     assert dialog.nav.currentItem().text() == "API key"
 
@@ -425,3 +425,14 @@ def test_friendly_messages() -> None:
         "Must be a non-empty text"
     )
     assert friendly("x", "something else") == "Something else"
+
+
+def test_without_a_store_the_settings_file_of_the_config_folder_is_used(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    dialog = SettingsDialog(Settings(), data_dir=tmp_path, platform="linux")
+    qtbot.addWidget(dialog)
+    _general(dialog).translate_to.setCurrentText("Korean")
+    with qtbot.waitSignal(dialog.settings_changed):
+        dialog.save()
+    assert SettingsStore().load().settings.translate_to == "Korean"

@@ -41,7 +41,7 @@ def dialog(qtbot: QtBot, store: SettingsStore, tmp_path: Path) -> Iterator[Setti
     made = SettingsDialog(Settings(), store, data_dir=tmp_path, platform="linux")
     qtbot.addWidget(made)
     made.show()
-    made.open_page("hotkeys")
+    made.show_page("hotkeys")
     made.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is made)
     yield made

@@ -91,7 +91,7 @@ def test_use_a_local_model_switches_the_provider_and_opens_general(
     # What the app does next: Settings on the General page, the local server in use.
     settings_dialog = SettingsDialog(changed.args[0], store, data_dir=tmp_path, platform="linux")
     qtbot.addWidget(settings_dialog)
-    settings_dialog.open_page(opened.args[0])
+    settings_dialog.show_page(opened.args[0])
     general = settings_dialog.stack.currentWidget()
     assert isinstance(general, GeneralPage)
     assert general.provider.currentData() == "openai"
