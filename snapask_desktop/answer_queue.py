@@ -85,7 +85,8 @@ class QueueCallbacks:
     waiting: Callable[[str, float, str], None] = _ignore  # failed again: (id, next in s, reason)
     answered: Callable[[str, AnswerResult], None] = _ignore  # saved (or stopped by the user)
     dropped: Callable[[str], None] = _ignore  # nothing left to answer (answered elsewhere, deleted)
-    failed: Callable[[str, str], None] = _ignore  # gave up for good: (id, plain reason)
+    # Gave up for good: (id, plain reason, the AI error if it was one).
+    failed: Callable[[str, str, AIError | None], None] = _ignore
     changed: Callable[[], None] = _ignore  # the set of waiting conversations changed
 
 
@@ -335,7 +336,7 @@ class AnswerQueue:
         except Exception as error:  # e.g. no keyring for the API key: the user must act
             log.warning("answer queue: %s failed for good: %s", conversation_id, error)
             self._settle(conversation_id)
-            self.callbacks.failed(conversation_id, str(error))
+            self.callbacks.failed(conversation_id, str(error), None)
             return
         self._stream(conversation_id, answer)
 
@@ -364,7 +365,7 @@ class AnswerQueue:
             self._reschedule(conversation_id, result.error, _reason(result.error))
         else:
             self._settle(conversation_id)
-            self.callbacks.failed(conversation_id, _reason(result.error))
+            self.callbacks.failed(conversation_id, _reason(result.error), result.error)
 
     def _settle(self, conversation_id: str) -> None:
         with self._lock:

@@ -72,7 +72,7 @@ class Recorder:
             chunk=lambda cid, text: self._add("chunk", cid, text),
             waiting=lambda cid, delay, reason: self._add("waiting", cid, delay, reason),
             answered=lambda cid, result: self._add("answered", cid, result),
-            failed=lambda cid, reason: self._add("failed", cid, reason),
+            failed=lambda cid, reason, error: self._add("failed", cid, reason, error),
             dropped=lambda cid: self._add("dropped", cid),
         )
 
@@ -263,8 +263,9 @@ def test_permanent_failure_is_reported_and_dropped(chat, store, gemini) -> None:
     queue.add(cid, error)
     queue.kick()
     queue.run_due()
-    [(_, failed_id, reason)] = seen.of("failed")
+    [(_, failed_id, reason, failure)] = seen.of("failed")
     assert failed_id == cid and "key" in reason.lower()
+    assert failure is not None and failure.kind is ErrorKind.INVALID_KEY
     assert len(queue) == 0 and answers(store, cid) == []
 
 

@@ -217,7 +217,7 @@ class QueueRunner(QObject):
     chunk = Signal(str, str)  # conversation id, text
     waiting = Signal(str, float, str)  # conversation id, seconds until the next try, reason
     answered = Signal(str, object)  # conversation id, AnswerResult
-    failed = Signal(str, str)  # conversation id, plain reason: given up
+    failed = Signal(str, str, object)  # conversation id, plain reason, AIError | None: given up
     dropped = Signal(str)  # conversation id: nothing was left to answer
     changed = Signal()  # the set of waiting conversations changed
 

@@ -21,6 +21,8 @@ from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from snapask_desktop.actions import BUILTIN_ACTIONS
+from snapask_desktop.ai import errors
+from snapask_desktop.ai.types import AIError, ErrorKind
 from snapask_desktop.answer_queue import Backoff, should_queue
 from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
 from snapask_desktop.config import Settings
@@ -37,6 +39,8 @@ StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "w
 StatusAction = Literal["", "retry", "send_now"]
 PictureState = Literal["none", "pending", "ready", "failed"]
 NEW_CHAT_TITLE = "New chat"
+# Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
+SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class ChatStatus:
     action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
+    settings: bool = False  # the fix is in Settings (API key, model): offer to open them
 
 
 @dataclass(frozen=True)
@@ -411,7 +416,7 @@ class ChatController(QObject):
             entry = self._queue.queue.get(outcome.conversation_id or "")
             self._set_status(_waiting_status(outcome.reason, entry.due_in_s if entry else None))
         else:
-            self._set_status(ChatStatus("error", outcome.reason, "retry"))
+            self._set_status(self._failure_status(outcome.error, outcome.reason))
 
     def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
         if self._tasks.pop(token, None) is None or token != self._load_task:
@@ -503,14 +508,14 @@ class ChatController(QObject):
             stopped = result.status == "cancelled"
             self._set_status(ChatStatus("idle", "Stopped." if stopped else ""))
 
-    def _queue_failed(self, conversation_id: str, reason: str) -> None:
+    def _queue_failed(self, conversation_id: str, reason: str, error: AIError | None) -> None:
         self._update_answering(queue_sending=False)
         if self._shown(conversation_id):
             if self._queue_streaming:
                 self._queue_streaming = False
                 self._update_answering()
                 self.answer_finished.emit("error", "")
-            self._set_status(ChatStatus("error", reason, "retry"))
+            self._set_status(self._failure_status(error, reason))
 
     def _queue_dropped(self, conversation_id: str) -> None:
         self._update_answering(queue_sending=False)
@@ -525,6 +530,22 @@ class ChatController(QObject):
             self.waiting_count_changed.emit(count)
 
     # --- helpers ---------------------------------------------------------------------------
+    def _failure_status(self, error: AIError | None, reason: str) -> ChatStatus:
+        """An error line with Retry; key and model problems point to Settings, not the CLI."""
+        kind = error.kind if error is not None else None
+        if kind not in SETTINGS_KINDS:
+            return ChatStatus("error", reason, "retry")
+        provider = self._settings.provider
+        name = errors.label(provider, start=True)
+        model = self._settings.model_for(provider)
+        messages = {
+            ErrorKind.NO_KEY: f"No API key is set for {errors.label(provider)}.",
+            ErrorKind.INVALID_KEY: f"{name} rejected the API key.",
+            ErrorKind.MODEL_NOT_FOUND: f"{name} has no model called '{model}'.",
+        }
+        fix = "Fix it in Settings, then press Retry."
+        return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings=True)
+
     def _shown(self, conversation_id: str) -> bool:
         return conversation_id == self._cid and self._ready
 

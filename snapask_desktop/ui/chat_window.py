@@ -521,6 +521,7 @@ class StatusRow(QWidget):
     question's reason and a countdown to its next try."""
 
     action = Signal(str)  # "retry" | "send_now"
+    settings_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -539,8 +540,17 @@ class StatusRow(QWidget):
         self.button = QPushButton()
         self.button.setAutoDefault(False)
         self.button.clicked.connect(lambda: self.action.emit(self._action))
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.setAutoDefault(False)
+        self.settings_button.setToolTip("Open SnapAsk's settings (API key, model)")
+        self.settings_button.clicked.connect(self.settings_requested)
+        buttons = QVBoxLayout()
+        buttons.setSpacing(4)
+        buttons.addWidget(self.button)
+        buttons.addWidget(self.settings_button)
+        buttons.addStretch(1)
         layout.addLayout(texts, 1)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(buttons)
         self._action = ""
         self._status = ChatStatus()
         self._next_try_at = 0.0
@@ -563,6 +573,7 @@ class StatusRow(QWidget):
         self.button.setText(text)
         self.button.setToolTip(tip)
         self.button.setVisible(bool(status.action))
+        self.settings_button.setVisible(status.settings)
         if status.next_try_s is not None:
             self._next_try_at = time.monotonic() + status.next_try_s
             self._tick.start()
@@ -585,6 +596,8 @@ class StatusRow(QWidget):
 # --- the window ----------------------------------------------------------------------------
 class ChatWindow(QWidget):
     """The floating chat window; see the module docstring."""
+
+    settings_requested = Signal()  # the user wants to fix a key/model problem in Settings
 
     def __init__(
         self,
@@ -696,6 +709,7 @@ class ChatWindow(QWidget):
         self.prompt.submitted.connect(self._submit)
         self.send_button.clicked.connect(self._send_or_stop)
         self.status_row.action.connect(lambda _action: self.controller.retry())
+        self.status_row.settings_requested.connect(self.settings_requested)
         self.thumbnail.clicked.connect(self.show_picture)
         self.header.close_button.clicked.connect(self.hide)
         self.header.new_button.clicked.connect(self.controller.new_conversation)
@@ -794,26 +808,27 @@ class ChatWindow(QWidget):
         if image.isNull():
             self.thumbnail.hide()
             return
-        # A quick (blocky) thumbnail at once, a smooth one from a worker a moment later.
-        quick = image.scaledToHeight(THUMB_HEIGHT, Qt.TransformationMode.FastTransformation)
-        self._show_thumbnail(quick)
+        # A quick (blocky) thumbnail at once, a smooth one from a worker a moment later;
+        # both in device pixels so they stay sharp on HiDPI screens.
+        ratio = self.devicePixelRatioF()
+        logical = thumbnail_size(image.size())
+        self._show_thumbnail(_scaled(image, logical, ratio, smooth=False), logical)
         token = self._thumb_token
-        task = Task(token, lambda: _smooth_thumbnail(image))
-        task.signals.done.connect(self._smooth_thumbnail_ready)
+        task = Task(token, lambda: _scaled(image, logical, ratio, smooth=True))
+        task.signals.done.connect(lambda done, thumb: self._smooth_ready(done, thumb, logical))
         self._thumb_task = task
         self._pool.start(task)
 
-    def _smooth_thumbnail_ready(self, token: int, thumb: QImage) -> None:
+    def _smooth_ready(self, token: int, thumb: QImage, logical: QSize) -> None:
         if token == self._thumb_token:
-            self._show_thumbnail(thumb)
+            self._show_thumbnail(thumb, logical)
         self._thumb_task = None
 
-    def _show_thumbnail(self, thumb: QImage) -> None:
-        size = thumb.size()
-        if size.width() > 3 * THUMB_HEIGHT:  # a very wide strip: keep the row reasonable
-            size = size.scaled(3 * THUMB_HEIGHT, THUMB_HEIGHT, Qt.AspectRatioMode.KeepAspectRatio)
-        self.thumbnail.setIcon(QIcon(QPixmap.fromImage(thumb)))
-        self.thumbnail.setIconSize(size)
+    def _show_thumbnail(self, thumb: QImage, logical: QSize) -> None:
+        pixmap = QPixmap.fromImage(thumb)
+        pixmap.setDevicePixelRatio(thumb.devicePixelRatio())
+        self.thumbnail.setIcon(QIcon(pixmap))
+        self.thumbnail.setIconSize(logical)
         self.thumbnail.show()
 
     def _picture_state(self, state: str) -> None:
@@ -964,8 +979,21 @@ class ChatWindow(QWidget):
             self._state.save(STATE_NAME, screen, geometry)
 
 
-def _smooth_thumbnail(image: QImage) -> QImage:
-    return image.scaledToHeight(THUMB_HEIGHT, Qt.TransformationMode.SmoothTransformation)
+def thumbnail_size(picture: QSize) -> QSize:
+    """The thumbnail's logical size: at most THUMB_HEIGHT high and three times that wide."""
+    bound = QSize(3 * THUMB_HEIGHT, THUMB_HEIGHT)
+    if picture.width() <= bound.width() and picture.height() <= bound.height():
+        return QSize(picture)
+    return picture.scaled(bound, Qt.AspectRatioMode.KeepAspectRatio).expandedTo(QSize(1, 1))
+
+
+def _scaled(image: QImage, logical: QSize, ratio: float, *, smooth: bool) -> QImage:
+    modes = Qt.TransformationMode
+    mode = modes.SmoothTransformation if smooth else modes.FastTransformation
+    target = QSize(max(1, round(logical.width() * ratio)), max(1, round(logical.height() * ratio)))
+    scaled = image.scaled(target, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
+    scaled.setDevicePixelRatio(ratio)
+    return scaled
 
 
 def _resized(rect: QRect, edges: Qt.Edge, delta: QPoint) -> QRect:
@@ -1006,6 +1034,7 @@ class ChatUI(QObject):
     conversation_changed = Signal(str)  # stored content changed: refresh history / recent
     answering_changed = Signal(bool)  # an answer is streaming (tray icon)
     waiting_changed = Signal(int)  # questions waiting for the provider (tray icon)
+    settings_requested = Signal()  # "Settings…" from an API key or model error
 
     def __init__(
         self,
@@ -1032,6 +1061,7 @@ class ChatUI(QObject):
         if self._window is None:
             self._state = self._state or WindowStateStore()
             self._window = ChatWindow(self.controller, self._state)
+            self._window.settings_requested.connect(self.settings_requested)
         return self._window
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, Qt, QThreadPool
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QThreadPool
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -26,6 +26,7 @@ from snapask_desktop.ui.chat_window import (
     ChatWindow,
     PromptEdit,
     QuestionBubble,
+    thumbnail_size,
 )
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.store.helpers import png_bytes
@@ -130,13 +131,16 @@ def test_retry_after_an_error(window, services, gemini, qtbot) -> None:
     qtbot.waitUntil(lambda: window.controller.status.kind == "error", timeout=TIMEOUT_MS)
     row = window.status_row
     assert row.isVisibleTo(window) and row.button.text() == "Retry"
-    assert "key" in row.label.text().lower()
+    assert row.label.text() == "Gemini rejected the API key. Fix it in Settings, then press Retry."
+    assert row.settings_button.isVisibleTo(window)
+    with qtbot.waitSignal(window.settings_requested, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(row.settings_button, Qt.MouseButton.LeftButton)
     assert answers(window) == []  # nothing arrived: no empty answer bubble
     assert saved(services, window) == [("user", "final", "try me")]
     qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
     assert saved(services, window)[-1] == ("model", "final", "You asked: try me [1 image].")
-    assert not row.isVisibleTo(window)
+    assert not row.isVisibleTo(window) and not row.settings_button.isVisibleTo(window)
     assert len(gemini.generate_requests()) == 2
 
 
@@ -465,3 +469,10 @@ def test_chat_ui_reports_a_failed_encoding(services, state, qtbot) -> None:
     assert ui.controller.status.kind == "error"
     assert ui.window.picture_note.text() == "The picture could not be saved."
     ui.shutdown()
+
+
+def test_thumbnail_sizes_stay_in_their_box() -> None:
+    assert thumbnail_size(QSize(1920, 1080)) == QSize(199, 112)
+    assert thumbnail_size(QSize(3000, 100)) == QSize(336, 11)
+    assert thumbnail_size(QSize(100, 3000)) == QSize(3, 112)
+    assert thumbnail_size(QSize(50, 40)) == QSize(50, 40)  # small pictures are not enlarged
