@@ -206,7 +206,8 @@ class Store:
         row.field_hlc = stamps
         row.vv = vv_bump(row.vv, self._device_id)
         row.hlc = hlc
-        row.updated_at = now
+        # Never backwards, even after a device with a clock ahead edited it (sync-protocol.md).
+        row.updated_at = max(row.updated_at, now)
         return self._saved_conversation(session, row, now)
 
     def _saved_conversation(self, session: Session, row: ConversationRow, now: int) -> Conversation:

@@ -40,6 +40,11 @@ class Stamp:
     wall_ms: int
     counter: int = 0
 
+    def __post_init__(self) -> None:
+        # Out-of-range parts would pack to another stamp's integer.
+        if self.wall_ms < 0 or not 0 <= self.counter <= COUNTER_MAX:
+            raise ValueError(f"HLC stamp out of range: wall {self.wall_ms}, counter {self.counter}")
+
     def pack(self) -> int:
         return (self.wall_ms << COUNTER_BITS) | self.counter
 

@@ -16,7 +16,7 @@ from snapask_desktop.store import (
     Store,
 )
 from snapask_desktop.store.validate import MAX_TEXT_CHARS, MAX_TITLE_CHARS
-from tests.store.helpers import png_bytes, rows
+from tests.store.helpers import png_bytes, raw_sql, rows
 
 
 def test_create_and_get_round_trip(store: Store) -> None:
@@ -277,3 +277,15 @@ def test_many_threads_write_through_one_store(store: Store) -> None:
     assert len({m.hlc for m in detail.messages}) == 90  # stamps never collide
     # every edit was a read-modify-write of vv under the write lock: none lost
     assert detail.conversation.vv == {store.device_id: 1 + 90}
+
+
+def test_updated_at_never_goes_backwards(store: Store) -> None:
+    """A device whose clock is behind must not move updated_at back (devices must agree)."""
+    conversation = store.create_conversation("t")
+    ahead = conversation.updated_at + 3_600_000
+    db = raw_sql(store.path)
+    db.execute("UPDATE conversation SET updated_at = ? WHERE id = ?", (ahead, conversation.id))
+    db.commit()
+    db.close()
+    edited = store.update_conversation(conversation.id, title="new")
+    assert edited.updated_at == ahead
