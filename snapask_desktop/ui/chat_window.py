@@ -405,6 +405,13 @@ class Transcript(QScrollArea):
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
+    def remove(self, widget: QWidget) -> None:
+        """Take one bubble away."""
+        self._layout.removeWidget(widget)
+        widget.hide()
+        widget.deleteLater()
+        self.hint.setVisible(not self.bubbles())
+
     def _add(self, widget: QWidget) -> QWidget:
         self.hint.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
@@ -460,6 +467,34 @@ class PictureViewer(QWidget):
         self.activateWindow()
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" to fit its width."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, shortened when too wide; the whole text is the tooltip."""
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        """The text before shortening."""
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Shorten again for the new width."""
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.width() if self.isVisible() else 10_000
+        metrics = self.fontMetrics()
+        self.setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+
+
 class Header(QFrame):
     """Title bar of the frameless window: drag it to move the window."""
 
@@ -470,7 +505,7 @@ class Header(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 4, 4)
         layout.setSpacing(2)
-        self.title = QLabel()
+        self.title = ElidedLabel()
         style.set_role(self.title, "title")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.new_button = QToolButton()
@@ -490,8 +525,11 @@ class Header(QFrame):
 
     def set_title(self, text: str) -> None:
         """Show the conversation title (elided to fit)."""
-        self.title.setText(text)
-        self.title.setToolTip(text)
+        self.title.set_full_text(text)
+
+    def title_text(self) -> str:
+        """The whole title."""
+        return self.title.full_text()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """Start moving the window: the window system's move when it offers one."""
@@ -852,8 +890,7 @@ class ChatWindow(QWidget):
         bubble, self._answer = self._answer, None
         if bubble is not None:
             if not text and status in ("error", "cancelled"):
-                bubble.deleteLater()  # nothing arrived: the status line says why
-                bubble.hide()
+                self.transcript.remove(bubble)  # nothing arrived: the status line says why
             else:
                 bubble.finish(status, text)
         self._update_controls()
