@@ -1101,6 +1101,13 @@ class ChatUI(QObject):
             self._window.settings_requested.connect(self.settings_requested)
         return self._window
 
+    def prepare(self) -> None:
+        """Build the window ahead (at start-up, when idle): the first capture then only shows
+        it (building, polishing and creating the native window cost about 100 ms)."""
+        window = self.window
+        window.ensurePolished()
+        window.winId()  # the native window, created now rather than on the first show
+
     @property
     def is_answering(self) -> bool:
         """True while any answer streams."""

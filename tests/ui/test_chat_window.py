@@ -431,7 +431,9 @@ def test_chat_ui_shows_a_capture_at_once_and_sends_when_encoded(
     services, state, gemini, qtbot
 ) -> None:
     ui = ChatUI(services, state=state)
+    ui.prepare()  # built ahead, not shown
     qtbot.addWidget(ui.window)
+    assert not ui.window.isVisible() and not ui.hide_windows()
     changed: list[str] = []
     ui.conversation_changed.connect(changed.append)
     area = QGuiApplication.primaryScreen().availableGeometry()
