@@ -560,6 +560,9 @@ class HistoryWindow(QWidget):
         self.delete_action = action(
             "&Delete", ["Delete"], self._delete_current, "Delete (you can undo)"
         )
+        self.menu_action = action(
+            "Actions menu", ["Menu", "Shift+F10"], self._keyboard_menu, "All actions"
+        )
         window = Qt.ShortcutContext.WindowShortcut
         self.find_action = action("&Find", ["Ctrl+F"], self.focus_search, "Search", window, self)
         self.undo_action = action(
@@ -685,6 +688,12 @@ class HistoryWindow(QWidget):
             self.empty.setText("No conversations yet.\nCapture part of the screen to start one.")
         self.stack.setCurrentWidget(self.view if rows else self.empty)
         self.status.setVisible(bool(self.status.text()))
+
+    @Slot()
+    def _keyboard_menu(self) -> None:
+        index = self.view.currentIndex()
+        if index.isValid():
+            self._context_menu(self.view.visualRect(index).center())
 
     @Slot(QPoint)
     def _context_menu(self, pos: QPoint) -> None:

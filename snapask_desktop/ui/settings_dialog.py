@@ -9,7 +9,6 @@ keyring at once (never to the settings file), and the dialog says so.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -17,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QFont, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import (
+    QDesktopServices,
+    QFont,
+    QKeySequence,
+    QPalette,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QBoxLayout,
     QCheckBox,
@@ -444,25 +450,25 @@ class _KeyBox(QGroupBox):
         column.addWidget(self.message)
         column.addWidget(_note(_key_help(provider, self.palette()), rich=True))
         self.status: KeyStatus | None = None
-        self._set_busy(True)
+        self._set_busy(False)  # Remove stays off until the lookup finds a key
 
     def refresh(self) -> None:
-        """Look the key up again on the worker."""
-        self._set_busy(True)
+        """Look the key up again on the worker (typing goes on meanwhile)."""
         self._calls.call(lambda: key_status(self.provider), self._show_status)
 
     def _show_status(self, status: KeyStatus) -> None:
         self.status = status
         self.status_label.setText(status.describe())
         _restyle(self.status_label, "error" if status.error else None)
-        self._set_busy(False)
-        has_key = status.source is not None
-        self.save_button.setText("Replace key" if has_key else "Save key")
-        self.remove_button.setEnabled(status.source == "keyring")
+        self.save_button.setText("Replace key" if status.source else "Save key")
+        self._set_busy(self._busy)
 
     def _set_busy(self, busy: bool) -> None:
-        for widget in (self.entry, self.save_button, self.remove_button):
-            widget.setEnabled(not busy)
+        self._busy = busy
+        self.entry.setEnabled(not busy)
+        self.save_button.setEnabled(not busy)
+        in_keyring = self.status is not None and self.status.source == "keyring"
+        self.remove_button.setEnabled(not busy and in_keyring)
 
     @Slot()
     def save_key(self) -> None:
@@ -488,6 +494,7 @@ class _KeyBox(QGroupBox):
 
         def done(_result: object) -> None:
             self.entry.clear()
+            self._set_busy(False)
             _show(self.message, success, "muted")
             self.changed.emit(self.provider)
             self.refresh()
@@ -527,6 +534,13 @@ class ApiKeyPage(SettingsPage):
             self.boxes[provider] = box
             column.addWidget(box)
         column.addStretch(1)
+        self._refresh_all()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._refresh_all()  # a key may have been set elsewhere (CLI, environment)
+
+    def _refresh_all(self) -> None:
         for box in self.boxes.values():
             box.refresh()
 
@@ -840,8 +854,7 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._layout()
         self.setStyleSheet(style.stylesheet(self.palette()) + _NAV_SHEET)
-        for page in self.pages.values():
-            page.load(settings)
+        self.load(settings)
         self.nav.setCurrentRow(0)
 
     def _add_page(self, page: SettingsPage) -> None:
@@ -948,13 +961,21 @@ class SettingsDialog(QDialog):
         _show(self.message, f"The settings were not saved: {error}")
 
     def done(self, result: int) -> None:
-        # Let a running keyring/settings call finish before the dialog goes away.
-        with contextlib.suppress(RuntimeError):
-            self.wait_for_work(5000)
+        if result == QDialog.DialogCode.Rejected:
+            self.load(self._settings)  # Cancel: shown again later, it shows what is saved
         super().done(result)
 
+    def load(self, settings: Settings) -> None:
+        """Show these settings on every page (e.g. changed elsewhere since it was built)."""
+        self._settings = settings
+        for page in self.pages.values():
+            page.clear_errors()
+            page.load(settings)
+        _show(self.message, "")
+
     def wait_for_work(self, timeout_ms: int = -1) -> None:
-        """Block until the dialog's background calls (save, keyring, cache) have run."""
+        """Block until the dialog's background calls (save, keyring, cache) have run: call it
+        before deleting the dialog (tests, app exit)."""
         self.calls.wait(timeout_ms)
         for page in self.pages.values():
             calls = getattr(page, "calls", None)

@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication, QLineEdit, QMenu
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop.services import Services
@@ -311,6 +311,7 @@ def test_context_menu_offers_every_action_with_its_shortcut(
         "Pin": "Ctrl+P",
         "Archive": "Ctrl+E",
         "Delete": "Del",
+        "Actions menu": "Menu",
     }
     assert all(action.isShortcutVisibleInContextMenu() for action in window.view.actions())
     assert window.find_action.shortcut().toString() == "Ctrl+F"
@@ -435,3 +436,24 @@ def test_refresh_keeps_the_scroll_position(store: Store, qtbot: QtBot) -> None:
         assert bar.value() == middle
     finally:
         window.shutdown()
+
+
+def test_the_menu_key_opens_the_context_menu_for_the_current_row(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    ids = [store.create_conversation(f"c{n}").id for n in range(3)]
+    store.update_conversation(ids[0], pinned=True)
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(ids[0])  # the last row: not under the middle of the list
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu))
+    menu = QApplication.activePopupWidget()
+    texts = [action.text().replace("&", "") for action in menu.actions() if action.text()]
+    assert texts == ["Open", "Rename", "Unpin", "Archive", "Delete"]
+    assert window.current_id() == ids[0]
+    menu.close()
+    QTest.keyClick(window.view, Qt.Key.Key_Menu)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu))
+    QApplication.activePopupWidget().close()

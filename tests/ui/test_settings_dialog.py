@@ -436,3 +436,37 @@ def test_without_a_store_the_settings_file_of_the_config_folder_is_used(
     with qtbot.waitSignal(dialog.settings_changed):
         dialog.save()
     assert SettingsStore().load().settings.translate_to == "Korean"
+
+
+def test_cancel_then_show_again_shows_the_saved_settings(
+    dialog: SettingsDialog, qtbot: QtBot
+) -> None:
+    general = _general(dialog)
+    general.translate_to.setCurrentText("French")
+    general.openai_base_url.setText("not a url")
+    dialog.save()  # refused: the message shows
+    assert general.errors["openai_base_url"].text()
+    dialog.reject()
+    dialog.show()
+    assert general.translate_to.currentText() == "English"
+    assert general.openai_base_url.text() == "http://127.0.0.1:11434/v1"
+    assert general.errors["openai_base_url"].isHidden()
+    assert dialog.message.isHidden()
+
+
+def test_load_shows_settings_changed_elsewhere(dialog: SettingsDialog) -> None:
+    dialog.load(Settings(provider="openai", openai_model="gemma3"))
+    general = _general(dialog)
+    assert general.provider.currentData() == "openai"
+    assert general.openai_model.text() == "gemma3"
+    assert dialog.settings.openai_model == "gemma3"
+
+
+def test_the_key_status_is_checked_again_when_the_page_shows(
+    dialog: SettingsDialog, qtbot: QtBot
+) -> None:
+    box = _key_page(dialog).boxes["gemini"]
+    qtbot.waitUntil(lambda: box.status_label.text() == "No key is set.")
+    credentials.set_api_key("gemini", "set-from-the-cli")
+    dialog.show_page("api_key")
+    qtbot.waitUntil(lambda: box.status_label.text() == "A key is set, kept in the system keyring.")
