@@ -728,7 +728,6 @@ class ChatWindow(QWidget):
         outer.addLayout(bottom)
         self._rebuild_chips()
         self.setTabOrder(self.prompt, self.send_button)
-        self.setFocusProxy(self.prompt)
 
     def _connect(self) -> None:
         c = self.controller
@@ -780,6 +779,17 @@ class ChatWindow(QWidget):
             self.chip_layout.addWidget(chip)
             self.setTabOrder(previous, chip)
             previous = chip
+        # Then what answers a failure, the picture, and the header last.
+        rest = (
+            self.status_row.button,
+            self.status_row.settings_button,
+            self.thumbnail,
+            self.header.new_button,
+            self.header.close_button,
+        )
+        for widget in rest:
+            self.setTabOrder(previous, widget)
+            previous = widget
         self._update_controls()
 
     def chip_buttons(self) -> list[QPushButton]:
@@ -1120,8 +1130,9 @@ class ChatUI(QObject):
 
     def new_chat(self) -> None:
         """An empty chat without a picture, where the window was left."""
+        window = self.window  # built before the controller reports anything to it
         self.controller.new_conversation()
-        self.window.show_near(None)
+        window.show_near(None)
 
     def open_conversation(self, conversation_id: str | None) -> None:
         """Show a saved conversation (None: the most recent one, or a new chat if none)."""
@@ -1131,17 +1142,19 @@ class ChatUI(QObject):
                 self.new_chat()
                 return
             conversation_id = latest[0].id
+        window = self.window
         self.controller.open_conversation(conversation_id)
-        self.window.show_near(None)
+        window.show_near(None)
 
     def new_from_picture(self, picture: Picture) -> None:
         """A fresh capture: show it at once beside the region; its PNG follows."""
+        window = self.window
         image = qimage_view(picture.grab)
         self.controller.new_from_picture(None, image, picture_id=picture.capture_id)
         region = picture.region
         screens = [(s.geometry(), s.devicePixelRatio()) for s in QGuiApplication.screens()]
         anchor = logical_anchor(QRect(region.x, region.y, region.width, region.height), screens)
-        self.window.show_near(anchor)
+        window.show_near(anchor)
 
     def picture_encoded(self, capture_id: int, png: bytes) -> None:
         """The PNG of a capture is ready (from the encoding worker)."""

@@ -465,8 +465,9 @@ def test_chat_ui_shows_a_capture_at_once_and_sends_when_encoded(
 
 def test_chat_ui_reports_a_failed_encoding(services, state, qtbot) -> None:
     ui = ChatUI(services, state=state)
+    ui.new_from_picture(picture_of(9, Rect(0, 0, 10, 10)))  # builds the window on first use
     qtbot.addWidget(ui.window)
-    ui.new_from_picture(picture_of(9, Rect(0, 0, 10, 10)))
+    assert ui.window.thumbnail.isVisibleTo(ui.window)
     ui.picture_failed("The screenshot could not be saved (disk full).", 9)
     assert ui.controller.status.kind == "error"
     assert ui.window.picture_note.text() == "The picture could not be saved."
@@ -478,3 +479,28 @@ def test_thumbnail_sizes_stay_in_their_box() -> None:
     assert thumbnail_size(QSize(3000, 100)) == QSize(336, 11)
     assert thumbnail_size(QSize(100, 3000)) == QSize(3, 112)
     assert thumbnail_size(QSize(50, 40)) == QSize(50, 40)  # small pictures are not enlarged
+
+
+def test_tab_order_runs_from_the_prompt_through_every_control(window, qtbot) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT_MS)
+    window.prompt.setFocus()
+    order = []
+    for _ in range(12):
+        widget = QApplication.focusWidget()
+        label = getattr(widget, "text", None)
+        order.append(type(widget).__name__ if widget is window.prompt else label())
+        qtbot.keyClick(widget, Qt.Key.Key_Tab)
+        if QApplication.focusWidget() is window.prompt:
+            break
+    assert order == [
+        "PromptEdit",
+        "Send",
+        "Extract text",
+        "Explain",
+        "Summarize",
+        "Translate",
+        "",  # the picture
+        "New",
+        "✕",
+    ]
