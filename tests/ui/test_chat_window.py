@@ -20,14 +20,8 @@ from snapask_desktop.capture.grab import Grab
 from snapask_desktop.services import Services
 from snapask_desktop.ui.capture_flow import Picture
 from snapask_desktop.ui.chat_controller import ChatController
-from snapask_desktop.ui.chat_window import (
-    AnswerBubble,
-    ChatUI,
-    ChatWindow,
-    PromptEdit,
-    QuestionBubble,
-    thumbnail_size,
-)
+from snapask_desktop.ui.chat_widgets import AnswerBubble, PromptEdit, QuestionBubble
+from snapask_desktop.ui.chat_window import ChatUI, ChatWindow, thumbnail_size
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
