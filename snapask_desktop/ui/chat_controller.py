@@ -178,6 +178,11 @@ class ChatController(QObject):
         return self._picture_state
 
     @property
+    def picture_id(self) -> int | None:
+        """The id given with the shown picture (`new_from_picture`), if any."""
+        return self._picture_id
+
+    @property
     def answering_here(self) -> bool:
         """True while the shown conversation's answer is being saved, sent or streamed."""
         mine = any(view == self._view for view in self._workers.values())

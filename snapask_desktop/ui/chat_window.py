@@ -618,7 +618,9 @@ class ChatUI(QObject):
         self.controller.set_picture_bytes(png, capture_id)
 
     def picture_failed(self, reason: str, capture_id: int | None = None) -> None:
-        """The PNG of the shown capture could not be made."""
+        """The PNG of the shown capture could not be made (None: whichever is pending)."""
+        if capture_id is None:
+            capture_id = self.controller.picture_id
         self.controller.picture_failed(reason, capture_id)
 
     def hide_windows(self) -> bool:

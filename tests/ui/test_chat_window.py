@@ -462,7 +462,7 @@ def test_chat_ui_reports_a_failed_encoding(services, state, qtbot) -> None:
     ui.new_from_picture(picture_of(9, Rect(0, 0, 10, 10)))  # builds the window on first use
     qtbot.addWidget(ui.window)
     assert ui.window.thumbnail.isVisibleTo(ui.window)
-    ui.picture_failed("The screenshot could not be saved (disk full).", 9)
+    ui.picture_failed("The screenshot could not be saved (disk full).")  # the pending one
     assert ui.controller.status.kind == "error"
     assert ui.window.picture_note.text() == "The picture could not be saved."
     ui.shutdown()
