@@ -25,6 +25,7 @@ CAPTURE_MODES = ("region", "full")
 MAX_REQUEST_BYTES = 4096
 CONNECT_TIMEOUT_MS = 1500
 REPLY_TIMEOUT_MS = 5000
+MAX_SOCKET_PATH = 100
 
 
 class InstanceError(RuntimeError):
@@ -75,8 +76,10 @@ def server_name(data_dir: Path | None = None) -> str:
     digest = hashlib.sha256(folder.encode()).hexdigest()[:16]
     if sys.platform.startswith("win"):
         return f"SnapAsk-{os.environ.get('USERNAME', 'user')}-{digest}"
-    # An absolute path puts the socket in a private runtime folder instead of /tmp.
-    return str(runtime_dir() / f"snapask-{digest}.sock")
+    # An absolute path puts the socket in a private runtime folder instead of /tmp, unless
+    # that path is longer than a Unix socket address may be (about 107 bytes).
+    path = str(runtime_dir() / f"snapask-{digest}.sock")
+    return path if len(path.encode()) <= MAX_SOCKET_PATH else f"snapask-{digest}"
 
 
 def runtime_dir() -> Path:

@@ -100,3 +100,19 @@ def test_socket_left_by_a_crash_is_replaced(qtbot: QtBot, tmp_path: Path) -> Non
         process = client(name, "show")
     assert process.communicate(timeout=20)[0].strip() == "sent"
     server.close()
+
+
+def test_long_runtime_folder_falls_back_to_a_short_name(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("very-long-folder-name-" * 6)
+    deep.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    name = server_name(tmp_path / "data")
+    assert "/" not in name
+    server = InstanceServer(name)
+    assert server.claim()
+    with qtbot.waitSignal(server.requested, timeout=10_000):
+        process = client(name, "show")
+    assert process.communicate(timeout=20)[0].strip() == "sent"
+    server.close()

@@ -1,0 +1,309 @@
+"""The composition root of the tray app: builds the services and windows and wires their signals.
+
+Nothing else lives here: every behaviour belongs to the module that owns it. Startup keeps to
+what the tray needs; the chat, history and settings windows are built when first wanted, except
+the region overlay, which is built ahead so the hotkey path only grabs and shows.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from snapask_desktop.capture.backends import choose_backend
+from snapask_desktop.capture.hotkey_defaults import default_hotkeys
+from snapask_desktop.capture.hotkey_spec import parse_hotkey
+from snapask_desktop.capture.overlay import RegionOverlay
+from snapask_desktop.config import Settings, SettingsStore
+from snapask_desktop.resources import resource_path
+from snapask_desktop.services import Services
+from snapask_desktop.single_instance import InstanceServer, Request, send_when_ready
+from snapask_desktop.ui.capture_flow import CaptureFlow, Picture
+from snapask_desktop.ui.launcher import LauncherWindow
+from snapask_desktop.ui.tray import Tray, TrayState
+
+# Hiding our own windows before a grab needs the compositor to catch up.
+HIDE_BEFORE_GRAB_MS = 120
+WARM_UP_DELAY_MS = 1500
+
+
+def hotkey_bindings(settings: Settings) -> dict[str, str]:
+    """The platform defaults overridden by the user's settings ("" turns an action off)."""
+    bindings = {action: hotkey.pynput() for action, hotkey in default_hotkeys().items()}
+    bindings.update(settings.hotkeys)
+    return {action: text for action, text in bindings.items() if text}
+
+
+def hotkey_labels(bindings: dict[str, str]) -> dict[str, str]:
+    """What the menus show next to each action."""
+    return {action: parse_hotkey(text).label() for action, text in bindings.items()}
+
+
+class Desktop(QObject):
+    """Owns the running app's parts and connects them; `app.py`'s one object."""
+
+    def __init__(self, app: QApplication, services: Services, problems: list[str]) -> None:
+        super().__init__()
+        from snapask_desktop.capture.hotkeys import HotkeyService
+        from snapask_desktop.ui.chat_window import ChatUI
+
+        self.app = app
+        self.services = services
+        self.settings = services.settings
+        self.tray = Tray(self)
+        self.launcher: LauncherWindow | None = None
+        self.overlay = RegionOverlay(self)
+        self.backends = choose_backend()
+        self.capture = CaptureFlow(self.backends, self.overlay, parent=self)
+        self.hotkeys = HotkeyService(self)
+        self.chat = ChatUI(services, parent=self)
+        self._history = None
+        self._settings_dialog = None
+        self._problems = list(problems)
+        self._wire()
+
+    # -- start and stop --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the tray (or the launcher), register the hotkeys, greet a first-time user."""
+        if Tray.available():
+            self.tray.show()
+        else:
+            self._show_launcher()
+        self._apply_hotkeys()
+        self._refresh_recent()
+        if self.backends.backend is None:
+            self._tell("Screenshots are not possible", self.backends.explain(), problem=True)
+        # The first grab of a process is slow (10-20 ms); take it now, not on the hotkey path.
+        QTimer.singleShot(WARM_UP_DELAY_MS, self.capture.warm_up)
+        # Build the chat window ahead too (~80 ms), so the first capture shows in ~10 ms.
+        QTimer.singleShot(WARM_UP_DELAY_MS, self.chat.prepare)
+        self.app.screenAdded.connect(self.capture.screens_changed)
+        self.app.screenRemoved.connect(self.capture.screens_changed)
+        for problem in self._problems:
+            self._tell("Settings problem", problem, problem=True)
+        self._maybe_welcome()
+
+    def shutdown(self) -> None:
+        """Stop listening for keys, finish the chat work, close the services."""
+        self.hotkeys.stop()
+        self.chat.shutdown()
+        if self._history is not None:
+            self._history.shutdown()
+        if self._settings_dialog is not None:
+            self._settings_dialog.wait_for_work()
+        self.overlay.dispose()
+        self.tray.hide()
+        self.services.close()
+
+    def handle(self, request: Request) -> None:
+        """A request from the command line or a second launch."""
+        if request.command == "capture":
+            self._begin_capture(request.mode or "region")
+        elif request.command == "open":
+            self.chat.open_conversation(request.conversation_id)
+        elif request.command == "quit":
+            self.app.quit()
+        else:
+            self.show_history()
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        tray = self.tray
+        tray.capture_region.connect(lambda: self._begin_capture("region"))
+        tray.capture_full.connect(lambda: self._begin_capture("full"))
+        tray.new_chat.connect(self.chat.new_chat)
+        tray.open_conversation.connect(self.chat.open_conversation)
+        tray.show_history.connect(self.show_history)
+        tray.show_settings.connect(self.show_settings)
+        tray.pause_toggled.connect(self._pause_hotkeys)
+        tray.quit_requested.connect(self.app.quit)
+        self.hotkeys.triggered.connect(self._hotkey)
+        self.hotkeys.failed.connect(self._hotkeys_failed)
+        self.capture.captured.connect(self._show_picture)
+        self.capture.encoded.connect(self.chat.picture_encoded)
+        self.capture.failed.connect(self._capture_failed)
+        self.chat.settings_requested.connect(self.show_settings)
+        self.chat.conversation_changed.connect(self._conversation_changed)
+        self.chat.answering_changed.connect(self._update_tray_state)
+        self.chat.waiting_changed.connect(self._update_tray_state)
+
+    def _hotkey(self, action: str) -> None:
+        if action == "capture_region":
+            self._begin_capture("region")
+        elif action == "capture_full":
+            self._begin_capture("full")
+        elif action == "reopen_last":
+            self.chat.open_conversation(None)
+
+    def _begin_capture(self, mode: str) -> None:
+        grab = self.capture.capture_region if mode == "region" else self.capture.capture_full
+        # Never capture our own windows: hide them first and give the screen a moment.
+        if self.chat.hide_windows():
+            QTimer.singleShot(HIDE_BEFORE_GRAB_MS, grab)
+        else:
+            grab()
+
+    def _capture_failed(self, reason: str) -> None:
+        self.chat.picture_failed(reason)
+        self._tell("Capture failed", reason, problem=True)
+
+    def _show_picture(self, picture: Picture) -> None:
+        self.chat.new_from_picture(picture)
+
+    # -- hotkeys -----------------------------------------------------------------------------
+
+    def _apply_hotkeys(self) -> None:
+        bindings = hotkey_bindings(self.settings)
+        labels = hotkey_labels(bindings)
+        self.tray.set_hotkey_labels(labels)
+        if self.launcher is not None:
+            self.launcher.set_hotkey_labels(labels)
+        try:
+            if self.hotkeys.running:
+                self.hotkeys.set_bindings(bindings)
+            else:
+                self.hotkeys.start(bindings)
+        except Exception as error:  # HotkeyError / HotkeyUnavailable: say so, keep running
+            self._hotkeys_failed(str(error))
+
+    def _hotkeys_failed(self, reason: str) -> None:
+        self.tray.set_state(TrayState.PROBLEM, reason)
+        self._tell("Global hotkeys are not available", reason, problem=True)
+
+    def _pause_hotkeys(self, paused: bool) -> None:
+        if paused:
+            self.hotkeys.pause()
+        else:
+            self.hotkeys.resume()
+
+    # -- windows -----------------------------------------------------------------------------
+
+    def show_history(self) -> None:
+        from snapask_desktop.ui.history_window import HistoryWindow
+
+        if self._history is None:
+            self._history = HistoryWindow(self.services.store)
+            self._history.open_requested.connect(self.chat.open_conversation)
+        self._history.show()
+        self._history.raise_()
+        self._history.activateWindow()
+
+    def show_settings(self, page: str | None = None) -> None:
+        from snapask_desktop.ui.settings_dialog import SettingsDialog
+
+        if self._settings_dialog is None:
+            dialog = SettingsDialog(
+                self.settings, clear_cache=self._clear_cache, data_dir=self.services.data_dir
+            )
+            dialog.settings_changed.connect(self._settings_changed)
+            dialog.api_key_changed.connect(lambda _provider: self._settings_changed(self.settings))
+            # Pressing the old combination while recording a new one must not capture.
+            dialog.hotkey_recording.connect(self._pause_hotkeys)
+            self._settings_dialog = dialog
+        else:
+            self._settings_dialog.load(self.settings)
+        if page:
+            self._settings_dialog.show_page(page)
+        self._settings_dialog.show()
+        self._settings_dialog.raise_()
+        self._settings_dialog.activateWindow()
+
+    def _settings_changed(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services.apply_settings(settings)
+        self.chat.apply_settings(settings)
+        self._apply_hotkeys()
+
+    def _clear_cache(self) -> int:
+        cache = self.services.ai_client(self.settings.provider).cache
+        return cache.clear() if cache is not None else 0
+
+    def _show_launcher(self) -> None:
+        self.launcher = LauncherWindow(QIcon(str(resource_path("icons", "snapask.svg"))))
+        launcher = self.launcher
+        launcher.capture_region.connect(lambda: self._begin_capture("region"))
+        launcher.capture_full.connect(lambda: self._begin_capture("full"))
+        launcher.new_chat.connect(self.chat.new_chat)
+        launcher.show_history.connect(self.show_history)
+        launcher.show_settings.connect(self.show_settings)
+        launcher.quit_requested.connect(self.app.quit)
+        launcher.show()
+
+    def _maybe_welcome(self) -> None:
+        from snapask_desktop.ui.welcome import WelcomeDialog, needs_welcome
+
+        if not needs_welcome(self.settings):
+            return
+        welcome = WelcomeDialog(self.settings)
+        welcome.open_settings.connect(self.show_settings)
+        welcome.settings_changed.connect(self._settings_changed)
+        welcome.show()
+        self._welcome = welcome
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _conversation_changed(self, _conversation_id: str) -> None:
+        self._refresh_recent()
+        if self._history is not None:
+            self._history.refresh()
+
+    def _refresh_recent(self) -> None:
+        rows = self.services.store.list_conversations(limit=5)
+        self.tray.set_recent([(row.id, row.title) for row in rows])
+
+    def _update_tray_state(self, *_args: object) -> None:
+        if self.chat.is_answering:
+            self.tray.set_state(TrayState.ANSWERING)
+        elif self.chat.waiting_count:
+            self.tray.set_state(TrayState.OFFLINE, f"{self.chat.waiting_count} waiting to send")
+        elif self.tray.state is not TrayState.PROBLEM:
+            self.tray.set_state(TrayState.IDLE)
+
+    def _tell(self, title: str, message: str, problem: bool = False) -> None:
+        if self.tray.is_visible():
+            self.tray.notify(title, message, problem)
+        else:
+            box = QMessageBox(
+                QMessageBox.Icon.Warning if problem else QMessageBox.Icon.Information,
+                title,
+                message,
+            )
+            box.setModal(False)
+            box.show()
+            self._last_box = box
+
+
+def run(request: Request | None = None) -> int:
+    """Start the tray app, or hand `request` to the one already running; the exit code."""
+    started = time.perf_counter()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("SnapAsk")
+    app.setDesktopFileName("snapask")
+    app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(QIcon(str(resource_path("icons", "snapask.svg"))))
+    server = InstanceServer()
+    if not server.claim():
+        handed = send_when_ready(request or Request("show"))
+        return 0 if handed else 1
+    loaded = SettingsStore().load()
+    services = Services(loaded.settings)
+    desktop = Desktop(app, services, loaded.problems)
+    server.requested.connect(desktop.handle)
+    desktop.start()
+    if request is not None:
+        QTimer.singleShot(0, lambda: desktop.handle(request))
+    print(
+        f"snapask: ready in the system tray ({time.perf_counter() - started:.2f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    code = app.exec()
+    desktop.shutdown()
+    server.close()
+    return code
