@@ -45,8 +45,8 @@ class XDriver:
 
     def key(self, combo: str) -> float:
         """Press and release a combination like "ctrl+alt+s"; returns when the press was sent."""
-        names = combo.lower().split("+")
-        codes = [self._keycode(MODIFIER_KEYSYMS.get(n, n)) for n in names]
+        names = combo.split("+")
+        codes = [self._keycode(MODIFIER_KEYSYMS.get(n.lower(), n)) for n in names]
         for code in codes:
             xtest.fake_input(self.conn, X.KeyPress, code)
         self.conn.flush()
