@@ -97,7 +97,8 @@ def timeout(provider: str, seconds: float | None, detail: str = "") -> AIError:
 def server(provider: str, status: int | None, message: str = "", detail: str = "") -> AIError:
     """The provider failed on its side (5xx)."""
     code = f" (HTTP {status})" if status else ""
-    said = f": {message}" if message else ""
+    # The provider's own message often ends in a full stop already.
+    said = f": {message.strip().rstrip('.')}" if message.strip() else ""
     msg = f"{label(provider, start=True)} had a problem{code}{said}. Try again in a moment."
     return AIError(ErrorKind.SERVER, msg, detail=detail)
 

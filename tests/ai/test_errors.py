@@ -82,3 +82,11 @@ def test_retry_after_from_google_retry_info() -> None:
     assert errors.retry_after_google(["not", "a", "dict"]) is None
     bad = {"error": {"details": [{"@type": "google.rpc.RetryInfo", "retryDelay": "soon"}]}}
     assert errors.retry_after_google(bad) is None
+
+
+def test_server_message_has_one_full_stop() -> None:
+    from snapask_desktop.ai import errors
+
+    error = errors.server("gemini", 503, "The model is overloaded. Please try again later.")
+    assert ".." not in error.user_message
+    assert error.user_message.endswith("Please try again later. Try again in a moment.")
