@@ -100,6 +100,11 @@ class Desktop(QObject):
         self.tray.hide()
         self.services.close()
 
+    def quit(self) -> None:
+        """End the app. Not QApplication.quit(): in Qt 6 any window that keeps itself open on
+        close (the chat window and launcher hide instead) would veto it."""
+        self.app.exit(0)
+
     def handle(self, request: Request) -> None:
         """A request from the command line or a second launch."""
         if request.command == "capture":
@@ -107,7 +112,7 @@ class Desktop(QObject):
         elif request.command == "open":
             self.chat.open_conversation(request.conversation_id)
         elif request.command == "quit":
-            self.app.quit()
+            self.quit()
         else:
             self.show_history()
 
@@ -122,7 +127,7 @@ class Desktop(QObject):
         tray.show_history.connect(self.show_history)
         tray.show_settings.connect(self.show_settings)
         tray.pause_toggled.connect(self._pause_hotkeys)
-        tray.quit_requested.connect(self.app.quit)
+        tray.quit_requested.connect(self.quit)
         self.hotkeys.triggered.connect(self._hotkey)
         self.hotkeys.failed.connect(self._hotkeys_failed)
         self.capture.captured.connect(self._show_picture)
@@ -232,7 +237,7 @@ class Desktop(QObject):
         launcher.new_chat.connect(self.chat.new_chat)
         launcher.show_history.connect(self.show_history)
         launcher.show_settings.connect(self.show_settings)
-        launcher.quit_requested.connect(self.app.quit)
+        launcher.quit_requested.connect(self.quit)
         launcher.show()
 
     def _maybe_welcome(self) -> None:
