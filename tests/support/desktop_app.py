@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from PIL import Image
+
 from snapask_desktop.capture.geometry import Rect
 from tests.capture.support.pattern import pattern_image
 from tests.capture.support.xserver import Xvfb, xvfb
@@ -24,10 +26,10 @@ PANEL_HEIGHT = 32  # trayer's panel along the bottom edge
 
 
 @contextlib.contextmanager
-def desktop() -> Iterator[Xvfb]:
-    """Xvfb with the position-coded pattern and a system tray (trayer)."""
+def desktop(background: Image.Image | None = None) -> Iterator[Xvfb]:
+    """Xvfb showing `background` (default: the position-coded pattern) and a tray (trayer)."""
     with xvfb(SCREEN.width, SCREEN.height) as server:
-        server.show(pattern_image(SCREEN))
+        server.show(background if background is not None else pattern_image(SCREEN))
         tray = subprocess.Popen(
             [
                 "trayer",
