@@ -7,6 +7,7 @@ the region overlay, which is built ahead so the hotkey path only grabs and shows
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -284,9 +285,23 @@ class Desktop(QObject):
             self._last_box = box
 
 
+def has_display() -> bool:
+    """Whether Qt can show windows here (Linux needs X11 or Wayland, or a chosen platform)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run(request: Request | None = None) -> int:
     """Start the tray app, or hand `request` to the one already running; the exit code."""
     started = time.perf_counter()
+    if not has_display():
+        print(
+            "snapask: the tray app needs a desktop session (no DISPLAY or WAYLAND_DISPLAY here).\n"
+            "The command line works without one: snapask --help",
+            file=sys.stderr,
+        )
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SnapAsk")
     app.setDesktopFileName("snapask")

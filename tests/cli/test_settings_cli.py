@@ -115,3 +115,10 @@ def test_key_set_prompts_on_a_terminal_without_echo(isolated_env: Path) -> None:
     assert b"stored in the system keyring" in screen
     assert secret.encode() not in screen
     assert snapask("key", "status", "gemini").stdout.strip() == "gemini: set, from the keyring"
+
+
+def test_tray_app_without_a_desktop_says_so() -> None:
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "QT_QPA_PLATFORM": ""}
+    result = snapask(env=env)
+    assert result.returncode == 1
+    assert "needs a desktop session" in result.stderr and "snapask --help" in result.stderr
