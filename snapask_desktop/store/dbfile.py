@@ -18,6 +18,7 @@ from typing import Literal
 
 from snapask_desktop.store.errors import (
     CorruptDatabase,
+    DatabaseUnavailable,
     MigrationFailed,
     NotOurDatabase,
     SchemaTooNew,
@@ -26,6 +27,7 @@ from snapask_desktop.store.schema import HEAD_REVISION, REVISIONS
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm")
+DAMAGED_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 FileKind = Literal["new", "ours", "foreign", "damaged"]
 
@@ -50,7 +52,12 @@ def inspect_file(path: Path) -> FileState:
     try:
         return _inspect_sqlite(path)
     except sqlite3.DatabaseError as exc:
-        return FileState("damaged", reason=str(exc))
+        # Only a file SQLite calls corrupt or not-a-database is damaged; "locked", I/O and
+        # open errors are passing conditions, and moving the user's history aside for one
+        # would look like data loss.
+        if getattr(exc, "sqlite_errorcode", None) in DAMAGED_CODES:
+            return FileState("damaged", reason=str(exc))
+        raise DatabaseUnavailable(path, str(exc)) from exc
 
 
 def _inspect_sqlite(path: Path) -> FileState:

@@ -87,6 +87,18 @@ class CorruptDatabase(StoreError):
         super().__init__(message)
 
 
+class DatabaseUnavailable(StoreError):
+    """The database file exists but cannot be used right now (locked, I/O error); untouched."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"the database {path} cannot be opened right now ({reason}); nothing was changed. "
+            "Close other programs using it, check the disk, and try again."
+        )
+
+
 class BlobError(StoreError):
     """A screenshot file problem."""
 

@@ -22,7 +22,9 @@ from snapask_desktop.store import (
     Store,
     migrate,
 )
+from snapask_desktop.store.dbfile import inspect_file
 from snapask_desktop.store.engine import make_engine
+from snapask_desktop.store.errors import DatabaseUnavailable
 from snapask_desktop.store.models import Base
 from snapask_desktop.store.schema import HEAD_REVISION, REVISIONS
 from tests.data import make_v1_db
@@ -280,3 +282,22 @@ def test_two_processes_opening_an_old_file_at_once_both_succeed(
     assert rows(v1_copy, "SELECT version_num FROM alembic_version") == [
         {"version_num": HEAD_REVISION}
     ]
+
+
+def test_locked_database_is_not_mistaken_for_damaged(data_dir: Path) -> None:
+    """Another process holding the file must not get the user's history moved aside."""
+    with Store.open(data_dir) as store:
+        store.create_conversation("keep me")
+    path = data_dir / "snapask.db"
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("PRAGMA journal_mode=DELETE")  # an exclusive lock also blocks WAL readers
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseUnavailable, match="nothing was changed"):
+            inspect_file(path)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert not [p for p in data_dir.iterdir() if ".damaged-" in p.name]
+    with Store.open(data_dir) as store:
+        assert [c.title for c in store.list_conversations()] == ["keep me"]
