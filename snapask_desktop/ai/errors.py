@@ -149,12 +149,23 @@ def unexpected(provider: str, exc: BaseException) -> AIError:
     return AIError(ErrorKind.BAD_RESPONSE, msg, detail=f"{type(exc).__name__}: {exc}")
 
 
+# A server may ask for any wait; more than a day is nonsense (or hostile) and would overflow
+# timers, so it is clamped here, where every Retry-After enters.
+MAX_RETRY_AFTER_S = 24 * 3600.0
+
+
+def _bounded(seconds: float) -> float | None:
+    if not math.isfinite(seconds):
+        return MAX_RETRY_AFTER_S if seconds > 0 else None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
+
+
 def retry_after_header(value: str | None) -> float | None:
-    """Seconds from an HTTP Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds from an HTTP Retry-After header (delta-seconds or an HTTP date), at most a day."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _bounded(float(value))
     except ValueError:
         pass
     try:
@@ -163,7 +174,7 @@ def retry_after_header(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+    return _bounded((when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def retry_after_google(body: Any) -> float | None:
@@ -174,7 +185,7 @@ def retry_after_google(body: Any) -> float | None:
         if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
             delay = str(item.get("retryDelay", ""))
             try:
-                return max(0.0, float(delay.removesuffix("s")))
+                return _bounded(float(delay.removesuffix("s")))
             except ValueError:
                 return None
     return None

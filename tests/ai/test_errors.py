@@ -90,3 +90,23 @@ def test_server_message_has_one_full_stop() -> None:
     error = errors.server("gemini", 503, "The model is overloaded. Please try again later.")
     assert ".." not in error.user_message
     assert error.user_message.endswith("Please try again later. Try again in a moment.")
+
+
+def test_retry_after_is_bounded_to_a_day() -> None:
+    from snapask_desktop.ai import errors
+
+    day = errors.MAX_RETRY_AFTER_S
+    assert errors.retry_after_header("1e12") == day
+    assert errors.retry_after_header("inf") == day
+    assert errors.retry_after_header("nan") is None
+    assert errors.retry_after_header("-5") == 0.0
+    assert errors.retry_after_header("Fri, 31 Dec 9999 23:59:59 GMT") == day
+    body = {
+        "error": {
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1e12s"}
+            ]
+        }
+    }
+    assert errors.retry_after_google(body) == day
+    assert "try again in 86400 s" in errors.quota("gemini", day).user_message
