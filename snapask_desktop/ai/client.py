@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import logging
 import sqlite3
@@ -30,6 +31,9 @@ from snapask_desktop.ai.types import AskRequest, ImageInput
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("gemini", "openai")
+# The longest answer kept: the store refuses longer message texts (store/validate.py).
+MAX_ANSWER_CHARS = 200_000
+TRUNCATION_NOTE = "\n\n[The answer was cut off here: it reached 200,000 characters.]"
 _PREPARED_MEMO = 16  # screenshots kept prepared in memory (follow-up questions reuse them)
 
 
@@ -86,9 +90,20 @@ class AIClient:
         stream = resilient_stream(
             self.provider, ready, policy=self.retry, breaker=self.breaker, on_retry=on_retry
         )
-        async for chunk in stream:
-            parts.append(chunk)
-            yield chunk
+        received = 0
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                room = MAX_ANSWER_CHARS - len(TRUNCATION_NOTE) - received
+                if len(chunk) > room:
+                    # A looping model or a broken server must not grow without end: keep what
+                    # fits, say so, and end the answer (it can still be saved and shown).
+                    for piece in (chunk[: max(room, 0)], TRUNCATION_NOTE):
+                        parts.append(piece)
+                        yield piece
+                    break
+                received += len(chunk)
+                parts.append(chunk)
+                yield chunk
         # Reached only when the stream completed: cancelled or failed answers are never cached.
         if parts:
             self._remember(key, "".join(parts))

@@ -282,3 +282,19 @@ def test_a_broken_cache_does_not_cost_the_answer(
         assert client.ask(ask("still?")).result() == "You asked: still?."
         assert client.ask(ask("still?")).result() == "You asked: still?."
     assert len(fake_gemini.generate_requests()) == 2
+
+
+def test_runaway_answer_is_cut_with_a_note(
+    fake_gemini: FakeGemini, client: AIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snapask_desktop.ai import client as client_module
+    from snapask_desktop.store.validate import MAX_TEXT_CHARS
+
+    assert client_module.MAX_ANSWER_CHARS == MAX_TEXT_CHARS  # what the store can keep
+    monkeypatch.setattr(client_module, "MAX_ANSWER_CHARS", 200)
+    fake_gemini.script(Reply(tuple("x" * 30 for _ in range(40))))
+    stream = client.ask(ask("go on forever"))
+    text = stream.result()
+    assert len(text) <= 200
+    assert text.endswith(client_module.TRUNCATION_NOTE)
+    assert text.startswith("x" * (200 - len(client_module.TRUNCATION_NOTE)))
