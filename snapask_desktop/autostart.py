@@ -6,7 +6,6 @@ thin I/O around them. No Qt here.
 
 from __future__ import annotations
 
-import contextlib
 import ntpath
 import os
 import plistlib
@@ -15,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from snapask_desktop.atomic_file import atomic_write
 from snapask_desktop.capture.session import platform_name
 
 APP_NAME = "SnapAsk"
@@ -204,14 +204,9 @@ def set_enabled(enabled: bool, platform: str | None = None) -> None:
 
 
 def _write_file(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
+        atomic_write(path, content, f".{path.name}.")
     except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise AutostartError(
             f"Could not write {path}: {error.strerror or error}. "
             "Check that the folder exists and is writable."
