@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,25 @@ def runtime_dir() -> Path:
         warnings.simplefilter("ignore")
         folder = Path(platformdirs.user_runtime_dir(paths.APP_NAME, appauthor=False))
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
+    if _is_private(folder):
+        return folder
+    # Someone else made (or can write to) the folder, e.g. a shared /tmp fallback: holding our
+    # lock or socket there would let them block or impersonate SnapAsk. Use our config folder.
+    fallback = paths.config_dir() / "run"
+    fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return fallback
+
+
+def _is_private(folder: Path) -> bool:
+    """Owned by this user, a real folder, and closed to everyone else (POSIX)."""
+    if os.name != "posix":
+        return True
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    if info.st_mode & 0o077:
+        os.chmod(folder, 0o700)  # ours, just too open: close it
+    return True
 
 
 def send(request: Request, name: str | None = None) -> bool:

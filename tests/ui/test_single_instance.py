@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +11,12 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from snapask_desktop import paths
 from snapask_desktop.single_instance import (
     InstanceServer,
     Request,
     parse_request,
+    runtime_dir,
     send,
     server_name,
 )
@@ -116,3 +120,28 @@ def test_long_runtime_folder_falls_back_to_a_short_name(
         process = client(name, "show")
     assert process.communicate(timeout=20)[0].strip() == "sent"
     server.close()
+
+
+def test_runtime_folder_owned_by_someone_else_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared-runtime"
+    (shared / "SnapAsk").mkdir(parents=True)
+    shared.chmod(0o700)  # platformdirs only trusts a private XDG_RUNTIME_DIR
+    os.chown(shared / "SnapAsk", 12345, 12345)  # another user got there first
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
+    folder = runtime_dir()
+    assert folder == paths.config_dir() / "run"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_runtime_folder_of_ours_that_is_too_open_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "runtime"
+    (mine / "SnapAsk").mkdir(parents=True, mode=0o777)
+    os.chmod(mine / "SnapAsk", 0o777)
+    mine.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(mine))
+    assert runtime_dir() == mine / "SnapAsk"
+    assert stat.S_IMODE((mine / "SnapAsk").stat().st_mode) == 0o700
