@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapask_desktop.image_formats import EXTENSIONS
 from snapask_desktop.store.records import ConversationDetail, Message
 from snapask_desktop.store.repository import Store
 
 FORMATS = ("md", "json")
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def export(store: Store, ids: list[str], folder: Path, fmt: str) -> ExportReport
 
 def _write_picture(store: Store, folder: Path, sha: str) -> str:
     info = store.screenshot_info(sha)
-    relative = f"images/{sha}.{_EXTENSIONS.get(info.mime, 'bin')}"
+    relative = f"images/{sha}.{EXTENSIONS.get(info.mime, 'bin')}"
     target = folder / relative
     target.parent.mkdir(exist_ok=True)
     target.write_bytes(store.screenshot_bytes(sha, verify=True))

@@ -26,13 +26,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from snapask_desktop.ai import errors
 from snapask_desktop.ai.types import ImageInput
+from snapask_desktop.image_formats import FORMAT_NAMES, FORMATS, MAX_BYTES, MAX_PIXELS
 
 MAX_SIDE = 1536
 JPEG_QUALITY = 85
-MAX_PIXELS = 40_000_000
-MAX_BYTES = 50 * 1024 * 1024
 _ORIENTATION = 0x0112  # EXIF tag
-_PASS_THROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+_PASS_THROUGH = {name: mime for name, (mime, _ext) in FORMATS.items()}
 
 
 @dataclass(frozen=True)
@@ -132,12 +131,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=list(FORMATS))
     except Image.DecompressionBombError as exc:
         raise _too_large(None, max_pixels, str(exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise errors.bad_image(
-            "This is not a picture SnapAsk can read (use PNG, JPEG, WebP, GIF or BMP).",
+            f"This is not a picture SnapAsk can read (use {FORMAT_NAMES}).",
             detail=f"{type(exc).__name__}: {exc}",
         ) from None
     if img.width * img.height > max_pixels:

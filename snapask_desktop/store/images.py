@@ -8,18 +8,11 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from snapask_desktop.image_formats import FORMATS, MAX_BYTES, MAX_PIXELS
 from snapask_desktop.store.errors import ImageRejected
 
-# format -> (mime, file extension)
-FORMATS: dict[str, tuple[str, str]] = {
-    "PNG": ("image/png", "png"),
-    "JPEG": ("image/jpeg", "jpg"),
-    "WEBP": ("image/webp", "webp"),
-}
-MAX_BYTES = 50 * 1024 * 1024
-# Three 8K screens side by side is ~100 Mpx; a decoded RGBA picture that big is 400 MB, so stop
-# well before: 64 Mpx covers any realistic multi-monitor grab and bounds memory to ~256 MB.
-MAX_PIXELS = 64_000_000
+__all__ = ["FORMATS", "MAX_BYTES", "MAX_PIXELS", "DecodedImage", "decode"]
+
 MAX_SIDE = 32_000
 THUMB_SIDE = 256
 THUMB_QUALITY = 82

@@ -137,11 +137,17 @@ def test_other_colour_modes_are_accepted(mode: str) -> None:
     assert decode(prepared.data).size == (640, 360)
 
 
-def test_gif_and_webp_are_read() -> None:
-    for fmt in ("GIF", "WEBP", "BMP"):
+def test_the_formats_the_store_keeps_are_read_and_no_others() -> None:
+    from snapask_desktop.image_formats import FORMATS
+
+    for fmt in FORMATS:
         out = io.BytesIO()
         screenshot(320, 200).save(out, format=fmt)
         assert prepare_image(out.getvalue()).width == 320
+    for fmt in ("GIF", "BMP"):  # the store would refuse them: refuse them here too
+        out = io.BytesIO()
+        screenshot(320, 200).save(out, format=fmt)
+        assert "use PNG, JPEG or WebP" in bad_image(out.getvalue()).user_message
 
 
 def test_empty_input() -> None:
