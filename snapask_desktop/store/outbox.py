@@ -20,7 +20,18 @@ MAX_ERROR_CHARS = 2000
 def enqueue(
     session: Session, record_type: RecordType, record_id: str, payload: dict[str, Any], now: int
 ) -> str:
-    """Add an op in the session's (the record's) transaction; returns its op id."""
+    """Add an op in the session's (the record's) transaction; returns its op id.
+
+    A conversation op carries the record's whole state, so a newer one makes any older op for
+    the same conversation redundant: those are dropped, and an offline rename/pin/archive
+    spree leaves one op, not hundreds. (An ack for a dropped op is ignored, like any repeat.)
+    """
+    if record_type == "conversation":
+        session.execute(
+            delete(OutboxRow).where(
+                OutboxRow.record_type == "conversation", OutboxRow.record_id == record_id
+            )
+        )
     op_id = str(uuid.uuid4())
     session.add(
         OutboxRow(

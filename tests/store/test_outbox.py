@@ -116,23 +116,26 @@ def test_every_op_payload_matches_the_record_it_describes(store: Store) -> None:
     store.update_conversation(conversation.id, pinned=True)
     latest = store.update_conversation(conversation.id, title="b")
     stored = outbox_payloads(store.path, "conversation")
-    assert [p["vv"][store.device_id] for p in stored] == [1, 2, 3]
+    assert [p["vv"][store.device_id] for p in stored] == [3]  # the newest state replaced older
     assert stored[-1]["title"] == latest.title and stored[-1]["pinned"] is True
     assert stored[-1]["hlc"] == latest.hlc
 
 
 @pytest.fixture
 def outbox_refuses_more(store: Store) -> Store:
-    """A store whose next outbox insert of any record type fails on a real UNIQUE constraint.
+    """A store whose next outbox insert of any record type fails inside SQLite.
 
-    One op of each type is already queued; a unique index on record_type then makes the
-    second op of each type a constraint violation inside the record's own transaction.
+    One op of each type is already queued; a trigger then aborts every further insert, a
+    failure inside the record's own transaction (after any older op was dropped in it).
     """
     conversation = store.create_conversation("first")
     shot = store.add_screenshot(png_bytes(seed=1))
     store.add_message(conversation.id, "user", "first message", screenshot_sha256=shot.sha256)
     connection = sqlite3.connect(store.path)
-    connection.execute("CREATE UNIQUE INDEX test_one_op_per_type ON outbox (record_type)")
+    connection.execute(
+        "CREATE TRIGGER test_refuse_ops BEFORE INSERT ON outbox "
+        "BEGIN SELECT RAISE(ABORT, 'outbox refuses more'); END"
+    )
     connection.commit()
     connection.close()
     return store
@@ -159,7 +162,7 @@ def test_record_and_outbox_are_one_transaction(outbox_refuses_more: Store) -> No
         lambda: store.add_screenshot(png_bytes(seed=2)),
     ]
     for attempt in attempts:
-        with pytest.raises(StoreError, match="UNIQUE constraint failed"):
+        with pytest.raises(StoreError, match="outbox refuses more"):
             attempt()
         assert _snapshot(store) == before
     assert store.get_conversation(existing.id).messages[-1].status == "pending"
@@ -210,3 +213,22 @@ def test_clock_is_seeded_from_the_database_after_restart(data_dir: Path) -> None
         assert store.clock.last == further
         message = store.add_message(conversation.id, "user", "later")
     assert message.hlc > further
+
+
+def test_newer_conversation_state_replaces_older_pending_ops(store: Store) -> None:
+    """State-based ops: only the newest state of a conversation needs sending."""
+    conversation = store.create_conversation("first")
+    other = store.create_conversation("other")
+    message = store.add_message(conversation.id, "user", "hello")
+    for n in range(20):
+        store.update_conversation(conversation.id, title=f"title {n}")
+    store.update_conversation(conversation.id, pinned=True)
+    ops = [(op.record_type, op.record_id) for op in store.outbox_pending(limit=100)]
+    assert ops == [
+        ("conversation", other.id),
+        ("message", message.id),
+        ("conversation", conversation.id),
+    ]
+    newest = store.outbox_pending(limit=100)[-1].payload
+    assert newest["title"] == "title 19" and newest["pinned"] is True
+    assert newest["vv"] == store.get_conversation(conversation.id).conversation.vv

@@ -42,7 +42,7 @@ def test_restore_is_a_new_edit_with_hlc_vv_stamp_and_outbox_op(store: Store) -> 
     for untouched in ("title", "pinned", "archived"):
         assert restored.field_hlc[untouched] == created.field_hlc[untouched]
     payloads = outbox_payloads(store.path, "conversation")
-    assert len(payloads) == 3
+    assert len(payloads) == 1  # the newest state replaced the create and delete ops
     assert payloads[-1]["deleted"] is False
     assert payloads[-1]["hlc"] == restored.hlc
     assert payloads[-1]["vv"] == restored.vv
@@ -66,15 +66,19 @@ def test_restore_of_unknown_ids_is_not_found(store: Store) -> None:
 def test_restore_and_its_outbox_op_are_one_transaction(store: Store) -> None:
     created = store.create_conversation("first")
     store.delete_conversation(created.id)
-    # A unique index on record_type makes the next conversation op a constraint violation.
+    # A trigger makes the next outbox insert fail inside the restore's transaction.
     connection = sqlite3.connect(store.path)
-    connection.execute("DELETE FROM outbox WHERE seq NOT IN (SELECT min(seq) FROM outbox)")
-    connection.execute("CREATE UNIQUE INDEX test_one_op_per_type ON outbox (record_type)")
+    connection.execute(
+        "CREATE TRIGGER test_refuse_ops BEFORE INSERT ON outbox "
+        "BEGIN SELECT RAISE(ABORT, 'outbox refuses more'); END"
+    )
     connection.commit()
     connection.close()
+    ops_before = store.outbox_count()
 
-    with pytest.raises(StoreError, match="UNIQUE constraint failed"):
+    with pytest.raises(StoreError, match="outbox refuses more"):
         store.restore_conversation(created.id)
+    assert store.outbox_count() == ops_before  # the dropped older op came back too
 
     [row] = rows(store.path, "SELECT deleted FROM conversation WHERE id = ?", created.id)
     assert row == {"deleted": 1}
