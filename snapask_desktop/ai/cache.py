@@ -57,6 +57,7 @@ def _open(path: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # a lost cache entry only costs a re-ask
+        db.execute("PRAGMA secure_delete=ON")  # evicted answers are overwritten, not left behind
         db.executescript(_SCHEMA)
     except sqlite3.DatabaseError:
         db.close()
@@ -116,9 +117,14 @@ class AnswerCache:
             self._evict()
 
     def clear(self) -> int:
-        """Remove every entry; returns how many there were."""
+        """Remove every entry, leaving no answer text on disk; returns how many there were."""
         with self._lock:
-            return self._db.execute("DELETE FROM answers").rowcount
+            removed = self._db.execute("DELETE FROM answers").rowcount
+            # A plain DELETE leaves the text in free pages and the WAL: users clear the cache
+            # to get rid of it, so rewrite the file and empty the log.
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return removed
 
     def stats(self) -> CacheStats:
         """Entry count, stored text size, hits and misses since this object was made."""

@@ -121,3 +121,15 @@ def test_role_boundaries_matter() -> None:
     a = request(Turn("user", "ab"), Turn("model", "c"), Turn("user", "d"))
     b = request(Turn("user", "a"), Turn("model", "bc"), Turn("user", "d"))
     assert cache_key("g", a) != cache_key("g", b)
+
+
+def test_clear_leaves_no_answer_text_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "answer-cache.db"
+    cache = AnswerCache(path)
+    secret = "the-private-answer-" * 50
+    for n in range(20):
+        cache.put(f"key-{n}", f"{secret}{n}")
+    assert cache.clear() == 20
+    cache.close()
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"the-private-answer-" not in on_disk
