@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPalette,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -578,7 +579,11 @@ class HistoryWindow(QWidget):
         Waits while a title is being edited (a reload would throw the typing away) and while
         an edit of ours is still being written (the list would show the old state again).
         """
-        if self.view.state() == QAbstractItemView.State.EditingState or self.calls.busy:
+        if (
+            not self.isVisible()  # reloading a hidden list is wasted main-thread work
+            or self.view.state() == QAbstractItemView.State.EditingState
+            or self.calls.busy
+        ):
             self._refresh_pending = True
             return
         self._refresh_pending = False
@@ -621,6 +626,11 @@ class HistoryWindow(QWidget):
         self.thumbnails.shutdown()
 
     # ----------------------------------------------------------------- events
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._refresh_pending:  # changes that came in while the window was hidden
+            self.refresh()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:

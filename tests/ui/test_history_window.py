@@ -457,3 +457,23 @@ def test_the_menu_key_opens_the_context_menu_for_the_current_row(
     QTest.keyClick(window.view, Qt.Key.Key_Menu)
     qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu))
     QApplication.activePopupWidget().close()
+
+
+def test_changes_while_hidden_reload_once_when_shown(qtbot, services) -> None:
+    """A hidden history must not reload on every saved message (main-thread work)."""
+    from snapask_desktop.ui.history_window import HistoryWindow
+
+    store = services.store
+    window = HistoryWindow(store)
+    qtbot.addWidget(window)
+    reloads = []
+    original = window.model.refresh
+    window.model.refresh = lambda: (reloads.append(1), original())[1]  # count real reloads
+    store.create_conversation("made while hidden")
+    for _ in range(5):
+        window.refresh()
+    assert reloads == []
+    window.show()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    assert reloads == [1]
+    window.shutdown()
