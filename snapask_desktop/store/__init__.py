@@ -1,7 +1,11 @@
 """The local conversation store: SQLite (WAL) via SQLAlchemy, FTS5 search, screenshot blobs.
 
 Use ``Store.open(data_dir)``; everything it returns is a frozen dataclass from ``records``.
+``Store`` is imported on first use: the errors, records and ``peek`` (plain sqlite3) must not
+pull SQLAlchemy into a process that only reads a few rows at start-up.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from snapask_desktop.store.errors import (
     AmbiguousId,
@@ -28,7 +32,18 @@ from snapask_desktop.store.records import (
     ScreenshotInfo,
     SearchHit,
 )
-from snapask_desktop.store.repository import Store
+
+if TYPE_CHECKING:
+    from snapask_desktop.store.repository import Store
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from snapask_desktop.store.repository import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AmbiguousId",

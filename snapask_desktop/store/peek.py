@@ -1,0 +1,107 @@
+"""Read-only looks into the store's file with plain sqlite3, for what an idle app needs at start.
+
+The tray's recent conversations and one meta value (the saved answer queue) are read here so
+start-up never imports SQLAlchemy. Nothing here creates, upgrades or writes the database: a
+missing file holds nothing yet; a file this version can't read as it is (older schema that needs
+upgrading, newer, foreign, damaged, locked) raises `PeekUnavailable`, and the caller opens the
+full `Store` instead, which upgrades, recovers or refuses it with its usual messages.
+
+The queries mirror `queries.history` and `Store.get_meta`; tests/store/test_peek.py checks that
+they agree with the real store on real files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from snapask_desktop.store import dbfile, validate
+from snapask_desktop.store.errors import StoreError
+from snapask_desktop.store.records import ConversationSummary
+from snapask_desktop.store.schema import HEAD_REVISION
+from snapask_desktop.store.search import preview
+from snapask_desktop.sync.clock import COUNTER_BITS
+
+BUSY_TIMEOUT_S = 2.0
+
+# Same columns, visibility rule and order as queries.history (not deleted, not archived,
+# newest activity first); kept as its own text so this module needs no SQLAlchemy.
+_RECENT_SQL = """
+SELECT c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity,
+    (SELECT count(*) FROM message m WHERE m.conversation_id = c.id) AS message_count,
+    (SELECT m.screenshot_sha256 FROM message m
+      WHERE m.conversation_id = c.id AND m.screenshot_sha256 IS NOT NULL
+      ORDER BY m.hlc, m.id LIMIT 1) AS first_screenshot_sha256,
+    (SELECT substr(m.text, 1, 400) FROM message m
+      WHERE m.conversation_id = c.id ORDER BY m.hlc DESC, m.id DESC LIMIT 1) AS last_text
+FROM conversation c WHERE c.deleted = 0 AND c.archived = 0
+ORDER BY c.last_activity DESC, c.id DESC LIMIT ?
+"""
+
+
+class PeekUnavailable(StoreError):
+    """The file can't be read without the full store (it needs upgrading, is damaged, busy...)."""
+
+
+def recent_conversations(db_path: Path, limit: int = 5) -> list[ConversationSummary]:
+    """The newest visible conversations, as `Store.list_conversations(limit)` returns them."""
+    checked = validate.limit(limit)
+    with _reading(db_path) as connection:
+        if connection is None:
+            return []
+        rows = connection.execute(_RECENT_SQL, (checked,)).fetchall()
+    return [_summary(row) for row in rows]
+
+
+def meta_value(db_path: Path, key: str) -> str | None:
+    """A meta value as `Store.get_meta(key)` returns it (None when absent or no file yet)."""
+    clean_key = validate.text_value(key, "the key", 100)
+    with _reading(db_path) as connection:
+        if connection is None:
+            return None
+        row = connection.execute("SELECT value FROM meta WHERE key = ?", (clean_key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+@contextlib.contextmanager
+def _reading(db_path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only connection on a file at this version's schema; None when there is none yet."""
+    state = dbfile.inspect_file(db_path)
+    if state.kind == "new":
+        yield None
+        return
+    if state.kind != "ours" or state.revision != HEAD_REVISION:
+        found = state.reason or state.revision or state.kind
+        raise PeekUnavailable(f"the database {db_path} needs the full store ({found})")
+    try:
+        # mode=ro: never creates the file and never writes, checkpoints or truncates the WAL.
+        uri = f"{db_path.resolve().as_uri()}?mode=ro"
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        connection.row_factory = sqlite3.Row
+    except sqlite3.Error as error:
+        raise PeekUnavailable(f"the database {db_path} could not be read: {error}") from error
+    try:
+        yield connection
+    except sqlite3.Error as error:
+        raise PeekUnavailable(f"the database {db_path} could not be read: {error}") from error
+    finally:
+        connection.close()
+
+
+def _summary(row: sqlite3.Row) -> ConversationSummary:
+    activity = row["last_activity"]
+    return ConversationSummary(
+        id=row["id"],
+        title=row["title"],
+        pinned=bool(row["pinned"]),
+        archived=bool(row["archived"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_activity_at=activity >> COUNTER_BITS,
+        last_activity_hlc=activity,
+        message_count=row["message_count"],
+        first_screenshot_sha256=row["first_screenshot_sha256"],
+        preview=preview(row["last_text"]),
+    )
