@@ -18,11 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from snapask_desktop.ai.types import AIError, ErrorKind
 from snapask_desktop.chat import Answer, AnswerResult
+from snapask_desktop.store import peek
 from snapask_desktop.store.errors import NotFound, StoreError
-from snapask_desktop.store.repository import Store
+
+if TYPE_CHECKING:  # the store module imports SQLAlchemy; loading the queue must not
+    from snapask_desktop.store.repository import Store
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +279,7 @@ class AnswerQueue:
             if self._state.loaded:
                 return
         try:
-            raw = self._store.get_meta(META_KEY)
+            raw = self._saved_text()
         except StoreError as error:
             log.warning("could not read the answer queue: %s", error)
             return  # try again on the next round
@@ -288,6 +292,16 @@ class AnswerQueue:
             state.dirty = state.dirty or len(state.entries) != len(loaded)
         if loaded:
             self._changed()
+
+    def _saved_text(self) -> str | None:
+        # Read with plain sqlite3 first: at start-up the store is usually not open yet, and an
+        # empty queue then never opens it (nor imports SQLAlchemy). A file that must be upgraded
+        # or recovered first goes through the store.
+        try:
+            return peek.meta_value(self._store.path, META_KEY)
+        except peek.PeekUnavailable as error:
+            log.info("reading the answer queue through the store: %s", error)
+            return self._store.get_meta(META_KEY)
 
     def flush(self) -> None:
         """Persist the list if it changed (from the worker thread: it writes to the store)."""

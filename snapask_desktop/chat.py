@@ -10,14 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from snapask_desktop.ai.answer_stream import AnswerStream, Outcome
-from snapask_desktop.ai.client import AIClient
-from snapask_desktop.ai.resilience import OnRetry
 from snapask_desktop.ai.types import AIError, AskRequest, ImageInput, Turn
 from snapask_desktop.store.records import ConversationDetail, Message
-from snapask_desktop.store.repository import Store
+
+# The client and stream modules bring asyncio, httpx, Pillow and tenacity, and the store module
+# SQLAlchemy: all arrive with the first question (the service only holds them until then).
+if TYPE_CHECKING:
+    from snapask_desktop.ai.answer_stream import AnswerStream
+    from snapask_desktop.ai.client import AIClient
+    from snapask_desktop.ai.resilience import OnRetry
+    from snapask_desktop.store.repository import Store
 
 SYSTEM_PROMPT = (
     "You are SnapAsk, an assistant that answers questions about screenshots and pictures the "
@@ -158,6 +162,8 @@ class Answer:
         return self.result
 
     def _save(self) -> AnswerResult:
+        from snapask_desktop.ai.answer_stream import Outcome  # loaded with the stream
+
         text, stream = self._stream.text, self._stream
         if stream.outcome is Outcome.COMPLETED:
             status: Literal["final", "cancelled", "error"] = "final"

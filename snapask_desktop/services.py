@@ -1,29 +1,133 @@
 """Building the headless services from settings: store, AI clients, chat. No Qt here.
 
-The CLI uses this directly; the tray app's composition root (`app.py`) builds on it.
+The CLI uses this directly; the tray app's composition root (`app.py`) builds on it. The store
+is opened on first use (SQLAlchemy alone is ~45 MB and ~250 ms): an idle tray app reads its few
+start-up rows through `store.peek` and never holds the ORM.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from snapask_desktop import credentials, paths
-from snapask_desktop.ai.cache import CACHE_FILENAME, AnswerCache
-from snapask_desktop.ai.client import AIClient, build_provider
-from snapask_desktop.ai.resilience import RetryPolicy
 from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
-from snapask_desktop.store.repository import Store
+from snapask_desktop.store import peek
+from snapask_desktop.store.records import ConversationSummary
+from snapask_desktop.store.schema import DB_FILENAME
+
+# The AI client (asyncio, httpx, Pillow, tenacity) and the store (SQLAlchemy) are imported
+# when first used, not with the services.
+if TYPE_CHECKING:
+    from snapask_desktop.ai.client import AIClient
+    from snapask_desktop.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+class LazyStore:
+    """A `Store` opened on first use, once, from whichever thread needs it first.
+
+    Any attribute other than the ones below opens the store and is looked up on it, so code
+    written for a Store takes this unchanged. A failed open raises to that caller and is tried
+    again on the next use (e.g. after the user moved a foreign file away).
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / DB_FILENAME
+        self._store: Store | None = None
+        self._open_lock = threading.Lock()  # held while opening: later users wait for it
+        self._state_lock = threading.Lock()  # only for the two fields below: never held long
+        self._warming: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def is_open(self) -> bool:
+        """True once the store is open (reading it then costs no import or migration)."""
+        return self._store is not None
+
+    def get(self) -> Store:
+        """The open store, opening (creating or upgrading) it now if needed."""
+        store = self._store
+        if store is not None:
+            return store
+        with self._open_lock:
+            if self._store is None:
+                from snapask_desktop.store.repository import Store
+
+                self._store = Store.open(self.data_dir)
+            return self._store
+
+    def warm(self) -> None:
+        """Open the store on a background thread now (once) if it isn't open yet; never waits."""
+        with self._state_lock:
+            if self._store is not None or self._warming is not None or self._closed:
+                return
+            self._warming = threading.Thread(target=self._warm, name="snapask-store-open")
+            self._warming.daemon = True
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self.get()
+        except Exception as error:  # the real use reports it; here it is only an early start
+            log.warning("could not open the store ahead of use: %s", error)
+        finally:
+            with self._state_lock:
+                self._warming = None
+
+    def wait_warm(self, timeout_s: float | None = None) -> bool:
+        """Wait for a warm-up under way; True when none is running any more."""
+        thread = self._warming
+        if thread is not None:
+            thread.join(timeout_s)
+            return not thread.is_alive()
+        return True
+
+    def recent(self, limit: int = 5) -> list[ConversationSummary]:
+        """The newest visible conversations: the open store's, else read from the file without
+        opening the store (an old or damaged file is opened, upgraded or recovered instead)."""
+        store = self._store
+        if store is None:
+            try:
+                return peek.recent_conversations(self.path, limit)
+            except peek.PeekUnavailable as error:
+                log.info("reading the store for the recent list: %s", error)
+                store = self.get()
+        return store.list_conversations(limit=limit)
+
+    def close(self) -> None:
+        """Close the store if it was opened (a warm-up under way finishes first)."""
+        with self._state_lock:
+            self._closed = True  # no new warm-ups; a real use still opens it again
+        self.wait_warm()
+        with self._open_lock:
+            store = self._store
+        if store is not None:
+            store.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names this class doesn't define: the Store's public API. Private and
+        # special names never open it (copy, pickle and half-built objects look those up).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.get(), name)
 
 
 class Services:
-    """The store, one AI client per provider (made on first use) and the chat service."""
+    """The store (opened on first use), one AI client per provider (made on first use) and the
+    chat service."""
 
     def __init__(self, settings: Settings, data_dir: Path | None = None) -> None:
         self.settings = settings
         self.data_dir = data_dir or paths.data_dir()
-        self.store = Store.open(self.data_dir)
+        self.lazy_store = LazyStore(self.data_dir)
+        # Typed as the Store it stands for: every Store method works on it (and opens it).
+        self.store = cast("Store", self.lazy_store)
         self.chat = ChatService(self.store, self.ai_client)
         self._clients: dict[str, AIClient] = {}
         self._lock = threading.Lock()
@@ -38,6 +142,10 @@ class Services:
             return client
 
     def _make_client(self, provider: str) -> AIClient:
+        from snapask_desktop.ai.cache import CACHE_FILENAME, AnswerCache
+        from snapask_desktop.ai.client import AIClient, build_provider
+        from snapask_desktop.ai.resilience import RetryPolicy
+
         key = credentials.get_api_key(provider) if provider in credentials.KNOWN_PROVIDERS else None
         backend = build_provider(
             provider,
@@ -65,7 +173,7 @@ class Services:
     def close(self) -> None:
         """Stop the AI clients' loops and close the store."""
         self._close_clients()
-        self.store.close()
+        self.lazy_store.close()
 
     def __enter__(self) -> Services:
         return self

@@ -16,7 +16,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
@@ -26,7 +26,9 @@ from snapask_desktop.chat import Answer, ChatService
 from snapask_desktop.credentials import CredentialError
 from snapask_desktop.store.errors import StoreError
 from snapask_desktop.store.records import Message
-from snapask_desktop.store.repository import Store
+
+if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
+    from snapask_desktop.store.repository import Store
 
 log = logging.getLogger(__name__)
 

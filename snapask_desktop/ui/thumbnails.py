@@ -13,12 +13,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
-from snapask_desktop.store.repository import Store
+if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
+    from snapask_desktop.store.repository import Store
 
 log = logging.getLogger(__name__)
 
