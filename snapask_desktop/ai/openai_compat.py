@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from snapask_desktop.ai import errors
 from snapask_desktop.ai.provider import check_request
 from snapask_desktop.ai.types import AIError, AskRequest
+
+if TYPE_CHECKING:  # httpx (with its TLS stack) is imported when a request is first made
+    import httpx
 
 
 class OpenAICompatProvider:
@@ -37,6 +38,8 @@ class OpenAICompatProvider:
     async def stream(self, request: AskRequest) -> AsyncIterator[str]:
         """Yield the answer's text chunks; raise AIError on any failure."""
         check_request(request, self.name)
+        import httpx
+
         try:
             async with (
                 httpx.AsyncClient(timeout=self._timeout_s) as client,
@@ -66,6 +69,8 @@ class OpenAICompatProvider:
         return map_status(self.name, response, message, model, detail)
 
     def _map(self, exc: Exception) -> AIError:
+        import httpx
+
         detail = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return errors.offline(self._base_url, detail, local=True)

@@ -8,18 +8,21 @@ streams, re-rendering is throttled (at most `max_fps` a second, slower if render
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
 from PySide6.QtCore import QEvent, QSizeF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
 
 from snapask_desktop.ui import style
+
+if TYPE_CHECKING:  # markdown-it is imported with the first answer, not with the chat window
+    from markdown_it import MarkdownIt
 
 COPY_SCHEME = "copy"
 EXTERNAL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -47,21 +50,28 @@ class Rendered:
     code_blocks: tuple[str, ...]
 
 
+@functools.cache
 def _parser() -> MarkdownIt:
+    """The one configured parser, built on first use."""
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.disable("image")  # a picture link in an answer must not be fetched or read from disk
+    md.add_render_rule("fence", _fence)
+    md.add_render_rule("code_block", _indented_code)
+    md.add_render_rule("code_inline", _inline_code)
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("blockquote_open", _blockquote_open)
     return md
-
-
-_MD = _parser()
 
 
 def render_markdown(text: str, theme: MarkdownTheme, copied: int | None = None) -> Rendered:
     """Markdown to the HTML subset QTextBrowser shows; `copied` marks one block as just copied."""
+    md = _parser()
     env: dict[str, Any] = {"code": [], "theme": theme, "copied": copied}
-    tokens = _MD.parse(text, env)
-    body = _MD.renderer.render(tokens, _MD.options, env)
+    tokens = md.parse(text, env)
+    body = md.renderer.render(tokens, md.options, env)
     return Rendered(body, tuple(env["code"]))
 
 
@@ -120,12 +130,6 @@ def _blockquote_open(self: Any, tokens: Any, idx: int, options: Any, env: dict[s
     theme: MarkdownTheme = env["theme"]
     return f'<blockquote style="color:{theme.muted}">\n'
 
-
-_MD.add_render_rule("fence", _fence)
-_MD.add_render_rule("code_block", _indented_code)
-_MD.add_render_rule("code_inline", _inline_code)
-_MD.add_render_rule("table_open", _table_open)
-_MD.add_render_rule("blockquote_open", _blockquote_open)
 
 # Headings sized for a chat bubble, not a web page.
 DOCUMENT_CSS = """
