@@ -3,6 +3,11 @@
 Nothing else lives here: every behaviour belongs to the module that owns it. Startup keeps to
 what the tray needs; the chat, history and settings windows are built when first wanted, except
 the region overlay, which is built ahead so the hotkey path only grabs and shows.
+
+The conversation store (SQLAlchemy: ~45 MB, ~300 ms to import and open) is not opened at start:
+the tray's recent list is read from the file with plain sqlite3 on a worker thread. It is opened
+on a worker once a chat window with a new picture has been on screen for a moment (the question
+is saved seconds later), or when History is asked for, so the main thread never waits for it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from snapask_desktop.config import Settings, SettingsStore
 from snapask_desktop.resources import resource_path
 from snapask_desktop.services import Services
 from snapask_desktop.single_instance import InstanceServer, Request, send_when_ready
+from snapask_desktop.store.records import ConversationSummary
 from snapask_desktop.ui.capture_flow import CaptureFlow, Picture
 from snapask_desktop.ui.launcher import LauncherWindow
 from snapask_desktop.ui.tray import Tray, TrayState
@@ -30,6 +36,10 @@ from snapask_desktop.ui.tray import Tray, TrayState
 # Hiding our own windows before a grab needs the compositor to catch up.
 HIDE_BEFORE_GRAB_MS = 120
 WARM_UP_DELAY_MS = 1500
+# The store opens this long after the last chat window was shown, while the user types: an
+# import on a worker slows the main thread's window work by 40-60 ms (they share the GIL), so
+# it must not overlap a capture, a drag or a window being shown.
+STORE_WARM_DELAY_MS = 500
 
 
 def hotkey_bindings(settings: Settings) -> dict[str, str]:
@@ -51,6 +61,7 @@ class Desktop(QObject):
         super().__init__()
         from snapask_desktop.capture.hotkeys import HotkeyService
         from snapask_desktop.ui.chat_window import ChatUI
+        from snapask_desktop.ui.thumbnails import BackgroundCalls
 
         self.app = app
         self.services = services
@@ -62,7 +73,13 @@ class Desktop(QObject):
         self.capture = CaptureFlow(self.backends, self.overlay, parent=self)
         self.hotkeys = HotkeyService(self)
         self.chat = ChatUI(services, parent=self)
+        self.reads = BackgroundCalls(self)  # store reads and the store's opening, off the UI
         self._history = None
+        self._history_wanted = False  # History was asked for while the store is being opened
+        self._store_warmer = QTimer(self)
+        self._store_warmer.setSingleShot(True)
+        self._store_warmer.setInterval(STORE_WARM_DELAY_MS)
+        self._store_warmer.timeout.connect(self.services.lazy_store.warm)
         self._settings_dialog = None
         self._problems = list(problems)
         self._wire()
@@ -93,6 +110,7 @@ class Desktop(QObject):
         """Stop listening for keys, finish the chat work, close the services."""
         self.hotkeys.stop()
         self.chat.shutdown()
+        self.reads.wait()
         if self._history is not None:
             self._history.shutdown()
         if self._settings_dialog is not None:
@@ -111,7 +129,10 @@ class Desktop(QObject):
         if request.command == "capture":
             self._begin_capture(request.mode or "region")
         elif request.command == "open":
-            self.chat.open_conversation(request.conversation_id)
+            if request.conversation_id is None:
+                self._reopen_last()
+            else:
+                self.chat.open_conversation(request.conversation_id)
         elif request.command == "quit":
             self.quit()
         else:
@@ -123,7 +144,7 @@ class Desktop(QObject):
         tray = self.tray
         tray.capture_region.connect(lambda: self._begin_capture("region"))
         tray.capture_full.connect(lambda: self._begin_capture("full"))
-        tray.new_chat.connect(self.chat.new_chat)
+        tray.new_chat.connect(self._new_chat)
         tray.open_conversation.connect(self.chat.open_conversation)
         tray.show_history.connect(self.show_history)
         tray.show_settings.connect(self.show_settings)
@@ -145,7 +166,7 @@ class Desktop(QObject):
         elif action == "capture_full":
             self._begin_capture("full")
         elif action == "reopen_last":
-            self.chat.open_conversation(None)
+            self._reopen_last()
 
     def _begin_capture(self, mode: str) -> None:
         grab = self.capture.capture_region if mode == "region" else self.capture.capture_full
@@ -154,6 +175,25 @@ class Desktop(QObject):
             QTimer.singleShot(HIDE_BEFORE_GRAB_MS, grab)
         else:
             grab()
+        self._store_warmer.stop()  # a capture is under way; its chat window starts it again
+
+    def _warm_store_soon(self) -> None:
+        if not self.services.lazy_store.is_open:
+            self._store_warmer.start()  # restarted by every new window: waits for a quiet moment
+
+    def _new_chat(self) -> None:
+        self.chat.new_chat()
+        self._warm_store_soon()
+
+    def _reopen_last(self) -> None:
+        # ChatUI.open_conversation(None) would read (and so open) the store on this thread.
+        self.reads.call(lambda: self.services.lazy_store.recent(1), self._open_latest)
+
+    def _open_latest(self, rows: list[ConversationSummary]) -> None:
+        if rows:
+            self.chat.open_conversation(rows[0].id)
+        else:
+            self.chat.new_chat()
 
     def _capture_failed(self, reason: str) -> None:
         self.chat.picture_failed(reason)
@@ -161,6 +201,7 @@ class Desktop(QObject):
 
     def _show_picture(self, picture: Picture) -> None:
         self.chat.new_from_picture(picture)
+        self._warm_store_soon()
 
     # -- hotkeys -----------------------------------------------------------------------------
 
@@ -191,6 +232,14 @@ class Desktop(QObject):
     # -- windows -----------------------------------------------------------------------------
 
     def show_history(self) -> None:
+        if self._history is None and not self.services.lazy_store.is_open:
+            # Importing and opening the store takes ~300 ms: do it on the worker, then show.
+            if not self._history_wanted:
+                self._history_wanted = True
+                self.reads.call(
+                    self.services.lazy_store.get, self._store_opened, self._store_failed
+                )
+            return
         from snapask_desktop.ui.history_window import HistoryWindow
 
         if self._history is None:
@@ -199,6 +248,15 @@ class Desktop(QObject):
         self._history.show()
         self._history.raise_()
         self._history.activateWindow()
+
+    def _store_opened(self, _store: object) -> None:
+        if self._history_wanted:
+            self._history_wanted = False
+            self.show_history()
+
+    def _store_failed(self, error: Exception) -> None:
+        self._history_wanted = False
+        self._tell("Your conversations could not be opened", str(error), problem=True)
 
     def show_settings(self, page: str | None = None) -> None:
         from snapask_desktop.ui.settings_dialog import SettingsDialog
@@ -235,7 +293,7 @@ class Desktop(QObject):
         launcher = self.launcher
         launcher.capture_region.connect(lambda: self._begin_capture("region"))
         launcher.capture_full.connect(lambda: self._begin_capture("full"))
-        launcher.new_chat.connect(self.chat.new_chat)
+        launcher.new_chat.connect(self._new_chat)
         launcher.show_history.connect(self.show_history)
         launcher.show_settings.connect(self.show_settings)
         launcher.quit_requested.connect(self.quit)
@@ -260,7 +318,10 @@ class Desktop(QObject):
             self._history.refresh()
 
     def _refresh_recent(self) -> None:
-        rows = self.services.store.list_conversations(limit=5)
+        # Before the store is open this reads the file with plain sqlite3 (no SQLAlchemy).
+        self.reads.call(lambda: self.services.lazy_store.recent(5), self._show_recent)
+
+    def _show_recent(self, rows: list[ConversationSummary]) -> None:
         self.tray.set_recent([(row.id, row.title) for row in rows])
 
     def _update_tray_state(self, *_args: object) -> None:
