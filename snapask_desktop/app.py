@@ -12,22 +12,30 @@ is saved seconds later), or when History is asked for, so the main thread never 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import sys
 import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from snapask_desktop.capture.backends import choose_backend
 from snapask_desktop.capture.hotkey_defaults import default_hotkeys
 from snapask_desktop.capture.hotkey_spec import parse_hotkey
 from snapask_desktop.capture.overlay import RegionOverlay
-from snapask_desktop.config import Settings, SettingsStore
+from snapask_desktop.config import Settings, SettingsError, SettingsStore
 from snapask_desktop.resources import resource_path
 from snapask_desktop.services import Services
-from snapask_desktop.single_instance import InstanceServer, Request, send_when_ready
+from snapask_desktop.single_instance import (
+    InstanceError,
+    InstanceServer,
+    Request,
+    send_when_ready,
+)
 from snapask_desktop.store.records import ConversationSummary
 from snapask_desktop.ui.capture_flow import CaptureFlow, Picture
 from snapask_desktop.ui.launcher import LauncherWindow
@@ -57,6 +65,8 @@ def hotkey_labels(bindings: dict[str, str]) -> dict[str, str]:
 class Desktop(QObject):
     """Owns the running app's parts and connects them; `app.py`'s one object."""
 
+    _store_notice = Signal(str)  # from the thread that opened the store
+
     def __init__(self, app: QApplication, services: Services, problems: list[str]) -> None:
         super().__init__()
         from snapask_desktop.capture.hotkeys import HotkeyService
@@ -81,6 +91,10 @@ class Desktop(QObject):
         self._store_warmer.setInterval(STORE_WARM_DELAY_MS)
         self._store_warmer.timeout.connect(self.services.lazy_store.warm)
         self._settings_dialog = None
+        self._hidden_for_capture: list[QWidget] = []
+        self._boxes: list[QMessageBox] = []
+        self._user_paused = False
+        self._recording_hotkey = False
         self._problems = list(problems)
         self._wire()
 
@@ -152,9 +166,17 @@ class Desktop(QObject):
         tray.quit_requested.connect(self.quit)
         self.hotkeys.triggered.connect(self._hotkey)
         self.hotkeys.failed.connect(self._hotkeys_failed)
+        # Restore other windows first, so the new chat window ends up on top of them.
+        for done in (self.capture.captured, self.capture.cancelled, self.capture.failed):
+            done.connect(self._restore_own_windows)
         self.capture.captured.connect(self._show_picture)
         self.capture.encoded.connect(self.chat.picture_encoded)
         self.capture.failed.connect(self._capture_failed)
+        self.capture.encode_failed.connect(self._encode_failed)
+        self._store_notice.connect(
+            lambda notice: self._tell("Your conversation store was damaged", notice, True)
+        )
+        self.services.lazy_store.on_open(self._store_ready)
         self.chat.settings_requested.connect(self.show_settings)
         self.chat.conversation_changed.connect(self._conversation_changed)
         self.chat.answering_changed.connect(self._update_tray_state)
@@ -169,13 +191,31 @@ class Desktop(QObject):
             self._reopen_last()
 
     def _begin_capture(self, mode: str) -> None:
+        if self.capture.busy:
+            return
         grab = self.capture.capture_region if mode == "region" else self.capture.capture_full
         # Never capture our own windows: hide them first and give the screen a moment.
-        if self.chat.hide_windows():
+        if self._hide_own_windows():
             QTimer.singleShot(HIDE_BEFORE_GRAB_MS, grab)
         else:
             grab()
         self._store_warmer.stop()  # a capture is under way; its chat window starts it again
+
+    def _hide_own_windows(self) -> bool:
+        """Hide every SnapAsk window (the chat one for good, the others until the capture ends);
+        True if anything was on screen."""
+        chat_was_shown = self.chat.hide_windows()
+        surfaces = set(self.overlay.surfaces())
+        others = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w not in surfaces]
+        for widget in others:
+            widget.hide()
+        self._hidden_for_capture = others
+        return chat_was_shown or bool(others)
+
+    def _restore_own_windows(self, *_args: object) -> None:
+        windows, self._hidden_for_capture = self._hidden_for_capture, []
+        for widget in windows:
+            widget.show()
 
     def _warm_store_soon(self) -> None:
         if not self.services.lazy_store.is_open:
@@ -196,7 +236,10 @@ class Desktop(QObject):
             self.chat.new_chat()
 
     def _capture_failed(self, reason: str) -> None:
-        self.chat.picture_failed(reason)
+        self._tell("Capture failed", reason, problem=True)
+
+    def _encode_failed(self, capture_id: int, reason: str) -> None:
+        self.chat.picture_failed(reason, capture_id)
         self._tell("Capture failed", reason, problem=True)
 
     def _show_picture(self, picture: Picture) -> None:
@@ -224,7 +267,18 @@ class Desktop(QObject):
         self._tell("Global hotkeys are not available", reason, problem=True)
 
     def _pause_hotkeys(self, paused: bool) -> None:
-        if paused:
+        """The user's Pause hotkeys (tray menu)."""
+        self._user_paused = paused
+        self.tray.set_paused(paused)
+        self._sync_pause()
+
+    def _recording_changed(self, recording: bool) -> None:
+        # Pressing the old combination while recording a new one must not capture.
+        self._recording_hotkey = recording
+        self._sync_pause()
+
+    def _sync_pause(self) -> None:
+        if self._user_paused or self._recording_hotkey:
             self.hotkeys.pause()
         else:
             self.hotkeys.resume()
@@ -249,6 +303,12 @@ class Desktop(QObject):
         self._history.raise_()
         self._history.activateWindow()
 
+    def _store_ready(self, store: object) -> None:
+        """The store opened (on whichever thread): tell the user if a damaged file was set aside."""
+        recovered = getattr(store, "recovered", None)
+        if recovered is not None:
+            self._store_notice.emit(str(recovered))
+
     def _store_opened(self, _store: object) -> None:
         if self._history_wanted:
             self._history_wanted = False
@@ -266,9 +326,8 @@ class Desktop(QObject):
                 self.settings, clear_cache=self._clear_cache, data_dir=self.services.data_dir
             )
             dialog.settings_changed.connect(self._settings_changed)
-            dialog.api_key_changed.connect(lambda _provider: self._settings_changed(self.settings))
-            # Pressing the old combination while recording a new one must not capture.
-            dialog.hotkey_recording.connect(self._pause_hotkeys)
+            dialog.api_key_changed.connect(self._key_changed)
+            dialog.hotkey_recording.connect(self._recording_changed)
             self._settings_dialog = dialog
         else:
             self._settings_dialog.load(self.settings)
@@ -284,9 +343,11 @@ class Desktop(QObject):
         self.chat.apply_settings(settings)
         self._apply_hotkeys()
 
+    def _key_changed(self, provider: str) -> None:
+        self.services.apply_settings(self.settings, key_changed_for=provider)
+
     def _clear_cache(self) -> int:
-        cache = self.services.ai_client(self.settings.provider).cache
-        return cache.clear() if cache is not None else 0
+        return self.services.clear_answer_cache()
 
     def _show_launcher(self) -> None:
         self.launcher = LauncherWindow(QIcon(str(resource_path("icons", "snapask.svg"))))
@@ -342,8 +403,9 @@ class Desktop(QObject):
                 message,
             )
             box.setModal(False)
+            box.finished.connect(lambda _result, b=box: self._boxes.remove(b))
             box.show()
-            self._last_box = box
+            self._boxes.append(box)
 
 
 def has_display() -> bool:
@@ -351,6 +413,50 @@ def has_display() -> bool:
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def hand_over(request: Request) -> int:
+    """Give the request to the running app; a clear message if that fails."""
+    try:
+        if send_when_ready(request):
+            return 0
+        message = "SnapAsk seems to be starting or stopping; try again in a moment."
+    except InstanceError as error:
+        message = str(error)
+    print(f"snapask: {message}", file=sys.stderr)
+    return 1
+
+
+def load_settings() -> tuple[Settings, list[str]]:
+    """The settings and the problems to tell the user; a bad environment override included."""
+    try:
+        loaded = SettingsStore().load()
+    except SettingsError as error:  # SNAPASK_*_BASE_URL set to something unusable
+        return SettingsStore().load_file_only(), [f"{error}; it is ignored"]
+    return loaded.settings, loaded.problems
+
+
+def stop_on_signals(desktop: Desktop) -> tuple[socket.socket, socket.socket] | None:
+    """SIGTERM (logout, kill) and SIGINT quit like the Quit menu: answers are saved first.
+
+    Python runs signal handlers only between bytecodes, and Qt's loop runs in C++: a wake-up
+    socket makes Qt's loop notice the signal at once."""
+    if not hasattr(signal, "SIGTERM") or sys.platform.startswith("win"):
+        return None
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, desktop)
+
+    def woke() -> None:
+        with contextlib.suppress(OSError):
+            reader.recv(64)
+
+    notifier.activated.connect(woke)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: desktop.quit())
+    return reader, writer  # the caller keeps them open as long as the app runs
 
 
 def run(request: Request | None = None) -> int:
@@ -370,12 +476,12 @@ def run(request: Request | None = None) -> int:
     app.setWindowIcon(QIcon(str(resource_path("icons", "snapask.svg"))))
     server = InstanceServer()
     if not server.claim():
-        handed = send_when_ready(request or Request("show"))
-        return 0 if handed else 1
-    loaded = SettingsStore().load()
-    services = Services(loaded.settings)
-    desktop = Desktop(app, services, loaded.problems)
+        return hand_over(request or Request("show"))
+    settings, problems = load_settings()
+    services = Services(settings)
+    desktop = Desktop(app, services, problems)
     server.requested.connect(desktop.handle)
+    wake_sockets = stop_on_signals(desktop)
     desktop.start()
     if request is not None:
         QTimer.singleShot(0, lambda: desktop.handle(request))
@@ -387,4 +493,5 @@ def run(request: Request | None = None) -> int:
     code = app.exec()
     desktop.shutdown()
     server.close()
+    del wake_sockets
     return code

@@ -264,6 +264,10 @@ class SettingsStore:
         result.settings = _apply_env(result.settings)
         return result
 
+    def load_file_only(self) -> Settings:
+        """The file's settings without environment overrides (when an override is unusable)."""
+        return self._read_file().settings
+
     def save(self, settings: Settings) -> None:
         """Write the settings that differ from the defaults, atomically.
 

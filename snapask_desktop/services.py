@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,6 +45,11 @@ class LazyStore:
         self._state_lock = threading.Lock()  # only for the two fields below: never held long
         self._warming: threading.Thread | None = None
         self._closed = False
+        self._on_open: list[Callable[[Store], None]] = []
+
+    def on_open(self, callback: Callable[[Store], None]) -> None:
+        """Call `callback(store)` once the store is opened (on the thread that opened it)."""
+        self._on_open.append(callback)
 
     @property
     def is_open(self) -> bool:
@@ -56,10 +62,17 @@ class LazyStore:
         if store is not None:
             return store
         with self._open_lock:
+            if self._closed:
+                from snapask_desktop.store.errors import StoreError
+
+                # A worker that outlived shutdown must not reopen the database.
+                raise StoreError("SnapAsk is shutting down: the conversation store is closed")
             if self._store is None:
                 from snapask_desktop.store.repository import Store
 
                 self._store = Store.open(self.data_dir)
+                for callback in self._on_open:
+                    callback(self._store)
             return self._store
 
     def warm(self) -> None:
@@ -103,7 +116,7 @@ class LazyStore:
     def close(self) -> None:
         """Close the store if it was opened (a warm-up under way finishes first)."""
         with self._state_lock:
-            self._closed = True  # no new warm-ups; a real use still opens it again
+            self._closed = True  # no new warm-ups, and get() refuses from now on
         self.wait_warm()
         with self._open_lock:
             store = self._store
@@ -118,6 +131,16 @@ class LazyStore:
         return getattr(self.get(), name)
 
 
+def _inputs(settings: Settings, provider: str) -> tuple[object, ...]:
+    """What an AI client is built from (besides the key)."""
+    return (
+        settings.base_url_for(provider),
+        settings.request_timeout_s,
+        settings.max_retries,
+        settings.answer_cache,
+    )
+
+
 class Services:
     """The store (opened on first use), one AI client per provider (made on first use) and the
     chat service."""
@@ -130,16 +153,22 @@ class Services:
         self.store = cast("Store", self.lazy_store)
         self.chat = ChatService(self.store, self.ai_client)
         self._clients: dict[str, AIClient] = {}
+        self._retired: list[AIClient] = []
         self._lock = threading.Lock()
 
     def ai_client(self, provider: str) -> AIClient:
         """The client for a provider, with its key from the environment or the keyring."""
         with self._lock:
             client = self._clients.get(provider)
-            if client is None:
-                client = self._make_client(provider)
-                self._clients[provider] = client
+        if client is not None:
             return client
+        # Built outside the lock: the keyring may wait for the user to unlock it.
+        fresh = self._make_client(provider)
+        with self._lock:
+            client = self._clients.setdefault(provider, fresh)
+        if client is not fresh:
+            fresh.close()  # another thread was quicker
+        return client
 
     def _make_client(self, provider: str) -> AIClient:
         from snapask_desktop.ai.cache import CACHE_FILENAME, AnswerCache
@@ -159,14 +188,31 @@ class Services:
         retry = RetryPolicy(max_attempts=self.settings.max_retries + 1)
         return AIClient(backend, cache=cache, retry=retry)
 
-    def apply_settings(self, settings: Settings) -> None:
-        """Use new settings; AI clients are rebuilt on next use (an answer under way stops)."""
-        self.settings = settings
-        self._close_clients()
+    def apply_settings(self, settings: Settings, key_changed_for: str | None = None) -> None:
+        """Use new settings. A client whose inputs changed (or whose key did) is rebuilt on next
+        use; the old one is retired, not closed, so an answer under way finishes."""
+        old, self.settings = self.settings, settings
+        with self._lock:
+            for provider in list(self._clients):
+                if provider == key_changed_for or _inputs(old, provider) != _inputs(
+                    settings, provider
+                ):
+                    self._retired.append(self._clients.pop(provider))
+
+    def clear_answer_cache(self) -> int:
+        """Empty the answer cache file (even when the cache is switched off); entries removed."""
+        from snapask_desktop.ai.cache import CACHE_FILENAME, AnswerCache
+
+        cache = AnswerCache(self.data_dir / CACHE_FILENAME)
+        try:
+            return cache.clear()
+        finally:
+            cache.close()
 
     def _close_clients(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
+            clients = [*self._clients.values(), *self._retired]
+            self._clients, self._retired = {}, []
         for client in clients:
             client.close()
 

@@ -57,7 +57,8 @@ class CaptureFlow(QObject):
     captured = Signal(object)  # Picture: show it now
     encoded = Signal(int, bytes)  # capture_id, PNG bytes
     cancelled = Signal()
-    failed = Signal(str)  # a plain-language reason
+    failed = Signal(str)  # the grab failed: a plain-language reason
+    encode_failed = Signal(int, str)  # capture_id, reason: the picture is shown but not saved
 
     def __init__(
         self,
@@ -138,4 +139,4 @@ class CaptureFlow(QObject):
         self._pool.start(_EncodeJob(picture, self._signals))
 
     def _encode_failed(self, capture_id: int, reason: str) -> None:
-        self.failed.emit(f"The screenshot could not be saved ({reason}).")
+        self.encode_failed.emit(capture_id, f"The screenshot could not be saved ({reason}).")

@@ -5,6 +5,7 @@ and the stored picture compared pixel for pixel with what was on screen."""
 from __future__ import annotations
 
 import io
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +100,24 @@ def test_cli_hands_capture_and_history_to_the_warm_app(screen: Xvfb, isolated_en
             assert second.returncode == 0, second.stderr
             driver.wait_mapped("SnapAsk — History")
             assert app.process.poll() is None
+            # With History on screen, a capture must still show only what is behind it.
+            driver.drain()
+            assert app.cli("capture", "--full").returncode == 0
+            chat = driver.wait_mapped("SnapAsk —")
+            xdotool(app.env, "windowfocus", "--sync", str(chat.window_id))
+            xdotool(app.env, "type", "--delay", "5", "again")
+            xdotool(app.env, "key", "Return")
+            with Store.open(isolated_env / "data") as store:
+                answered = wait_until(
+                    lambda: [r for r in store.list_conversations() if r.message_count == 2][1:],
+                    what="the second conversation answered",
+                )
+                newest = store.list_conversations(limit=1)[0]
+                assert len(answered) == 1 and newest.title == "again"
+                first = store.get_conversation(newest.id).messages[0]
+                png = store.screenshot_bytes(first.screenshot_sha256)
+            picture = Image.open(io.BytesIO(png)).convert("RGB")
+            assert picture.crop(above_panel).tobytes() == expected.tobytes()
         finally:
             code = app.stop()
             driver.close()
@@ -116,3 +135,15 @@ def test_without_a_tray_the_launcher_window_appears(isolated_env: Path) -> None:
             code = app.stop()
             driver.close()
     assert code == 0, app.output()
+
+
+def test_sigterm_quits_cleanly(screen: Xvfb, isolated_env: Path) -> None:
+    """Logging out sends SIGTERM: the app shuts down like Quit and exits 0."""
+    with FakeGemini() as gemini:
+        app = App(screen, isolated_env, gemini)
+        try:
+            app.wait_for("ready in the system tray")
+            app.process.send_signal(signal.SIGTERM)
+            assert app.process.wait(15) == 0, app.output()
+        finally:
+            app.stop()

@@ -1,0 +1,77 @@
+"""The tray app's own rules, on the real Desktop offscreen: hotkey pausing, our windows hidden
+while capturing, a damaged store reported, message boxes kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from snapask_desktop.app import Desktop
+from snapask_desktop.config import Settings
+from snapask_desktop.services import Services
+
+
+@pytest.fixture
+def desktop(qapp: QApplication, settings: Settings) -> Iterator[Desktop]:
+    built = Desktop(qapp, Services(settings), [])
+    try:
+        yield built
+    finally:
+        built.shutdown()
+        built.deleteLater()
+        for widget in QApplication.topLevelWidgets():
+            widget.hide()
+
+
+def test_recording_a_hotkey_does_not_undo_the_users_pause(desktop: Desktop) -> None:
+    desktop.tray.actions["pause"].trigger()  # the user pauses from the tray
+    assert desktop.hotkeys.paused and desktop.tray.actions["pause"].isChecked()
+    desktop._recording_changed(True)
+    desktop._recording_changed(False)  # recording ends: the user's pause must stay
+    assert desktop.hotkeys.paused
+    desktop.tray.actions["pause"].trigger()
+    assert not desktop.hotkeys.paused and not desktop.tray.actions["pause"].isChecked()
+    desktop._recording_changed(True)
+    assert desktop.hotkeys.paused  # while recording, the old combination must not capture
+    desktop._recording_changed(False)
+    assert not desktop.hotkeys.paused
+
+
+def test_our_windows_are_hidden_for_a_capture_and_come_back(qtbot: QtBot, desktop: Desktop) -> None:
+    other = QWidget()
+    other.setWindowTitle("SnapAsk — History")
+    qtbot.addWidget(other)
+    other.show()
+    assert desktop._hide_own_windows() is True
+    assert not other.isVisible()
+    desktop.capture.cancelled.emit()  # the capture ended (here: cancelled)
+    assert other.isVisible()
+    assert desktop._hidden_for_capture == []
+
+
+def test_damaged_store_is_reported_when_it_opens(
+    qtbot: QtBot, desktop: Desktop, isolated_env: Path
+) -> None:
+    data = isolated_env / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "snapask.db").write_bytes(b"not a database" * 100)
+    told: list[tuple[str, str]] = []
+    desktop._tell = lambda title, message, problem=False: told.append((title, message))
+    desktop.services.lazy_store.get()  # opening happens on whichever thread asks first
+    qtbot.waitUntil(lambda: bool(told), timeout=5000)
+    title, message = told[0]
+    assert "damaged" in title and "kept as" in message
+
+
+def test_every_message_box_stays_until_closed(desktop: Desktop) -> None:
+    desktop.tray.hide()  # no tray: problems are shown in boxes
+    for n in range(3):
+        desktop._tell(f"Problem {n}", "details", problem=True)
+    titles = [b.windowTitle() for b in desktop._boxes if b.isVisible()]
+    assert titles == ["Problem 0", "Problem 1", "Problem 2"]
+    desktop._boxes[0].done(0)
+    assert [b.windowTitle() for b in desktop._boxes] == ["Problem 1", "Problem 2"]
