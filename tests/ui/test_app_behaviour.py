@@ -75,3 +75,17 @@ def test_every_message_box_stays_until_closed(desktop: Desktop) -> None:
     assert titles == ["Problem 0", "Problem 1", "Problem 2"]
     desktop._boxes[0].done(0)
     assert [b.windowTitle() for b in desktop._boxes] == ["Problem 1", "Problem 2"]
+
+
+def test_an_unusable_environment_override_is_told_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from snapask_desktop.app import load_settings
+    from snapask_desktop.config import SettingsStore
+
+    SettingsStore().update(openai_model="qwen2.5vl")
+    monkeypatch.setenv("SNAPASK_OPENAI_BASE_URL", "localhost:11434")  # no scheme: unusable
+    settings, problems = load_settings()
+    assert settings.openai_model == "qwen2.5vl"  # the file's settings still apply
+    assert settings.openai_base_url == Settings().openai_base_url
+    assert len(problems) == 1 and "SNAPASK_OPENAI_BASE_URL" in problems[0]
