@@ -361,10 +361,12 @@ class Desktop(QObject):
         launcher.show()
 
     def _maybe_welcome(self) -> None:
-        from snapask_desktop.ui.welcome import WelcomeDialog, needs_welcome
+        from snapask_desktop import credentials
 
-        if not needs_welcome(self.settings):
+        if not credentials.needs_api_key(self.settings.provider):
             return
+        from snapask_desktop.ui.welcome import WelcomeDialog  # only when it is shown
+
         welcome = WelcomeDialog(self.settings)
         welcome.open_settings.connect(self.show_settings)
         welcome.settings_changed.connect(self._settings_changed)

@@ -6,9 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import keyring
-import keyring.errors
+from types import ModuleType
 
 SERVICE = "SnapAsk"
 
@@ -49,6 +47,19 @@ def get_api_key(provider: str) -> ApiKey | None:
     return ApiKey(value, "keyring") if value else None
 
 
+def needs_api_key(provider: str) -> bool:
+    """True when the provider needs a key and none is set (an unusable keyring counts as none).
+
+    Blocking: the keyring may ask the OS. Only Gemini needs one; local OpenAI-compatible
+    servers usually don't."""
+    if provider != "gemini":
+        return False
+    try:
+        return get_api_key(provider) is None
+    except CredentialError:
+        return True
+
+
 def set_api_key(provider: str, value: str) -> None:
     """Store a provider's key in the keyring."""
     set_secret(_account(provider), _clean_secret(value))
@@ -62,21 +73,21 @@ def delete_api_key(provider: str) -> bool:
 def get_secret(account: str) -> str | None:
     """Read a secret from the keyring."""
     with _keyring_errors():
-        return keyring.get_password(SERVICE, account)
+        return _keyring().get_password(SERVICE, account)
 
 
 def set_secret(account: str, value: str) -> None:
     """Write a secret to the keyring."""
     with _keyring_errors():
-        keyring.set_password(SERVICE, account, value)
+        _keyring().set_password(SERVICE, account, value)
 
 
 def delete_secret(account: str) -> bool:
     """Delete a secret from the keyring; False if there was none."""
     with _keyring_errors():
         try:
-            keyring.delete_password(SERVICE, account)
-        except keyring.errors.PasswordDeleteError:
+            _keyring().delete_password(SERVICE, account)
+        except _keyring().errors.PasswordDeleteError:
             return False
     return True
 
@@ -90,9 +101,19 @@ def _clean_secret(value: str) -> str:
     return cleaned
 
 
+def _keyring() -> ModuleType:
+    # Imported on first use: the tray starts faster and ~3.5 MB lighter when the key comes
+    # from the environment.
+    import keyring
+    import keyring.errors
+
+    return keyring
+
+
 @contextlib.contextmanager
 def _keyring_errors() -> Iterator[None]:
     """Turn keyring failures into CredentialError with a plain explanation."""
+    keyring = _keyring()
     try:
         yield
     except keyring.errors.NoKeyringError as error:

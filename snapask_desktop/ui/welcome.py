@@ -24,15 +24,11 @@ from snapask_desktop import credentials
 from snapask_desktop.capture.hotkey_defaults import ACTION_LABELS, ACTIONS
 from snapask_desktop.capture.session import platform_name
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.credentials import CredentialError
 from snapask_desktop.ui import style
 from snapask_desktop.ui.hotkey_recorder import effective_bindings
 from snapask_desktop.ui.settings_dialog import GEMINI_KEY_URL, link_html
 from snapask_desktop.ui.thumbnails import BackgroundCalls
 
-# Providers that cannot answer without a key. The OpenAI-compatible server is usually a local
-# model (Ollama, LM Studio) that needs none.
-KEY_REQUIRED = ("gemini",)
 INTRO = (
     "Press a hotkey, drag over part of the screen, and ask about what you see: an error "
     "message, a chart, a receipt, text in another language. The answer streams into a small "
@@ -41,18 +37,8 @@ INTRO = (
 
 
 def needs_welcome(settings: Settings) -> bool:
-    """True when the selected provider needs an API key and none is set.
-
-    Blocking (the keyring may ask the OS): call it off the main thread or before the event
-    loop starts. An unusable keyring counts as no key: the welcome then leads to Settings,
-    which explains the keyring problem.
-    """
-    if settings.provider not in KEY_REQUIRED:
-        return False
-    try:
-        return credentials.get_api_key(settings.provider) is None
-    except CredentialError:
-        return True
+    """True when the selected provider needs an API key and none is set (blocking: keyring)."""
+    return credentials.needs_api_key(settings.provider)
 
 
 def hotkey_lines(settings: Settings, platform: str | None = None) -> list[tuple[str, str]]:
