@@ -1,8 +1,8 @@
 """Hotkey latency, startup time and idle memory of the real tray app under X (1920x1080).
 
-Uses the current DISPLAY if there is one, else starts its own Xvfb. The key press is sent with
-XTest from this process and the window mapping is seen as an X event, so neither the tools nor
-polling add to the figures. Prints one JSON line:
+Uses the current DISPLAY if there is one, else starts its own Xvfb with a tray (trayer). The
+key press is sent with XTest from this process and the window mapping is seen as an X event,
+so neither the tools nor polling add to the figures. Prints one JSON line:
 overlay_p50_ms / overlay_p95_ms: key press -> region overlay mapped with the frozen screen;
 chat_window_p50_ms / chat_window_p95_ms: key press -> full-screen capture's chat window mapped;
 startup_s: process start -> tray ready (an existing data folder; first_startup_s also creates
@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._common import emit, percentile  # noqa: E402
-from tests.capture.support.pattern import pattern_image  # noqa: E402
-from tests.capture.support.xserver import xvfb  # noqa: E402
+from tests.support.desktop_app import desktop  # noqa: E402
 from tests.support.x11_driver import XDriver  # noqa: E402
 
 PRESSES = 20
@@ -42,10 +41,9 @@ def display() -> Iterator[str]:
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]
         return
-    from snapask_desktop.capture.geometry import Rect
-
-    with xvfb(1920, 1080) as server:
-        server.show(pattern_image(Rect(0, 0, 1920, 1080)))
+    # With a tray, as on most desktops: without one the launcher window is up, and SnapAsk
+    # hides its own windows before every grab (and waits for the screen to redraw).
+    with desktop() as server:
         yield server.name
 
 

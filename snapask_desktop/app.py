@@ -91,6 +91,7 @@ class Desktop(QObject):
         self._store_warmer.setInterval(STORE_WARM_DELAY_MS)
         self._store_warmer.timeout.connect(self.services.lazy_store.warm)
         self._settings_dialog = None
+        self._welcome: QWidget | None = None
         self._hidden_for_capture: list[QWidget] = []
         self._boxes: list[QMessageBox] = []
         self._user_paused = False
@@ -205,8 +206,9 @@ class Desktop(QObject):
         """Hide every SnapAsk window (the chat one for good, the others until the capture ends);
         True if anything was on screen."""
         chat_was_shown = self.chat.hide_windows()
-        surfaces = set(self.overlay.surfaces())
-        others = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w not in surfaces]
+        # Our own windows by name: Qt's X11 tray icon is a top-level widget too, and must stay.
+        ours = [self._history, self._settings_dialog, self.launcher, self._welcome, *self._boxes]
+        others = [w for w in ours if w is not None and w.isVisible()]
         for widget in others:
             widget.hide()
         self._hidden_for_capture = others

@@ -45,12 +45,17 @@ def test_our_windows_are_hidden_for_a_capture_and_come_back(qtbot: QtBot, deskto
     other = QWidget()
     other.setWindowTitle("SnapAsk — History")
     qtbot.addWidget(other)
+    desktop._history = other  # stands in for the History window
     other.show()
+    bystander = QWidget()  # not ours to hide (like Qt's own X11 tray icon window)
+    qtbot.addWidget(bystander)
+    bystander.show()
     assert desktop._hide_own_windows() is True
-    assert not other.isVisible()
+    assert not other.isVisible() and bystander.isVisible()
     desktop.capture.cancelled.emit()  # the capture ended (here: cancelled)
     assert other.isVisible()
     assert desktop._hidden_for_capture == []
+    desktop._history = None  # the stand-in has no shutdown()
 
 
 def test_damaged_store_is_reported_when_it_opens(
