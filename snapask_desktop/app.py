@@ -459,7 +459,9 @@ def stop_on_signals(desktop: Desktop) -> tuple[socket.socket, socket.socket] | N
 
     notifier.activated.connect(woke)
     for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: desktop.quit())
+        # Posted, not called: a signal that lands before app.exec() starts would otherwise
+        # make exit() a no-op and the loop would then run forever.
+        signal.signal(number, lambda *_: QTimer.singleShot(0, desktop.quit))
     return reader, writer  # the caller keeps them open as long as the app runs
 
 
