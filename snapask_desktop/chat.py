@@ -7,12 +7,14 @@ completes (or, cut short by the user, with what arrived, marked cancelled).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from snapask_desktop.ai.types import AIError, AskRequest, ImageInput, Turn
+from snapask_desktop.store.errors import StoreError
 from snapask_desktop.store.records import ConversationDetail, Message
 
 # The client and stream modules bring asyncio, httpx, Pillow and tenacity, and the store module
@@ -30,16 +32,31 @@ SYSTEM_PROMPT = (
 )
 TITLE_CHARS = 60
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class AnswerResult:
-    """How an answer ended and what was saved."""
+    """How an answer ended and what was saved.
+
+    `save_error` is set when the answer arrived (or was stopped with text) but the store refused
+    it (disk full, database busy, conversation deleted meanwhile): `text` still holds all of it.
+    """
 
     status: Literal["final", "cancelled", "error"]
     text: str
     message: Message | None  # the saved answer; None when nothing was saved
     from_cache: bool
     error: AIError | None
+    save_error: StoreError | None = None
+
+    @property
+    def save_problem(self) -> str:
+        """Why the answer was not saved, fit to show (empty when nothing went wrong there)."""
+        if self.save_error is None:
+            return ""
+        reason = str(self.save_error).strip().rstrip(".") or type(self.save_error).__name__
+        return f"The answer could not be saved: {reason}."
 
 
 def make_title(question: str, now_ms: int | None = None) -> str:
@@ -140,7 +157,7 @@ class Answer:
         self._stream = stream
         self.result: AnswerResult | None = None
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Generator[str, None, None]:
         try:
             yield from self._stream
         except AIError:
@@ -171,9 +188,13 @@ class Answer:
             status = "cancelled"
         else:
             status = "error"
-        message = None
+        message, save_error = None, None
         if status == "final" or (status == "cancelled" and text.strip()):
-            message = self._store.add_message(
-                self._conversation_id, "model", text, model=self._model, status=status
-            )
-        return AnswerResult(status, text, message, stream.from_cache, stream.error)
+            try:
+                message = self._store.add_message(
+                    self._conversation_id, "model", text, model=self._model, status=status
+                )
+            except StoreError as error:  # reported, never raised: the text must reach the user
+                log.warning("an answer could not be saved: %s", error)
+                save_error = error
+        return AnswerResult(status, text, message, stream.from_cache, stream.error, save_error)

@@ -14,6 +14,7 @@ from snapask_desktop.ai.resilience import RetryPolicy
 from snapask_desktop.ai.types import ErrorKind
 from snapask_desktop.chat import ChatService, build_turns, make_title
 from snapask_desktop.store import Store
+from snapask_desktop.store.errors import InvalidInput, NotFound
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
 from tests.support.fake_gemini import FakeGemini
@@ -98,3 +99,23 @@ def test_answer_needs_a_waiting_question(chat: ChatService, store: Store) -> Non
     chat.answer(question.conversation_id, provider="gemini", model="m").wait()
     with pytest.raises(ValueError, match="no question"):
         chat.answer(question.conversation_id, provider="gemini", model="m")
+
+
+def test_answer_the_store_refuses_keeps_its_text(chat: ChatService, store: Store) -> None:
+    question = chat.start_conversation("q", None)
+    cid = question.conversation_id
+    answer = chat.answer(cid, provider="gemini", model="m")
+    store.delete_conversation(cid)  # deleted (on this device or by sync) while it streamed
+    result = answer.wait()
+    assert (result.status, result.text, result.message) == ("final", "You asked: q.", None)
+    assert isinstance(result.save_error, NotFound)
+
+
+def test_answer_text_the_store_cannot_hold_is_reported(chat: ChatService, store, gemini) -> None:
+    gemini.script(fg.Reply(("broken \ud800 text",)))  # a lone surrogate: not valid Unicode
+    question = chat.start_conversation("q", None)
+    result = chat.answer(question.conversation_id, provider="gemini", model="m").wait()
+    assert result.text == "broken \ud800 text" and result.message is None
+    assert isinstance(result.save_error, InvalidInput)
+    assert "not valid Unicode" in str(result.save_error)
+    assert len(store.get_conversation(question.conversation_id).messages) == 1
