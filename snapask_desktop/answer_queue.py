@@ -12,8 +12,10 @@ caller that wants to answer it itself first takes it back with `withdraw()`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 from snapask_desktop.ai.types import AIError, ErrorKind
 from snapask_desktop.chat import Answer, AnswerResult
 from snapask_desktop.store import peek
-from snapask_desktop.store.errors import NotFound, StoreError
+from snapask_desktop.store.errors import InvalidInput, NotFound, StoreError
 
 if TYPE_CHECKING:  # the store module imports SQLAlchemy; loading the queue must not
     from snapask_desktop.store.repository import Store
@@ -32,8 +34,15 @@ log = logging.getLogger(__name__)
 
 META_KEY = "answer_queue"
 FORMAT_VERSION = 1
-MAX_WAITING = 300  # keeps the persisted list well under the meta value limit
+MAX_WAITING = 300
 MAX_REASON_CHARS = 300
+# The store refuses longer meta values (Store.set_meta); the saved list always fits, with its
+# reasons shortened (or, in the worst case, its newest entries left out) if it must.
+META_VALUE_CHARS = 100_000
+_SAVED_REASON_CHARS = (MAX_REASON_CHARS, 120, 40, 0)
+# No pause is longer than a day, whatever a server or a setting asks for (a huge wait would
+# overflow the platform's timers and end the queue's thread).
+MAX_DELAY_S = 86_400.0
 
 # Failures that say "not now" rather than "not like this": worth sending again later.
 TRANSIENT_KINDS = frozenset(
@@ -57,11 +66,33 @@ class Backoff:
     factor: float = 2.0
     max_s: float = 300.0
 
+    def __post_init__(self) -> None:
+        if not 0 < self.first_s <= self.max_s <= MAX_DELAY_S:
+            raise ValueError(
+                f"backoff needs 0 < first_s <= max_s <= {MAX_DELAY_S:g} s, "
+                f"not first_s={self.first_s!r}, max_s={self.max_s!r}"
+            )
+        if not 1 <= self.factor < math.inf:
+            raise ValueError(f"backoff factor must be at least 1, not {self.factor!r}")
+
     def delay(self, failures: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after `failures` failed attempts in a row; a server's ask wins."""
+        """Seconds to wait after `failures` failed attempts in a row; a server's ask wins, up to
+        MAX_DELAY_S (a negative, infinite or NaN ask is ignored)."""
         exponent = max(0, failures - 1)
-        base = min(self.max_s, self.first_s * self.factor**exponent)
-        return max(base, retry_after or 0.0)
+        try:
+            grown = self.first_s * self.factor**exponent
+        except OverflowError:  # thousands of failures in a row
+            grown = math.inf
+        base = min(self.max_s, grown)
+        asked = retry_after if retry_after is not None and math.isfinite(retry_after) else 0.0
+        return clamp_delay(max(base, asked))
+
+
+def clamp_delay(seconds: float) -> float:
+    """`seconds` as a pause the queue can keep: between 0 and MAX_DELAY_S (NaN: MAX_DELAY_S)."""
+    if math.isnan(seconds):
+        return MAX_DELAY_S
+    return min(max(seconds, 0.0), MAX_DELAY_S)
 
 
 @dataclass(frozen=True)
@@ -253,9 +284,20 @@ class AnswerQueue:
 
     # --- the worker's side -----------------------------------------------------------------
     def serve(self) -> None:
-        """Run until `stop()`: send what is due, then sleep until the next is due or a wake."""
+        """Run until `stop()`: send what is due, then sleep until the next is due or a wake.
+
+        A round that fails unexpectedly (e.g. the store cannot be opened) is logged and tried
+        again after a backoff pause: the queue's thread never ends before `stop()`.
+        """
+        failed_rounds = 0
         while not self._stopping.is_set():
-            delay = self.run_due()
+            try:
+                delay = self.run_due()
+                failed_rounds = 0
+            except Exception:
+                failed_rounds += 1
+                log.exception("the answer queue failed; trying again")
+                delay = self.backoff.delay(failed_rounds)
             if self._stopping.is_set():
                 break
             self._sleep(delay)
@@ -313,8 +355,11 @@ class AnswerQueue:
             state.dirty = False
         try:
             self._store.set_meta(META_KEY, data)
-        except StoreError as error:
-            log.warning("could not save the answer queue: %s", error)
+        except Exception as error:  # kept dirty: saved on a later round
+            if isinstance(error, StoreError):
+                log.warning("could not save the answer queue: %s", error)
+            else:
+                log.exception("could not save the answer queue")
             with self._lock:
                 self._state.dirty = True
 
@@ -332,9 +377,23 @@ class AnswerQueue:
     def _next_delay(self) -> float | None:
         with self._lock:
             dues = [e.due for e in self._state.entries.values()]
-        return max(0.0, min(dues) - self._clock()) if dues else None
+        return clamp_delay(min(dues) - self._clock()) if dues else None
 
     def _attempt(self, conversation_id: str) -> None:
+        try:
+            self._try_once(conversation_id)
+        except Exception as error:  # a bug or an unexpected failure: report it, never wedge
+            log.exception("answer queue: sending %s failed", conversation_id)
+            self._settle(conversation_id)
+            self.callbacks.failed(conversation_id, f"Something went wrong: {error}", None)
+        finally:  # whatever happened, this conversation is no longer being sent
+            with self._lock:
+                state = self._state
+                state.answer = None
+                if state.sending == conversation_id:
+                    state.sending = None
+
+    def _try_once(self, conversation_id: str) -> None:
         self.callbacks.started(conversation_id)
         try:
             answer = self._ask(conversation_id)
@@ -361,15 +420,18 @@ class AnswerQueue:
             stop_now = self._stopping.is_set() or (entry is not None and entry.cancelled)
         if stop_now:
             answer.cancel()
-        for text in answer:
-            self.callbacks.chunk(conversation_id, text)
+        with contextlib.closing(iter(answer)) as chunks:  # a failing callback ends it here
+            for text in chunks:
+                self.callbacks.chunk(conversation_id, text)
         result = answer.result
         assert result is not None
         with self._lock:
             self._state.answer = None
             entry = self._state.entries.get(conversation_id)
             by_user = entry is not None and entry.cancelled
-        if result.status == "final" or (result.status == "cancelled" and by_user):
+        if result.save_error is not None:
+            self._not_saved(conversation_id, result, by_user)
+        elif result.status == "final" or (result.status == "cancelled" and by_user):
             self._settle(conversation_id)
             self.callbacks.answered(conversation_id, result)
         elif result.status == "cancelled":  # stopped because the app is quitting: keep it
@@ -380,6 +442,19 @@ class AnswerQueue:
         else:
             self._settle(conversation_id)
             self.callbacks.failed(conversation_id, _reason(result.error), result.error)
+
+    def _not_saved(self, conversation_id: str, result: AnswerResult, by_user: bool) -> None:
+        """The answer arrived but the store refused it (see AnswerResult.save_error)."""
+        error = result.save_error
+        if isinstance(error, NotFound):  # the conversation was deleted meanwhile
+            self._settle(conversation_id)
+            self.callbacks.dropped(conversation_id)
+        elif by_user or isinstance(error, InvalidInput):
+            # Saving it again would fail the same way: hand the text over (shown, not saved).
+            self._settle(conversation_id)
+            self.callbacks.answered(conversation_id, result)
+        else:  # disk full, database busy: worth another try later
+            self._reschedule(conversation_id, None, result.save_problem)
 
     def _settle(self, conversation_id: str) -> None:
         with self._lock:
@@ -408,8 +483,9 @@ class AnswerQueue:
             entry.failures += 1
             if delay is None:
                 delay = self.backoff.delay(entry.failures, error.retry_after if error else None)
+            delay = clamp_delay(delay)
             entry.due = self._clock() + delay
-            entry.reason = reason[:MAX_REASON_CHARS]
+            entry.reason = _clean_reason(reason)
             state.dirty = True
         self.callbacks.waiting(conversation_id, delay, reason)
         self._changed()
@@ -419,14 +495,21 @@ class AnswerQueue:
         self.callbacks.changed()
 
     def _wait_for_wake(self, seconds: float | None) -> None:
-        self._wake.wait(seconds)
+        # Bounded twice over: Event.wait overflows beyond the platform's timer range.
+        timeout = None if seconds is None else min(clamp_delay(seconds), threading.TIMEOUT_MAX)
+        self._wake.wait(timeout)
         self._wake.clear()
 
 
 def _reason(error: AIError | None) -> str:
     if error is None:
         return "The AI provider could not be reached."
-    return error.user_message[:MAX_REASON_CHARS]
+    return _clean_reason(error.user_message)
+
+
+def _clean_reason(text: str) -> str:
+    """A reason as kept and saved: valid Unicode (a provider's text may not be), shortened."""
+    return text.encode("utf-8", "replace").decode("utf-8")[:MAX_REASON_CHARS]
 
 
 def _now_ms() -> int:
@@ -434,17 +517,36 @@ def _now_ms() -> int:
 
 
 def _dump(entries: Iterable[_Entry]) -> str:
+    """The list as saved: always within META_VALUE_CHARS (reasons shortened first if needed)."""
+    kept = sorted((e for e in entries if not e.cancelled), key=lambda e: e.queued_at_ms)
+    for reason_chars in _SAVED_REASON_CHARS:
+        text = _dump_items(kept, reason_chars)
+        if len(text) <= META_VALUE_CHARS:
+            return text
+    # Only reachable with pathological ids (at most 100 characters each, but full of escapes):
+    # keep the oldest entries that fit rather than saving nothing.
+    while kept:
+        kept.pop()
+        text = _dump_items(kept, 0)
+        if len(text) <= META_VALUE_CHARS:
+            log.warning("the saved answer queue leaves out its newest entries (too long)")
+            return text
+    return _dump_items([], 0)
+
+
+def _dump_items(entries: list[_Entry], reason_chars: int) -> str:
     items = [
         {
             "id": e.conversation_id,
             "failures": e.failures,
             "queued_at_ms": e.queued_at_ms,
-            "reason": e.reason,
+            "reason": e.reason[:reason_chars],
         }
         for e in entries
-        if not e.cancelled
     ]
-    return json.dumps({"v": FORMAT_VERSION, "items": items}, separators=(",", ":"))
+    # ensure_ascii=False: a non-ASCII reason costs one character per letter, not six.
+    data = {"v": FORMAT_VERSION, "items": items}
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def _parse(raw: str | None, now: float) -> list[_Entry]:
@@ -465,7 +567,7 @@ def _parse(raw: str | None, now: float) -> list[_Entry]:
                 failures=int(item.get("failures", 1)),
                 queued_at_ms=int(item.get("queued_at_ms", 0)),
                 due=now,
-                reason=str(item.get("reason", ""))[:MAX_REASON_CHARS],
+                reason=_clean_reason(str(item.get("reason", ""))),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("skipping a damaged answer queue entry: %r", item)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,10 @@ from snapask_desktop.ai.gemini import GeminiProvider
 from snapask_desktop.ai.resilience import RetryPolicy
 from snapask_desktop.ai.types import AIError, ErrorKind
 from snapask_desktop.answer_queue import (
+    MAX_DELAY_S,
+    MAX_WAITING,
     META_KEY,
+    META_VALUE_CHARS,
     AnswerQueue,
     Backoff,
     QueueCallbacks,
@@ -359,3 +364,191 @@ def test_damaged_saved_queue_starts_empty(chat, store, gemini) -> None:
     queue.load()
     assert [(e.conversation_id, e.failures) for e in queue.entries()] == [(cid, 2)]
     assert error.kind is ErrorKind.SERVER
+
+
+# --- failures around the queue must never end its thread or wedge a conversation -------------
+
+
+def serve_in_thread(queue: AnswerQueue) -> threading.Thread:
+    worker = threading.Thread(target=queue.serve, daemon=True)
+    worker.start()
+    return worker
+
+
+def test_a_conversation_deleted_while_answering_is_dropped_and_the_queue_goes_on(
+    chat, store, gemini
+) -> None:
+    gone, error = failed_first(chat, gemini, "deleted soon")
+    kept, _ = failed_first(chat, gemini, "kept")
+    seen = Recorder()
+    callbacks = seen.callbacks()
+
+    def chunk(cid: str, text: str) -> None:
+        if cid == gone:  # deleted (here or by sync) while its answer streams
+            store.delete_conversation(cid)
+        seen._add("chunk", cid, text)
+
+    callbacks.chunk = chunk
+    queue = AnswerQueue(store, ask_with(chat), callbacks)
+    queue.add(gone, error)
+    queue.add(kept, error)
+    queue.kick()
+    worker = serve_in_thread(queue)
+    try:
+        seen.wait_for("answered")
+        assert seen.of("dropped") == [("dropped", gone)]
+        assert worker.is_alive() and queue.sending is None
+        assert queue.withdraw(gone) and len(queue) == 0
+    finally:
+        queue.stop()
+        worker.join(WAIT_S)
+    assert [e[1] for e in seen.of("answered")] == [kept]
+    assert answers(store, kept) == [("final", "You asked: kept.")]
+
+
+def test_an_answer_the_store_refuses_is_handed_over_not_retried(chat, store, gemini) -> None:
+    cid, error = failed_first(chat, gemini)
+    gemini.script(fg.Reply(("bad \ud800 text",)))  # a lone surrogate: the store refuses it
+    seen = Recorder()
+    queue = AnswerQueue(store, ask_with(chat), seen.callbacks(), clock=lambda: 0.0)
+    queue.add(cid, error)
+    queue.kick()
+    assert queue.run_due() is None
+    [(_, answered_id, result)] = seen.of("answered")
+    assert answered_id == cid and result.text == "bad \ud800 text"
+    assert "could not be saved" in result.save_problem and "Unicode" in result.save_problem
+    assert len(queue) == 0 and queue.sending is None and answers(store, cid) == []
+
+
+def test_a_failing_callback_is_reported_and_the_next_question_still_goes(
+    chat, store, gemini
+) -> None:
+    first, error = failed_first(chat, gemini, "one")
+    second, _ = failed_first(chat, gemini, "two")
+    gemini.script(fg.Stall(chunks=("par",), seconds=30), fg.Reply(("fine",)))
+    seen = Recorder()
+    callbacks = seen.callbacks()
+
+    def chunk(cid: str, text: str) -> None:
+        if cid == first:
+            raise RuntimeError("the window went away")
+        seen._add("chunk", cid, text)
+
+    callbacks.chunk = chunk
+    queue = AnswerQueue(store, ask_with(chat), callbacks, clock=lambda: 0.0)
+    queue.add(first, error)
+    queue.add(second, error)
+    queue.kick()
+    assert queue.run_due() is None
+    [(_, failed_id, reason, _)] = seen.of("failed")
+    assert failed_id == first and "the window went away" in reason
+    assert [e[1] for e in seen.of("answered")] == [second]
+    assert queue.sending is None and len(queue) == 0
+    assert answers(store, second) == [("final", "fine")]
+    assert answers(store, first) == [("cancelled", "par")]  # ended at once, what arrived kept
+
+
+def test_a_round_that_fails_is_tried_again_after_a_pause(tmp_path, chat) -> None:
+    from snapask_desktop.services import LazyStore
+
+    data = tmp_path / "other-data"
+    lazy = LazyStore(data)
+    lazy.path.mkdir(parents=True)  # the database path is a folder: reading it raises OSError
+    fake = FakeTime()
+
+    def sleep(seconds: float | None) -> None:
+        if len(fake.sleeps) == 1:
+            lazy.path.rmdir()  # the user fixed it
+        fake.sleep(seconds)
+
+    queue = AnswerQueue(
+        lazy,
+        ask_with(chat),
+        backoff=Backoff(first_s=5, factor=2, max_s=60),
+        clock=fake.clock,
+        sleep=sleep,
+    )
+    fake.queue = queue
+    queue.serve()
+    assert fake.sleeps == [5.0, 10.0, None]
+    assert queue.entries() == []
+    lazy.close()
+
+
+# --- no number from a server (or a setting) can overflow the queue's timers -----------------
+
+
+def test_backoff_is_bounded_whatever_it_is_asked() -> None:
+    backoff = Backoff(first_s=5, factor=2, max_s=300)
+    assert backoff.delay(1, retry_after=1e12) == MAX_DELAY_S
+    assert backoff.delay(1, retry_after=math.inf) == 5.0
+    assert backoff.delay(1, retry_after=math.nan) == 5.0
+    assert backoff.delay(1, retry_after=-30.0) == 5.0
+    assert backoff.delay(100_000) == 300.0  # 2.0 ** 99_999 overflows a float
+    for bad in (
+        {"first_s": 0},
+        {"first_s": math.nan},
+        {"first_s": 10, "max_s": 5},
+        {"max_s": math.inf},
+        {"factor": 0.5},
+        {"factor": math.inf},
+    ):
+        with pytest.raises(ValueError, match="backoff"):
+            Backoff(**bad)
+
+
+def test_a_huge_retry_after_does_not_end_the_queue(chat, store, gemini) -> None:
+    cid, _ = failed_first(chat, gemini)
+    seen = Recorder()
+    queue = AnswerQueue(store, ask_with(chat), seen.callbacks())
+    worker = serve_in_thread(queue)
+    try:
+        assert queue.add(cid, AIError(ErrorKind.QUOTA, "Over quota.", retry_after=1e12))
+        [entry] = queue.entries()
+        assert entry.due_in_s <= MAX_DELAY_S
+        queue.kick(cid)  # "Send now"
+        seen.wait_for("answered")
+        assert worker.is_alive()
+    finally:
+        queue.stop()
+        worker.join(WAIT_S)
+    assert answers(store, cid) == [("final", "You asked: q.")]
+
+
+# --- the saved list always fits the store's meta value limit ----------------------------------
+
+
+def test_a_full_queue_with_long_non_ascii_reasons_is_saved(store) -> None:
+    queue = AnswerQueue(store, ask_with_nothing)
+    queue.load()
+    reason = "Der KI-Anbieter ist überlastet – später erneut versuchen. " * 6  # > 300 chars
+    ids = [str(uuid.uuid4()) for _ in range(MAX_WAITING)]
+    for cid in ids:
+        assert queue.add(cid, AIError(ErrorKind.UNAVAILABLE, reason))
+    assert not queue.add(str(uuid.uuid4()))  # full
+    queue.flush()
+    saved = store.get_meta(META_KEY)
+    assert saved is not None and len(saved) <= META_VALUE_CHARS
+    reopened = AnswerQueue(store, ask_with_nothing)
+    reopened.load()
+    entries = reopened.entries()
+    assert sorted(e.conversation_id for e in entries) == sorted(ids)
+    assert entries[0].reason.startswith("Der KI-Anbieter ist überlastet")
+
+
+def test_reasons_full_of_escapes_are_shortened_to_fit(store) -> None:
+    queue = AnswerQueue(store, ask_with_nothing)
+    queue.load()
+    reason = '"\\\x01' * 100  # every character escaped in JSON (2 to 6 characters each)
+    for _ in range(MAX_WAITING):
+        queue.add(str(uuid.uuid4()), AIError(ErrorKind.OFFLINE, reason))
+    queue.flush()
+    saved = store.get_meta(META_KEY)
+    assert saved is not None and len(saved) <= META_VALUE_CHARS
+    reopened = AnswerQueue(store, ask_with_nothing)
+    reopened.load()
+    assert len(reopened) == MAX_WAITING
+
+
+def ask_with_nothing(conversation_id: str) -> Answer:
+    raise AssertionError(f"nothing is sent in this test ({conversation_id})")
