@@ -68,6 +68,8 @@ class Tray(QObject):
         self._icon.activated.connect(self._activated)
         self.menu = QMenu()
         self._labels = {"capture_region": "Capture region", "capture_full": "Capture full screen"}
+        self._recent: list[tuple[str, str]] = []
+        self._reopen_label = ""
         self.actions: dict[str, QAction] = {}
         self._build_menu()
         self._icon.setContextMenu(self.menu)
@@ -98,19 +100,24 @@ class Tray(QObject):
         self._icon.setToolTip(f"{tip}\n{detail}" if detail else tip)
 
     def set_hotkey_labels(self, labels: dict[str, str]) -> None:
-        """Show each capture action's hotkey next to it ("" = no hotkey)."""
+        """Show each action's hotkey next to it ("" = no hotkey); reopen-last goes on the newest
+        recent conversation, which is what it opens."""
         for action, text in self._labels.items():
             self.actions[action].setText(menu_text(text, labels.get(action, "")))
+        self._reopen_label = labels.get("reopen_last", "")
+        self.set_recent(self._recent)
 
     def set_recent(self, conversations: Sequence[tuple[str, str]]) -> None:
         """The Recent conversations submenu: (id, title) pairs, newest first."""
+        self._recent = list(conversations)[:RECENT_COUNT]
         submenu = self.actions["recent"].menu()
         submenu.clear()
-        for conversation_id, title in list(conversations)[:RECENT_COUNT]:
+        for index, (conversation_id, title) in enumerate(self._recent):
             text = title or "Untitled"
             if len(text) > RECENT_TITLE_CHARS:
                 text = text[: RECENT_TITLE_CHARS - 1] + "…"
-            action = submenu.addAction(text.replace("&", "&&"))
+            hotkey = self._reopen_label if index == 0 else ""
+            action = submenu.addAction(menu_text(text.replace("&", "&&"), hotkey))
             action.triggered.connect(
                 lambda _=False, cid=conversation_id: self.open_conversation.emit(cid)
             )

@@ -61,6 +61,9 @@ def test_recent_conversations_open_by_id(qtbot: QtBot) -> None:
     with qtbot.waitSignal(tray.open_conversation, timeout=1000) as opened:
         entries[2].trigger()
     assert opened.args == ["id-2"]
+    tray.set_hotkey_labels({"reopen_last": "Ctrl+Alt+R"})  # reopen-last opens the newest
+    entries = submenu.actions()
+    assert entries[0].text().endswith("\tCtrl+Alt+R") and "\t" not in entries[1].text()
 
 
 def test_state_icons_exist_for_every_state_and_theme(qtbot: QtBot) -> None:
