@@ -26,19 +26,22 @@ from snapask_desktop.sync.clock import COUNTER_BITS
 
 BUSY_TIMEOUT_S = 2.0
 
-# Same columns, visibility rule and order as queries.history (not deleted, not archived,
-# newest activity first); kept as its own text so this module needs no SQLAlchemy.
-_RECENT_SQL = """
-SELECT c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity,
+# The history's row: shared with queries.history (which imports it from here, so that this
+# module stays free of SQLAlchemy). Per-conversation facts come from index range scans on
+# message(conversation_id, hlc, id): a page of 50 costs 150 short lookups, however large.
+SUMMARY_COLUMNS = """
+    c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity,
     (SELECT count(*) FROM message m WHERE m.conversation_id = c.id) AS message_count,
     (SELECT m.screenshot_sha256 FROM message m
       WHERE m.conversation_id = c.id AND m.screenshot_sha256 IS NOT NULL
       ORDER BY m.hlc, m.id LIMIT 1) AS first_screenshot_sha256,
     (SELECT substr(m.text, 1, 400) FROM message m
       WHERE m.conversation_id = c.id ORDER BY m.hlc DESC, m.id DESC LIMIT 1) AS last_text
-FROM conversation c WHERE c.deleted = 0 AND c.archived = 0
-ORDER BY c.last_activity DESC, c.id DESC LIMIT ?
 """
+# The literal "deleted = 0 [AND archived = 0]" terms let SQLite pick the matching partial index.
+VISIBLE = {False: "c.deleted = 0 AND c.archived = 0", True: "c.deleted = 0"}
+_RECENT_SQL = f"""SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE {VISIBLE[False]}
+    ORDER BY c.last_activity DESC, c.id DESC LIMIT ?"""
 
 
 class PeekUnavailable(StoreError):

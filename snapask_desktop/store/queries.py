@@ -13,22 +13,10 @@ from typing import Any, Literal
 from sqlalchemy import Connection, bindparam, text
 
 from snapask_desktop.store import search as fts
+from snapask_desktop.store.peek import SUMMARY_COLUMNS, VISIBLE
 from snapask_desktop.store.records import ConversationSummary, HistoryCursor, SearchHit
 from snapask_desktop.sync.clock import COUNTER_BITS
 
-# Per-conversation facts come from index range scans on message(conversation_id, hlc, id):
-# a page of 50 costs 150 short lookups, however large the history.
-_SUMMARY_COLUMNS = """
-    c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity,
-    (SELECT count(*) FROM message m WHERE m.conversation_id = c.id) AS message_count,
-    (SELECT m.screenshot_sha256 FROM message m
-      WHERE m.conversation_id = c.id AND m.screenshot_sha256 IS NOT NULL
-      ORDER BY m.hlc, m.id LIMIT 1) AS first_screenshot_sha256,
-    (SELECT substr(m.text, 1, 400) FROM message m
-      WHERE m.conversation_id = c.id ORDER BY m.hlc DESC, m.id DESC LIMIT 1) AS last_text
-"""
-# The literal "deleted = 0 [AND archived = 0]" terms let SQLite pick the matching partial index.
-_VISIBLE = {False: "c.deleted = 0 AND c.archived = 0", True: "c.deleted = 0"}
 SNIPPET_TOKENS = 16
 
 
@@ -36,12 +24,12 @@ def history(
     conn: Connection, limit: int, before: HistoryCursor | None, include_archived: bool
 ) -> list[ConversationSummary]:
     """Newest activity first, ``limit`` rows after the ``before`` cursor (keyset pagination)."""
-    where = _VISIBLE[include_archived]
+    where = VISIBLE[include_archived]
     params: dict[str, Any] = {"limit": limit}
     if before is not None:
         where += " AND (c.last_activity, c.id) < (:at, :id)"
         params |= {"at": before.last_activity, "id": before.id}
-    sql = f"""SELECT {_SUMMARY_COLUMNS} FROM conversation c WHERE {where}
+    sql = f"""SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE {where}
               ORDER BY c.last_activity DESC, c.id DESC LIMIT :limit"""
     return [_summary(row) for row in conn.execute(text(sql), params)]
 
@@ -51,7 +39,7 @@ def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSum
     if not ids:
         return {}
     sql = text(
-        f"SELECT {_SUMMARY_COLUMNS} FROM conversation c WHERE c.deleted = 0 AND c.id IN :ids"
+        f"SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE c.deleted = 0 AND c.id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
     return {row.id: _summary(row) for row in conn.execute(sql, {"ids": list(ids)})}
 
