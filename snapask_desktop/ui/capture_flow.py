@@ -7,7 +7,6 @@ at 1080p) follows on `encoded` when it is ready.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from dataclasses import dataclass
 
@@ -100,13 +99,6 @@ class CaptureFlow(QObject):
         grab = self._grab_desktop("full")
         if grab is not None:
             self._deliver(grab, screen_under_cursor(grab), "full")
-
-    def warm_up(self) -> None:
-        """Take one throw-away grab: the first of a process costs 10-20 ms more than the rest."""
-        backend = self._choice.backend
-        if backend is not None:
-            with contextlib.suppress(Exception):  # a real capture will report any problem
-                backend.grab()
 
     def screens_changed(self, *_screen: object) -> None:
         """Monitors were added or removed: the backend must see the new layout."""

@@ -50,7 +50,9 @@ def desktop(qapp: QApplication, settings: Settings, saved_titles: list[str]) -> 
 
 
 def recent_titles(desktop: Desktop) -> list[str]:
-    return [action.text() for action in desktop.tray.actions["recent"].menu().actions()]
+    # The newest one also shows the reopen-last hotkey after a tab.
+    menu = desktop.tray.actions["recent"].menu()
+    return [action.text().split("\t")[0] for action in menu.actions()]
 
 
 def shown(title: str) -> list[QWidget]:
