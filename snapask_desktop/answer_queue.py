@@ -446,13 +446,14 @@ class AnswerQueue:
     def _not_saved(self, conversation_id: str, result: AnswerResult, by_user: bool) -> None:
         """The answer arrived but the store refused it (see AnswerResult.save_error)."""
         error = result.save_error
-        if isinstance(error, NotFound):  # the conversation was deleted meanwhile
-            self._settle(conversation_id)
-            self.callbacks.dropped(conversation_id)
-        elif by_user or isinstance(error, InvalidInput):
-            # Saving it again would fail the same way: hand the text over (shown, not saved).
+        if by_user or isinstance(error, InvalidInput):
+            # Stopped, or saving it again would fail the same way: hand the text over (it is
+            # shown, not saved).
             self._settle(conversation_id)
             self.callbacks.answered(conversation_id, result)
+        elif isinstance(error, NotFound):  # the conversation was deleted meanwhile
+            self._settle(conversation_id)
+            self.callbacks.dropped(conversation_id)
         else:  # disk full, database busy: worth another try later
             self._reschedule(conversation_id, None, result.save_problem)
 
