@@ -1,16 +1,20 @@
 """Work the chat window must not do on the Qt main thread, and its results as Qt signals.
 
 - `AnswerWorker` (QRunnable): save a question (and picture), stream its answer; emits
-  `saved`, `chunk`, `retrying`, `finished`; `cancel()` from the main thread.
+  `saved`, `chunk`, `retrying`, `finished` on the owner's `AnswerSignals`, tagged with the id of
+  its `AnswerRun` (the plain object the owner keeps to cancel it).
 - `Task` (QRunnable): run one blocking call (load a conversation, decode a picture) and emit
   `done` / `failed` with a token, so a stale result can be told apart and ignored.
 - `QueueRunner`: runs the `AnswerQueue` on its own thread and re-emits its callbacks.
 
 Workers never touch widgets; they only emit signals, which Qt delivers to the main thread.
+Both QRunnables are deleted by the pool as soon as they end (autoDelete): PySide6 never frees one
+whose autoDelete is off, nor what it holds (a capture's raw pixels, a PNG, an answer's text).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -57,6 +61,7 @@ class AnswerOutcome:
     problem: str | None = None
     question_saved: bool = True
     from_cache: bool = False
+    answer_saved: bool = True  # False: the answer (in `text`) arrived but could not be saved
 
     @property
     def reason(self) -> str:
@@ -67,23 +72,25 @@ class AnswerOutcome:
 
 
 class AnswerSignals(QObject):
-    """The signals of one AnswerWorker (a QRunnable is not a QObject)."""
+    """What AnswerWorkers report, each tagged with its AnswerRun's id.
 
-    saved = Signal(object)  # Message: the question is in the store
-    chunk = Signal(str)
-    retrying = Signal(str)  # plain text: why, and when the next try is
-    finished = Signal(object)  # AnswerOutcome
+    One object per owner, living on the main thread: the workers are deleted by the pool as
+    soon as they end, while queued signals are still on their way to this object's thread.
+    """
+
+    saved = Signal(int, object)  # run id, Message: the question is in the store
+    chunk = Signal(int, str)  # run id, text
+    retrying = Signal(int, str)  # run id, plain text: why, and when the next try is
+    finished = Signal(int, object)  # run id, AnswerOutcome
 
 
-class AnswerWorker(QRunnable):
-    """Saves a question and streams its answer on a pool thread; see AnswerJob."""
+class AnswerRun:
+    """One job's shared state, kept by whoever started it: cancel it, see which conversation it
+    answers. A plain object (not the QRunnable) so the pool can free the worker when done."""
 
-    def __init__(self, chat: ChatService, job: AnswerJob) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the controller keeps it until `finished` is handled
+    def __init__(self, run_id: int, job: AnswerJob) -> None:
+        self.id = run_id
         self.job = job
-        self.signals = AnswerSignals()
-        self._chat = chat
         self._lock = threading.Lock()
         self._cancelled = False
         self._answer: Answer | None = None
@@ -94,6 +101,12 @@ class AnswerWorker(QRunnable):
         """The conversation answered (known once a new one's question is saved)."""
         return self._conversation_id
 
+    @property
+    def cancelled(self) -> bool:
+        """True once `cancel()` was called."""
+        with self._lock:
+            return self._cancelled
+
     def cancel(self) -> None:
         """Stop: before sending nothing is sent; while streaming, what arrived is kept."""
         with self._lock:
@@ -102,33 +115,67 @@ class AnswerWorker(QRunnable):
         if answer is not None:
             answer.cancel()
 
+    def started_in(self, conversation_id: str) -> None:
+        """The question is saved in this conversation (called by the worker)."""
+        self._conversation_id = conversation_id
+
+    def attach(self, answer: Answer | None) -> bool:
+        """Track the answer streaming now (None: it ended); True if already cancelled."""
+        with self._lock:
+            self._answer = answer
+            return self._cancelled
+
+
+class AnswerWorker(QRunnable):
+    """Saves a question and streams its answer on a pool thread; see AnswerJob and AnswerRun.
+
+    The pool deletes it when `run()` returns (autoDelete): it holds nothing the caller needs.
+    """
+
+    def __init__(self, chat: ChatService, run: AnswerRun, signals: AnswerSignals) -> None:
+        super().__init__()
+        self._chat = chat
+        self._run_state = run
+        self._signals = signals
+        self._question_saved = run.job.question is None  # nothing to save: counts as saved
+        self._received: list[str] = []  # the answer so far, kept if anything goes wrong
+
     def run(self) -> None:
         """Do the job (on a pool thread); always ends with `finished`."""
+        state = self._run_state
         try:
             outcome = self._run()
         except Exception as error:  # a worker must report, never die silently
             log.exception("answering failed")
             outcome = AnswerOutcome(
-                self.job.conversation_id, "error", problem=f"Something went wrong: {error}"
+                state.conversation_id,
+                "error",
+                "".join(self._received),
+                problem=_sentence(f"Something went wrong: {error}"),
+                question_saved=self._question_saved,
             )
-        self.signals.finished.emit(outcome)
+        finally:
+            state.attach(None)
+        self._signals.finished.emit(state.id, outcome)
 
     def _run(self) -> AnswerOutcome:
-        job, conversation_id = self.job, self.job.conversation_id
+        state = self._run_state
+        job, conversation_id = state.job, state.job.conversation_id
         if job.question is not None:
             try:
                 message = self._save_question()
             except StoreError as error:
                 problem = f"Your question could not be saved: {error}"
                 return AnswerOutcome(
-                    conversation_id, "error", problem=problem, question_saved=False
+                    conversation_id, "error", problem=_sentence(problem), question_saved=False
                 )
-            conversation_id = self._conversation_id = message.conversation_id
-            self.signals.saved.emit(message)
+            self._question_saved = True
+            conversation_id = message.conversation_id
+            state.started_in(conversation_id)
+            self._signals.saved.emit(state.id, message)
         assert conversation_id is not None
-        with self._lock:
-            if self._cancelled:
-                return AnswerOutcome(conversation_id, "cancelled")
+        if state.cancelled:
+            return AnswerOutcome(conversation_id, "cancelled")
         try:
             answer = self._chat.answer(
                 conversation_id,
@@ -137,27 +184,38 @@ class AnswerWorker(QRunnable):
                 use_cache=job.use_cache,
                 on_retry=self._on_retry,
             )
+        except AIError as error:  # the client could not be made (e.g. an unknown provider)
+            return AnswerOutcome(conversation_id, "error", error=error)
         except (StoreError, CredentialError, ValueError) as error:
             return AnswerOutcome(conversation_id, "error", problem=_sentence(str(error)))
         return self._stream(conversation_id, answer)
 
     def _save_question(self) -> Message:
-        job = self.job
+        job = self._run_state.job
         assert job.question is not None
         if job.conversation_id is None:
             return self._chat.start_conversation(job.question, job.image)
         return self._chat.add_question(job.conversation_id, job.question)
 
     def _stream(self, conversation_id: str, answer: Answer) -> AnswerOutcome:
-        with self._lock:
-            self._answer = answer
-            cancelled = self._cancelled
-        if cancelled:
+        state = self._run_state
+        if state.attach(answer):
             answer.cancel()
-        for text in answer:
-            self.signals.chunk.emit(text)
+        with contextlib.closing(iter(answer)) as chunks:  # anything raising ends it here
+            for text in chunks:
+                self._received.append(text)
+                self._signals.chunk.emit(state.id, text)
         result = answer.result
         assert result is not None
+        if result.save_error is not None:  # the text arrived; the store refused it
+            return AnswerOutcome(
+                conversation_id,
+                "error",
+                result.text,
+                problem=result.save_problem,
+                from_cache=result.from_cache,
+                answer_saved=False,
+            )
         return AnswerOutcome(
             conversation_id,
             result.status,
@@ -167,7 +225,7 @@ class AnswerWorker(QRunnable):
         )
 
     def _on_retry(self, attempt: int, error: AIError, wait_s: float) -> None:
-        self.signals.retrying.emit(retry_text(attempt, error, wait_s))
+        self._signals.retrying.emit(self._run_state.id, retry_text(attempt, error, wait_s))
 
 
 def retry_text(attempt: int, error: AIError, wait_s: float) -> str:
@@ -185,31 +243,34 @@ def _sentence(text: str) -> str:
 
 
 class TaskSignals(QObject):
-    """The signals of one Task."""
+    """What Tasks report; one object per owner, living on the main thread (see AnswerSignals)."""
 
     done = Signal(int, object)  # token, result
     failed = Signal(int, str)  # token, plain reason
 
 
 class Task(QRunnable):
-    """Runs `fn()` on a pool thread and emits `done(token, result)` or `failed(token, reason)`."""
+    """Runs `fn()` on a pool thread and emits `done(token, result)` or `failed(token, reason)`
+    on `signals`. The pool deletes it when it ends, and with it `fn` and what `fn` holds."""
 
-    def __init__(self, token: int, fn: Callable[[], Any]) -> None:
+    def __init__(self, token: int, fn: Callable[[], Any], signals: TaskSignals) -> None:
         super().__init__()
-        self.setAutoDelete(False)
         self.token = token
-        self.signals = TaskSignals()
-        self._fn = fn
+        self._signals = signals
+        self._fn: Callable[[], Any] | None = fn
 
     def run(self) -> None:
         """Call the function (on a pool thread)."""
+        fn, self._fn = self._fn, None  # e.g. a full-size picture: not kept a moment longer
+        if fn is None:
+            return
         try:
-            result = self._fn()
+            result = fn()
         except Exception as error:
             log.info("background task failed: %s", error)
-            self.signals.failed.emit(self.token, _sentence(str(error)))
+            self._signals.failed.emit(self.token, _sentence(str(error)))
             return
-        self.signals.done.emit(self.token, result)
+        self._signals.done.emit(self.token, result)
 
 
 class QueueRunner(QObject):

@@ -7,12 +7,15 @@ Flow of a question: `send()` -> AnswerWorker saves it (and starts the conversati
 picture) -> chunks stream -> the answer is saved. A transient failure (offline, provider down)
 hands the conversation to the answer queue, which sends it again by itself; the window shows it
 as waiting. A picture still being encoded is "pending": a question typed meanwhile is held and
-sent as soon as `set_picture_bytes()` delivers the PNG.
+sent as soon as `set_picture_bytes()` delivers the PNG, even if another conversation is shown by
+then. Nothing typed is dropped: a question that could not be saved goes back into the prompt.
+A conversation being opened takes no question until it is read (`loading`).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,9 +33,12 @@ from snapask_desktop.store.records import ConversationDetail, Message
 from snapask_desktop.ui.answer_worker import (
     AnswerJob,
     AnswerOutcome,
+    AnswerRun,
+    AnswerSignals,
     AnswerWorker,
     QueueRunner,
     Task,
+    TaskSignals,
 )
 
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
@@ -41,6 +47,9 @@ PictureState = Literal["none", "pending", "ready", "failed"]
 NEW_CHAT_TITLE = "New chat"
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
 SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
+# Questions held for pictures of conversations no longer shown (their PNG is still on its way).
+MAX_HELD_ELSEWHERE = 8
+ELSEWHERE = -1  # the view of answers to conversations that were never shown (never current)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,14 @@ class QuickAction:
     label: str
     prompt: str
     builtin: bool
+
+
+@dataclass
+class _Running:
+    """An answer under way and the view it shows in (moved when its conversation is reopened)."""
+
+    run: AnswerRun
+    view: int
 
 
 @dataclass(frozen=True)
@@ -91,7 +108,8 @@ class ChatController(QObject):
     question_added = Signal(str)  # a question to show (it is being saved and sent)
     answer_started = Signal()  # an answer bubble begins
     answer_chunk = Signal(str)
-    answer_finished = Signal(str, str)  # status (final/cancelled/error), the whole text
+    answer_finished = Signal(str, str)  # status (final/cancelled/error/unsaved), the whole text
+    question_restored = Signal(str)  # a question that was not saved: back into the prompt box
     status_changed = Signal(object)  # ChatStatus
     actions_changed = Signal()  # the quick actions changed (settings)
     # What the rest of the app watches.
@@ -115,8 +133,15 @@ class ChatController(QObject):
         self._pool = pool or QThreadPool.globalInstance()
         self._view = 0  # bumped on every conversation switch; stale results are ignored
         self._tokens = itertools.count(1)
-        self._workers: dict[AnswerWorker, int] = {}  # running worker -> view it belongs to
-        self._tasks: dict[int, Task] = {}
+        self._runs: dict[int, _Running] = {}  # answers under way, by run id
+        self._answer_signals = AnswerSignals(self)
+        self._connect_answers()
+        self._tasks: dict[int, Callable[[int, Any], None]] = {}  # token -> on_done
+        self._task_signals = TaskSignals(self)
+        self._task_signals.done.connect(self._task_done)
+        self._task_signals.failed.connect(self._task_failed)
+        # picture id -> a question held for it when its conversation was switched away from
+        self._held_elsewhere: OrderedDict[int, str] = OrderedDict()
         self._answering = False
         self._queue_sending = False
         self._waiting = 0
@@ -140,6 +165,13 @@ class ChatController(QObject):
         self._queue_streaming = False  # the queue is answering the shown conversation
         self._picture_task = 0  # token of the picture being decoded
         self._load_task = 0  # token of the conversation being read
+
+    def _connect_answers(self) -> None:
+        a = self._answer_signals
+        a.saved.connect(self._saved)
+        a.chunk.connect(self._chunk)
+        a.retrying.connect(self._retrying)
+        a.finished.connect(self._finished)
 
     def _connect_queue(self) -> None:
         q = self._queue
@@ -185,8 +217,13 @@ class ChatController(QObject):
     @property
     def answering_here(self) -> bool:
         """True while the shown conversation's answer is being saved, sent or streamed."""
-        mine = any(view == self._view for view in self._workers.values())
+        mine = any(running.view == self._view for running in self._runs.values())
         return mine or self._queue_streaming or self._held_question is not None
+
+    @property
+    def loading(self) -> bool:
+        """True while a saved conversation is being read (it takes no question meanwhile)."""
+        return not self._ready
 
     @property
     def waiting_count(self) -> int:
@@ -236,7 +273,12 @@ class ChatController(QObject):
                 self._picture_task = self._run_task(lambda: _decode(png), self._picture_decoded)
 
     def set_picture_bytes(self, png: bytes, picture_id: int | None = None) -> bool:
-        """The PNG of the pending picture is ready; a held question goes out now."""
+        """The PNG of the pending picture is ready; a held question goes out now (also one held
+        for a picture whose conversation is no longer shown: it starts that conversation)."""
+        if picture_id is not None and picture_id in self._held_elsewhere:
+            question = self._held_elsewhere.pop(picture_id)
+            self._start_elsewhere(question, png)
+            return True
         if self._cid is not None or picture_id != self._picture_id:
             return False  # a picture of a conversation no longer shown
         if self._picture_state not in ("pending", "failed"):
@@ -250,6 +292,10 @@ class ChatController(QObject):
 
     def picture_failed(self, reason: str, picture_id: int | None = None) -> None:
         """The picture could not be encoded: say so; a held question can go without it."""
+        if picture_id is not None and picture_id in self._held_elsewhere:
+            self.question_restored.emit(self._held_elsewhere.pop(picture_id))
+            self._update_answering()
+            return
         if self._cid is not None or picture_id != self._picture_id:
             return
         self._set_picture_state("failed")
@@ -263,9 +309,8 @@ class ChatController(QObject):
             self._set_status(ChatStatus("error", reason))
 
     def open_conversation(self, conversation_id: str) -> None:
-        """Show a saved conversation (read in a worker)."""
+        """Show a saved conversation, by its id or a short prefix of it (read in a worker)."""
         self._switch()
-        self._cid = conversation_id
         self._ready = False
         self._set_status(ChatStatus("preparing", "Opening the conversation…"))
         chat = self._chat
@@ -274,6 +319,7 @@ class ChatController(QObject):
         )
 
     def _switch(self) -> None:
+        self._keep_typed_questions()
         self._view += 1
         self._reset_fields()
         self.conversation_reset.emit()
@@ -282,10 +328,25 @@ class ChatController(QObject):
         self._update_answering()
 
     # --- asking ----------------------------------------------------------------------------
+    def _keep_typed_questions(self) -> None:
+        """Before leaving a conversation: what the user typed there must not be lost."""
+        held, unsaved = self._held_question, self._unsaved_question
+        if held is not None:
+            if self._picture_id is not None:  # saved with its picture once the PNG is ready
+                self._held_elsewhere[self._picture_id] = held
+                while len(self._held_elsewhere) > MAX_HELD_ELSEWHERE:
+                    _, oldest = self._held_elsewhere.popitem(last=False)
+                    self.question_restored.emit(oldest)
+            else:
+                self.question_restored.emit(held)
+        if unsaved is not None:
+            self.question_restored.emit(unsaved)
+
     def send(self, text: str) -> bool:
-        """Ask `text` in the shown conversation; False when it can't be sent now."""
+        """Ask `text` in the shown conversation; False when it can't be sent now (an answer
+        is under way here, or the conversation is still being opened)."""
         question = text.strip()
-        if not question or self.answering_here:
+        if not question or self.answering_here or not self._ready:
             return False
         if self._cid is None and self._picture_state == "pending":
             self._held_question = question
@@ -304,7 +365,7 @@ class ChatController(QObject):
 
     def retry(self) -> bool:
         """Ask again after a failure (or send a waiting question now)."""
-        if self.answering_here:
+        if self.answering_here or not self._ready:
             return False
         if self._cid is not None and self._cid in self._queue.queue:
             self._queue.queue.kick(self._cid)
@@ -321,9 +382,9 @@ class ChatController(QObject):
 
     def stop(self) -> None:
         """Stop the answer (what arrived is kept, marked stopped) or stop waiting to send."""
-        for worker, view in self._workers.items():
-            if view == self._view:
-                worker.cancel()
+        for running in self._runs.values():
+            if running.view == self._view:
+                running.run.cancel()
                 return
         if self._held_question is not None:
             self._unsaved_question, self._held_question = self._held_question, None
@@ -339,34 +400,43 @@ class ChatController(QObject):
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop every answer and the queue's thread (on quit); unsent questions stay queued."""
-        for worker in list(self._workers):
-            worker.cancel()
+        for running in list(self._runs.values()):
+            running.run.cancel()
         if self._owns_queue:
             self._queue.stop(timeout_s)
         self._pool.waitForDone(int(timeout_s * 1000))
 
     def _start(self, question: str | None, announce: bool = True) -> None:
-        settings = self._settings
-        job = AnswerJob(
-            provider=settings.provider,
-            model=settings.model_for(settings.provider),
-            conversation_id=self._cid,
-            question=question,
-            image=self._png if self._cid is None else None,
-        )
-        worker = AnswerWorker(self._chat, job)
-        view = self._view
-        signals = worker.signals
-        signals.saved.connect(lambda message: self._saved(view, message))
-        signals.chunk.connect(lambda text: self._chunk(view, text))
-        signals.retrying.connect(lambda text: self._retrying(view, text))
-        signals.finished.connect(lambda outcome: self._finished(worker, outcome))
-        self._workers[worker] = view
+        self._launch(self._job(self._cid, question, self._png if self._cid is None else None))
         if announce:
             self.answer_started.emit()
         self._set_status(ChatStatus("sending", "Sending…"))
         self._update_answering()
-        self._pool.start(worker)
+
+    def _start_elsewhere(self, question: str, png: bytes) -> None:
+        """Start a new conversation with a held question whose picture just arrived, while
+        another conversation is shown (it answers in the background, like any switched-away
+        answer, and shows up in the history)."""
+        self._launch(self._job(None, question, png), view=ELSEWHERE)
+        self._update_answering()
+
+    def _job(
+        self, conversation_id: str | None, question: str | None, png: bytes | None
+    ) -> AnswerJob:
+        settings = self._settings
+        return AnswerJob(
+            provider=settings.provider,
+            model=settings.model_for(settings.provider),
+            conversation_id=conversation_id,
+            question=question,
+            image=png,
+        )
+
+    def _launch(self, job: AnswerJob, view: int | None = None) -> None:
+        run = AnswerRun(next(self._tokens), job)
+        self._runs[run.id] = _Running(run, self._view if view is None else view)
+        # The pool deletes the worker when it ends; the run stays here until `finished`.
+        self._pool.start(AnswerWorker(self._chat, run, self._answer_signals))
 
     def _ask_queued(self, conversation_id: str) -> Answer:  # runs on the queue's thread
         settings = self._settings  # one read: the dataclass is immutable
@@ -376,28 +446,37 @@ class ChatController(QObject):
         )
 
     # --- worker results (main thread) ------------------------------------------------------
-    def _saved(self, view: int, message: Message) -> None:
+    def _view_of(self, run_id: int) -> int | None:
+        running = self._runs.get(run_id)
+        return None if running is None else running.view
+
+    def _saved(self, run_id: int, message: Message) -> None:
         self.conversation_changed.emit(message.conversation_id)
-        if view != self._view:
+        if self._view_of(run_id) != self._view:
             return
         if self._cid is None:
             self._cid = message.conversation_id
             self._title = make_title(message.text)
             self.title_changed.emit(self._title)
 
-    def _chunk(self, view: int, text: str) -> None:
-        if view != self._view:
-            return
+    def _chunk(self, run_id: int, text: str) -> None:
+        if self._view_of(run_id) == self._view:
+            self._show_chunk(text)
+
+    def _show_chunk(self, text: str) -> None:
         if self._status.kind != "answering":
             self._set_status(ChatStatus("answering", "Answering…"))
         self.answer_chunk.emit(text)
 
-    def _retrying(self, view: int, text: str) -> None:
-        if view == self._view:
+    def _retrying(self, run_id: int, text: str) -> None:
+        if self._view_of(run_id) == self._view:
             self._set_status(ChatStatus("retrying", text))
 
-    def _finished(self, worker: AnswerWorker, outcome: AnswerOutcome) -> None:
-        view = self._workers.pop(worker, None)
+    def _finished(self, run_id: int, outcome: AnswerOutcome) -> None:
+        running = self._runs.pop(run_id, None)
+        if running is None:
+            return
+        view, question = running.view, running.run.job.question
         self._update_answering()
         queued = (
             outcome.status == "error"
@@ -407,10 +486,17 @@ class ChatController(QObject):
         )
         if outcome.status != "error" and outcome.conversation_id is not None:
             self.conversation_changed.emit(outcome.conversation_id)
+        unsaved_question = question if not outcome.question_saved else None
         if view != self._view:
+            if unsaved_question is not None:  # asked in a conversation no longer shown
+                self.question_restored.emit(unsaved_question)
             return
-        if not outcome.question_saved and worker.job.question is not None:
-            self._unsaved_question = worker.job.question
+        if unsaved_question is not None:
+            self._unsaved_question = unsaved_question  # Retry saves it again
+        if not outcome.answer_saved:  # the text stays on screen; Retry asks (and saves) again
+            self.answer_finished.emit("unsaved", outcome.text)
+            self._set_status(ChatStatus("error", outcome.reason, "retry"))
+            return
         self.answer_finished.emit(outcome.status, outcome.text)
         if outcome.status == "final":
             note = "Answered from the cache." if outcome.from_cache else ""
@@ -424,9 +510,10 @@ class ChatController(QObject):
             self._set_status(self._failure_status(outcome.error, outcome.reason))
 
     def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
-        if self._tasks.pop(token, None) is None or token != self._load_task:
+        if token != self._load_task:
             return
         detail = loaded.detail
+        self._cid = detail.conversation.id  # the full id, also when opened by a prefix
         self._ready = True
         self._title = detail.conversation.title or NEW_CHAT_TITLE
         self.title_changed.emit(self._title)
@@ -439,9 +526,9 @@ class ChatController(QObject):
         cid = detail.conversation.id
         unanswered = bool(detail.messages) and detail.messages[-1].role == "user"
         entry = self._queue.queue.get(cid)
-        running = [w for w in self._workers if w.conversation_id == cid]
+        running = [r for r in self._runs.values() if r.run.conversation_id == cid]
         if running:  # still answering from before the switch: show it here again
-            self._workers[running[0]] = self._view
+            running[0].view = self._view
             self._update_answering()
             self.answer_started.emit()
             self._set_status(ChatStatus("answering", "Answering…"))
@@ -458,25 +545,28 @@ class ChatController(QObject):
             self._set_status(ChatStatus())
 
     def _picture_decoded(self, token: int, image: QImage) -> None:
-        if self._tasks.pop(token, None) is not None and token == self._picture_task:
+        if token == self._picture_task:
             self.picture_changed.emit(image)
+
+    def _task_done(self, token: int, result: object) -> None:
+        on_done = self._tasks.pop(token, None)
+        if on_done is not None:
+            on_done(token, result)
 
     def _task_failed(self, token: int, reason: str) -> None:
         if self._tasks.pop(token, None) is None:
             return
         if token == self._load_task:
             self._ready = True
+            self._cid = None  # nothing is shown: a question starts a new chat
             self._set_status(ChatStatus("error", f"The conversation could not be opened. {reason}"))
         elif token == self._picture_task:
             self._set_status(ChatStatus("error", f"The picture could not be shown. {reason}"))
 
     def _run_task(self, fn: Callable[[], object], on_done: Callable[[int, Any], None]) -> int:
         token = next(self._tokens)
-        task = Task(token, fn)
-        task.signals.done.connect(on_done)
-        task.signals.failed.connect(self._task_failed)
-        self._tasks[token] = task
-        self._pool.start(task)
+        self._tasks[token] = on_done
+        self._pool.start(Task(token, fn, self._task_signals))  # the pool deletes it when done
         return token
 
     # --- the answer queue (main thread, via QueueRunner's signals) -------------------------
@@ -490,7 +580,7 @@ class ChatController(QObject):
 
     def _queue_chunk(self, conversation_id: str, text: str) -> None:
         if self._shown(conversation_id) and self._queue_streaming:
-            self._chunk(self._view, text)
+            self._show_chunk(text)
 
     def _queue_waiting(self, conversation_id: str, delay_s: float, reason: str) -> None:
         self._update_answering(queue_sending=False)
@@ -509,6 +599,10 @@ class ChatController(QObject):
                 self.answer_started.emit()
             self._queue_streaming = False
             self._update_answering()
+            if result.save_error is not None:  # shown, not saved: Retry asks again
+                self.answer_finished.emit("unsaved", result.text)
+                self._set_status(ChatStatus("error", result.save_problem, "retry"))
+                return
             self.answer_finished.emit(result.status, result.text)
             stopped = result.status == "cancelled"
             self._set_status(ChatStatus("idle", "Stopped." if stopped else ""))
@@ -557,7 +651,12 @@ class ChatController(QObject):
     def _update_answering(self, queue_sending: bool | None = None) -> None:
         if queue_sending is not None:
             self._queue_sending = queue_sending
-        answering = bool(self._workers) or self._queue_sending or self._held_question is not None
+        answering = (
+            bool(self._runs)
+            or self._queue_sending
+            or self._held_question is not None
+            or bool(self._held_elsewhere)
+        )
         if answering != self._answering:
             self._answering = answering
             self.answering_changed.emit(answering)
@@ -590,8 +689,9 @@ def _decode(png: bytes) -> QImage:
     return image
 
 
-def _load(chat: ChatService, conversation_id: str) -> LoadedConversation:
-    detail = chat.store.get_conversation(conversation_id)
+def _load(chat: ChatService, id_or_prefix: str) -> LoadedConversation:
+    store = chat.store
+    detail = store.get_conversation(store.resolve_id(id_or_prefix))
     sha = next((m.screenshot_sha256 for m in detail.messages if m.screenshot_sha256), None)
     picture = None
     if sha is not None:

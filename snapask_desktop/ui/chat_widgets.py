@@ -138,6 +138,14 @@ class PromptEdit(QPlainTextEdit):
         """The prompts Up can recall, oldest first."""
         return list(self._history)
 
+    def restore(self, text: str) -> None:
+        """A question that was not sent after all: into the history, and into the box unless
+        the user is typing something else there."""
+        self.remember(text)
+        if not self.toPlainText().strip():
+            self.setPlainText(text)
+            self.moveCursor(QTextCursor.MoveOperation.End)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Enter / Shift+Enter / Up / Down as described in the class docstring."""
         key, mods = event.key(), event.modifiers()
@@ -255,7 +263,8 @@ class AnswerBubble(QWidget):
         self.view.append_markdown(text)
 
     def finish(self, status: str, text: str) -> None:
-        """The answer ended: final, cancelled (stopped by the user) or error."""
+        """The answer ended: final, cancelled (stopped by the user), error, or unsaved (shown,
+        but the store refused it)."""
         self.status = status
         self.waiting.hide()
         self.view.set_markdown(text)
@@ -273,7 +282,11 @@ class AnswerBubble(QWidget):
         QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("Copy"))
 
     def _set_footer(self) -> None:
-        notes = {"cancelled": "Stopped", "error": "Cut short: the answer did not finish"}
+        notes = {
+            "cancelled": "Stopped",
+            "error": "Cut short: the answer did not finish",
+            "unsaved": "Not saved",
+        }
         self.note.setText(notes.get(self.status, ""))
         self.copy_button.setVisible(self.status != "pending")
 

@@ -58,7 +58,7 @@ from snapask_desktop.capture.qimage import qimage_view
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
 from snapask_desktop.ui import style
-from snapask_desktop.ui.answer_worker import Task
+from snapask_desktop.ui.answer_worker import Task, TaskSignals
 from snapask_desktop.ui.chat_controller import ChatController, ChatStatus
 from snapask_desktop.ui.chat_widgets import (
     AnswerBubble,
@@ -112,7 +112,10 @@ class ChatWindow(QWidget):
         self._pool = pool or QThreadPool.globalInstance()
         self._image = QImage()
         self._thumb_token = 0
-        self._thumb_task: Task | None = None
+        self._thumb_logical = QSize()
+        self._thumb_smooth = False  # the smooth thumbnail of the shown picture is in
+        self._thumb_signals = TaskSignals(self)
+        self._thumb_signals.done.connect(self._smooth_ready)
         self._answer: AnswerBubble | None = None
         self._resize_from: tuple[Qt.Edge, QPoint, QRect] | None = None
         self.viewer: PictureViewer | None = None
@@ -194,6 +197,7 @@ class ChatWindow(QWidget):
         c.picture_state_changed.connect(self._picture_state)
         c.transcript_loaded.connect(self.transcript.show_messages)
         c.question_added.connect(self._question_added)
+        c.question_restored.connect(self.prompt.restore)
         c.answer_started.connect(self._answer_started)
         c.answer_chunk.connect(self._answer_chunk)
         c.answer_finished.connect(self._answer_finished)
@@ -318,16 +322,19 @@ class ChatWindow(QWidget):
         ratio = self.devicePixelRatioF()
         logical = thumbnail_size(image.size())
         self._show_thumbnail(_scaled(image, logical, ratio, smooth=False), logical)
-        token = self._thumb_token
-        task = Task(token, lambda: _scaled(image, logical, ratio, smooth=True))
-        task.signals.done.connect(lambda done, thumb: self._smooth_ready(done, thumb, logical))
-        self._thumb_task = task
-        self._pool.start(task)
+        self._thumb_logical, self._thumb_smooth = logical, False
+        # The pool deletes the task when done, and with it the full-size picture it holds.
+        work = Task(
+            self._thumb_token,
+            lambda: _scaled(image, logical, ratio, smooth=True),
+            self._thumb_signals,
+        )
+        self._pool.start(work)
 
-    def _smooth_ready(self, token: int, thumb: QImage, logical: QSize) -> None:
+    def _smooth_ready(self, token: int, thumb: QImage) -> None:
         if token == self._thumb_token:
-            self._show_thumbnail(thumb, logical)
-        self._thumb_task = None
+            self._show_thumbnail(thumb, self._thumb_logical)
+            self._thumb_smooth = True
 
     def _show_thumbnail(self, thumb: QImage, logical: QSize) -> None:
         pixmap = QPixmap.fromImage(thumb)
@@ -372,13 +379,16 @@ class ChatWindow(QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
-        busy = self.controller.answering_here
+        busy, loading = self.controller.answering_here, self.controller.loading
         self.send_button.setText("Stop" if busy else "Send")
         tip = "Stop the answer (Ctrl+.)" if busy else "Send the question (Enter)"
         self.send_button.setToolTip(tip)
-        self.busy.setVisible(busy)
+        self.send_button.setEnabled(busy or not loading)
+        self.busy.setVisible(busy or loading)
+        # While a conversation is being read, a question would land before its transcript.
+        self.prompt.setReadOnly(loading)
         for chip in self.chip_buttons():
-            chip.setEnabled(not busy)
+            chip.setEnabled(not busy and not loading)
 
     # --- user actions ----------------------------------------------------------------------
     def _submit(self, text: str) -> None:

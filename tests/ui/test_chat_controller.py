@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from PySide6.QtCore import QThreadPool
@@ -14,6 +15,7 @@ from PySide6.QtGui import QImage
 from snapask_desktop.actions import find_action
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.services import Services
+from snapask_desktop.ui.answer_worker import AnswerRun, AnswerWorker, Task
 from snapask_desktop.ui.chat_controller import ChatController, ChatStatus, quick_actions
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
@@ -243,3 +245,208 @@ def test_settings_change_the_chips(controller) -> None:
     assert chips[3].prompt == find_action("translate").render("German")
     controller.set_settings(settings)
     assert changed == [True]  # nothing new: no rebuild
+
+
+# --- nothing is kept once done (H1) -----------------------------------------------------------
+
+
+def live_workers(besides: Sequence[object] = ()) -> list[object]:
+    gc.collect()
+    kinds = (AnswerWorker, Task, AnswerRun)
+    others = {id(o) for o in besides}
+    return [o for o in gc.get_objects() if isinstance(o, kinds) and id(o) not in others]
+
+
+def test_finished_answers_and_tasks_leave_nothing_behind(controller, services, qtbot) -> None:
+    earlier = live_workers()  # other tests' (held here, so no new object can take their id)
+    png = png_bytes(40, 30)
+    controller.new_from_picture(png)  # decoded for the thumbnail by a Task
+    assert controller.send("what is it?")
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    cid = controller.conversation_id
+    assert cid is not None
+    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+        controller.open_conversation(cid)  # read by another Task
+    assert controller._pool.waitForDone(TIMEOUT_MS)
+    qtbot.waitUntil(lambda: live_workers(earlier) == [], timeout=TIMEOUT_MS)
+
+
+# --- a store that refuses the answer: the text stays (H2) ---------------------------------------
+
+
+def test_an_answer_the_store_refuses_stays_on_screen_with_retry(
+    controller, services, gemini, qtbot
+) -> None:
+    seen = Seen(controller)
+    gemini.script(fg.Stall(chunks=("half of it",), seconds=30))
+    controller.new_conversation()
+    assert controller.send("slow one")
+    qtbot.waitUntil(lambda: bool(seen.of("answer_chunk")), timeout=TIMEOUT_MS)
+    cid = controller.conversation_id
+    assert cid is not None
+    services.store.delete_conversation(cid)  # e.g. from the History window, or by sync
+    controller.stop()  # the partial answer is saved as stopped... into a deleted conversation
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert seen.of("answer_finished") == [("unsaved", "half of it")]
+    status = controller.status
+    assert status.kind == "error" and status.action == "retry"
+    assert status.message.startswith("The answer could not be saved: no conversation")
+    assert controller.conversation_id == cid
+
+
+def test_a_queued_answer_the_store_refuses_stays_on_screen(
+    controller, services, gemini, qtbot
+) -> None:
+    gemini.script(fg.overloaded(), fg.Stall(chunks=("partial",), seconds=30))
+    seen = Seen(controller)
+    controller.new_conversation()
+    assert controller.send("are you up?")  # fails: the queue takes it and tries again
+    qtbot.waitUntil(lambda: bool(seen.of("answer_chunk")), timeout=TIMEOUT_MS)
+    assert controller.status.message == "Answering…" and controller.answering_here
+    assert controller.queue.queue.sending == controller.conversation_id
+    cid = controller.conversation_id
+    assert cid is not None
+    services.store.delete_conversation(cid)
+    controller.stop()
+    qtbot.waitUntil(lambda: len(seen.of("answer_finished")) == 2, timeout=TIMEOUT_MS)
+    assert seen.of("answer_finished") == [("error", ""), ("unsaved", "partial")]
+    assert controller.status.kind == "error" and controller.status.action == "retry"
+    assert "could not be saved" in controller.status.message
+    assert controller.queue.queue.sending is None and len(controller.queue.queue) == 0
+
+
+# --- nothing typed is lost when the conversation changes (M5) ---------------------------------
+
+
+def test_a_held_question_is_saved_when_its_picture_arrives_after_a_switch(
+    controller, services, gemini, qtbot
+) -> None:
+    png = png_bytes(64, 48, seed=4)
+    controller.new_from_picture(None, QImage.fromData(png), picture_id=11)
+    assert controller.send("what was that?")  # held: the PNG is still being encoded
+    changed: list[str] = []
+    controller.conversation_changed.connect(changed.append)
+    controller.new_conversation()  # Ctrl+N (or another capture) before the PNG is ready
+    assert controller.is_answering  # the tray still shows work under way
+    seen = Seen(controller)
+    assert controller.set_picture_bytes(png, picture_id=11)
+    qtbot.waitUntil(lambda: not controller.is_answering, timeout=TIMEOUT_MS)
+    [summary] = services.store.list_conversations()
+    assert stored(services, summary.id) == [
+        ("user", "final", "what was that?"),
+        ("model", "final", "You asked: what was that? [1 image]."),
+    ]
+    first = services.store.get_conversation(summary.id).messages[0]
+    assert first.screenshot_sha256 == hashlib.sha256(png).hexdigest()
+    assert summary.id in changed  # the history shows it
+    # ... without touching the chat now shown.
+    assert controller.conversation_id is None
+    assert seen.of("question_added") == [] and seen.of("answer_started") == []
+
+
+def test_a_held_question_whose_picture_fails_after_a_switch_goes_back_to_the_prompt(
+    controller, qtbot
+) -> None:
+    restored: list[str] = []
+    controller.question_restored.connect(restored.append)
+    controller.new_from_picture(None, None, picture_id=5)
+    assert controller.send("about the picture")
+    controller.new_conversation()
+    assert restored == []  # still waiting for its picture
+    controller.picture_failed("The screenshot could not be saved.", picture_id=5)
+    assert restored == ["about the picture"]
+    assert not controller.is_answering
+
+
+def test_a_question_that_was_not_saved_goes_back_to_the_prompt(controller, qtbot) -> None:
+    restored: list[str] = []
+    controller.question_restored.connect(restored.append)
+    controller.new_from_picture(b"not a picture at all")  # the store will refuse it
+    assert controller.send("first try")
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert "could not be saved" in controller.status.message
+    assert controller.status.action == "retry" and restored == []  # Retry is offered here
+    controller.new_conversation()
+    assert restored == ["first try"]
+
+    # Switched away before the failed save was even reported: it comes back too.
+    controller.new_from_picture(b"still not a picture")
+    assert controller.send("second try")
+    controller.new_conversation()
+    qtbot.waitUntil(lambda: restored == ["first try", "second try"], timeout=TIMEOUT_MS)
+
+
+# --- a conversation being opened takes no question yet (M6) -----------------------------------
+
+
+def test_send_while_a_conversation_loads_is_refused_until_it_is_read(
+    controller, services, gemini, qtbot
+) -> None:
+    cid = services.chat.start_conversation("old question", None).conversation_id
+    services.chat.answer(cid, provider="gemini", model="gemini-2.5-flash").wait()
+    seen = Seen(controller)
+    controller.open_conversation(cid)
+    assert controller.loading
+    assert not controller.send("new question")
+    assert not controller.retry()
+    qtbot.waitUntil(lambda: not controller.loading, timeout=TIMEOUT_MS)
+    assert controller.send("new question")
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    names = [e[0] for e in seen.events if e[0] in ("transcript_loaded", "question_added")]
+    assert names == ["transcript_loaded", "question_added"]
+    assert len(seen.of("answer_started")) == 1
+    assert [m[0] for m in stored(services, cid)] == ["user", "model", "user", "model"]
+    assert len(gemini.generate_requests()) == 2
+
+
+def test_an_answer_from_before_a_switch_is_the_only_one_in_its_conversation(
+    controller, services, gemini, qtbot
+) -> None:
+    gemini.script(fg.Stall(chunks=("still going",), seconds=30))
+    controller.new_conversation()
+    assert controller.send("slow one")
+    qtbot.waitUntil(lambda: controller.status.kind == "answering", timeout=TIMEOUT_MS)
+    cid = controller.conversation_id
+    assert cid is not None
+    controller.new_conversation()
+    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+        controller.open_conversation(cid)
+    assert controller.answering_here  # the earlier answer is shown here again
+    assert not controller.send("another question")  # one party answers a conversation
+    controller.stop()
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert stored(services, cid) == [
+        ("user", "final", "slow one"),
+        ("model", "cancelled", "still going"),
+    ]
+    assert len(gemini.generate_requests()) == 1
+
+
+# --- opening by a short id (L1) -------------------------------------------------------------
+
+
+def test_open_by_id_prefix(controller, services, gemini, qtbot) -> None:
+    cid = services.chat.start_conversation("by prefix", None).conversation_id
+    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+        controller.open_conversation(cid[:8].upper())
+    assert controller.conversation_id == cid and controller.title == "by prefix"
+    assert controller.retry()  # its question has no answer yet
+    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    assert stored(services, cid)[-1] == ("model", "final", "You asked: by prefix.")
+
+
+def test_open_by_an_unknown_ambiguous_or_bad_prefix_says_why(controller, services, qtbot):
+    ids = [services.chat.start_conversation(f"q{n}", None).conversation_id for n in range(17)]
+    shared = next(c[0] for c in ids if sum(i[0] == c[0] for i in ids) > 1)  # 17 ids, 16 digits
+    unused = next(d for d in "0123456789abcdef" if not any(i.startswith(d * 8) for i in ids))
+    expected = {
+        shared: "matches several conversations",
+        unused * 8: f"No conversation id starts with '{unused * 8}'",
+        "hello!": "is not an id or id prefix",
+    }
+    for prefix, reason in expected.items():
+        controller.open_conversation(prefix)
+        qtbot.waitUntil(lambda: controller.status.kind == "error", timeout=TIMEOUT_MS)
+        assert controller.status.message.startswith("The conversation could not be opened.")
+        assert reason in controller.status.message
+        assert controller.conversation_id is None and not controller.loading

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import gc
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -352,7 +354,7 @@ def test_copy_buttons(window, gemini, qtbot) -> None:
 
 def test_thumbnail_opens_the_viewer(window, qtbot) -> None:
     assert window.thumbnail.isVisibleTo(window)
-    qtbot.waitUntil(lambda: window._thumb_task is None, timeout=TIMEOUT_MS)  # smooth one in
+    qtbot.waitUntil(lambda: window._thumb_smooth, timeout=TIMEOUT_MS)  # smooth one in
     qtbot.mouseClick(window.thumbnail, Qt.MouseButton.LeftButton)
     viewer = window.viewer
     assert viewer is not None and viewer.isVisible()
@@ -498,3 +500,66 @@ def test_tab_order_runs_from_the_prompt_through_every_control(window, qtbot) -> 
         "New",
         "✕",
     ]
+
+
+def test_a_capture_is_let_go_once_the_next_one_shows(services, state, qtbot) -> None:
+    ui = ChatUI(services, state=state)
+    qtbot.addWidget(ui.window)
+    region = Rect(0, 0, 400, 300)
+    first = picture_of(1, region)
+    pixels = first.grab.pixels
+    unused = sys.getrefcount(pixels)
+    ui.new_from_picture(first)
+    assert sys.getrefcount(pixels) > unused  # shown: the window draws from these pixels
+    qtbot.waitUntil(lambda: ui.window._thumb_smooth, timeout=TIMEOUT_MS)
+    ui.new_from_picture(picture_of(2, region))  # the next capture
+    assert QThreadPool.globalInstance().waitForDone(TIMEOUT_MS)
+
+    def let_go() -> bool:
+        gc.collect()
+        return sys.getrefcount(pixels) == unused
+
+    qtbot.waitUntil(let_go, timeout=TIMEOUT_MS)
+    ui.shutdown()
+
+
+def test_an_answer_the_store_refuses_stays_in_the_window(window, services, gemini, qtbot):
+    gemini.script(fg.Stall(chunks=("half of it",), seconds=30))
+    ask(window, qtbot, "slow one")
+    qtbot.waitUntil(
+        lambda: bool(answers(window)) and answers(window)[-1].text() != "", timeout=TIMEOUT_MS
+    )
+    cid = window.controller.conversation_id
+    assert cid is not None
+    services.store.delete_conversation(cid)  # e.g. from the History window meanwhile
+    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)  # "Stop"
+    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    bubble = answers(window)[-1]
+    assert bubble.text() == "half of it" and bubble.note.text() == "Not saved"
+    assert window.status_row.label.text().startswith("The answer could not be saved")
+    assert window.status_row.button.isVisibleTo(window)
+    assert window.status_row.button.text() == "Retry"
+
+
+def test_a_question_that_could_not_be_saved_comes_back_into_the_prompt(
+    window, services, qtbot
+) -> None:
+    window.controller.new_from_picture(b"not a picture")  # the store refuses the picture
+    ask(window, qtbot, "what is it?")
+    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    assert window.prompt.toPlainText() == ""
+    assert "could not be saved" in window.status_row.label.text()
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # a new chat
+    assert window.prompt.toPlainText() == "what is it?"
+    assert window.prompt.history()[-1] == "what is it?"
+
+
+def test_the_prompt_waits_while_a_conversation_is_opened(window, services, qtbot) -> None:
+    cid = services.chat.start_conversation("saved question", None).conversation_id
+    services.store.add_message(cid, "model", "saved answer", status="final")
+    window.controller.open_conversation(cid)
+    assert window.prompt.isReadOnly() and not window.send_button.isEnabled()
+    assert not any(chip.isEnabled() for chip in window.chip_buttons())
+    qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 2, timeout=TIMEOUT_MS)
+    assert not window.prompt.isReadOnly() and window.send_button.isEnabled()
+    assert all(chip.isEnabled() for chip in window.chip_buttons())

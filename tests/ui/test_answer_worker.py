@@ -1,0 +1,103 @@
+"""The chat's pool workers on real services and the fake Gemini: freed when done, never silent."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QThreadPool
+
+from snapask_desktop.services import Services
+from snapask_desktop.ui.answer_worker import (
+    AnswerJob,
+    AnswerOutcome,
+    AnswerRun,
+    AnswerSignals,
+    AnswerWorker,
+    Task,
+    TaskSignals,
+)
+from tests.store.helpers import png_bytes
+
+TIMEOUT_MS = 10_000
+
+
+class Payload:
+    """Stands for what a task's function holds (a capture's pixels): weakly referenceable."""
+
+
+def freed(ref: weakref.ref) -> Callable[[], bool]:
+    def check() -> bool:
+        gc.collect()
+        return ref() is None
+
+    return check
+
+
+def test_a_finished_task_and_what_it_holds_are_freed(qtbot) -> None:
+    pool, signals = QThreadPool(), TaskSignals()
+    results: list[tuple[int, Any]] = []
+    signals.done.connect(lambda token, result: results.append((token, result)))
+    payload = Payload()
+    task = Task(7, lambda held=payload: type(held).__name__, signals)
+    task_ref, payload_ref = weakref.ref(task), weakref.ref(payload)
+    pool.start(task)
+    del task, payload
+    qtbot.waitUntil(lambda: results == [(7, "Payload")], timeout=TIMEOUT_MS)
+    assert pool.waitForDone(TIMEOUT_MS)
+    qtbot.waitUntil(freed(task_ref), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(freed(payload_ref), timeout=TIMEOUT_MS)
+
+
+def test_a_failed_task_reports_and_is_freed(qtbot) -> None:
+    pool, signals = QThreadPool(), TaskSignals()
+    failures: list[tuple[int, str]] = []
+    signals.failed.connect(lambda token, reason: failures.append((token, reason)))
+
+    def broken() -> None:
+        raise ValueError("the picture could not be read")
+
+    task = Task(3, broken, signals)
+    task_ref = weakref.ref(task)
+    pool.start(task)
+    del task
+    qtbot.waitUntil(lambda: failures == [(3, "The picture could not be read.")], timeout=5000)
+    assert pool.waitForDone(TIMEOUT_MS)
+    qtbot.waitUntil(freed(task_ref), timeout=TIMEOUT_MS)
+
+
+def run_job(services: Services, job: AnswerJob, qtbot) -> tuple[AnswerOutcome, weakref.ref]:
+    """Run one AnswerWorker to its end; returns its outcome and a weak reference to it."""
+    pool, signals = QThreadPool(), AnswerSignals()
+    outcomes: list[AnswerOutcome] = []
+    signals.finished.connect(lambda _run_id, outcome: outcomes.append(outcome))
+    run = AnswerRun(1, job)
+    worker = AnswerWorker(services.chat, run, signals)
+    worker_ref = weakref.ref(worker)
+    pool.start(worker)
+    del worker
+    qtbot.waitUntil(lambda: bool(outcomes), timeout=TIMEOUT_MS)
+    assert pool.waitForDone(TIMEOUT_MS)
+    return outcomes[0], worker_ref
+
+
+def test_a_finished_answer_worker_is_freed_with_its_picture(services, qtbot) -> None:
+    job = AnswerJob("gemini", "gemini-2.5-flash", question="what is it?", image=png_bytes())
+    outcome, worker_ref = run_job(services, job, qtbot)
+    assert outcome.status == "final" and outcome.conversation_id is not None
+    qtbot.waitUntil(freed(worker_ref), timeout=TIMEOUT_MS)
+
+
+def test_a_client_that_cannot_be_built_names_the_new_conversation(services, qtbot) -> None:
+    # A provider the app does not know: found out only after the new chat's question was
+    # saved, so the outcome must name that conversation (Retry and the history need it).
+    job = AnswerJob("mistral", "large", question="hi")
+    outcome, _ = run_job(services, job, qtbot)
+    assert outcome.status == "error" and outcome.question_saved
+    assert outcome.error is not None and "unknown provider 'mistral'" in outcome.reason
+    [summary] = services.store.list_conversations()
+    assert outcome.conversation_id == summary.id
+    messages = services.store.get_conversation(summary.id).messages
+    assert [(m.role, m.text) for m in messages] == [("user", "hi")]
