@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 
-from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -217,7 +217,10 @@ class Desktop(QObject):
     def _restore_own_windows(self, *_args: object) -> None:
         windows, self._hidden_for_capture = self._hidden_for_capture, []
         for widget in windows:
+            # Back on screen, but the focus belongs to the new chat window.
+            widget.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
             widget.show()
+            widget.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, False)
 
     def _warm_store_soon(self) -> None:
         if not self.services.lazy_store.is_open:

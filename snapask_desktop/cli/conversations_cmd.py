@@ -140,6 +140,9 @@ def _stream_answer(
     print()
     result = answer.result
     assert result is not None
+    if result.save_error is not None:
+        output.error(result.save_problem)
+        return exits.FAILED
     if result.error is not None:
         output.error(result.error.user_message)
         output.note(f"your question is saved; retry with: snapask ask --continue {short}")

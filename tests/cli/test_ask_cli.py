@@ -267,3 +267,21 @@ def test_damaged_database_is_set_aside_and_reported(isolated_env: Path) -> None:
     kept = [p for p in data.iterdir() if p.name.startswith("snapask.db.damaged-")]
     assert kept and kept[0].read_bytes() == b"this is not a database at all" * 100
     assert snapask("history").stderr == "no conversations yet\n"
+
+
+def test_an_answer_the_store_refuses_is_shown_and_reported(env, gemini, shot, isolated_env):
+    import sqlite3
+
+    snapask("ask", str(shot), "first", env=env)
+    (row,) = history(env)
+    db = sqlite3.connect(isolated_env / "data" / "snapask.db")
+    db.execute(
+        "CREATE TRIGGER test_refuse_answers BEFORE INSERT ON message WHEN NEW.role = 'model' "
+        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
+    db.commit()
+    db.close()
+    result = snapask("ask", "--continue", row["id"], "second", env=env)
+    assert result.returncode == 1
+    assert "You asked: second" in result.stdout  # the text was shown all the same
+    assert "could not be saved" in result.stderr and "disk says no" in result.stderr

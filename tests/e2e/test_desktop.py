@@ -16,15 +16,24 @@ from snapask_desktop.capture.geometry import Rect
 from snapask_desktop.store import Store
 from tests.capture.support.pattern import pattern_image
 from tests.capture.support.xserver import Xvfb, xvfb
-from tests.support.desktop_app import PANEL_HEIGHT, SCREEN, App, desktop, wait_until, xdotool
+from tests.support.desktop_app import (
+    PANEL_HEIGHT,
+    SCREEN,
+    App,
+    desktop,
+    focus,
+    wait_until,
+    xdotool,
+)
 from tests.support.fake_gemini import FakeGemini
 from tests.support.x11_driver import XDriver
 
 REGION = Rect(300, 200, 400, 300)  # what the test drags over: x, y, width, height
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def screen() -> Iterator[Xvfb]:
+    # A fresh X server per test: no focus, pointer or window left over from another app.
     with desktop() as server:
         yield server
 
@@ -45,7 +54,7 @@ def test_hotkey_region_question_answer(screen: Xvfb, isolated_env: Path) -> None
             xdotool(app.env, "key", "Return")
             driver.wait_unmapped(overlay.window_id)
             chat = driver.wait_mapped("SnapAsk —")
-            xdotool(app.env, "windowfocus", "--sync", str(chat.window_id))
+            focus(app.env, chat.window_id)
             xdotool(app.env, "type", "--delay", "5", "what is on this screen?")
             xdotool(app.env, "key", "Return")
             request = wait_until(lambda: gemini.generate_requests(), what="the question")[0]
@@ -84,7 +93,7 @@ def test_cli_hands_capture_and_history_to_the_warm_app(screen: Xvfb, isolated_en
             handed = app.cli("capture", "--full")
             assert handed.returncode == 0, handed.stderr
             chat = driver.wait_mapped("SnapAsk —")
-            xdotool(app.env, "windowfocus", "--sync", str(chat.window_id))
+            focus(app.env, chat.window_id)
             xdotool(app.env, "type", "--delay", "5", "full screen please")
             xdotool(app.env, "key", "Return")
             with Store.open(isolated_env / "data") as store:
@@ -104,9 +113,15 @@ def test_cli_hands_capture_and_history_to_the_warm_app(screen: Xvfb, isolated_en
             driver.drain()
             assert app.cli("capture", "--full").returncode == 0
             chat = driver.wait_mapped("SnapAsk —")
-            xdotool(app.env, "windowfocus", "--sync", str(chat.window_id))
+            if chat.name == "SnapAsk — History":  # History comes back after the grab first
+                chat = driver.wait_mapped("SnapAsk —")
+            focus(app.env, chat.window_id)
             xdotool(app.env, "type", "--delay", "5", "again")
             xdotool(app.env, "key", "Return")
+            wait_until(
+                lambda: len(gemini.generate_requests()) == 2,
+                what=f"the second question to reach the provider; app said:\n{app.output()}",
+            )
             with Store.open(isolated_env / "data") as store:
                 answered = wait_until(
                     lambda: [r for r in store.list_conversations() if r.message_count == 2][1:],

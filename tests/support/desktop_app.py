@@ -132,3 +132,13 @@ def wait_until(condition: Callable[[], T], timeout: float = 20, what: str = "con
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def focus(env: dict[str, str], window_id: int) -> None:
+    """Give a window the keyboard focus and let Qt take it in before keys arrive.
+
+    There is no window manager on Xvfb to do it, and Qt applies an X focus change a moment after
+    the X server reports it: keys typed in that moment still go to the previously active window.
+    """
+    xdotool(env, "windowfocus", "--sync", str(window_id))  # returns once the X server agrees
+    time.sleep(0.3)  # no X event tells when Qt has switched its active window
