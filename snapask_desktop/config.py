@@ -42,6 +42,12 @@ def _text(value: object) -> str:
     return value.strip()
 
 
+def _optional_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return _text(value)
+
+
 def _provider(value: object) -> str:
     text = _text(value).lower()
     if text not in PROVIDERS:
@@ -172,6 +178,15 @@ class Settings:
         metadata=_meta(_templates, 'your own quick actions: [{"label": ..., "prompt": ...}]'),
     )
     start_at_login: bool = _setting(False, _bool, "start SnapAsk when you log in")
+    sync_server_url: str | None = _setting(
+        None, _optional_url, "sync server, e.g. http://192.168.1.5:8765 (empty: sync off)"
+    )
+    sync_user: str | None = _setting(
+        None, _optional_text, "the account this device signed in to the sync server as"
+    )
+    device_name: str | None = _setting(
+        None, _optional_text, "this device's name on the sync server (empty: the host name)"
+    )
 
     def model_for(self, provider: str) -> str:
         """The configured model name of a provider."""

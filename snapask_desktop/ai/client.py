@@ -16,7 +16,7 @@ from snapask_desktop.ai.answer_stream import AnswerStream, StreamStatus
 from snapask_desktop.ai.cache import AnswerCache, cache_key
 from snapask_desktop.ai.gemini import GeminiProvider
 from snapask_desktop.ai.image_prep import JPEG_QUALITY, MAX_SIDE, prep_signature, prepare_image
-from snapask_desktop.ai.loop_thread import LoopThread
+from snapask_desktop.loop_thread import LoopThread
 from snapask_desktop.ai.openai_compat import OpenAICompatProvider
 from snapask_desktop.ai.provider import Provider
 from snapask_desktop.ai.resilience import (
@@ -63,7 +63,7 @@ class AIClient:
         self._quality = jpeg_quality
         self._prepared: collections.OrderedDict[str, ImageInput] = collections.OrderedDict()
         self._memo_lock = threading.Lock()
-        self._loop = LoopThread()
+        self._loop = LoopThread("snapask-ai")
 
     def cache_key(self, request: AskRequest) -> str:
         """The answer-cache key of `request` for this client's provider and image settings."""

@@ -15,7 +15,7 @@ T = TypeVar("T")
 class LoopThread:
     """Runs coroutines on a private event loop started on first use; `stop()` ends it."""
 
-    def __init__(self, name: str = "snapask-ai") -> None:
+    def __init__(self, name: str) -> None:
         self._name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
