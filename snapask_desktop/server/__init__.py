@@ -1,1 +1,1 @@
-"""server package."""
+"""The bundled sync server ``snapask-sync-server`` (docs/server.md, docs/sync-protocol.md)."""

@@ -1,0 +1,236 @@
+"""Users and devices: creating accounts, signing devices in, tokens, revocation (blocking I/O)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from snapask_desktop.server import schema
+from snapask_desktop.server.database import Database
+from snapask_desktop.server.passwords import hash_password, new_token, token_hash, verify_password
+from snapask_desktop.sync.limits import MAX_PASSWORD_CHARS, MAX_USER_CHARS
+from snapask_desktop.sync.signin import DeviceGrant, DeviceRequest
+
+u, d = schema.users, schema.devices
+
+
+class AccountError(ValueError):
+    """An account operation that cannot be done (the message says why, for the admin)."""
+
+
+class SignInRefused(Exception):
+    """``POST /v1/devices`` refused: HTTP ``status`` with the wire error ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """One account as the admin CLI lists it."""
+
+    id: int
+    name: str
+    created_at: int
+    devices: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """One device of a user (``GET /v1/devices``, ``device list``)."""
+
+    device_id: str
+    user: str
+    device_name: str
+    created_at: int
+    last_seen_at: int | None
+    revoked: bool
+    applied_cursor: int
+
+    def to_wire(self) -> dict[str, object]:
+        """The entry of ``GET /v1/devices``."""
+        return {
+            "device_id": self.device_id,
+            "device_name": self.device_name,
+            "created_at": self.created_at,
+            "last_seen_at": self.last_seen_at,
+            "revoked": self.revoked,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a valid token belongs to."""
+
+    user_id: int
+    user: str
+    device_id: str
+    token_hash: str
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def check_user_name(name: str) -> str:
+    """A user name: 1..100 characters, no control characters, no surrounding spaces."""
+    if not 1 <= len(name) <= MAX_USER_CHARS:
+        raise AccountError(f"a user name has 1 to {MAX_USER_CHARS} characters")
+    if name != name.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise AccountError("a user name has no control characters or surrounding spaces")
+    return name
+
+
+def add_user(db: Database, name: str, password: str, *, password_hash: str | None = None) -> int:
+    """Create a user (AccountError if the name is taken); returns the user's id."""
+    check_user_name(name)
+    if password_hash is None:
+        if not 1 <= len(password) <= MAX_PASSWORD_CHARS:
+            raise AccountError(f"a password has 1 to {MAX_PASSWORD_CHARS} characters")
+        password_hash = hash_password(password)
+    try:
+        with db.write() as conn:
+            user_id = conn.execute(
+                u.insert().values(name=name, password_hash=password_hash, created_at=now_ms())
+            ).inserted_primary_key
+            assert user_id is not None
+            conn.execute(schema.user_counters.insert().values(user_id=user_id[0], head=0))
+            return int(user_id[0])
+    except IntegrityError:
+        raise AccountError(f"the user {name!r} already exists") from None
+
+
+def list_users(db: Database) -> list[UserInfo]:
+    """Every user with their device count, by name."""
+    count = select(func.count()).select_from(d).where(d.c.user_id == u.c.id).scalar_subquery()
+    with db.read() as conn:
+        rows = conn.execute(select(u.c.id, u.c.name, u.c.created_at, count).order_by(u.c.name))
+        return [UserInfo(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def user_id_by_name(db: Database, name: str) -> int | None:
+    """The id of the named user, or None."""
+    with db.read() as conn:
+        return conn.execute(select(u.c.id).where(u.c.name == name)).scalar_one_or_none()
+
+
+def sign_in(db: Database, request: DeviceRequest) -> DeviceGrant:
+    """Check the password and issue a new token for the device (SignInRefused otherwise)."""
+    with db.read() as conn:
+        row = conn.execute(
+            select(u.c.id, u.c.password_hash).where(u.c.name == request.user)
+        ).one_or_none()
+    # The unknown-user path spends the same scrypt time: the answer must not tell them apart.
+    if not verify_password(request.password, None if row is None else row.password_hash):
+        raise SignInRefused(401, "unauthorized", "wrong user name or password")
+    assert row is not None
+    token = new_token()
+    issue_token(db, row.id, request.device_id, request.device_name, token)
+    return DeviceGrant(device_id=request.device_id, user=request.user, token=token)
+
+
+def issue_token(db: Database, user_id: int, device_id: str, device_name: str, token: str) -> None:
+    """Store ``token`` (hashed) as the device's only valid token; un-revokes the device."""
+    hashed = token_hash(token)
+    with db.write() as conn:
+        owner = conn.execute(select(d.c.user_id).where(d.c.id == device_id)).scalar_one_or_none()
+        if owner is not None and owner != user_id:
+            raise SignInRefused(409, "device_taken", "this device id belongs to another user")
+        if owner is None:
+            conn.execute(
+                d.insert().values(
+                    id=device_id,
+                    user_id=user_id,
+                    name=device_name,
+                    token_hash=hashed,
+                    revoked=False,
+                    created_at=now_ms(),
+                    last_seen_at=None,
+                    applied_cursor=0,
+                )
+            )
+        else:
+            conn.execute(
+                update(d)
+                .where(d.c.id == device_id)
+                .values(name=device_name, token_hash=hashed, revoked=False)
+            )
+
+
+def authenticate(db: Database, token: str) -> Identity | None:
+    """The identity behind a token, or None for an unknown or revoked one."""
+    hashed = token_hash(token)
+    with db.read() as conn:
+        row = conn.execute(
+            select(d.c.user_id, u.c.name, d.c.id)
+            .join(u, u.c.id == d.c.user_id)
+            .where(d.c.token_hash == hashed, d.c.revoked.is_(False))
+        ).one_or_none()
+    if row is None:
+        return None
+    return Identity(user_id=row[0], user=row[1], device_id=row[2], token_hash=hashed)
+
+
+def list_devices(db: Database, user_id: int | None = None) -> list[DeviceInfo]:
+    """The devices of one user (or of everyone), oldest first."""
+    query = select(
+        d.c.id,
+        u.c.name,
+        d.c.name,
+        d.c.created_at,
+        d.c.last_seen_at,
+        d.c.revoked,
+        d.c.applied_cursor,
+    ).join(u, u.c.id == d.c.user_id)
+    if user_id is not None:
+        query = query.where(d.c.user_id == user_id)
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(u.c.name, d.c.created_at, d.c.id))
+        return [DeviceInfo(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
+
+
+def revoke_device(db: Database, device_id: str, *, user_id: int | None = None) -> bool:
+    """Revoke a device's token (only among ``user_id``'s devices if given); False if unknown."""
+    query = update(d).where(d.c.id == device_id).values(revoked=True, token_hash=None)
+    if user_id is not None:
+        query = query.where(d.c.user_id == user_id)
+    with db.write() as conn:
+        return conn.execute(query).rowcount > 0
+
+
+def valid_tokens(db: Database, device_ids: Iterable[str]) -> dict[str, str]:
+    """device id -> current token hash, for those of ``device_ids`` that are not revoked."""
+    ids = list(device_ids)
+    result: dict[str, str] = {}
+    with db.read() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = conn.execute(
+                select(d.c.id, d.c.token_hash).where(
+                    d.c.id.in_(chunk), d.c.revoked.is_(False), d.c.token_hash.is_not(None)
+                )
+            )
+            result.update({r[0]: r[1] for r in rows})
+    return result
+
+
+def record_progress(db: Database, seen: Mapping[str, int], applied: Mapping[str, int]) -> None:
+    """Save devices' last-seen times and acknowledged cursors (each only moves forward)."""
+    if not seen and not applied:
+        return
+    with db.write() as conn:
+        for device_id, when in seen.items():
+            conn.execute(update(d).where(d.c.id == device_id).values(last_seen_at=when))
+        for device_id, cursor in applied.items():
+            conn.execute(
+                update(d)
+                .where(d.c.id == device_id, d.c.applied_cursor < cursor)
+                .values(applied_cursor=cursor)
+            )

@@ -1,0 +1,420 @@
+"""The sync server: WebSocket sync and plain HTTP on one port (docs/server.md).
+
+``SyncServer`` owns the database, blob store, fanout, metrics and the live sessions. Blocking
+database and disk work runs on worker threads: one writer thread (SQLite has one writer
+anyway, and it keeps commits in order) and a few readers, so no connection stalls another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from websockets.asyncio.server import Server, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from snapask_desktop.server import accounts
+from snapask_desktop.server.accounts import Identity, SignInRefused
+from snapask_desktop.server.blobs import BlobStore
+from snapask_desktop.server.config import ServerConfig
+from snapask_desktop.server.database import Database
+from snapask_desktop.server.fanout import Fanout, InProcessFanout
+from snapask_desktop.server.httpbody import BodyRequest, SyncConnection, status_phrase
+from snapask_desktop.server.metrics import CONTENT_TYPE, Metrics
+from snapask_desktop.server.session import Session
+from snapask_desktop.server.tombstones import collect_tombstones
+from snapask_desktop.sync.errors import ErrorCode, ProtocolError
+from snapask_desktop.sync.limits import MAX_FRAME_BYTES
+from snapask_desktop.sync.protocol import Hello, Limits, OpResult
+from snapask_desktop.sync.ratelimit import TokenBucket
+from snapask_desktop.sync.signin import bearer_token, parse_device_request
+from snapask_desktop.sync.wire import encode_json
+
+log = logging.getLogger("snapask.server")
+T = TypeVar("T")
+_MAX_BUCKETS = 10_000
+
+
+class SyncServer:
+    """One server instance; ``await start()``, then ``await shutdown()``."""
+
+    def __init__(self, config: ServerConfig, *, fanout: Fanout | None = None) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(config.url)
+        self.blobs = BlobStore(self.db, config.blob_dir)
+        self.fanout: Fanout = fanout or InProcessFanout()
+        self.metrics = Metrics()
+        self.limits = Limits(
+            frames_per_second=config.frames_per_second,
+            frame_burst=config.frame_burst,
+            max_drift_ms=config.max_drift_ms,
+        )
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="snapask-db-write")
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="snapask-db-read")
+        self._signins = ThreadPoolExecutor(2, thread_name_prefix="snapask-signin")
+        self.sessions: set[Session] = set()
+        self._by_user: dict[int, set[Session]] = {}
+        self._by_device: dict[str, Session] = {}
+        self._seen: dict[str, int] = {}
+        self._applied: dict[str, int] = {}
+        self._name_buckets: dict[str, TokenBucket] = {}
+        self._address_buckets: dict[str, TokenBucket] = {}
+        self.stopping = False
+        self._ws_server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> int:
+        """Listen; returns the bound port (useful with port 0)."""
+        self._ws_server = await serve(
+            self._handle_connection,
+            self.config.host,
+            self.config.port,
+            process_request=self._process_request,
+            create_connection=SyncConnection,
+            max_size=MAX_FRAME_BYTES,
+            max_queue=4,
+            compression=None,  # JSON pages compress well, but deflate costs CPU per connection
+            ping_interval=self.config.ping_interval_s,
+            ping_timeout=self.config.ping_timeout_s,
+            server_header="snapask-sync-server",
+        )
+        self.port = int(self._ws_server.sockets[0].getsockname()[1])
+        self._tasks = [
+            asyncio.create_task(self._housekeeping()),
+            asyncio.create_task(self._collector()),
+        ]
+        log.info("listening on http://%s:%d", self.config.host, self.port)
+        return self.port
+
+    async def shutdown(self, drain_s: float = 0.0) -> None:
+        """Stop accepting (healthz 503), finish frames in progress, close everyone with 1001."""
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("stopping: %d connection(s) open", len(self.sessions))
+        if drain_s > 0:
+            await asyncio.sleep(drain_s)  # load balancers see 503 and stop sending
+        assert self._ws_server is not None
+        self._ws_server.close(close_connections=False)
+        for session in list(self.sessions):
+            session.request_shutdown()
+        try:
+            await asyncio.wait_for(self._ws_server.wait_closed(), timeout=30)
+        except TimeoutError:
+            log.warning("connections still open after 30 s; dropping them")
+            for connection in list(self._ws_server.connections):
+                connection.transport.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.run_write(self._flush_progress)
+        for pool in (self._writer, self._readers, self._signins):
+            pool.shutdown(wait=True)
+        self.db.dispose()
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ workers
+
+    async def run_write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking write work on the single writer thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, functools.partial(fn, *args, **kwargs))
+
+    async def run_read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking read work on a reader thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, functools.partial(fn, *args, **kwargs))
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _handle_connection(self, ws: SyncConnection) -> None:
+        identity = ws.identity
+        if identity is None:  # only reachable if a request bypassed _process_request
+            await ws.close(1008, "unauthorized")
+            return
+        session = Session(self, ws, identity)
+        self.sessions.add(session)
+        self._by_user.setdefault(identity.user_id, set()).add(session)
+        self._seen[identity.device_id] = accounts.now_ms()
+        self.metrics.connections.inc()
+        self.metrics.connections_total.inc()
+        address = ws.remote_address[0] if ws.remote_address else "?"
+        log.info("open: user %s device %s from %s", identity.user, identity.device_id, address)
+        started = time.monotonic()
+        try:
+            await session.run()
+        finally:
+            self.metrics.connections.dec()
+            log.info(
+                "close: user %s device %s after %.1f s (code %s)",
+                identity.user,
+                identity.device_id,
+                time.monotonic() - started,
+                ws.close_code,
+            )
+
+    def hello_done(self, session: Session, hello: Hello) -> None:
+        """Register a session that said hello: replace an older one, start live frames."""
+        old = self._by_device.get(session.device_id)
+        if old is not None and old is not session:
+            old.close_with(ErrorCode.REPLACED, "a newer connection of this device was opened")
+            self.fanout.unsubscribe(old.user_id, old)
+        self._by_device[session.device_id] = session
+        self.fanout.subscribe(session.user_id, session)
+
+    def forget(self, session: Session) -> None:
+        """A session ended."""
+        self.sessions.discard(session)
+        user_sessions = self._by_user.get(session.user_id)
+        if user_sessions is not None:
+            user_sessions.discard(session)
+            if not user_sessions:
+                del self._by_user[session.user_id]
+        if self._by_device.get(session.device_id) is session:
+            del self._by_device[session.device_id]
+        self.fanout.unsubscribe(session.user_id, session)
+        self._seen[session.device_id] = accounts.now_ms()
+
+    def note_applied(self, device_id: str, cursor: int) -> None:
+        """Remember an ``applied`` cursor (saved in the next housekeeping round)."""
+        if cursor > self._applied.get(device_id, -1):
+            self._applied[device_id] = cursor
+
+    def count_results(self, results: tuple[OpResult, ...], applied: int) -> None:
+        self.metrics.applied(applied)
+        for result in results:
+            if result.status == "duplicate":
+                self.metrics.ops.labels("duplicate").inc()
+            elif result.status == "rejected":
+                self.metrics.ops.labels("rejected").inc()
+                self.metrics.errors.labels(result.code or "unknown").inc()
+
+    def _flush_progress(self) -> None:
+        seen, self._seen = self._seen, {}
+        applied, self._applied = self._applied, {}
+        accounts.record_progress(self.db, seen, applied)
+
+    async def revoke(self, device_id: str, *, user_id: int | None = None) -> bool:
+        """Revoke a device's token and close its connection at once (4001)."""
+        done = await self.run_write(accounts.revoke_device, self.db, device_id, user_id=user_id)
+        session = self._by_device.get(device_id)
+        for candidate in list(self.sessions):
+            if candidate.device_id == device_id:
+                candidate.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
+        del session
+        return done
+
+    async def check_tokens(self) -> None:
+        """Close connections whose token was revoked or replaced elsewhere (e.g. by the CLI)."""
+        if not self.sessions:
+            return
+        devices = {s.device_id for s in self.sessions}
+        valid = await self.run_read(accounts.valid_tokens, self.db, devices)
+        for session in list(self.sessions):
+            if valid.get(session.device_id) != session.identity.token_hash:
+                session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.housekeeping_interval_s)
+            try:
+                await self.check_tokens()
+                # Seen times for devices still connected, then whatever is pending.
+                now = accounts.now_ms()
+                for session in self.sessions:
+                    self._seen[session.device_id] = now
+                await self.run_write(self._flush_progress)
+            except Exception:
+                log.exception("housekeeping failed")
+
+    async def _collector(self) -> None:
+        while True:
+            try:
+                purges = await self.run_write(
+                    collect_tombstones, self.db, self.blobs, accounts.now_ms()
+                )
+                for user_id, row in purges:
+                    frame = _live_frame(row)
+                    await self.fanout.publish(user_id, frame, time.perf_counter())
+                if purges:
+                    log.info("collected %d deleted conversation(s)", len(purges))
+            except Exception:
+                log.exception("tombstone collection failed")
+            await asyncio.sleep(self.config.collect_interval_s)
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _process_request(self, ws: SyncConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        route = path if not path.startswith("/v1/devices/") else "/v1/devices/{id}"
+        try:
+            response = await self._route(ws, request, path)
+        except Exception:
+            log.exception("HTTP %s %s failed", request.method, path)
+            response = json_response(500, _error_body("internal", "the server failed"))
+        status = 101 if response is None else response.status_code
+        self.metrics.http_requests.labels(route, str(status)).inc()
+        return response
+
+    async def _route(self, ws: SyncConnection, request: Request, path: str) -> Response | None:
+        method = request.method
+        if path == "/healthz":
+            if method != "GET":
+                return _not_allowed("GET")
+            if self.stopping:
+                return json_response(503, {"status": "stopping"})
+            return json_response(200, {"status": "ok"})
+        if path == "/metrics":
+            if method != "GET":
+                return _not_allowed("GET")
+            body = self.metrics.render()
+            return _response(200, body, CONTENT_TYPE)
+        if path == "/v1/devices":
+            if method == "POST":
+                return await self._sign_in(ws, request)
+            if method == "GET":
+                identity = await self._authenticate(request)
+                if identity is None:
+                    return _unauthorized()
+                devices = await self.run_read(accounts.list_devices, self.db, identity.user_id)
+                return json_response(200, {"devices": [d.to_wire() for d in devices]})
+            return _not_allowed("GET, POST")
+        if path.startswith("/v1/devices/"):
+            if method != "DELETE":
+                return _not_allowed("DELETE")
+            identity = await self._authenticate(request)
+            if identity is None:
+                return _unauthorized()
+            device_id = path.removeprefix("/v1/devices/")
+            if not await self.revoke(device_id, user_id=identity.user_id):
+                return json_response(
+                    404, _error_body("not_found", "no such device among this user's devices")
+                )
+            return _response(204, b"", None)
+        if path == "/v1/sync":
+            if method != "GET":
+                return _not_allowed("GET")
+            if self.stopping:
+                return json_response(
+                    503, _error_body("shutting_down", "the server is stopping; retry later")
+                )
+            identity = await self._authenticate(request)
+            if identity is None:
+                return _unauthorized()
+            open_now = len(self._by_user.get(identity.user_id, ()))
+            if open_now >= self.config.max_connections_per_user:
+                limit = self.config.max_connections_per_user
+                return json_response(
+                    429,
+                    _error_body("rate_limited", f"more than {limit} connections for this user"),
+                    {"Retry-After": "60"},
+                )
+            ws.identity = identity
+            return None  # go on with the WebSocket upgrade
+        return json_response(404, _error_body("not_found", f"no such path: {path[:100]}"))
+
+    async def _authenticate(self, request: Request) -> Identity | None:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            return None
+        return await self.run_read(accounts.authenticate, self.db, token)
+
+    async def _sign_in(self, ws: SyncConnection, request: Request) -> Response:
+        assert isinstance(request, BodyRequest)
+        if request.body_too_large:
+            return json_response(413, _error_body("too_large", "the body is over 16 KiB"))
+        try:
+            body = parse_device_request(request.body)
+        except ProtocolError as exc:
+            status = 413 if exc.code is ErrorCode.TOO_LARGE else 400
+            code = "too_large" if status == 413 else "bad_request"
+            return json_response(status, _error_body(code, exc.message))
+        address = ws.remote_address[0] if ws.remote_address else "?"
+        wait_ms = max(
+            self._take(self._name_buckets, body.user.casefold(), True),
+            self._take(self._address_buckets, address, False),
+        )
+        if wait_ms:
+            seconds = max(1, math.ceil(wait_ms / 1000))
+            return json_response(
+                429,
+                _error_body("rate_limited", f"too many sign-in attempts; retry in {seconds} s"),
+                {"Retry-After": str(seconds)},
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            grant = await loop.run_in_executor(self._signins, accounts.sign_in, self.db, body)
+        except SignInRefused as exc:
+            log.info("sign-in refused for user %r: %s", body.user, exc.code)
+            return json_response(exc.status, _error_body(exc.code, exc.message))
+        log.info("signed in: user %s device %s", grant.user, grant.device_id)
+        # A new token replaces the old one: a connection still using it is closed.
+        for session in list(self.sessions):
+            if session.device_id == grant.device_id:
+                session.close_with(ErrorCode.UNAUTHORIZED, "this device signed in again")
+        return json_response(201, grant.to_wire())
+
+    def _take(self, buckets: dict[str, TokenBucket], key: str, per_name: bool) -> int:
+        limits = self.config.sign_in
+        bucket = buckets.get(key)
+        if bucket is None:
+            if len(buckets) >= _MAX_BUCKETS:
+                buckets.pop(next(iter(buckets)))
+            rate = limits.per_name_per_s if per_name else limits.per_address_per_s
+            burst = limits.per_name_burst if per_name else limits.per_address_burst
+            bucket = buckets[key] = TokenBucket(accounts.now_ms(), rate, burst)
+        return bucket.take(accounts.now_ms())
+
+
+def _live_frame(row: Any) -> str:
+    from snapask_desktop.server.changes import changes_frame
+
+    return changes_frame(row.seq - 1, row.seq, False, [row])
+
+
+def _error_body(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+def _response(
+    status: int, body: bytes, content_type: str | None, extra: dict[str, str] | None = None
+) -> Response:
+    headers = Headers()
+    headers["Connection"] = "close"
+    headers["Content-Length"] = str(len(body))
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    headers["Cache-Control"] = "no-store"
+    for key, value in (extra or {}).items():
+        headers[key] = value
+    return Response(status, status_phrase(status), headers, body)
+
+
+def json_response(
+    status: int, body: dict[str, Any], extra: dict[str, str] | None = None
+) -> Response:
+    """A JSON answer that closes the connection."""
+    return _response(status, encode_json(body).encode("utf-8"), "application/json", extra)
+
+
+def _unauthorized() -> Response:
+    return json_response(
+        401,
+        _error_body("unauthorized", "missing, unknown or revoked device token; sign in again"),
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _not_allowed(allow: str) -> Response:
+    return json_response(405, _error_body("method_not_allowed", f"use {allow}"), {"Allow": allow})

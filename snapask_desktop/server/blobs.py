@@ -1,0 +1,165 @@
+"""Blob bytes per user (section 5.5): chunked, resumable uploads and chunked downloads.
+
+Complete blobs live once on disk, content-addressed (``blobs/ab/abcd…``), whoever uploaded them;
+the ``blobs`` table says which users hold which hash, so a user only ever reads blobs they
+uploaded themselves. Uploads in progress are per user (``blobs/partial/<user>/<sha>``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+
+from snapask_desktop.server import schema
+from snapask_desktop.server.accounts import now_ms
+from snapask_desktop.server.database import Database
+from snapask_desktop.sync.errors import ErrorCode, ProtocolError
+from snapask_desktop.sync.limits import BLOB_CHUNK_BYTES
+from snapask_desktop.sync.protocol import Blob, BlobAck, BlobGet, BlobMissing, BlobPut
+
+b = schema.blobs
+
+
+@dataclass(frozen=True, slots=True)
+class BlobState:
+    size: int
+    received: int
+    complete: bool
+
+
+class BlobStore:
+    """Blob files under ``root`` plus their per-user rows in the database."""
+
+    def __init__(self, db: Database, root: Path) -> None:
+        self.db = db
+        self.root = root
+        self.partial_root = root / "partial"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        """Where a complete blob's bytes are."""
+        return self.root / sha256[:2] / sha256
+
+    def _partial(self, user_id: int, sha256: str) -> Path:
+        return self.partial_root / str(user_id) / sha256
+
+    def _state(self, user_id: int, sha256: str) -> BlobState | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(b.c.size, b.c.received, b.c.complete).where(
+                    b.c.user_id == user_id, b.c.sha256 == sha256
+                )
+            ).one_or_none()
+        return None if row is None else BlobState(row[0], row[1], bool(row[2]))
+
+    def _save(self, user_id: int, sha256: str, state: BlobState, *, exists: bool) -> None:
+        values = {
+            "size": state.size,
+            "received": state.received,
+            "complete": state.complete,
+            "updated_at": now_ms(),
+        }
+        with self.db.write() as conn:
+            if exists:
+                conn.execute(
+                    update(b).where(b.c.user_id == user_id, b.c.sha256 == sha256).values(values)
+                )
+            else:
+                conn.execute(b.insert().values(user_id=user_id, sha256=sha256, **values))
+
+    def _forget(self, user_id: int, sha256: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(b).where(b.c.user_id == user_id, b.c.sha256 == sha256))
+
+    def put(self, user_id: int, frame: BlobPut) -> BlobAck:
+        """Store one chunk if it continues (or restarts) the upload; say what is held."""
+        sha = frame.sha256
+        state = self._state(user_id, sha)
+        exists = state is not None
+        if state is not None and state.complete:
+            if state.size != frame.size:
+                raise ProtocolError(
+                    ErrorCode.BLOB_MISMATCH,
+                    f"size: the blob {sha[:12]}… is held with {state.size:,} bytes, "
+                    f"not {frame.size:,}",
+                )
+            return BlobAck(sha, state.size, state.size, True, id=frame.id)
+        restart = frame.offset == 0 and bool(frame.data)
+        if state is not None and state.size != frame.size and not restart:
+            raise ProtocolError(
+                ErrorCode.BLOB_MISMATCH,
+                f"size: {frame.size:,} differs from the upload in progress ({state.size:,} bytes)",
+            )
+        if state is None or restart:
+            state = BlobState(frame.size, 0, False)
+        partial = self._partial(user_id, sha)
+        if frame.data and frame.offset == state.received:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            # Truncate to what the row says was received: a crash may have left extra bytes.
+            with open(partial, "r+b" if partial.exists() and state.received else "wb") as fh:
+                fh.seek(state.received)
+                fh.truncate()
+                fh.write(frame.data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            state = BlobState(state.size, state.received + len(frame.data), False)
+        if state.received == state.size:
+            if _sha256_of(partial) != sha:
+                partial.unlink(missing_ok=True)
+                self._forget(user_id, sha)
+                raise ProtocolError(
+                    ErrorCode.BLOB_MISMATCH,
+                    f"sha256: the {state.size:,} bytes received do not hash to {sha[:12]}…; "
+                    "the upload was discarded",
+                )
+            final = self.path(sha)
+            if final.exists():
+                partial.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(partial, final)
+            state = BlobState(state.size, state.size, True)
+        self._save(user_id, sha, state, exists=exists)
+        return BlobAck(sha, state.size, state.received, state.complete, id=frame.id)
+
+    def get(self, user_id: int, frame: BlobGet) -> Blob | BlobMissing:
+        """The chunk at ``offset`` of a complete blob the user holds, else ``blob_missing``."""
+        state = self._state(user_id, frame.sha256)
+        if state is None or not state.complete:
+            return BlobMissing(frame.sha256, id=frame.id)
+        if frame.offset >= state.size:
+            raise ProtocolError(
+                ErrorCode.BAD_FIELD,
+                f"offset: {frame.offset:,} is at or past the blob's size {state.size:,}",
+            )
+        try:
+            with open(self.path(frame.sha256), "rb") as fh:
+                fh.seek(frame.offset)
+                data = fh.read(BLOB_CHUNK_BYTES)
+        except FileNotFoundError:
+            return BlobMissing(frame.sha256, id=frame.id)
+        return Blob(frame.sha256, state.size, frame.offset, data, id=frame.id)
+
+    def drop(self, user_id: int, shas: list[str]) -> None:
+        """Forget the user's copies of these blobs; delete files nobody holds any more."""
+        if not shas:
+            return
+        with self.db.write() as conn:
+            conn.execute(delete(b).where(b.c.user_id == user_id, b.c.sha256.in_(shas)))
+            still = set(conn.execute(select(b.c.sha256).where(b.c.sha256.in_(shas))).scalars())
+        for sha in shas:
+            self._partial(user_id, sha).unlink(missing_ok=True)
+            if sha not in still:
+                self.path(sha).unlink(missing_ok=True)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,389 @@
+"""The change log: applying pushed ops (section 5.2) and reading pages of changes (5.3).
+
+Blocking database work, run off the event loop. Every push is one transaction that first
+UPDATEs the user's counter row (the per-user lock), so sequence numbers are allocated without
+holes, in commit order, together with the op-id table and the merged record copies.
+Payload JSON is stored as text and spliced into frames without being parsed again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from snapask_desktop.server import schema
+from snapask_desktop.server.database import Database
+from snapask_desktop.sync.clock import COUNTER_BITS
+from snapask_desktop.sync.errors import ErrorCode
+from snapask_desktop.sync.limits import MAX_PAGE_BYTES
+from snapask_desktop.sync.merge import merge_states
+from snapask_desktop.sync.protocol import (
+    InvalidOp,
+    Op,
+    OpResult,
+    payload_hlc,
+    too_far_ahead,
+)
+from snapask_desktop.sync.records import (
+    ConversationState,
+    MessageRecord,
+    PurgeRecord,
+    ScreenshotRecord,
+)
+from snapask_desktop.sync.wire import RequestId, encode_json
+
+c = schema.changes
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One stored change, its payload as JSON text."""
+
+    seq: int
+    op_id: str
+    device_id: str | None
+    payload: str
+
+    def to_json(self) -> str:
+        """The change object of a ``changes`` frame, spliced from the stored text."""
+        device = "null" if self.device_id is None else f'"{self.device_id}"'
+        # op ids are UUIDs and device ids are [A-Za-z0-9_-]: nothing to escape.
+        return (
+            f'{{"seq":{self.seq},"op_id":"{self.op_id}","device_id":{device},'
+            f'"payload":{self.payload}}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    """What a push did: one result per op, and the live frame for the applied ones."""
+
+    results: tuple[OpResult, ...]
+    live_frame: str | None  # a ``changes`` frame without id, None if nothing was applied
+    applied: int
+    committed_at: float  # time.perf_counter() right after the commit
+
+
+def changes_frame(
+    since: int,
+    cursor: int,
+    has_more: bool,
+    rows: Iterable[ChangeRow],
+    request_id: RequestId | None = None,
+) -> str:
+    """The JSON text of a ``changes`` frame (section 5.3)."""
+    head = '{"type":"changes",'
+    if request_id is not None:
+        head += f'"id":{encode_json(request_id)},'
+    more = "true" if has_more else "false"
+    body = ",".join(row.to_json() for row in rows)
+    return f'{head}"since":{since},"cursor":{cursor},"has_more":{more},"changes":[{body}]}}'
+
+
+def lock_user(conn: Connection, user_id: int) -> int:
+    """Take the user's lock (UPDATE of the counter row first) and return the head seq."""
+    conn.execute(
+        update(schema.user_counters)
+        .where(schema.user_counters.c.user_id == user_id)
+        .values(head=schema.user_counters.c.head)
+    )
+    return int(
+        conn.execute(
+            select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
+        ).scalar_one()
+    )
+
+
+def set_head(conn: Connection, user_id: int, head: int) -> None:
+    conn.execute(
+        update(schema.user_counters)
+        .where(schema.user_counters.c.user_id == user_id)
+        .values(head=head)
+    )
+
+
+def read_head(db: Database, user_id: int) -> int:
+    """The user's highest seq so far."""
+    with db.read() as conn:
+        return int(
+            conn.execute(
+                select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
+            ).scalar_one()
+        )
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _lookup(
+    conn: Connection, key: Any, value: Any, user_col: Any, user_id: int, ids: Iterable[str]
+) -> dict[str, Any]:
+    wanted = sorted(set(ids))
+    found: dict[str, Any] = {}
+    for chunk in _chunks(wanted):
+        rows = conn.execute(select(key, value).where(user_col == user_id, key.in_(chunk)))
+        found.update({r[0]: r[1] for r in rows})
+    return found
+
+
+def _conversation_of(payload: object) -> str | None:
+    if isinstance(payload, ConversationState):
+        return payload.id
+    if isinstance(payload, MessageRecord):
+        return payload.conversation_id
+    return None
+
+
+def apply_push(
+    db: Database,
+    user_id: int,
+    device_id: str,
+    ops: Sequence[Op | InvalidOp],
+    *,
+    now_ms: int,
+    max_drift_ms: int,
+) -> PushOutcome:
+    """Apply a push's ops in one transaction under the user's lock (section 5.2, steps 1-6)."""
+    with db.write() as conn:
+        head = lock_user(conn, user_id)
+        start_head = head
+        known = _lookup(
+            conn,
+            schema.op_ids.c.op_id,
+            schema.op_ids.c.seq,
+            schema.op_ids.c.user_id,
+            user_id,
+            (op.op_id for op in ops),
+        )
+        valid = [op.payload for op in ops if isinstance(op, Op) and op.op_id not in known]
+        conv_ids = {cid for p in valid if (cid := _conversation_of(p)) is not None}
+        gone = set(
+            _lookup(
+                conn,
+                schema.collected.c.conversation_id,
+                schema.collected.c.collected_at,
+                schema.collected.c.user_id,
+                user_id,
+                conv_ids,
+            )
+        )
+        stored_states = _lookup(
+            conn,
+            schema.conversations.c.id,
+            schema.conversations.c.state,
+            schema.conversations.c.user_id,
+            user_id,
+            (p.id for p in valid if isinstance(p, ConversationState)),
+        )
+        messages = _lookup(
+            conn,
+            schema.messages.c.id,
+            schema.messages.c.payload,
+            schema.messages.c.user_id,
+            user_id,
+            (p.id for p in valid if isinstance(p, MessageRecord)),
+        )
+        shots = _lookup(
+            conn,
+            schema.screenshots.c.sha256,
+            schema.screenshots.c.payload,
+            schema.screenshots.c.user_id,
+            user_id,
+            (p.sha256 for p in valid if isinstance(p, ScreenshotRecord)),
+        )
+
+        states: dict[str, ConversationState] = {}
+        results: list[OpResult] = []
+        change_rows: list[ChangeRow] = []
+        change_values: list[dict[str, Any]] = []
+        new_messages: list[dict[str, Any]] = []
+        new_shots: list[dict[str, Any]] = []
+        for op in ops:
+            if op.op_id in known:
+                results.append(OpResult.duplicate(op.op_id, known[op.op_id]))
+                continue
+            if isinstance(op, InvalidOp):
+                results.append(OpResult.rejected(op.op_id, op.code, op.message))
+                continue
+            payload = op.payload
+            hlc = payload_hlc(payload)
+            if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
+                ahead_s = ((hlc >> COUNTER_BITS) - now_ms) // 1000
+                results.append(
+                    OpResult.rejected(
+                        op.op_id,
+                        ErrorCode.CLOCK_SKEW,
+                        f"the record's clock stamp is {ahead_s:,} s ahead of the server's clock; "
+                        "check this device's system time",
+                    )
+                )
+                continue
+            conversation_id = _conversation_of(payload)
+            if conversation_id is not None and conversation_id in gone:
+                results.append(
+                    OpResult.rejected(
+                        op.op_id,
+                        ErrorCode.GONE,
+                        f"conversation {conversation_id} was deleted everywhere and collected",
+                    )
+                )
+                continue
+            text = encode_json(payload.to_wire())
+            if isinstance(payload, MessageRecord):
+                existing = messages.get(payload.id)
+                if existing is not None and existing != text:
+                    results.append(
+                        OpResult.rejected(
+                            op.op_id,
+                            ErrorCode.MESSAGE_MISMATCH,
+                            f"message {payload.id} exists with different content; "
+                            "messages never change",
+                        )
+                    )
+                    continue
+                if existing is None:
+                    messages[payload.id] = text
+                    new_messages.append(
+                        {
+                            "user_id": user_id,
+                            "id": payload.id,
+                            "conversation_id": payload.conversation_id,
+                            "screenshot_sha256": payload.screenshot_sha256,
+                            "payload": text,
+                        }
+                    )
+            elif isinstance(payload, ScreenshotRecord):
+                existing = shots.get(payload.sha256)
+                if existing is not None and existing != text:
+                    results.append(
+                        OpResult.rejected(
+                            op.op_id,
+                            ErrorCode.SCREENSHOT_MISMATCH,
+                            f"screenshot {payload.sha256[:12]}… exists with different metadata",
+                        )
+                    )
+                    continue
+                if existing is None:
+                    shots[payload.sha256] = text
+                    new_shots.append(
+                        {"user_id": user_id, "sha256": payload.sha256, "payload": text}
+                    )
+            elif isinstance(payload, ConversationState):
+                current = states.get(payload.id)
+                if current is None and payload.id in stored_states:
+                    current = ConversationState.from_wire(json.loads(stored_states[payload.id]))
+                states[payload.id] = payload if current is None else merge_states(current, payload)
+            head += 1
+            results.append(OpResult.applied(op.op_id, head))
+            known[op.op_id] = head
+            row = ChangeRow(head, op.op_id, device_id, text)
+            change_rows.append(row)
+            change_values.append(
+                {
+                    "user_id": user_id,
+                    "seq": head,
+                    "op_id": op.op_id,
+                    "device_id": device_id,
+                    "conversation_id": conversation_id,
+                    "payload": text,
+                    "size": len(text.encode("utf-8")),
+                }
+            )
+
+        if change_values:
+            conn.execute(c.insert(), change_values)
+            conn.execute(
+                schema.op_ids.insert(),
+                [{"user_id": user_id, "op_id": r.op_id, "seq": r.seq} for r in change_rows],
+            )
+            if new_messages:
+                conn.execute(schema.messages.insert(), new_messages)
+            if new_shots:
+                conn.execute(schema.screenshots.insert(), new_shots)
+            _save_states(conn, user_id, states, stored_states.keys())
+            set_head(conn, user_id, head)
+    committed_at = time.perf_counter()
+    live = changes_frame(start_head, head, False, change_rows) if change_rows else None
+    return PushOutcome(tuple(results), live, len(change_rows), committed_at)
+
+
+def _save_states(
+    conn: Connection, user_id: int, states: dict[str, ConversationState], existing: Iterable[str]
+) -> None:
+    stored = set(existing)
+    cv = schema.conversations
+    inserts = []
+    for cid, state in states.items():
+        values = {
+            "state": encode_json(state.to_wire()),
+            "deleted": state.deleted,
+            "delete_wall_ms": state.field_hlc["deleted"].hlc >> COUNTER_BITS,
+        }
+        if cid in stored:
+            conn.execute(update(cv).where(cv.c.user_id == user_id, cv.c.id == cid).values(values))
+        else:
+            inserts.append({"user_id": user_id, "id": cid, **values})
+    if inserts:
+        conn.execute(cv.insert(), inserts)
+
+
+def append_purge(conn: Connection, user_id: int, purge: PurgeRecord, op_id: str) -> ChangeRow:
+    """Append a server-written ``purge`` change under the held user lock."""
+    head = lock_user(conn, user_id) + 1
+    text = encode_json(purge.to_wire())
+    conn.execute(
+        c.insert().values(
+            user_id=user_id,
+            seq=head,
+            op_id=op_id,
+            device_id=None,
+            conversation_id=None,
+            payload=text,
+            size=len(text.encode("utf-8")),
+        )
+    )
+    conn.execute(schema.op_ids.insert().values(user_id=user_id, op_id=op_id, seq=head))
+    set_head(conn, user_id, head)
+    return ChangeRow(head, op_id, None, text)
+
+
+def read_page(
+    db: Database,
+    user_id: int,
+    since: int,
+    limit: int,
+    request_id: RequestId | None = None,
+    *,
+    max_page_bytes: int = MAX_PAGE_BYTES,
+) -> tuple[str, int]:
+    """A pull reply's frame text and how many changes it holds (page and head: one snapshot)."""
+    with db.read() as conn:
+        result = conn.execute(
+            select(c.c.seq, c.c.op_id, c.c.device_id, c.c.payload, c.c.size)
+            .where(c.c.user_id == user_id, c.c.seq > since)
+            .order_by(c.c.seq)
+            .limit(limit + 1)
+        ).all()
+        head = int(
+            conn.execute(
+                select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
+            ).scalar_one()
+        )
+    rows: list[ChangeRow] = []
+    total = 0
+    for seq, op_id, device_id, payload, size in result[:limit]:
+        rows.append(ChangeRow(seq, op_id, device_id, payload))
+        total += size + 80  # the change's envelope
+        if total > max_page_bytes:
+            break  # the page is closed once it passes the byte limit
+    has_more = len(result) > len(rows)
+    cursor = rows[-1].seq if has_more else max(head, since)
+    return changes_frame(since, cursor, has_more, rows, request_id), len(rows)

@@ -1,0 +1,284 @@
+"""``snapask-sync-server``: run the sync server and administer its accounts.
+
+Exit codes: 0 done, 1 failed (the message says why), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from snapask_desktop.server import accounts
+from snapask_desktop.server.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from snapask_desktop.server.config import default_data_dir as _default_data_dir
+from snapask_desktop.server.database import Database
+
+log = logging.getLogger("snapask.server")
+
+
+class CliError(Exception):
+    """A failure to report in one line (exit code 1)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="server data folder (default: $SNAPASK_SERVER_DIR or the user data folder)",
+    )
+    common.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy database URL (default: SQLite file DATA_DIR/server.db)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="snapask-sync-server", description="SnapAsk sync server and its administration."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port, 0 for any (default {DEFAULT_PORT})"
+    )
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    serve.add_argument(
+        "--hello-timeout-ms", type=int, default=None, help="time allowed for hello (tests)"
+    )
+    serve.add_argument(
+        "--housekeeping-interval",
+        type=float,
+        default=None,
+        help="seconds between revoked-token checks (default 1)",
+    )
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    add = user.add_parser(
+        "add",
+        parents=[common],
+        help="create a user (password from a prompt "
+        "or, when stdin is not a terminal, its first line)",
+    )
+    add.add_argument("name")
+    user.add_parser("list", parents=[common], help="list users")
+
+    device = commands.add_parser("device", help="manage devices").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    dlist = device.add_parser("list", parents=[common], help="list devices")
+    dlist.add_argument("--user", default=None, help="only this user's devices")
+    revoke = device.add_parser("revoke", parents=[common], help="sign a device out")
+    revoke.add_argument("device_id")
+
+    commands.add_parser("collect", parents=[common], help="collect old deleted conversations now")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    data_dir: Path = args.data_dir if args.data_dir is not None else _default_data_dir()
+    try:
+        if args.command == "serve":
+            return _serve(args, data_dir)
+        config = ServerConfig(data_dir=data_dir, database_url=args.database_url)
+        if args.command == "user" and args.action == "add":
+            return _user_add(config, args.name)
+        if args.command == "user" and args.action == "list":
+            return _user_list(config)
+        if args.command == "device" and args.action == "list":
+            return _device_list(config, args.user)
+        if args.command == "device" and args.action == "revoke":
+            return _device_revoke(config, args.device_id)
+        if args.command == "collect":
+            return _collect(config)
+    except (CliError, accounts.AccountError) as exc:
+        print(f"snapask-sync-server: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("snapask-sync-server: interrupted", file=sys.stderr)
+        return 1
+    raise AssertionError("unreachable: argparse requires a command")
+
+
+def _open(config: ServerConfig) -> Database:
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        return Database(config.url)
+    except Exception as exc:
+        raise CliError(f"cannot open the database {config.url}: {exc}") from None
+
+
+def _read_password() -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        second = getpass.getpass("Password again: ")
+        if first != second:
+            raise CliError("the two passwords differ; nothing was changed")
+        password = first
+    else:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise CliError("the password is empty; nothing was changed")
+    return password
+
+
+def _user_add(config: ServerConfig, name: str) -> int:
+    accounts.check_user_name(name)
+    db = _open(config)
+    try:
+        if accounts.user_id_by_name(db, name) is not None:
+            raise CliError(f"the user {name!r} already exists")
+        accounts.add_user(db, name, _read_password())
+    finally:
+        db.dispose()
+    print(f"added user {name}")
+    return 0
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _user_list(config: ServerConfig) -> int:
+    db = _open(config)
+    try:
+        users = accounts.list_users(db)
+    finally:
+        db.dispose()
+    if not users:
+        print("no users yet: add one with `snapask-sync-server user add NAME`")
+        return 0
+    print(f"{'USER':<24} {'CREATED':<19} DEVICES")
+    for user in users:
+        print(f"{user.name:<24} {_when(user.created_at):<19} {user.devices}")
+    return 0
+
+
+def _device_list(config: ServerConfig, user: str | None) -> int:
+    db = _open(config)
+    try:
+        user_id = None
+        if user is not None:
+            user_id = accounts.user_id_by_name(db, user)
+            if user_id is None:
+                raise CliError(f"no user named {user!r}")
+        devices = accounts.list_devices(db, user_id)
+    finally:
+        db.dispose()
+    if not devices:
+        print("no devices")
+        return 0
+    print(f"{'DEVICE ID':<36}  {'USER':<16} {'NAME':<20} {'LAST SEEN':<19} STATUS")
+    for d in devices:
+        status = "revoked" if d.revoked else "active"
+        print(
+            f"{d.device_id:<36}  {d.user:<16} {d.device_name:<20} "
+            f"{_when(d.last_seen_at):<19} {status}"
+        )
+    return 0
+
+
+def _device_revoke(config: ServerConfig, device_id: str) -> int:
+    db = _open(config)
+    try:
+        if not accounts.revoke_device(db, device_id):
+            raise CliError(f"no device {device_id!r}")
+    finally:
+        db.dispose()
+    # A running server notices within a second and closes the device's connection (4001).
+    print(f"revoked device {device_id}")
+    return 0
+
+
+def _collect(config: ServerConfig) -> int:
+    from snapask_desktop.server.blobs import BlobStore
+    from snapask_desktop.server.tombstones import collect_tombstones
+
+    db = _open(config)
+    try:
+        purges = collect_tombstones(db, BlobStore(db, config.blob_dir), accounts.now_ms())
+    finally:
+        db.dispose()
+    print(f"collected {len(purges)} deleted conversation(s)")
+    return 0
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (many connections); returns it."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    raise_open_files_limit()
+    extra: dict[str, object] = {}
+    if args.hello_timeout_ms is not None:
+        extra["hello_timeout_ms"] = args.hello_timeout_ms
+    if args.housekeeping_interval is not None:
+        extra["housekeeping_interval_s"] = args.housekeeping_interval
+    config = ServerConfig(
+        data_dir=data_dir,
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        **extra,  # type: ignore[arg-type]
+    )
+    return asyncio.run(_run(config))
+
+
+async def _run(config: ServerConfig) -> int:
+    from snapask_desktop.server.app import SyncServer
+
+    try:
+        server = SyncServer(config)
+    except Exception as exc:
+        raise CliError(f"cannot start: {exc}") from None
+    try:
+        port = await server.start()
+    except OSError as exc:
+        raise CliError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Windows has no add_signal_handler: Ctrl+C raises KeyboardInterrupt instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    # One flushed line with the real port (tests and scripts read it when --port 0).
+    print(f"listening on http://{config.host}:{port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

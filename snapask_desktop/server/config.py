@@ -1,0 +1,72 @@
+"""Server settings: where the data lives, what to listen on, and the tunable limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from snapask_desktop.sync import limits
+
+DATA_DIR_ENV = "SNAPASK_SERVER_DIR"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def default_data_dir() -> Path:
+    """SNAPASK_SERVER_DIR, else the platform's user data folder + ``SnapAsk/server``."""
+    value = os.environ.get(DATA_DIR_ENV, "").strip()
+    if value:
+        return Path(value).expanduser()
+    return Path(platformdirs.user_data_dir("SnapAsk", appauthor=False)) / "server"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default database: ``DIR/server.db``."""
+    return f"sqlite+pysqlite:///{data_dir / 'server.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class SignInLimits:
+    """Token buckets for ``POST /v1/devices`` attempts, per user name and per address."""
+
+    per_name_burst: int = 10
+    per_name_per_s: float = 0.2
+    per_address_burst: int = 30
+    per_address_per_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything a SyncServer needs; the defaults are the protocol's numbers."""
+
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    database_url: str | None = None  # None: SQLite in data_dir/server.db
+    hello_timeout_ms: int = limits.HELLO_TIMEOUT_MS
+    max_connections_per_user: int = limits.MAX_CONNECTIONS_PER_USER
+    frames_per_second: int = limits.FRAMES_PER_SECOND
+    frame_burst: int = limits.FRAME_BURST
+    max_drift_ms: int = limits.MAX_DRIFT_MS
+    # How often connected devices are checked for revoked tokens and progress is saved.
+    housekeeping_interval_s: float = 1.0
+    # How often deleted conversations are considered for collection (section 10).
+    collect_interval_s: float = 3600.0
+    ping_interval_s: float | None = 20.0
+    ping_timeout_s: float | None = 20.0
+    # Frames queued to one connection before it counts as stuck and is dropped.
+    max_queued_frames: int = 2000
+    sign_in: SignInLimits = field(default_factory=SignInLimits)
+
+    @property
+    def url(self) -> str:
+        """The database URL actually used."""
+        return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def blob_dir(self) -> Path:
+        """Blob bytes: ``DIR/blobs`` (content-addressed) and ``DIR/blobs/partial``."""
+        return self.data_dir / "blobs"

@@ -1,0 +1,108 @@
+"""Engines and transactions: SQLite (WAL, one writer) by default, any SQLAlchemy URL later.
+
+Writes run in ``write()`` transactions. On SQLite they start with ``BEGIN IMMEDIATE`` (the
+single writer lock, taken before anything is read, so read-modify-writes never interleave); on
+PostgreSQL the per-user counter row's ``UPDATE`` taken first in every write is the lock.
+Reads run in ``read()`` transactions: one snapshot (a deferred SQLite transaction in WAL
+mode, REPEATABLE READ elsewhere) so a page and the head are read consistently.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+
+from snapask_desktop.server import schema
+
+BUSY_TIMEOUT_MS = 10_000
+_BEGIN_OPTION = "snapask_server_begin"
+
+
+class Database:
+    """One database: a writer engine and a reader engine on the same URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self._engine = _sqlite_engine(url)
+        else:
+            self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        self._create()
+
+    def _create(self) -> None:
+        with self.write() as conn:
+            schema.metadata.create_all(conn)
+            version = conn.execute(
+                select(schema.server_meta.c.value).where(schema.server_meta.c.key == "schema")
+            ).scalar_one_or_none()
+            if version is None:
+                conn.execute(
+                    schema.server_meta.insert().values(
+                        key="schema", value=str(schema.SCHEMA_VERSION)
+                    )
+                )
+            elif int(version) > schema.SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the database was written by a newer server (schema {version}); "
+                    f"this one knows schema {schema.SCHEMA_VERSION}"
+                )
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (committed on success, rolled back on any exception)."""
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: every statement in it sees the same snapshot."""
+        with self._engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        pool_size=8,
+        max_overflow=8,
+    )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Transaction control is ours (_on_sqlite_begin), not the driver's deferred guesswork.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # WAL + NORMAL: a crash never corrupts or half-applies; a power cut may drop the last commits.
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

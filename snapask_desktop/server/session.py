@@ -1,0 +1,318 @@
+"""One device's WebSocket connection: hello, then frames strictly in order (section 5).
+
+Everything sent to the device goes through one queue drained by a writer task, so replies
+and live frames reach the device in the order they were queued (an ``ack`` before the live
+frame of the same push) and a slow device never blocks anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import ConnectionClosed
+
+from snapask_desktop.server import changes
+from snapask_desktop.server.accounts import Identity, now_ms
+from snapask_desktop.sync.errors import CLOSES_WITH, CloseCode, ErrorCode, ProtocolError
+from snapask_desktop.sync.limits import MAX_ERROR_MESSAGE_CHARS
+from snapask_desktop.sync.protocol import (
+    Ack,
+    Applied,
+    BlobGet,
+    BlobPut,
+    ClientFrame,
+    Error,
+    Hello,
+    Pull,
+    Push,
+    Welcome,
+    encode_frame,
+    parse_client_frame,
+)
+from snapask_desktop.sync.ratelimit import TokenBucket
+from snapask_desktop.sync.wire import RequestId
+
+if TYPE_CHECKING:
+    from snapask_desktop.server.app import SyncServer
+    from snapask_desktop.server.httpbody import SyncConnection
+
+log = logging.getLogger("snapask.server")
+
+# Frames bigger than this are parsed on a worker thread, not on the event loop.
+_PARSE_OFF_LOOP_CHARS = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class Session:
+    """The server side of one sync connection."""
+
+    def __init__(self, server: SyncServer, ws: SyncConnection, identity: Identity) -> None:
+        self.server = server
+        self.ws = ws
+        self.identity = identity
+        self.user_id = identity.user_id
+        self.device_id = identity.device_id
+        config = server.config
+        self._bucket = TokenBucket(now_ms(), config.frames_per_second, config.frame_burst)
+        self._queue: asyncio.Queue[tuple[str, float | None] | _Close] = asyncio.Queue()
+        self.hello_done = False
+        self.closing = False
+        self._busy = False
+        self._shutdown = False
+        self.opened = time.monotonic()
+
+    # ------------------------------------------------------------------ sending
+
+    def deliver(self, frame: str, committed_at: float) -> None:
+        """A live ``changes`` frame (Fanout subscriber)."""
+        if self.closing:
+            return
+        if self._queue.qsize() >= self.server.config.max_queued_frames:
+            # The device reads slower than its user writes: drop it; it reconnects and pulls.
+            log.warning("connection of device %s is not reading; closing it", self.device_id)
+            self._close_now(CloseCode.POLICY_VIOLATION, "too slow")
+            return
+        self._queue.put_nowait((frame, committed_at))
+
+    def _send(self, text: str) -> None:
+        if not self.closing:
+            self._queue.put_nowait((text, None))
+
+    def _send_frame(self, frame: Any) -> None:
+        self._send(encode_frame(frame))
+
+    def _error(
+        self,
+        code: ErrorCode,
+        message: str,
+        request_id: RequestId | None = None,
+        retry_after_ms: int | None = None,
+    ) -> None:
+        self.server.metrics.errors.labels(str(code)).inc()
+        frame = Error(str(code), message[:MAX_ERROR_MESSAGE_CHARS], retry_after_ms, request_id)
+        self._send_frame(frame)
+        close = CLOSES_WITH.get(code)
+        if close is not None:
+            self._close_now(close, str(code))
+
+    def close_with(self, code: ErrorCode, message: str) -> None:
+        """Send ``error code`` and close with the code the error table gives."""
+        if not self.closing:
+            self._error(code, message)
+
+    def _close_now(self, code: int, reason: str) -> None:
+        if not self.closing:
+            self.closing = True
+            self._queue.put_nowait(_Close(code, reason))
+
+    async def _writer(self) -> None:
+        metrics = self.server.metrics
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, _Close):
+                    await self.ws.close(item.code, item.reason)
+                    return
+                text, committed_at = item
+                await self.ws.send(text)
+                metrics.frames_out.inc()
+                if committed_at is not None:
+                    metrics.fanout_latency.observe(time.perf_counter() - committed_at)
+        except ConnectionClosed:
+            return
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def request_shutdown(self) -> None:
+        """Server stopping: close after the frame in progress (``shutting_down``, 1001)."""
+        self._shutdown = True
+        if not self._busy:
+            self.close_with(ErrorCode.SHUTTING_DOWN, "the server is stopping; reconnect later")
+
+    async def run(self) -> None:
+        """Serve the connection until it closes."""
+        writer = asyncio.create_task(self._writer())
+        try:
+            if await self._hello():
+                await self._frames()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closing = True
+            self.server.forget(self)
+            if not writer.done():
+                # Let the writer flush a queued error and close frame, then stop it.
+                self._queue.put_nowait(_Close(CloseCode.NORMAL, ""))
+                try:
+                    await asyncio.wait_for(writer, timeout=10)
+                except (TimeoutError, asyncio.CancelledError):
+                    writer.cancel()
+
+    async def _receive(self, timeout: float | None = None) -> str | bytes | None:
+        """The next message, or None when the connection is closing or the timeout passed."""
+        if self.closing:
+            await self.ws.wait_closed()
+            return None
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.ws.recv()
+        except TimeoutError:
+            return None
+
+    def _admit(self, message: str | bytes) -> bool:
+        """Apply the frame rate limit; False (and a ``rate_limited`` error) when over it."""
+        wait_ms = self._bucket.take(now_ms())
+        if wait_ms == 0:
+            return True
+        self._error(
+            ErrorCode.RATE_LIMITED,
+            f"more than {self.server.config.frames_per_second} frames per second; "
+            "this frame was not processed",
+            _cheap_request_id(message),
+            retry_after_ms=wait_ms,
+        )
+        return False
+
+    async def _parse(self, message: str | bytes) -> ClientFrame | None:
+        try:
+            if len(message) > _PARSE_OFF_LOOP_CHARS:
+                frame = await self.server.run_read(parse_client_frame, message)
+            else:
+                frame = parse_client_frame(message)
+        except ProtocolError as exc:
+            code = exc.code
+            if code is ErrorCode.UNSUPPORTED_PROTOCOL and self.hello_done:
+                code = ErrorCode.BAD_SEQUENCE  # a second hello, whatever its version
+            self._error(code, exc.message, exc.request_id)
+            return None
+        self.server.metrics.frames_in.labels(type(frame).__name__.lower()).inc()
+        return frame
+
+    async def _hello(self) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.server.config.hello_timeout_ms / 1000
+        while not self.closing:
+            remaining = deadline - loop.time()
+            message = await self._receive(max(remaining, 0.0)) if remaining > 0 else None
+            if message is None:
+                if not self.closing:
+                    seconds = self.server.config.hello_timeout_ms / 1000
+                    self.close_with(ErrorCode.HELLO_TIMEOUT, f"no hello within {seconds:g} s")
+                return False
+            if self._shutdown or not self._admit(message):
+                continue
+            frame = await self._parse(message)
+            if frame is None:
+                continue
+            if not isinstance(frame, Hello):
+                self._error(ErrorCode.BAD_SEQUENCE, "send hello first", frame.id)
+                continue
+            if frame.device_id != self.device_id:
+                self._error(
+                    ErrorCode.DEVICE_MISMATCH,
+                    "device_id: is not the device this token belongs to; sign in again",
+                    frame.id,
+                )
+                return False
+            head = await self.server.run_read(changes.read_head, self.server.db, self.user_id)
+            self._send_frame(
+                Welcome(
+                    device_id=self.device_id,
+                    head=head,
+                    server_time_ms=now_ms(),
+                    limits=self.server.limits,
+                    id=frame.id,
+                )
+            )
+            self.hello_done = True
+            self.server.hello_done(self, frame)
+            return True
+        return False
+
+    async def _frames(self) -> None:
+        while not self.closing:
+            message = await self._receive()
+            if message is None:
+                return
+            if self._shutdown:
+                return  # not started: the device resends it after reconnecting
+            if not self._admit(message):
+                continue
+            frame = await self._parse(message)
+            if frame is None:
+                continue
+            self._busy = True
+            try:
+                await self._handle(frame)
+            except ProtocolError as exc:
+                self._error(exc.code, exc.message, frame.id)
+            except Exception:
+                log.exception(
+                    "failed handling a %s frame of device %s", type(frame).__name__, self.device_id
+                )
+                self._error(ErrorCode.INTERNAL, "the server failed handling this frame", frame.id)
+            finally:
+                self._busy = False
+            if self._shutdown:
+                self.close_with(ErrorCode.SHUTTING_DOWN, "the server is stopping; reconnect later")
+
+    async def _handle(self, frame: ClientFrame) -> None:
+        server = self.server
+        if isinstance(frame, Push):
+            outcome = await server.run_write(
+                changes.apply_push,
+                server.db,
+                self.user_id,
+                self.device_id,
+                frame.ops,
+                now_ms=now_ms(),
+                max_drift_ms=server.config.max_drift_ms,
+            )
+            # No await between the commit coming back and these two: ack, then live frames,
+            # queued in commit order on every connection.
+            self._send_frame(Ack(outcome.results, id=frame.id))
+            server.count_results(outcome.results, outcome.applied)
+            if outcome.live_frame is not None:
+                await server.fanout.publish(self.user_id, outcome.live_frame, outcome.committed_at)
+        elif isinstance(frame, Pull):
+            started = time.perf_counter()
+            text, _count = await server.run_read(
+                changes.read_page, server.db, self.user_id, frame.since, frame.limit, frame.id
+            )
+            server.metrics.pull_seconds.observe(time.perf_counter() - started)
+            self._send(text)
+        elif isinstance(frame, Applied):
+            server.note_applied(self.device_id, frame.cursor)
+        elif isinstance(frame, BlobPut):
+            self._send_frame(await server.run_write(server.blobs.put, self.user_id, frame))
+        elif isinstance(frame, BlobGet):
+            self._send_frame(await server.run_read(server.blobs.get, self.user_id, frame))
+        elif isinstance(frame, Hello):
+            self._error(
+                ErrorCode.BAD_SEQUENCE, "hello was already sent on this connection", frame.id
+            )
+
+
+def _cheap_request_id(message: str | bytes) -> RequestId | None:
+    """The frame's ``id`` if it is cheap to read (small frames only), for pairing the error."""
+    if not isinstance(message, str) or len(message) > 4096:
+        return None
+    try:
+        value = json.loads(message).get("id")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(value, str) and 1 <= len(value) <= 64:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
