@@ -229,9 +229,15 @@ class Fields:
         if len(value) % 4 or not _B64.fullmatch(value):
             self.fail(key, "is not valid base64 (standard alphabet, padded)")
         try:
-            return base64.b64decode(value, validate=True)
+            data = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             self.fail(key, "is not valid base64 (standard alphabet, padded)")
+        # The text-length check above lets up to 2 bytes over the limit through.
+        if len(data) > max_bytes:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE, f"{self.where(key)}: more than {max_bytes:,} bytes"
+            )
+        return data
 
     def request_id(self) -> RequestId | None:
         """The optional request ``id``: a 1..64 character string or a safe integer."""

@@ -1,0 +1,170 @@
+"""Plain HTTP on the sync port: sign-in, device list and revoke, health and metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from pathlib import Path
+
+from snapask_desktop.server.config import SignInLimits
+from snapask_desktop.server.testing import RunningServer, http_request, running_server
+from tests.server.conftest import PASSWORD, DeviceFactory
+from tests.server.helpers import new_id
+
+
+def _sign_in(srv: RunningServer, **fields: object) -> tuple[int, object]:
+    body = {"user": "ada", "password": PASSWORD, "device_id": new_id(), "device_name": "laptop"}
+    body.update(fields)
+    return http_request("POST", srv.url + "/v1/devices", body)
+
+
+def test_sign_in_issues_a_token_stored_only_as_a_hash(srv: RunningServer) -> None:
+    device_id = new_id()
+    status, body = _sign_in(srv, device_id=device_id)
+    assert status == 201
+    assert body["device_id"] == device_id and body["user"] == "ada"
+    token = body["token"]
+    assert len(token) >= 43
+    raw = (srv.data_dir / "server.db").read_bytes()
+    for wal in srv.data_dir.glob("server.db-wal"):
+        raw += wal.read_bytes()
+    assert token.encode() not in raw and PASSWORD.encode() not in raw
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(srv: RunningServer) -> None:
+    wrong = _sign_in(srv, password="nope")
+    unknown = _sign_in(srv, user="bob")
+    assert wrong == unknown
+    assert wrong[0] == 401 and wrong[1]["error"] == "unauthorized"
+
+
+def test_device_of_another_user_is_taken(srv: RunningServer) -> None:
+    srv.add_user("bob", "pw-bob")
+    device_id = new_id()
+    assert _sign_in(srv, device_id=device_id)[0] == 201
+    status, body = _sign_in(srv, user="bob", password="pw-bob", device_id=device_id)
+    assert status == 409 and body["error"] == "device_taken"
+
+
+def test_signing_in_again_replaces_the_token(srv: RunningServer) -> None:
+    device_id = new_id()
+    first = _sign_in(srv, device_id=device_id)[1]["token"]
+    second = _sign_in(srv, device_id=device_id)[1]["token"]
+    assert first != second
+    assert http_request("GET", srv.url + "/v1/devices", token=first)[0] == 401
+    assert http_request("GET", srv.url + "/v1/devices", token=second)[0] == 200
+
+
+def test_malformed_bodies_are_400_and_name_the_field(srv: RunningServer) -> None:
+    url = srv.url + "/v1/devices"
+    cases = [
+        b"not json",
+        b"[]",
+        b'{"user": "ada"}',
+        b'{"user": "ada", "password": "x", "device_id": "bad id!", "device_name": "n"}',
+        b'{"user": "", "password": "x", "device_id": "d1", "device_name": "n"}',
+    ]
+    for raw in cases:
+        status, body = http_request("POST", url, raw=raw)
+        assert status == 400, raw
+        assert body["error"] == "bad_request" and body["message"]
+    status, body = http_request("POST", url, raw=b"")
+    assert status == 400
+
+
+def test_oversized_body_is_413(srv: RunningServer) -> None:
+    status, body = _sign_in(srv, device_name="x" * 20_000)
+    assert status == 413 and body["error"] == "too_large"
+    # The server is fine afterwards.
+    assert _sign_in(srv)[0] == 201
+
+
+def test_sign_in_attempts_are_rate_limited(tmp_path: Path) -> None:
+    limits = SignInLimits(per_name_burst=3, per_name_per_s=0.01)
+    with running_server(tmp_path / "s", sign_in=limits) as srv:
+        srv.add_user("ada", PASSWORD)
+        answers = [_sign_in(srv, password="wrong")[0] for _ in range(3)]
+        assert answers == [401, 401, 401]
+        status, body = _sign_in(srv)  # even the right password waits now
+        assert status == 429 and body["error"] == "rate_limited"
+        # Another name is not affected by ada's bucket.
+        srv.add_user("bob", "pw")
+        assert _sign_in(srv, user="bob", password="pw")[0] == 201
+
+
+def test_retry_after_header_on_429(tmp_path: Path) -> None:
+    limits = dataclasses.replace(SignInLimits(), per_address_burst=1, per_address_per_s=0.01)
+    with running_server(tmp_path / "s", sign_in=limits) as srv:
+        srv.add_user("ada", PASSWORD)
+        _sign_in(srv)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+            body = b'{"user":"ada","password":"x","device_id":"d1","device_name":"n"}'
+            sock.sendall(
+                b"POST /v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head = answer.split(b"\r\n\r\n", 1)[0].decode()
+        assert head.startswith("HTTP/1.1 429")
+        retry = [line for line in head.split("\r\n") if line.lower().startswith("retry-after:")]
+        assert retry and int(retry[0].split(":")[1]) >= 1
+
+
+def test_device_list_and_revoke(srv: RunningServer, device: DeviceFactory) -> None:
+    laptop, laptop_token, _ = device()
+    phone, phone_token, _ = device()
+    status, body = http_request("GET", srv.url + "/v1/devices", token=laptop_token)
+    assert status == 200
+    listed = {d["device_id"]: d for d in body["devices"]}
+    assert set(listed) == {laptop, phone}
+    assert set(listed[laptop]) == {"device_id", "device_name", "created_at", "last_seen_at",
+                                   "revoked"}  # fmt: skip
+    status, _ = http_request("DELETE", f"{srv.url}/v1/devices/{phone}", token=laptop_token)
+    assert status == 204
+    assert http_request("GET", srv.url + "/v1/devices", token=phone_token)[0] == 401
+    body = http_request("GET", srv.url + "/v1/devices", token=laptop_token)[1]
+    assert {d["device_id"]: d["revoked"] for d in body["devices"]} == {laptop: False, phone: True}
+
+
+def test_revoke_is_limited_to_the_users_own_devices(srv: RunningServer) -> None:
+    srv.add_user("bob", "pw-bob")
+    bob_device = new_id()
+    bob_token = srv.sign_in("bob", "pw-bob", bob_device)
+    ada_token = srv.sign_in("ada", PASSWORD, new_id())
+    status, body = http_request("DELETE", f"{srv.url}/v1/devices/{bob_device}", token=ada_token)
+    assert status == 404 and body["error"] == "not_found"
+    assert http_request("GET", srv.url + "/v1/devices", token=bob_token)[0] == 200
+    assert http_request("DELETE", f"{srv.url}/v1/devices/{bob_device}")[0] == 401
+
+
+def test_healthz_and_unknown_routes(srv: RunningServer) -> None:
+    assert http_request("GET", srv.url + "/healthz") == (200, {"status": "ok"})
+    status, body = http_request("GET", srv.url + "/nope")
+    assert status == 404 and body["error"] == "not_found"
+    assert http_request("PUT", srv.url + "/v1/devices")[0] == 405
+    assert http_request("POST", srv.url + "/healthz", raw=b"{}")[0] == 405
+
+
+def test_metrics_expose_connections_ops_fanout_and_errors(
+    srv: RunningServer, device: DeviceFactory
+) -> None:
+    from tests.server.helpers import conversation
+
+    laptop, _, conn = device()
+    conn.push_payloads(conversation(laptop))
+    conn.next_live()
+    conn.send("not json")
+    assert conn.recv()["code"] == "bad_json"
+    status, text = http_request("GET", srv.url + "/metrics")
+    assert status == 200 and isinstance(text, str)
+    lines = text.splitlines()
+    assert "snapask_connections 1.0" in lines
+    assert 'snapask_ops_total{status="applied"} 1.0' in lines
+    assert any(line.startswith("snapask_ops_applied_per_second ") for line in lines)
+    assert 'snapask_errors_total{code="bad_json"} 1.0' in lines
+    assert 'snapask_frames_received_total{type="push"} 1.0' in lines
+    count = [line for line in lines if line.startswith("snapask_fanout_latency_seconds_count")]
+    # The live frame reached the connection; the writer records after the send completes.
+    assert count and float(count[0].split()[-1]) >= 0
