@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 from snapask_desktop.server import accounts
 from snapask_desktop.server.accounts import Identity, SignInRefused
 from snapask_desktop.server.blobs import BlobStore
+from snapask_desktop.server.changes import ChangeRow, changes_frame
 from snapask_desktop.server.config import ServerConfig
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.fanout import Fanout, InProcessFanout
@@ -208,11 +209,10 @@ class SyncServer:
     async def revoke(self, device_id: str, *, user_id: int | None = None) -> bool:
         """Revoke a device's token and close its connection at once (4001)."""
         done = await self.run_write(accounts.revoke_device, self.db, device_id, user_id=user_id)
-        session = self._by_device.get(device_id)
-        for candidate in list(self.sessions):
-            if candidate.device_id == device_id:
-                candidate.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
-        del session
+        if done:
+            for session in list(self.sessions):
+                if session.device_id == device_id:
+                    session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
         return done
 
     async def check_tokens(self) -> None:
@@ -238,17 +238,21 @@ class SyncServer:
             except Exception:
                 log.exception("housekeeping failed")
 
+    async def collect(self, now: int | None = None) -> int:
+        """Collect old deleted conversations (section 10) and send the purges live."""
+        await self.run_write(self._flush_progress)  # the latest applied cursors count
+        when = accounts.now_ms() if now is None else now
+        purges = await self.run_write(collect_tombstones, self.db, self.blobs, when)
+        for user_id, row in purges:
+            await self.fanout.publish(user_id, _live_frame(row), time.perf_counter())
+        if purges:
+            log.info("collected %d deleted conversation(s)", len(purges))
+        return len(purges)
+
     async def _collector(self) -> None:
         while True:
             try:
-                purges = await self.run_write(
-                    collect_tombstones, self.db, self.blobs, accounts.now_ms()
-                )
-                for user_id, row in purges:
-                    frame = _live_frame(row)
-                    await self.fanout.publish(user_id, frame, time.perf_counter())
-                if purges:
-                    log.info("collected %d deleted conversation(s)", len(purges))
+                await self.collect()
             except Exception:
                 log.exception("tombstone collection failed")
             await asyncio.sleep(self.config.collect_interval_s)
@@ -377,9 +381,7 @@ class SyncServer:
         return bucket.take(accounts.now_ms())
 
 
-def _live_frame(row: Any) -> str:
-    from snapask_desktop.server.changes import changes_frame
-
+def _live_frame(row: ChangeRow) -> str:
     return changes_frame(row.seq - 1, row.seq, False, [row])
 
 
