@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -37,9 +38,14 @@ from snapask_desktop.single_instance import (
     send_when_ready,
 )
 from snapask_desktop.store.records import ConversationSummary
+from snapask_desktop.sync.status import SyncState, SyncStatus
 from snapask_desktop.ui.capture_flow import CaptureFlow, Picture
 from snapask_desktop.ui.launcher import LauncherWindow
-from snapask_desktop.ui.tray import Tray, TrayState
+from snapask_desktop.ui.sync_manager import SyncManager, restored_notice
+from snapask_desktop.ui.tray import Tray, combined_state
+
+if TYPE_CHECKING:
+    from snapask_desktop.store.records import ApplyReport
 
 # Hiding our own windows before a grab needs the compositor to catch up.
 HIDE_BEFORE_GRAB_MS = 120
@@ -48,6 +54,9 @@ WARM_UP_DELAY_MS = 1500
 # import on a worker slows the main thread's window work by 40-60 ms (they share the GIL), so
 # it must not overlap a capture, a drag or a window being shown.
 STORE_WARM_DELAY_MS = 500
+# Sync starts this long after the tray is up: it opens the store and imports websockets on its
+# own thread, which would otherwise compete with the start-up and a first capture.
+SYNC_START_DELAY_MS = 2000
 
 
 def hotkey_bindings(settings: Settings) -> dict[str, str]:
@@ -84,6 +93,11 @@ class Desktop(QObject):
         self.hotkeys = HotkeyService(self)
         self.chat = ChatUI(services, parent=self)
         self.reads = BackgroundCalls(self)  # store reads and the store's opening, off the UI
+        # Signs in and out and runs the sync client; imports nothing of it until set up.
+        self.sync = SyncManager(self.settings, services.lazy_store, parent=self)
+        self.chat.attach_sync(self.sync)
+        self._hotkey_problem = ""
+        self._sync_problem_told = ""
         self._history = None
         self._history_wanted = False  # History was asked for while the store is being opened
         self._store_warmer = QTimer(self)
@@ -120,6 +134,9 @@ class Desktop(QObject):
         for problem in self._problems:
             self._tell("Settings problem", problem, problem=True)
         self._maybe_welcome()
+        self._show_sync_status()
+        if self.settings.sync_server_url:
+            QTimer.singleShot(SYNC_START_DELAY_MS, self.sync.start)
 
     def shutdown(self) -> None:
         """Stop listening for keys, finish the chat work, close the services."""
@@ -130,6 +147,7 @@ class Desktop(QObject):
             self._history.shutdown()
         if self._settings_dialog is not None:
             self._settings_dialog.wait_for_work()
+        self.sync.shutdown()  # before the store closes: the sync thread writes to it
         self.overlay.dispose()
         self.tray.hide()
         self.services.close()
@@ -150,6 +168,8 @@ class Desktop(QObject):
                 self.chat.open_conversation(request.conversation_id)
         elif request.command == "quit":
             self.quit()
+        elif request.command == "sync":
+            self._sync_now()
         else:
             self.show_history()
 
@@ -164,6 +184,7 @@ class Desktop(QObject):
         tray.show_history.connect(self.show_history)
         tray.show_settings.connect(self.show_settings)
         tray.pause_toggled.connect(self._pause_hotkeys)
+        tray.sync_now.connect(self._sync_now)
         tray.quit_requested.connect(self.quit)
         self.hotkeys.triggered.connect(self._hotkey)
         self.hotkeys.failed.connect(self._hotkeys_failed)
@@ -182,6 +203,12 @@ class Desktop(QObject):
         self.chat.conversation_changed.connect(self._conversation_changed)
         self.chat.answering_changed.connect(self._update_tray_state)
         self.chat.waiting_changed.connect(self._update_tray_state)
+        sync = self.sync
+        sync.status_changed.connect(self._sync_status)
+        sync.applied.connect(self._sync_applied)
+        sync.notice.connect(lambda text: self._tell("Sync", text, problem=True))
+        sync.blob_ready.connect(self._picture_downloaded)
+        sync.account_changed.connect(self._settings_changed)
 
     def _hotkey(self, action: str) -> None:
         if action == "capture_region":
@@ -268,7 +295,8 @@ class Desktop(QObject):
             self._hotkeys_failed(str(error))
 
     def _hotkeys_failed(self, reason: str) -> None:
-        self.tray.set_state(TrayState.PROBLEM, reason)
+        self._hotkey_problem = reason
+        self._update_tray_state()
         self._tell("Global hotkeys are not available", reason, problem=True)
 
     def _pause_hotkeys(self, paused: bool) -> None:
@@ -324,11 +352,20 @@ class Desktop(QObject):
         self._tell("Your conversations could not be opened", str(error), problem=True)
 
     def show_settings(self, page: str | None = None) -> None:
-        from snapask_desktop.ui.settings_dialog import SettingsDialog
+        from snapask_desktop.ui.settings_dialog import DEFAULT_PAGES, PageContext, SettingsDialog
+        from snapask_desktop.ui.sync_page import SyncPage
 
         if self._settings_dialog is None:
+            sync = self.sync
+
+            def sync_page(context: PageContext) -> SyncPage:
+                return SyncPage(context, sync)
+
             dialog = SettingsDialog(
-                self.settings, clear_cache=self._clear_cache, data_dir=self.services.data_dir
+                self.settings,
+                clear_cache=self._clear_cache,
+                data_dir=self.services.data_dir,
+                pages=(*DEFAULT_PAGES, sync_page),
             )
             dialog.settings_changed.connect(self._settings_changed)
             dialog.api_key_changed.connect(self._key_changed)
@@ -346,7 +383,9 @@ class Desktop(QObject):
         self.settings = settings
         self.services.apply_settings(settings)
         self.chat.apply_settings(settings)
+        self.sync.apply_settings(settings)
         self._apply_hotkeys()
+        self._show_sync_status()
 
     def _key_changed(self, provider: str) -> None:
         self.services.apply_settings(self.settings, key_changed_for=provider)
@@ -393,12 +432,45 @@ class Desktop(QObject):
         self.tray.set_recent([(row.id, row.title) for row in rows])
 
     def _update_tray_state(self, *_args: object) -> None:
-        if self.chat.is_answering:
-            self.tray.set_state(TrayState.ANSWERING)
-        elif self.chat.waiting_count:
-            self.tray.set_state(TrayState.OFFLINE, f"{self.chat.waiting_count} waiting to send")
-        elif self.tray.state is not TrayState.PROBLEM:
-            self.tray.set_state(TrayState.IDLE)
+        state, detail = combined_state(
+            answering=self.chat.is_answering,
+            waiting=self.chat.waiting_count,
+            problem=self._hotkey_problem,
+            sync=self.sync.status if self.settings.sync_server_url else None,
+        )
+        if (state, detail) != (self.tray.state, self.tray.detail):
+            self.tray.set_state(state, detail)
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def _sync_now(self) -> None:
+        if not self.sync.sync_now():
+            self._tell("Sync", "Sync is not set up: sign in under Settings → Sync.")
+
+    def _show_sync_status(self) -> None:
+        self.tray.show_sync(self.sync.status if self.settings.sync_server_url else None)
+        self._update_tray_state()
+
+    def _sync_status(self, status: SyncStatus) -> None:
+        self._show_sync_status()
+        # Something only the user can fix (sign in again, update): say it once.
+        if status.state is SyncState.PROBLEM and status.message != self._sync_problem_told:
+            self._sync_problem_told = status.message
+            self._tell("Sync stopped", status.message, problem=True)
+        elif status.state is SyncState.UP_TO_DATE:
+            self._sync_problem_told = ""
+
+    def _sync_applied(self, report: ApplyReport) -> None:
+        if report.changed_conversations or report.restored:
+            self._refresh_recent()
+            if self._history is not None:
+                self._history.refresh()
+        if report.restored:
+            self._tell("Sync", restored_notice(len(report.restored)))
+
+    def _picture_downloaded(self, _sha256: str) -> None:
+        if self._history is not None:
+            self._history.refresh()  # its thumbnail can be drawn now
 
     def _tell(self, title: str, message: str, problem: bool = False) -> None:
         if self.tray.is_visible():

@@ -10,6 +10,11 @@ as waiting. A picture still being encoded is "pending": a question typed meanwhi
 sent as soon as `set_picture_bytes()` delivers the PNG, even if another conversation is shown by
 then. Nothing typed is dropped: a question that could not be saved goes back into the prompt.
 A conversation being opened takes no question until it is read (`loading`).
+
+Sync: `sync_applied()` re-reads the shown conversation when another device changed it (the
+title and conflict banner at once; the transcript once no answer streams here, so a streaming
+or unsaved answer is never wiped). A synced picture whose bytes are not here yet is "missing":
+the blob fetcher is asked for it and the picture appears when `blob_arrived()` reports it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
@@ -29,6 +34,7 @@ from snapask_desktop.ai.types import AIError, ErrorKind
 from snapask_desktop.answer_queue import Backoff, should_queue
 from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
 from snapask_desktop.config import Settings
+from snapask_desktop.store.errors import NotFound
 from snapask_desktop.store.records import ConversationDetail, Message
 from snapask_desktop.ui.answer_worker import (
     AnswerJob,
@@ -41,9 +47,13 @@ from snapask_desktop.ui.answer_worker import (
     TaskSignals,
 )
 
+if TYPE_CHECKING:
+    from snapask_desktop.store.records import ApplyReport, ConflictRecord
+
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
 StatusAction = Literal["", "retry", "send_now"]
-PictureState = Literal["none", "pending", "ready", "failed"]
+# "missing": a synced picture whose bytes are not downloaded yet; "downloading": asked for.
+PictureState = Literal["none", "pending", "ready", "failed", "missing", "downloading"]
 NEW_CHAT_TITLE = "New chat"
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
 SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
@@ -87,6 +97,10 @@ class LoadedConversation:
 
     detail: ConversationDetail
     picture: QImage | None
+    picture_sha: str | None = None  # the first picture's hash
+    missing: bool = False  # that picture's bytes are not on this device (synced, not fetched)
+    conflicts: tuple[ConflictRecord, ...] = ()
+    device_id: str = ""
 
 
 def quick_actions(settings: Settings) -> list[QuickAction]:
@@ -112,6 +126,8 @@ class ChatController(QObject):
     question_restored = Signal(str)  # a question that was not saved: back into the prompt box
     status_changed = Signal(object)  # ChatStatus
     actions_changed = Signal()  # the quick actions changed (settings)
+    transcript_refreshed = Signal(object)  # tuple[Message, ...]: changed by another device
+    conflicts_changed = Signal(object)  # tuple[ConflictRecord, ...] of the shown conversation
     # What the rest of the app watches.
     conversation_changed = Signal(str)  # its stored content changed (history refreshes)
     answering_changed = Signal(bool)  # any answer streaming (tray icon)
@@ -137,6 +153,7 @@ class ChatController(QObject):
         self._answer_signals = AnswerSignals(self)
         self._connect_answers()
         self._tasks: dict[int, Callable[[int, Any], None]] = {}  # token -> on_done
+        self._task_errors: dict[int, Callable[[str], None]] = {}  # token -> on_error (optional)
         self._task_signals = TaskSignals(self)
         self._task_signals.done.connect(self._task_done)
         self._task_signals.failed.connect(self._task_failed)
@@ -145,6 +162,8 @@ class ChatController(QObject):
         self._answering = False
         self._queue_sending = False
         self._waiting = 0
+        self._blob_fetcher: Callable[[str], None] | None = None
+        self._device_id = ""
         self._reset_fields()
         self._queue = queue or QueueRunner(chat.store, self._ask_queued, backoff=queue_backoff)
         self._owns_queue = queue is None
@@ -165,6 +184,12 @@ class ChatController(QObject):
         self._queue_streaming = False  # the queue is answering the shown conversation
         self._picture_task = 0  # token of the picture being decoded
         self._load_task = 0  # token of the conversation being read
+        self._refresh_task = 0  # token of a re-read after a synced change
+        self._refresh_pending = False  # re-read once the answer streaming here ends
+        self._reload_after_load = False  # a synced change arrived while it was being opened
+        self._unsaved_shown = False  # an answer the store refused is on screen (Retry)
+        self._missing_sha: str | None = None  # the shown picture, not downloaded yet
+        self._conflicts: tuple[ConflictRecord, ...] = ()
 
     def _connect_answers(self) -> None:
         a = self._answer_signals
@@ -172,6 +197,8 @@ class ChatController(QObject):
         a.chunk.connect(self._chunk)
         a.retrying.connect(self._retrying)
         a.finished.connect(self._finished)
+        self.answer_started.connect(self._answer_began)
+        self.answer_finished.connect(self._answer_ended)
 
     def _connect_queue(self) -> None:
         q = self._queue
@@ -239,6 +266,16 @@ class ChatController(QObject):
     def settings(self) -> Settings:
         """The settings answers are made with."""
         return self._settings
+
+    @property
+    def conflicts(self) -> tuple[ConflictRecord, ...]:
+        """The shown conversation's conflict records (edits made on two devices at once)."""
+        return self._conflicts
+
+    @property
+    def device_id(self) -> str:
+        """This device's id (known once a conversation has been read)."""
+        return self._device_id
 
     def set_settings(self, settings: Settings) -> None:
         """Use new settings (provider, model, templates) from now on."""
@@ -321,8 +358,11 @@ class ChatController(QObject):
     def _switch(self) -> None:
         self._keep_typed_questions()
         self._view += 1
+        had_conflicts = bool(self._conflicts)
         self._reset_fields()
         self.conversation_reset.emit()
+        if had_conflicts:
+            self.conflicts_changed.emit(())
         self.title_changed.emit(self._title)
         self._set_status(ChatStatus())
         self._update_answering()
@@ -520,7 +560,15 @@ class ChatController(QObject):
         self.transcript_loaded.emit(detail.messages)
         picture = loaded.picture
         self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
+        self._device_id = loaded.device_id or self._device_id
+        self._conflicts = loaded.conflicts
+        self.conflicts_changed.emit(loaded.conflicts)
         self._status_for_loaded(detail)
+        if loaded.missing and loaded.picture_sha:
+            self._picture_missing(loaded.picture_sha)
+        if self._reload_after_load:
+            self._reload_after_load = False
+            self.reload()
 
     def _status_for_loaded(self, detail: ConversationDetail) -> None:
         cid = detail.conversation.id
@@ -540,7 +588,7 @@ class ChatController(QObject):
         elif entry is not None:
             self._set_status(_waiting_status(entry.reason, entry.due_in_s))
         elif unanswered:
-            self._set_status(ChatStatus("error", "This question has no answer yet.", "retry"))
+            self._set_status(ChatStatus("error", NO_ANSWER_YET, "retry"))
         else:
             self._set_status(ChatStatus())
 
@@ -549,12 +597,17 @@ class ChatController(QObject):
             self.picture_changed.emit(image)
 
     def _task_done(self, token: int, result: object) -> None:
+        self._task_errors.pop(token, None)
         on_done = self._tasks.pop(token, None)
         if on_done is not None:
             on_done(token, result)
 
     def _task_failed(self, token: int, reason: str) -> None:
         if self._tasks.pop(token, None) is None:
+            return
+        on_error = self._task_errors.pop(token, None)
+        if on_error is not None:
+            on_error(reason)
             return
         if token == self._load_task:
             self._ready = True
@@ -563,11 +616,176 @@ class ChatController(QObject):
         elif token == self._picture_task:
             self._set_status(ChatStatus("error", f"The picture could not be shown. {reason}"))
 
-    def _run_task(self, fn: Callable[[], object], on_done: Callable[[int, Any], None]) -> int:
+    def _run_task(
+        self,
+        fn: Callable[[], object],
+        on_done: Callable[[int, Any], None],
+        on_error: Callable[[str], None] | None = None,
+    ) -> int:
         token = next(self._tokens)
         self._tasks[token] = on_done
+        if on_error is not None:
+            self._task_errors[token] = on_error
         self._pool.start(Task(token, fn, self._task_signals))  # the pool deletes it when done
         return token
+
+    # --- sync: changes from other devices, conflicts, pictures downloaded later ------------
+    def set_blob_fetcher(self, fetch: Callable[[str], None] | None) -> None:
+        """Where a missing picture is asked for (the sync service's `fetch_blob`; its answer
+        comes back through `blob_arrived` / `blob_failed`); None: sync is off."""
+        self._blob_fetcher = fetch
+        self.retry_missing_picture()
+
+    def sync_applied(self, report: ApplyReport) -> None:
+        """Changes from other devices are in the store: re-read the shown conversation if it
+        is among them."""
+        cid = self._cid
+        if cid is None:
+            return
+        if (
+            cid in report.changed_conversations
+            or cid in report.restored
+            or any(conflict.conversation_id == cid for conflict in report.conflicts)
+        ):
+            self.reload()
+
+    def reload(self) -> None:
+        """Re-read the shown conversation (title, messages, conflicts, picture) in a worker;
+        what the user typed, a streaming answer and an unsaved one stay as they are."""
+        cid = self._cid
+        if cid is None:
+            return
+        if not self._ready:
+            self._reload_after_load = True  # its read may have started before the change
+            return
+        decode = self._picture_state in ("none", "missing", "downloading")
+        chat = self._chat
+        self._refresh_task = self._run_task(
+            lambda: _refresh(chat, cid, decode), self._conversation_refreshed
+        )
+
+    def keep_other_version(self, conflict_id: int) -> None:
+        """Write a conflict's other value back as a new edit that wins on every device."""
+        self._resolve_conflict(conflict_id, keep=True)
+
+    def dismiss_conflict(self, conflict_id: int) -> None:
+        """Keep things as they are and forget the conflict record."""
+        self._resolve_conflict(conflict_id, keep=False)
+
+    def retry_missing_picture(self) -> None:
+        """Ask for the shown picture again if it is still not downloaded (e.g. back online)."""
+        sha = self._missing_sha
+        if sha is None or self._blob_fetcher is None or self._picture_state != "missing":
+            return
+        self._set_picture_state("downloading")
+        self._blob_fetcher(sha)
+
+    def blob_arrived(self, sha256: str) -> None:
+        """A picture was downloaded: show it if it is the missing one shown here."""
+        if sha256 != self._missing_sha:
+            return
+        store, cid = self._chat.store, self._cid
+
+        def shown(_token: int, image: QImage) -> None:
+            if self._missing_sha == sha256 and self._cid == cid:
+                self._missing_sha = None
+                self._emit_picture(image, "ready")
+
+        def failed(reason: str) -> None:
+            if self._missing_sha == sha256 and self._cid == cid:
+                self._missing_sha = None
+                self._set_picture_state("none")
+                self._set_status(ChatStatus("error", f"The picture could not be shown. {reason}"))
+
+        self._picture_task = self._run_task(
+            lambda: _decode(store.screenshot_bytes(sha256)), shown, failed
+        )
+
+    def blob_failed(self, sha256: str, _reason: str) -> None:
+        """A download did not work (offline, or the server lacks it): the placeholder stays and
+        the picture is asked for again next time (`retry_missing_picture`, reopening)."""
+        if sha256 == self._missing_sha and self._picture_state == "downloading":
+            self._set_picture_state("missing")
+
+    def _picture_missing(self, sha256: str) -> None:
+        self._missing_sha = sha256
+        self._set_picture_state("missing")
+        self.retry_missing_picture()
+
+    def _conversation_refreshed(self, token: int, loaded: LoadedConversation | None) -> None:
+        if token != self._refresh_task or not self._ready:
+            return
+        if loaded is None:
+            self._set_status(ChatStatus("error", DELETED_ELSEWHERE))
+            if self._conflicts:
+                self._conflicts = ()
+                self.conflicts_changed.emit(())
+            return
+        detail = loaded.detail
+        if detail.conversation.id != self._cid:
+            return
+        title = detail.conversation.title or NEW_CHAT_TITLE
+        if title != self._title:
+            self._title = title
+            self.title_changed.emit(title)
+        if loaded.conflicts != self._conflicts:
+            self._conflicts = loaded.conflicts
+            self.conflicts_changed.emit(loaded.conflicts)
+        if self._can_refresh_transcript():
+            self.transcript_refreshed.emit(detail.messages)
+            if self._status.kind == "idle" or self._status.message in _SYNC_STALE:
+                self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
+        else:
+            self._refresh_pending = True
+        if self._picture_state in ("none", "missing", "downloading"):
+            if loaded.picture is not None:
+                self._missing_sha = None
+                self._emit_picture(loaded.picture, "ready")
+            elif loaded.missing and loaded.picture_sha and self._picture_state == "none":
+                self._picture_missing(loaded.picture_sha)
+
+    def _can_refresh_transcript(self) -> bool:
+        return not self.answering_here and not self._unsaved_shown
+
+    def _answer_began(self) -> None:
+        self._unsaved_shown = False
+
+    def _answer_ended(self, status: str, _text: str) -> None:
+        # Connected before the window: the re-read is queued, its result lands after the
+        # window has finished the answer bubble.
+        self._unsaved_shown = status == "unsaved"
+        if self._refresh_pending and self._can_refresh_transcript():
+            self._refresh_pending = False
+            self.reload()
+
+    def _resolve_conflict(self, conflict_id: int, *, keep: bool) -> None:
+        cid = self._cid
+        if cid is None:
+            return
+        store = self._chat.store
+
+        def work() -> object:
+            if keep:
+                return store.keep_other_version(conflict_id)
+            store.dismiss_conflict(conflict_id)
+            return None
+
+        def done(_token: int, result: object) -> None:
+            self.conversation_changed.emit(cid)
+            if cid != self._cid:
+                return
+            if keep and getattr(result, "deleted", False):
+                self.new_conversation()
+                self._set_status(ChatStatus("idle", "The conversation was deleted."))
+            else:
+                self.reload()
+
+        def failed(reason: str) -> None:
+            if cid == self._cid:
+                self.conflicts_changed.emit(self._conflicts)  # the banner's buttons work again
+                self._set_status(ChatStatus("error", f"That did not work. {reason}"))
+
+        self._run_task(work, done, failed)
 
     # --- the answer queue (main thread, via QueueRunner's signals) -------------------------
     def _queue_started(self, conversation_id: str) -> None:
@@ -677,6 +895,12 @@ class ChatController(QObject):
             self.picture_state_changed.emit(state)
 
 
+DELETED_ELSEWHERE = "This conversation was deleted on another device."
+NO_ANSWER_YET = "This question has no answer yet."
+# Status lines a synced change may have made untrue (re-checked after a re-read).
+_SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})
+
+
 def _waiting_status(reason: str, next_try_s: float | None) -> ChatStatus:
     message = "Waiting to send: your question goes out by itself once the AI provider answers."
     return ChatStatus("waiting", message, "send_now", reason, next_try_s)
@@ -689,12 +913,26 @@ def _decode(png: bytes) -> QImage:
     return image
 
 
-def _load(chat: ChatService, id_or_prefix: str) -> LoadedConversation:
+def _load(
+    chat: ChatService, id_or_prefix: str, *, decode_picture: bool = True
+) -> LoadedConversation:
     store = chat.store
     detail = store.get_conversation(store.resolve_id(id_or_prefix))
     sha = next((m.screenshot_sha256 for m in detail.messages if m.screenshot_sha256), None)
     picture = None
-    if sha is not None:
-        image = QImage.fromData(chat.store.screenshot_bytes(sha))
+    missing = sha is not None and store.missing_blob(sha)
+    if sha is not None and not missing and decode_picture:
+        image = QImage.fromData(store.screenshot_bytes(sha))
         picture = None if image.isNull() else image
-    return LoadedConversation(detail, picture)
+    conflicts = tuple(store.conflicts(detail.conversation.id))
+    return LoadedConversation(detail, picture, sha, missing, conflicts, store.device_id)
+
+
+def _refresh(
+    chat: ChatService, conversation_id: str, decode_picture: bool
+) -> LoadedConversation | None:
+    """A re-read after a synced change; None when the conversation is gone (deleted)."""
+    try:
+        return _load(chat, conversation_id, decode_picture=decode_picture)
+    except NotFound:
+        return None

@@ -353,12 +353,41 @@ class Transcript(QScrollArea):
 
     def show_messages(self, messages: tuple[Message, ...]) -> None:
         """Show a saved conversation."""
+        self._add_messages(messages)
+        self.scroll_to_end()
+
+    def sync_messages(self, messages: tuple[Message, ...]) -> None:
+        """Show the conversation as stored now (another device changed it): new messages at
+        the end are added; anything else is redrawn. The view follows only if it was at the
+        bottom; otherwise it stays where the user was reading."""
+        shown = [_bubble_key(bubble) for bubble in self.bubbles()]
+        wanted = [_message_key(message) for message in messages]
+        if shown == wanted:
+            return
+        stick, bar = self._stick, self.verticalScrollBar()
+        value = bar.value()
+        if wanted[: len(shown)] == shown:
+            self._add_messages(messages[len(shown) :], follow=stick)
+            return
+        for bubble in self.bubbles():
+            self._layout.removeWidget(bubble)
+            bubble.hide()
+            bubble.deleteLater()
+        self._add_messages(messages, follow=stick)
+        self.hint.setVisible(not messages)
+        if stick:
+            self.scroll_to_end()
+        else:
+            QTimer.singleShot(0, self, lambda: bar.setValue(value))
+
+    def _add_messages(self, messages: tuple[Message, ...], follow: bool = True) -> None:
         for message in messages:
             if message.role == "user":
-                self.add_question(message.text)
+                self._add(QuestionBubble(message.text), follow)
             else:
-                self.add_answer().finish(message.status, message.text)
-        self.scroll_to_end()
+                bubble = self._add(AnswerBubble(), follow)
+                assert isinstance(bubble, AnswerBubble)
+                bubble.finish(message.status, message.text)
 
     def scroll_to_end(self) -> None:
         """Jump to the newest message and keep following."""
@@ -373,10 +402,11 @@ class Transcript(QScrollArea):
         widget.deleteLater()
         self.hint.setVisible(not self.bubbles())
 
-    def _add(self, widget: QWidget) -> QWidget:
+    def _add(self, widget: QWidget, follow: bool = True) -> QWidget:
         self.hint.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
-        self._stick = True
+        if follow:
+            self._stick = True
         return widget
 
     def _range_changed(self, _low: int, high: int) -> None:
@@ -385,6 +415,20 @@ class Transcript(QScrollArea):
 
     def _value_changed(self, value: int) -> None:
         self._stick = value >= self.verticalScrollBar().maximum() - 4
+
+
+def _message_key(message: Message) -> tuple[str, ...]:
+    if message.role == "user":
+        return ("user", message.text)
+    return ("model", message.text, message.status)
+
+
+def _bubble_key(bubble: QWidget) -> tuple[str, ...]:
+    if isinstance(bubble, QuestionBubble):
+        return ("user", bubble.label.text())
+    if isinstance(bubble, AnswerBubble):
+        return ("model", bubble.text(), bubble.status)
+    return ("other",)
 
 
 class PictureViewer(QWidget):

@@ -36,6 +36,7 @@ from PySide6.QtGui import (
     QMoveEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
     QPen,
     QPixmap,
     QResizeEvent,
@@ -57,6 +58,7 @@ from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.capture.qimage import qimage_view
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
+from snapask_desktop.sync.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.answer_worker import Task, TaskSignals
 from snapask_desktop.ui.chat_controller import ChatController, ChatStatus
@@ -69,6 +71,7 @@ from snapask_desktop.ui.chat_widgets import (
     StatusRow,
     Transcript,
 )
+from snapask_desktop.ui.conflict_banner import ConflictBanner
 from snapask_desktop.ui.window_state import (
     WindowStateStore,
     centered,
@@ -84,6 +87,7 @@ STATE_NAME = "chat"
 DEFAULT_SIZE = QSize(440, 620)
 MIN_SIZE = QSize(320, 380)
 THUMB_HEIGHT = 112
+PLACEHOLDER_WIDTH = 150
 EDGE = 5  # px of the window's border that resize it
 SAVE_DELAY_MS = 400
 
@@ -149,11 +153,16 @@ class ChatWindow(QWidget):
         style.set_role(self.thumbnail, "flat")
         self.thumbnail.hide()
         self.picture_note = QLabel()
+        self.picture_note.setWordWrap(True)
         style.set_role(self.picture_note, "muted")
         picture_row = QHBoxLayout()
         picture_row.setContentsMargins(10, 8, 10, 0)
         picture_row.addWidget(self.thumbnail)
         picture_row.addWidget(self.picture_note, 1, Qt.AlignmentFlag.AlignBottom)
+        self.banner = ConflictBanner()
+        banner_row = QHBoxLayout()
+        banner_row.setContentsMargins(10, 6, 10, 0)
+        banner_row.addWidget(self.banner)
         self.transcript = Transcript()
         self.status_row = StatusRow()
         self.chips = QWidget()
@@ -183,6 +192,7 @@ class ChatWindow(QWidget):
         outer.addWidget(self.header)
         outer.addWidget(self.busy)
         outer.addLayout(picture_row)
+        outer.addLayout(banner_row)
         outer.addWidget(self.transcript, 1)
         outer.addWidget(self.status_row)
         outer.addLayout(bottom)
@@ -196,6 +206,12 @@ class ChatWindow(QWidget):
         c.picture_changed.connect(self._set_picture)
         c.picture_state_changed.connect(self._picture_state)
         c.transcript_loaded.connect(self.transcript.show_messages)
+        c.transcript_refreshed.connect(self.transcript.sync_messages)
+        c.conflicts_changed.connect(
+            lambda conflicts: self.banner.show_conflicts(conflicts, self.controller.device_id)
+        )
+        self.banner.keep_requested.connect(self.controller.keep_other_version)
+        self.banner.dismiss_requested.connect(self.controller.dismiss_conflict)
         c.question_added.connect(self._question_added)
         c.question_restored.connect(self.prompt.restore)
         c.answer_started.connect(self._answer_started)
@@ -303,6 +319,7 @@ class ChatWindow(QWidget):
     # --- controller signals ----------------------------------------------------------------
     def _reset(self) -> None:
         self.transcript.clear()
+        self.banner.show_conflicts((), "")
         self._answer = None
         self.picture_note.clear()
         self._update_controls()
@@ -344,8 +361,23 @@ class ChatWindow(QWidget):
         self.thumbnail.show()
 
     def _picture_state(self, state: str) -> None:
-        notes = {"pending": "Preparing the picture…", "failed": "The picture could not be saved."}
+        notes = {
+            "pending": "Preparing the picture…",
+            "failed": "The picture could not be saved.",
+            "missing": "Picture not downloaded yet: it comes from your sync server when "
+            "SnapAsk is connected.",
+            "downloading": "Downloading the picture…",
+        }
         self.picture_note.setText(notes.get(state, ""))
+        if state in ("missing", "downloading") and self._image.isNull():
+            # A placeholder where the picture will be, until it is downloaded.
+            logical = QSize(PLACEHOLDER_WIDTH, THUMB_HEIGHT * 2 // 3)
+            ratio = self.devicePixelRatioF()
+            label = "Not downloaded" if state == "missing" else "Downloading…"
+            self._show_thumbnail(_placeholder(logical, ratio, label, self.palette()), logical)
+            self.thumbnail.setToolTip("The picture is not on this computer yet")
+        else:
+            self.thumbnail.setToolTip("Show the picture full size (Space)")
 
     def _question_added(self, text: str) -> None:
         self.prompt.remember(text)
@@ -510,6 +542,22 @@ def _scaled(image: QImage, logical: QSize, ratio: float, *, smooth: bool) -> QIm
     return scaled
 
 
+def _placeholder(logical: QSize, ratio: float, text: str, palette: QPalette) -> QImage:
+    """A framed box with a word in it, standing in for a picture not downloaded yet."""
+    size = QSize(round(logical.width() * ratio), round(logical.height() * ratio))
+    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(style.surface_color(palette))
+    image.setDevicePixelRatio(ratio)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(style.border_color(palette), 1, Qt.PenStyle.DashLine))
+    painter.drawRect(QRect(QPoint(0, 0), logical).adjusted(0, 0, -1, -1))
+    painter.setPen(style.muted_color(palette))
+    painter.drawText(QRect(QPoint(0, 0), logical), Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return image
+
+
 def _resized(rect: QRect, edges: Qt.Edge, delta: QPoint) -> QRect:
     """`rect` with the dragged edges moved by `delta`, never below the minimum size."""
     r = QRect(rect)
@@ -565,6 +613,7 @@ class ChatUI(QObject):
         )
         self._state = state
         self._window: ChatWindow | None = None
+        self._sync_connected = False
         self.controller.conversation_changed.connect(self.conversation_changed)
         self.controller.answering_changed.connect(self.answering_changed)
         self.controller.waiting_count_changed.connect(self.waiting_changed)
@@ -646,6 +695,23 @@ class ChatUI(QObject):
     def apply_settings(self, settings: Settings) -> None:
         """New settings: provider, model, templates, translation language."""
         self.controller.set_settings(settings)
+
+    def attach_sync(self, sync: QObject) -> None:
+        """Follow a sync source (the app's SyncManager, or a SyncBridge): changes from other
+        devices show in the open conversation, missing pictures are downloaded when shown."""
+        controller = self.controller
+        sync.applied.connect(controller.sync_applied)  # type: ignore[attr-defined]
+        sync.blob_ready.connect(controller.blob_arrived)  # type: ignore[attr-defined]
+        sync.blob_failed.connect(controller.blob_failed)  # type: ignore[attr-defined]
+        sync.status_changed.connect(self._sync_status)  # type: ignore[attr-defined]
+        controller.set_blob_fetcher(sync.fetch_blob)  # type: ignore[attr-defined]
+
+    def _sync_status(self, status: SyncStatus) -> None:
+        # Back in touch with the server: a picture that could not be fetched is tried again.
+        connected = status.state is SyncState.UP_TO_DATE
+        if connected and not self._sync_connected:
+            self.controller.retry_missing_picture()
+        self._sync_connected = connected
 
     def shutdown(self) -> None:
         """Stop answers and the queue's thread; write the window places."""

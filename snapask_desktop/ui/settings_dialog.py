@@ -167,6 +167,8 @@ class SettingsPage(QWidget):
 
     key = ""
     title = ""
+    # Settings the page saved by itself (Sync: signing in); the dialog takes them as saved.
+    settings_saved = Signal(object)
 
     def __init__(self, context: PageContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -799,7 +801,7 @@ _NAV_SHEET = (
     "QListWidget#templateList::item { padding: 3px 4px; }"
 )
 PageFactory = Callable[[PageContext], SettingsPage]
-# The sync issue adds its page by appending a factory here (or passing `pages=`).
+# The tray app appends the Sync page (`ui/sync_page.py`), which needs its SyncManager.
 DEFAULT_PAGES: tuple[PageFactory, ...] = (GeneralPage, ApiKeyPage, HotkeysPage, TemplatesPage)
 
 
@@ -869,6 +871,7 @@ class SettingsDialog(QDialog):
             font.setWeight(QFont.Weight.DemiBold)
             heading.setFont(font)
             layout.insertWidget(0, heading)
+        page.settings_saved.connect(self._adopt)
         if isinstance(page, ApiKeyPage):
             page.key_changed.connect(self.api_key_changed)
         if isinstance(page, HotkeysPage):
@@ -951,6 +954,11 @@ class SettingsDialog(QDialog):
         self.save_button.setEnabled(True)
         self.settings_changed.emit(settings)
         self.accept()
+
+    def _adopt(self, settings: Settings) -> None:
+        """A page saved settings itself: they are the saved ones now (the other pages keep
+        what the user typed; the app hears of them from whoever saved them)."""
+        self._settings = settings
 
     def _save_failed(self, error: Exception) -> None:
         self._saving = False

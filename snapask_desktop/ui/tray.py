@@ -10,6 +10,8 @@ from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from snapask_desktop.resources import resource_path
+from snapask_desktop.sync.clock import wall_clock_ms
+from snapask_desktop.sync.status import SyncState, SyncStatus, summary
 
 RECENT_COUNT = 5
 RECENT_TITLE_CHARS = 48
@@ -20,6 +22,7 @@ class TrayState(enum.Enum):
 
     IDLE = "idle"
     ANSWERING = "answering"
+    SYNCING = "syncing"
     OFFLINE = "offline"
     PROBLEM = "problem"
 
@@ -27,9 +30,37 @@ class TrayState(enum.Enum):
 STATE_TOOLTIPS = {
     TrayState.IDLE: "SnapAsk",
     TrayState.ANSWERING: "SnapAsk — answering…",
+    TrayState.SYNCING: "SnapAsk — syncing…",
     TrayState.OFFLINE: "SnapAsk — offline",
     TrayState.PROBLEM: "SnapAsk — needs attention",
 }
+
+
+def combined_state(
+    *,
+    answering: bool,
+    waiting: int = 0,
+    problem: str = "",
+    sync: SyncStatus | None = None,
+) -> tuple[TrayState, str]:
+    """The one state the icon shows, and the tooltip's detail.
+
+    A streaming answer wins (it is what the user waits for), then questions waiting for the AI
+    provider, then the app's own problems (hotkeys), then sync: needs the user, offline, busy."""
+    if answering:
+        return TrayState.ANSWERING, ""
+    if waiting:
+        return TrayState.OFFLINE, f"{waiting} waiting to send"
+    if problem:
+        return TrayState.PROBLEM, problem
+    state = sync.state if sync is not None else SyncState.OFF
+    if state is SyncState.PROBLEM:
+        return TrayState.PROBLEM, f"Sync: {sync.message}" if sync else ""
+    if state is SyncState.OFFLINE:
+        return TrayState.OFFLINE, "Sync: offline"
+    if state in (SyncState.SYNCING, SyncState.CONNECTING):
+        return TrayState.SYNCING, ""
+    return TrayState.IDLE, ""
 
 
 def panel_theme() -> str:
@@ -57,12 +88,14 @@ class Tray(QObject):
     open_conversation = Signal(str)
     show_history = Signal()
     show_settings = Signal()
+    sync_now = Signal()
     pause_toggled = Signal(bool)
     quit_requested = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._state = TrayState.IDLE
+        self._detail = ""
         self._icon = QSystemTrayIcon(tray_icon(TrayState.IDLE), self)
         self._icon.setToolTip(STATE_TOOLTIPS[TrayState.IDLE])
         self._icon.activated.connect(self._activated)
@@ -70,6 +103,7 @@ class Tray(QObject):
         self._labels = {"capture_region": "Capture region", "capture_full": "Capture full screen"}
         self._recent: list[tuple[str, str]] = []
         self._reopen_label = ""
+        self._sync: SyncStatus | None = None
         self.actions: dict[str, QAction] = {}
         self._build_menu()
         self._icon.setContextMenu(self.menu)
@@ -83,6 +117,11 @@ class Tray(QObject):
     def state(self) -> TrayState:
         return self._state
 
+    @property
+    def detail(self) -> str:
+        """The tooltip's detail line of the current state."""
+        return self._detail
+
     def show(self) -> None:
         self._icon.show()
 
@@ -95,6 +134,7 @@ class Tray(QObject):
     def set_state(self, state: TrayState, detail: str = "") -> None:
         """Switch the icon; `detail` (e.g. the sync problem) goes in the tooltip."""
         self._state = state
+        self._detail = detail
         self._icon.setIcon(tray_icon(state))
         tip = STATE_TOOLTIPS[state]
         self._icon.setToolTip(f"{tip}\n{detail}" if detail else tip)
@@ -126,6 +166,20 @@ class Tray(QObject):
     def set_sync_status(self, text: str) -> None:
         self.actions["sync_status"].setText(text)
 
+    def show_sync(self, status: SyncStatus | None) -> None:
+        """The menu's sync line (its "3 s ago" is brought up to date when the menu opens) and
+        the Sync now entry (shown while sync is set up; None: not set up)."""
+        self._sync = status
+        self._update_sync_line()
+        now = self.actions["sync_now"]
+        now.setVisible(status is not None)
+        now.setEnabled(status is not None and status.state is not SyncState.OFF)
+
+    def _update_sync_line(self) -> None:
+        status = self._sync
+        text = "Sync: not set up" if status is None else summary(status, wall_clock_ms())
+        self.actions["sync_status"].setText(text.replace("&", "&&"))
+
     def set_paused(self, paused: bool) -> None:
         self.actions["pause"].setChecked(paused)
 
@@ -152,6 +206,9 @@ class Tray(QObject):
         status = self.menu.addAction("Sync: not set up")
         status.setEnabled(False)
         self.actions["sync_status"] = status
+        add("sync_now", "Sync now", self.sync_now)
+        self.actions["sync_now"].setVisible(False)
+        self.menu.aboutToShow.connect(self._update_sync_line)
         pause = self.menu.addAction("Pause hotkeys")
         pause.setCheckable(True)
         pause.toggled.connect(self.pause_toggled)

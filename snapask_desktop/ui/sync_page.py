@@ -1,0 +1,377 @@
+"""Settings → Sync: sign in to a sync server, see how syncing goes, sync now.
+
+The page is a view of the app's `SyncManager`: signing in and out, the status and the store's
+figures all go through it (on workers). Sign-in saves the sync settings itself and reports them
+with `settings_saved`; the dialog's Save only keeps an edited device name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from snapask_desktop.config import Settings
+from snapask_desktop.sync.clock import wall_clock_ms
+from snapask_desktop.sync.status import SyncState, SyncStatus, ago
+from snapask_desktop.ui import style
+from snapask_desktop.ui.settings_dialog import (
+    PageContext,
+    SettingsPage,
+    _error_label,
+    _field,
+    _note,
+    _show,
+)
+from snapask_desktop.ui.sync_manager import SyncManager, SyncOverview
+
+TICK_MS = 1000
+REFRESH_DELAY_MS = 300  # store figures are re-read at most this often while changes flow
+STATE_ROLES = {SyncState.PROBLEM: "error", SyncState.OFFLINE: "warning"}
+
+
+def status_line(status: SyncStatus) -> str:
+    """The state sentence of the page, e.g. 'Up to date' or 'Offline: … (retrying in 8 s)'."""
+    text = status.message
+    if status.retry_in_ms and status.state in (SyncState.OFFLINE, SyncState.PROBLEM):
+        seconds = max(1, round(status.retry_in_ms / 1000))
+        text += f" (next try in {seconds} s)"
+    return text
+
+
+def pending_line(count: int) -> str:
+    """'Nothing to send', '1 change to send', '12 changes to send'."""
+    if count <= 0:
+        return "Nothing to send"
+    return f"{count:,} change{'s' if count != 1 else ''} to send"
+
+
+def problem_text(problem: Any) -> str:
+    """One rejected change for the list: what it was and the server's reason."""
+    what = {"conversation": "Conversation", "message": "Message", "screenshot": "Picture"}
+    kind = what.get(problem.record_type, problem.record_type.capitalize())
+    return f"{kind} {problem.record_id[:8]}: {problem.message} ({problem.code})"
+
+
+class SyncPage(SettingsPage):
+    """Server, account, this device, status, pending changes, rejected changes, Sync now."""
+
+    key = "sync"
+    title = "Sync"
+
+    def __init__(
+        self, context: PageContext, manager: SyncManager, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(context, parent)
+        self.manager = manager
+        self._overview: SyncOverview | None = None
+        self._busy_action = ""  # "sign_in" or "sign_out" while one runs
+        self._settings = manager.settings
+        self.server = QLineEdit()
+        self.server.setPlaceholderText("http://192.168.1.5:8765")
+        self.server.setAccessibleName("Sync server address")
+        self.user = QLineEdit()
+        self.user.setAccessibleName("User name")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setAccessibleName("Password")
+        self.password.returnPressed.connect(self.sign_in)
+        self.device_name = QLineEdit()
+        self.device_name.setAccessibleName("This device's name")
+        self.device_name.setMaxLength(100)
+        self.device_id = QLabel()
+        self.device_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        style.set_role(self.device_id, "muted")
+        small = self.device_id.font()
+        small.setPointSizeF(small.pointSizeF() * 0.85)
+        self.device_id.setFont(small)
+        self.sign_in_button = QPushButton("Sign in")
+        self.sign_in_button.clicked.connect(self.sign_in)
+        self.sign_out_button = QPushButton("Sign out")
+        self.sign_out_button.setToolTip("Stop syncing and forget this device's token")
+        self.sign_out_button.clicked.connect(self.sign_out)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setFixedSize(90, 6)
+        self.busy.setAccessibleName("Working")
+        self.busy.hide()
+        self.account_line = QLabel()
+        self.account_line.setWordWrap(True)
+        self.form_error = _error_label()
+        self.state_line = QLabel()
+        self.state_line.setWordWrap(True)
+        self.state_line.setTextFormat(Qt.TextFormat.PlainText)
+        self.last_synced = QLabel()
+        self.pending = QLabel()
+        self.sync_now_button = QPushButton("Sync now")
+        self.sync_now_button.setToolTip("Send and fetch changes now")
+        self.sync_now_button.clicked.connect(self.sync_now)
+        self.problems = QListWidget()
+        self.problems.setAccessibleName("Changes that could not be synced")
+        self.problems.setWordWrap(True)
+        self.problems.setMaximumHeight(120)
+        self.problems.currentRowChanged.connect(lambda _row: self._update_buttons())
+        self.dismiss_button = QPushButton("Dismiss")
+        self.dismiss_button.setToolTip("Remove the selected message from this list")
+        self.dismiss_button.clicked.connect(self.dismiss_problem)
+        self.errors["device_name"] = _error_label()
+        self._tick = QTimer(self, interval=TICK_MS)
+        self._tick.timeout.connect(self._show_last_synced)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_DELAY_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._layout()
+        manager.status_changed.connect(self._status_changed)
+        manager.sign_in_finished.connect(self._sign_in_finished)
+        manager.sign_out_finished.connect(self._sign_out_finished)
+        manager.account_changed.connect(self._account_changed)
+        manager.applied.connect(lambda _report: self._refresh_soon())
+        manager.notice.connect(lambda _text: self._refresh_soon())
+        self._show_status(manager.status)
+
+    def _layout(self) -> None:
+        account = QGroupBox("Account")
+        form = self._account_form = QFormLayout(account)
+        form.addRow(
+            _note(
+                "Keep your conversations the same on all your computers through your own "
+                "sync server (snapask-sync-server). Everything keeps working offline."
+            )
+        )
+        form.addRow("&Server:", self.server)
+        form.addRow("&User name:", self.user)
+        form.addRow("&Password:", self.password)
+        device = QWidget()
+        device_column = QVBoxLayout(device)
+        device_column.setContentsMargins(0, 0, 0, 0)
+        device_column.setSpacing(2)
+        device_column.addWidget(_field(self.device_name, self.errors["device_name"]))
+        device_column.addWidget(self.device_id)
+        form.addRow("This &device:", device)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.sign_in_button)
+        buttons.addWidget(self.busy)
+        buttons.addStretch(1)
+        buttons.addWidget(self.sign_out_button)
+        form.addRow(buttons)
+        form.addRow(self.form_error)
+        form.addRow(self.account_line)
+        state = QGroupBox("Status")
+        state_form = QFormLayout(state)
+        state_form.addRow("State:", self.state_line)
+        state_form.addRow("Last synced:", self.last_synced)
+        state_form.addRow("Changes:", self.pending)
+        now_row = QHBoxLayout()
+        now_row.addStretch(1)
+        now_row.addWidget(self.sync_now_button)
+        state_form.addRow(now_row)
+        self.problems_box = QGroupBox("Changes the server refused")
+        problems = QVBoxLayout(self.problems_box)
+        problems.addWidget(
+            _note("They were left out of syncing; the rest of your changes went through.")
+        )
+        problems.addWidget(self.problems)
+        dismiss_row = QHBoxLayout()
+        dismiss_row.addStretch(1)
+        dismiss_row.addWidget(self.dismiss_button)
+        problems.addLayout(dismiss_row)
+        self.problems_box.hide()
+        column = QVBoxLayout(self)
+        column.addWidget(account)
+        column.addWidget(state)
+        column.addWidget(self.problems_box)
+        column.addStretch(1)
+
+    # -- SettingsPage ------------------------------------------------------------------------
+
+    def load(self, settings: Settings) -> None:
+        self._settings = settings
+        self.server.setText(settings.sync_server_url or "")
+        self.user.setText(settings.sync_user or "")
+        self.device_name.setText(settings.device_name or "")
+        self._update_buttons()
+
+    def values(self) -> dict[str, Any]:
+        # Only the device name is saved by the dialog, and only while it can still change.
+        if self.signed_in:
+            return {}
+        return {"device_name": self.device_name.text().strip() or None}
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        """Whether this device syncs now (a bridge runs)."""
+        return self.manager.bridge is not None
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._tick.start()
+        self.refresh()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._tick.stop()
+        super().hideEvent(event)
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the device id, pending count and refused changes again (on a worker)."""
+        self.manager.overview(self._show_overview, self._overview_failed)
+
+    def _refresh_soon(self) -> None:
+        if self.isVisible() and not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    @Slot()
+    def sign_in(self) -> None:
+        """Sign in with the typed server, user and password (on a worker)."""
+        if self.manager.busy:
+            return
+        _show(self.form_error, "")
+        self._set_busy("sign_in")
+        self.manager.sign_in(
+            self.server.text(), self.user.text(), self.password.text(), self.device_name.text()
+        )
+
+    @Slot()
+    def sign_out(self) -> None:
+        """Sign out: syncing stops, the conversations stay on this device."""
+        if self.manager.busy:
+            return
+        _show(self.form_error, "")
+        self._set_busy("sign_out")
+        self.manager.sign_out()
+
+    @Slot()
+    def sync_now(self) -> None:
+        """Ask the running sync to send and fetch now."""
+        self.manager.sync_now()
+        self._refresh_soon()
+
+    @Slot()
+    def dismiss_problem(self) -> None:
+        """Remove the selected refused change from the list."""
+        item = self.problems.currentItem()
+        if item is None:
+            return
+        self.dismiss_button.setEnabled(False)
+        problem_id = int(item.data(Qt.ItemDataRole.UserRole))
+        self.manager.dismiss_problem(problem_id, lambda _result: self.refresh())
+
+    # -- manager signals ---------------------------------------------------------------------
+
+    def _sign_in_finished(self, ok: bool, error: str) -> None:
+        self._set_busy("")
+        if ok:
+            self.password.clear()
+            _show(self.form_error, "")
+            self.refresh()
+        else:
+            _show(self.form_error, error)
+            self.password.setFocus()
+            self.password.selectAll()
+
+    def _sign_out_finished(self, ok: bool, error: str) -> None:
+        self._set_busy("")
+        _show(self.form_error, "" if ok else error)
+        self.refresh()
+
+    def _account_changed(self, settings: Settings) -> None:
+        self.load(settings)
+        self.settings_saved.emit(settings)
+
+    def _status_changed(self, status: SyncStatus) -> None:
+        self._show_status(status)
+        self._refresh_soon()
+
+    def _show_status(self, status: SyncStatus) -> None:
+        self.state_line.setText(status_line(status))
+        role = STATE_ROLES.get(status.state)
+        if role:
+            style.set_role(self.state_line, role)
+        else:
+            self.state_line.setProperty(style.ROLE_PROPERTY, None)
+            self.state_line.style().unpolish(self.state_line)
+            self.state_line.style().polish(self.state_line)
+        self._show_pending()
+        self._show_last_synced()
+        self._update_buttons()
+
+    def _show_overview(self, overview: SyncOverview) -> None:
+        self._overview = overview
+        self.device_id.setText(f"Device id: {overview.device_id}")
+        self._show_pending()
+        self._show_last_synced()
+        self.problems.clear()
+        for problem in overview.problems:
+            item = QListWidgetItem(problem_text(problem))
+            item.setData(Qt.ItemDataRole.UserRole, problem.id)
+            item.setToolTip(f"{problem.record_type} {problem.record_id}")
+            self.problems.addItem(item)
+        self.problems_box.setVisible(bool(overview.problems))
+        self._update_buttons()
+
+    def _overview_failed(self, error: Exception) -> None:
+        self.device_id.setText(f"The conversation store could not be read: {error}")
+
+    def _show_pending(self) -> None:
+        status = self.manager.status
+        if self.manager.active and status.state is not SyncState.CONNECTING:
+            count = status.pending
+        elif self._overview is not None:
+            count = self._overview.pending
+        else:
+            self.pending.setText("…")
+            return
+        self.pending.setText(pending_line(count))
+
+    def _show_last_synced(self) -> None:
+        status = self.manager.status
+        stored = self._overview.last_synced_ms if self._overview else None
+        last = max(filter(None, (status.last_synced_ms, stored)), default=None)
+        self.last_synced.setText(ago(last, wall_clock_ms()))
+
+    def _set_busy(self, action: str) -> None:
+        self._busy_action = action
+        self.busy.setVisible(bool(action))
+        self.sign_in_button.setText("Signing in…" if action == "sign_in" else "Sign in")
+        self.sign_out_button.setText("Signing out…" if action == "sign_out" else "Sign out")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = bool(self._busy_action) or self.manager.busy
+        signed_in = self.signed_in
+        for field in (self.server, self.user, self.device_name):
+            field.setReadOnly(signed_in or busy)
+        self.password.setEnabled(not busy)
+        self._account_form.setRowVisible(self.password, not signed_in)
+        self.sign_in_button.setVisible(not signed_in and self._busy_action != "sign_out")
+        self.sign_in_button.setEnabled(not busy)
+        self.sign_out_button.setVisible(signed_in or self._busy_action == "sign_out")
+        self.sign_out_button.setEnabled(not busy)
+        self.sync_now_button.setEnabled(signed_in and not busy)
+        self.dismiss_button.setEnabled(self.problems.currentItem() is not None)
+        settings = self._settings
+        if signed_in and settings.sync_server_url:
+            who = settings.sync_user or "your account"
+            self.account_line.setText(f"Signed in to {settings.sync_server_url} as {who}.")
+            style.set_role(self.account_line, "muted")
+            self.account_line.show()
+        else:
+            self.account_line.hide()
