@@ -1,0 +1,383 @@
+"""The background sync client: one connection at a time, reconnecting with backoff.
+
+On (re)connect (section 8): ``hello`` -> push the outbox -> pull from the cursor until
+``has_more`` is false -> live changes, pushing local changes as they appear. Every store call
+runs in a worker thread so a long write never stalls the socket. The engine reports to its
+owner only through the callbacks in ``SyncEvents`` (the tray app turns them into Qt signals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from snapask_desktop import __version__
+from snapask_desktop.sync.clock import wall_clock_ms
+from snapask_desktop.sync.connection import Closed, Connection, Refused, ServerError
+from snapask_desktop.sync.errors import CloseCode, ErrorCode
+from snapask_desktop.sync.limits import MAX_DRIFT_MS
+from snapask_desktop.sync.outgoing import Outgoing, PushOutcome
+from snapask_desktop.sync.protocol import (
+    DEFAULT_LIMITS,
+    Applied,
+    Blob,
+    BlobGet,
+    BlobMissing,
+    Changes,
+    Hello,
+    Limits,
+    Pull,
+    Welcome,
+)
+from snapask_desktop.sync.session import Verdict, clock_skew_delay_ms, plan_changes, retry_delay_ms
+from snapask_desktop.sync.status import SyncState, SyncStatus
+
+if TYPE_CHECKING:
+    from snapask_desktop.store import Store
+    from snapask_desktop.store.replica import ApplyReport
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.25  # how often an idle connection looks for changes written by another process
+APPLIED_EVERY_MS = 1000  # "applied" at most about once a second while busy
+
+
+class NeedsUser(Exception):
+    """Syncing cannot go on without the user (sign in again, update, another copy running)."""
+
+
+class ClockBehind(Exception):
+    """A change is stamped too far ahead of this device's clock: retry in a minute."""
+
+
+@dataclass
+class SyncEvents:
+    """Callbacks, all called on the sync thread (keep them short; the UI re-emits as signals)."""
+
+    status: Callable[[SyncStatus], None] = lambda _status: None
+    applied: Callable[[ApplyReport], None] = lambda _report: None
+    notice: Callable[[str], None] = lambda _text: None  # one-off news for the user
+
+
+@dataclass
+class PassResult:
+    """What one ``sync_once`` pass did."""
+
+    pushed: int = 0
+    pulled: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    cursor: int = 0
+
+
+class SyncEngine:
+    """Syncs one store with one server as one device."""
+
+    def __init__(
+        self,
+        store: Store,
+        ws_url: str,
+        token: Callable[[], str | None],
+        *,
+        events: SyncEvents | None = None,
+        jitter: Callable[[], float] = random.random,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self._store = store
+        self._url = ws_url
+        self._token = token
+        self._events = events or SyncEvents()
+        self._jitter = jitter
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._conn: Connection | None = None
+        self._limits: Limits = DEFAULT_LIMITS
+        self._cursor = 0
+        self._applied_sent = 0
+        self._applied_at_ms = 0
+        self._held_until_ms = 0
+        self.status = SyncStatus()
+
+    # ----------------------------------------------------------------- entry points
+
+    async def run(self) -> None:
+        """Sync until cancelled: connect, stay live, reconnect with backoff after failures."""
+        attempt = 0
+        while True:
+            try:
+                await self._live_session()
+            except (OSError, TimeoutError, Closed, Refused, ServerError, NeedsUser) as error:
+                stop = _needs_user(error)
+                if stop is not None:
+                    await self._report(SyncState.PROBLEM, stop)
+                    await self._sleep(None)  # until "sync now" or new settings
+                    attempt = 0
+                    continue
+                log.info("sync: %s", error)
+                if self.status.state is SyncState.UP_TO_DATE:
+                    attempt = 0  # a connection that worked and dropped starts the backoff over
+                delay = retry_delay_ms(attempt, self._jitter())
+                attempt += 1
+                await self._report(SyncState.OFFLINE, _offline_text(error), retry_in_ms=delay)
+                await self._sleep(delay)
+            except ClockBehind as skew:
+                delay = clock_skew_delay_ms(0, self._jitter())
+                await self._report(SyncState.PROBLEM, str(skew), retry_in_ms=delay)
+                await self._sleep(delay)
+
+    async def sync_once(self) -> PassResult:
+        """One full pass and disconnect (``snapask sync now``); raises like a session does."""
+        result = PassResult()
+        conn = await self._connect()
+        try:
+            await self._hello(conn)
+            outgoing = Outgoing(self._store, conn, self._limits)
+            result.pushed += _count(await outgoing.push_all(), result)
+            result.pulled += await self._pull_all(conn, outgoing, result)
+            await self._flush_applied(conn, outgoing, force=True)
+            result.cursor = self._cursor
+            await self._up_to_date(outgoing)
+        finally:
+            self._conn = None
+            await conn.close()
+        return result
+
+    def wake(self) -> None:
+        """Look for local changes now, or retry now if waiting (call on the engine's loop)."""
+        self._wake.set()
+
+    async def fetch_blob(self, sha256: str) -> bool:
+        """Download a picture over the live connection into the store; False if the server has
+        none. ConnectionError when offline."""
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError("not connected to the sync server")
+        parts: list[bytes] = []
+        offset, size = 0, None
+        while size is None or offset < size:
+            reply = await conn.request(BlobGet(sha256, offset))
+            if isinstance(reply, BlobMissing):
+                return False
+            assert isinstance(reply, Blob)
+            size = reply.size
+            parts.append(reply.data)
+            offset += len(reply.data)
+        await asyncio.to_thread(self._store.put_blob, sha256, b"".join(parts))
+        return True
+
+    # ----------------------------------------------------------------- one connection
+
+    async def _live_session(self) -> None:
+        conn = await self._connect()
+        try:
+            await self._hello(conn)
+            outgoing = Outgoing(self._store, conn, self._limits)
+            await self._catch_up(conn, outgoing)
+            while True:
+                await self._idle(conn, outgoing)
+        finally:
+            self._conn = None
+            await conn.close()
+
+    async def _connect(self) -> Connection:
+        token = await asyncio.to_thread(self._token)
+        if not token:
+            raise NeedsUser("Sign in to the sync server (Settings → Sync).")
+        await self._report(SyncState.CONNECTING, "Connecting…")
+        try:
+            conn = await Connection.open(self._url, token)
+        except Refused as refused:
+            if refused.status == 401:
+                raise NeedsUser(_NEEDS_USER[ErrorCode.UNAUTHORIZED]) from None
+            raise
+        return conn
+
+    async def _hello(self, conn: Connection) -> Welcome:
+        self._cursor = await asyncio.to_thread(self._store.sync_cursor)
+        client = f"snapask-desktop/{__version__}"
+        try:
+            welcome = await conn.request(Hello(self._store.device_id, self._cursor, client=client))
+        except ServerError as error:
+            stop = _needs_user(error)
+            raise NeedsUser(stop) if stop else error from None
+        assert isinstance(welcome, Welcome)
+        self._conn = conn
+        self._limits = DEFAULT_LIMITS.tightest(welcome.limits)
+        if abs(welcome.server_time_ms - wall_clock_ms()) > MAX_DRIFT_MS:
+            self._events.notice(
+                "This computer's clock differs from the sync server's by more than 5 minutes; "
+                "set the clock right or changes may be refused."
+            )
+        if welcome.head < self._cursor:
+            # The server lost data (restored from an old backup): start over and resend all.
+            count = await asyncio.to_thread(self._store.reset_sync_after_server_loss)
+            log.warning("sync: server head %s < cursor %s; resent %s ops", welcome.head,
+                        self._cursor, count)  # fmt: skip
+            self._cursor = 0
+            self._applied_sent = 0
+        return welcome
+
+    async def _catch_up(self, conn: Connection, outgoing: Outgoing) -> None:
+        await self._report(SyncState.SYNCING, "Syncing…")
+        result = PassResult()
+        _count(await outgoing.push_all(), result)
+        await self._pull_all(conn, outgoing, result)
+        await self._flush_applied(conn, outgoing, force=True)
+        await self._up_to_date(outgoing)
+
+    async def _idle(self, conn: Connection, outgoing: Outgoing) -> None:
+        """Wait for a live frame, a local change or the poll tick, and handle it."""
+        await _first_of(conn.activity, self._wake, timeout_s=self._poll_s)
+        self._wake.clear()
+        frames = conn.take_live()  # raises Closed once the connection has ended
+        for frame in frames:
+            if await self._apply_frame(conn, outgoing, frame, PassResult()):
+                await self._pull_all(conn, outgoing, PassResult())
+        if self._held_until_ms and wall_clock_ms() >= self._held_until_ms:
+            outgoing.held.clear()
+            self._held_until_ms = 0
+        pending = await asyncio.to_thread(self._store.outbox_count)
+        if pending > len(outgoing.held):
+            await self._report(SyncState.SYNCING, "Sending changes…", pending=pending)
+            self._after_push(await outgoing.push_all())
+        await self._flush_applied(conn, outgoing, force=not frames)
+        await self._up_to_date(outgoing)
+
+    async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
+        pulled = 0
+        while True:
+            reply = await conn.request(Pull(self._cursor, self._limits.max_page_changes))
+            assert isinstance(reply, Changes)
+            pulled += len(reply.changes)
+            if not await self._apply_frame(conn, outgoing, reply, result):
+                return pulled
+
+    async def _apply_frame(
+        self, conn: Connection, outgoing: Outgoing, frame: Changes, result: PassResult
+    ) -> bool:
+        """Apply one frame by the cursor rule; True if a pull should follow."""
+        plan = plan_changes(self._cursor, frame)
+        if plan.verdict is Verdict.STALE:
+            return False
+        if plan.verdict is Verdict.GAP:
+            return True
+        report = await asyncio.to_thread(self._store.apply_changes, plan.apply, plan.new_cursor)
+        self._cursor = report.cursor
+        self._events.applied(report)
+        if report.wrote_ops:
+            _count(await outgoing.push_all(), result)
+        await self._flush_applied(conn, outgoing, force=False)
+        if report.skew_ahead_ms is not None:
+            minutes = max(1, report.skew_ahead_ms // 60_000)
+            raise ClockBehind(
+                f"A change from another device is stamped {minutes} min ahead of this "
+                "computer's clock: check the date and time. Retrying in a minute."
+            )
+        return plan.pull_next
+
+    async def _flush_applied(self, conn: Connection, outgoing: Outgoing, *, force: bool) -> None:
+        if self._cursor <= self._applied_sent:
+            return
+        now = wall_clock_ms()
+        if not force and now - self._applied_at_ms < APPLIED_EVERY_MS:
+            return
+        # "applied" also promises every op written before it was pushed and acknowledged.
+        if await asyncio.to_thread(self._store.outbox_count) > len(outgoing.held):
+            return
+        await conn.send(Applied(self._cursor))
+        self._applied_sent, self._applied_at_ms = self._cursor, now
+
+    async def _up_to_date(self, outgoing: Outgoing) -> None:
+        pending = await asyncio.to_thread(self._store.outbox_count)
+        if pending > len(outgoing.held):
+            return
+        now = wall_clock_ms()
+        if (
+            self.status.state is not SyncState.UP_TO_DATE
+            or now - (self.status.last_synced_ms or 0) >= 1000
+        ):
+            await asyncio.to_thread(self._store.mark_synced, now)
+            message = "Up to date" if not outgoing.held else _CLOCK_AHEAD
+            await self._report(SyncState.UP_TO_DATE, message, pending=pending, last_synced_ms=now)
+
+    def _after_push(self, outcome: PushOutcome) -> None:
+        if outcome.clock_ahead and not self._held_until_ms:
+            self._held_until_ms = wall_clock_ms() + clock_skew_delay_ms(0, self._jitter())
+            self._events.notice(_CLOCK_AHEAD)
+        for code, message in outcome.rejected:
+            self._events.notice(f"A change could not be synced ({code}): {message}")
+
+    # ----------------------------------------------------------------- reporting and waiting
+
+    async def _report(self, state: SyncState, message: str, **fields: object) -> None:
+        if "pending" not in fields:
+            fields["pending"] = await asyncio.to_thread(self._store.outbox_count)
+        fields.setdefault("retry_in_ms", None)
+        self.status = self.status.with_(state=state, message=message, cursor=self._cursor,
+                                        **fields)  # fmt: skip
+        self._events.status(self.status)
+
+    async def _sleep(self, delay_ms: int | None) -> None:
+        self._wake.clear()
+        timeout = None if delay_ms is None else delay_ms / 1000
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+
+_CLOCK_AHEAD = (
+    "The sync server refused a change because this computer's clock is ahead: "
+    "check the date and time. It is kept and sent again in a minute."
+)
+
+_NEEDS_USER = {
+    ErrorCode.UNSUPPORTED_PROTOCOL: "The sync server speaks a newer protocol: update SnapAsk.",
+    ErrorCode.DEVICE_MISMATCH: "The sync server knows this device by another token: sign in again.",
+    ErrorCode.UNAUTHORIZED: "The sync server no longer accepts this device: sign in again.",
+    ErrorCode.REPLACED: "Another copy of SnapAsk is syncing as this device; this one stopped.",
+}
+
+_CLOSE_CODES = {
+    CloseCode.UNSUPPORTED_PROTOCOL: ErrorCode.UNSUPPORTED_PROTOCOL,
+    CloseCode.UNAUTHORIZED: ErrorCode.UNAUTHORIZED,
+    CloseCode.DEVICE_MISMATCH: ErrorCode.DEVICE_MISMATCH,
+    CloseCode.REPLACED: ErrorCode.REPLACED,
+}
+
+
+def _needs_user(error: Exception) -> str | None:
+    """The sentence to show when ``error`` needs the user, None when a retry may help."""
+    if isinstance(error, NeedsUser):
+        return str(error)
+    code: str | None = None
+    if isinstance(error, ServerError):
+        code = error.frame.code
+    elif isinstance(error, Closed) and error.code in _CLOSE_CODES:
+        code = _CLOSE_CODES[CloseCode(error.code)]
+    return _NEEDS_USER.get(ErrorCode(code)) if code in _NEEDS_USER else None
+
+
+def _offline_text(error: Exception) -> str:
+    if isinstance(error, Refused):
+        return f"The sync server is busy ({error}); retrying."
+    if isinstance(error, Closed | ServerError):
+        return "Connection to the sync server lost; retrying."
+    return "Offline: the sync server cannot be reached; retrying."
+
+
+async def _first_of(*events: asyncio.Event, timeout_s: float) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _count(outcome: PushOutcome, result: PassResult) -> int:
+    result.rejected.extend(outcome.rejected)
+    return outcome.sent

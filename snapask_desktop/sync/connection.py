@@ -1,0 +1,195 @@
+"""One WebSocket to the sync server: requests paired with replies by id, live frames queued.
+
+The server answers the frames of a connection in order, so a request's reply is matched by
+its ``id``; live ``changes`` frames (no ``id``) go to a queue the session drains. A reply that
+takes longer than ACK_TIMEOUT_MS means the connection is dead (section 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from dataclasses import replace
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from snapask_desktop.sync.errors import ProtocolError
+from snapask_desktop.sync.limits import ACK_TIMEOUT_MS, MAX_FRAME_BYTES
+from snapask_desktop.sync.protocol import (
+    Changes,
+    ClientFrame,
+    Error,
+    ServerFrame,
+    encode_frame,
+    parse_server_frame,
+)
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 15.0
+CLOSE_PROTOCOL_ERROR = 1002
+
+
+class Refused(Exception):
+    """The server refused the WebSocket upgrade (``status`` 401 unauthorized, 429 busy...)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Closed(Exception):
+    """The connection ended; ``code`` is the WebSocket close code (None: it just dropped)."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(f"connection closed ({code}) {reason}".strip())
+        self.code = code
+        self.reason = reason
+
+
+class ServerError(Exception):
+    """The server answered a request with an ``error`` frame."""
+
+    def __init__(self, frame: Error) -> None:
+        super().__init__(f"{frame.code}: {frame.message}")
+        self.frame = frame
+
+
+class Connection:
+    """An open sync WebSocket; use ``Connection.open`` and ``close``."""
+
+    def __init__(self, ws: ClientConnection, ack_timeout_s: float) -> None:
+        self._ws = ws
+        self._ack_timeout_s = ack_timeout_s
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[ServerFrame]] = {}
+        self.live: asyncio.Queue[Changes] = asyncio.Queue()
+        self.activity = asyncio.Event()  # set by a live frame or the end of the connection
+        self.closed: Closed | None = None
+        self.last_error: Error | None = None  # an unsolicited error, sent just before a close
+        self._reader = asyncio.get_running_loop().create_task(self._read_forever())
+
+    @classmethod
+    async def open(
+        cls, url: str, token: str, *, ack_timeout_s: float = ACK_TIMEOUT_MS / 1000
+    ) -> Connection:
+        """Connect with the device token in the handshake; Refused if the server says no."""
+        try:
+            ws = await connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {token}"},
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=CONNECT_TIMEOUT_S,
+                proxy=None,  # a sync server is reached directly, like a LAN host
+                user_agent_header="snapask-desktop",
+            )
+        except InvalidStatus as error:
+            raise Refused(error.response.status_code, _refusal_text(error)) from None
+        return cls(ws, ack_timeout_s)
+
+    async def request(self, frame: ClientFrame) -> ServerFrame:
+        """Send a frame with a fresh id and wait for its reply (an ``error`` raises ServerError)."""
+        request_id = next(self._ids)
+        waiter: asyncio.Future[ServerFrame] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = waiter
+        try:
+            await self.send(replace(frame, id=request_id))  # type: ignore[type-var]
+            reply = await asyncio.wait_for(waiter, self._ack_timeout_s)
+        except TimeoutError:
+            await self.close(1011, "no reply")
+            raise Closed(None, "the server did not answer in time") from None
+        finally:
+            self._waiting.pop(request_id, None)
+        if isinstance(reply, Error):
+            raise ServerError(reply)
+        return reply
+
+    async def send(self, frame: ClientFrame) -> None:
+        """Send a frame that has no reply (``applied``)."""
+        if self.closed is not None:
+            raise self.closed
+        try:
+            await self._ws.send(encode_frame(frame))
+        except ConnectionClosed as error:
+            raise self._ended(error) from None
+
+    def take_live(self) -> list[Changes]:
+        """The live ``changes`` frames received so far; Closed once the connection ended."""
+        frames: list[Changes] = []
+        while not self.live.empty():
+            frames.append(self.live.get_nowait())
+        self.activity.clear()
+        if not frames and self.closed is not None:
+            raise self.closed
+        return frames
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the WebSocket and stop reading."""
+        with contextlib.suppress(Exception):
+            await self._ws.close(code, reason)
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+    async def _read_forever(self) -> None:
+        try:
+            async for message in self._ws:
+                self._dispatch(parse_server_frame(message))
+        except ProtocolError as error:
+            log.warning("sync server sent a frame we cannot read: %s", error)
+            self._fail(Closed(CLOSE_PROTOCOL_ERROR, "unreadable frame from the server"))
+            await self._ws.close(CLOSE_PROTOCOL_ERROR, "unreadable frame")
+            return
+        except ConnectionClosed as error:
+            self._fail(self._ended(error))
+            return
+        self._fail(self._ended(None))
+
+    def _dispatch(self, frame: ServerFrame) -> None:
+        request_id = getattr(frame, "id", None)
+        if request_id is None and isinstance(frame, Changes):
+            self.live.put_nowait(frame)
+            self.activity.set()
+            return
+        if request_id is None and isinstance(frame, Error):
+            # An unsolicited error comes right before a close; the close code says the rest.
+            log.info("sync server: %s: %s", frame.code, frame.message)
+            self.last_error = frame
+            return
+        waiter = self._waiting.get(request_id) if isinstance(request_id, int) else None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(frame)
+        else:
+            log.debug("sync: a reply nobody waits for (%s)", type(frame).__name__)
+
+    def _ended(self, error: ConnectionClosed | None) -> Closed:
+        if self.closed is None:
+            received = error.rcvd if error is not None else self._ws.close_rcvd
+            code = received.code if received is not None else None
+            reason = received.reason if received is not None else ""
+            self.closed = Closed(code, reason)
+        return self.closed
+
+    def _fail(self, closed: Closed) -> None:
+        if self.closed is None:
+            self.closed = closed
+        self.activity.set()
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(self.closed)
+
+
+def _refusal_text(error: InvalidStatus) -> str:
+    body = error.response.body or b""
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return message if isinstance(message, str) else f"HTTP {error.response.status_code}"
+
+
+__all__ = ["Closed", "Connection", "Refused", "ServerError"]

@@ -1,0 +1,145 @@
+"""Sending the outbox: blobs before the screenshot ops that name them, ops in frame-sized
+batches, and acknowledgements applied to the store (section 5.2 and 5.5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from snapask_desktop.sync.connection import Connection, ServerError
+from snapask_desktop.sync.errors import ErrorCode, ProtocolError
+from snapask_desktop.sync.protocol import Ack, BlobAck, BlobPut, Limits, Op, Push
+from snapask_desktop.sync.records import ScreenshotRecord, parse_payload
+from snapask_desktop.sync.wire import encode_json
+
+if TYPE_CHECKING:
+    from snapask_desktop.store import Store
+    from snapask_desktop.store.records import OutboxOp
+
+log = logging.getLogger(__name__)
+
+FRAME_SLACK_BYTES = 4096  # room for the push envelope around the ops
+
+
+@dataclass
+class PushOutcome:
+    """What one round of pushing did."""
+
+    sent: int = 0
+    acknowledged: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+    clock_ahead: bool = False  # the server refused a stamp as too far ahead (clock_skew)
+
+
+class Outgoing:
+    """Pushes a store's outbox over one connection."""
+
+    def __init__(self, store: Store, conn: Connection, limits: Limits) -> None:
+        self._store = store
+        self._conn = conn
+        self._limits = limits
+        self.held: set[str] = set()  # op ids refused for clock skew: kept, not resent yet
+
+    async def push_all(self) -> PushOutcome:
+        """Send every pending op (oldest first) until the outbox holds only held ops."""
+        outcome = PushOutcome()
+        while True:
+            ops = await self._next_ops()
+            if not ops:
+                return outcome
+            for batch in self._batches(await self._wire_ops(ops, outcome)):
+                await self._upload_blobs(batch)
+                ack = await self._conn.request(Push(tuple(op for op, _ in batch)))
+                assert isinstance(ack, Ack)
+                await self._settle(ack, outcome)
+                outcome.sent += len(batch)
+
+    async def _next_ops(self) -> list[OutboxOp]:
+        limit = self._limits.max_ops_per_push + len(self.held)
+        ops = await asyncio.to_thread(self._store.outbox_pending, limit)
+        return [op for op in ops if op.op_id not in self.held]
+
+    async def _wire_ops(self, ops: Iterable[OutboxOp], outcome: PushOutcome) -> list[_Ready]:
+        ready: list[_Ready] = []
+        for op in ops:
+            try:
+                payload = parse_payload(op.payload, from_device=True)
+            except ProtocolError as error:
+                # Our own store wrote something the protocol refuses (a bug): drop it visibly
+                # rather than let it block every later change.
+                await asyncio.to_thread(
+                    self._store.outbox_reject, op.op_id, str(error.code), error.message
+                )
+                outcome.rejected.append((str(error.code), error.message))
+                continue
+            wire = Op(op.op_id, payload)
+            ready.append((wire, len(encode_json(wire.to_wire()).encode("utf-8"))))
+        return ready
+
+    def _batches(self, ready: list[_Ready]) -> list[list[_Ready]]:
+        budget = self._limits.max_frame_bytes - FRAME_SLACK_BYTES
+        batches: list[list[_Ready]] = []
+        current: list[_Ready] = []
+        size = 0
+        for item in ready:
+            full = len(current) >= self._limits.max_ops_per_push or size + item[1] > budget
+            if current and full:
+                batches.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += item[1]
+        if current:
+            batches.append(current)
+        return batches
+
+    async def _settle(self, ack: Ack, outcome: PushOutcome) -> None:
+        done = [r.op_id for r in ack.results if r.status in ("applied", "duplicate")]
+        await asyncio.to_thread(self._store.outbox_ack, done)
+        outcome.acknowledged += len(done)
+        for result in ack.results:
+            if result.status != "rejected":
+                continue
+            code, message = result.code or "internal", result.message or ""
+            if code == ErrorCode.CLOCK_SKEW:
+                self.held.add(result.op_id)
+                outcome.clock_ahead = True
+                continue
+            await asyncio.to_thread(self._store.outbox_reject, result.op_id, code, message)
+            outcome.rejected.append((code, message))
+
+    async def _upload_blobs(self, batch: list[_Ready]) -> None:
+        for op, _size in batch:
+            if isinstance(op.payload, ScreenshotRecord):
+                await self.upload_blob(op.payload.sha256)
+
+    async def upload_blob(self, sha256: str) -> bool:
+        """Upload one picture's bytes (resuming where the server is); False if it stays local."""
+        try:
+            data = await asyncio.to_thread(self._store.screenshot_bytes, sha256)
+        except Exception as error:  # a picture we never downloaded, or a damaged file
+            log.info("sync: picture %s… not uploaded: %s", sha256[:12], error)
+            return False
+        chunk = self._limits.blob_chunk_bytes
+        offset = 0
+        while True:
+            frame = BlobPut(sha256, len(data), offset, data[offset : offset + chunk])
+            try:
+                ack = await self._conn.request(frame)
+            except ServerError as error:
+                # too_large or blob_mismatch: the picture stays on this device ("not synced").
+                log.warning("sync: picture %s… stays local: %s", sha256[:12], error)
+                return False
+            assert isinstance(ack, BlobAck)
+            if ack.complete:
+                return True
+            if ack.received <= offset and offset != 0:
+                raise ConnectionError(f"the server keeps refusing picture {sha256[:12]}…")
+            offset = ack.received
+
+
+_Ready = tuple[Op, int]  # an op and its encoded size in bytes
+
+__all__ = ["Outgoing", "PushOutcome"]

@@ -1,0 +1,73 @@
+"""The sync engine on its own thread and asyncio loop, driven from any other thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from snapask_desktop.loop_thread import LoopThread
+from snapask_desktop.sync.client import SyncEngine, SyncEvents
+from snapask_desktop.sync.status import SyncStatus
+
+if TYPE_CHECKING:
+    from snapask_desktop.store import Store
+
+
+class SyncRunner:
+    """Runs ``SyncEngine.run`` in the background until ``stop``; thread-safe controls."""
+
+    def __init__(
+        self,
+        store: Store,
+        ws_url: str,
+        token: Callable[[], str | None],
+        events: SyncEvents,
+        *,
+        poll_s: float | None = None,
+    ) -> None:
+        self._thread = LoopThread("snapask-sync")
+        kwargs = {} if poll_s is None else {"poll_s": poll_s}
+        # The engine's asyncio.Event must be made on the loop that waits on it.
+        self._engine: SyncEngine = self._thread.submit(
+            _make(store, ws_url, token, events, kwargs)
+        ).result()
+        self._task: concurrent.futures.Future[None] | None = None
+
+    @property
+    def status(self) -> SyncStatus:
+        """The latest status (read from any thread; it is an immutable snapshot)."""
+        return self._engine.status
+
+    def start(self) -> None:
+        """Begin syncing in the background (a second call does nothing)."""
+        if self._task is None or self._task.done():
+            self._task = self._thread.submit(self._engine.run())
+
+    def sync_now(self) -> None:
+        """Send and fetch now; also retries at once when waiting after a failure."""
+        self._thread.submit(_wake(self._engine))
+
+    def fetch_blob(self, sha256: str) -> concurrent.futures.Future[bool]:
+        """Download a picture into the store; the future fails with ConnectionError offline."""
+        return self._thread.submit(self._engine.fetch_blob(sha256))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Cancel the engine (closing its connection) and end the thread."""
+        self._thread.stop(timeout_s)
+
+
+async def _make(
+    store: Store,
+    ws_url: str,
+    token: Callable[[], str | None],
+    events: SyncEvents,
+    kwargs: dict[str, float],
+) -> SyncEngine:
+    return SyncEngine(store, ws_url, token, events=events, **kwargs)  # type: ignore[arg-type]
+
+
+async def _wake(engine: SyncEngine) -> None:
+    engine.wake()
+    await asyncio.sleep(0)

@@ -1,0 +1,142 @@
+"""Several real devices (each its own SQLite store) syncing through the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from snapask_desktop.server.testing import RunningServer, running_server
+from snapask_desktop.store import Store
+from snapask_desktop.sync.client import PassResult, SyncEngine, SyncEvents
+from snapask_desktop.sync.runner import SyncRunner
+from snapask_desktop.sync.status import SyncStatus
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Device:
+    """One device: its store, its token, and ways to sync it once or in the background."""
+
+    name: str
+    store: Store
+    token: str
+    ws_url: str
+    notices: list[str] = field(default_factory=list)
+    statuses: list[SyncStatus] = field(default_factory=list)
+    runner: SyncRunner | None = None
+
+    def events(self) -> SyncEvents:
+        return SyncEvents(status=self.statuses.append, notice=self.notices.append)
+
+    def engine(self, url: str | None = None) -> SyncEngine:
+        return SyncEngine(self.store, url or self.ws_url, lambda: self.token, events=self.events())
+
+    def sync(self, url: str | None = None) -> PassResult:
+        """One full pass: push the outbox, pull everything, disconnect."""
+        return asyncio.run(self.engine(url).sync_once())
+
+    def start(self, url: str | None = None) -> SyncRunner:
+        """Sync live in the background until the test ends."""
+        self.runner = SyncRunner(self.store, url or self.ws_url, lambda: self.token,
+                                 self.events(), poll_s=0.05)  # fmt: skip
+        self.runner.start()
+        return self.runner
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+
+
+class Fleet:
+    """Makes devices of one user on one server and tears them down."""
+
+    def __init__(self, server: RunningServer, root: Path, user: str = "ada") -> None:
+        self.server = server
+        self.root = root
+        self.user = user
+        self.devices: list[Device] = []
+        self._names = itertools.count(1)
+
+    def device(self, name: str | None = None, data_dir: Path | None = None) -> Device:
+        name = name or f"{self.user}-{next(self._names)}"
+        store = Store.open(data_dir or self.root / name)
+        token = self.server.sign_in(self.user, PASSWORD, store.device_id, name)
+        device = Device(name, store, token, self.server.ws_url)
+        self.devices.append(device)
+        return device
+
+    def close(self) -> None:
+        for device in self.devices:
+            device.stop()
+            device.store.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(tmp_path / "server") as srv:
+        srv.add_user("ada", PASSWORD)
+        yield srv
+
+
+@pytest.fixture
+def fleet(server: RunningServer, tmp_path: Path) -> Iterator[Fleet]:
+    made = Fleet(server, tmp_path / "devices")
+    yield made
+    made.close()
+
+
+def snapshot(store: Store) -> dict[str, Any]:
+    """Everything that syncs, read straight from the SQLite file (deleted records included)."""
+    with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as db:
+        conversations = db.execute(
+            "SELECT id, title, pinned, archived, deleted, created_at, updated_at, device, vv, hlc,"
+            " field_hlc FROM conversation ORDER BY id"
+        ).fetchall()
+        messages = db.execute(
+            "SELECT id, conversation_id, role, text, model, status, screenshot_sha256, hlc,"
+            " device_id, created_at FROM message ORDER BY hlc, id"
+        ).fetchall()
+        screenshots = db.execute(
+            "SELECT sha256, size_bytes, width, height, mime FROM screenshot ORDER BY sha256"
+        ).fetchall()
+    return {
+        "conversations": [_decode(row) for row in conversations],
+        "messages": messages,
+        "screenshots": screenshots,
+    }
+
+
+def _decode(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    *head, vv, hlc, field_hlc = row
+    return (*head, json.loads(vv), hlc, json.loads(field_hlc))
+
+
+def converge(devices: list[Device], rounds: int = 2) -> None:
+    """Sync every device in turn until everyone has seen everyone's changes."""
+    for _ in range(rounds):
+        for device in devices:
+            device.sync()
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:
+    """Poll until ``condition()`` is truthy; fail with ``what`` after ``timeout_s``."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.02)

@@ -1,0 +1,161 @@
+"""Two and three real devices syncing through the real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from tests.syncing.conftest import Fleet, converge, snapshot, wait_for
+
+
+def _png(color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_offline_edits_on_three_devices_converge(fleet: Fleet) -> None:
+    a, b, c = fleet.device(), fleet.device(), fleet.device()
+    shared, _ = a.store.start_conversation("shared", "first question")
+    converge([a, b, c])
+    # All three go offline and work: new conversations, messages, edits of the shared one.
+    for index, device in enumerate((a, b, c)):
+        own, _ = device.store.start_conversation(f"from {device.name}", f"question {index}")
+        device.store.add_message(own.id, "model", f"answer {index}", model="m")
+        device.store.add_message(shared.id, "user", f"{device.name} adds a line")
+    b.store.update_conversation(shared.id, pinned=True)
+    c.store.update_conversation(shared.id, archived=True)
+    converge([a, b, c])
+
+    first = snapshot(a.store)
+    assert snapshot(b.store) == first
+    assert snapshot(c.store) == first
+    assert len(first["conversations"]) == 4
+    assert len(first["messages"]) == 1 + 3 * 3
+    merged = a.store.get_conversation(shared.id).conversation
+    # Different fields edited concurrently: both edits survive, no conflict to show.
+    assert (merged.pinned, merged.archived) == (True, True)
+    assert a.store.conflicts(shared.id) == []
+    for device in (a, b, c):
+        assert device.store.outbox_count() == 0
+
+
+def test_concurrent_title_edits_pick_one_winner_and_keep_a_conflict(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    conversation = a.store.create_conversation("Error dialog")
+    converge([a, b])
+    a.store.update_conversation(conversation.id, title="Setup dialog")
+    b.store.update_conversation(conversation.id, title="Installer error 0x80070005")  # later
+    converge([a, b])
+
+    titles = {d.store.get_conversation(conversation.id).conversation.title for d in (a, b)}
+    assert titles == {"Installer error 0x80070005"}
+    assert snapshot(a.store) == snapshot(b.store)
+    conflicts = a.store.conflicts(conversation.id)
+    assert [(k.field, k.losing_value, k.winning_value) for k in conflicts] == [
+        ("title", "Setup dialog", "Installer error 0x80070005")
+    ]
+
+    # "Keep the other version" on the device that lost writes a version that wins everywhere.
+    a.store.keep_other_version(conflicts[0].id)
+    converge([a, b])
+    for device in (a, b):
+        assert device.store.get_conversation(conversation.id).conversation.title == "Setup dialog"
+    assert a.store.conflicts(conversation.id) == []
+    assert snapshot(a.store) == snapshot(b.store)
+
+
+def test_delete_against_a_concurrent_edit_keeps_the_conversation(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    conversation, _ = a.store.start_conversation("Keep me", "question")
+    converge([a, b])
+    a.store.delete_conversation(conversation.id)
+    b.store.update_conversation(conversation.id, title="Still needed")
+    converge([a, b])
+
+    for device in (a, b):
+        kept = device.store.get_conversation(conversation.id).conversation
+        assert (kept.deleted, kept.title) == (False, "Still needed")
+        assert [s.id for s in device.store.list_conversations()] == [conversation.id]
+    # The device whose delete was cancelled is told so, with a way to delete again.
+    cancelled = [k for k in a.store.conflicts(conversation.id) if k.field == "deleted"]
+    assert cancelled and cancelled[0].losing_value is True
+    a.store.keep_other_version(cancelled[0].id)
+    converge([a, b])
+    for device in (a, b):
+        assert device.store.list_conversations() == []
+    assert snapshot(a.store) == snapshot(b.store)
+
+
+def test_a_message_on_a_conversation_deleted_elsewhere_restores_it(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    conversation, _ = a.store.start_conversation("Topic", "question")
+    converge([a, b])
+    a.store.delete_conversation(conversation.id)
+    b.store.add_message(conversation.id, "user", "one more thing")  # b has not seen the delete
+    converge([a, b])
+    for device in (a, b):
+        assert [s.id for s in device.store.list_conversations()] == [conversation.id]
+        texts = [m.text for m in device.store.get_conversation(conversation.id).messages]
+        assert texts == ["question", "one more thing"]
+    assert snapshot(a.store) == snapshot(b.store)
+
+
+def test_messages_from_several_devices_are_the_union_in_one_order(fleet: Fleet) -> None:
+    a, b, c = fleet.device(), fleet.device(), fleet.device()
+    conversation, _ = a.store.start_conversation("Busy", "q0")
+    converge([a, b, c])
+    for round_ in range(3):
+        for device in (a, b, c):
+            device.store.add_message(conversation.id, "user", f"{device.name} r{round_}")
+    converge([c, a, b])
+    orders = [[m.id for m in d.store.get_conversation(conversation.id).messages] for d in (a, b, c)]
+    assert orders[0] == orders[1] == orders[2]
+    assert len(orders[0]) == 10 and len(set(orders[0])) == 10
+
+
+def test_a_picture_arrives_by_hash_and_downloads_when_first_needed(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    png = _png((200, 30, 30))
+    shot = a.store.add_screenshot(png)
+    a.store.add_screenshot(png)  # the same picture twice is one blob and one op
+    conversation, _ = a.store.start_conversation("Red", "what?", screenshot_sha256=shot.sha256)
+    converge([a, b])
+
+    assert b.store.screenshot_info(shot.sha256).size_bytes == len(png)
+    assert b.store.missing_blob(shot.sha256)  # metadata only: bytes come when first viewed
+    runner = b.start()
+    wait_for(lambda: runner.status.state.value == "up_to_date", what="b live")
+    assert runner.fetch_blob(shot.sha256).result(20) is True
+    assert not b.store.missing_blob(shot.sha256)
+    assert b.store.screenshot_bytes(shot.sha256, verify=True) == png
+    message = b.store.get_conversation(conversation.id).messages[0]
+    assert message.screenshot_sha256 == shot.sha256
+
+
+def test_an_unknown_picture_is_reported_missing_not_invented(fleet: Fleet) -> None:
+    b = fleet.device()
+    runner = b.start()
+    wait_for(lambda: runner.status.state.value == "up_to_date", what="b live")
+    assert runner.fetch_blob("ab" * 32).result(20) is False
+
+
+def test_a_change_on_one_device_appears_live_on_another(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    a.start()
+    b.start()
+    conversation = a.store.create_conversation("Live")
+    wait_for(lambda: b.store.list_conversations(), what="the conversation on b")
+    a.store.update_conversation(conversation.id, title="Live, renamed")
+    wait_for(
+        lambda: b.store.get_conversation(conversation.id).conversation.title == "Live, renamed",
+        what="the rename on b",
+    )
+    b.store.add_message(conversation.id, "user", "from b")
+    wait_for(
+        lambda: len(a.store.get_conversation(conversation.id).messages) == 1,
+        what="b's message on a",
+    )
+    wait_for(lambda: a.store.last_synced_at() is not None, what="a up to date")
+    assert a.runner is not None and a.runner.status.pending == 0
