@@ -21,7 +21,7 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from snapask_desktop import paths
 
-COMMANDS = ("show", "capture", "open", "quit")
+COMMANDS = ("show", "capture", "open", "quit", "sync")
 CAPTURE_MODES = ("region", "full")
 MAX_REQUEST_BYTES = 4096
 CONNECT_TIMEOUT_MS = 1500

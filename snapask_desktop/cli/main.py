@@ -13,7 +13,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line grammar; each command module adds its own subcommands."""
-    from snapask_desktop.cli import app_cmd, conversations_cmd, settings_cmd
+    from snapask_desktop.cli import app_cmd, conversations_cmd, settings_cmd, sync_cmd
 
     parser = argparse.ArgumentParser(
         prog="snapask",
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     app_cmd.register(commands)
     conversations_cmd.register(commands)
     settings_cmd.register(commands)
+    sync_cmd.register(commands)
     return parser
 
 

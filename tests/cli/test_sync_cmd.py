@@ -1,0 +1,94 @@
+"""`snapask sync signin|now|status|signout` as a user runs them, against the real server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from snapask_desktop import paths
+from snapask_desktop.server.testing import RunningServer, running_server
+from snapask_desktop.store import Store
+from tests.support.cli import snapask
+
+PASSWORD = "pw for ada"
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    with running_server(tmp_path / "server") as srv:
+        srv.add_user("ada", PASSWORD)
+        yield srv
+
+
+def test_sync_before_setup_says_how_to_set_it_up() -> None:
+    status = snapask("sync", "status")
+    assert status.returncode == 0, status.stderr
+    assert "server: (not set up)" in status.stdout
+    now = snapask("sync", "now")
+    assert now.returncode == 1
+    assert "snapask sync signin SERVER --user NAME" in now.stderr
+
+
+def test_signin_sync_status_signout(server: RunningServer, tmp_path: Path) -> None:
+    wrong = snapask("sync", "signin", server.url, "--user", "ada", input="nope\n")
+    assert wrong.returncode == 1
+    assert "Wrong user name or password." in wrong.stderr
+
+    signed = snapask("sync", "signin", server.url + "/", "--user", "ada", "--device-name",
+                     "laptop", input=PASSWORD + "\n")  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    assert f"Signed in to {server.url} as ada (this device: laptop)." in signed.stdout
+    settings = (paths.config_dir() / "settings.json").read_text()
+    assert json.loads(settings)["sync_server_url"] == server.url
+    assert PASSWORD not in settings and "token" not in settings
+
+    with Store.open(paths.data_dir()) as store:
+        conversation, _ = store.start_conversation("From the CLI device", "question")
+    now = snapask("sync", "now")
+    assert now.returncode == 0, now.stderr
+    assert "Sent 2 change(s)" in now.stdout
+
+    # Another device of the same user receives it.
+    with Store.open(tmp_path / "phone") as phone:
+        import asyncio
+
+        from snapask_desktop.sync.client import SyncEngine
+
+        token = server.sign_in("ada", PASSWORD, phone.device_id, "phone")
+        asyncio.run(SyncEngine(phone, server.ws_url, lambda: token).sync_once())
+        assert phone.get_conversation(conversation.id).conversation.title == "From the CLI device"
+
+    status = snapask("sync", "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert f"server: {server.url}" in lines
+    assert "account: ada" in lines
+    assert "changes to send: 0" in lines
+    assert "cursor: 2" in lines
+    assert any(line.startswith("last synced: ") and "never" not in line for line in lines)
+
+    out = snapask("sync", "signout")
+    assert out.returncode == 0, out.stderr
+    assert "account: (signed out)" in snapask("sync", "status").stdout
+    again = snapask("sync", "now")
+    assert again.returncode == 1
+    assert "Sign in to the sync server" in again.stderr
+
+
+def test_sync_now_reports_an_unreachable_server(tmp_path: Path) -> None:
+    with running_server(tmp_path / "gone") as srv:
+        srv.add_user("ada", PASSWORD)
+        url = srv.url
+        signed = snapask("sync", "signin", url, "--user", "ada", input=PASSWORD + "\n")
+        assert signed.returncode == 0, signed.stderr
+    result = snapask("sync", "now")
+    assert result.returncode == 1
+    assert "sync failed" in result.stderr
+
+
+def test_signin_rejects_a_bad_address() -> None:
+    result = snapask("sync", "signin", "ftp://example.org", "--user", "ada", input="x\n")
+    assert result.returncode == 2
+    assert "is not a server address" in result.stderr
