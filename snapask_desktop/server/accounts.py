@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from snapask_desktop.server import schema
@@ -73,6 +73,33 @@ class Identity:
     user: str
     device_id: str
     token_hash: str
+
+
+_EPOCH_KEY = "auth_epoch"
+
+
+def _bump_auth_epoch(conn: Connection) -> None:
+    """Count a token change, so running servers know to re-check their connections."""
+    meta = schema.server_meta
+    current = conn.execute(
+        select(meta.c.value).where(meta.c.key == _EPOCH_KEY)
+    ).scalar_one_or_none()
+    if current is None:
+        conn.execute(meta.insert().values(key=_EPOCH_KEY, value="1"))
+    else:
+        conn.execute(
+            update(meta).where(meta.c.key == _EPOCH_KEY).values(value=str(int(current) + 1))
+        )
+
+
+def auth_epoch(db: Database) -> int:
+    """How many token changes (sign-ins, revocations) there have been; cheap to poll."""
+    meta = schema.server_meta
+    with db.read() as conn:
+        value = conn.execute(
+            select(meta.c.value).where(meta.c.key == _EPOCH_KEY)
+        ).scalar_one_or_none()
+    return int(value or 0)
 
 
 def now_ms() -> int:
@@ -162,6 +189,7 @@ def issue_token(db: Database, user_id: int, device_id: str, device_name: str, to
                 .where(d.c.id == device_id)
                 .values(name=device_name, token_hash=hashed, revoked=False)
             )
+            _bump_auth_epoch(conn)  # the old token stops working
 
 
 def authenticate(db: Database, token: str) -> Identity | None:
@@ -202,7 +230,10 @@ def revoke_device(db: Database, device_id: str, *, user_id: int | None = None) -
     if user_id is not None:
         query = query.where(d.c.user_id == user_id)
     with db.write() as conn:
-        return conn.execute(query).rowcount > 0
+        done = conn.execute(query).rowcount > 0
+        if done:
+            _bump_auth_epoch(conn)
+        return done
 
 
 def valid_tokens(db: Database, device_ids: Iterable[str]) -> dict[str, str]:

@@ -41,6 +41,8 @@ from snapask_desktop.sync.wire import encode_json
 log = logging.getLogger("snapask.server")
 T = TypeVar("T")
 _MAX_BUCKETS = 10_000
+# Connected devices' last-seen times are saved this often (and at connect/disconnect).
+_SEEN_INTERVAL_S = 60.0
 
 
 class SyncServer:
@@ -89,6 +91,7 @@ class SyncServer:
             ping_interval=self.config.ping_interval_s,
             ping_timeout=self.config.ping_timeout_s,
             server_header="snapask-sync-server",
+            backlog=2048,  # thousands of devices reconnect at once after a restart
         )
         self.port = int(self._ws_server.sockets[0].getsockname()[1])
         self._tasks = [
@@ -219,21 +222,29 @@ class SyncServer:
         """Close connections whose token was revoked or replaced elsewhere (e.g. by the CLI)."""
         if not self.sessions:
             return
-        devices = {s.device_id for s in self.sessions}
-        valid = await self.run_read(accounts.valid_tokens, self.db, devices)
-        for session in list(self.sessions):
+        # Only the sessions open before the query: later ones were checked as they connected.
+        sessions = list(self.sessions)
+        valid = await self.run_read(accounts.valid_tokens, self.db, {s.device_id for s in sessions})
+        for session in sessions:
             if valid.get(session.device_id) != session.identity.token_hash:
                 session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
 
     async def _housekeeping(self) -> None:
+        epoch = -1
+        last_seen_round = time.monotonic()
         while True:
             await asyncio.sleep(self.config.housekeeping_interval_s)
             try:
-                await self.check_tokens()
-                # Seen times for devices still connected, then whatever is pending.
-                now = accounts.now_ms()
-                for session in self.sessions:
-                    self._seen[session.device_id] = now
+                # A full token check only after a sign-in or revocation somewhere.
+                current = await self.run_read(accounts.auth_epoch, self.db)
+                if current != epoch:
+                    epoch = current
+                    await self.check_tokens()
+                if time.monotonic() - last_seen_round >= _SEEN_INTERVAL_S:
+                    last_seen_round = time.monotonic()
+                    now = accounts.now_ms()
+                    for session in self.sessions:
+                        self._seen[session.device_id] = now
                 await self.run_write(self._flush_progress)
             except Exception:
                 log.exception("housekeeping failed")
