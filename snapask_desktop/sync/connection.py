@@ -168,7 +168,7 @@ class Connection:
 
     def _ended(self, error: ConnectionClosed | None) -> Closed:
         if self.closed is None:
-            received = error.rcvd if error is not None else self._ws.close_rcvd
+            received = error.rcvd if error is not None else self._ws.protocol.close_rcvd
             code = received.code if received is not None else None
             reason = received.reason if received is not None else ""
             self.closed = Closed(code, reason)
