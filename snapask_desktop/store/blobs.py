@@ -65,6 +65,21 @@ class BlobStore:
             )
         return data
 
+    def holds(self, sha256: str, mime: str) -> bool:
+        """Whether the picture's file is on this device (not re-hashed: see ``read``)."""
+        try:
+            return self.blob_path(sha256, _ext(mime)).is_file()
+        except BlobMissing:  # a type we cannot store is never here
+            return False
+
+    def remove(self, sha256: str, mime: str) -> None:
+        """Delete a picture and its thumbnail (absent files are fine)."""
+        paths = [self.thumbnail_path(sha256)]
+        with contextlib.suppress(BlobMissing):
+            paths.append(self.blob_path(sha256, _ext(mime)))
+        for path in paths:
+            path.unlink(missing_ok=True)
+
     def ensure_thumbnail(self, sha256: str, mime: str) -> Path:
         """The thumbnail's path, remade from the picture if it went missing."""
         thumb = self.thumbnail_path(sha256)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,6 +33,8 @@ class ConversationRow(Base):
     vv: Mapped[dict[str, int]] = mapped_column(JSON)
     hlc: Mapped[int] = mapped_column(Integer)
     field_hlc: Mapped[dict[str, list[Any]]] = mapped_column(JSON)
+    # The writer of the newest write this state includes (the synced record's ``device``).
+    device: Mapped[str] = mapped_column(String(64))
 
 
 class ScreenshotRow(Base):
@@ -51,12 +53,13 @@ class MessageRow(Base):
 
     rid: Mapped[int] = mapped_column(Integer, primary_key=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
-    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversation.id"))
+    # No foreign keys (revision 0004): a synced message may arrive before its conversation.
+    conversation_id: Mapped[str] = mapped_column(String(36))
     role: Mapped[str] = mapped_column(String(10))
     text: Mapped[str] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10))
-    screenshot_sha256: Mapped[str | None] = mapped_column(ForeignKey("screenshot.sha256"))
+    screenshot_sha256: Mapped[str | None] = mapped_column(String(64))
     hlc: Mapped[int] = mapped_column(Integer)
     device_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(Integer)
@@ -80,3 +83,34 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ConflictRow(Base):
+    """A concurrent write that lost a field (local only, never synced)."""
+
+    __tablename__ = "conflict"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    field: Mapped[str] = mapped_column(String(10))
+    losing_value: Mapped[Any] = mapped_column(JSON)
+    losing_hlc: Mapped[int] = mapped_column(Integer)
+    losing_device: Mapped[str] = mapped_column(String(64))
+    winning_value: Mapped[Any] = mapped_column(JSON)
+    winning_hlc: Mapped[int] = mapped_column(Integer)
+    winning_device: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(Integer)
+
+
+class SyncProblemRow(Base):
+    """An op the server rejected for good, kept to show the user."""
+
+    __tablename__ = "sync_problem"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    op_id: Mapped[str] = mapped_column(String(36))
+    record_type: Mapped[str] = mapped_column(String(20))
+    record_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(Integer)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from snapask_desktop.store import convert
@@ -18,33 +18,78 @@ MAX_ERROR_CHARS = 2000
 
 
 def enqueue(
-    session: Session, record_type: RecordType, record_id: str, payload: dict[str, Any], now: int
+    conn: Session | Connection,
+    record_type: RecordType,
+    record_id: str,
+    payload: dict[str, Any],
+    now: int,
 ) -> str:
-    """Add an op in the session's (the record's) transaction; returns its op id.
+    """Add an op in the caller's (the record's) transaction; returns its op id.
 
     A conversation op carries the record's whole state, so a newer one makes any older op for
     the same conversation redundant: those are dropped, and an offline rename/pin/archive
     spree leaves one op, not hundreds. (An ack for a dropped op is ignored, like any repeat.)
     """
     if record_type == "conversation":
-        session.execute(
+        conn.execute(
             delete(OutboxRow).where(
                 OutboxRow.record_type == "conversation", OutboxRow.record_id == record_id
             )
         )
     op_id = str(uuid.uuid4())
-    session.add(
-        OutboxRow(
-            op_id=op_id,
-            record_type=record_type,
-            record_id=record_id,
-            payload=payload,
-            created_at=now,
-            attempts=0,
-        )
-    )
-    session.flush()  # constraint failures surface here, inside the record's transaction
+    # Core insert: constraint failures surface here, inside the record's transaction.
+    conn.execute(insert(OutboxRow).values(**_row(op_id, record_type, record_id, payload, now)))
     return op_id
+
+
+def enqueue_many(
+    conn: Connection, ops: list[tuple[RecordType, str, dict[str, Any]]], now: int
+) -> int:
+    """Append many new ops in order (no replacing: for re-queueing a whole store)."""
+    if not ops:
+        return 0
+    rows = [_row(str(uuid.uuid4()), kind, rid, payload, now) for kind, rid, payload in ops]
+    conn.execute(insert(OutboxRow), rows)
+    return len(rows)
+
+
+def _row(
+    op_id: str, record_type: str, record_id: str, payload: dict[str, Any], now: int
+) -> dict[str, Any]:
+    return {
+        "op_id": op_id,
+        "record_type": record_type,
+        "record_id": record_id,
+        "payload": payload,
+        "created_at": now,
+        "attempts": 0,
+    }
+
+
+def take(conn: Session | Connection, op_id: str) -> OutboxOp | None:
+    """Remove one op and return it (None if it is not queued, e.g. acked or replaced)."""
+    row = conn.execute(select(OutboxRow.__table__).where(OutboxRow.op_id == op_id)).one_or_none()
+    if row is None:
+        return None
+    conn.execute(delete(OutboxRow).where(OutboxRow.op_id == op_id))
+    return convert.outbox_op(row)
+
+
+def drop_records(conn: Connection, record_type: RecordType, record_ids: Iterable[str]) -> None:
+    """Drop every queued op for these records (they are gone locally)."""
+    ids = list(record_ids)
+    for start in range(0, len(ids), 500):
+        conn.execute(
+            delete(OutboxRow).where(
+                OutboxRow.record_type == record_type,
+                OutboxRow.record_id.in_(ids[start : start + 500]),
+            )
+        )
+
+
+def clear(conn: Connection) -> int:
+    """Drop every queued op; returns how many."""
+    return int(conn.execute(delete(OutboxRow)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def pending(session: Session, limit: int) -> list[OutboxOp]:
@@ -77,4 +122,6 @@ def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
 
 
-__all__ = ["ack", "count", "enqueue", "failed", "pending"]
+__all__ = [
+    "ack", "clear", "count", "drop_records", "enqueue", "enqueue_many", "failed", "pending", "take",
+]  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from snapask_desktop.sync.records import Conflict, FieldName, FieldStamp
+
 Role = Literal["user", "model"]
 Status = Literal["final", "cancelled", "error", "pending"]
 RecordType = Literal["conversation", "message", "screenshot"]
@@ -28,6 +30,7 @@ class Conversation:
     vv: dict[str, int]
     hlc: int
     field_hlc: FieldStamps
+    device: str = ""  # the writer of the newest write this state includes
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +135,59 @@ class OutboxOp:
     created_at: int
     attempts: int
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRecord:
+    """A concurrent write that lost a field (sync-protocol.md 9.2), kept for the user to see.
+
+    ``losing_value`` is what the other version had; "keep the other version" writes it back.
+    """
+
+    id: int
+    conversation_id: str
+    field: FieldName
+    losing_value: str | bool
+    losing_stamp: FieldStamp
+    winning_value: str | bool
+    winning_stamp: FieldStamp
+    created_at: int  # unix ms, when this device recorded it
+
+    @property
+    def conflict(self) -> Conflict:
+        """The pure merge record this was built from."""
+        return Conflict(
+            conversation_id=self.conversation_id,
+            field=self.field,
+            losing_value=self.losing_value,
+            losing_stamp=self.losing_stamp,
+            winning_value=self.winning_value,
+            winning_stamp=self.winning_stamp,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProblem:
+    """An op the server rejected for good: it left the outbox; the user should be told."""
+
+    id: int
+    op_id: str
+    record_type: str
+    record_id: str
+    code: str  # a sync error code, e.g. "bad_payload", "message_mismatch", "gone"
+    message: str  # the server's plain-language reason
+    created_at: int  # unix ms
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    """What applying one batch of synced changes did (``Store.apply_changes``)."""
+
+    cursor: int  # the cursor now stored
+    applied: int  # changes applied, no-op echoes included
+    changed_conversations: frozenset[str]  # ids whose visible state or messages changed
+    conflicts: tuple[ConflictRecord, ...]  # new conflict records written
+    restored: tuple[str, ...]  # conversations restored by rule 9.6 (tell the user)
+    mismatches: int  # messages/screenshots whose id existed with other content
+    skew_ahead_ms: int | None  # set when stopped at a change stamped too far ahead
+    wrote_ops: bool  # applying wrote outbox ops (restores) that should be pushed

@@ -15,8 +15,10 @@ arrive by sync count too) and indexed for the history query.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +26,34 @@ from sqlalchemy import Connection, Engine, exc, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from snapask_desktop.store import convert, dbfile, outbox, queries, validate
+from snapask_desktop.store import conflicts as conflict_store
+from snapask_desktop.store import (
+    convert,
+    dbfile,
+    outbox,
+    purge,
+    queries,
+    replica,
+    resync,
+    validate,
+)
 from snapask_desktop.store.blobs import BlobStore
 from snapask_desktop.store.engine import BEGIN_IMMEDIATE, BEGIN_OPTION, make_engine
 from snapask_desktop.store.errors import (
     AmbiguousId,
+    BlobCorrupt,
     CorruptDatabase,
+    ImageRejected,
     InvalidInput,
     InvalidState,
     NotFound,
     StoreError,
 )
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
-from snapask_desktop.store.payloads import (
-    conversation_payload,
-    message_payload,
-    screenshot_payload,
-)
+from snapask_desktop.store.payloads import message_payload, screenshot_payload
 from snapask_desktop.store.records import (
+    ApplyReport,
+    ConflictRecord,
     Conversation,
     ConversationDetail,
     ConversationSummary,
@@ -50,12 +62,24 @@ from snapask_desktop.store.records import (
     OutboxOp,
     ScreenshotInfo,
     SearchHit,
+    SyncProblem,
 )
 from snapask_desktop.store.schema import DB_FILENAME
-from snapask_desktop.sync.clock import HybridClock, vv_bump, wall_clock_ms
+from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
+from snapask_desktop.sync.merge import edit_conversation, keep_other_version, new_conversation
+from snapask_desktop.sync.protocol import Change
+from snapask_desktop.sync.records import ConversationState
+
+log = logging.getLogger(__name__)
 
 SYNCED_FIELDS = ("title", "pinned", "archived", "deleted")
 DEVICE_ID_KEY = "device_id"
+# The store's clock never refuses a stamp itself: apply_changes checks remote stamps against
+# the caller's wall clock *before* anything of a batch is written (sync-protocol.md 9.8), and
+# a local edit must always be able to stamp past what is already stored.
+NO_DRIFT_LIMIT = 1 << 62
+# A clock_skew rejection keeps its op (sync-protocol.md 5.2): it is retried, never dropped.
+KEPT_REJECTIONS = frozenset({"clock_skew"})
 
 
 class Store:
@@ -96,7 +120,7 @@ class Store:
         engine = make_engine(path)
         try:
             device_id = _ensure_device_id(engine)
-            clock = HybridClock(last=_max_hlc(engine))
+            clock = HybridClock(last=_max_hlc(engine), max_drift_ms=NO_DRIFT_LIMIT)
         except BaseException:
             engine.dispose()
             raise
@@ -140,21 +164,12 @@ class Store:
 
     def _insert_conversation(self, session: Session, clean_title: str) -> Conversation:
         now, hlc = wall_clock_ms(), self.clock.now()
-        row = ConversationRow(
-            id=str(uuid.uuid4()),
-            title=clean_title,
-            pinned=False,
-            archived=False,
-            deleted=False,
-            created_at=now,
-            updated_at=now,
-            last_activity=hlc,
-            vv=vv_bump({}, self._device_id),
-            hlc=hlc,
-            field_hlc={name: [hlc, self._device_id] for name in SYNCED_FIELDS},
+        state = new_conversation(
+            str(uuid.uuid4()), clean_title, device_id=self._device_id, hlc=hlc, now_ms=now
         )
+        row = ConversationRow(**convert.state_columns(state), last_activity=hlc)
         session.add(row)
-        return self._saved_conversation(session, row, now)
+        return self._saved_conversation(session, row, state, now)
 
     def update_conversation(
         self,
@@ -195,27 +210,24 @@ class Store:
     def _edit(
         self, session: Session, row: ConversationRow, changes: dict[str, Any]
     ) -> Conversation:
-        changed = {name: value for name, value in changes.items() if getattr(row, name) != value}
-        if not changed:
+        """A local edit by the rules of section 9.4 (``merge.edit_conversation``): fresh stamp
+        past everything in the state, restore-on-edit, ``updated_at`` never backwards."""
+        state = convert.state(row)
+        if not any(state.value(name) != value for name, value in changes.items()):
             return convert.conversation(row)
-        now, hlc = wall_clock_ms(), self.clock.now()
-        stamps = dict(row.field_hlc)
-        for name, value in changed.items():
-            setattr(row, name, value)
-            stamps[name] = [hlc, self._device_id]
-        row.field_hlc = stamps
-        row.vv = vv_bump(row.vv, self._device_id)
-        row.hlc = hlc
-        # Never backwards, even after a device with a clock ahead edited it (sync-protocol.md).
-        row.updated_at = max(row.updated_at, now)
-        return self._saved_conversation(session, row, now)
+        now = wall_clock_ms()
+        hlc = replica.fresh_stamp(self.clock, state)
+        edited = edit_conversation(state, changes, device_id=self._device_id, hlc=hlc, now_ms=now)
+        convert.fill_row(row, edited)
+        return self._saved_conversation(session, row, edited, now)
 
-    def _saved_conversation(self, session: Session, row: ConversationRow, now: int) -> Conversation:
+    def _saved_conversation(
+        self, session: Session, row: ConversationRow, state: ConversationState, now: int
+    ) -> Conversation:
         session.flush()
-        conversation = convert.conversation(row)
-        payload = conversation_payload(conversation, self._device_id)
-        outbox.enqueue(session, "conversation", conversation.id, payload, now)
-        return conversation
+        outbox.enqueue(session, "conversation", state.id, state.to_wire(), now)
+        conflict_store.clear_superseded(session.connection(), [state])
+        return convert.conversation(row)
 
     def get_conversation(self, conversation_id: str) -> ConversationDetail:
         """A visible conversation with its messages in display order (hlc, id)."""
@@ -318,6 +330,10 @@ class Store:
             row.status = new_status
             if new_text is not None:
                 row.text = new_text
+            conversation = _conversation_row(session, row.conversation_id)
+            if conversation is not None and conversation.deleted:
+                # Sending a message into a deleted conversation restores it (section 9.6).
+                self._edit(session, conversation, {"deleted": False})
             return self._saved_message(session, row, wall_clock_ms())
 
     def _saved_message(self, session: Session, row: MessageRow, now: int) -> Message:
@@ -392,6 +408,171 @@ class Store:
         with self._read_session() as session:
             return outbox.count(session)
 
+    def outbox_reject(self, op_id: str, code: str, message: str) -> None:
+        """A permanently rejected op: drop it from the outbox and keep a sync problem record
+        the UI shows. ``gone`` also removes the collected conversation here (section 6).
+
+        An op no longer queued (acked, or replaced by a newer state) is ignored; a
+        ``clock_skew`` rejection is refused (that op stays queued and is retried).
+        """
+        clean_code = validate.text_value(code, "the error code", conflict_store.MAX_CODE_CHARS)
+        if clean_code in KEPT_REJECTIONS:
+            raise InvalidInput("a clock_skew rejection keeps its op in the outbox; retry it later")
+        clean_message = validate.text_value(message, "the error message", 100_000)
+        removed: list[tuple[str, str]] = []
+        with self._write_conn() as conn:
+            op = outbox.take(conn, str(op_id))
+            if op is None:
+                return
+            conflict_store.add_problem(
+                conn,
+                op_id=op.op_id,
+                record_type=op.record_type,
+                record_id=op.record_id,
+                code=clean_code,
+                message=clean_message,
+                now=wall_clock_ms(),
+            )
+            if clean_code == "gone" and op.record_type in ("conversation", "message"):
+                key = "id" if op.record_type == "conversation" else "conversation_id"
+                removed = purge.purge_conversation(conn, str(op.payload[key]))
+        self._remove_blobs(removed)
+
+    def sync_problems(self, limit: int = 50) -> list[SyncProblem]:
+        """Ops the server rejected for good, newest first."""
+        with self._read() as conn:
+            return conflict_store.problems(conn, validate.limit(limit))
+
+    def dismiss_sync_problem(self, problem_id: int) -> None:
+        """Forget a sync problem the user has seen (an unknown id is ignored)."""
+        with self._write_conn() as conn:
+            conflict_store.dismiss_problem(conn, _record_number(problem_id, "problem"))
+
+    # ----------------------------------------------------------------- sync
+
+    def sync_cursor(self) -> int:
+        """The highest server ``seq`` applied here (0: nothing yet)."""
+        with self._read() as conn:
+            return replica.read_cursor(conn)
+
+    def apply_changes(
+        self, changes: Sequence[Change], new_cursor: int, *, now_ms: int | None = None
+    ) -> ApplyReport:
+        """Apply synced changes (filtered by ``session.plan_changes``: in order, all after the
+        cursor) and store ``new_cursor``, in ONE transaction (sync-protocol.md section 8).
+
+        A conversation or message stamped more than MAX_DRIFT_MS ahead of ``now_ms`` (the
+        wall clock by default) stops the batch before it: what came before is committed, the
+        cursor is set just before it and ``report.skew_ahead_ms`` says by how much.
+        """
+        now = wall_clock_ms() if now_ms is None else now_ms
+        with self._write_conn() as conn:
+            outcome = replica.apply_changes(
+                conn,
+                changes,
+                new_cursor,
+                device_id=self._device_id,
+                clock=self.clock,
+                now_ms=now,
+            )
+        self._remove_blobs(outcome.removed_blobs)
+        return outcome.report
+
+    def conflicts(self, conversation_id: str | None = None) -> list[ConflictRecord]:
+        """Conflict records, oldest first: of one conversation, or all of them."""
+        clean = None if conversation_id is None else _normal_id(conversation_id, "conversation")
+        with self._read() as conn:
+            return conflict_store.listed(conn, clean)
+
+    def keep_other_version(self, conflict_id: int) -> Conversation:
+        """Write the conflict's losing value back as a new local edit (+ its outbox op) that
+        dominates both versions (section 9.3); the conflict record is removed."""
+        number = _record_number(conflict_id, "conflict")
+        with self._write() as session:
+            conn = session.connection()
+            record = conflict_store.get(conn, number)
+            if record is None:
+                raise NotFound(f"no conflict {conflict_id}")
+            row = _conversation_row(session, record.conversation_id)
+            if row is None:
+                raise NotFound(f"no conversation {record.conversation_id}")
+            state = convert.state(row)
+            now = wall_clock_ms()
+            kept = keep_other_version(
+                state,
+                record.conflict,
+                device_id=self._device_id,
+                hlc=replica.fresh_stamp(self.clock, state),
+                now_ms=now,
+            )
+            convert.fill_row(row, kept)
+            conflict_store.remove(conn, number)
+            return self._saved_conversation(session, row, kept, now)
+
+    def dismiss_conflict(self, conflict_id: int) -> None:
+        """Forget a conflict record (the merged result stays); an unknown id is ignored."""
+        with self._write_conn() as conn:
+            conflict_store.remove(conn, _record_number(conflict_id, "conflict"))
+
+    def reset_sync_after_server_loss(self) -> int:
+        """The server has less than we applied (``welcome.head`` < our cursor): cursor 0 and
+        every local record queued again as new ops, in one transaction; returns the op count."""
+        with self._write_conn() as conn:
+            return resync.requeue_everything(conn, wall_clock_ms())
+
+    def forget_sync_state(self) -> None:
+        """Sign-out or another server: cursor 0, last-synced cleared, and every record queued
+        again (the next server must receive everything); records and conflicts are kept."""
+        with self._write_conn() as conn:
+            resync.requeue_everything(conn, wall_clock_ms())
+            replica.write_meta(conn, replica.LAST_SYNCED_KEY, None)
+
+    def mark_synced(self, at_ms: int | None = None) -> None:
+        """Remember when this device was last fully in step with the server."""
+        when = wall_clock_ms() if at_ms is None else at_ms
+        if isinstance(when, bool) or not isinstance(when, int) or when < 0:
+            raise InvalidInput(f"a time is milliseconds >= 0, not {when!r}")
+        with self._write_conn() as conn:
+            replica.write_meta(conn, replica.LAST_SYNCED_KEY, str(when))
+
+    def last_synced_at(self) -> int | None:
+        """When ``mark_synced`` was last called (unix ms), or None."""
+        value = self.get_meta(replica.LAST_SYNCED_KEY)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def missing_blob(self, sha256: str) -> bool:
+        """Whether a picture's metadata is here but its bytes are not (download it)."""
+        sha = validate.sha256(sha256)
+        with self._read_session() as session:
+            row = session.get(ScreenshotRow, sha)
+            mime = None if row is None else row.mime
+        return mime is not None and not self._blobs.holds(sha, mime)
+
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        """Keep downloaded picture bytes: their SHA-256 must be ``sha256``; writes the blob and
+        its thumbnail (BlobCorrupt on a hash mismatch, ImageRejected if not a picture)."""
+        sha = validate.sha256(sha256)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidInput(f"picture bytes expected, not {type(data).__name__}")
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise BlobCorrupt(f"the downloaded bytes do not match the screenshot {sha[:12]}…")
+        with self._read_session() as session:
+            row = session.get(ScreenshotRow, sha)
+            recorded = None if row is None else row.mime
+        stored = self._blobs.put(bytes(data))
+        if recorded is not None and recorded != stored.mime:
+            # Kept under the wrong extension it would never be found: take it back out.
+            self._blobs.remove(sha, stored.mime)
+            raise ImageRejected(
+                f"the screenshot {sha[:12]}… is a {stored.mime} picture, but its synced "
+                f"record says {recorded}"
+            )
+
+    def _remove_blobs(self, removed: Iterable[tuple[str, str]]) -> None:
+        # After the commit: a row never points at a file that is already gone.
+        for sha, mime in removed:
+            self._blobs.remove(sha, mime)
+
     # ----------------------------------------------------------------- meta
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -418,6 +599,14 @@ class Store:
             conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
             with Session(conn, expire_on_commit=False) as session, session.begin():
                 yield session
+
+    @contextlib.contextmanager
+    def _write_conn(self) -> Iterator[Connection]:
+        """A Core connection in a BEGIN IMMEDIATE transaction, committed on success."""
+        with _translated(self.path), self._engine.connect() as conn:
+            conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
+            with conn.begin():
+                yield conn
 
     @contextlib.contextmanager
     def _read_session(self) -> Iterator[Session]:
@@ -468,6 +657,12 @@ def _clean_message(
             None if screenshot_sha256 is None else validate.sha256(screenshot_sha256)
         ),
     }
+
+
+def _record_number(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"a {what} id is an integer, not {value!r}")
+    return value
 
 
 def _normal_id(value: str, what: str) -> str:

@@ -1,1 +1,2 @@
-"""Schema revisions, oldest first: 0001 tables, 0002 full-text search, 0003 history order."""
+"""Schema revisions, oldest first: 0001 tables, 0002 full-text search, 0003 history order,
+0004 the device side of sync (record writer, no message foreign keys, conflicts, problems)."""

@@ -1,0 +1,486 @@
+"""Applying a page of synced changes in one transaction (sync-protocol.md 8 "Device", 9, 10).
+
+Built for pages of 1,000 changes: the records a page names are read with a few IN queries,
+merged in memory in change order, and written with Core executemany batches at the end (and
+before a purge, which must see everything written before it), in the transaction that also
+stores the cursor. An echo of this device's own changes finds every record already as it is
+and writes nothing but the cursor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from snapask_desktop.store import conflicts, convert, outbox
+from snapask_desktop.store.errors import InvalidInput
+from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
+from snapask_desktop.store.purge import purge_conversation
+from snapask_desktop.store.records import ApplyReport, ConflictRecord
+from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock
+from snapask_desktop.sync.errors import ProtocolError
+from snapask_desktop.sync.limits import MAX_DRIFT_MS
+from snapask_desktop.sync.merge import edit_conversation, merge_conversation, message_restores
+from snapask_desktop.sync.protocol import Change
+from snapask_desktop.sync.records import (
+    Conflict,
+    ConversationState,
+    MessageRecord,
+    PurgeRecord,
+    ScreenshotRecord,
+    check_conversation,
+)
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "sync_cursor"
+LAST_SYNCED_KEY = "sync_last_synced_at"
+_IN_CHUNK = 500
+_CONVERSATION = ConversationRow.__table__
+_MESSAGE = MessageRow.__table__
+_SCREENSHOT = ScreenshotRow.__table__
+_META = MetaRow.__table__
+
+# New rows go into the real tables with ONE statement per batch: FTS5 flushes its pending index
+# data at the end of every statement, so an executemany (a statement per row, each firing the
+# full-text trigger) costs ~5x more. The rows go first into a trigger-less TEMP table (fast
+# executemany), then INSERT ... SELECT moves them all at once.
+_MESSAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "role",
+    "text",
+    "model",
+    "status",
+    "screenshot_sha256",
+    "hlc",
+    "device_id",
+    "created_at",
+)
+_CONVERSATION_ID, _STATUS = 1, 5
+_SCREENSHOT_COLUMNS = ("sha256", "size_bytes", "width", "height", "mime")
+_CONVERSATION_COLUMNS = (
+    "id",
+    "title",
+    "pinned",
+    "archived",
+    "deleted",
+    "created_at",
+    "updated_at",
+    "vv",
+    "hlc",
+    "field_hlc",
+    "device",
+    "last_activity",
+)
+
+
+
+
+def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+    names = ", ".join(columns)
+    staging = f"temp.sync_incoming_{table}"
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS sync_incoming_{table} ({names})")
+    conn.exec_driver_sql(
+        f"INSERT INTO {staging} ({names}) VALUES ({', '.join('?' * len(columns))})", rows
+    )
+    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}")
+    conn.exec_driver_sql(f"DELETE FROM {staging}")
+
+# Messages that arrived before their conversation count for its place in the history.
+_ORPHAN_ACTIVITY = text(
+    """UPDATE conversation SET last_activity = max(last_activity, coalesce(
+           (SELECT max(m.hlc) FROM message m WHERE m.conversation_id = conversation.id), 0))
+       WHERE id IN :ids"""
+).bindparams(bindparam("ids", expanding=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """The report, and the screenshot files to remove once the transaction has committed."""
+
+    report: ApplyReport
+    removed_blobs: tuple[tuple[str, str], ...]  # (sha256, mime)
+
+
+# ---------------------------------------------------------------------- cursor and meta
+
+
+def read_cursor(conn: Connection) -> int:
+    """The stored cursor (0 when none, or when the stored value is unreadable)."""
+    value = conn.execute(select(_META.c.value).where(_META.c.key == CURSOR_KEY)).scalar()
+    if value is None:
+        return 0
+    try:
+        cursor = int(value)
+    except ValueError:
+        cursor = -1
+    if cursor < 0:
+        # Pulling everything again is always safe: applying a change twice changes nothing.
+        log.warning("the stored sync cursor %r is not a cursor; starting from 0", value)
+        return 0
+    return cursor
+
+
+def write_meta(conn: Connection, key: str, value: str | None) -> None:
+    """Set (or with None, remove) one meta value in the caller's transaction."""
+    if value is None:
+        conn.execute(_META.delete().where(_META.c.key == key))
+        return
+    statement = sqlite_insert(_META).values(key=key, value=value)
+    conn.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+# ---------------------------------------------------------------------- checks (pure)
+
+
+def fresh_changes(changes: Sequence[Change], new_cursor: int, stored: int) -> list[Change]:
+    """Check a batch before anything is written; returns the changes after ``stored``."""
+    if isinstance(new_cursor, bool) or not isinstance(new_cursor, int) or new_cursor < 0:
+        raise InvalidInput(f"a sync cursor is an integer >= 0, not {new_cursor!r}")
+    if new_cursor < stored:
+        raise InvalidInput(
+            f"the sync cursor never moves backwards (stored {stored}, given {new_cursor})"
+        )
+    previous = -1
+    for change in changes:
+        if not isinstance(change, Change):
+            raise InvalidInput(f"expected sync changes, got {type(change).__name__}")
+        if change.seq <= previous or change.seq > new_cursor:
+            raise InvalidInput(
+                f"change {change.seq} is out of order (after {previous}, cursor {new_cursor})"
+            )
+        previous = change.seq
+        payload = change.payload
+        if isinstance(payload, ConversationState):
+            try:
+                check_conversation(payload)
+            except ProtocolError as error:
+                raise InvalidInput(f"change {change.seq}: {error}") from None
+        elif not isinstance(payload, MessageRecord | ScreenshotRecord | PurgeRecord):
+            raise InvalidInput(f"change {change.seq} has no sync payload")
+    return [change for change in changes if change.seq > stored]
+
+
+def skew_stop(changes: Sequence[Change], now_ms: int) -> tuple[int | None, int | None]:
+    """Index of the first change stamped more than MAX_DRIFT_MS ahead of ``now_ms``, and by
+    how much it is ahead (None, None if every stamp is acceptable)."""
+    for index, change in enumerate(changes):
+        payload = change.payload
+        if isinstance(payload, ConversationState | MessageRecord):
+            ahead = (payload.hlc >> COUNTER_BITS) - now_ms
+            if ahead > MAX_DRIFT_MS:
+                return index, ahead
+    return None, None
+
+
+def fresh_stamp(clock: HybridClock, state: ConversationState) -> int:
+    """A local HLC stamp larger than every stamp in ``state`` (and than any stamp so far)."""
+    newest = max(state.hlc, *(stamp.hlc for stamp in state.field_hlc.values()))
+    return clock.observe(newest)  # > newest and > the clock's last stamp
+
+
+# ---------------------------------------------------------------------- applying
+
+
+def apply_changes(
+    conn: Connection,
+    changes: Sequence[Change],
+    new_cursor: int,
+    *,
+    device_id: str,
+    clock: HybridClock,
+    now_ms: int,
+) -> ApplyOutcome:
+    """Apply a batch and store the cursor, in the caller's (write) transaction."""
+    stored = read_cursor(conn)
+    todo = fresh_changes(changes, new_cursor, stored)
+    stop, ahead = skew_stop(todo, now_ms)
+    if stop is not None:
+        cursor = todo[stop].seq - 1
+        todo = todo[:stop]
+    else:
+        cursor = new_cursor
+    stamps = [
+        c.payload.hlc for c in todo if isinstance(c.payload, ConversationState | MessageRecord)
+    ]
+    if stamps:
+        clock.observe(max(stamps))
+    batch = _Batch(conn, device_id=device_id, clock=clock, now_ms=now_ms)
+    batch.load(todo)
+    for change in todo:
+        batch.apply(change.payload)
+    batch.flush()
+    if cursor != stored:
+        write_meta(conn, CURSOR_KEY, str(cursor))
+    report = ApplyReport(
+        cursor=cursor,
+        applied=len(todo),
+        changed_conversations=frozenset(batch.changed),
+        conflicts=tuple(batch.written_conflicts),
+        restored=tuple(batch.restored),
+        mismatches=batch.mismatches,
+        skew_ahead_ms=ahead,
+        wrote_ops=batch.wrote_ops,
+    )
+    removed = tuple(b for b in batch.removed_blobs if b[0] not in batch.screenshots)
+    return ApplyOutcome(report, removed)
+
+
+class _Batch:
+    """The records one batch touches, merged in memory, written by ``flush``."""
+
+    def __init__(
+        self, conn: Connection, *, device_id: str, clock: HybridClock, now_ms: int
+    ) -> None:
+        self.conn = conn
+        self.device_id = device_id
+        self.clock = clock
+        self.now_ms = now_ms
+        # current state of every conversation the batch names (stored or arrived)
+        self.states: dict[str, ConversationState] = {}
+        self.inserts: set[str] = set()
+        self.updates: set[str] = set()
+        self.local_edits: dict[str, ConversationState] = {}  # restores: their outbox ops
+        # known messages by id as rows in _MESSAGE_COLUMNS order (local pending ones too)
+        self.messages: dict[str, tuple[Any, ...]] = {}
+        self.new_messages: list[tuple[Any, ...]] = []
+        self.replaced_messages: list[MessageRecord] = []
+        self.screenshots: dict[str, ScreenshotRecord] = {}
+        self.new_screenshots: list[ScreenshotRecord] = []
+        self.conflicts: list[Conflict] = []
+        # results
+        self.written_conflicts: list[ConflictRecord] = []
+        self.changed: set[str] = set()
+        self.restored: list[str] = []
+        self.mismatches = 0
+        self.wrote_ops = False
+        self.removed_blobs: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------------ reading
+
+    def load(self, changes: Iterable[Change]) -> None:
+        """Read every stored record the batch names, a few IN queries in all."""
+        conversation_ids: set[str] = set()
+        message_ids: set[str] = set()
+        shas: set[str] = set()
+        for change in changes:
+            payload = change.payload
+            if isinstance(payload, ConversationState):
+                conversation_ids.add(payload.id)
+            elif isinstance(payload, MessageRecord):
+                message_ids.add(payload.id)
+                conversation_ids.add(payload.conversation_id)
+            elif isinstance(payload, ScreenshotRecord):
+                shas.add(payload.sha256)
+        for values in self._rows("conversation", convert.RAW_STATE_COLUMNS, conversation_ids):
+            self.states[values[0]] = convert.state_from_raw(values)
+        for values in self._rows("message", _MESSAGE_COLUMNS, message_ids):
+            self.messages[values[0]] = values
+        for values in self._rows("screenshot", _SCREENSHOT_COLUMNS, shas):
+            self.screenshots[values[0]] = ScreenshotRecord(*values)
+
+    def _rows(self, table: str, columns: Sequence[str], wanted: set[str]) -> Iterable[Any]:
+        # Driver-level SQL: a page reads up to a thousand rows, and SQLAlchemy's statement
+        # and type layers would cost more than the query.
+        ids = list(wanted)
+        head = f"SELECT {', '.join(columns)} FROM {table} WHERE {columns[0]} IN "
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = tuple(ids[start : start + _IN_CHUNK])
+            sql = head + f"({', '.join('?' * len(chunk))})"
+            yield from (tuple(row) for row in self.conn.exec_driver_sql(sql, chunk))
+
+    # ------------------------------------------------------------------ merging
+
+    def apply(self, payload: object) -> None:
+        """Merge one change into the batch's state (section 8, "Device")."""
+        if isinstance(payload, ConversationState):
+            self._conversation(payload)
+        elif isinstance(payload, MessageRecord):
+            self._message(payload)
+        elif isinstance(payload, ScreenshotRecord):
+            self._screenshot(payload)
+        elif isinstance(payload, PurgeRecord):
+            self._purge(payload)
+
+    def _conversation(self, remote: ConversationState) -> None:
+        local = self.states.get(remote.id)
+        if local is None:
+            self.states[remote.id] = remote
+            self.inserts.add(remote.id)
+            self.changed.add(remote.id)
+            return
+        result = merge_conversation(local, remote)
+        self.conflicts.extend(result.conflicts)
+        if result.changed:
+            self._set(result.state)
+
+    def _set(self, state: ConversationState) -> None:
+        self.states[state.id] = state
+        if state.id not in self.inserts:
+            self.updates.add(state.id)
+        self.changed.add(state.id)
+
+    def _message(self, record: MessageRecord) -> None:
+        known = self.messages.get(record.id)
+        values = _message_row(record)
+        if known is not None:
+            if known == values:
+                return
+            if known[_STATUS] == "pending":
+                # Only the device that made the id can have sent it: this one, before its
+                # database was restored from an older copy. The sent version is the real one.
+                self.messages[record.id] = values
+                self.replaced_messages.append(record)
+                touched = {known[_CONVERSATION_ID], record.conversation_id}
+                self.changed.update(touched & self.states.keys())
+                return
+            self.mismatches += 1
+            log.warning(
+                "synced message %s exists here with other content; the local copy is kept",
+                record.id,
+            )
+            return
+        self.messages[record.id] = values
+        self.new_messages.append(values)
+        state = self.states.get(record.conversation_id)
+        if state is None:
+            return  # its conversation arrives later; history and search ignore it till then
+        self.changed.add(state.id)
+        if message_restores(state, record, device_id=self.device_id, already_stored=False):
+            self._restore(state)
+
+    def _restore(self, state: ConversationState) -> None:
+        """Rule 9.6: a local edit ``deleted=False``, with its outbox op."""
+        restored = edit_conversation(
+            state,
+            {"deleted": False},
+            device_id=self.device_id,
+            hlc=fresh_stamp(self.clock, state),
+            now_ms=self.now_ms,
+        )
+        self._set(restored)
+        self.local_edits[state.id] = restored
+        if state.id not in self.restored:
+            self.restored.append(state.id)
+
+    def _screenshot(self, record: ScreenshotRecord) -> None:
+        known = self.screenshots.get(record.sha256)
+        if known is None:
+            self.screenshots[record.sha256] = record
+            self.new_screenshots.append(record)
+        elif known != record:
+            self.mismatches += 1
+            log.warning(
+                "synced screenshot %s exists here with other metadata; the local copy is kept",
+                record.sha256,
+            )
+
+    def _purge(self, record: PurgeRecord) -> None:
+        self.flush()  # the purge must see (and remove) everything written before it
+        cid = record.conversation_id
+        removed = purge_conversation(self.conn, cid, record.screenshots)
+        self.removed_blobs.extend(removed)
+        for sha, _mime in removed:
+            self.screenshots.pop(sha, None)
+        self.states.pop(cid, None)
+        self.messages = {k: m for k, m in self.messages.items() if m[_CONVERSATION_ID] != cid}
+        self.changed.add(cid)
+
+    # ------------------------------------------------------------------ writing
+
+    def flush(self) -> None:
+        """Write everything merged so far (bulk Core statements, no ORM)."""
+        conn, now = self.conn, self.now_ms
+        if self.new_messages:
+            # Before their new conversations: the history-order trigger then has no row to
+            # update for them, and _ORPHAN_ACTIVITY sets each new conversation's order once.
+            _bulk_insert(conn, "message", _MESSAGE_COLUMNS, self.new_messages)
+        if self.inserts:
+            ids = sorted(self.inserts)
+            rows = [_conversation_row(self.states[cid]) for cid in ids]
+            _bulk_insert(conn, "conversation", _CONVERSATION_COLUMNS, rows)
+            for start in range(0, len(ids), _IN_CHUNK):
+                conn.execute(_ORPHAN_ACTIVITY, {"ids": ids[start : start + _IN_CHUNK]})
+        if self.updates:
+            conn.execute(
+                update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id")),
+                [_update_params(self.states[cid]) for cid in sorted(self.updates)],
+            )
+        if self.replaced_messages:
+            conn.execute(
+                update(_MESSAGE).where(_MESSAGE.c.id == bindparam("b_id")),
+                [_message_update_params(m) for m in self.replaced_messages],
+            )
+        if self.new_screenshots:
+            conn.execute(
+                insert(_SCREENSHOT),
+                [
+                    {
+                        "sha256": s.sha256,
+                        "size_bytes": s.size_bytes,
+                        "width": s.width,
+                        "height": s.height,
+                        "mime": s.mime,
+                        "created_at": now,
+                    }
+                    for s in self.new_screenshots
+                ],
+            )
+        if self.conflicts:
+            self.written_conflicts += conflicts.record(conn, self.conflicts, now)
+        if self.updates:
+            conflicts.clear_superseded(conn, [self.states[cid] for cid in self.updates])
+        for state in self.local_edits.values():
+            outbox.enqueue(conn, "conversation", state.id, state.to_wire(), now)
+            self.wrote_ops = True
+        self.inserts.clear()
+        self.updates.clear()
+        self.local_edits.clear()
+        self.new_messages.clear()
+        self.replaced_messages.clear()
+        self.new_screenshots.clear()
+        self.conflicts.clear()
+
+
+def _update_params(state: ConversationState) -> dict[str, Any]:
+    columns = convert.state_columns(state)
+    columns["b_id"] = columns.pop("id")
+    return columns
+
+
+def _message_update_params(record: MessageRecord) -> dict[str, Any]:
+    columns = convert.message_columns(record)
+    columns["b_id"] = columns.pop("id")
+    return columns
+
+
+def _conversation_row(state: ConversationState) -> tuple[Any, ...]:
+    # in _CONVERSATION_COLUMNS order; a remote creation's HLC is not known: its wall time is
+    columns = convert.state_columns(state)
+    columns["vv"] = json.dumps(columns["vv"])
+    columns["field_hlc"] = json.dumps(columns["field_hlc"])
+    columns["last_activity"] = state.created_at << COUNTER_BITS
+    return tuple(columns[name] for name in _CONVERSATION_COLUMNS)
+
+
+def _message_row(record: MessageRecord) -> tuple[Any, ...]:
+    r = record  # in _MESSAGE_COLUMNS order
+    return (
+        r.id,
+        r.conversation_id,
+        r.role,
+        r.text,
+        r.model,
+        r.status,
+        r.screenshot_sha256,
+        r.hlc,
+        r.device,
+        r.created_at,
+    )
