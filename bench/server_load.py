@@ -210,6 +210,12 @@ async def _run(args: argparse.Namespace, url: str, devices: list[tuple[int, str,
     }
 
 
+def _profiler() -> list[str]:
+    """``-m cProfile -o FILE`` for the server when BENCH_SERVER_PROFILE=FILE is set."""
+    target = os.environ.get("BENCH_SERVER_PROFILE")
+    return ["-m", "cProfile", "-o", target] if target else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=5000)
@@ -225,7 +231,7 @@ def main() -> None:
         users = -(-args.devices // args.per_user)
         devices = _provision(data_dir, users, args.per_user)[: args.devices]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "snapask_desktop.server.cli", "serve", "--data-dir",
+            [sys.executable, *_profiler(), "-m", "snapask_desktop.server.cli", "serve", "--data-dir",
              str(data_dir), "--host", HOST, "--port", "0", "--log-level", os.environ.get("BENCH_SERVER_LOG", "WARNING")],
             stdout=subprocess.PIPE, stderr=None if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -8,6 +8,7 @@ anyway, and it keeps commits in order) and a few readers, so no connection stall
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -73,6 +74,8 @@ class SyncServer:
         self.stopping = False
         self._ws_server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._shutdown_task: asyncio.Future[None] | None = None
+        self._drain_cut = asyncio.Event()
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -101,14 +104,25 @@ class SyncServer:
         log.info("listening on http://%s:%d", self.config.host, self.port)
         return self.port
 
-    async def shutdown(self, drain_s: float = 0.0) -> None:
-        """Stop accepting (healthz 503), finish frames in progress, close everyone with 1001."""
-        if self.stopping:
-            return
+    async def shutdown(self, drain_s: float | None = None) -> None:
+        """Stop accepting (healthz 503), finish frames in progress, close everyone with 1001.
+
+        ``drain_s`` (default: the config's) is how long healthz says 503 before the port
+        closes. Calling it again waits for the same shutdown, ending the drain at once.
+        """
+        if self._shutdown_task is not None:
+            self._drain_cut.set()
+        else:
+            drain = self.config.drain_s if drain_s is None else drain_s
+            self._shutdown_task = asyncio.ensure_future(self._shutdown(drain))
+        await asyncio.shield(self._shutdown_task)
+
+    async def _shutdown(self, drain_s: float) -> None:
         self.stopping = True
         log.info("stopping: %d connection(s) open", len(self.sessions))
-        if drain_s > 0:
-            await asyncio.sleep(drain_s)  # load balancers see 503 and stop sending
+        if drain_s > 0:  # load balancers see 503 and stop sending
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drain_cut.wait(), drain_s)
         assert self._ws_server is not None
         self._ws_server.close(close_connections=False)
         for session in list(self.sessions):

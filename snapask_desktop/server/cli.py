@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between revoked-token checks (default 1)",
     )
 
+    serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=0.0,
+        help="on SIGTERM, answer /healthz with 503 this long before closing (default 0)",
+    )
+
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
@@ -239,7 +246,7 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     raise_open_files_limit()
-    extra: dict[str, object] = {}
+    extra: dict[str, object] = {"drain_s": args.drain_seconds}
     if args.hello_timeout_ms is not None:
         extra["hello_timeout_ms"] = args.hello_timeout_ms
     if args.housekeeping_interval is not None:

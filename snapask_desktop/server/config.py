@@ -57,6 +57,8 @@ class ServerConfig:
     collect_interval_s: float = 3600.0
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
+    # Seconds healthz answers 503 before the port closes on shutdown (for load balancers).
+    drain_s: float = 0.0
     # Frames queued to one connection before it counts as stuck and is dropped.
     max_queued_frames: int = 2000
     sign_in: SignInLimits = field(default_factory=SignInLimits)

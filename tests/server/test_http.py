@@ -168,3 +168,22 @@ def test_metrics_expose_connections_ops_fanout_and_errors(
     count = [line for line in lines if line.startswith("snapask_fanout_latency_seconds_count")]
     # The live frame reached the connection; the writer records after the send completes.
     assert count and float(count[0].split()[-1]) >= 0
+
+
+def test_healthz_is_503_while_the_server_drains(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    with running_server(tmp_path / "s", drain_s=30) as srv:
+        server = srv.server
+
+        async def begin() -> None:
+            asyncio.get_running_loop().create_task(server.shutdown())
+
+        srv.call(begin)
+        deadline = time.monotonic() + 20
+        while http_request("GET", srv.url + "/healthz")[0] != 503:
+            assert time.monotonic() < deadline, "healthz never said 503"
+            time.sleep(0.05)
+        assert http_request("GET", srv.url + "/healthz")[1] == {"status": "stopping"}
+        srv.call(lambda: server.shutdown(drain_s=0))  # joins the shutdown under way
