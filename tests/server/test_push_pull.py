@@ -223,3 +223,21 @@ def test_pages_splice_stored_text_exactly(srv: RunningServer, device: DeviceFact
     assert page["changes"][0]["payload"]["text"] == text
     frame, count = server_changes.read_page(srv.server.db, 1, 0, 10)
     assert count == 1 and json.loads(frame)["changes"] == page["changes"]
+
+
+def test_a_restart_keeps_port_data_and_op_ids(srv: RunningServer, device: DeviceFactory) -> None:
+    laptop, token, conn = device()
+    first = op(conversation(laptop))
+    assert conn.push(first)["results"][0]["seq"] == 1
+    port = srv.port
+    srv.restart()
+    assert srv.port == port
+    code, frames = conn.closed()
+    assert code == 1001 and [f["code"] for f in frames if f["type"] == "error"] == ["shutting_down"]
+    from tests.server.helpers import connect_device
+
+    again = connect_device(srv, token, laptop, cursor=1)
+    assert again.push(first)["results"][0] == {"op_id": first["op_id"], "status": "duplicate",
+                                               "seq": 1}  # fmt: skip
+    assert [c["op_id"] for c in again.pull(0)["changes"]] == [first["op_id"]]
+    again.close()
