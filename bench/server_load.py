@@ -230,12 +230,19 @@ def main() -> None:
         data_dir = Path(tmp) / "server"
         users = -(-args.devices // args.per_user)
         devices = _provision(data_dir, users, args.per_user)[: args.devices]
+        log_level = os.environ.get("BENCH_SERVER_LOG")  # e.g. INFO: server logs to stderr
+        command = [
+            sys.executable, *_profiler(), "-m", "snapask_desktop.server.cli", "serve",
+            "--data-dir", str(data_dir), "--host", HOST, "--port", "0",
+            "--log-level", log_level or "WARNING",
+        ]  # fmt: skip
         proc = subprocess.Popen(
-            [sys.executable, *_profiler(), "-m", "snapask_desktop.server.cli", "serve", "--data-dir",
-             str(data_dir), "--host", HOST, "--port", "0", "--log-level", os.environ.get("BENCH_SERVER_LOG", "WARNING")],
-            stdout=subprocess.PIPE, stderr=None if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL, text=True,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=None if log_level else subprocess.DEVNULL,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+        )
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline().strip()
