@@ -136,7 +136,7 @@ class SyncEngine:
         try:
             await self._hello(conn)
             outgoing = Outgoing(self._store, conn, self._limits)
-            result.pushed += _count(await outgoing.push_all(), result)
+            result.pushed += await self._push(outgoing, result)
             result.pulled += await self._pull_all(conn, outgoing, result)
             await self._flush_applied(conn, outgoing, force=True)
             result.cursor = self._cursor
@@ -224,7 +224,7 @@ class SyncEngine:
     async def _catch_up(self, conn: Connection, outgoing: Outgoing) -> None:
         await self._report(SyncState.SYNCING, "Syncing…")
         result = PassResult()
-        _count(await outgoing.push_all(), result)
+        await self._push(outgoing, result)
         await self._pull_all(conn, outgoing, result)
         await self._flush_applied(conn, outgoing, force=True)
         await self._up_to_date(outgoing)
@@ -243,7 +243,7 @@ class SyncEngine:
         pending = await asyncio.to_thread(self._store.outbox_count)
         if pending > len(outgoing.held):
             await self._report(SyncState.SYNCING, "Sending changes…", pending=pending)
-            self._after_push(await outgoing.push_all())
+            await self._push(outgoing, PassResult())
         await self._flush_applied(conn, outgoing, force=not frames)
         await self._up_to_date(outgoing)
 
@@ -269,7 +269,7 @@ class SyncEngine:
         self._cursor = report.cursor
         self._events.applied(report)
         if report.wrote_ops:
-            _count(await outgoing.push_all(), result)
+            await self._push(outgoing, result)
         await self._flush_applied(conn, outgoing, force=False)
         if report.skew_ahead_ms is not None:
             minutes = max(1, report.skew_ahead_ms // 60_000)
@@ -303,6 +303,12 @@ class SyncEngine:
             await asyncio.to_thread(self._store.mark_synced, now)
             message = "Up to date" if not outgoing.held else _CLOCK_AHEAD
             await self._report(SyncState.UP_TO_DATE, message, pending=pending, last_synced_ms=now)
+
+    async def _push(self, outgoing: Outgoing, result: PassResult) -> int:
+        outcome = await outgoing.push_all()
+        self._after_push(outcome)
+        result.rejected.extend(outcome.rejected)
+        return outcome.sent
 
     def _after_push(self, outcome: PushOutcome) -> None:
         if outcome.clock_ahead and not self._held_until_ms:
@@ -376,8 +382,3 @@ async def _first_of(*events: asyncio.Event, timeout_s: float) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-def _count(outcome: PushOutcome, result: PassResult) -> int:
-    result.rejected.extend(outcome.rejected)
-    return outcome.sent

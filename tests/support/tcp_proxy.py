@@ -21,6 +21,9 @@ class TcpProxy:
         self.client_bytes = 0  # bytes relayed from clients to the server so far
         self.cut_after_client_bytes: int | None = None  # drop once clients sent this much
         self.refuse = False  # while True, new connections are closed at once
+        # Once clients have sent this many bytes, nothing more from the server reaches them
+        # (requests still arrive): an ack lost on the way back.
+        self.hold_replies_after_client_bytes: int | None = None
         self._loop = asyncio.new_event_loop()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -83,10 +86,16 @@ class TcpProxy:
                         writer.write(data[: max(0, len(data) - (self.client_bytes - limit))])
                         await self._cut()
                         return
+                while not count and self._holding():
+                    await asyncio.sleep(0.01)
                 writer.write(data)
                 await writer.drain()
         finally:
             writer.transport.abort()
+
+    def _holding(self) -> bool:
+        limit = self.hold_replies_after_client_bytes
+        return limit is not None and self.client_bytes >= limit
 
     async def _cut(self) -> None:
         for writer in list(self._writers):

@@ -1,0 +1,218 @@
+"""Faults between real devices and the real server: cuts, restarts, crashes, old backups,
+wrong clocks and tokens. Nothing may be lost and nothing duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snapask_desktop.server.testing import RunningServer
+from snapask_desktop.store import Store
+from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
+from snapask_desktop.sync.connection import Closed
+from snapask_desktop.sync.status import SyncState
+from tests.support.cli import REPO
+from tests.support.tcp_proxy import tcp_proxy
+from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for
+
+# The upgrade request and hello are well under this; a push of the test's ops is far over it.
+AFTER_HELLO_BYTES = 3000
+
+
+def _ws(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/v1/sync"
+
+
+def server_change_log(server: RunningServer) -> list[tuple[int, str]]:
+    """(seq, op id) of every change the server holds, read from its SQLite file."""
+    with sqlite3.connect(f"file:{server.data_dir / 'server.db'}?mode=ro", uri=True) as db:
+        return db.execute("SELECT seq, op_id FROM changes ORDER BY seq").fetchall()
+
+
+def _fill(store: Store, count: int, text_chars: int = 200) -> None:
+    for index in range(count):
+        conversation, _ = store.start_conversation(f"topic {index}", "q" * text_chars)
+        store.add_message(conversation.id, "model", f"answer {index} " + "a" * text_chars)
+
+
+def test_a_connection_cut_mid_push_loses_and_duplicates_nothing(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    _fill(a.store, 120, text_chars=2000)  # 360 ops: several push frames
+    written = a.store.outbox_count()
+    with tcp_proxy(server.port) as proxy:
+        proxy.cut_after_client_bytes = 400_000  # somewhere inside the second push frame
+        with pytest.raises((Closed, OSError)):
+            a.sync(_ws(proxy.port))
+        assert 0 < a.store.outbox_count() < written  # the first frames were acknowledged
+        a.sync(_ws(proxy.port))
+    assert a.store.outbox_count() == 0
+    log = server_change_log(server)
+    assert [seq for seq, _ in log] == list(range(1, written + 1))  # no holes
+    assert len({op for _, op in log}) == written  # every op applied exactly once
+    b.sync()
+    assert snapshot(b.store) == snapshot(a.store)
+
+
+def test_replies_lost_before_the_ack_are_resent_as_duplicates(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    _fill(a.store, 10)
+    written = a.store.outbox_count()
+    with tcp_proxy(server.port) as proxy:
+        # The server applies the push but its ack never arrives; then the connection dies.
+        proxy.hold_replies_after_client_bytes = AFTER_HELLO_BYTES
+        a.start(_ws(proxy.port))
+        wait_for(lambda: len(server_change_log(server)) == written, what="the push applied")
+        proxy.cut()
+        a.stop()
+    assert a.store.outbox_count() > 0
+    result = a.sync()
+    assert a.store.outbox_count() == 0 and result.rejected == []
+    assert len(server_change_log(server)) == written  # the resends were duplicates
+    b.sync()
+    assert snapshot(b.store) == snapshot(a.store)
+
+
+def test_a_device_killed_mid_push_recovers_without_loss_or_duplicates(
+    fleet: Fleet, server: RunningServer, tmp_path: Path
+) -> None:
+    b = fleet.device()
+    crash_dir = tmp_path / "crashy"
+    with Store.open(crash_dir) as store:
+        device_id = store.device_id
+    token = server.sign_in("ada", PASSWORD, device_id, "crashy")
+    env = dict(os.environ, SNAPASK_TEST_TOKEN=token, PYTHONPATH=str(REPO))
+    with tcp_proxy(server.port) as proxy:
+        proxy.hold_replies_after_client_bytes = AFTER_HELLO_BYTES  # the push arrives, no ack
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.syncing.push_worker", str(crash_dir),
+             _ws(proxy.port), "40"],
+            env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert worker.stdout is not None and worker.stdout.readline() == "pushing\n"
+            wait_for(lambda: len(server_change_log(server)) >= 80, what="the push applied")
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(20)
+    applied = len(server_change_log(server))
+    # Restarted: the same process code, same data folder; it finds its outbox intact.
+    restarted = subprocess.run(
+        [sys.executable, "-m", "tests.syncing.push_worker", str(crash_dir), server.ws_url, "0"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert restarted.returncode == 0, restarted.stderr
+    with Store.open(crash_dir) as store:
+        assert store.outbox_count() == 0
+        b.sync()
+        assert snapshot(b.store) == snapshot(store)
+    log = server_change_log(server)
+    assert 0 < applied < 120  # killed between the first push frame and its ack
+    assert len(log) == 120  # 40 x (conversation, question, answer), each once
+    assert len({op for _, op in log}) == 120
+
+
+def test_the_server_restarting_mid_sync_is_survived(fleet: Fleet, server: RunningServer) -> None:
+    a, b = fleet.device(), fleet.device()
+    a.start()
+    b.start()
+    first = a.store.create_conversation("before the restart")
+    wait_for(lambda: b.store.list_conversations(), what="the first conversation on b")
+    server.restart()
+    second = a.store.create_conversation("after the restart")
+    b.store.update_conversation(first.id, title="renamed on b after the restart")
+    wait_for(lambda: len(b.store.list_conversations()) == 2, what="the second on b")
+    wait_for(
+        lambda: a.store.get_conversation(first.id).conversation.title.startswith("renamed"),
+        what="b's rename on a",
+    )
+    assert b.store.get_conversation(second.id).conversation.title == "after the restart"
+    states = [s.state for s in a.statuses]
+    assert SyncState.OFFLINE in states or SyncState.CONNECTING in states[2:]
+
+
+def test_a_device_restored_from_an_old_backup_converges(
+    fleet: Fleet, server: RunningServer, tmp_path: Path
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    old, _ = a.store.start_conversation("old", "old question")
+    a.sync()
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    with (
+        sqlite3.connect(a.store.path) as source,
+        sqlite3.connect(backup / a.store.path.name) as target,
+    ):
+        source.backup(target)
+    a.store.start_conversation("newer", "asked after the backup")
+    a.store.update_conversation(old.id, pinned=True)
+    pending_at_backup = a.store.outbox_count()
+    assert pending_at_backup > 0  # an unsynced change that the backup does not hold either
+    a.sync()
+    b.sync()
+    a.stop()
+    a.store.close()
+
+    restored = Store.open(backup)
+    assert (
+        restored.device_id == a.store.device_id and restored.sync_cursor() < b.store.sync_cursor()
+    )
+    a.store = restored
+    restored.add_message(old.id, "user", "written on the restored device")
+    converge([a, b])
+    assert snapshot(a.store) == snapshot(b.store)
+    titles = {s.title for s in restored.list_conversations()}
+    assert titles == {"old", "newer"}
+    assert restored.get_conversation(old.id).conversation.pinned is True
+    texts = [m.text for m in restored.get_conversation(old.id).messages]
+    assert texts == ["old question", "written on the restored device"]
+
+
+def test_a_clock_far_ahead_is_refused_and_the_change_kept(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    a.store.clock = HybridClock(now_ms=lambda: wall_clock_ms() + 10 * 60_000)
+    a.store.create_conversation("from the future")
+    result = a.sync()
+    assert result.rejected == []  # clock_skew is not a rejection: the op waits
+    assert a.store.outbox_count() == 1
+    assert any("clock is ahead" in notice for notice in a.notices)
+    b.sync()
+    assert b.store.list_conversations() == []
+
+
+def test_a_wrong_or_revoked_token_stops_syncing_and_says_sign_in(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    a.token = "not-a-token"
+    runner = a.start()
+    wait_for(lambda: runner.status.state is SyncState.PROBLEM, what="a's problem state")
+    assert "sign in again" in runner.status.message
+    live = b.start()
+    wait_for(lambda: live.status.state is SyncState.UP_TO_DATE, what="b live")
+    assert server.revoke(b.store.device_id)
+    wait_for(lambda: live.status.state is SyncState.PROBLEM, what="b's problem state")
+    assert "sign in again" in live.status.message
+
+
+def test_users_never_see_each_other(fleet: Fleet, server: RunningServer, tmp_path: Path) -> None:
+    server.add_user("bob", PASSWORD)
+    bobs = Fleet(server, tmp_path / "bob", user="bob")
+    try:
+        ada, bob = fleet.device(), bobs.device()
+        ada.store.create_conversation("ada's")
+        bob.store.create_conversation("bob's")
+        converge([ada, bob])
+        assert [s.title for s in ada.store.list_conversations()] == ["ada's"]
+        assert [s.title for s in bob.store.list_conversations()] == ["bob's"]
+    finally:
+        bobs.close()
