@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +59,10 @@ def restored_notice(count: int) -> str:
 
 def read_overview(store: Any, problems_limit: int = 50) -> SyncOverview:
     """The device id, pending count, last sync and rejected changes (blocking: a worker)."""
-    from snapask_desktop.sync.client import LAST_SYNCED_KEY
-
-    last = store.get_meta(LAST_SYNCED_KEY)
     return SyncOverview(
         device_id=store.device_id,
         pending=store.outbox_count(),
-        last_synced_ms=int(last) if last and last.isdigit() else None,
+        last_synced_ms=store.last_synced_at(),
         problems=tuple(store.sync_problems(limit=problems_limit)),
     )
 
@@ -99,7 +95,6 @@ class SyncManager(QObject):
         self._settings_store = settings_store
         self._poll_s = poll_s
         self._calls = BackgroundCalls(self)  # keyring, sign in/out, stopping bridges: in order
-        self._reads = BackgroundCalls(self)  # the page's store reads: never behind a sign-in
         self._bridge: SyncBridge | None = None
         self._status = OFF
         self._busy = False  # a sign-in or sign-out is under way
@@ -112,6 +107,11 @@ class SyncManager(QObject):
     def settings(self) -> Settings:
         """The settings sync runs with."""
         return self._settings
+
+    @property
+    def store(self) -> Any:
+        """The store synced (a LazyStore in the app: touch it on workers only)."""
+        return self._store
 
     @property
     def status(self) -> SyncStatus:
@@ -171,7 +171,6 @@ class SyncManager(QObject):
         """Finish what runs and stop syncing (on quit, before the store closes)."""
         self._closed = True
         self._calls.wait()
-        self._reads.wait()
         bridge = self._detach_bridge()
         if bridge is not None:
             bridge.stop(timeout_s)
@@ -245,24 +244,9 @@ class SyncManager(QObject):
 
         self._calls.call(work, done, failed)
 
-    def overview(
-        self,
-        on_done: Callable[[SyncOverview], None],
-        on_error: Callable[[Exception], None] | None = None,
-    ) -> None:
-        """Read the page's figures from the store on a worker."""
-        store = self._store
-        self._reads.call(lambda: read_overview(store), on_done, on_error)
-
-    def dismiss_problem(self, problem_id: int, on_done: Callable[[object], None]) -> None:
-        """Forget one rejected change (the user has read it)."""
-        store = self._store
-        self._reads.call(lambda: store.dismiss_sync_problem(problem_id), on_done)
-
     def wait(self, timeout_ms: int = -1) -> None:
         """Block until queued background work has run (tests, shutdown)."""
         self._calls.wait(timeout_ms)
-        self._reads.wait(timeout_ms)
 
     # -- internals ---------------------------------------------------------------------------
 

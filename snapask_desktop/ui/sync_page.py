@@ -37,7 +37,8 @@ from snapask_desktop.ui.settings_dialog import (
     _note,
     _show,
 )
-from snapask_desktop.ui.sync_manager import SyncManager, SyncOverview
+from snapask_desktop.ui.sync_manager import SyncManager, SyncOverview, read_overview
+from snapask_desktop.ui.thumbnails import BackgroundCalls
 
 TICK_MS = 1000
 REFRESH_DELAY_MS = 300  # store figures are re-read at most this often while changes flow
@@ -78,6 +79,8 @@ class SyncPage(SettingsPage):
     ) -> None:
         super().__init__(context, parent)
         self.manager = manager
+        # Its own worker: the first read opens the store (a moment), and Save must not wait.
+        self.calls = BackgroundCalls(self)
         self._overview: SyncOverview | None = None
         self._busy_action = ""  # "sign_in" or "sign_out" while one runs
         self._settings = manager.settings
@@ -121,11 +124,11 @@ class SyncPage(SettingsPage):
         self.sync_now_button = QPushButton("Sync now")
         self.sync_now_button.setToolTip("Send and fetch changes now")
         self.sync_now_button.clicked.connect(self.sync_now)
-        self.problems = QListWidget()
-        self.problems.setAccessibleName("Changes that could not be synced")
-        self.problems.setWordWrap(True)
-        self.problems.setMaximumHeight(120)
-        self.problems.currentRowChanged.connect(lambda _row: self._update_buttons())
+        self.problem_list = QListWidget()
+        self.problem_list.setAccessibleName("Changes that could not be synced")
+        self.problem_list.setWordWrap(True)
+        self.problem_list.setMaximumHeight(120)
+        self.problem_list.currentRowChanged.connect(lambda _row: self._update_buttons())
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.setToolTip("Remove the selected message from this list")
         self.dismiss_button.clicked.connect(self.dismiss_problem)
@@ -184,7 +187,7 @@ class SyncPage(SettingsPage):
         problems.addWidget(
             _note("They were left out of syncing; the rest of your changes went through.")
         )
-        problems.addWidget(self.problems)
+        problems.addWidget(self.problem_list)
         dismiss_row = QHBoxLayout()
         dismiss_row.addStretch(1)
         dismiss_row.addWidget(self.dismiss_button)
@@ -230,7 +233,8 @@ class SyncPage(SettingsPage):
     @Slot()
     def refresh(self) -> None:
         """Read the device id, pending count and refused changes again (on a worker)."""
-        self.manager.overview(self._show_overview, self._overview_failed)
+        store = self.manager.store
+        self.calls.call(lambda: read_overview(store), self._show_overview, self._overview_failed)
 
     def _refresh_soon(self) -> None:
         if self.isVisible() and not self._refresh_timer.isActive():
@@ -267,12 +271,15 @@ class SyncPage(SettingsPage):
     @Slot()
     def dismiss_problem(self) -> None:
         """Remove the selected refused change from the list."""
-        item = self.problems.currentItem()
+        item = self.problem_list.currentItem()
         if item is None:
             return
         self.dismiss_button.setEnabled(False)
         problem_id = int(item.data(Qt.ItemDataRole.UserRole))
-        self.manager.dismiss_problem(problem_id, lambda _result: self.refresh())
+        store = self.manager.store
+        self.calls.call(
+            lambda: store.dismiss_sync_problem(problem_id), lambda _none: self.refresh()
+        )
 
     # -- manager signals ---------------------------------------------------------------------
 
@@ -318,12 +325,12 @@ class SyncPage(SettingsPage):
         self.device_id.setText(f"Device id: {overview.device_id}")
         self._show_pending()
         self._show_last_synced()
-        self.problems.clear()
+        self.problem_list.clear()
         for problem in overview.problems:
             item = QListWidgetItem(problem_text(problem))
             item.setData(Qt.ItemDataRole.UserRole, problem.id)
             item.setToolTip(f"{problem.record_type} {problem.record_id}")
-            self.problems.addItem(item)
+            self.problem_list.addItem(item)
         self.problems_box.setVisible(bool(overview.problems))
         self._update_buttons()
 
@@ -366,7 +373,7 @@ class SyncPage(SettingsPage):
         self.sign_out_button.setVisible(signed_in or self._busy_action == "sign_out")
         self.sign_out_button.setEnabled(not busy)
         self.sync_now_button.setEnabled(signed_in and not busy)
-        self.dismiss_button.setEnabled(self.problems.currentItem() is not None)
+        self.dismiss_button.setEnabled(self.problem_list.currentItem() is not None)
         settings = self._settings
         if signed_in and settings.sync_server_url:
             who = settings.sync_user or "your account"

@@ -1,0 +1,153 @@
+"""Sync in the running tray app (the real Desktop, offscreen) against the real server: the
+tray follows the connection, "snapask sync now" reaches it, restored conversations are told,
+and an app without sync set up never loads the sync client."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from snapask_desktop.app import Desktop
+from snapask_desktop.config import Settings
+from snapask_desktop.server.testing import RunningServer, running_server
+from snapask_desktop.services import Services
+from snapask_desktop.single_instance import Request
+from snapask_desktop.store.repository import Store
+from snapask_desktop.sync import account
+from snapask_desktop.sync.client import SyncEngine
+from snapask_desktop.sync.status import SyncState
+from snapask_desktop.ui.tray import TrayState
+from tests.ui.sync_support import PASSWORD, USER, titles, wait_for
+
+Told = list[tuple[str, str]]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(tmp_path / "server") as srv:
+        srv.add_user(USER, PASSWORD)
+        yield srv
+
+
+def build(qapp: QApplication, settings: Settings) -> tuple[Desktop, Told]:
+    desktop = Desktop(qapp, Services(settings), [])
+    told: Told = []
+    desktop._tell = lambda title, message, problem=False: told.append((title, message))  # type: ignore[method-assign]
+    return desktop, told
+
+
+@pytest.fixture
+def synced(
+    qapp: QApplication, settings: Settings, server: RunningServer
+) -> Iterator[tuple[Desktop, Told]]:
+    """The app of a device signed in to `server` (token in the keyring), sync started."""
+    settings = dataclasses.replace(settings, sync_server_url=server.url, sync_user=USER)
+    desktop, told = build(qapp, settings)
+    store = desktop.services.lazy_store.get()
+    account.sign_in(server.url, USER, PASSWORD, device_id=store.device_id, device_name="app")
+    desktop._show_sync_status()
+    desktop.sync.start()  # the app does this 2 s after the tray is up
+    try:
+        yield desktop, told
+    finally:
+        desktop.shutdown()
+        desktop.deleteLater()
+        for widget in QApplication.topLevelWidgets():
+            widget.hide()
+
+
+def sync_state(desktop: Desktop) -> SyncState:
+    return desktop.sync.status.state
+
+
+def test_the_tray_goes_offline_when_the_server_stops_and_back_when_it_returns(
+    synced: tuple[Desktop, Told], server: RunningServer, qtbot: QtBot
+) -> None:
+    desktop, _told = synced
+    tray = desktop.tray
+    wait_for(lambda: sync_state(desktop) is SyncState.UP_TO_DATE, "the first sync")
+    assert tray.state is TrayState.IDLE
+    assert tray.actions["sync_status"].text().startswith("Sync: Up to date, last synced ")
+    assert tray.actions["sync_now"].isVisible() and tray.actions["sync_now"].isEnabled()
+
+    server.stop()
+    wait_for(lambda: tray.state is TrayState.OFFLINE, "the offline icon")
+    assert tray.detail == "Sync: offline"
+    assert tray.actions["sync_status"].text().startswith("Sync: ")
+    assert "retrying" in tray.actions["sync_status"].text()
+
+    server.start()
+    desktop.handle(Request("sync"))  # `snapask sync now`: no waiting for the backoff
+    wait_for(lambda: sync_state(desktop) is SyncState.UP_TO_DATE, "syncing again")
+    assert tray.state is TrayState.IDLE and tray.detail == ""
+
+
+def test_a_conversation_deleted_here_that_got_messages_elsewhere_is_kept_and_told(
+    synced: tuple[Desktop, Told], server: RunningServer, tmp_path: Path, qtbot: QtBot
+) -> None:
+    desktop, told = synced
+    here = desktop.services.lazy_store.get()
+    with Store.open(tmp_path / "phone") as phone:
+        token = server.sign_in(USER, PASSWORD, phone.device_id)
+        engine = SyncEngine(phone, server.ws_url, lambda: token)
+        conversation, _ = phone.start_conversation("Parking sign", "Can I park here?")
+        asyncio.run(engine.sync_once())
+        wait_for(lambda: conversation.id in titles(here), "the conversation on this device")
+        wait_for(
+            lambda: any("Parking sign" in title for _, title in desktop.tray._recent), "recent"
+        )
+
+        here.delete_conversation(conversation.id)
+        wait_for(lambda: here.outbox_count() == 0, "the delete sent")
+        phone.add_message(conversation.id, "user", "And on Sundays?")  # not seen the delete
+        asyncio.run(SyncEngine(phone, server.ws_url, lambda: token).sync_once())
+
+    wait_for(lambda: conversation.id in titles(here), "the conversation kept here")
+    wait_for(lambda: any(title == "Sync" for title, _ in told), "the user told")
+    assert ("Sync", "A conversation you deleted got new messages on another device, so it "
+            "was kept. Delete it again if you no longer want it.") in told  # fmt: skip
+
+
+def test_sync_now_without_sync_set_up_says_how_to_set_it_up(
+    qapp: QApplication, settings: Settings
+) -> None:
+    desktop, told = build(qapp, settings)
+    try:
+        desktop.handle(Request("sync"))
+        assert told == [("Sync", "Sync is not set up: sign in under Settings → Sync.")]
+        assert desktop.tray.actions["sync_status"].text() == "Sync: not set up"
+        assert not desktop.tray.actions["sync_now"].isVisible()
+    finally:
+        desktop.shutdown()
+        desktop.deleteLater()
+
+
+def test_an_app_without_sync_never_loads_the_sync_client() -> None:
+    # A fresh interpreter: the start-up path of the tray app, then a look at what it imported.
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from snapask_desktop.app import Desktop\n"
+        "from snapask_desktop.config import Settings\n"
+        "from snapask_desktop.services import Services\n"
+        "app = QApplication([])\n"
+        "desktop = Desktop(app, Services(Settings()), [])\n"
+        "desktop._show_sync_status()\n"
+        "desktop.sync.start()\n"
+        "loaded = [m for m in ('websockets', 'httpx', 'snapask_desktop.sync.client',\n"
+        "          'snapask_desktop.ui.sync_bridge') if m in sys.modules]\n"
+        "desktop.shutdown()\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
