@@ -332,6 +332,7 @@ class Desktop(QObject):
         if self._history is None:
             self._history = HistoryWindow(self.services.store)
             self._history.open_requested.connect(self.chat.open_conversation)
+            self._history.set_blob_fetcher(self.sync.fetch_blob)
         self._history.show()
         self._history.raise_()
         self._history.activateWindow()
@@ -468,9 +469,9 @@ class Desktop(QObject):
         if report.restored:
             self._tell("Sync", restored_notice(len(report.restored)))
 
-    def _picture_downloaded(self, _sha256: str) -> None:
+    def _picture_downloaded(self, sha256: str) -> None:
         if self._history is not None:
-            self._history.refresh()  # its thumbnail can be drawn now
+            self._history.picture_arrived(sha256)  # its thumbnail can be drawn now
 
     def _tell(self, title: str, message: str, problem: bool = False) -> None:
         if self.tray.is_visible():

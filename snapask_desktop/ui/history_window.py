@@ -455,6 +455,8 @@ class HistoryWindow(QWidget):
             store, THUMB_SIZE, device_pixel_ratio=self.devicePixelRatioF(), parent=self
         )
         self.model = HistoryModel(store, self.thumbnails, page_size=page_size, parent=self)
+        self._blob_fetcher: Callable[[str], None] | None = None
+        self.thumbnails.missing.connect(self._picture_missing)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)
@@ -592,6 +594,19 @@ class HistoryWindow(QWidget):
         self.model.refresh()  # as many rows as before: the view keeps its scroll position
         if current:
             self.select(current)
+
+    def set_blob_fetcher(self, fetch: Callable[[str], None] | None) -> None:
+        """Where a synced picture not downloaded yet is asked for when its row is drawn (the
+        sync service's `fetch_blob`); `picture_arrived` then shows it."""
+        self._blob_fetcher = fetch
+
+    def picture_arrived(self, sha256: str) -> None:
+        """A picture was downloaded: draw its thumbnail."""
+        self.thumbnails.reload(sha256)
+
+    def _picture_missing(self, sha256: str) -> None:
+        if self._blob_fetcher is not None and self.isVisible():
+            self._blob_fetcher(sha256)
 
     def _refresh_if_pending(self) -> None:
         if self._refresh_pending:

@@ -42,10 +42,12 @@ class _Job(QRunnable):
 
 class ThumbnailLoader(QObject):
     """Conversation thumbnails by picture hash: `image()` answers from the cache or queues a
-    load; `loaded(sha)` is emitted when it is ready (a failed load is remembered as missing)."""
+    load; `loaded(sha)` is emitted when it is ready (a failed load is remembered as missing).
+    A synced picture whose bytes are not on this device yet emits `missing(sha)` too."""
 
     loaded = Signal(str)
-    _ready = Signal(str, QImage)
+    missing = Signal(str)  # the picture is known but not downloaded: the owner may fetch it
+    _ready = Signal(str, QImage, bool)
 
     def __init__(
         self,
@@ -90,6 +92,12 @@ class ThumbnailLoader(QObject):
         for sha in [sha for sha, image in self._cache.items() if image.isNull()]:
             del self._cache[sha]
 
+    def reload(self, sha256: str) -> None:
+        """Load one picture again now (it was downloaded); `loaded` follows."""
+        self._cache.pop(sha256, None)
+        if sha256 not in self._queued and not self._closed:
+            self._queue(sha256)
+
     def shutdown(self) -> None:
         """Drop queued loads and wait for running ones (call before the store closes)."""
         self._closed = True
@@ -112,7 +120,12 @@ class ThumbnailLoader(QObject):
             if not self._stack:
                 return
             sha = self._stack.pop()
-        self._ready.emit(sha, self._load(sha))
+        try:
+            absent = self._store.missing_blob(sha)
+        except Exception as error:  # asked again on the next load; the thumbnail says the rest
+            log.info("could not check picture %s: %s", sha[:12], error)
+            absent = False
+        self._ready.emit(sha, QImage() if absent else self._load(sha), absent)
 
     def _load(self, sha256: str) -> QImage:
         try:
@@ -136,8 +149,8 @@ class ThumbnailLoader(QObject):
         cropped.setDevicePixelRatio(self._dpr)
         return cropped
 
-    @Slot(str, QImage)
-    def _on_ready(self, sha256: str, image: QImage) -> None:
+    @Slot(str, QImage, bool)
+    def _on_ready(self, sha256: str, image: QImage, absent: bool) -> None:
         self._queued.discard(sha256)
         if self._closed:
             return
@@ -145,6 +158,8 @@ class ThumbnailLoader(QObject):
         while len(self._cache) > CACHE_ENTRIES:
             self._cache.popitem(last=False)
         self.loaded.emit(sha256)
+        if absent:
+            self.missing.emit(sha256)
 
 
 class BackgroundCalls(QObject):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
@@ -16,6 +17,7 @@ from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.sync.status import SyncState
 from snapask_desktop.ui.chat_widgets import AnswerBubble, QuestionBubble
 from snapask_desktop.ui.chat_window import ChatWindow
+from snapask_desktop.ui.history_window import HistoryWindow
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini
 from tests.support.fake_gemini import FakeGemini
@@ -239,3 +241,35 @@ def test_a_synced_picture_is_downloaded_when_the_window_shows_it(
     assert b.store.screenshot_bytes(shot.sha256, verify=True) == png
     assert window._image.size() == QImage.fromData(png).size()
     assert window.picture_note.text() == ""
+
+
+def test_history_shows_synced_changes_and_downloads_the_thumbnails_it_draws(
+    devices: tuple[Device, Device], qtbot: QtBot
+) -> None:
+    a, b = devices
+    a.connect()
+    bridge = b.connect()
+    history = HistoryWindow(b.store)
+    qtbot.addWidget(history)
+    history.set_blob_fetcher(bridge.fetch_blob)
+    bridge.blob_ready.connect(history.picture_arrived)
+    bridge.applied.connect(lambda _report: history.refresh())  # as the app wires it
+    history.show()
+    try:
+        shot = a.store.add_screenshot(png_bytes(200, 120, seed=5))
+        conversation, _ = a.store.start_conversation(
+            "Whiteboard", "Transcribe it", screenshot_sha256=shot.sha256
+        )
+        model = history.model
+        wait_for(lambda: model.row_of(conversation.id) == 0, "the new row in B's history")
+        index = model.index(0)
+        wait_for(lambda: index.data(Qt.ItemDataRole.DecorationRole) is not None, "its thumbnail")
+        assert not b.store.missing_blob(shot.sha256)
+
+        a.store.update_conversation(conversation.id, title="Whiteboard, Monday")
+        wait_for(
+            lambda: model.index(0).data(Qt.ItemDataRole.DisplayRole) == "Whiteboard, Monday",
+            "the rename in B's history",
+        )
+    finally:
+        history.shutdown()
