@@ -32,6 +32,7 @@ from snapask_desktop.sync.protocol import (
     Hello,
     Limits,
     Pull,
+    ServerFrame,
     Welcome,
 )
 from snapask_desktop.sync.session import Verdict, clock_skew_delay_ms, plan_changes, retry_delay_ms
@@ -240,21 +241,36 @@ class SyncEngine:
         if self._held_until_ms and wall_clock_ms() >= self._held_until_ms:
             outgoing.held.clear()
             self._held_until_ms = 0
-        pending = await asyncio.to_thread(self._store.outbox_count)
-        if pending > len(outgoing.held):
-            await self._report(SyncState.SYNCING, "Sending changes…", pending=pending)
-            await self._push(outgoing, PassResult())
+        # Straight to the outbox: a count first would cost a thread hop on every local edit.
+        await self._push(outgoing, PassResult())
         await self._flush_applied(conn, outgoing, force=not frames)
         await self._up_to_date(outgoing)
 
     async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
+        limit = self._limits.max_page_changes
         pulled = 0
+        reply = await conn.request(Pull(self._cursor, limit))
         while True:
-            reply = await conn.request(Pull(self._cursor, self._limits.max_page_changes))
             assert isinstance(reply, Changes)
+            ahead: asyncio.Future[ServerFrame] | None = None
+            if reply.has_more and reply.since <= self._cursor < reply.cursor:
+                # Ask for the next page before applying this one: its transfer and parsing
+                # overlap the store's write (an initial sync is mostly these two).
+                ahead = asyncio.ensure_future(conn.request(Pull(reply.cursor, limit)))
+            try:
+                more = await self._apply_frame(conn, outgoing, reply, result)
+            except BaseException:
+                _drop(ahead)
+                raise
             pulled += len(reply.changes)
-            if not await self._apply_frame(conn, outgoing, reply, result):
+            if not more:
+                _drop(ahead)
                 return pulled
+            if ahead is not None and self._cursor == reply.cursor:
+                reply = await ahead
+            else:
+                _drop(ahead)
+                reply = await conn.request(Pull(self._cursor, limit))
 
     async def _apply_frame(
         self, conn: Connection, outgoing: Outgoing, frame: Changes, result: PassResult
@@ -373,6 +389,11 @@ def _offline_text(error: Exception) -> str:
     if isinstance(error, Closed | ServerError):
         return "Connection to the sync server lost; retrying."
     return "Offline: the sync server cannot be reached; retrying."
+
+
+def _drop(request: asyncio.Future[ServerFrame] | None) -> None:
+    if request is not None:
+        request.cancel()
 
 
 async def _first_of(*events: asyncio.Event, timeout_s: float) -> None:

@@ -1,0 +1,121 @@
+"""A new device pulls 10,000 conversations with 50,000 messages into its empty store.
+
+The server runs as its own process (`snapask-sync-server serve`) on 127.0.0.1; its change log
+is filled beforehand through its storage API (not measured). The figure is the wall time of
+one `SyncEngine.sync_once()` on a fresh store: connect, pull every page, apply, acknowledge.
+
+    .venv/bin/python bench/initial_sync.py [--conversations 10000] [--messages-per 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import emit
+from snapask_desktop.server import accounts, changes
+from snapask_desktop.server.config import sqlite_url
+from snapask_desktop.server.database import Database
+from snapask_desktop.server.passwords import hash_password, new_token
+from snapask_desktop.server.testing import ServerProcess
+from snapask_desktop.store import Store
+from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
+from snapask_desktop.sync.limits import MAX_DRIFT_MS, MAX_OPS_PER_PUSH
+from snapask_desktop.sync.merge import new_conversation
+from snapask_desktop.sync.protocol import Op
+from snapask_desktop.sync.records import MessageRecord
+
+WRITER = "0f0f0f0f-0000-4000-8000-000000000001"  # the device that "wrote" the history
+
+
+def _ops(conversations: int, per: int) -> list[Op]:
+    clock, ops = HybridClock(), []
+    now = wall_clock_ms()
+    for index in range(conversations):
+        cid = str(uuid.uuid4())
+        state = new_conversation(cid, f"Conversation {index} about a screenshot",
+                                 device_id=WRITER, hlc=clock.now(), now_ms=now)  # fmt: skip
+        ops.append(Op(str(uuid.uuid4()), state))
+        for turn in range(per):
+            role = "user" if turn % 2 == 0 else "model"
+            question = f"Question {turn} about the error dialog in picture {index}?"
+            answer = f"Answer {turn}: the installer lacks permission; run it as admin. " * 3
+            text = question if role == "user" else answer
+            message = MessageRecord(
+                id=str(uuid.uuid4()), conversation_id=cid, role=role, text=text,
+                model=None if role == "user" else "gemini-2.5-flash", status="final",
+                screenshot_sha256=None, hlc=clock.now(), device=WRITER, created_at=now,
+            )  # fmt: skip
+            ops.append(Op(str(uuid.uuid4()), message))
+    return ops
+
+
+def _fill_server(data_dir: Path, conversations: int, per: int) -> tuple[str, int]:
+    db = Database(sqlite_url(data_dir))
+    user_id = accounts.add_user(db, "ada", "", password_hash=hash_password("bench"))
+    ops = _ops(conversations, per)
+    for start in range(0, len(ops), MAX_OPS_PER_PUSH):
+        batch = ops[start : start + MAX_OPS_PER_PUSH]
+        changes.apply_push(db, user_id, WRITER, batch, now_ms=wall_clock_ms(),
+                           max_drift_ms=MAX_DRIFT_MS)  # fmt: skip
+    token = new_token()
+    device_dir = data_dir.parent / "device"
+    with Store.open(device_dir) as store:
+        accounts.issue_token(db, user_id, store.device_id, "new laptop", token)
+    db.dispose()
+    return token, len(ops)
+
+
+def _count_conversations(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM conversation").fetchone()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=10_000)
+    parser.add_argument("--messages-per", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp:
+        root = Path(tmp)
+        started = time.perf_counter()
+        token, total = _fill_server(root / "server", args.conversations, args.messages_per)
+        fill_s = time.perf_counter() - started
+        server = ServerProcess(root / "server")
+        try:
+            from snapask_desktop.sync.client import SyncEngine
+
+            store = Store.open(root / "device")
+            engine = SyncEngine(store, server.ws_url, lambda: token)
+            started = time.perf_counter()
+            result = asyncio.run(engine.sync_once())
+            elapsed = time.perf_counter() - started
+            count = _count_conversations(store.path)
+            store.close()
+        finally:
+            server.terminate()
+    if result.pulled != total or count != args.conversations:
+        raise SystemExit(f"incomplete: pulled {result.pulled} of {total}, {count} conversations")
+    emit(
+        "initial_sync",
+        initial_sync_s=round(elapsed, 2),
+        changes_count=total,
+        changes_per_s=round(total / elapsed),
+        conversations_count=count,
+        client_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        server_fill_s=round(fill_s, 1),
+    )
+
+
+if __name__ == "__main__":
+    main()
