@@ -16,7 +16,6 @@ from snapask_desktop.ai.answer_stream import AnswerStream, StreamStatus
 from snapask_desktop.ai.cache import AnswerCache, cache_key
 from snapask_desktop.ai.gemini import GeminiProvider
 from snapask_desktop.ai.image_prep import JPEG_QUALITY, MAX_SIDE, prep_signature, prepare_image
-from snapask_desktop.loop_thread import LoopThread
 from snapask_desktop.ai.openai_compat import OpenAICompatProvider
 from snapask_desktop.ai.provider import Provider
 from snapask_desktop.ai.resilience import (
@@ -27,6 +26,7 @@ from snapask_desktop.ai.resilience import (
     resilient_stream,
 )
 from snapask_desktop.ai.types import AskRequest, ImageInput
+from snapask_desktop.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
