@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +34,6 @@ from snapask_desktop.ui.settings_dialog import (
     PageContext,
     SettingsPage,
     _error_label,
-    _field,
     _note,
     _show,
 )
@@ -103,6 +103,8 @@ class SyncPage(SettingsPage):
         small.setPointSizeF(small.pointSizeF() * 0.85)
         self.device_id.setFont(small)
         self.sign_in_button = QPushButton("Sign in")
+        # Its own size, also while the account line beside it is hidden.
+        self.sign_in_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.sign_in_button.clicked.connect(self.sign_in)
         self.sign_out_button = QPushButton("Sign out")
         self.sign_out_button.setToolTip("Stop syncing and forget this device's token")
@@ -127,7 +129,7 @@ class SyncPage(SettingsPage):
         self.problem_list = QListWidget()
         self.problem_list.setAccessibleName("Changes that could not be synced")
         self.problem_list.setWordWrap(True)
-        self.problem_list.setMaximumHeight(120)
+        self.problem_list.setMaximumHeight(72)
         self.problem_list.currentRowChanged.connect(lambda _row: self._update_buttons())
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.setToolTip("Remove the selected message from this list")
@@ -149,12 +151,6 @@ class SyncPage(SettingsPage):
     def _layout(self) -> None:
         account = QGroupBox("Account")
         form = self._account_form = QFormLayout(account)
-        form.addRow(
-            _note(
-                "Keep your conversations the same on all your computers through your own "
-                "sync server (snapask-sync-server). Everything keeps working offline."
-            )
-        )
         form.addRow("&Server:", self.server)
         form.addRow("&User name:", self.user)
         form.addRow("&Password:", self.password)
@@ -162,38 +158,37 @@ class SyncPage(SettingsPage):
         device_column = QVBoxLayout(device)
         device_column.setContentsMargins(0, 0, 0, 0)
         device_column.setSpacing(2)
-        device_column.addWidget(_field(self.device_name, self.errors["device_name"]))
+        device_column.addWidget(self.device_name)
         device_column.addWidget(self.device_id)
+        device_column.addWidget(self.errors["device_name"])
         form.addRow("This &device:", device)
         buttons = QHBoxLayout()
         buttons.addWidget(self.sign_in_button)
         buttons.addWidget(self.busy)
-        buttons.addStretch(1)
+        buttons.addWidget(self.account_line, 1)
         buttons.addWidget(self.sign_out_button)
         form.addRow(buttons)
         form.addRow(self.form_error)
-        form.addRow(self.account_line)
         state = QGroupBox("Status")
         state_form = QFormLayout(state)
-        state_form.addRow("State:", self.state_line)
+        state_row = QHBoxLayout()
+        state_row.addWidget(self.state_line, 1)
+        state_row.addWidget(self.sync_now_button, 0, Qt.AlignmentFlag.AlignTop)
+        state_form.addRow("State:", state_row)
         state_form.addRow("Last synced:", self.last_synced)
         state_form.addRow("Changes:", self.pending)
-        now_row = QHBoxLayout()
-        now_row.addStretch(1)
-        now_row.addWidget(self.sync_now_button)
-        state_form.addRow(now_row)
-        self.problems_box = QGroupBox("Changes the server refused")
-        problems = QVBoxLayout(self.problems_box)
-        problems.addWidget(
-            _note("They were left out of syncing; the rest of your changes went through.")
-        )
-        problems.addWidget(self.problem_list)
-        dismiss_row = QHBoxLayout()
-        dismiss_row.addStretch(1)
-        dismiss_row.addWidget(self.dismiss_button)
-        problems.addLayout(dismiss_row)
+        self.problems_box = QGroupBox("Changes the server refused (the others went through)")
+        problems = QHBoxLayout(self.problems_box)
+        problems.addWidget(self.problem_list, 1)
+        problems.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
         self.problems_box.hide()
         column = QVBoxLayout(self)
+        column.addWidget(
+            _note(
+                "Keep your conversations the same on all your computers through your own "
+                "sync server (snapask-sync-server). Everything keeps working offline."
+            )
+        )
         column.addWidget(account)
         column.addWidget(state)
         column.addWidget(self.problems_box)
