@@ -178,13 +178,15 @@ class SyncManager(QObject):
     # -- what the user asks for --------------------------------------------------------------
 
     def sync_now(self) -> bool:
-        """Send and fetch now; False when sync is not set up (nothing to do)."""
+        """Send and fetch now; False when sync is not set up (no server)."""
         if self._bridge is not None:
             self._bridge.sync_now()
             return True
-        if self._settings.sync_server_url and not self._busy:
-            self.start()  # e.g. the keyring was locked at start and is open now
-        return False
+        if not self._settings.sync_server_url:
+            return False
+        if not self._busy:
+            self.start()  # not started yet, or the keyring was locked at start and is open now
+        return True
 
     def fetch_blob(self, sha256: str) -> None:
         """Download a picture; `blob_ready` or `blob_failed` follows."""
