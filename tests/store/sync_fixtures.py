@@ -170,9 +170,11 @@ class ServerLog:
         return reports
 
 
-def screenshot_record(sha: str, size: int = 100) -> ScreenshotRecord:
+def screenshot_record(
+    sha: str, size: int = 100, *, width: int = 10, height: int = 10, mime: str = "image/png"
+) -> ScreenshotRecord:
     """Screenshot metadata for a hash (the bytes are not needed to store metadata)."""
-    return ScreenshotRecord(sha256=sha, size_bytes=size, width=10, height=10, mime="image/png")
+    return ScreenshotRecord(sha256=sha, size_bytes=size, width=width, height=height, mime=mime)
 
 
 class StoreFactory:
