@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from snapask_desktop.sync.errors import ProtocolError
 from snapask_desktop.sync.limits import ACK_TIMEOUT_MS, MAX_FRAME_BYTES
@@ -89,6 +89,8 @@ class Connection:
             )
         except InvalidStatus as error:
             raise Refused(error.response.status_code, _refusal_text(error)) from None
+        except InvalidHandshake as error:  # cut mid-handshake, or not a WebSocket server
+            raise ConnectionError(f"no WebSocket handshake with {url}: {error}") from None
         return cls(ws, ack_timeout_s)
 
     async def request(self, frame: ClientFrame) -> ServerFrame:
