@@ -3,6 +3,7 @@ wrong clocks and tokens. Nothing may be lost and nothing duplicated."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -216,3 +217,37 @@ def test_users_never_see_each_other(fleet: Fleet, server: RunningServer, tmp_pat
         assert [s.title for s in bob.store.list_conversations()] == ["bob's"]
     finally:
         bobs.close()
+
+
+def test_a_rejected_change_leaves_the_queue_and_is_shown(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    conversation, question = a.store.start_conversation("Topic", "the original text")
+    a.sync()
+    # A damaged op (the same message id with other text, as a buggy older version might have
+    # written) sits in the outbox in front of a good change.
+    stored = a.store.get_conversation(conversation.id).messages[0]
+    payload = {
+        "type": "message", "id": question.id, "conversation_id": conversation.id,
+        "role": "user", "text": "tampered", "model": None, "status": "final",
+        "screenshot_sha256": None, "hlc": question.hlc, "device": question.device_id,
+        "created_at": question.created_at,
+    }  # fmt: skip
+    assert stored.text == "the original text"
+    with sqlite3.connect(a.store.path) as db:
+        db.execute(
+            "INSERT INTO outbox (op_id, record_type, record_id, payload, created_at, attempts)"
+            " VALUES (?, 'message', ?, ?, 0, 0)",
+            ("0b5e0c8a-3a38-4c8e-9d3c-6f0e9c1f2a11", question.id, json.dumps(payload)),
+        )
+    a.store.update_conversation(conversation.id, title="Renamed after the bad op")
+    result = a.sync()
+
+    assert [code for code, _ in result.rejected] == ["message_mismatch"]
+    assert a.store.outbox_count() == 0  # one bad op never blocks the queue
+    problems = a.store.sync_problems()
+    assert [(p.code, p.record_id) for p in problems] == [("message_mismatch", question.id)]
+    assert any("could not be synced" in notice for notice in a.notices)
+    b.sync()
+    detail = b.store.get_conversation(conversation.id)
+    assert detail.conversation.title == "Renamed after the bad op"
+    assert [m.text for m in detail.messages] == ["the original text"]
