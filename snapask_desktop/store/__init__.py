@@ -23,6 +23,8 @@ from snapask_desktop.store.errors import (
     StoreError,
 )
 from snapask_desktop.store.records import (
+    ApplyReport,
+    ConflictRecord,
     Conversation,
     ConversationDetail,
     ConversationSummary,
@@ -31,6 +33,7 @@ from snapask_desktop.store.records import (
     OutboxOp,
     ScreenshotInfo,
     SearchHit,
+    SyncProblem,
 )
 
 if TYPE_CHECKING:
@@ -47,9 +50,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AmbiguousId",
+    "ApplyReport",
     "BlobCorrupt",
     "BlobError",
     "BlobMissing",
+    "ConflictRecord",
     "Conversation",
     "ConversationDetail",
     "ConversationSummary",
@@ -68,4 +73,5 @@ __all__ = [
     "SearchHit",
     "Store",
     "StoreError",
+    "SyncProblem",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool, QueuePool
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 # Read-only work opens a deferred transaction (a WAL snapshot); writers take the write lock at
 # BEGIN so a read-modify-write (e.g. bumping a version vector) can't interleave with another.
 BEGIN_OPTION = "snapask_begin"
@@ -39,6 +40,8 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # WAL + NORMAL: a killed process never corrupts the file or leaves half a transaction;
     # only a power cut may drop the last few commits (each still whole).
     cursor.execute("PRAGMA synchronous = NORMAL")
+    # A big sync transaction grows the WAL file; cut it back after a checkpoint.
+    cursor.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
     cursor.close()
 
 

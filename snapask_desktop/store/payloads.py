@@ -7,8 +7,12 @@ from typing import Any
 from snapask_desktop.store.records import Conversation, Message, ScreenshotInfo
 
 
-def conversation_payload(conversation: Conversation, device_id: str) -> dict[str, Any]:
-    """The synced fields of a conversation (``last_activity_at`` is local and left out)."""
+def conversation_payload(conversation: Conversation, device_id: str = "") -> dict[str, Any]:
+    """The synced fields of a conversation (``last_activity_at`` is local and left out).
+
+    ``device`` is the record's own writer; ``device_id`` only stands in for a record made
+    without one. (The store itself sends ``sync.records.ConversationState.to_wire()``.)
+    """
     return {
         "type": "conversation",
         "id": conversation.id,
@@ -21,7 +25,7 @@ def conversation_payload(conversation: Conversation, device_id: str) -> dict[str
         "vv": dict(conversation.vv),
         "hlc": conversation.hlc,
         "field_hlc": {name: list(stamp) for name, stamp in conversation.field_hlc.items()},
-        "device": device_id,
+        "device": conversation.device or device_id,
     }
 
 

@@ -81,8 +81,6 @@ _CONVERSATION_COLUMNS = (
 )
 
 
-
-
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
     names = ", ".join(columns)
     staging = f"temp.sync_incoming_{table}"
@@ -92,6 +90,7 @@ def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: lis
     )
     conn.exec_driver_sql(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}")
     conn.exec_driver_sql(f"DELETE FROM {staging}")
+
 
 # Messages that arrived before their conversation count for its place in the history.
 _ORPHAN_ACTIVITY = text(

@@ -78,6 +78,12 @@ DEVICE_ID_KEY = "device_id"
 # the caller's wall clock *before* anything of a batch is written (sync-protocol.md 9.8), and
 # a local edit must always be able to stamp past what is already stored.
 NO_DRIFT_LIMIT = 1 << 62
+# A page of 1,000 synced changes dirties ~1,000-2,000 database pages (random UUID index
+# inserts), so at SQLite's default threshold every commit of a page also checkpointed the
+# WAL (copy + fsync). Checkpointing after several pages instead costs ~40% less commit time;
+# engine.py's journal_size_limit keeps the WAL file from staying large afterwards.
+APPLY_WAL_PAGES = 10_000
+DEFAULT_WAL_PAGES = 1000
 # A clock_skew rejection keeps its op (sync-protocol.md 5.2): it is retried, never dropped.
 KEPT_REJECTIONS = frozenset({"clock_skew"})
 
@@ -466,7 +472,7 @@ class Store:
         cursor is set just before it and ``report.skew_ahead_ms`` says by how much.
         """
         now = wall_clock_ms() if now_ms is None else now_ms
-        with self._write_conn() as conn:
+        with self._write_conn(wal_pages=APPLY_WAL_PAGES) as conn:
             outcome = replica.apply_changes(
                 conn,
                 changes,
@@ -601,12 +607,23 @@ class Store:
                 yield session
 
     @contextlib.contextmanager
-    def _write_conn(self) -> Iterator[Connection]:
-        """A Core connection in a BEGIN IMMEDIATE transaction, committed on success."""
+    def _write_conn(self, wal_pages: int | None = None) -> Iterator[Connection]:
+        """A Core connection in a BEGIN IMMEDIATE transaction, committed on success.
+
+        ``wal_pages`` raises the connection's automatic checkpoint threshold for this one
+        transaction (see APPLY_WAL_PAGES).
+        """
         with _translated(self.path), self._engine.connect() as conn:
-            conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
-            with conn.begin():
-                yield conn
+            raw = conn.connection.driver_connection
+            if wal_pages is not None and raw is not None:
+                raw.execute(f"PRAGMA wal_autocheckpoint = {int(wal_pages)}")
+            try:
+                conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
+                with conn.begin():
+                    yield conn
+            finally:
+                if wal_pages is not None and raw is not None:
+                    raw.execute(f"PRAGMA wal_autocheckpoint = {DEFAULT_WAL_PAGES}")
 
     @contextlib.contextmanager
     def _read_session(self) -> Iterator[Session]:
