@@ -1,7 +1,7 @@
 """Applying a page of synced changes in one transaction (sync-protocol.md 8 "Device", 9, 10).
 
 Built for pages of 1,000 changes: the records a page names are read with a few IN queries,
-merged in memory in change order, and written with Core executemany batches at the end (and
+merged in memory in change order, and written with a few bulk statements at the end (and
 before a purge, which must see everything written before it), in the transaction that also
 stores the cursor. An echo of this device's own changes finds every record already as it is
 and writes nothing but the cursor.
@@ -29,6 +29,8 @@ from snapask_desktop.sync.limits import MAX_DRIFT_MS
 from snapask_desktop.sync.merge import edit_conversation, merge_conversation, message_restores
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import (
+    ROLES,
+    STATUSES,
     Conflict,
     ConversationState,
     MessageRecord,
@@ -162,7 +164,12 @@ def fresh_changes(changes: Sequence[Change], new_cursor: int, stored: int) -> li
                 check_conversation(payload)
             except ProtocolError as error:
                 raise InvalidInput(f"change {change.seq}: {error}") from None
-        elif not isinstance(payload, MessageRecord | ScreenshotRecord | PurgeRecord):
+        elif isinstance(payload, MessageRecord):
+            if payload.role not in ROLES or payload.status not in STATUSES:
+                raise InvalidInput(
+                    f"change {change.seq}: a synced message is a final user or model message"
+                )
+        elif not isinstance(payload, ScreenshotRecord | PurgeRecord):
             raise InvalidInput(f"change {change.seq} has no sync payload")
     return [change for change in changes if change.seq > stored]
 

@@ -345,6 +345,10 @@ def test_a_bad_batch_is_refused_before_anything_is_written(store: Store) -> None
         store.apply_changes([change(9, fine)], 8)
     with pytest.raises(InvalidInput, match="cursor"):
         store.apply_changes([], -1)
+    pending = remote_message(str(uuid.uuid4()), "not sent yet")
+    pending = pending.__class__(**{**_fields(pending), "status": "pending"})
+    with pytest.raises(InvalidInput, match="final user or model message"):
+        store.apply_changes([change(5, fine), change(6, pending)], 6)
     with pytest.raises(InvalidInput, match="no sync payload"):
         store.apply_changes([Change(5, str(uuid.uuid4()), PHONE, {"type": "x"})], 5)  # type: ignore[arg-type]
     assert snapshot(store) == before and store.sync_cursor() == 4
