@@ -29,11 +29,11 @@ class Session:
 
 
 def platform_name(raw: str | None = None) -> str:
-    """`sys.platform` folded to "linux", "windows" or "macos"."""
+    """`sys.platform` folded to "linux", "windows" or "macos" (a folded name stays as it is)."""
     value = raw if raw is not None else sys.platform
     if value.startswith("win"):
         return "windows"
-    if value == "darwin":
+    if value in ("darwin", "macos"):
         return "macos"
     return "linux"
 

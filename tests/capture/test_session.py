@@ -33,3 +33,9 @@ def test_other_platforms_are_neither_wayland_nor_x11() -> None:
         session = detect_session({"WAYLAND_DISPLAY": "w"}, raw)
         assert session.platform == name == platform_name(raw)
         assert session.desktop_label in {"Windows", "macOS", "Wayland"}
+
+
+def test_a_folded_platform_name_stays_the_same() -> None:
+    # autostart.enable("macos") must write the LaunchAgent, not the Linux entry.
+    for name in ("windows", "macos", "linux"):
+        assert platform_name(name) == name
