@@ -25,7 +25,7 @@ def sync_server(args: list[str]) -> int:
     """Run the sync server's command line with `args`; its exit code (no Qt is imported)."""
     from snapask_desktop.server.cli import main as server_main
 
-    return server_main(args) or 0
+    return server_main(args, prog="snapask --sync-server") or 0
 
 
 if __name__ == "__main__":

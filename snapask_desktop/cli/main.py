@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="snapask",
         description="Capture the screen and ask an AI about it. Without a command, SnapAsk "
         "starts in the system tray. Conversations are kept locally and work offline.",
+        epilog="snapask --sync-server ARGS... runs the bundled sync server "
+        "(the same as snapask-sync-server; try snapask --sync-server --help).",
     )
     parser.add_argument("--version", action="version", version=f"snapask {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -28,7 +28,7 @@ class CliError(Exception):
     """A failure to report in one line (exit code 1)."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir",
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLAlchemy database URL (default: SQLite file DATA_DIR/server.db)",
     )
     parser = argparse.ArgumentParser(
-        prog="snapask-sync-server", description="SnapAsk sync server and its administration."
+        prog=prog, description="SnapAsk sync server and its administration."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -93,9 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "snapask-sync-server") -> int:
+    """Entry point; returns the exit code (``prog`` names the program in usage lines)."""
+    args = _parser(prog).parse_args(argv)
     data_dir: Path = args.data_dir if args.data_dir is not None else _default_data_dir()
     try:
         if args.command == "serve":
