@@ -97,8 +97,9 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    # WAL + NORMAL: a crash never corrupts or half-applies; a power cut may drop the last commits.
-    cursor.execute("PRAGMA synchronous = NORMAL")
+    # WAL + FULL: an acknowledged op survives a power cut too. A device drops an op from its
+    # outbox once acked, so a commit lost after the ack would never be sent again.
+    cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
 
