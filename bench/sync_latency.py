@@ -1,9 +1,12 @@
 """A change on device A visible in device B's store: both devices live on one server.
 
-The server runs as its own process on 127.0.0.1. A renames a conversation (store write +
-outbox op in one transaction) and wakes its sync engine, as the app does after a local edit;
-the clock stops when B's engine has committed the change to B's store (its ``applied``
-callback). 200 changes, one at a time.
+Three processes, as on three machines: the server (`snapask-sync-server serve` on
+127.0.0.1), device A (this process) and device B (this script with `--device-b`). A renames a
+conversation (store write + outbox op in one transaction) and wakes its sync engine, as the app
+does after a local edit; the clock stops when B's engine has committed the change to B's store
+(its ``applied`` callback, which prints the system-wide monotonic clock). 200 changes, one at a
+time, each as soon as the previous one arrived (`--gap-ms 50` lets every process go idle
+between changes, as at human pace: on this VM every thread wake-up then costs more).
 
     .venv/bin/python bench/sync_latency.py [--changes 200]
 """
@@ -11,9 +14,10 @@ callback). 200 changes, one at a time.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +30,7 @@ from snapask_desktop.server.config import sqlite_url
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.passwords import hash_password, new_token
 from snapask_desktop.server.testing import ServerProcess
-from snapask_desktop.store import Store
+from snapask_desktop.store import ApplyReport, Store
 from snapask_desktop.sync.client import SyncEvents
 from snapask_desktop.sync.runner import SyncRunner
 from snapask_desktop.sync.status import SyncState
@@ -45,18 +49,23 @@ def _tokens(server_dir: Path, device_ids: list[str]) -> list[str]:
     return tokens
 
 
-class Watcher:
-    """B's applied callback: notes when a conversation's change has landed in B's store."""
+def device_b(data_dir: Path, ws_url: str, token: str) -> None:
+    """B: sync live; print ``<monotonic ns> <title>`` whenever a change lands in its store."""
+    store = Store.open(data_dir)
 
-    def __init__(self) -> None:
-        self.seen = threading.Event()
-        self.target = ""
-        self.at = 0.0
+    def applied(report: ApplyReport) -> None:
+        at = time.monotonic_ns()  # before the read below: the read is not part of the figure
+        for cid in report.changed_conversations:
+            title = store.get_conversation(cid).conversation.title
+            print(f"{at} {title}", flush=True)
 
-    def applied(self, report: object) -> None:
-        if self.target in getattr(report, "changed_conversations", ()):
-            self.at = time.perf_counter()
-            self.seen.set()
+    runner = SyncRunner(store, ws_url, lambda: token, SyncEvents(applied=applied), poll_s=1.0)
+    runner.start()
+    _wait_live(runner)
+    print("live", flush=True)
+    sys.stdin.readline()  # until A is done
+    runner.stop()
+    store.close()
 
 
 def _wait_live(runner: SyncRunner) -> None:
@@ -67,52 +76,83 @@ def _wait_live(runner: SyncRunner) -> None:
         time.sleep(0.01)
 
 
+def _spawn_b(data_dir: Path, ws_url: str, token: str) -> subprocess.Popen[str]:
+    script = str(Path(__file__).resolve())
+    b = subprocess.Popen(
+        [sys.executable, script, "--device-b", str(data_dir), ws_url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "SNAPASK_BENCH_TOKEN": token},
+    )  # fmt: skip
+    assert b.stdout is not None
+    if b.stdout.readline().strip() != "live":
+        raise SystemExit("device B did not come up")
+    return b
+
+
+def _measure(
+    a: Store, runner_a: SyncRunner, b: subprocess.Popen[str], changes: int, gap_ms: int
+) -> list[float]:
+    assert b.stdout is not None
+    conversation = a.create_conversation("latency")
+    runner_a.sync_now()
+    while not b.stdout.readline().endswith(" latency\n"):
+        pass
+    latencies = []
+    for index in range(changes):
+        time.sleep(gap_ms / 1000)
+        started = time.monotonic_ns()
+        a.update_conversation(conversation.id, title=f"latency {index}")
+        runner_a.sync_now()
+        while True:
+            line = b.stdout.readline()
+            if not line:
+                raise SystemExit(f"device B stopped before change {index}")
+            at, title = line.rstrip("\n").split(" ", 1)
+            if title == f"latency {index}":
+                latencies.append((int(at) - started) / 1e6)
+                break
+    return latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--gap-ms", type=int, default=0, help="pause between changes")
+    parser.add_argument(
+        "--device-b", nargs=2, metavar=("DATA_DIR", "WS_URL"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.device_b:
+        device_b(Path(args.device_b[0]), args.device_b[1], os.environ["SNAPASK_BENCH_TOKEN"])
+        return
     with tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp:
         root = Path(tmp)
-        a, b = Store.open(root / "a"), Store.open(root / "b")
-        token_a, token_b = _tokens(root / "server", [a.device_id, b.device_id])
+        a = Store.open(root / "a")
+        with Store.open(root / "b") as b_store:
+            b_id = b_store.device_id
+        token_a, token_b = _tokens(root / "server", [a.device_id, b_id])
         server = ServerProcess(root / "server")
-        watcher = Watcher()
         # The idle poll only finds changes written by another process; A is woken directly.
         runner_a = SyncRunner(a, server.ws_url, lambda: token_a, SyncEvents(), poll_s=1.0)
-        runner_b = SyncRunner(b, server.ws_url, lambda: token_b,
-                              SyncEvents(applied=watcher.applied), poll_s=1.0)  # fmt: skip
+        b = None
         try:
             runner_a.start()
-            runner_b.start()
             _wait_live(runner_a)
-            _wait_live(runner_b)
-            conversation = a.create_conversation("latency")
-            watcher.target = conversation.id
-            latencies = []
-            for index in range(args.changes + 1):
-                watcher.seen.clear()
-                started = time.perf_counter()
-                a.update_conversation(conversation.id, title=f"latency {index}")
-                runner_a.sync_now()
-                if not watcher.seen.wait(WAIT_S):
-                    raise SystemExit(f"change {index} never reached B")
-                if index:  # the first one also pays for warm-up
-                    latencies.append((watcher.at - started) * 1000)
-            final = b.get_conversation(conversation.id).conversation.title
+            b = _spawn_b(root / "b", server.ws_url, token_b)
+            latencies = _measure(a, runner_a, b, args.changes, args.gap_ms)
         finally:
             runner_a.stop()
-            runner_b.stop()
+            if b is not None:
+                b.communicate("done\n", timeout=30)
             server.terminate()
             a.close()
-            b.close()
-    if final != f"latency {args.changes}":
-        raise SystemExit(f"B ended with {final!r}")
     emit(
         "sync_latency",
         visible_p50_ms=round(percentile(latencies, 50), 2),
         visible_p99_ms=round(percentile(latencies, 99), 2),
         visible_max_ms=round(max(latencies), 2),
         changes_count=len(latencies),
+        gap_ms=args.gap_ms,
     )
 
 
