@@ -67,20 +67,7 @@ _MESSAGE_COLUMNS = (
 )
 _CONVERSATION_ID, _STATUS = 1, 5
 _SCREENSHOT_COLUMNS = ("sha256", "size_bytes", "width", "height", "mime")
-_CONVERSATION_COLUMNS = (
-    "id",
-    "title",
-    "pinned",
-    "archived",
-    "deleted",
-    "created_at",
-    "updated_at",
-    "vv",
-    "hlc",
-    "field_hlc",
-    "device",
-    "last_activity",
-)
+_CONVERSATION_COLUMNS = (*convert.RAW_STATE_COLUMNS, "last_activity")
 
 
 def _bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
