@@ -5,8 +5,9 @@ Three processes, as on three machines: the server (`snapask-sync-server serve` o
 conversation (store write + outbox op in one transaction) and wakes its sync engine, as the app
 does after a local edit; the clock stops when B's engine has committed the change to B's store
 (its ``applied`` callback, which prints the system-wide monotonic clock). 200 changes, one at a
-time, each as soon as the previous one arrived (`--gap-ms 50` lets every process go idle
-between changes, as at human pace: on this VM every thread wake-up then costs more).
+time, 20 ms after the previous one arrived: back to back, one device would send more than the
+protocol's 50 frames a second and the server makes it wait (`rate_limited`); `--gap-ms 50` lets
+every process go idle between changes, as at human pace.
 
     .venv/bin/python bench/sync_latency.py [--changes 200]
 """
@@ -117,7 +118,7 @@ def _measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=200)
-    parser.add_argument("--gap-ms", type=int, default=0, help="pause between changes")
+    parser.add_argument("--gap-ms", type=int, default=20, help="pause between changes")
     parser.add_argument(
         "--device-b", nargs=2, metavar=("DATA_DIR", "WS_URL"), help=argparse.SUPPRESS
     )

@@ -260,6 +260,7 @@ class SyncServer:
                     for session in self.sessions:
                         self._seen[session.device_id] = now
                 await self.run_write(self._flush_progress)
+                await self.run_read(self.db.checkpoint)
             except Exception:
                 log.exception("housekeeping failed")
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from snapask_desktop.sync.errors import ProtocolError
+from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import ACK_TIMEOUT_MS, MAX_FRAME_BYTES
 from snapask_desktop.sync.protocol import (
     Changes,
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
 CLOSE_PROTOCOL_ERROR = 1002
+RATE_LIMIT_RETRIES = 20  # then the refusal is an error like any other (reconnect with backoff)
 
 
 class Refused(Exception):
@@ -94,21 +95,32 @@ class Connection:
         return cls(ws, ack_timeout_s)
 
     async def request(self, frame: ClientFrame) -> ServerFrame:
-        """Send a frame with a fresh id and wait for its reply (an ``error`` raises ServerError)."""
+        """Send a frame with a fresh id and wait for its reply (an ``error`` raises ServerError).
+
+        A ``rate_limited`` refusal means the frame was not processed: it is sent again after
+        the wait the server asks for, on the same connection.
+        """
+        for _attempt in range(RATE_LIMIT_RETRIES):
+            reply = await self._request_once(frame)
+            if not (isinstance(reply, Error) and reply.code == ErrorCode.RATE_LIMITED):
+                break
+            await asyncio.sleep((reply.retry_after_ms or 1000) / 1000)
+        if isinstance(reply, Error):
+            raise ServerError(reply)
+        return reply
+
+    async def _request_once(self, frame: ClientFrame) -> ServerFrame:
         request_id = next(self._ids)
         waiter: asyncio.Future[ServerFrame] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
         try:
             await self.send(replace(frame, id=request_id))  # type: ignore[type-var]
-            reply = await asyncio.wait_for(waiter, self._ack_timeout_s)
+            return await asyncio.wait_for(waiter, self._ack_timeout_s)
         except TimeoutError:
             await self.close(1011, "no reply")
             raise Closed(None, "the server did not answer in time") from None
         finally:
             self._waiting.pop(request_id, None)
-        if isinstance(reply, Error):
-            raise ServerError(reply)
-        return reply
 
     async def send(self, frame: ClientFrame) -> None:
         """Send a frame that has no reply (``applied``)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from snapask_desktop.server.testing import RunningServer
+from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
 from snapask_desktop.sync.connection import Closed
@@ -251,3 +251,26 @@ def test_a_rejected_change_leaves_the_queue_and_is_shown(fleet: Fleet) -> None:
     detail = b.store.get_conversation(conversation.id)
     assert detail.conversation.title == "Renamed after the bad op"
     assert [m.text for m in detail.messages] == ["the original text"]
+
+
+def test_a_device_over_the_frame_rate_waits_and_resends_without_disconnecting(
+    tmp_path: Path,
+) -> None:
+    with running_server(tmp_path / "server", frames_per_second=5, frame_burst=5) as server:
+        server.add_user("ada", PASSWORD)
+        fleet = Fleet(server, tmp_path / "devices")
+        try:
+            a, b = fleet.device(), fleet.device()
+            runner = a.start()
+            wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="a live")
+            for index in range(15):  # a push frame each: far more than 5 a second
+                a.store.create_conversation(f"fast {index}")
+                runner.sync_now()
+                wait_for(lambda: a.store.outbox_count() == 0, timeout_s=60, what="the push")
+            b.sync()
+            assert len(b.store.list_conversations()) == 15
+            # The refusals were waited out on the same connection: never offline, no reconnect.
+            assert SyncState.OFFLINE not in {s.state for s in a.statuses}
+            assert [s.state for s in a.statuses].count(SyncState.CONNECTING) == 1
+        finally:
+            fleet.close()
