@@ -114,8 +114,8 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     # outbox once acked, so a commit lost after the ack would never be sent again.
     cursor.execute("PRAGMA synchronous = FULL")
     # Checkpoints (copying the WAL into the file, with its fsync) run on a reader thread every
-    # housekeeping round (SyncServer._housekeeping): left to the writer, one push in a few
-    # hundred stalled for 0.6-0.9 s. This is only the safety net if that falls behind.
+    # housekeeping round (SyncServer._housekeeping), so that work and its fsync do not land on
+    # whichever push crosses SQLite's default threshold. This is only the safety net.
     cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_SAFETY_PAGES}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
