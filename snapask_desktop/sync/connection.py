@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import json
 import logging
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -87,6 +89,7 @@ class Connection:
                 open_timeout=CONNECT_TIMEOUT_S,
                 proxy=None,  # a sync server is reached directly, like a LAN host
                 user_agent_header="snapask-desktop",
+                compression=compression_for(url),
             )
         except InvalidStatus as error:
             raise Refused(error.response.status_code, _refusal_text(error)) from None
@@ -195,6 +198,23 @@ class Connection:
         for waiter in self._waiting.values():
             if not waiter.done():
                 waiter.set_exception(self.closed)
+
+
+def compression_for(url: str) -> str | None:
+    """permessage-deflate for servers across the internet, none on this machine or the LAN.
+
+    Compressing every frame costs about 3 ms on a change's way from one device to another
+    (three hops, each compressing or inflating); on a LAN that is most of the latency and the
+    bandwidth saved does not matter. Over the internet the 4-5x smaller initial sync does.
+    """
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith((".local", ".lan", ".home.arpa")):
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "deflate"  # a name: assume it may be far away
+    return None if address.is_private or address.is_loopback or address.is_link_local else "deflate"
 
 
 def _refusal_text(error: InvalidStatus) -> str:

@@ -50,3 +50,24 @@ def test_server_urls_are_normalised() -> None:
     for bad in ("ftp://x", "127.0.0.1:8765", "", "http://"):
         with pytest.raises(ValueError, match="server address"):
             normal_server_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("url", "compression"),
+    [
+        ("ws://127.0.0.1:8765/v1/sync", None),
+        ("ws://localhost:8765/v1/sync", None),
+        ("ws://192.168.1.5:8765/v1/sync", None),
+        ("ws://10.0.0.2/v1/sync", None),
+        ("ws://[::1]:8765/v1/sync", None),
+        ("ws://nas.local:8765/v1/sync", None),
+        ("wss://sync.example.org/v1/sync", "deflate"),
+        ("ws://93.184.216.34:8765/v1/sync", "deflate"),
+    ],
+)
+def test_frames_are_compressed_only_for_servers_beyond_the_lan(
+    url: str, compression: str | None
+) -> None:
+    from snapask_desktop.sync.connection import compression_for
+
+    assert compression_for(url) == compression
