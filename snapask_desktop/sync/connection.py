@@ -33,6 +33,7 @@ from snapask_desktop.sync.protocol import (
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
+CLOSE_TIMEOUT_S = 2.0
 CLOSE_PROTOCOL_ERROR = 1002
 RATE_LIMIT_RETRIES = 20  # then the refusal is an error like any other (reconnect with backoff)
 
@@ -90,6 +91,9 @@ class Connection:
                 proxy=None,  # a sync server is reached directly, like a LAN host
                 user_agent_header="snapask-desktop",
                 compression=compression_for(url),
+                # A server that does not answer our close frame is not waited for long: quitting
+                # the app or stopping sync must not hang on a dead network.
+                close_timeout=CLOSE_TIMEOUT_S,
             )
         except InvalidStatus as error:
             raise Refused(error.response.status_code, _refusal_text(error)) from None

@@ -47,6 +47,11 @@ class TcpProxy:
             await self._cut()
             if self._server is not None:
                 self._server.close()
+            current = asyncio.current_task()
+            relays = [task for task in asyncio.all_tasks() if task is not current]
+            for task in relays:
+                task.cancel()
+            await asyncio.gather(*relays, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
