@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from snapask_desktop.server import schema
 from snapask_desktop.server.database import Database
@@ -86,26 +86,29 @@ def changes_frame(
     return f'{head}"since":{since},"cursor":{cursor},"has_more":{more},"changes":[{body}]}}'
 
 
+# Built once: building a statement costs more than running it on SQLite (every push runs
+# these). The user id and head are bound at execution.
+_COUNTER = schema.user_counters
+_LOCK_USER = (
+    update(_COUNTER)
+    .where(_COUNTER.c.user_id == bindparam("uid"))
+    .values(head=_COUNTER.c.head)
+    .returning(_COUNTER.c.head)
+)
+_SET_HEAD = (
+    update(_COUNTER)
+    .where(_COUNTER.c.user_id == bindparam("uid"))
+    .values(head=bindparam("new_head"))
+)
+
+
 def lock_user(conn: Connection, user_id: int) -> int:
     """Take the user's lock (UPDATE of the counter row first) and return the head seq."""
-    conn.execute(
-        update(schema.user_counters)
-        .where(schema.user_counters.c.user_id == user_id)
-        .values(head=schema.user_counters.c.head)
-    )
-    return int(
-        conn.execute(
-            select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
-        ).scalar_one()
-    )
+    return int(conn.execute(_LOCK_USER, {"uid": user_id}).scalar_one())
 
 
 def set_head(conn: Connection, user_id: int, head: int) -> None:
-    conn.execute(
-        update(schema.user_counters)
-        .where(schema.user_counters.c.user_id == user_id)
-        .values(head=head)
-    )
+    conn.execute(_SET_HEAD, {"uid": user_id, "new_head": head})
 
 
 def read_head(db: Database, user_id: int) -> int:
@@ -123,13 +126,25 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + _IN_CHUNK]
 
 
+_LOOKUPS: dict[tuple[str, str, str], Any] = {}  # (table, key, value) -> statement
+
+
 def _lookup(
     conn: Connection, key: Any, value: Any, user_col: Any, user_id: int, ids: Iterable[str]
 ) -> dict[str, Any]:
     wanted = sorted(set(ids))
     found: dict[str, Any] = {}
+    if not wanted:
+        return found
+    kind = (key.table.name, key.name, value.name)
+    statement = _LOOKUPS.get(kind)
+    if statement is None:  # built once per lookup kind (see _LOCK_USER)
+        statement = select(key, value).where(
+            user_col == bindparam("uid"), key.in_(bindparam("ids", expanding=True))
+        )
+        _LOOKUPS[kind] = statement
     for chunk in _chunks(wanted):
-        rows = conn.execute(select(key, value).where(user_col == user_id, key.in_(chunk)))
+        rows = conn.execute(statement, {"uid": user_id, "ids": list(chunk)})
         found.update({r[0]: r[1] for r in rows})
     return found
 
@@ -315,12 +330,25 @@ def apply_push(
     return PushOutcome(tuple(results), live, len(change_rows), committed_at)
 
 
+_UPDATE_STATE = (
+    update(schema.conversations)
+    .where(
+        schema.conversations.c.user_id == bindparam("uid"),
+        schema.conversations.c.id == bindparam("cid"),
+    )
+    .values(
+        state=bindparam("new_state"),
+        deleted=bindparam("new_deleted"),
+        delete_wall_ms=bindparam("new_delete_wall_ms"),
+    )
+)
+
+
 def _save_states(
     conn: Connection, user_id: int, states: dict[str, ConversationState], existing: Iterable[str]
 ) -> None:
     stored = set(existing)
-    cv = schema.conversations
-    inserts = []
+    inserts, updates = [], []
     for cid, state in states.items():
         values = {
             "state": encode_json(state.to_wire()),
@@ -328,11 +356,14 @@ def _save_states(
             "delete_wall_ms": state.field_hlc["deleted"].hlc >> COUNTER_BITS,
         }
         if cid in stored:
-            conn.execute(update(cv).where(cv.c.user_id == user_id, cv.c.id == cid).values(values))
+            renamed = {f"new_{key}": value for key, value in values.items()}
+            updates.append({"uid": user_id, "cid": cid, **renamed})
         else:
             inserts.append({"user_id": user_id, "id": cid, **values})
+    if updates:
+        conn.execute(_UPDATE_STATE, updates)
     if inserts:
-        conn.execute(cv.insert(), inserts)
+        conn.execute(schema.conversations.insert(), inserts)
 
 
 def append_purge(conn: Connection, user_id: int, purge: PurgeRecord, op_id: str) -> ChangeRow:
