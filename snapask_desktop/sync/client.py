@@ -130,6 +130,14 @@ class SyncEngine:
                 delay = clock_skew_delay_ms(0, self._jitter())
                 await self._report(SyncState.PROBLEM, str(skew), retry_in_ms=delay)
                 await self._sleep(delay)
+            except Exception as error:  # e.g. the store locked by another program too long
+                # Sync must never die quietly: say what happened and try again later.
+                log.exception("sync failed")
+                delay = retry_delay_ms(attempt, self._jitter())
+                attempt += 1
+                text = f"Sync stopped on an error and will try again: {error}"
+                await self._report(SyncState.PROBLEM, text[:300], retry_in_ms=delay)
+                await self._sleep(delay)
 
     async def sync_once(self) -> PassResult:
         """One full pass and disconnect (``snapask sync now``); raises like a session does."""

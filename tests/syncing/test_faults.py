@@ -274,3 +274,27 @@ def test_a_device_over_the_frame_rate_waits_and_resends_without_disconnecting(
             assert [s.state for s in a.statuses].count(SyncState.CONNECTING) == 1
         finally:
             fleet.close()
+
+
+def test_sync_survives_a_store_locked_by_another_program(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    runner = a.start()
+    wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="a live")
+    blocker = sqlite3.connect(a.store.path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # another program holds a's database
+        conversation = b.store.create_conversation("while a was locked")
+        b.sync()
+        # a's write waits out the store's 10 s busy timeout, fails, and is reported.
+        wait_for(lambda: runner.status.state is SyncState.PROBLEM, timeout_s=30, what="problem")
+        assert "try again" in runner.status.message
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    runner.sync_now()
+    wait_for(
+        lambda: [s.id for s in a.store.list_conversations()] == [conversation.id],
+        timeout_s=30,
+        what="the change on a once the lock is gone",
+    )
+    wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="a up to date again")
