@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from snapask_desktop.store import convert
@@ -15,6 +15,14 @@ from snapask_desktop.store.models import OutboxRow
 from snapask_desktop.store.records import OutboxOp, RecordType
 
 MAX_ERROR_CHARS = 2000
+
+# Plain Core statements on the table, built once: through a Session an ORM-entity DELETE also
+# synchronises the identity map, which made every local edit ~1 ms slower.
+_TABLE = OutboxRow.__table__
+_DROP_CONVERSATION_OPS = delete(_TABLE).where(
+    _TABLE.c.record_type == "conversation", _TABLE.c.record_id == bindparam("rid")
+)
+_INSERT = insert(_TABLE)
 
 
 def enqueue(
@@ -31,14 +39,10 @@ def enqueue(
     spree leaves one op, not hundreds. (An ack for a dropped op is ignored, like any repeat.)
     """
     if record_type == "conversation":
-        conn.execute(
-            delete(OutboxRow).where(
-                OutboxRow.record_type == "conversation", OutboxRow.record_id == record_id
-            )
-        )
+        conn.execute(_DROP_CONVERSATION_OPS, {"rid": record_id})
     op_id = str(uuid.uuid4())
     # Core insert: constraint failures surface here, inside the record's transaction.
-    conn.execute(insert(OutboxRow).values(**_row(op_id, record_type, record_id, payload, now)))
+    conn.execute(_INSERT, _row(op_id, record_type, record_id, payload, now))
     return op_id
 
 
