@@ -251,9 +251,9 @@ class SyncEngine:
             outgoing.held.clear()
             self._held_until_ms = 0
         # Straight to the outbox: a count first would cost a thread hop on every local edit.
-        await self._push(outgoing, PassResult())
+        sent = await self._push(outgoing, PassResult())
         await self._flush_applied(conn, outgoing, force=not frames)
-        await self._up_to_date(outgoing)
+        await self._up_to_date(outgoing, activity=bool(frames or sent))
 
     async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
         limit = self._limits.max_page_changes
@@ -321,18 +321,24 @@ class SyncEngine:
         await conn.send(Applied(self._cursor))
         self._applied_sent, self._applied_at_ms = self._cursor, now
 
-    async def _up_to_date(self, outgoing: Outgoing) -> None:
+    async def _up_to_date(self, outgoing: Outgoing, *, activity: bool = True) -> None:
+        """Report "up to date" once the outbox is empty: on reaching that state, and after
+        changes went either way (remembered in the store at most once a second). An idle live
+        connection writes nothing: a desktop app must not touch the disk every second."""
+        if self.status.state is SyncState.UP_TO_DATE and not activity:
+            return
         pending = await asyncio.to_thread(self._store.outbox_count)
         if pending > len(outgoing.held):
             return
         now = wall_clock_ms()
         if (
-            self.status.state is not SyncState.UP_TO_DATE
-            or now - (self.status.last_synced_ms or 0) >= 1000
+            self.status.state is SyncState.UP_TO_DATE
+            and now - (self.status.last_synced_ms or 0) < APPLIED_EVERY_MS
         ):
-            await asyncio.to_thread(self._store.mark_synced, now)
-            message = "Up to date" if not outgoing.held else _CLOCK_AHEAD
-            await self._report(SyncState.UP_TO_DATE, message, pending=pending, last_synced_ms=now)
+            return
+        await asyncio.to_thread(self._store.mark_synced, now)
+        message = "Up to date" if not outgoing.held else _CLOCK_AHEAD
+        await self._report(SyncState.UP_TO_DATE, message, pending=pending, last_synced_ms=now)
 
     async def _push(self, outgoing: Outgoing, result: PassResult) -> int:
         outcome = await outgoing.push_all()

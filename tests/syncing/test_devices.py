@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 from PIL import Image
 
@@ -159,3 +160,19 @@ def test_a_change_on_one_device_appears_live_on_another(fleet: Fleet) -> None:
     )
     wait_for(lambda: a.store.last_synced_at() is not None, what="a up to date")
     assert a.runner is not None and a.runner.status.pending == 0
+
+
+def test_an_idle_live_device_does_not_write_to_its_store(fleet: Fleet) -> None:
+    a = fleet.device()
+    a.store.create_conversation("something to sync")
+    runner = a.start()
+    wait_for(lambda: runner.status.state.value == "up_to_date", what="a live")
+    wait_for(lambda: a.store.outbox_count() == 0, what="a's outbox sent")
+    time.sleep(1.2)  # let the change's own bookkeeping settle
+    last = a.store.last_synced_at()
+    wal = a.store.path.with_name(a.store.path.name + "-wal")
+    size = wal.stat().st_size if wal.exists() else 0
+    time.sleep(2.5)  # ten idle polls
+    assert a.store.last_synced_at() == last
+    assert (wal.stat().st_size if wal.exists() else 0) == size
+    assert runner.status.state.value == "up_to_date"
