@@ -2,9 +2,10 @@
 
 Three processes, as on three machines: the server (`snapask-sync-server serve` on
 127.0.0.1), device A (this process) and device B (this script with `--device-b`). A renames a
-conversation (store write + outbox op in one transaction) and wakes its sync engine, as the app
-does after a local edit; the clock stops when B's engine has committed the change to B's store
-(its ``applied`` callback, which prints the system-wide monotonic clock). 200 changes, one at a
+conversation (store write + outbox op in one transaction), whose commit wakes its sync
+engine (`Store.add_change_listener`, as in the app); the clock stops when B's engine has
+committed the change to B's store (its ``applied`` callback, which prints the system-wide
+monotonic clock). 200 changes, one at a
 time, 20 ms after the previous one arrived: back to back, one device would send more than the
 protocol's 50 frames a second and the server makes it wait (`rate_limited`); `--gap-ms 50` lets
 every process go idle between changes, as at human pace.
@@ -90,12 +91,9 @@ def _spawn_b(data_dir: Path, ws_url: str, token: str) -> subprocess.Popen[str]:
     return b
 
 
-def _measure(
-    a: Store, runner_a: SyncRunner, b: subprocess.Popen[str], changes: int, gap_ms: int
-) -> list[float]:
+def _measure(a: Store, b: subprocess.Popen[str], changes: int, gap_ms: int) -> list[float]:
     assert b.stdout is not None
     conversation = a.create_conversation("latency")
-    runner_a.sync_now()
     while not b.stdout.readline().endswith(" latency\n"):
         pass
     latencies = []
@@ -103,7 +101,6 @@ def _measure(
         time.sleep(gap_ms / 1000)
         started = time.monotonic_ns()
         a.update_conversation(conversation.id, title=f"latency {index}")
-        runner_a.sync_now()
         while True:
             line = b.stdout.readline()
             if not line:
@@ -133,14 +130,14 @@ def main() -> None:
             b_id = b_store.device_id
         token_a, token_b = _tokens(root / "server", [a.device_id, b_id])
         server = ServerProcess(root / "server")
-        # The idle poll only finds changes written by another process; A is woken directly.
+        # A's engine is woken by its store's commit; the idle poll is for other processes.
         runner_a = SyncRunner(a, server.ws_url, lambda: token_a, SyncEvents(), poll_s=1.0)
         b = None
         try:
             runner_a.start()
             _wait_live(runner_a)
             b = _spawn_b(root / "b", server.ws_url, token_b)
-            latencies = _measure(a, runner_a, b, args.changes, args.gap_ms)
+            latencies = _measure(a, b, args.changes, args.gap_ms)
         finally:
             runner_a.stop()
             if b is not None:

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,7 @@ class Store:
         self.clock = clock
         # Set when a damaged file was moved aside at open: show its message to the user.
         self.recovered = recovered
+        self._listeners: list[Callable[[], None]] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -143,6 +144,16 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every local change commits, on the writing thread (the
+        sync client uses it to send the change at once; keep it short and thread-safe)."""
+        self._listeners.append(listener)
+
+    def remove_change_listener(self, listener: Callable[[], None]) -> None:
+        """Stop calling a listener added with ``add_change_listener``."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     @property
     def device_id(self) -> str:
@@ -600,11 +611,14 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
-        """A session in a BEGIN IMMEDIATE transaction, committed on success."""
+        """A session in a BEGIN IMMEDIATE transaction, committed on success; the change
+        listeners hear of it after the commit."""
         with _translated(self.path), self._engine.connect() as conn:
             conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
             with Session(conn, expire_on_commit=False) as session, session.begin():
                 yield session
+        for listener in list(self._listeners):
+            listener()
 
     @contextlib.contextmanager
     def _write_conn(self, wal_pages: int | None = None) -> Iterator[Connection]:

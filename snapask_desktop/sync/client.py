@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.25  # how often an idle connection looks for changes written by another process
+POLL_S = 1.0  # how often an idle connection looks for changes written by another process
 APPLIED_EVERY_MS = 1000  # "applied" at most about once a second while busy
 INLINE_CHANGES = 10  # frames this small are applied on the loop thread (see _apply_frame)
 
@@ -108,6 +108,25 @@ class SyncEngine:
 
     async def run(self) -> None:
         """Sync until cancelled: connect, stay live, reconnect with backoff after failures."""
+        loop = asyncio.get_running_loop()
+
+        def local_change() -> None:  # on whichever thread wrote to the store
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(self._wake.set)
+
+        try:
+            await asyncio.to_thread(self._store.add_change_listener, local_change)
+            listening = True
+        except Exception:  # the store did not open: sessions will say why; polling still works
+            log.exception("sync: local changes will be found by polling only")
+            listening = False
+        try:
+            await self._run_sessions()
+        finally:
+            if listening:
+                self._store.remove_change_listener(local_change)
+
+    async def _run_sessions(self) -> None:
         attempt = 0
         while True:
             try:

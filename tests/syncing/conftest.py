@@ -44,10 +44,10 @@ class Device:
         """One full pass: push the outbox, pull everything, disconnect."""
         return asyncio.run(self.engine(url).sync_once())
 
-    def start(self, url: str | None = None) -> SyncRunner:
+    def start(self, url: str | None = None, poll_s: float = 0.05) -> SyncRunner:
         """Sync live in the background until the test ends."""
         self.runner = SyncRunner(self.store, url or self.ws_url, lambda: self.token,
-                                 self.events(), poll_s=0.05)  # fmt: skip
+                                 self.events(), poll_s=poll_s)  # fmt: skip
         self.runner.start()
         return self.runner
 

@@ -176,3 +176,14 @@ def test_an_idle_live_device_does_not_write_to_its_store(fleet: Fleet) -> None:
     assert a.store.last_synced_at() == last
     assert (wal.stat().st_size if wal.exists() else 0) == size
     assert runner.status.state.value == "up_to_date"
+
+
+def test_a_local_edit_is_sent_at_once_not_at_the_next_poll(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    runner_a = a.start(poll_s=60)  # only the store's change listener can wake it in time
+    runner_b = b.start()
+    for runner in (runner_a, runner_b):
+        wait_for(lambda r=runner: r.status.state.value == "up_to_date", what="devices live")
+    conversation = a.store.create_conversation("sent at once")
+    wait_for(lambda: b.store.list_conversations(), timeout_s=10, what="the change on b")
+    assert b.store.list_conversations()[0].id == conversation.id
