@@ -210,7 +210,8 @@ def test_a_delete_concurrent_with_an_edit_is_cancelled_and_delete_it_deletes_eve
     window.banner.keep_button.click()
     wait_for(lambda: not synced_to(b, cid), "the conversation deleted on B")
     wait_for(lambda: not synced_to(a, cid), "the conversation deleted on A")
-    assert b.chat.controller.conversation_id is None  # the window moved on to a new chat
+    # The window moves on to a new chat once the delete's result is back on the main thread.
+    wait_for(lambda: b.chat.controller.conversation_id is None, "B's window on a new chat")
 
 
 def test_a_synced_picture_is_downloaded_when_the_window_shows_it(
