@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class LoopThread:
@@ -36,7 +38,13 @@ class LoopThread:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout_s)
+        try:
+            asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout_s)
+        except TimeoutError:
+            # A task that does not finish on cancel must not make quitting fail or hang: the
+            # thread is a daemon, so stop the loop regardless and say so.
+            log.warning("%s: tasks still running after %.0f s; stopping anyway", self._name,
+                        timeout_s)  # fmt: skip
         if finalizer is not None:
             with contextlib.suppress(Exception):  # best effort: the loop is going away anyway
                 asyncio.run_coroutine_threadsafe(finalizer(), loop).result(timeout_s)
