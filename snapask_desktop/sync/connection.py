@@ -153,8 +153,9 @@ class Connection:
         with contextlib.suppress(Exception):
             await self._ws.close(code, reason)
         self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._reader
+        # asyncio.wait, not `await self._reader` under suppress(CancelledError): that would also
+        # swallow a cancel aimed at the caller (stopping sync), which then carried on reconnecting.
+        await asyncio.wait({self._reader})
 
     async def _read_forever(self) -> None:
         try:
