@@ -362,6 +362,11 @@ class SyncServer:
 
     async def _sign_in(self, ws: SyncConnection, request: Request) -> Response:
         assert isinstance(request, BodyRequest)
+        if request.chunked:
+            # Nothing of the body was read, and websockets closes the connection after a
+            # non-101 answer, so the unread chunks cannot be mistaken for a next request.
+            message = "send the body with a Content-Length (chunked bodies are not accepted)"
+            return json_response(411, _error_body("bad_request", message))
         if request.body_too_large:
             return json_response(413, _error_body("too_large", "the body is over 16 KiB"))
         try:

@@ -187,3 +187,18 @@ def test_healthz_is_503_while_the_server_drains(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert http_request("GET", srv.url + "/healthz")[1] == {"status": "stopping"}
         srv.call(lambda: server.shutdown(drain_s=0))  # joins the shutdown under way
+
+
+def test_a_chunked_body_gets_a_clear_411(srv: RunningServer) -> None:
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/devices HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+        )
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 411")
+    assert b"Content-Length" in body
+    assert _sign_in(srv)[0] == 201  # the server is fine afterwards
