@@ -130,17 +130,19 @@ _LOOKUPS: dict[tuple[str, str, str], Any] = {}  # (table, key, value) -> stateme
 
 
 def _lookup(
-    conn: Connection, key: Any, value: Any, user_col: Any, user_id: int, ids: Iterable[str]
+    conn: Connection, table: Any, key: str, value: str, user_id: int, ids: Iterable[str]
 ) -> dict[str, Any]:
+    """``{key: value}`` of the user's rows of ``table`` whose ``key`` is one of ``ids``."""
     wanted = sorted(set(ids))
     found: dict[str, Any] = {}
     if not wanted:
         return found
-    kind = (key.table.name, key.name, value.name)
+    kind = (table.name, key, value)
     statement = _LOOKUPS.get(kind)
     if statement is None:  # built once per lookup kind (see _LOCK_USER)
-        statement = select(key, value).where(
-            user_col == bindparam("uid"), key.in_(bindparam("ids", expanding=True))
+        statement = select(table.c[key], table.c[value]).where(
+            table.c.user_id == bindparam("uid"),
+            table.c[key].in_(bindparam("ids", expanding=True)),
         )
         _LOOKUPS[kind] = statement
     for chunk in _chunks(wanted):
@@ -170,47 +172,33 @@ def apply_push(
     with db.write() as conn:
         head = lock_user(conn, user_id)
         start_head = head
-        known = _lookup(
-            conn,
-            schema.op_ids.c.op_id,
-            schema.op_ids.c.seq,
-            schema.op_ids.c.user_id,
-            user_id,
-            (op.op_id for op in ops),
-        )
+        known = _lookup(conn, schema.op_ids, "op_id", "seq", user_id, (op.op_id for op in ops))
         valid = [op.payload for op in ops if isinstance(op, Op) and op.op_id not in known]
         conv_ids = {cid for p in valid if (cid := _conversation_of(p)) is not None}
         gone = set(
-            _lookup(
-                conn,
-                schema.collected.c.conversation_id,
-                schema.collected.c.collected_at,
-                schema.collected.c.user_id,
-                user_id,
-                conv_ids,
-            )
+            _lookup(conn, schema.collected, "conversation_id", "collected_at", user_id, conv_ids)
         )
         stored_states = _lookup(
             conn,
-            schema.conversations.c.id,
-            schema.conversations.c.state,
-            schema.conversations.c.user_id,
+            schema.conversations,
+            "id",
+            "state",
             user_id,
             (p.id for p in valid if isinstance(p, ConversationState)),
         )
         messages = _lookup(
             conn,
-            schema.messages.c.id,
-            schema.messages.c.payload,
-            schema.messages.c.user_id,
+            schema.messages,
+            "id",
+            "payload",
             user_id,
             (p.id for p in valid if isinstance(p, MessageRecord)),
         )
         shots = _lookup(
             conn,
-            schema.screenshots.c.sha256,
-            schema.screenshots.c.payload,
-            schema.screenshots.c.user_id,
+            schema.screenshots,
+            "sha256",
+            "payload",
             user_id,
             (p.sha256 for p in valid if isinstance(p, ScreenshotRecord)),
         )
