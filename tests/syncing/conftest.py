@@ -18,6 +18,7 @@ from snapask_desktop.store import Store
 from snapask_desktop.sync.client import PassResult, SyncEngine, SyncEvents
 from snapask_desktop.sync.runner import SyncRunner
 from snapask_desktop.sync.status import SyncStatus
+from tests.support.desktop_app import wait_until
 
 PASSWORD = "correct horse battery staple"
 
@@ -130,13 +131,4 @@ def converge(devices: list[Device], rounds: int = 2) -> None:
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 20.0, what: str = "") -> Any:
     """Poll until ``condition()`` is truthy; fail with ``what`` after ``timeout_s``."""
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
+    return wait_until(condition, timeout_s, what or str(condition))
