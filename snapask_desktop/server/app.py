@@ -248,6 +248,9 @@ class SyncServer:
         last_seen_round = time.monotonic()
         while True:
             await asyncio.sleep(self.config.housekeeping_interval_s)
+            now = time.monotonic()
+            for session in list(self.sessions):
+                session.check_stall(now)
             try:
                 # A full token check only after a sign-in or revocation somewhere.
                 current = await self.run_read(accounts.auth_epoch, self.db)

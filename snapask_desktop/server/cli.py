@@ -61,7 +61,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=None,
         help="seconds between revoked-token checks (default 1)",
     )
-
+    serve.add_argument(
+        "--send-stall-seconds",
+        type=float,
+        default=None,
+        help="drop a connection whose device reads none of its waiting frames this long "
+        "(default 20)",
+    )
     serve.add_argument(
         "--drain-seconds",
         type=float,
@@ -251,6 +257,8 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         extra["hello_timeout_ms"] = args.hello_timeout_ms
     if args.housekeeping_interval is not None:
         extra["housekeeping_interval_s"] = args.housekeeping_interval
+    if args.send_stall_seconds is not None:
+        extra["send_stall_s"] = args.send_stall_seconds
     config = ServerConfig(
         data_dir=data_dir,
         host=args.host,

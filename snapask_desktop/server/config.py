@@ -59,8 +59,13 @@ class ServerConfig:
     ping_timeout_s: float | None = 20.0
     # Seconds healthz answers 503 before the port closes on shutdown (for load balancers).
     drain_s: float = 0.0
-    # Frames queued to one connection before it counts as stuck and is dropped.
-    max_queued_frames: int = 2000
+    # Bytes of frames waiting for one connection's socket. Over it, the connection's requests
+    # are not read (backpressure); a live frame that would take the queue past twice this drops
+    # the connection (its device reconnects and pulls).
+    send_buffer_bytes: int = 4 * 1024 * 1024
+    # A connection whose device takes none of its waiting frames for this long is dropped
+    # (keepalive pings cannot fire while the socket's buffer is full).
+    send_stall_s: float = 20.0
     sign_in: SignInLimits = field(default_factory=SignInLimits)
 
     @property

@@ -3,6 +3,13 @@
 Everything sent to the device goes through one queue drained by a writer task, so replies
 and live frames reach the device in the order they were queued (an ``ack`` before the live
 frame of the same push) and a slow device never blocks anyone else.
+
+The queue is bounded in bytes, not frames (a blob chunk is 5.6 MB of text, a small ack 100
+bytes): while it holds ``send_buffer_bytes`` or more, the device's next request is not read,
+so a device that asks and never reads holds at most that plus one reply; a live frame that
+would take it past twice that drops the connection instead; and a connection whose device takes
+nothing for ``send_stall_s`` is dropped by ``check_stall`` (websockets' keepalive ping waits
+behind a full socket buffer, so it cannot notice).
 """
 
 from __future__ import annotations
@@ -45,6 +52,18 @@ log = logging.getLogger("snapask.server")
 
 # Frames bigger than this are parsed on a worker thread, not on the event loop.
 _PARSE_OFF_LOOP_CHARS = 256 * 1024
+# What a queued frame costs beyond its text (the queue entry and its objects), so that many
+# tiny frames count too.
+_FRAME_OVERHEAD_BYTES = 100
+# How long a stalled connection is given to take a close frame before its socket is aborted.
+_STALLED_CLOSE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    text: str
+    committed_at: float | None  # a live frame's commit time, for the fanout latency metric
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +83,13 @@ class Session:
         self.device_id = identity.device_id
         config = server.config
         self._bucket = TokenBucket(now_ms(), config.frames_per_second, config.frame_burst)
-        self._queue: asyncio.Queue[tuple[str, float | None] | _Close] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Frame | _Close] = asyncio.Queue()
+        self._queued_bytes = 0
+        self._frames_sent = 0
+        self._room = asyncio.Event()  # set while the queue is under send_buffer_bytes
+        self._room.set()
+        self._stall: tuple[tuple[int, int], float] | None = None  # (progress mark, since)
+        self._drop_task: asyncio.Future[None] | None = None
         self.hello_done = False
         self.closing = False
         self._busy = False
@@ -77,16 +102,32 @@ class Session:
         """A live ``changes`` frame (Fanout subscriber)."""
         if self.closing:
             return
-        if self._queue.qsize() >= self.server.config.max_queued_frames:
+        budget = self.server.config.send_buffer_bytes
+        if self._queued_bytes and self._queued_bytes + len(frame) > 2 * budget:
             # The device reads slower than its user writes: drop it; it reconnects and pulls.
             log.warning("connection of device %s is not reading; closing it", self.device_id)
+            self.server.metrics.errors.labels("too_slow").inc()
             self._close_now(CloseCode.POLICY_VIOLATION, "too slow")
             return
-        self._queue.put_nowait((frame, committed_at))
+        self._enqueue(frame, committed_at)
 
     def _send(self, text: str) -> None:
         if not self.closing:
-            self._queue.put_nowait((text, None))
+            self._enqueue(text, None)
+
+    def _enqueue(self, text: str, committed_at: float | None) -> None:
+        # Characters stand for bytes: JSON text here is nearly all ASCII (base64, ids, digits).
+        size = len(text) + _FRAME_OVERHEAD_BYTES
+        self._queued_bytes += size
+        if self._queued_bytes >= self.server.config.send_buffer_bytes:
+            self._room.clear()
+        self._queue.put_nowait(_Frame(text, committed_at, size))
+
+    def _sent(self, frame: _Frame) -> None:
+        self._frames_sent += 1
+        self._queued_bytes -= frame.size
+        if self._queued_bytes < self.server.config.send_buffer_bytes:
+            self._room.set()
 
     def _send_frame(self, frame: Any) -> None:
         self._send(encode_frame(frame))
@@ -113,7 +154,43 @@ class Session:
     def _close_now(self, code: int, reason: str) -> None:
         if not self.closing:
             self.closing = True
+            self._room.set()  # wake a request loop waiting for room: it sees closing
             self._queue.put_nowait(_Close(code, reason))
+
+    def check_stall(self, now: float) -> None:
+        """Drop the connection if frames have waited ``send_stall_s`` with none taken."""
+        # Also while closing: a close frame queued behind unread frames waits just as long.
+        if self._drop_task is not None or not self._queued_bytes:
+            self._stall = None
+            return
+        # Progress: a frame handed over, or the socket's own buffer shrinking.
+        mark = (self._frames_sent, self.ws.transport.get_write_buffer_size())
+        if self._stall is None or self._stall[0] != mark:
+            self._stall = (mark, now)
+            return
+        waited = now - self._stall[1]
+        if waited >= self.server.config.send_stall_s:
+            log.warning(
+                "device %s took none of %d queued bytes for %.0f s; dropping its connection",
+                self.device_id,
+                self._queued_bytes,
+                waited,
+            )
+            self.server.metrics.errors.labels("too_slow").inc()
+            self.closing = True
+            self._room.set()
+            self._drop_task = asyncio.ensure_future(self._drop_stalled())
+
+    async def _drop_stalled(self) -> None:
+        # The close frame waits behind everything the device did not read: give it a moment,
+        # then abort the socket (which also frees the buffered bytes and ends the writer).
+        try:
+            await asyncio.wait_for(self.ws.close(CloseCode.POLICY_VIOLATION, "too slow"),
+                                   _STALLED_CLOSE_S)  # fmt: skip
+        except (TimeoutError, ConnectionClosed):
+            pass
+        finally:
+            self.ws.transport.abort()
 
     async def _writer(self) -> None:
         metrics = self.server.metrics
@@ -123,11 +200,11 @@ class Session:
                 if isinstance(item, _Close):
                     await self.ws.close(item.code, item.reason)
                     return
-                text, committed_at = item
-                await self.ws.send(text)
+                await self.ws.send(item.text)
+                self._sent(item)
                 metrics.frames_out.inc()
-                if committed_at is not None:
-                    metrics.fanout_latency.observe(time.perf_counter() - committed_at)
+                if item.committed_at is not None:
+                    metrics.fanout_latency.observe(time.perf_counter() - item.committed_at)
         except ConnectionClosed:
             return
 
@@ -160,11 +237,13 @@ class Session:
 
     async def _receive(self, timeout: float | None = None) -> str | bytes | None:
         """The next message, or None when the connection is closing or the timeout passed."""
-        if self.closing:
-            await self.ws.wait_closed()
-            return None
         try:
             async with asyncio.timeout(timeout):
+                # Backpressure: the next request waits until the device took its replies.
+                await self._room.wait()
+                if self.closing:
+                    await self.ws.wait_closed()
+                    return None
                 return await self.ws.recv()
         except TimeoutError:
             return None
