@@ -31,17 +31,16 @@ from snapask_desktop.server.fanout import Fanout, InProcessFanout
 from snapask_desktop.server.httpbody import BodyRequest, SyncConnection, status_phrase
 from snapask_desktop.server.metrics import CONTENT_TYPE, Metrics
 from snapask_desktop.server.session import Session
+from snapask_desktop.server.signin_limits import SignInLimiter
 from snapask_desktop.server.tombstones import collect_tombstones
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import MAX_FRAME_BYTES
 from snapask_desktop.sync.protocol import Hello, Limits, OpResult
-from snapask_desktop.sync.ratelimit import TokenBucket
 from snapask_desktop.sync.signin import bearer_token, parse_device_request
 from snapask_desktop.sync.wire import encode_json
 
 log = logging.getLogger("snapask.server")
 T = TypeVar("T")
-_MAX_BUCKETS = 10_000
 # Connected devices' last-seen times are saved this often (and at connect/disconnect).
 _SEEN_INTERVAL_S = 60.0
 
@@ -69,8 +68,14 @@ class SyncServer:
         self._by_device: dict[str, Session] = {}
         self._seen: dict[str, int] = {}
         self._applied: dict[str, int] = {}
-        self._name_buckets: dict[str, TokenBucket] = {}
-        self._address_buckets: dict[str, TokenBucket] = {}
+        limits = config.sign_in
+        self._sign_in_limiter = SignInLimiter(
+            per_address=(limits.per_address_per_s, limits.per_address_burst),
+            per_name_address=(limits.per_name_address_per_s, limits.per_name_address_burst),
+            per_name=(limits.per_name_per_s, limits.per_name_burst),
+            capacity=limits.max_tracked,
+        )
+        self._pending_sign_ins = 0
         self.stopping = False
         self._ws_server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -379,40 +384,42 @@ class SyncServer:
             code = "too_large" if status == 413 else "bad_request"
             return json_response(status, _error_body(code, exc.message))
         address = ws.remote_address[0] if ws.remote_address else "?"
-        wait_ms = max(
-            self._take(self._name_buckets, body.user.casefold(), True),
-            self._take(self._address_buckets, address, False),
-        )
-        if wait_ms:
-            seconds = max(1, math.ceil(wait_ms / 1000))
+        refusal = self._sign_in_limiter.admit(body.user, address, accounts.now_ms())
+        if refusal is not None:
+            seconds = max(1, math.ceil(refusal.wait_ms / 1000))
+            what = (
+                "too many recent sign-in attempts on this server"
+                if refusal.busy
+                else "too many sign-in attempts"
+            )
             return json_response(
                 429,
-                _error_body("rate_limited", f"too many sign-in attempts; retry in {seconds} s"),
+                _error_body("rate_limited", f"{what}; retry in {seconds} s"),
                 {"Retry-After": str(seconds)},
             )
+        if self._pending_sign_ins >= self.config.sign_in.max_pending:
+            # Password checks are slow on purpose: a queue of them only delays everyone.
+            return json_response(
+                503,
+                _error_body("busy", "the server is checking too many sign-ins; retry in 1 s"),
+                {"Retry-After": "1"},
+            )
+        self._pending_sign_ins += 1
         loop = asyncio.get_running_loop()
         try:
             grant = await loop.run_in_executor(self._signins, accounts.sign_in, self.db, body)
         except SignInRefused as exc:
             log.info("sign-in refused for user %r: %s", body.user, exc.code)
             return json_response(exc.status, _error_body(exc.code, exc.message))
+        finally:
+            self._pending_sign_ins -= 1
+        self._sign_in_limiter.succeeded(body.user, address)
         log.info("signed in: user %s device %s", grant.user, grant.device_id)
         # A new token replaces the old one: a connection still using it is closed.
         for session in list(self.sessions):
             if session.device_id == grant.device_id:
                 session.close_with(ErrorCode.UNAUTHORIZED, "this device signed in again")
         return json_response(201, grant.to_wire())
-
-    def _take(self, buckets: dict[str, TokenBucket], key: str, per_name: bool) -> int:
-        limits = self.config.sign_in
-        bucket = buckets.get(key)
-        if bucket is None:
-            if len(buckets) >= _MAX_BUCKETS:
-                buckets.pop(next(iter(buckets)))
-            rate = limits.per_name_per_s if per_name else limits.per_address_per_s
-            burst = limits.per_name_burst if per_name else limits.per_address_burst
-            bucket = buckets[key] = TokenBucket(accounts.now_ms(), rate, burst)
-        return bucket.take(accounts.now_ms())
 
 
 def _live_frame(row: ChangeRow) -> str:

@@ -30,12 +30,22 @@ def sqlite_url(data_dir: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SignInLimits:
-    """Token buckets for ``POST /v1/devices`` attempts, per user name and per address."""
+    """Limits on ``POST /v1/devices`` attempts (server/signin_limits.py says how they combine)."""
 
-    per_name_burst: int = 10
-    per_name_per_s: float = 0.2
+    # Per address, whatever the user name.
     per_address_burst: int = 30
     per_address_per_s: float = 1.0
+    # Per user name from one address.
+    per_name_address_burst: int = 10
+    per_name_address_per_s: float = 0.2
+    # Per user name from all addresses together, except those the user signed in from before.
+    # Faster than one address's share, so a single guessing address cannot drain it.
+    per_name_burst: int = 20
+    per_name_per_s: float = 0.4
+    # Buckets remembered per kind; a full table refuses new requesters until one refills.
+    max_tracked: int = 10_000
+    # Sign-ins waiting for a password check; beyond it, 503 with Retry-After.
+    max_pending: int = 32
 
 
 @dataclass(frozen=True, slots=True)

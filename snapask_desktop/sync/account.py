@@ -102,17 +102,28 @@ def _grant(content: bytes) -> DeviceGrant:
 _REFUSALS = {
     401: "Wrong user name or password.",
     409: "This device is already signed in to another account on that server.",
-    429: "Too many sign-in attempts; wait a minute and try again.",
+    429: "Too many sign-in attempts; try again {when}.",
+    503: "The sync server is busy; try again {when}.",
 }
 
 
 def _refusal(reply: httpx.Response) -> str:
     known = _REFUSALS.get(reply.status_code)
     if known:
-        return known
+        return known.format(when=_retry_when(reply.headers.get("Retry-After")))
     try:
         detail = json.loads(reply.content).get("message", "")
     except (ValueError, AttributeError):
         detail = ""
     where = f" ({detail})" if isinstance(detail, str) and detail else ""
     return f"The sync server refused the sign-in: HTTP {reply.status_code}{where}."
+
+
+def _retry_when(retry_after: str | None) -> str:
+    """'in 12 s' from a Retry-After header in seconds, else 'in a minute'."""
+    if retry_after is not None and retry_after.strip().isdigit():
+        seconds = int(retry_after.strip())
+        if seconds <= 120:
+            return f"in {max(1, seconds)} s"
+        return f"in {(seconds + 59) // 60} min"
+    return "in a minute"

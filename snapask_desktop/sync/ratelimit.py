@@ -22,11 +22,25 @@ class TokenBucket:
 
     def take(self, now_ms: int) -> int:
         """Spend a token: 0 if allowed, else the milliseconds until one is available."""
+        wait = self.wait_ms(now_ms)
+        if wait == 0:
+            self._tokens -= 1.0
+        return wait
+
+    def wait_ms(self, now_ms: int) -> int:
+        """0 if a token is there now, else the milliseconds until one is (spends nothing)."""
+        self._refill(now_ms)
+        if self._tokens >= 1.0:
+            return 0
+        return max(1, math.ceil((1.0 - self._tokens) / self._rate_per_ms))
+
+    def full_in_ms(self, now_ms: int) -> int:
+        """Milliseconds until the bucket is full again (0: it is full, as if never used)."""
+        self._refill(now_ms)
+        return math.ceil((self._burst - self._tokens) / self._rate_per_ms)
+
+    def _refill(self, now_ms: int) -> None:
         # A clock that steps backwards must not mint tokens or wedge the bucket.
         elapsed = max(0, now_ms - self._last_ms)
         self._last_ms = max(self._last_ms, now_ms)
         self._tokens = min(self._burst, self._tokens + elapsed * self._rate_per_ms)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return 0
-        return max(1, math.ceil((1.0 - self._tokens) / self._rate_per_ms))
