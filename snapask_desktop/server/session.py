@@ -15,7 +15,6 @@ behind a full socket buffer, so it cannot notice).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from snapask_desktop.sync.protocol import (
     parse_client_frame,
 )
 from snapask_desktop.sync.ratelimit import TokenBucket
-from snapask_desktop.sync.wire import RequestId
+from snapask_desktop.sync.wire import RequestId, decode_json
 
 if TYPE_CHECKING:
     from snapask_desktop.server.app import SyncServer
@@ -387,8 +386,8 @@ def _cheap_request_id(message: str | bytes) -> RequestId | None:
     if not isinstance(message, str) or len(message) > 4096:
         return None
     try:
-        value = json.loads(message).get("id")
-    except (ValueError, AttributeError):
+        value = decode_json(message).get("id")
+    except (ProtocolError, AttributeError):  # deep nesting too: never a traceback
         return None
     if isinstance(value, str) and 1 <= len(value) <= 64:
         return value

@@ -78,3 +78,21 @@ def test_a_flood_is_rate_limited_while_another_device_keeps_syncing(
     time.sleep(max(r["retry_after_ms"] for r in limited[-1:]) / 1000)
     assert flooder.pull(0)["type"] == "changes"
     assert http_request("GET", srv.url + "/healthz")[0] == 200
+
+
+def test_a_deeply_nested_frame_gets_an_error_in_every_state(device: DeviceFactory) -> None:
+    nested = '{"type": "pull", "id": "deep", "since": 0, "x": ' + "[" * 1500 + "]" * 1500 + "}"
+    # Before hello.
+    _, _, fresh = device(hello=False)
+    fresh.send(nested)
+    assert fresh.recv()["code"] == "bad_json"
+    # While rate-limited (the limiter only peeks at the frame for its id).
+    _, _, conn = device()
+    for i in range(150):
+        conn.send({"type": "pull", "id": i, "since": 0, "limit": 1})
+    conn.send(nested)
+    replies = [conn.recv() for _ in range(151)]
+    limited = [r for r in replies if r.get("code") == "rate_limited"]
+    assert limited and "id" not in limited[-1]  # the nested frame's reply, without an id
+    time.sleep(limited[-1]["retry_after_ms"] / 1000)
+    assert conn.pull(0)["type"] == "changes"  # the connection survived
