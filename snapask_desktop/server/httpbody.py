@@ -2,8 +2,15 @@
 
 websockets parses only body-less requests (a WebSocket handshake has none), but
 ``POST /v1/devices`` carries a JSON body. This connection class swaps in a request parser that
-also reads a ``Content-Length`` body of at most MAX_HTTP_BODY_BYTES (bigger ones are flagged and
-answered 413 by the router); everything after the request line and headers is websockets' own.
+also reads a ``Content-Length`` body of at most MAX_HTTP_BODY_BYTES (bigger ones are flagged,
+not kept, and answered 413 by the router); everything after the request line and headers is
+websockets' own.
+
+Only a WebSocket upgrade goes on after its request; every other request is answered and the
+connection closed ("Connection: close"). So whatever follows such a request — the rest of an
+oversized or chunked body, a pipelined second request — is read and thrown away until the
+client closes: parsing it as WebSocket frames would fail, and closing with unread bytes would
+reset the connection before the client read the answer.
 """
 
 from __future__ import annotations
@@ -22,10 +29,6 @@ from websockets.streams import StreamReader
 
 from snapask_desktop.server.accounts import Identity
 from snapask_desktop.sync.limits import MAX_HTTP_BODY_BYTES
-
-# Bodies up to this size are read and discarded before a 413 so the client sees the answer
-# (closing with unread bytes would reset the connection); bigger ones are not read at all.
-_DISCARD_LIMIT = 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -56,9 +59,7 @@ def _read_request(reader: StreamReader) -> Generator[None, None, BodyRequest]:
             raise ValueError("invalid Content-Length")
         size = int(next(iter(lengths)))
         if size > MAX_HTTP_BODY_BYTES:
-            too_large = True
-            if size <= _DISCARD_LIMIT:
-                yield from reader.read_exact(size)
+            too_large = True  # its bytes are discarded with whatever follows
         else:
             body = bytes((yield from reader.read_exact(size)))
     return BodyRequest(
@@ -86,13 +87,24 @@ class _BodyServerProtocol(ServerProtocol):
                 next(self.parser)
                 yield
             self.events.append(request)
-            if request.chunked:
-                # Answered 411 and closed by the server; what follows is the unread body.
+            if not _is_upgrade(request):
+                # Answered and closed by the server (see the module docstring).
                 while not (yield from self.reader.at_eof()):
                     self.reader.discard()
                 while True:
                     yield
         yield from Protocol.parse(self)
+
+
+def _is_upgrade(request: BodyRequest) -> bool:
+    """A body-less request asking for a WebSocket: the only kind the connection outlives."""
+    upgrade = request.headers.get("Upgrade", "")
+    return (
+        upgrade.strip().lower() == "websocket"
+        and not request.body
+        and not request.body_too_large
+        and not request.chunked
+    )
 
 
 class SyncConnection(ServerConnection):

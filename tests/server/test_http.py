@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
+import threading
 from pathlib import Path
+
+import pytest
 
 from snapask_desktop.server.config import SignInLimits
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
@@ -202,3 +206,48 @@ def test_a_chunked_body_gets_a_clear_411(srv: RunningServer) -> None:
     assert head.startswith(b"HTTP/1.1 411")
     assert b"Content-Length" in body
     assert _sign_in(srv)[0] == 201  # the server is fine afterwards
+
+
+def _raw_exchange(srv: RunningServer, data: bytes) -> bytes:
+    """Send raw bytes (while the server answers), then read until the server closes."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as sock:
+        sent = threading.Thread(target=sock.sendall, args=(data,))
+        sent.start()
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+        sent.join(20)
+    return reply
+
+
+def test_a_body_over_a_mebibyte_gets_413(
+    srv: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    size = 3 * 1024 * 1024
+    head = f"POST /v1/devices HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode()
+    reply = _raw_exchange(srv, head + b"x" * size)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b'"too_large"' in reply
+    assert "Traceback" not in caplog.text and "AssertionError" not in caplog.text
+    assert _sign_in(srv)[0] == 201
+
+
+def test_a_request_pipelined_after_a_sign_in_is_refused_cleanly(
+    srv: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json.dumps({"user": "ada", "password": PASSWORD, "device_id": new_id(),
+                       "device_name": "laptop"}).encode()  # fmt: skip
+    first = (b"POST /v1/devices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)  # fmt: skip
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = _raw_exchange(srv, first + second)
+    # The sign-in is answered and says the connection closes; the second request is left
+    # unanswered, as HTTP allows after "Connection: close" (the client sends it again).
+    assert reply.startswith(b"HTTP/1.1 201"), reply[:200]
+    assert b"Connection: close" in reply.split(b"\r\n\r\n", 1)[0]
+    assert reply.count(b"HTTP/1.1") == 1
+    assert "Traceback" not in caplog.text and "AssertionError" not in caplog.text
+    assert http_request("GET", srv.url + "/healthz")[0] == 200
