@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
+import ipaddress
 import logging
 import math
 import time
@@ -316,6 +318,11 @@ class SyncServer:
         if path == "/metrics":
             if method != "GET":
                 return _not_allowed("GET")
+            peer = ws.remote_address[0] if ws.remote_address else ""
+            refusal = metrics_refusal(peer, request.headers.get("Authorization"),
+                                      self.config.metrics_token)  # fmt: skip
+            if refusal is not None:
+                return json_response(refusal[0], _error_body("forbidden", refusal[1]))
             body = self.metrics.render()
             return _response(200, body, CONTENT_TYPE)
         if path == "/v1/devices":
@@ -420,6 +427,24 @@ class SyncServer:
             if session.device_id == grant.device_id:
                 session.close_with(ErrorCode.UNAUTHORIZED, "this device signed in again")
         return json_response(201, grant.to_wire())
+
+
+def metrics_refusal(
+    peer: str, authorization: str | None, token: str | None
+) -> tuple[int, str] | None:
+    """Why ``GET /metrics`` is refused to this peer (status, message), or None if it may read."""
+    if token is not None:
+        given = (authorization or "").strip().encode()
+        if hmac.compare_digest(given, f"Bearer {token}".encode()):
+            return None
+        return 401, "metrics need the token the server was started with (SNAPASK_METRICS_TOKEN)"
+    try:
+        loopback = ipaddress.ip_address(peer.removeprefix("::ffff:")).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return 403, "metrics are served to loopback only unless SNAPASK_METRICS_TOKEN is set"
 
 
 def _live_frame(row: ChangeRow) -> str:

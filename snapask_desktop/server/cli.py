@@ -11,13 +11,19 @@ import contextlib
 import datetime as dt
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from snapask_desktop.server import accounts
-from snapask_desktop.server.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig
+from snapask_desktop.server.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    METRICS_TOKEN_ENV,
+    ServerConfig,
+)
 from snapask_desktop.server.config import default_data_dir as _default_data_dir
 from snapask_desktop.server.database import Database
 
@@ -259,6 +265,9 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         extra["housekeeping_interval_s"] = args.housekeeping_interval
     if args.send_stall_seconds is not None:
         extra["send_stall_s"] = args.send_stall_seconds
+    metrics_token = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+    if metrics_token:
+        extra["metrics_token"] = metrics_token
     config = ServerConfig(
         data_dir=data_dir,
         host=args.host,

@@ -11,6 +11,7 @@ import platformdirs
 from snapask_desktop.sync import limits
 
 DATA_DIR_ENV = "SNAPASK_SERVER_DIR"
+METRICS_TOKEN_ENV = "SNAPASK_METRICS_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -77,6 +78,9 @@ class ServerConfig:
     # (keepalive pings cannot fire while the socket's buffer is full).
     send_stall_s: float = 20.0
     sign_in: SignInLimits = field(default_factory=SignInLimits)
+    # GET /metrics needs this as a Bearer token when set; unset, only loopback peers get it.
+    # Read from SNAPASK_METRICS_TOKEN by `serve` (never a command-line argument: ps shows those).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:

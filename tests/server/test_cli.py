@@ -109,3 +109,13 @@ def test_sigterm_closes_connections_1001_and_exits_0(server: ServerProcess) -> N
     assert idle.closed()[0] == 1001
     assert "stopped" in err and token not in err and PASSWORD not in err
     assert "open: user ada device " + laptop in err
+
+
+def test_serve_takes_the_metrics_token_from_the_environment(tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path / "server", env={"SNAPASK_METRICS_TOKEN": "from-env"})
+    try:
+        assert http_request("GET", proc.url + "/metrics")[0] == 401
+        assert http_request("GET", proc.url + "/metrics", token="from-env")[0] == 200
+    finally:
+        code, err = proc.terminate()
+    assert code == 0 and "from-env" not in err

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from snapask_desktop.server.app import metrics_refusal
 from snapask_desktop.server.config import SignInLimits
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
 from tests.server.conftest import PASSWORD, DeviceFactory
@@ -251,3 +252,20 @@ def test_a_request_pipelined_after_a_sign_in_is_refused_cleanly(
     assert reply.count(b"HTTP/1.1") == 1
     assert "Traceback" not in caplog.text and "AssertionError" not in caplog.text
     assert http_request("GET", srv.url + "/healthz")[0] == 200
+
+
+def test_metrics_are_for_loopback_or_the_token_holder(tmp_path: Path) -> None:
+    assert metrics_refusal("127.0.0.1", None, None) is None
+    assert metrics_refusal("::1", None, None) is None
+    assert metrics_refusal("::ffff:127.0.0.1", None, None) is None
+    assert metrics_refusal("192.0.2.7", None, None) == (
+        403,
+        "metrics are served to loopback only unless SNAPASK_METRICS_TOKEN is set",
+    )
+    assert metrics_refusal("192.0.2.7", "Bearer m3tr1cs", "m3tr1cs") is None
+    with running_server(tmp_path / "s", metrics_token="m3tr1cs") as srv:
+        status, body = http_request("GET", srv.url + "/metrics")
+        assert status == 401 and "SNAPASK_METRICS_TOKEN" in body["message"]
+        assert http_request("GET", srv.url + "/metrics", token="wrong")[0] == 401
+        status, text = http_request("GET", srv.url + "/metrics", token="m3tr1cs")
+        assert status == 200 and "snapask_connections" in text
