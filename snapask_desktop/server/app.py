@@ -54,7 +54,7 @@ class SyncServer:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(config.url)
-        self.blobs = BlobStore(self.db, config.blob_dir)
+        self.blobs = BlobStore(self.db, config.blob_dir, config.blob_quota)
         self.fanout: Fanout = fanout or InProcessFanout()
         self.metrics = Metrics()
         self.limits = Limits(
@@ -285,12 +285,21 @@ class SyncServer:
             log.info("collected %d deleted conversation(s)", len(purges))
         return len(purges)
 
+    async def collect_uploads(self, now: int | None = None) -> tuple[int, int]:
+        """Remove abandoned uploads in progress; returns (uploads, bytes freed)."""
+        when = accounts.now_ms() if now is None else now
+        removed, freed = await self.run_write(self.blobs.collect_abandoned, when)
+        if removed or freed:
+            log.info("removed %d abandoned upload(s), %d bytes", removed, freed)
+        return removed, freed
+
     async def _collector(self) -> None:
         while True:
-            try:
-                await self.collect()
-            except Exception:
-                log.exception("tombstone collection failed")
+            for job, what in ((self.collect, "tombstone"), (self.collect_uploads, "upload")):
+                try:
+                    await job()
+                except Exception:
+                    log.exception("%s collection failed", what)
             await asyncio.sleep(self.config.collect_interval_s)
 
     # ------------------------------------------------------------------ HTTP

@@ -12,10 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 
 from snapask_desktop.server import schema
 from snapask_desktop.server.accounts import now_ms
+from snapask_desktop.server.config import BlobQuota
 from snapask_desktop.server.database import Database
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import BLOB_CHUNK_BYTES
@@ -34,8 +35,9 @@ class BlobState:
 class BlobStore:
     """Blob files under ``root`` plus their per-user rows in the database."""
 
-    def __init__(self, db: Database, root: Path) -> None:
+    def __init__(self, db: Database, root: Path, quota: BlobQuota | None = None) -> None:
         self.db = db
+        self.quota = quota or BlobQuota()
         self.root = root
         self.partial_root = root / "partial"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -94,7 +96,11 @@ class BlobStore:
                 ErrorCode.BLOB_MISMATCH,
                 f"size: {frame.size:,} differs from the upload in progress ({state.size:,} bytes)",
             )
+        if state is None and not frame.data:
+            # A status probe for a blob not started: nothing is held, and nothing is kept.
+            return BlobAck(sha, frame.size, 0, False, id=frame.id)
         if state is None or restart:
+            self._check_quota(user_id, frame.size, replacing=state)
             state = BlobState(frame.size, 0, False)
         partial = self._partial(user_id, sha)
         if frame.data and frame.offset == state.received:
@@ -126,6 +132,77 @@ class BlobStore:
         self._save(user_id, sha, state, exists=exists)
         return BlobAck(sha, state.size, state.received, state.complete, id=frame.id)
 
+    def _check_quota(self, user_id: int, size: int, replacing: BlobState | None) -> None:
+        """Refuse to start an upload of ``size`` bytes that would take the user past a quota."""
+        incomplete = b.c.complete.is_(False)
+        with self.db.read() as conn:
+            stored, in_flight, uploads = conn.execute(
+                select(
+                    func.coalesce(func.sum(b.c.size), 0),
+                    func.coalesce(func.sum(case((incomplete, b.c.size), else_=0)), 0),
+                    func.count().filter(incomplete),
+                ).where(b.c.user_id == user_id)
+            ).one()
+        if replacing is not None:  # a restart replaces its own upload in progress
+            stored, in_flight, uploads = (
+                stored - replacing.size, in_flight - replacing.size, uploads - 1
+            )  # fmt: skip
+        quota = self.quota
+        problem = None
+        if uploads + 1 > quota.incomplete_uploads:
+            problem = f"{uploads} uploads are unfinished (at most {quota.incomplete_uploads})"
+        elif in_flight + size > quota.in_flight_bytes:
+            problem = (
+                f"unfinished uploads would hold {_mib(in_flight + size)} "
+                f"(at most {_mib(quota.in_flight_bytes)})"
+            )
+        elif stored + size > quota.stored_bytes:
+            problem = (
+                f"pictures would take {_mib(stored + size)} of the account's "
+                f"{_mib(quota.stored_bytes)}"
+            )
+        if problem is not None:
+            raise ProtocolError(ErrorCode.QUOTA_EXCEEDED, f"upload not started: {problem}")
+
+    def collect_abandoned(self, now: int) -> tuple[int, int]:
+        """Remove uploads in progress idle for ``quota.idle_s``, rows and bytes alike.
+
+        Also removes partial files without a row (left by a crash) as old as that. Returns
+        (uploads removed, bytes freed).
+        """
+        cutoff = now - int(self.quota.idle_s * 1000)
+        idle = and_(b.c.complete.is_(False), b.c.updated_at < cutoff)
+        with self.db.write() as conn:
+            rows = conn.execute(select(b.c.user_id, b.c.sha256).where(idle)).all()
+            conn.execute(delete(b).where(idle))
+        freed = 0
+        for user_id, sha in rows:
+            freed += _unlink(self._partial(user_id, sha))
+        for path in self._stray_partials(cutoff, {(u, sha) for u, sha in rows}):
+            freed += _unlink(path)
+        return len(rows), freed
+
+    def _stray_partials(self, cutoff_ms: int, removed: set[tuple[int, str]]) -> list[Path]:
+        if not self.partial_root.is_dir():
+            return []
+        with self.db.read() as conn:
+            live = {
+                (u, sha)
+                for u, sha in conn.execute(
+                    select(b.c.user_id, b.c.sha256).where(b.c.complete.is_(False))
+                )
+            }
+        stray = []
+        for path in self.partial_root.glob("*/*"):
+            if not path.parent.name.isdigit():
+                continue
+            key = (int(path.parent.name), path.name)
+            if key in live or key in removed:
+                continue
+            if path.stat().st_mtime * 1000 < cutoff_ms:
+                stray.append(path)
+        return stray
+
     def get(self, user_id: int, frame: BlobGet) -> Blob | BlobMissing:
         """The chunk at ``offset`` of a complete blob the user holds, else ``blob_missing``."""
         state = self._state(user_id, frame.sha256)
@@ -155,6 +232,22 @@ class BlobStore:
             self._partial(user_id, sha).unlink(missing_ok=True)
             if sha not in still:
                 self.path(sha).unlink(missing_ok=True)
+
+
+def _unlink(path: Path) -> int:
+    """Delete a file; the bytes it held (0 if it was not there)."""
+    try:
+        size = path.stat().st_size
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return size
+
+
+def _mib(size: int) -> str:
+    if size >= 1024**3:
+        return f"{size / 1024**3:,.1f} GiB"
+    return f"{size / 1024**2:,.1f} MiB".replace(".0 MiB", " MiB")
 
 
 def _sha256_of(path: Path) -> str:

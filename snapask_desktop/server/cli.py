@@ -231,10 +231,13 @@ def _collect(config: ServerConfig) -> int:
 
     db = _open(config)
     try:
-        purges = collect_tombstones(db, BlobStore(db, config.blob_dir), accounts.now_ms())
+        blobs = BlobStore(db, config.blob_dir, config.blob_quota)
+        purges = collect_tombstones(db, blobs, accounts.now_ms())
+        uploads, freed = blobs.collect_abandoned(accounts.now_ms())
     finally:
         db.dispose()
     print(f"collected {len(purges)} deleted conversation(s)")
+    print(f"removed {uploads} abandoned upload(s), {freed:,} bytes")
     return 0
 
 

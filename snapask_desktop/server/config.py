@@ -50,6 +50,19 @@ class SignInLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class BlobQuota:
+    """What one user may hold in pictures, checked when an upload starts (``quota_exceeded``)."""
+
+    # Complete pictures plus the declared sizes of uploads in progress.
+    stored_bytes: int = 10 * 1024**3
+    # Declared sizes of uploads in progress.
+    in_flight_bytes: int = 256 * 1024**2
+    incomplete_uploads: int = 10
+    # An upload in progress untouched this long is removed with its bytes.
+    idle_s: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """Everything a SyncServer needs; the defaults are the protocol's numbers."""
 
@@ -64,7 +77,8 @@ class ServerConfig:
     max_drift_ms: int = limits.MAX_DRIFT_MS
     # How often connected devices are checked for revoked tokens and progress is saved.
     housekeeping_interval_s: float = 1.0
-    # How often deleted conversations are considered for collection (section 10).
+    # How often deleted conversations are considered for collection (section 10), and
+    # abandoned uploads removed.
     collect_interval_s: float = 3600.0
     ping_interval_s: float | None = 20.0
     ping_timeout_s: float | None = 20.0
@@ -78,6 +92,7 @@ class ServerConfig:
     # (keepalive pings cannot fire while the socket's buffer is full).
     send_stall_s: float = 20.0
     sign_in: SignInLimits = field(default_factory=SignInLimits)
+    blob_quota: BlobQuota = field(default_factory=BlobQuota)
     # GET /metrics needs this as a Bearer token when set; unset, only loopback peers get it.
     # Read from SNAPASK_METRICS_TOKEN by `serve` (never a command-line argument: ps shows those).
     metrics_token: str | None = field(default=None, repr=False)

@@ -126,6 +126,16 @@ def add_problem(
     return convert.sync_problem(row)
 
 
+def has_problem(conn: Connection, record_type: str, record_id: str, code: str) -> bool:
+    """Whether a problem of this code is already kept for the record."""
+    query = select(_PROBLEM.c.id).where(
+        _PROBLEM.c.record_type == record_type,
+        _PROBLEM.c.record_id == record_id,
+        _PROBLEM.c.code == code,
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def problems(conn: Connection, limit: int) -> list[SyncProblem]:
     """The newest problems first."""
     query = select(_PROBLEM).order_by(_PROBLEM.c.id.desc()).limit(limit)

@@ -460,6 +460,20 @@ class Store:
         with self._read() as conn:
             return conflict_store.problems(conn, validate.limit(limit))
 
+    def note_upload_problem(self, sha256: str, code: str, message: str) -> None:
+        """Keep, once per picture and code, why a picture could not be uploaded."""
+        with self._write_conn() as conn:
+            if not conflict_store.has_problem(conn, "screenshot", sha256, code):
+                conflict_store.add_problem(
+                    conn,
+                    op_id=str(uuid.uuid4()),
+                    record_type="screenshot",
+                    record_id=sha256,
+                    code=code,
+                    message=message,
+                    now=wall_clock_ms(),
+                )
+
     def dismiss_sync_problem(self, problem_id: int) -> None:
         """Forget a sync problem the user has seen (an unknown id is ignored)."""
         with self._write_conn() as conn:

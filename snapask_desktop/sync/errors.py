@@ -22,6 +22,7 @@ class ErrorCode(enum.StrEnum):
     REPLACED = "replaced"
     RATE_LIMITED = "rate_limited"
     BLOB_MISMATCH = "blob_mismatch"
+    QUOTA_EXCEEDED = "quota_exceeded"
     INTERNAL = "internal"
     SHUTTING_DOWN = "shutting_down"
     # op rejections

@@ -131,8 +131,15 @@ class Outgoing:
             try:
                 ack = await self._conn.request(frame)
             except ServerError as error:
-                # too_large or blob_mismatch: the picture stays on this device ("not synced").
+                # too_large, blob_mismatch or quota_exceeded: the picture stays on this device.
                 log.warning("sync: picture %s… stays local: %s", sha256[:12], error)
+                if error.frame.code == ErrorCode.QUOTA_EXCEEDED:
+                    await asyncio.to_thread(
+                        self._store.note_upload_problem,
+                        sha256,
+                        error.frame.code,
+                        quota_message(error.frame.message),
+                    )
                 return False
             assert isinstance(ack, BlobAck)
             if ack.complete:
@@ -140,6 +147,16 @@ class Outgoing:
             if ack.received <= offset and offset != 0:
                 raise ConnectionError(f"the server keeps refusing picture {sha256[:12]}…")
             offset = ack.received
+
+
+def quota_message(detail: str) -> str:
+    """The user's words for a ``quota_exceeded`` answer to an upload."""
+    detail = detail.removeprefix("upload not started: ")
+    return (
+        f"Not uploaded: your account's space on the sync server is full ({detail}). The "
+        "picture stays on this device; delete old conversations, or ask whoever runs the "
+        "server for more room."
+    )
 
 
 _Ready = tuple[Op, int]  # an op and its encoded size in bytes

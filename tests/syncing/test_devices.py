@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 from PIL import Image
 
-from tests.syncing.conftest import Fleet, converge, snapshot, wait_for
+from snapask_desktop.server.config import BlobQuota
+from snapask_desktop.server.testing import running_server
+from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for
 
 
 def _png(color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
@@ -187,3 +190,26 @@ def test_a_local_edit_is_sent_at_once_not_at_the_next_poll(fleet: Fleet) -> None
     conversation = a.store.create_conversation("sent at once")
     wait_for(lambda: b.store.list_conversations(), timeout_s=10, what="the change on b")
     assert b.store.list_conversations()[0].id == conversation.id
+
+
+def test_a_picture_over_the_accounts_quota_stays_local_and_says_why(tmp_path: Path) -> None:
+    quota = BlobQuota(stored_bytes=50)
+    with running_server(tmp_path / "server", blob_quota=quota) as srv:
+        srv.add_user("ada", PASSWORD)
+        fleet = Fleet(srv, tmp_path / "devices")
+        try:
+            a = fleet.device()
+            png = _png((10, 200, 10))
+            assert len(png) > 50
+            shot = a.store.add_screenshot(png)
+            a.store.start_conversation("Green", "what?", screenshot_sha256=shot.sha256)
+            a.sync()
+            a.sync()  # a second pass does not repeat the problem
+            problems = a.store.sync_problems()
+            assert [(p.code, p.record_id) for p in problems] == [("quota_exceeded", shot.sha256)]
+            assert problems[0].message.startswith(
+                "Not uploaded: your account's space on the sync server is full (pictures would take"
+            )
+            assert a.store.screenshot_bytes(shot.sha256) == png  # kept on the device
+        finally:
+            fleet.close()
