@@ -117,7 +117,7 @@ def summary(runs: list[Run], before_lock: Path, after_lock: Path, title: str) ->
         "",
         f"- before: {lock_id(before_lock)}; after: {lock_id(after_lock)}",
         "- changed: " + (", ".join(lock_changes(before_lock, after_lock)) or "nothing"),
-        f"- {rounds} interleaved rounds (order alternating), Python "
+        f"- {rounds} interleaved round{'s' if rounds > 1 else ''} (order alternating), Python "
         f"{sys.version.split()[0]}, {os.cpu_count()} cores; 1-minute load average at the start"
         f" of a run {min(loads):.2f}-{max(loads):.2f} (the benchmarks' own processes included)",
         "",
