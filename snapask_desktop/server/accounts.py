@@ -166,11 +166,11 @@ def sign_in(db: Database, request: DeviceRequest) -> DeviceGrant:
 def issue_token(db: Database, user_id: int, device_id: str, device_name: str, token: str) -> None:
     """Store ``token`` (hashed) as the device's only valid token; un-revokes the device."""
     hashed = token_hash(token)
+    mine = (d.c.user_id == user_id) & (d.c.id == device_id)
     with db.write() as conn:
-        owner = conn.execute(select(d.c.user_id).where(d.c.id == device_id)).scalar_one_or_none()
-        if owner is not None and owner != user_id:
-            raise SignInRefused(409, "device_taken", "this device id belongs to another user")
-        if owner is None:
+        # Device ids are per user: another account's device of the same id is not looked at.
+        known = conn.execute(select(d.c.id).where(mine)).scalar_one_or_none() is not None
+        if not known:
             conn.execute(
                 d.insert().values(
                     id=device_id,
@@ -185,9 +185,7 @@ def issue_token(db: Database, user_id: int, device_id: str, device_name: str, to
             )
         else:
             conn.execute(
-                update(d)
-                .where(d.c.id == device_id)
-                .values(name=device_name, token_hash=hashed, revoked=False)
+                update(d).where(mine).values(name=device_name, token_hash=hashed, revoked=False)
             )
             _bump_auth_epoch(conn)  # the old token stops working
 
@@ -225,43 +223,64 @@ def list_devices(db: Database, user_id: int | None = None) -> list[DeviceInfo]:
 
 
 def revoke_device(db: Database, device_id: str, *, user_id: int | None = None) -> bool:
-    """Revoke a device's token (only among ``user_id``'s devices if given); False if unknown."""
+    """Revoke a device's token (among ``user_id``'s devices if given); False if unknown.
+
+    Without ``user_id`` the id must be one user's only (AccountError otherwise): two accounts
+    may hold the same device id.
+    """
     query = update(d).where(d.c.id == device_id).values(revoked=True, token_hash=None)
     if user_id is not None:
         query = query.where(d.c.user_id == user_id)
     with db.write() as conn:
+        if user_id is None:
+            owners = conn.execute(select(func.count()).where(d.c.id == device_id)).scalar_one()
+            if owners > 1:
+                raise AccountError(
+                    f"{owners} users have a device {device_id!r}; say whose with --user"
+                )
         done = conn.execute(query).rowcount > 0
         if done:
             _bump_auth_epoch(conn)
         return done
 
 
-def valid_tokens(db: Database, device_ids: Iterable[str]) -> dict[str, str]:
-    """device id -> current token hash, for those of ``device_ids`` that are not revoked."""
-    ids = list(device_ids)
-    result: dict[str, str] = {}
+DeviceKey = tuple[int, str]
+"""A device as the server tells devices apart: (user id, device id)."""
+
+
+def valid_tokens(db: Database, keys: Iterable[DeviceKey]) -> dict[DeviceKey, str]:
+    """(user id, device id) -> current token hash, for those of ``keys`` not revoked."""
+    wanted = set(keys)
+    ids = sorted({device_id for _, device_id in wanted})
+    result: dict[DeviceKey, str] = {}
     with db.read() as conn:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = conn.execute(
-                select(d.c.id, d.c.token_hash).where(
+                select(d.c.user_id, d.c.id, d.c.token_hash).where(
                     d.c.id.in_(chunk), d.c.revoked.is_(False), d.c.token_hash.is_not(None)
                 )
             )
-            result.update({r[0]: r[1] for r in rows})
+            result.update({(r[0], r[1]): r[2] for r in rows if (r[0], r[1]) in wanted})
     return result
 
 
-def record_progress(db: Database, seen: Mapping[str, int], applied: Mapping[str, int]) -> None:
+def record_progress(
+    db: Database, seen: Mapping[DeviceKey, int], applied: Mapping[DeviceKey, int]
+) -> None:
     """Save devices' last-seen times and acknowledged cursors (each only moves forward)."""
     if not seen and not applied:
         return
     with db.write() as conn:
-        for device_id, when in seen.items():
-            conn.execute(update(d).where(d.c.id == device_id).values(last_seen_at=when))
-        for device_id, cursor in applied.items():
+        for (user_id, device_id), when in seen.items():
             conn.execute(
                 update(d)
-                .where(d.c.id == device_id, d.c.applied_cursor < cursor)
+                .where(d.c.user_id == user_id, d.c.id == device_id)
+                .values(last_seen_at=when)
+            )
+        for (user_id, device_id), cursor in applied.items():
+            conn.execute(
+                update(d)
+                .where(d.c.user_id == user_id, d.c.id == device_id, d.c.applied_cursor < cursor)
                 .values(applied_cursor=cursor)
             )

@@ -24,7 +24,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from snapask_desktop.server import accounts
-from snapask_desktop.server.accounts import Identity, SignInRefused
+from snapask_desktop.server.accounts import DeviceKey, Identity, SignInRefused
 from snapask_desktop.server.blobs import BlobStore
 from snapask_desktop.server.changes import ChangeRow, changes_frame
 from snapask_desktop.server.config import ServerConfig
@@ -67,9 +67,9 @@ class SyncServer:
         self._signins = ThreadPoolExecutor(2, thread_name_prefix="snapask-signin")
         self.sessions: set[Session] = set()
         self._by_user: dict[int, set[Session]] = {}
-        self._by_device: dict[str, Session] = {}
-        self._seen: dict[str, int] = {}
-        self._applied: dict[str, int] = {}
+        self._by_device: dict[DeviceKey, Session] = {}
+        self._seen: dict[DeviceKey, int] = {}
+        self._applied: dict[DeviceKey, int] = {}
         limits = config.sign_in
         self._sign_in_limiter = SignInLimiter(
             per_address=(limits.per_address_per_s, limits.per_address_burst),
@@ -171,7 +171,7 @@ class SyncServer:
         session = Session(self, ws, identity)
         self.sessions.add(session)
         self._by_user.setdefault(identity.user_id, set()).add(session)
-        self._seen[identity.device_id] = accounts.now_ms()
+        self._seen[session.key] = accounts.now_ms()
         self.metrics.connections.inc()
         self.metrics.connections_total.inc()
         address = ws.remote_address[0] if ws.remote_address else "?"
@@ -191,11 +191,11 @@ class SyncServer:
 
     def hello_done(self, session: Session, hello: Hello) -> None:
         """Register a session that said hello: replace an older one, start live frames."""
-        old = self._by_device.get(session.device_id)
+        old = self._by_device.get(session.key)
         if old is not None and old is not session:
             old.close_with(ErrorCode.REPLACED, "a newer connection of this device was opened")
             self.fanout.unsubscribe(old.user_id, old)
-        self._by_device[session.device_id] = session
+        self._by_device[session.key] = session
         self.fanout.subscribe(session.user_id, session)
 
     def forget(self, session: Session) -> None:
@@ -206,15 +206,15 @@ class SyncServer:
             user_sessions.discard(session)
             if not user_sessions:
                 del self._by_user[session.user_id]
-        if self._by_device.get(session.device_id) is session:
-            del self._by_device[session.device_id]
+        if self._by_device.get(session.key) is session:
+            del self._by_device[session.key]
         self.fanout.unsubscribe(session.user_id, session)
-        self._seen[session.device_id] = accounts.now_ms()
+        self._seen[session.key] = accounts.now_ms()
 
-    def note_applied(self, device_id: str, cursor: int) -> None:
+    def note_applied(self, key: DeviceKey, cursor: int) -> None:
         """Remember an ``applied`` cursor (saved in the next housekeeping round)."""
-        if cursor > self._applied.get(device_id, -1):
-            self._applied[device_id] = cursor
+        if cursor > self._applied.get(key, -1):
+            self._applied[key] = cursor
 
     def count_results(self, results: tuple[OpResult, ...], applied: int) -> None:
         self.metrics.applied(applied)
@@ -235,7 +235,7 @@ class SyncServer:
         done = await self.run_write(accounts.revoke_device, self.db, device_id, user_id=user_id)
         if done:
             for session in list(self.sessions):
-                if session.device_id == device_id:
+                if session.device_id == device_id and user_id in (None, session.user_id):
                     session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
         return done
 
@@ -245,9 +245,9 @@ class SyncServer:
             return
         # Only the sessions open before the query: later ones were checked as they connected.
         sessions = list(self.sessions)
-        valid = await self.run_read(accounts.valid_tokens, self.db, {s.device_id for s in sessions})
+        valid = await self.run_read(accounts.valid_tokens, self.db, {s.key for s in sessions})
         for session in sessions:
-            if valid.get(session.device_id) != session.identity.token_hash:
+            if valid.get(session.key) != session.identity.token_hash:
                 session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
 
     async def _housekeeping(self) -> None:
@@ -268,7 +268,7 @@ class SyncServer:
                     last_seen_round = time.monotonic()
                     now = accounts.now_ms()
                     for session in self.sessions:
-                        self._seen[session.device_id] = now
+                        self._seen[session.key] = now
                 await self.run_write(self._flush_progress)
                 await self.run_read(self.db.checkpoint)
             except Exception:
@@ -433,7 +433,7 @@ class SyncServer:
         log.info("signed in: user %s device %s", grant.user, grant.device_id)
         # A new token replaces the old one: a connection still using it is closed.
         for session in list(self.sessions):
-            if session.device_id == grant.device_id:
+            if session.device_id == grant.device_id and session.identity.user == grant.user:
                 session.close_with(ErrorCode.UNAUTHORIZED, "this device signed in again")
         return json_response(201, grant.to_wire())
 

@@ -100,6 +100,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     dlist.add_argument("--user", default=None, help="only this user's devices")
     revoke = device.add_parser("revoke", parents=[common], help="sign a device out")
     revoke.add_argument("device_id")
+    revoke.add_argument("--user", default=None, help="whose device (when several users have it)")
 
     commands.add_parser("collect", parents=[common], help="collect old deleted conversations now")
     return parser
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "snapask-sync-server") -
         if args.command == "device" and args.action == "list":
             return _device_list(config, args.user)
         if args.command == "device" and args.action == "revoke":
-            return _device_revoke(config, args.device_id)
+            return _device_revoke(config, args.device_id, args.user)
         if args.command == "collect":
             return _collect(config)
     except (CliError, accounts.AccountError) as exc:
@@ -213,11 +214,16 @@ def _device_list(config: ServerConfig, user: str | None) -> int:
     return 0
 
 
-def _device_revoke(config: ServerConfig, device_id: str) -> int:
+def _device_revoke(config: ServerConfig, device_id: str, user: str | None) -> int:
     db = _open(config)
     try:
-        if not accounts.revoke_device(db, device_id):
-            raise CliError(f"no device {device_id!r}")
+        user_id = None
+        if user is not None:
+            user_id = accounts.user_id_by_name(db, user)
+            if user_id is None:
+                raise CliError(f"no user named {user!r}")
+        if not accounts.revoke_device(db, device_id, user_id=user_id):
+            raise CliError(f"no device {device_id!r}" + (f" of {user!r}" if user else ""))
     finally:
         db.dispose()
     # A running server notices within a second and closes the device's connection (4001).

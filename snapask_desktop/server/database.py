@@ -15,10 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-
-from snapask_desktop.server import schema
 
 BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "snapask_server_begin"
@@ -40,22 +38,10 @@ class Database:
         self._create()
 
     def _create(self) -> None:
+        from snapask_desktop.server import migrate  # Alembic loads only at start
+
         with self.write() as conn:
-            schema.metadata.create_all(conn)
-            version = conn.execute(
-                select(schema.server_meta.c.value).where(schema.server_meta.c.key == "schema")
-            ).scalar_one_or_none()
-            if version is None:
-                conn.execute(
-                    schema.server_meta.insert().values(
-                        key="schema", value=str(schema.SCHEMA_VERSION)
-                    )
-                )
-            elif int(version) > schema.SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the database was written by a newer server (schema {version}); "
-                    f"this one knows schema {schema.SCHEMA_VERSION}"
-                )
+            migrate.upgrade(conn)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

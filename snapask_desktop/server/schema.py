@@ -18,9 +18,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+# The Alembic revision this code writes (server/migrations/versions); a database at an
+# unknown revision was written by a newer server.
+HEAD_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -48,18 +51,22 @@ user_counters = Table(
     Column("head", BigInteger, nullable=False),
 )
 
+# Device ids are per user (revision 0002): two accounts may use the same id unaware.
 devices = Table(
     "devices",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(64), nullable=False),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False),
-    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("token_hash", String(64), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("last_seen_at", BigInteger, nullable=True),
     Column("applied_cursor", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("user_id", "id", name="pk_devices"),
+    UniqueConstraint("token_hash", name="uq_devices_token_hash"),
     Index("ix_devices_user", "user_id"),
+    Index("ix_devices_id", "id"),
 )
 
 changes = Table(

@@ -80,6 +80,7 @@ class Session:
         self.identity = identity
         self.user_id = identity.user_id
         self.device_id = identity.device_id
+        self.key = (identity.user_id, identity.device_id)
         config = server.config
         self._bucket = TokenBucket(now_ms(), config.frames_per_second, config.frame_burst)
         self._queue: asyncio.Queue[_Frame | _Close] = asyncio.Queue()
@@ -370,7 +371,7 @@ class Session:
             server.metrics.pull_seconds.observe(time.perf_counter() - started)
             self._send(text)
         elif isinstance(frame, Applied):
-            server.note_applied(self.device_id, frame.cursor)
+            server.note_applied(self.key, frame.cursor)
         elif isinstance(frame, BlobPut):
             self._send_frame(await server.run_write(server.blobs.put, self.user_id, frame))
         elif isinstance(frame, BlobGet):

@@ -119,3 +119,24 @@ def test_serve_takes_the_metrics_token_from_the_environment(tmp_path: Path) -> N
     finally:
         code, err = proc.terminate()
     assert code == 0 and "from-env" not in err
+
+
+def test_revoking_a_device_id_two_users_share_needs_the_user(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    for user in ("ada", "bob"):
+        assert cli(data, "user", "add", user, stdin=PASSWORD + "\n").returncode == 0
+    proc = ServerProcess(data)
+    try:
+        shared = new_id()
+        _sign_in(proc, "ada", shared)
+        _sign_in(proc, "bob", shared)
+    finally:
+        proc.kill()
+    ambiguous = cli(data, "device", "revoke", shared)
+    assert ambiguous.returncode == 1 and "say whose with --user" in ambiguous.stderr
+    assert cli(data, "device", "revoke", shared, "--user", "bob").returncode == 0
+    listed = cli(data, "device", "list").stdout.splitlines()[1:]
+    assert sorted((line.split()[1], line.split()[-1]) for line in listed) == [
+        ("ada", "active"),
+        ("bob", "revoked"),
+    ]

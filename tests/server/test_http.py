@@ -14,7 +14,7 @@ from snapask_desktop.server.app import metrics_refusal
 from snapask_desktop.server.config import SignInLimits
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
 from tests.server.conftest import PASSWORD, DeviceFactory
-from tests.server.helpers import new_id
+from tests.server.helpers import connect_device, conversation, new_id
 
 
 def _sign_in(srv: RunningServer, **fields: object) -> tuple[int, object]:
@@ -43,12 +43,29 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(srv: RunningServer)
     assert wrong[0] == 401 and wrong[1]["error"] == "unauthorized"
 
 
-def test_device_of_another_user_is_taken(srv: RunningServer) -> None:
+def test_device_ids_are_per_user(srv: RunningServer) -> None:
+    """Another account's device id is new to this user: no 409 telling it exists."""
     srv.add_user("bob", "pw-bob")
     device_id = new_id()
-    assert _sign_in(srv, device_id=device_id)[0] == 201
+    ada_token = srv.sign_in("ada", PASSWORD, device_id)
     status, body = _sign_in(srv, user="bob", password="pw-bob", device_id=device_id)
-    assert status == 409 and body["error"] == "device_taken"
+    assert status == 201, body
+    bob_token = body["token"]
+    ada, bob = connect_device(srv, ada_token, device_id), connect_device(srv, bob_token, device_id)
+    assert ada.push_payloads(conversation(device_id, "ada's"))[0]["status"] == "applied"
+    assert bob.pull(0)["changes"] == []  # nothing of ada's
+    # "replaced" is per user: ada's new connection closes ada's old one, not bob's.
+    ada_again = connect_device(srv, ada_token, device_id)
+    assert ada.closed()[0] == 4004
+    assert bob.push_payloads(conversation(device_id, "bob's"))[0]["status"] == "applied"
+    # Revoking is per user too.
+    status, _ = http_request("DELETE", f"{srv.url}/v1/devices/{device_id}", token=bob_token)
+    assert status == 204
+    assert bob.closed()[0] == 4001
+    assert ada_again.pull(0)["type"] == "changes"
+    devices = http_request("GET", srv.url + "/v1/devices", token=ada_token)[1]["devices"]
+    assert [(d["device_id"], d["revoked"]) for d in devices] == [(device_id, False)]
+    ada_again.close()
 
 
 def test_signing_in_again_replaces_the_token(srv: RunningServer) -> None:

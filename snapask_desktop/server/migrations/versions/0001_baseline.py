@@ -1,0 +1,155 @@
+"""The sync server's schema as it was before migrations existed (schema 1).
+
+Revision ID: 0001
+Revises: (none)
+
+The tables are written out here as they were, not taken from ``server/schema.py`` (which
+follows the newest revision). A database from before Alembic holds exactly these tables and is
+stamped 0001 rather than created.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+metadata = MetaData()
+
+server_meta = Table(
+    "server_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+user_counters = Table(
+    "user_counters",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("head", BigInteger, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=True),
+    Column("applied_cursor", BigInteger, nullable=False, default=0),
+    Index("ix_devices_user", "user_id"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("op_id", String(36), nullable=False),
+    Column("device_id", String(64), nullable=True),  # NULL for the server's purge changes
+    Column("conversation_id", String(36), nullable=True),  # for collection (section 10)
+    Column("payload", Text, nullable=False),  # the JSON text, spliced into frames as is
+    Column("size", Integer, nullable=False),  # UTF-8 bytes of payload
+    PrimaryKeyConstraint("user_id", "seq"),
+    Index("ix_changes_conversation", "user_id", "conversation_id"),
+)
+
+op_ids = Table(
+    "op_ids",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("op_id", String(36), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "op_id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("state", Text, nullable=False),  # the merged ConversationState as JSON
+    Column("deleted", Boolean, nullable=False),
+    Column("delete_wall_ms", BigInteger, nullable=False),  # wall part of the deleted stamp
+    PrimaryKeyConstraint("user_id", "id"),
+    Index("ix_conversations_deleted", "user_id", "deleted"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("conversation_id", String(36), nullable=False),
+    Column("screenshot_sha256", String(64), nullable=True),
+    Column("payload", Text, nullable=False),  # canonical JSON, compared for message_mismatch
+    PrimaryKeyConstraint("user_id", "id"),
+    Index("ix_messages_conversation", "user_id", "conversation_id"),
+)
+
+screenshots = Table(
+    "screenshots",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    PrimaryKeyConstraint("user_id", "sha256"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "sha256"),
+)
+
+collected = Table(
+    "collected",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("conversation_id", String(36), nullable=False),
+    Column("collected_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "conversation_id"),
+)
+
+
+def upgrade() -> None:
+    metadata.create_all(op.get_bind())
+
+
+def downgrade() -> None:
+    metadata.drop_all(op.get_bind())
