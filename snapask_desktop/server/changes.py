@@ -21,7 +21,7 @@ from snapask_desktop.server.database import Database
 from snapask_desktop.sync.clock import COUNTER_BITS
 from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_PAGE_BYTES
-from snapask_desktop.sync.merge import merge_states
+from snapask_desktop.sync.merge import cancel_delete_for_messages, merge_states
 from snapask_desktop.sync.protocol import (
     InvalidOp,
     Op,
@@ -209,6 +209,7 @@ def apply_push(
         change_values: list[dict[str, Any]] = []
         new_messages: list[dict[str, Any]] = []
         new_shots: list[dict[str, Any]] = []
+        newest: dict[str, int] = {}  # conversation -> newest stamp of its messages pushed here
         for op in ops:
             if op.op_id in known:
                 results.append(OpResult.duplicate(op.op_id, known[op.op_id]))
@@ -263,6 +264,8 @@ def apply_push(
                             "payload": text,
                         }
                     )
+                cid = payload.conversation_id
+                newest[cid] = max(payload.hlc, newest.get(cid, payload.hlc))
             elif isinstance(payload, ScreenshotRecord):
                 existing = shots.get(payload.sha256)
                 if existing is not None and existing != text:
@@ -311,11 +314,55 @@ def apply_push(
                 conn.execute(schema.messages.insert(), new_messages)
             if new_shots:
                 conn.execute(schema.screenshots.insert(), new_shots)
-            _save_states(conn, user_id, states, stored_states.keys())
+            stored = set(stored_states)
+            stored |= _cancel_deletes(conn, user_id, states, newest)
+            _save_states(conn, user_id, states, stored)
             set_head(conn, user_id, head)
     committed_at = time.perf_counter()
     live = changes_frame(start_head, head, False, change_rows) if change_rows else None
     return PushOutcome(tuple(results), live, len(change_rows), committed_at)
+
+
+_DELETED_STATES = select(schema.conversations.c.id, schema.conversations.c.state).where(
+    schema.conversations.c.user_id == bindparam("uid"),
+    schema.conversations.c.deleted.is_(True),
+    schema.conversations.c.id.in_(bindparam("ids", expanding=True)),
+)
+_MESSAGES_OF = select(schema.messages.c.payload).where(
+    schema.messages.c.user_id == bindparam("uid"),
+    schema.messages.c.conversation_id == bindparam("cid"),
+)
+
+
+def _cancel_deletes(
+    conn: Connection, user_id: int, states: dict[str, ConversationState], newest: dict[str, int]
+) -> set[str]:
+    """Rule 9.6.1 on the server's copies, as on every device: a delete older than a message of
+    its conversation is cancelled (so it is never collected). ``states`` are this push's
+    merged states, ``newest`` the newest message stamp per conversation pushed here; stored
+    deleted states of the latter are added to ``states`` when cancelled. Returns their ids.
+    """
+    loaded: set[str] = set()
+    others = sorted(set(newest) - set(states))
+    for chunk in _chunks(others):
+        for cid, text in conn.execute(_DELETED_STATES, {"uid": user_id, "ids": list(chunk)}):
+            states[cid] = ConversationState.from_wire(json.loads(text))
+            loaded.add(cid)
+    for cid, state in list(states.items()):
+        if state.deleted:
+            states[cid] = cancel_delete_for_messages(
+                state, max(newest.get(cid, -1), _newest_stored_message(conn, user_id, cid))
+            )
+        if cid in loaded and states[cid] is state:
+            del states[cid]  # still deleted: nothing to write
+            loaded.discard(cid)
+    return loaded
+
+
+def _newest_stored_message(conn: Connection, user_id: int, conversation_id: str) -> int:
+    # Only for deleted conversations (rare): the stamps are read from the stored payloads.
+    payloads = conn.execute(_MESSAGES_OF, {"uid": user_id, "cid": conversation_id}).scalars()
+    return max((int(json.loads(text)["hlc"]) for text in payloads), default=-1)
 
 
 _UPDATE_STATE = (
