@@ -21,7 +21,7 @@ from snapask_desktop.server.database import Database
 from snapask_desktop.sync.clock import COUNTER_BITS
 from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_PAGE_BYTES
-from snapask_desktop.sync.merge import merge_states
+from snapask_desktop.sync.merge import cancel_delete_for_messages, merge_states
 from snapask_desktop.sync.protocol import (
     InvalidOp,
     Op,
@@ -49,15 +49,22 @@ class ChangeRow:
     op_id: str
     device_id: str | None
     payload: str
+    size: int  # UTF-8 bytes of payload (stored with it: not encoded again for every page)
+
+    def _envelope(self) -> tuple[str, str]:
+        device = "null" if self.device_id is None else f'"{self.device_id}"'
+        # op ids are UUIDs and device ids are [A-Za-z0-9_-]: nothing to escape.
+        return f'{{"seq":{self.seq},"op_id":"{self.op_id}","device_id":{device},"payload":', "}"
 
     def to_json(self) -> str:
         """The change object of a ``changes`` frame, spliced from the stored text."""
-        device = "null" if self.device_id is None else f'"{self.device_id}"'
-        # op ids are UUIDs and device ids are [A-Za-z0-9_-]: nothing to escape.
-        return (
-            f'{{"seq":{self.seq},"op_id":"{self.op_id}","device_id":{device},'
-            f'"payload":{self.payload}}}'
-        )
+        head, tail = self._envelope()
+        return head + self.payload + tail
+
+    def json_bytes(self) -> int:
+        """UTF-8 bytes of ``to_json()`` (the envelope is ASCII)."""
+        head, tail = self._envelope()
+        return len(head) + self.size + len(tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +72,7 @@ class PushOutcome:
     """What a push did: one result per op, and the live frame for the applied ones."""
 
     results: tuple[OpResult, ...]
-    live_frame: str | None  # a ``changes`` frame without id, None if nothing was applied
+    live_frames: tuple[str, ...]  # ``changes`` frames without id, in seq order (5.3)
     applied: int
     committed_at: float  # time.perf_counter() right after the commit
 
@@ -84,6 +91,34 @@ def changes_frame(
     more = "true" if has_more else "false"
     body = ",".join(row.to_json() for row in rows)
     return f'{head}"since":{since},"cursor":{cursor},"has_more":{more},"changes":[{body}]}}'
+
+
+def fitting(rows: Sequence[ChangeRow], overhead: int, max_bytes: int) -> int:
+    """How many leading ``rows`` a ``changes`` frame holds (section 5.3): at least one, then
+    as many as keep the frame within ``max_bytes``; ``overhead`` is the frame's size without
+    changes (an upper bound: its cursor written as the largest it can be)."""
+    total = overhead
+    for count, row in enumerate(rows):
+        total += row.json_bytes() + (1 if count else 0)  # the comma between changes
+        if total > max_bytes and count:
+            return count
+    return len(rows)
+
+
+def live_frames(rows: Sequence[ChangeRow], max_bytes: int = MAX_PAGE_BYTES) -> tuple[str, ...]:
+    """Consecutive ``rows`` as live ``changes`` frames, each packed like a pull page, so the
+    live frames of a push that fitted ``MAX_FRAME_BYTES`` fit it too (their envelope is larger
+    than a push's)."""
+    frames: list[str] = []
+    start = 0
+    while start < len(rows):
+        since = rows[start].seq - 1
+        overhead = len(changes_frame(since, rows[-1].seq, False, ()))
+        count = fitting(rows[start:], overhead, max_bytes)
+        part = rows[start : start + count]
+        frames.append(changes_frame(since, part[-1].seq, False, part))
+        start += count
+    return tuple(frames)
 
 
 # Built once: building a statement costs more than running it on SQLite (every push runs
@@ -171,7 +206,6 @@ def apply_push(
     """Apply a push's ops in one transaction under the user's lock (section 5.2, steps 1-6)."""
     with db.write() as conn:
         head = lock_user(conn, user_id)
-        start_head = head
         known = _lookup(conn, schema.op_ids, "op_id", "seq", user_id, (op.op_id for op in ops))
         valid = [op.payload for op in ops if isinstance(op, Op) and op.op_id not in known]
         conv_ids = {cid for p in valid if (cid := _conversation_of(p)) is not None}
@@ -209,6 +243,7 @@ def apply_push(
         change_values: list[dict[str, Any]] = []
         new_messages: list[dict[str, Any]] = []
         new_shots: list[dict[str, Any]] = []
+        newest: dict[str, int] = {}  # conversation -> newest stamp of its messages pushed here
         for op in ops:
             if op.op_id in known:
                 results.append(OpResult.duplicate(op.op_id, known[op.op_id]))
@@ -263,6 +298,8 @@ def apply_push(
                             "payload": text,
                         }
                     )
+                cid = payload.conversation_id
+                newest[cid] = max(payload.hlc, newest.get(cid, payload.hlc))
             elif isinstance(payload, ScreenshotRecord):
                 existing = shots.get(payload.sha256)
                 if existing is not None and existing != text:
@@ -287,7 +324,7 @@ def apply_push(
             head += 1
             results.append(OpResult.applied(op.op_id, head))
             known[op.op_id] = head
-            row = ChangeRow(head, op.op_id, device_id, text)
+            row = ChangeRow(head, op.op_id, device_id, text, len(text.encode("utf-8")))
             change_rows.append(row)
             change_values.append(
                 {
@@ -297,7 +334,7 @@ def apply_push(
                     "device_id": device_id,
                     "conversation_id": conversation_id,
                     "payload": text,
-                    "size": len(text.encode("utf-8")),
+                    "size": row.size,
                 }
             )
 
@@ -311,11 +348,54 @@ def apply_push(
                 conn.execute(schema.messages.insert(), new_messages)
             if new_shots:
                 conn.execute(schema.screenshots.insert(), new_shots)
-            _save_states(conn, user_id, states, stored_states.keys())
+            stored = set(stored_states)
+            stored |= _cancel_deletes(conn, user_id, states, newest)
+            _save_states(conn, user_id, states, stored)
             set_head(conn, user_id, head)
     committed_at = time.perf_counter()
-    live = changes_frame(start_head, head, False, change_rows) if change_rows else None
-    return PushOutcome(tuple(results), live, len(change_rows), committed_at)
+    return PushOutcome(tuple(results), live_frames(change_rows), len(change_rows), committed_at)
+
+
+_DELETED_STATES = select(schema.conversations.c.id, schema.conversations.c.state).where(
+    schema.conversations.c.user_id == bindparam("uid"),
+    schema.conversations.c.deleted.is_(True),
+    schema.conversations.c.id.in_(bindparam("ids", expanding=True)),
+)
+_MESSAGES_OF = select(schema.messages.c.payload).where(
+    schema.messages.c.user_id == bindparam("uid"),
+    schema.messages.c.conversation_id == bindparam("cid"),
+)
+
+
+def _cancel_deletes(
+    conn: Connection, user_id: int, states: dict[str, ConversationState], newest: dict[str, int]
+) -> set[str]:
+    """Rule 9.6.1 on the server's copies, as on every device: a delete older than a message of
+    its conversation is cancelled (so it is never collected). ``states`` are this push's
+    merged states, ``newest`` the newest message stamp per conversation pushed here; stored
+    deleted states of the latter are added to ``states`` when cancelled. Returns their ids.
+    """
+    loaded: set[str] = set()
+    others = sorted(set(newest) - set(states))
+    for chunk in _chunks(others):
+        for cid, text in conn.execute(_DELETED_STATES, {"uid": user_id, "ids": list(chunk)}):
+            states[cid] = ConversationState.from_wire(json.loads(text))
+            loaded.add(cid)
+    for cid, state in list(states.items()):
+        if state.deleted:
+            states[cid] = cancel_delete_for_messages(
+                state, max(newest.get(cid, -1), _newest_stored_message(conn, user_id, cid))
+            )
+        if cid in loaded and states[cid] is state:
+            del states[cid]  # still deleted: nothing to write
+            loaded.discard(cid)
+    return loaded
+
+
+def _newest_stored_message(conn: Connection, user_id: int, conversation_id: str) -> int:
+    # Only for deleted conversations (rare): the stamps are read from the stored payloads.
+    payloads = conn.execute(_MESSAGES_OF, {"uid": user_id, "cid": conversation_id}).scalars()
+    return max((int(json.loads(text)["hlc"]) for text in payloads), default=-1)
 
 
 _UPDATE_STATE = (
@@ -358,6 +438,7 @@ def append_purge(conn: Connection, user_id: int, purge: PurgeRecord, op_id: str)
     """Append a server-written ``purge`` change under the held user lock."""
     head = lock_user(conn, user_id) + 1
     text = encode_json(purge.to_wire())
+    row = ChangeRow(head, op_id, None, text, len(text.encode("utf-8")))
     conn.execute(
         c.insert().values(
             user_id=user_id,
@@ -366,12 +447,12 @@ def append_purge(conn: Connection, user_id: int, purge: PurgeRecord, op_id: str)
             device_id=None,
             conversation_id=None,
             payload=text,
-            size=len(text.encode("utf-8")),
+            size=row.size,
         )
     )
     conn.execute(schema.op_ids.insert().values(user_id=user_id, op_id=op_id, seq=head))
     set_head(conn, user_id, head)
-    return ChangeRow(head, op_id, None, text)
+    return row
 
 
 def read_page(
@@ -396,13 +477,10 @@ def read_page(
                 select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
             ).scalar_one()
         )
-    rows: list[ChangeRow] = []
-    total = 0
-    for seq, op_id, device_id, payload, size in result[:limit]:
-        rows.append(ChangeRow(seq, op_id, device_id, payload))
-        total += size + 80  # the change's envelope
-        if total > max_page_bytes:
-            break  # the page is closed once it passes the byte limit
+    found = [ChangeRow(*values) for values in result[:limit]]
+    # The frame's bytes without changes, its cursor at its largest ("false" is the longer).
+    overhead = len(changes_frame(since, max(head, since), False, (), request_id).encode("utf-8"))
+    rows = found[: fitting(found, overhead, max_page_bytes)]
     has_more = len(result) > len(rows)
     cursor = rows[-1].seq if has_more else max(head, since)
     return changes_frame(since, cursor, has_more, rows, request_id), len(rows)

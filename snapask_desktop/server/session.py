@@ -361,8 +361,8 @@ class Session:
             # queued in commit order on every connection.
             self._send_frame(Ack(outcome.results, id=frame.id))
             server.count_results(outcome.results, outcome.applied)
-            if outcome.live_frame is not None:
-                await server.fanout.publish(self.user_id, outcome.live_frame, outcome.committed_at)
+            for live in outcome.live_frames:  # publishing never yields: still in commit order
+                await server.fanout.publish(self.user_id, live, outcome.committed_at)
         elif isinstance(frame, Pull):
             started = time.perf_counter()
             text, _count = await server.run_read(

@@ -26,7 +26,12 @@ from snapask_desktop.store.records import ApplyReport, ConflictRecord
 from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock
 from snapask_desktop.sync.errors import ProtocolError
 from snapask_desktop.sync.limits import MAX_DRIFT_MS
-from snapask_desktop.sync.merge import edit_conversation, merge_conversation, message_restores
+from snapask_desktop.sync.merge import (
+    cancel_delete_for_messages,
+    edit_conversation,
+    merge_conversation,
+    message_restores,
+)
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import (
     ROLES,
@@ -217,7 +222,7 @@ def apply_changes(
         applied=len(todo),
         changed_conversations=frozenset(batch.changed),
         conflicts=tuple(batch.written_conflicts),
-        restored=tuple(batch.restored),
+        restored=batch.kept_visible(),
         mismatches=batch.mismatches,
         skew_ahead_ms=ahead,
         wrote_ops=batch.wrote_ops,
@@ -248,6 +253,10 @@ class _Batch:
         self.screenshots: dict[str, ScreenshotRecord] = {}
         self.new_screenshots: list[ScreenshotRecord] = []
         self.conflicts: list[Conflict] = []
+        # newest stamp of each conversation's sent messages: this batch's, and the stored ones
+        # (read when first needed: only a deleted conversation needs it, rule 9.6.1)
+        self.newest_sent: dict[str, int] = {}
+        self.stored_newest: dict[str, int | None] = {}
         # results
         self.written_conflicts: list[ConflictRecord] = []
         self.changed: set[str] = set()
@@ -305,14 +314,33 @@ class _Batch:
     def _conversation(self, remote: ConversationState) -> None:
         local = self.states.get(remote.id)
         if local is None:
-            self.states[remote.id] = remote
+            # Its messages may have come first (or be stored): they can cancel its delete.
+            self.states[remote.id] = self._cancelled_by_messages(remote)
             self.inserts.add(remote.id)
             self.changed.add(remote.id)
             return
         result = merge_conversation(local, remote)
         self.conflicts.extend(result.conflicts)
-        if result.changed:
-            self._set(result.state)
+        state = self._cancelled_by_messages(result.state)
+        if state is not result.state and not local.deleted:
+            self._note_restored(state.id)  # a delete from elsewhere, older than a message
+        if state != local:
+            self._set(state)
+
+    def _cancelled_by_messages(self, state: ConversationState) -> ConversationState:
+        """Rule 9.6.1: derived state, no edit and no op (replaying the log writes nothing)."""
+        if not state.deleted:
+            return state
+        return cancel_delete_for_messages(state, self._newest_message(state.id))
+
+    def _newest_message(self, conversation_id: str) -> int | None:
+        if conversation_id not in self.stored_newest:
+            self.stored_newest[conversation_id] = self.conn.exec_driver_sql(
+                "SELECT max(hlc) FROM message WHERE conversation_id = ? AND status != 'pending'",
+                (conversation_id,),
+            ).scalar()
+        found = [self.stored_newest[conversation_id], self.newest_sent.get(conversation_id)]
+        return max((hlc for hlc in found if hlc is not None), default=None)
 
     def _set(self, state: ConversationState) -> None:
         self.states[state.id] = state
@@ -333,6 +361,7 @@ class _Batch:
                 self.replaced_messages.append(record)
                 touched = {known[_CONVERSATION_ID], record.conversation_id}
                 self.changed.update(touched & self.states.keys())
+                self._message_arrived(record, new_here=False)
                 return
             self.mismatches += 1
             log.warning(
@@ -342,15 +371,26 @@ class _Batch:
             return
         self.messages[record.id] = values
         self.new_messages.append(values)
-        state = self.states.get(record.conversation_id)
+        self._message_arrived(record, new_here=True)
+
+    def _message_arrived(self, record: MessageRecord, *, new_here: bool) -> None:
+        """Rule 9.6 for a sent message: it may cancel (or make this device undo) a delete."""
+        cid = record.conversation_id
+        self.newest_sent[cid] = max(record.hlc, self.newest_sent.get(cid, record.hlc))
+        state = self.states.get(cid)
         if state is None:
             return  # its conversation arrives later; history and search ignore it till then
         self.changed.add(state.id)
-        if message_restores(state, record, device_id=self.device_id, already_stored=False):
+        if message_restores(state, record, device_id=self.device_id, already_stored=not new_here):
             self._restore(state)
+            return
+        kept = self._cancelled_by_messages(state)
+        if kept is not state:
+            self._set(kept)
+            self._note_restored(cid)
 
     def _restore(self, state: ConversationState) -> None:
-        """Rule 9.6: a local edit ``deleted=False``, with its outbox op."""
+        """Rule 9.6.2: this device's delete missed the message: a local edit with its op."""
         restored = edit_conversation(
             state,
             {"deleted": False},
@@ -360,8 +400,20 @@ class _Batch:
         )
         self._set(restored)
         self.local_edits[state.id] = restored
-        if state.id not in self.restored:
-            self.restored.append(state.id)
+        self._note_restored(state.id)
+
+    def _note_restored(self, conversation_id: str) -> None:
+        if conversation_id not in self.restored:
+            self.restored.append(conversation_id)
+
+    def kept_visible(self) -> tuple[str, ...]:
+        """The restored conversations that are still visible at the end of the batch (one
+        restored by an old message and deleted again later in the page is no news)."""
+        return tuple(
+            cid
+            for cid in self.restored
+            if (state := self.states.get(cid)) is not None and not state.deleted
+        )
 
     def _screenshot(self, record: ScreenshotRecord) -> None:
         known = self.screenshots.get(record.sha256)
@@ -383,6 +435,8 @@ class _Batch:
         for sha, _mime in removed:
             self.screenshots.pop(sha, None)
         self.states.pop(cid, None)
+        self.newest_sent.pop(cid, None)
+        self.stored_newest.pop(cid, None)
         self.messages = {k: m for k, m in self.messages.items() if m[_CONVERSATION_ID] != cid}
         self.changed.add(cid)
 

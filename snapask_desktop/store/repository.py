@@ -233,6 +233,9 @@ class Store:
         if not any(state.value(name) != value for name, value in changes.items()):
             return convert.conversation(row)
         now = wall_clock_ms()
+        # Past its newest message too (another process may have written it): a delete stamped
+        # below a message it saw would be cancelled by that message (9.6, rule 1).
+        self.clock.observe(row.last_activity)
         hlc = replica.fresh_stamp(self.clock, state)
         edited = edit_conversation(state, changes, device_id=self._device_id, hlc=hlc, now_ms=now)
         convert.fill_row(row, edited)

@@ -39,6 +39,7 @@ __all__ = [
     "MessageRecord",
     "PurgeRecord",
     "ScreenshotRecord",
+    "cancel_delete_for_messages",
     "edit_conversation",
     "keep_other_version",
     "merge_conversation",
@@ -355,15 +356,34 @@ def message_restores(
     device_id: str,
     already_stored: bool,
 ) -> bool:
-    """Whether applying a synced ``message`` must restore its deleted conversation (9.6).
+    """Whether applying a synced ``message`` calls for a restoring local edit (9.6, rule 2).
 
-    True when the message is new here, the conversation is deleted, and either this device
-    wrote the delete (so the delete did not see the message) or no device could have seen
-    the message before deleting (its stamp is not older than the delete's).
+    True only on the device that wrote the standing delete, for a message new to it and
+    stamped below the delete: only that device knows it had not seen the message. A message
+    stamped at or above the delete needs no edit: it cancels the delete on every replica
+    (``cancel_delete_for_messages``).
     """
     if message.conversation_id != conversation.id:
         raise ValueError(f"message {message.id} belongs to {message.conversation_id}")
     if already_stored or not conversation.deleted:
         return False
     delete = conversation.field_hlc["deleted"]
-    return delete.device == device_id or message.hlc >= delete.hlc
+    return delete.device == device_id and message.hlc < delete.hlc
+
+
+def cancel_delete_for_messages(
+    state: ConversationState, newest_message_hlc: int | None
+) -> ConversationState:
+    """``state`` with its delete cancelled if a message of it is not older than the delete
+    (9.6, rule 1); ``newest_message_hlc`` is the newest stamp of its messages (None: none).
+
+    Derived state, not an edit: the delete's stamp stays (``deleted: false`` at the same
+    stamp is a cancelled delete, 9.1.3), no vector entry moves and nothing is pushed. So it
+    commutes with the join: replicas holding the same states and messages agree whatever
+    the order, and a later delete stamped above the message still wins.
+    """
+    if not state.deleted or newest_message_hlc is None:
+        return state
+    if newest_message_hlc < state.field_hlc["deleted"].hlc:
+        return state
+    return dataclasses.replace(state, deleted=False)

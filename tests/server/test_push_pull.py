@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 from snapask_desktop.server import changes as server_changes
 from snapask_desktop.server.testing import RunningServer
-from snapask_desktop.sync.limits import MAX_PAGE_BYTES
+from snapask_desktop.sync.limits import MAX_FRAME_BYTES, MAX_OPS_PER_PUSH, MAX_PAGE_BYTES
 from snapask_desktop.sync.merge import edit_conversation
 from snapask_desktop.sync.records import ConversationState
+from snapask_desktop.sync.wire import encode_json
 from tests.server.conftest import DeviceFactory
 from tests.server.helpers import (
+    WAIT_S,
+    Conn,
     conversation,
     message,
     new_id,
@@ -145,21 +149,70 @@ def test_pull_pages_with_limit_and_has_more(device: DeviceFactory) -> None:
     assert conn.request({"type": "pull", "since": 0, "limit": 1001})["code"] == "bad_field"
 
 
-def test_pages_stop_once_they_pass_max_page_bytes(device: DeviceFactory) -> None:
+def _raw_reply(conn: Conn, frame: dict[str, Any]) -> str:
+    """Send a request and return its reply's exact text (its size is what is checked)."""
+    conn.ws.send(encode_json(frame))
+    while True:
+        text = conn.ws.recv(timeout=WAIT_S)
+        assert isinstance(text, str)
+        if json.loads(text).get("id") == frame["id"]:
+            return text  # (live frames of earlier pushes are skipped)
+
+
+def test_a_page_stays_within_max_page_bytes(device: DeviceFactory) -> None:
+    """Issue 14: 1,000 messages of 4,400 characters came back as one page of 4,231,052 bytes,
+    still over 4 MiB without its last change."""
     laptop, _, conn = device()
     conv_id = new_id()
-    big = "x" * 200_000
-    for _ in range(3):  # 30 messages of ~200 KB: about 6 MB in all
-        results = conn.push_payloads(*(message(laptop, conv_id, big) for _ in range(10)))
+    for _ in range(10):
+        results = conn.push_payloads(*(message(laptop, conv_id, "x" * 4_400) for _ in range(100)))
         assert {r["status"] for r in results} == {"applied"}
-    page = conn.pull(0, 1000)
+    text = _raw_reply(conn, {"type": "pull", "id": "q", "since": 0, "limit": 1000})
+    page = json.loads(text)
     n = len(page["changes"])
-    encoded = len(json.dumps(page["changes"]).encode())
-    assert page["has_more"] is True and page["cursor"] == n
-    assert encoded > MAX_PAGE_BYTES  # closed right after passing the limit...
-    assert encoded - len(json.dumps(page["changes"][-1])) <= MAX_PAGE_BYTES  # ...not before
-    rest, cursor = conn.pull_all(page["cursor"])
-    assert [c["seq"] for c in rest] == list(range(n + 1, 31)) and cursor == 30
+    assert len(text.encode()) <= MAX_PAGE_BYTES
+    assert page["has_more"] is True and page["cursor"] == page["changes"][-1]["seq"] == n
+    # ...and full: the next change would not have fitted.
+    after = json.loads(_raw_reply(conn, {"type": "pull", "id": "r", "since": n, "limit": 1}))
+    next_change = encode_json(after["changes"][0])
+    assert len(text.encode()) + 1 + len(next_change.encode()) > MAX_PAGE_BYTES
+    rest, cursor = conn.pull_all(n)
+    assert [c["seq"] for c in rest] == list(range(n + 1, 1001)) and cursor == 1000
+
+
+def test_a_push_at_the_frame_limit_goes_out_live_in_frames_within_the_page_size(
+    device: DeviceFactory,
+) -> None:
+    """Issue 14: a push of 8,388,308 bytes went out as one live frame of 8,394,337 bytes, and
+    every other connection of the user was closed with 1009."""
+    laptop, _, pusher = device()
+    _, _, other = device()
+    conv_id = new_id()
+
+    def push_text(text: str) -> str:
+        ops = [op(message(laptop, conv_id, text, message_id=mid)) for mid in ids]
+        return encode_json({"type": "push", "id": "big", "ops": ops})
+
+    ids = [new_id() for _ in range(MAX_OPS_PER_PUSH)]
+    room = MAX_FRAME_BYTES - len(push_text("").encode())
+    frame = push_text("é" * (room // MAX_OPS_PER_PUSH // 2))  # 2 bytes each in UTF-8
+    assert MAX_FRAME_BYTES - 300 < len(frame.encode()) <= MAX_FRAME_BYTES
+    pusher.ws.send(frame)
+    ack = pusher.reply_to("big", timeout=60)
+    assert [r["status"] for r in ack["results"]] == ["applied"] * MAX_OPS_PER_PUSH
+
+    sizes, seqs, since = [], [], 0
+    while since < MAX_OPS_PER_PUSH:
+        text = other.ws.recv(timeout=WAIT_S)
+        assert isinstance(text, str)
+        live = json.loads(text)
+        assert live["type"] == "changes" and "id" not in live and live["since"] == since
+        sizes.append(len(text.encode()))
+        seqs += [c["seq"] for c in live["changes"]]
+        since = live["cursor"]
+    assert seqs == list(range(1, MAX_OPS_PER_PUSH + 1)) and since == MAX_OPS_PER_PUSH
+    assert len(sizes) > 1 and max(sizes) <= MAX_PAGE_BYTES < MAX_FRAME_BYTES
+    assert other.pull(MAX_OPS_PER_PUSH)["cursor"] == MAX_OPS_PER_PUSH  # still connected
 
 
 def test_live_changes_reach_every_connection_of_the_user(device: DeviceFactory) -> None:

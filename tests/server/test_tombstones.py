@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import time
 
@@ -98,3 +99,41 @@ def test_a_revoked_device_does_not_hold_collection_back(
     assert srv.call(lambda: srv.server.collect(old_enough)) == 0  # the stale device holds it
     assert srv.revoke(stale_id)
     assert srv.call(lambda: srv.server.collect(old_enough)) == 1
+
+
+def test_a_message_newer_than_the_delete_keeps_the_conversation(
+    srv: RunningServer, device: DeviceFactory
+) -> None:
+    """Rule 9.6.1 on the server's copy: no device writes a restore for such a message (it
+    is derived state), so the server must see the delete as cancelled and never collect it."""
+    laptop, _, a = device()
+    phone, _, b = device()
+    conv = conversation(laptop)
+    a.push_payloads(conv)
+    deleted = edit_conversation(conv, {"deleted": True}, device_id=laptop, hlc=now_hlc(),
+                                now_ms=0)  # fmt: skip
+    a.push_payloads(deleted)
+    # The phone, offline since before the delete, writes into the conversation.
+    late = message(phone, conv.id, "one more thing", offset_ms=5)
+    assert late.hlc > deleted.field_hlc["deleted"].hlc
+    head = b.push_payloads(late)[0]["seq"]
+    for device_id, conn in ((laptop, a), (phone, b)):
+        conn.send({"type": "applied", "cursor": head})
+        _wait_applied(srv, device_id, head)
+    old_enough = time.time_ns() // 1_000_000 + TOMBSTONE_MIN_AGE_MS + LATER
+    assert srv.call(lambda: srv.server.collect(old_enough)) == 0
+    # The server's copy says so (and the messages are still pulled by a new device).
+    with srv.server.db.read() as conn:
+        from snapask_desktop.server import schema
+
+        row = conn.execute(schema.conversations.select()).one()
+    assert row.deleted is False
+    # A delete written after seeing the message is collected as usual.
+    kept = dataclasses.replace(deleted, deleted=False)  # the laptop's derived state
+    again = edit_conversation(kept, {"deleted": True}, device_id=laptop, hlc=now_hlc(10),
+                              now_ms=0)  # fmt: skip
+    head = a.push_payloads(again)[0]["seq"]
+    for device_id, conn in ((laptop, a), (phone, b)):
+        conn.send({"type": "applied", "cursor": head})
+        _wait_applied(srv, device_id, head)
+    assert srv.call(lambda: srv.server.collect(old_enough + 10)) == 1

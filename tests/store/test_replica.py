@@ -199,7 +199,62 @@ def test_the_restore_rule_for_a_delete_written_elsewhere(store: Store) -> None:
     assert first.restored == () and store.list_conversations() == []
     second = store.apply_changes([change(4, written_after)], 4)
     assert second.restored == (remote.id,)
+    assert not second.wrote_ops  # a cancelled delete, not an edit of this device (9.6.1)
+    assert state_of(store, remote.id).vv == deleted.vv
     assert [m.text for m in store.get_conversation(remote.id).messages] == ["old", "new"]
+
+
+LAPTOP = "7fe4598c-c82a-4242-ada4-5cb4445b5464"
+
+
+def _delete_restore_delete_log() -> tuple[ServerLog, str]:
+    """Issue 14's history: seq 1 laptop creates C; seq 2 laptop deletes it; seq 3 the phone,
+    offline, writes a message stamped after the delete; seq 4 the laptop restores C for it
+    (rule 9.6 as it was); seq 5 the laptop deletes C again, knowing everything."""
+    t = an_hour_ago()
+    log = ServerLog()
+    base = remote_conversation("Shared", device=LAPTOP, at=t)
+    first_delete = remote_edit(base, device=LAPTOP, at=t + 1_000, deleted=True)
+    restored = remote_edit(first_delete, device=LAPTOP, at=t + 3_000, deleted=False)
+    log.add(base, LAPTOP)
+    log.add(first_delete, LAPTOP)
+    log.add(remote_message(base.id, "one more thing", at=t + 2_000), PHONE)
+    log.add(restored, LAPTOP)
+    log.add(remote_edit(restored, device=LAPTOP, at=t + 4_000, deleted=True), LAPTOP)
+    return log, base.id
+
+
+@pytest.mark.parametrize("page", [1, 2, 5])
+def test_a_late_joining_device_replays_a_delete_restore_delete_without_writing(
+    store: Store, page: int
+) -> None:
+    """Replaying history must not turn an old restore into a fresh edit that beats the
+    later delete (it came back on every device)."""
+    log, cid = _delete_restore_delete_log()
+    reports = log.catch_up(store, limit=page)
+    assert store.outbox_count() == 0 and not any(r.wrote_ops for r in reports)
+    assert state_of(store, cid) == log.changes[-1].payload  # exactly the last delete
+    assert store.list_conversations() == []
+    assert all(r.restored == () for r in reports[-1:])  # no "kept" notice for a deleted one
+
+
+def test_a_message_newer_than_a_delete_cancels_it_without_an_edit(store: Store) -> None:
+    """Rule 9.6.1 is derived state: the same on every replica, whatever the order."""
+    t = an_hour_ago()
+    base = remote_conversation("Shared", device=LAPTOP, at=t)
+    deleted = remote_edit(base, device=LAPTOP, at=t + 1_000, deleted=True)
+    newer = remote_message(base.id, "written after the delete", at=t + 2_000)
+    # The message first, then the delete (the writer of the message, or a relayed order).
+    report = store.apply_changes([change(1, base), change(2, newer), change(3, deleted)], 3)
+    assert not report.wrote_ops and store.outbox_count() == 0
+    kept = state_of(store, base.id)
+    assert kept.deleted is False and kept.field_hlc == deleted.field_hlc
+    assert kept.vv == deleted.vv  # no entry of this device: nothing for a later delete to miss
+    assert [s.id for s in store.list_conversations()] == [base.id]
+    # A delete written after seeing the message (so on the kept state) stands.
+    again = remote_edit(kept, device=LAPTOP, at=t + 3_000, deleted=True)
+    store.apply_changes([change(4, again)], 4)
+    assert store.list_conversations() == [] and store.outbox_count() == 0
 
 
 def test_a_message_before_its_conversation_waits_out_of_sight(store: Store) -> None:

@@ -5,8 +5,9 @@ restores, messages, pictures, "keep the other version") and exchanges its real o
 through a simulated server log: pushes whose acks are lost (so ops are sent again), pulls with
 random page sizes, live frames for arbitrary ranges (stale, repeated, overlapping, after a gap:
 ``session.plan_changes`` decides, as in the client), and partitions. After everything is
-delivered, every store holds the same conversation states and messages, and every op the
-server acknowledged is in every store.
+delivered, every store holds the same conversation states and messages, every op the
+server acknowledged is in every store, and a store that joins only then and replays the whole
+log reaches the same states without writing a single op.
 """
 
 from __future__ import annotations
@@ -127,24 +128,40 @@ def _deliver_everything(devices: list[Device], log: ServerLog, acked: dict[str, 
     raise AssertionError("applying kept writing new ops")
 
 
-@given(steps)
+@given(steps, st.integers(1, 9))
 @settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 def test_stores_converge_and_keep_every_acknowledged_op(
-    factory: StoreFactory, schedule: list[tuple[str, int, int, int, int, bool]]
+    factory: StoreFactory, schedule: list[tuple[str, int, int, int, int, bool]], late_page: int
 ) -> None:
     devices = [Device(factory.new()) for _ in range(REPLICAS)]
     try:
-        _run(devices, schedule)
+        log = _run(devices, schedule)
+        _check_a_latecomer_replays_without_writing(factory, log, devices[0].store, late_page)
     finally:
         for device in devices:
             device.store.close()
 
 
-def _run(devices: list[Device], schedule: list[tuple[str, int, int, int, int, bool]]) -> None:
+def _check_a_latecomer_replays_without_writing(
+    factory: StoreFactory, log: ServerLog, settled: Store, page: int
+) -> None:
+    """Section 1: the same changes give the same state, whatever the order or paging; and
+    replaying history writes no new edit (one would beat later writes everywhere)."""
+    late = factory.new()
+    try:
+        reports = log.catch_up(late, limit=page)
+        assert late.outbox_count() == 0 and not any(r.wrote_ops for r in reports)
+        assert store_states(late) == store_states(settled)
+        assert store_messages(late) == store_messages(settled)
+    finally:
+        late.close()
+
+
+def _run(devices: list[Device], schedule: list[tuple[str, int, int, int, int, bool]]) -> ServerLog:
     log = ServerLog()
     acked: dict[str, object] = {}
     devices[0].store.create_conversation("shared start")
@@ -183,6 +200,7 @@ def _run(devices: list[Device], schedule: list[tuple[str, int, int, int, int, bo
              for d in devices]  # fmt: skip
     assert all(found == shown[0] for found in shown[1:])
     assert shown[0] == {cid for cid, state in states[0].items() if not state.deleted}
+    return log
 
 
 def _pictures(store: Store) -> set[tuple[object, ...]]:

@@ -15,6 +15,7 @@ from snapask_desktop.sync.merge import (
     Conflict,
     ConversationState,
     MessageRecord,
+    cancel_delete_for_messages,
     edit_conversation,
     keep_other_version,
     merge_conversation,
@@ -70,12 +71,14 @@ class Server:
         payload = op.payload
         if isinstance(payload, ConversationState):
             known = self.conversations.get(payload.id)
-            self.conversations[payload.id] = (
-                payload if known is None else merge_states(known, payload)
-            )
+            merged = payload if known is None else merge_states(known, payload)
+            self.conversations[payload.id] = kept_by_messages(merged, self.messages)
         elif isinstance(payload, MessageRecord):
             merge_messages(self.messages.values(), [payload])  # raises on a mismatch
             self.messages[payload.id] = payload
+            state = self.conversations.get(payload.conversation_id)
+            if state is not None:
+                self.conversations[state.id] = kept_by_messages(state, self.messages)
         seq = len(self.log) + 1
         self.log.append(Change(seq, op.op_id, device_id, payload))
         self.op_seqs[op.op_id] = seq
@@ -97,6 +100,14 @@ class Server:
         if cursor <= since:
             return None
         return encode_frame(Changes(since, cursor, False, tuple(self.log[since:cursor])))
+
+
+def kept_by_messages(
+    state: ConversationState, messages: dict[str, MessageRecord]
+) -> ConversationState:
+    """Rule 9.6.1 on a replica holding ``messages``."""
+    stamps = [m.hlc for m in messages.values() if m.conversation_id == state.id]
+    return cancel_delete_for_messages(state, max(stamps, default=None))
 
 
 @dataclass
@@ -223,10 +234,10 @@ class Replica:
             self.clock.observe(payload.hlc)
             local = self.conversations.get(payload.id)
             if local is None:
-                self.conversations[payload.id] = payload
+                self.conversations[payload.id] = kept_by_messages(payload, self.messages)
                 return
             result = merge_conversation(local, payload)
-            self.conversations[payload.id] = result.state
+            self.conversations[payload.id] = kept_by_messages(result.state, self.messages)
             self.conflicts.extend(result.conflicts)
         elif isinstance(payload, MessageRecord):
             self.clock.observe(payload.hlc)
@@ -238,8 +249,10 @@ class Replica:
                 return
             if message_restores(state, payload, device_id=self.device, already_stored=known):
                 self.edit(payload.conversation_id, deleted=False)
+            else:
+                self.conversations[state.id] = kept_by_messages(state, self.messages)
 
-    def catch_up(self, server: Server) -> None:
+    def catch_up(self, server: Server, page: int = 7) -> None:
         """Pull until the server has nothing more."""
-        while self.pull(server, 7):
+        while self.pull(server, page):
             pass

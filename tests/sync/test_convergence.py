@@ -4,7 +4,9 @@ Three or four devices edit two conversations and append messages while the sched
 who talks to the server model when: pushes whose acks are lost (so ops are resent and answered
 ``duplicate``), pulls with random page sizes, live frames for arbitrary ranges (stale, repeated,
 overlapping, or after a gap), and partitions that cut a device off for a stretch. After
-everything is finally delivered, every device and the server must hold identical records.
+everything is finally delivered, every device and the server must hold identical records, and
+a device that joins only then and replays the whole log must reach them without writing
+anything (rule 9.6 must not turn history into new edits).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ DEVICES = (
     "c5f6daec-8369-42fe-998d-33aa630d9418",
     "839813c2-30ef-4037-b192-18c0ac4c83f0",
 )
+LATECOMER = "5b0e36c1-9d0a-4f6e-8a43-2f1d7c9b6a10"
 CONVERSATIONS = ("c4b241ed-5754-4db5-a971-53d2a2a9af53", "28920306-38ee-4f26-a1ee-e7b05e5bcd25")
 
 KINDS = (
     *("title", "pin", "archive", "delete", "restore", "message", "keep"),  # local changes
     *("push", "pull", "live", "partition"),  # talking to the server, or not
+    *("delete", "message", "push", "pull"),  # more often: they make the delete/message races
 )
 steps = st.lists(
     st.tuples(
@@ -102,9 +106,13 @@ def _deliver_everything(replicas: list[Replica], server: Server) -> None:
     st.integers(3, len(DEVICES)),
     st.lists(st.integers(-2_000, 2_000), min_size=4, max_size=4),
     steps,
+    st.integers(1, 12),  # the latecomer's page size
 )
 def test_replicas_converge_and_lose_nothing_acknowledged(
-    count: int, skews: list[int], schedule: list[tuple[str, int, int, int, int, bool, int]]
+    count: int,
+    skews: list[int],
+    schedule: list[tuple[str, int, int, int, int, bool, int]],
+    late_page: int,
 ) -> None:
     wall = Wall()
     server = Server()
@@ -124,6 +132,16 @@ def test_replicas_converge_and_lose_nothing_acknowledged(
         check_conversation(state)
     _check_acknowledged_ops_survive(replicas, server)
     _check_deletes_only_stand_with_full_knowledge(replicas, server)
+    _check_a_latecomer_replays_without_writing(server, wall, late_page)
+
+
+def _check_a_latecomer_replays_without_writing(server: Server, wall: Wall, page: int) -> None:
+    """Section 1: the same changes give the same state, whatever the order or paging."""
+    late = Replica(LATECOMER, wall, 0)
+    late.catch_up(server, page)
+    assert late.outbox == []  # no new edit: nothing to push that could beat a later one
+    assert late.conversations == server.conversations
+    assert late.messages == server.messages
 
 
 def _check_acknowledged_ops_survive(replicas: list[Replica], server: Server) -> None:

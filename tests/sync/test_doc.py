@@ -139,7 +139,10 @@ def test_close_code_table_matches_the_enum() -> None:
     assert codes == {int(code) for code in CloseCode}
 
 
-@pytest.mark.parametrize("name", ["merge_states", "edit_conversation", "message_restores"])
+@pytest.mark.parametrize(
+    "name",
+    ["merge_states", "edit_conversation", "message_restores", "cancel_delete_for_messages"],
+)
 def test_functions_named_in_the_doc_exist(name: str) -> None:
     from snapask_desktop.sync import merge
 

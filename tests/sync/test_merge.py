@@ -10,7 +10,10 @@ from snapask_desktop.sync.clock import Order
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.merge import (
     Conflict,
+    ConversationState,
     FieldStamp,
+    MessageRecord,
+    cancel_delete_for_messages,
     edit_conversation,
     keep_other_version,
     merge_conversation,
@@ -412,12 +415,63 @@ def test_a_message_new_to_the_deleting_device_restores_the_conversation() -> Non
     assert not message_restores(gone, older, device_id=LAPTOP, already_stored=True)
     # Another device cannot tell whether the deleter saw an older message: the deleter decides.
     assert not message_restores(gone, older, device_id=TABLET, already_stored=False)
-    # No device could have seen a message stamped after the delete before deleting.
+    # A message stamped after the delete needs no edit by anyone: it cancels the delete.
     newer = message(device=PHONE, at=9_500)
-    assert message_restores(gone, newer, device_id=TABLET, already_stored=False)
+    assert not message_restores(gone, newer, device_id=TABLET, already_stored=False)
+    assert not message_restores(gone, newer, device_id=LAPTOP, already_stored=False)
+    assert not cancel_delete_for_messages(gone, newer.hlc).deleted
     # A live conversation needs no restore.
     assert not message_restores(created(), newer, device_id=LAPTOP, already_stored=False)
     with pytest.raises(ValueError, match="belongs to"):
         message_restores(
             gone, message(conversation_id=OTHER), device_id=LAPTOP, already_stored=False
         )
+
+
+def test_a_message_not_older_than_the_delete_cancels_it_at_the_same_stamp() -> None:
+    gone = edited(created(), LAPTOP, 9_000, deleted=True)
+    kept = cancel_delete_for_messages(gone, hlc(9_000))  # not lower: the delete missed it
+    # Derived state, not an edit: only the flag moves (a cancelled delete, 9.1.3).
+    assert kept == dataclasses.replace(gone, deleted=False)
+    assert cancel_delete_for_messages(gone, hlc(8_999)) is gone
+    assert cancel_delete_for_messages(gone, None) is gone
+    assert cancel_delete_for_messages(created(), hlc(9_500)) == created()
+    check_conversation(kept)
+
+
+def _replayed(changes: list[ConversationState | MessageRecord], device: str) -> ConversationState:
+    """Apply a log in order as a device does (9.6): merge, restore edits, cancellations."""
+    state: ConversationState | None = None
+    newest: int | None = None
+    at = 100_000  # the replaying device's clock, after everything in the log
+    for change in changes:
+        if isinstance(change, MessageRecord):
+            newest = max(newest or 0, change.hlc)
+            if state is not None and message_restores(
+                state, change, device_id=device, already_stored=False
+            ):
+                at += 1
+                state = edited(state, device, at, deleted=False)
+        else:
+            state = change if state is None else merge_states(state, change)
+        if state is not None:
+            state = cancel_delete_for_messages(state, newest)
+    assert state is not None
+    return state
+
+
+def test_replaying_a_delete_restore_delete_history_keeps_the_last_delete() -> None:
+    """Issue 14: a device that joins late must not resurrect a conversation deleted twice."""
+    base = created()  # seq 1, laptop
+    first_delete = edited(base, LAPTOP, 1_000, deleted=True)  # seq 2
+    late_message = message(device=PHONE, at=2_000)  # seq 3: the phone had not seen seq 2
+    restored = edited(first_delete, LAPTOP, 3_000, deleted=False)  # seq 4 (or none: 9.6.1)
+    second_delete = edited(restored, LAPTOP, 4_000, deleted=True)  # seq 5, knowing everything
+    log: list[ConversationState | MessageRecord] = [
+        *(base, first_delete, late_message, restored, second_delete)
+    ]
+    final = _replayed(log, TABLET)
+    assert final == second_delete  # nothing new: no TABLET entry, no fresh stamp
+    # Whatever the order of arrival, the same state.
+    for order in ([4, 0, 2, 1, 3], [2, 1, 0, 4, 3], [0, 1, 3, 4, 2]):
+        assert _replayed([log[i] for i in order], TABLET) == second_delete

@@ -106,6 +106,35 @@ def test_a_message_on_a_conversation_deleted_elsewhere_restores_it(fleet: Fleet)
     assert snapshot(a.store) == snapshot(b.store)
 
 
+def test_a_device_joining_late_keeps_a_conversation_deleted_again(fleet: Fleet) -> None:
+    """Issue 14: replaying delete, message, delete must not bring the conversation back."""
+    laptop, phone = fleet.device(), fleet.device()
+    conversation, _ = laptop.store.start_conversation("Topic", "question")
+    converge([laptop, phone])
+    laptop.store.delete_conversation(conversation.id)
+    laptop.sync()
+    _next_millisecond()  # the phone's clock has not seen the delete: its stamp must be later
+    phone.store.add_message(conversation.id, "user", "one more thing")  # offline
+    converge([phone, laptop])
+    assert [s.id for s in laptop.store.list_conversations()] == [conversation.id]
+    laptop.store.delete_conversation(conversation.id)  # again, having seen the message
+    converge([laptop, phone])
+
+    newcomer = fleet.device()
+    newcomer.sync()
+    assert newcomer.store.outbox_count() == 0  # replaying wrote nothing
+    converge([laptop, phone, newcomer])
+    for device in (laptop, phone, newcomer):
+        assert device.store.list_conversations() == [], device.name
+    assert snapshot(laptop.store) == snapshot(phone.store) == snapshot(newcomer.store)
+
+
+def _next_millisecond() -> None:
+    start = time.time_ns() // 1_000_000
+    while time.time_ns() // 1_000_000 <= start:
+        time.sleep(0.0005)
+
+
 def test_messages_from_several_devices_are_the_union_in_one_order(fleet: Fleet) -> None:
     a, b, c = fleet.device(), fleet.device(), fleet.device()
     conversation, _ = a.store.start_conversation("Busy", "q0")
