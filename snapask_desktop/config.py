@@ -312,7 +312,7 @@ class SettingsStore:
     def _file_values(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # a broken file is in its backup
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -329,6 +329,8 @@ class SettingsStore:
             data = json.loads(raw)
         except ValueError as error:
             return self._reject(f"{self.path} is not valid JSON ({error})")
+        except RecursionError:  # json's parser recurses once per level of nesting
+            return self._reject(f"{self.path} is nested too deeply to be a settings file")
         if not isinstance(data, dict):
             return self._reject(f"{self.path} must hold a JSON object")
         return self._from_mapping(data)
