@@ -40,11 +40,12 @@ def test_a_deeply_nested_settings_file_is_a_plain_message(isolated_env: Path) ->
     path.parent.mkdir(parents=True)
     content = "[" * 50_000 + "]" * 50_000
     path.write_text(content, encoding="utf-8")
-    result = snapask("config", "get", "provider")
-    assert result.returncode == 0 and result.stdout.strip() == "gemini"
-    assert "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"settings: {path} is nested too deeply")
-    (kept,) = path.parent.glob("settings.json.broken-*")
+    for _start in range(2):
+        result = snapask("config", "get", "provider")
+        assert result.returncode == 0 and result.stdout.strip() == "gemini"
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"settings: {path} is nested too deeply")
+    (kept,) = path.parent.glob("settings.json.broken-*")  # one copy, not one per start
     assert kept.read_text() == content
     assert f"it was kept as {kept}" in result.stderr
 
