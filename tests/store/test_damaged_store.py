@@ -204,3 +204,24 @@ def test_a_file_refused_instead_of_recovered_is_left_as_it_was(data_dir: Path) -
         Store.open(data_dir, recover_damaged=False)
     assert path.read_bytes() == damaged
     assert kept_files(data_dir) == []
+
+
+def test_a_row_the_schema_refuses_is_left_behind_and_the_rest_of_its_batch_kept(
+    data_dir: Path,
+) -> None:
+    made(data_dir, 30)
+    path = data_dir / "snapask.db"
+    connection = sqlite3.connect(path)
+    try:  # what a damaged page can decode into: a row no SnapAsk ever wrote
+        connection.execute("PRAGMA ignore_check_constraints = ON")
+        connection.execute("UPDATE message SET role = 'garbage' WHERE rid = 7")
+        connection.commit()
+    finally:
+        connection.close()
+    damage_page(path, 2)
+    with Store.open(data_dir) as store:
+        notice = store.recovered
+        assert notice is not None and notice.salvage is not None
+        assert notice.salvage.refused == 1 and not notice.recovered_all
+        assert notice.salvage.count("message") == 59
+    assert rows(path, "SELECT count(*) AS n FROM message WHERE rid = 7") == [{"n": 0}]
