@@ -74,7 +74,7 @@ def hotkey_labels(bindings: dict[str, str]) -> dict[str, str]:
 class Desktop(QObject):
     """Owns the running app's parts and connects them; `app.py`'s one object."""
 
-    _store_notice = Signal(str)  # from the thread that opened the store
+    _store_notice = Signal(str, str)  # title, message; from the thread that opened the store
 
     def __init__(self, app: QApplication, services: Services, problems: list[str]) -> None:
         super().__init__()
@@ -195,9 +195,7 @@ class Desktop(QObject):
         self.capture.encoded.connect(self.chat.picture_encoded)
         self.capture.failed.connect(self._capture_failed)
         self.capture.encode_failed.connect(self._encode_failed)
-        self._store_notice.connect(
-            lambda notice: self._tell("Your conversation store was damaged", notice, True)
-        )
+        self._store_notice.connect(lambda title, notice: self._tell(title, notice, True))
         self.services.lazy_store.on_open(self._store_ready)
         self.chat.settings_requested.connect(self.show_settings)
         self.chat.conversation_changed.connect(self._conversation_changed)
@@ -338,10 +336,16 @@ class Desktop(QObject):
         self._history.activateWindow()
 
     def _store_ready(self, store: object) -> None:
-        """The store opened (on whichever thread): tell the user if a damaged file was set aside."""
+        """The store opened (on whichever thread): tell the user if a damaged file was set aside,
+        and what was recovered from it."""
         recovered = getattr(store, "recovered", None)
         if recovered is not None:
-            self._store_notice.emit(str(recovered))
+            title = (
+                "Your conversation store was repaired"
+                if recovered.recovered_all
+                else "Your conversation store was damaged"
+            )
+            self._store_notice.emit(title, str(recovered))
 
     def _store_opened(self, _store: object) -> None:
         if self._history_wanted:

@@ -312,7 +312,7 @@ class SettingsStore:
     def _file_values(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # a broken file is in its backup
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -329,6 +329,8 @@ class SettingsStore:
             data = json.loads(raw)
         except ValueError as error:
             return self._reject(f"{self.path} is not valid JSON ({error})")
+        except RecursionError:  # json's parser recurses once per level of nesting
+            return self._reject(f"{self.path} is nested too deeply to be a settings file")
         if not isinstance(data, dict):
             return self._reject(f"{self.path} must hold a JSON object")
         return self._from_mapping(data)
@@ -343,10 +345,13 @@ class SettingsStore:
             try:
                 values[key] = check_value(key, value)
             except SettingsError as error:
-                problems.append(f"{error} (found {value!r}); using the default")
+                problems.append(f"{error} (found {value!r}) in {self.path}; using the default")
         result = LoadResult(Settings(**values), problems, unknown=unknown)
         if problems:
             result.backup = self._backup()
+            if result.backup is not None:
+                note = f" (the file as it is was kept as {result.backup})"
+                result.problems = [problem + note for problem in problems]
         return result
 
     def _reject(self, problem: str) -> LoadResult:
@@ -355,13 +360,39 @@ class SettingsStore:
         return LoadResult(Settings(), [f"{problem}{note}; using default settings"], backup)
 
     def _backup(self) -> Path | None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = self.path.with_name(f"{SETTINGS_FILE}.broken-{stamp}")
+        """Keep the bad file as ``settings.json.broken-<time>``, once: the same bad file found
+        again at the next start is already kept (a backup per start would pile up)."""
         try:
-            backup.write_bytes(self.path.read_bytes())
+            content = self.path.read_bytes()
         except OSError:
             return None
-        return backup
+        kept = _same_backup(self.path, content)
+        if kept is not None:
+            return kept
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", *(f"-{n}" for n in range(2, 100))):
+            backup = self.path.with_name(f"{SETTINGS_FILE}.broken-{stamp}{suffix}")
+            try:
+                with backup.open("xb") as handle:  # never overwrite another backup
+                    handle.write(content)
+            except FileExistsError:
+                continue
+            except OSError:
+                backup.unlink(missing_ok=True)  # no half-written copy
+                return None
+            return backup
+        return None
+
+
+def _same_backup(path: Path, content: bytes) -> Path | None:
+    """An existing backup of ``path`` holding exactly ``content``."""
+    for kept in sorted(path.parent.glob(f"{path.name}.broken-*")):
+        try:
+            if kept.stat().st_size == len(content) and kept.read_bytes() == content:
+                return kept
+        except OSError:
+            continue
+    return None
 
 
 def _env_overridden() -> list[str]:

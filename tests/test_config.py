@@ -100,6 +100,58 @@ def test_other_broken_files(content: bytes) -> None:
     assert result.backup is not None and result.backup.read_bytes() == content
 
 
+DEPTH = 50_000
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"a": ' * DEPTH + "1" + "}" * DEPTH, "[" * DEPTH + "]" * DEPTH],
+    ids=["objects", "lists"],
+)
+def test_a_deeply_nested_file_is_kept_aside_not_a_crash(content: str) -> None:
+    path = store().path
+    path.parent.mkdir(parents=True)
+    path.write_text(content, encoding="utf-8")
+    result = store().load()
+    assert result.settings == config.Settings()
+    (problem,) = result.problems
+    assert problem.startswith(f"{path} is nested too deeply")
+    assert result.backup is not None and result.backup.read_text() == content
+    assert f"it was kept as {result.backup}" in problem
+    # Saving over it works too (the bad file is in its backup).
+    assert store().update(provider="openai").provider == "openai"
+    assert json.loads(path.read_text()) == {"provider": "openai"}
+
+
+def backups(folder: Path) -> list[Path]:
+    return sorted(folder.glob("settings.json.broken-*"))
+
+
+def test_the_same_bad_value_at_every_start_is_backed_up_once() -> None:
+    path = store().path
+    path.parent.mkdir(parents=True)
+    path.write_text('{"request_timeout_s": "forever"}', encoding="utf-8")
+    first = store().load().backup
+    assert first is not None
+    # As if that start was a while ago (each start stamps its own time).
+    earlier = first.with_name("settings.json.broken-20200101-000000")
+    first.rename(earlier)
+    for _start in range(3):
+        result = store().load()
+        assert result.backup == earlier
+        assert result.problems == [
+            "request_timeout_s must be a number (found 'forever') in "
+            f"{path}; using the default (the file as it is was kept as {earlier})"
+        ]
+    assert backups(path.parent) == [earlier]
+    # A file broken in another way is another backup: nothing is lost.
+    path.write_text('{"request_timeout_s": "never"}', encoding="utf-8")
+    other = store().load().backup
+    assert other is not None and other != earlier
+    assert other.read_text() == '{"request_timeout_s": "never"}'
+    assert backups(path.parent) == sorted([earlier, other])
+
+
 def test_environment_overrides_are_not_saved(monkeypatch: pytest.MonkeyPatch) -> None:
     store().update(gemini_base_url="http://10.0.0.5:9000")
     monkeypatch.setenv("SNAPASK_GEMINI_BASE_URL", "http://127.0.0.1:5555/")

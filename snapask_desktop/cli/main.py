@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from snapask_desktop import __version__
 from snapask_desktop.cli import exits, output
+from snapask_desktop.store.errors import StoreError  # plain classes: no SQLAlchemy is loaded
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -45,3 +46,6 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         output.error("interrupted")
         return exits.INTERRUPTED
+    except StoreError as error:  # any command may meet the store's file refused or damaged
+        output.error(str(error))
+        return exits.FAILED

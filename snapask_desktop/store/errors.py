@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snapask_desktop.store.salvage import SalvageReport
 
 
 class StoreError(Exception):
@@ -71,20 +75,63 @@ class NotOurDatabase(StoreError):
 
 
 class CorruptDatabase(StoreError):
-    """The database file is damaged; it was moved aside (never deleted) and a new one started."""
+    """The database file is damaged; it was moved aside (never deleted) and a new one started,
+    holding what could be read from it (``salvage``; None when there was nothing to read)."""
 
-    def __init__(self, path: Path, kept_as: Path | None, reason: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        kept_as: Path | None,
+        reason: str,
+        salvage: SalvageReport | None = None,
+        *,
+        recover_next_open: bool = False,
+    ) -> None:
         self.path = path
         self.kept_as = kept_as
         self.reason = reason
-        if kept_as is None:
-            message = f"the database file {path} is damaged ({reason}); it was left untouched"
-        else:
-            message = (
-                f"the database file {path} is damaged ({reason}); "
-                f"it was kept as {kept_as} and a new one started"
+        self.salvage = salvage
+        damaged = f"the database file {path} is damaged ({reason})"
+        if kept_as is None and recover_next_open:
+            super().__init__(
+                f"{damaged}. The next time SnapAsk opens it (the next snapask command, or the "
+                "next start of the app), it is kept aside and what can be read is recovered "
+                "into a new one"
             )
-        super().__init__(message)
+        elif kept_as is None:
+            super().__init__(f"{damaged}; it was left untouched")
+        else:  # the file at ``path`` is the new one now
+            super().__init__(
+                f"the database file {path} was damaged ({reason}); "
+                f"it was kept as {kept_as}{_salvaged(salvage)}"
+            )
+
+    @property
+    def recovered_all(self) -> bool:
+        """True when every row of the damaged file was read into the new one."""
+        return self.salvage is not None and self.salvage.complete
+
+
+def _salvaged(salvage: SalvageReport | None) -> str:
+    """How the message about a damaged file ends: what the new file holds."""
+    if salvage is None:
+        return " and a new one started"
+    what = (
+        f"{_count(salvage.count('conversation'), 'conversation')} and "
+        f"{_count(salvage.count('message'), 'message')}"
+    )
+    if salvage.complete:
+        return f", and everything in it was read into a new one: {what}"
+    if not any(salvage.copied.values()):
+        return " and a new one started (nothing in it could be read)"
+    return (
+        f", and what could be read was recovered into a new one: {what}. Some of it could "
+        "not be read; if you use sync, the rest comes back from the server at the next sync"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 class DatabaseUnavailable(StoreError):

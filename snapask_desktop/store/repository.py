@@ -124,16 +124,23 @@ class Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / DB_FILENAME
         recovered = dbfile.prepare(path, recover_damaged=recover_damaged)
-        engine = make_engine(path)
         try:
-            device_id = _ensure_device_id(engine)
-            clock = HybridClock(last=_max_hlc(engine), max_drift_ms=NO_DRIFT_LIMIT)
-        except BaseException:
-            engine.dispose()
-            raise
+            engine, device_id, clock = _start(path)
+        except CorruptDatabase as error:
+            # The first reads met a damaged page the cheap look at the file does not read (an
+            # index, say): recover the file now, once, as if that look had found it.
+            if recovered is not None or not recover_damaged:
+                raise
+            recovered = dbfile.prepare(path, damaged=error.reason)
+            engine, device_id, clock = _start(path)
         blobs = BlobStore(data_dir)
         blobs.remove_stale_temp_files()
-        return cls(data_dir, engine, blobs, device_id, clock, recovered)
+        store = cls(data_dir, engine, blobs, device_id, clock, recovered)
+        if recovered is not None and recovered.salvage is not None and not recovered.recovered_all:
+            # Rows were lost, maybe records whose ops were queued or that the cursor says we
+            # have: send everything again and pull everything again (merging is idempotent).
+            store.reset_sync_after_server_loss()
+        return store
 
     def close(self) -> None:
         """Close every pooled connection (the WAL is checkpointed by SQLite)."""
@@ -674,8 +681,10 @@ class Store:
 
 
 @contextlib.contextmanager
-def _translated(path: Path) -> Iterator[None]:
-    """Turn driver errors into StoreErrors with a message a user can act on."""
+def _translated(path: Path, *, at_open: bool = False) -> Iterator[None]:
+    """Turn driver errors into StoreErrors with a message a user can act on. Damage found while
+    the store is open is noted for the next open to recover (``at_open``: the caller recovers
+    it at once)."""
     try:
         yield
     except exc.OperationalError as error:
@@ -688,8 +697,11 @@ def _translated(path: Path) -> Iterator[None]:
         raise StoreError(f"the change was not saved: {error.orig}") from error
     except exc.DatabaseError as error:
         reason = str(error.orig)
-        if "malformed" in reason or "not a database" in reason:
-            raise CorruptDatabase(path, None, reason) from error
+        if dbfile.is_damage(error.orig) or "malformed" in reason or "not a database" in reason:
+            if at_open:
+                raise CorruptDatabase(path, None, reason) from error
+            dbfile.request_check(path, reason)
+            raise CorruptDatabase(path, None, reason, recover_next_open=True) from error
         raise StoreError(f"the database {path} could not be used: {reason}") from error
 
 
@@ -731,6 +743,19 @@ def _live_conversation(session: Session, conversation_id: str) -> ConversationRo
     if row is None or row.deleted:
         raise NotFound(f"no conversation {conversation_id}")
     return row
+
+
+def _start(path: Path) -> tuple[Engine, str, HybridClock]:
+    """The engine on a prepared file, this device's id and the clock seeded from the file."""
+    engine = make_engine(path)
+    try:
+        with _translated(path, at_open=True):
+            device_id = _ensure_device_id(engine)
+            clock = HybridClock(last=_max_hlc(engine), max_drift_ms=NO_DRIFT_LIMIT)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, device_id, clock
 
 
 def _ensure_device_id(engine: Engine) -> str:

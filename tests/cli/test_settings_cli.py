@@ -35,6 +35,21 @@ def test_broken_settings_file_reported_and_kept(isolated_env: Path) -> None:
     assert any(p.name.startswith("settings.json.broken-") for p in path.parent.iterdir())
 
 
+def test_a_deeply_nested_settings_file_is_a_plain_message(isolated_env: Path) -> None:
+    path = isolated_env / "config" / "settings.json"
+    path.parent.mkdir(parents=True)
+    content = "[" * 50_000 + "]" * 50_000
+    path.write_text(content, encoding="utf-8")
+    for _start in range(2):
+        result = snapask("config", "get", "provider")
+        assert result.returncode == 0 and result.stdout.strip() == "gemini"
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"settings: {path} is nested too deeply")
+    (kept,) = path.parent.glob("settings.json.broken-*")  # one copy, not one per start
+    assert kept.read_text() == content
+    assert f"it was kept as {kept}" in result.stderr
+
+
 def test_key_set_from_stdin_never_written_to_files(isolated_env: Path) -> None:
     secret = "AIzaSyTestSecret0123456789"
     result = snapask("key", "set", "gemini", input=secret + "\n")

@@ -48,3 +48,51 @@ def outbox_payloads(db_path: Path, record_type: str) -> list[dict[str, Any]]:
         db_path, "SELECT payload FROM outbox WHERE record_type = ? ORDER BY seq", record_type
     )
     return [json.loads(row["payload"]) for row in found]
+
+
+# What a bad disk block leaves: bytes that are no b-tree page of any kind (the first byte, the
+# page type, is none of SQLite's four).
+JUNK = b"damaged disk block " * 4096
+
+
+def page_size(db_path: Path) -> int:
+    size = int.from_bytes(db_path.read_bytes()[16:18], "big")
+    return 65536 if size == 1 else size
+
+
+def damage_page(db_path: Path, page: int) -> bytes:
+    """Overwrite one page (numbered from 1, as SQLite does) with junk; the file's new bytes."""
+    size = page_size(db_path)
+    with db_path.open("r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(JUNK[:size])
+    return db_path.read_bytes()
+
+
+def root_page(db_path: Path, name: str) -> int:
+    """The root page of a table or index, from the schema."""
+    (row,) = rows(db_path, "SELECT rootpage FROM sqlite_master WHERE name = ?", name)
+    return int(row["rootpage"])
+
+
+def leaf_pages(db_path: Path, table: str) -> list[int]:
+    """The pages holding a table's rows, in rowid order, read from its b-tree."""
+    data = db_path.read_bytes()
+    size = page_size(db_path)
+
+    def leaves(page: int) -> list[int]:
+        start = (page - 1) * size + (100 if page == 1 else 0)
+        kind = data[start]
+        if kind == 0x0D:  # a table leaf
+            return [page]
+        assert kind == 0x05, f"page {page} is not a table b-tree page"
+        cells = int.from_bytes(data[start + 3 : start + 5], "big")
+        children = []
+        for cell in range(cells):
+            pointer = int.from_bytes(data[start + 12 + 2 * cell : start + 14 + 2 * cell], "big")
+            offset = (page - 1) * size + pointer
+            children.append(int.from_bytes(data[offset : offset + 4], "big"))
+        children.append(int.from_bytes(data[start + 8 : start + 12], "big"))  # right-most
+        return [leaf for child in children for leaf in leaves(child)]
+
+    return leaves(root_page(db_path, table))

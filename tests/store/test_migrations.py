@@ -158,8 +158,10 @@ def test_damaged_file_is_kept_aside_and_a_new_one_started(data_dir: Path, conten
         assert notice.kept_as is not None
         assert notice.kept_as.read_bytes() == content  # never destroyed
         assert notice.kept_as.with_name(notice.kept_as.name + "-wal").read_bytes() == b"wal bytes"
-        assert str(notice).startswith(f"the database file {path} is damaged")
-        assert str(notice).endswith(f"it was kept as {notice.kept_as} and a new one started")
+        assert str(notice).startswith(f"the database file {path} was damaged")
+        assert str(notice).endswith(
+            f"it was kept as {notice.kept_as} and a new one started (nothing in it could be read)"
+        )
         conversation = store.create_conversation("fresh start")
         assert store.get_conversation(conversation.id).conversation.title == "fresh start"
 

@@ -17,6 +17,7 @@ from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
 from snapask_desktop.single_instance import Request
 from snapask_desktop.store import Store
+from tests.store.helpers import damage_page, root_page
 
 WAIT_MS = 15_000
 
@@ -105,6 +106,34 @@ def test_a_foreign_database_is_reported_when_history_is_asked_for(
         box = shown("Your conversations could not be opened")[0]
         assert isinstance(box, QMessageBox) and "not a SnapAsk one" in box.text()
         assert not shown("SnapAsk — History")
+    finally:
+        desktop.shutdown()
+        desktop.deleteLater()
+
+
+def test_a_store_damaged_on_page_2_shows_every_conversation_and_says_so(
+    qapp: QApplication, settings: Settings, isolated_env: Path, qtbot: QtBot
+) -> None:
+    data_dir = isolated_env / "data"
+    with Store.open(data_dir) as store:
+        for n in range(25):
+            store.start_conversation(f"conversation {n}", f"question {n}")
+    path = data_dir / "snapask.db"
+    assert root_page(path, "alembic_version") == 2
+    damage_page(path, 2)  # the probe's "damage on page 2 only": all of it still readable
+    desktop = Desktop(qapp, Services(settings), [])
+    try:
+        desktop.show_history()  # no tray here: the app tells it in a message box
+        title = "Your conversation store was repaired"
+        qtbot.waitUntil(lambda: bool(shown(title)) and bool(shown("SnapAsk — History")))
+        box = shown(title)[0]
+        assert isinstance(box, QMessageBox)
+        assert box.text().startswith(f"the database file {path} was damaged")
+        assert box.text().endswith("everything in it was read into a new one: "
+                                   "25 conversations and 25 messages")  # fmt: skip
+        history = desktop._history
+        assert history is not None
+        qtbot.waitUntil(lambda: history.model.rowCount() == 25, timeout=WAIT_MS)
     finally:
         desktop.shutdown()
         desktop.deleteLater()
