@@ -294,6 +294,10 @@ class AnswerQueue:
             try:
                 delay = self.run_due()
                 failed_rounds = 0
+            except StoreError as error:  # e.g. the store cannot be opened: said plainly
+                failed_rounds += 1
+                log.warning("the answer queue could not use the store: %s; trying again", error)
+                delay = self.backoff.delay(failed_rounds)
             except Exception:
                 failed_rounds += 1
                 log.exception("the answer queue failed; trying again")
@@ -320,11 +324,7 @@ class AnswerQueue:
         with self._lock:
             if self._state.loaded:
                 return
-        try:
-            raw = self._saved_text()
-        except StoreError as error:
-            log.warning("could not read the answer queue: %s", error)
-            return  # try again on the next round
+        raw = self._saved_text()  # a StoreError ends the round: serve() tries again later
         loaded = _parse(raw, self._clock())
         with self._lock:
             state = self._state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import socket
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -452,13 +453,17 @@ def test_a_round_that_fails_is_tried_again_after_a_pause(tmp_path, chat) -> None
     from snapask_desktop.services import LazyStore
 
     data = tmp_path / "other-data"
+    # Another program's database where the store should be: the store refuses to touch it.
+    # (A folder or a damaged file there no longer fails: the store recovers or starts anew.)
+    data.mkdir()
     lazy = LazyStore(data)
-    lazy.path.mkdir(parents=True)  # the database path is a folder: reading it raises OSError
+    with sqlite3.connect(lazy.path) as foreign:
+        foreign.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
     fake = FakeTime()
 
     def sleep(seconds: float | None) -> None:
         if len(fake.sleeps) == 1:
-            lazy.path.rmdir()  # the user fixed it
+            lazy.path.unlink()  # the user moved it away
         fake.sleep(seconds)
 
     queue = AnswerQueue(
