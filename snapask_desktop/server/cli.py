@@ -266,6 +266,10 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic names every plugin it loads at INFO; an upgrade it runs is logged by us.
+    logging.getLogger("alembic").setLevel(
+        max(logging.WARNING, logging.getLevelName(args.log_level))
+    )
     raise_open_files_limit()
     extra: dict[str, object] = {"drain_s": args.drain_seconds}
     if args.hello_timeout_ms is not None:

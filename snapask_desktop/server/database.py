@@ -34,7 +34,7 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self._engine = _sqlite_engine(url)
         else:
-            self._engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            self._engine = _server_engine(url)
         self._create()
 
     def _create(self) -> None:
@@ -76,6 +76,17 @@ class Database:
 
 
 WAL_SAFETY_PAGES = 20_000  # about 80 MB of WAL
+
+
+def _server_engine(url: str) -> Engine:
+    """An engine for a database server (PostgreSQL), whose driver comes with an install extra."""
+    try:
+        return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(
+            f"the database driver for {make_url(url).drivername} is not installed ({exc.name}); "
+            "install the server extra: pip install 'snapask-desktop[server]'"
+        ) from None
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -7,6 +7,7 @@ instances that start at once take turns, so one migrates and the others find it 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, inspect, text
 
 from snapask_desktop.server.schema import HEAD_REVISION
 
+log = logging.getLogger("snapask.server")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_xact_lock key: "snapask" as a number, so it is not mistaken for another app's.
 _LOCK_KEY = 0x736E61706173_6B
@@ -55,6 +57,7 @@ def upgrade(conn: Connection, target: str = HEAD_REVISION) -> None:
     if revision is None and "server_meta" in inspect(conn).get_table_names():
         command.stamp(config, "0001")  # made before migrations existed: schema 1
     if revision != target:
+        log.info("database schema: %s -> %s", revision or "new", target)
         command.upgrade(config, target)
 
 

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from snapask_desktop.server.testing import ServerProcess, http_request
-from tests.server.helpers import Conn, connect_device, new_id, open_ws, refused_status
+from tests.server.helpers import (
+    Conn,
+    connect_device,
+    conversation,
+    new_id,
+    open_ws,
+    refused_status,
+)
+from tests.support.postgres import fresh_database
 
 PASSWORD = "s3cret pass"
 
@@ -140,3 +148,30 @@ def test_revoking_a_device_id_two_users_share_needs_the_user(tmp_path: Path) -> 
         ("ada", "active"),
         ("bob", "revoked"),
     ]
+
+
+def test_serve_on_postgresql_and_a_missing_driver_said_plainly(tmp_path: Path) -> None:
+    missing = subprocess.run(
+        [sys.executable, "-m", "snapask_desktop.server.cli", "serve", "--port", "0",
+         "--data-dir", str(tmp_path / "x"),
+         "--database-url", "postgresql+psycopg2://postgres@127.0.0.1/none"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "install the server extra: pip install 'snapask-desktop[server]'" in missing.stderr
+    with fresh_database() as url:
+        plain_url = url.replace("postgresql+psycopg://", "postgresql://")  # as a user types it
+        data = tmp_path / "server"
+        added = cli(data, "user", "add", "ada", "--database-url", plain_url, stdin=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+        proc = ServerProcess(data, "--database-url", plain_url)
+        try:
+            laptop = new_id()
+            conn = connect_device(proc, _sign_in(proc, "ada", laptop), laptop)
+            assert conn.push_payloads(conversation(laptop))[0]["status"] == "applied"
+            assert conn.pull(0)["cursor"] == 1
+            conn.close()
+        finally:
+            code, err = proc.terminate()
+        assert code == 0, err
+        assert "alembic.runtime" not in err  # migrated by `user add`; nothing noisy here
