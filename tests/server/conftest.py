@@ -9,13 +9,25 @@ import pytest
 
 from snapask_desktop.server.testing import RunningServer, running_server
 from tests.server.helpers import Conn, connect_device, new_id
+from tests.support.postgres import fresh_database
 
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Every test of the server runs on the embedded SQLite default and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        with fresh_database() as url:
+            yield url
+
+
 @pytest.fixture
-def srv(tmp_path: Path) -> Iterator[RunningServer]:
-    with running_server(tmp_path / "server", housekeeping_interval_s=0.2) as server:
+def srv(tmp_path: Path, database_url: str | None) -> Iterator[RunningServer]:
+    with running_server(tmp_path / "server", housekeeping_interval_s=0.2,
+                        database_url=database_url) as server:  # fmt: skip
         server.add_user("ada", PASSWORD)
         yield server
 

@@ -19,6 +19,7 @@ from snapask_desktop.sync.client import PassResult, SyncEngine, SyncEvents
 from snapask_desktop.sync.runner import SyncRunner
 from snapask_desktop.sync.status import SyncStatus
 from tests.support.desktop_app import wait_until
+from tests.support.postgres import fresh_database
 
 PASSWORD = "correct horse battery staple"
 
@@ -82,9 +83,19 @@ class Fleet:
             device.store.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Devices sync through a server on the embedded SQLite default and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        with fresh_database() as url:
+            yield url
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    with running_server(tmp_path / "server") as srv:
+def server(tmp_path: Path, database_url: str | None) -> Iterator[RunningServer]:
+    with running_server(tmp_path / "server", database_url=database_url) as srv:
         srv.add_user("ada", PASSWORD)
         yield srv
 

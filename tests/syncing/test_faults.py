@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from snapask_desktop.server import schema
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
@@ -31,9 +33,11 @@ def _ws(port: int) -> str:
 
 
 def server_change_log(server: RunningServer) -> list[tuple[int, str]]:
-    """(seq, op id) of every change the server holds, read from its SQLite file."""
-    with sqlite3.connect(f"file:{server.data_dir / 'server.db'}?mode=ro", uri=True) as db:
-        return db.execute("SELECT seq, op_id FROM changes ORDER BY seq").fetchall()
+    """(seq, op id) of every change the server holds, read from its database."""
+    changes = schema.changes
+    with server.server.db.read() as conn:
+        query = select(changes.c.seq, changes.c.op_id).order_by(changes.c.seq)
+        return [(int(seq), str(op_id)) for seq, op_id in conn.execute(query)]
 
 
 def _fill(store: Store, count: int, text_chars: int = 200) -> None:
