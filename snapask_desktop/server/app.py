@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 from snapask_desktop.server import accounts
 from snapask_desktop.server.accounts import DeviceKey, Identity, SignInRefused
 from snapask_desktop.server.blobs import BlobStore
+from snapask_desktop.server.catchup import behind, read_heads
 from snapask_desktop.server.changes import ChangeRow, changes_frame
 from snapask_desktop.server.config import ServerConfig
 from snapask_desktop.server.database import Database
@@ -55,8 +56,9 @@ class SyncServer:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(config.url)
         self.blobs = BlobStore(self.db, config.blob_dir, config.blob_quota)
-        self.fanout: Fanout = fanout or InProcessFanout()
-        self.metrics = Metrics()
+        self.fanout: Fanout = fanout or self._make_fanout()
+        self.metrics = Metrics(config.instance)
+        self._on_instance = f" on {config.instance}" if config.instance else ""
         self.limits = Limits(
             frames_per_second=config.frames_per_second,
             frame_burst=config.frame_burst,
@@ -85,6 +87,17 @@ class SyncServer:
         self._drain_cut = asyncio.Event()
         self.port = 0
 
+    def _make_fanout(self) -> Fanout:
+        if self.config.redis_url is None:
+            return InProcessFanout()
+        from snapask_desktop.server.redis_fanout import RedisFanout  # the [server] extra
+
+        return RedisFanout(
+            self.config.redis_url,
+            instance=self.config.instance or None,
+            on_resync=self.catch_up_all,
+        )
+
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> int:
@@ -104,6 +117,9 @@ class SyncServer:
             backlog=2048,  # thousands of devices reconnect at once after a restart
         )
         self.port = int(self._ws_server.sockets[0].getsockname()[1])
+        start_fanout = getattr(self.fanout, "start", None)
+        if start_fanout is not None:  # Redis: serve at once, even if Redis is not there yet
+            await start_fanout(wait_s=2.0)
         self._tasks = [
             asyncio.create_task(self._housekeeping()),
             asyncio.create_task(self._collector()),
@@ -143,6 +159,9 @@ class SyncServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        stop_fanout = getattr(self.fanout, "stop", None)
+        if stop_fanout is not None:
+            await stop_fanout()
         await self.run_write(self._flush_progress)
         for pool in (self._writer, self._readers, self._signins):
             pool.shutdown(wait=True)
@@ -175,18 +194,20 @@ class SyncServer:
         self.metrics.connections.inc()
         self.metrics.connections_total.inc()
         address = ws.remote_address[0] if ws.remote_address else "?"
-        log.info("open: user %s device %s from %s", identity.user, identity.device_id, address)
+        log.info("open: user %s device %s from %s%s", identity.user, identity.device_id, address,
+                 self._on_instance)  # fmt: skip
         started = time.monotonic()
         try:
             await session.run()
         finally:
             self.metrics.connections.dec()
             log.info(
-                "close: user %s device %s after %.1f s (code %s)",
+                "close: user %s device %s after %.1f s (code %s)%s",
                 identity.user,
                 identity.device_id,
                 time.monotonic() - started,
                 ws.close_code,
+                self._on_instance,
             )
 
     def hello_done(self, session: Session, hello: Hello) -> None:
@@ -250,14 +271,39 @@ class SyncServer:
             if valid.get(session.key) != session.identity.token_hash:
                 session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
 
+    async def catch_up_all(self) -> None:
+        """Send live connections whatever the log holds beyond what they were sent."""
+        by_user: dict[int, list[tuple[object, int]]] = {}
+        for session in self.sessions:
+            if session.caught_up and not session.closing:
+                by_user.setdefault(session.user_id, []).append((session, session.sent_cursor))
+        if not by_user:
+            return
+        heads = await self.run_read(read_heads, self.db, by_user)
+        for session in behind(by_user, heads):
+            assert isinstance(session, Session)
+            await session.catch_up()
+
+    def _catch_up_due(self, last: float, now: float) -> bool:
+        if self.config.redis_url is None:
+            return False  # one process: live frames cannot be lost on the way
+        healthy = bool(getattr(self.fanout, "healthy", True))
+        return not healthy or now - last >= self.config.catch_up_interval_s
+
     async def _housekeeping(self) -> None:
         epoch = -1
-        last_seen_round = time.monotonic()
+        last_seen_round = last_catch_up = time.monotonic()
         while True:
             await asyncio.sleep(self.config.housekeeping_interval_s)
             now = time.monotonic()
             for session in list(self.sessions):
                 session.check_stall(now)
+            if self._catch_up_due(last_catch_up, now):
+                last_catch_up = now
+                try:
+                    await self.catch_up_all()
+                except Exception:
+                    log.exception("catching live connections up failed")
             try:
                 # A full token check only after a sign-in or revocation somewhere.
                 current = await self.run_read(accounts.auth_epoch, self.db)

@@ -13,6 +13,7 @@ import getpass
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +67,17 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="seconds between revoked-token checks (default 1)",
+    )
+    serve.add_argument(
+        "--redis-url",
+        default=None,
+        help="Redis for live changes between several instances (the [server] extra); "
+        "default: one process, no Redis",
+    )
+    serve.add_argument(
+        "--instance",
+        default=None,
+        help="this instance's name in logs and metrics (default: host:port)",
     )
     serve.add_argument(
         "--send-stall-seconds",
@@ -276,6 +288,9 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         extra["hello_timeout_ms"] = args.hello_timeout_ms
     if args.housekeeping_interval is not None:
         extra["housekeeping_interval_s"] = args.housekeeping_interval
+    if args.redis_url is not None:
+        extra["redis_url"] = args.redis_url
+    extra["instance"] = args.instance or f"{socket.gethostname()}:{args.port}"
     if args.send_stall_seconds is not None:
         extra["send_stall_s"] = args.send_stall_seconds
     metrics_token = os.environ.get(METRICS_TOKEN_ENV, "").strip()

@@ -93,6 +93,12 @@ class ServerConfig:
     send_stall_s: float = 20.0
     sign_in: SignInLimits = field(default_factory=SignInLimits)
     blob_quota: BlobQuota = field(default_factory=BlobQuota)
+    # Several instances: Redis for live frames between them (None: one process, in-process
+    # fanout), this instance's name in logs and metrics, and how often live connections are
+    # compared with the log while Redis is healthy (every housekeeping round while it is not).
+    redis_url: str | None = None
+    instance: str = ""
+    catch_up_interval_s: float = 5.0
     # GET /metrics needs this as a Bearer token when set; unset, only loopback peers get it.
     # Read from SNAPASK_METRICS_TOKEN by `serve` (never a command-line argument: ps shows those).
     metrics_token: str | None = field(default=None, repr=False)

@@ -15,9 +15,13 @@ _RATE_WINDOW_S = 10.0
 class Metrics:
     """Every metric the server exports on ``GET /metrics``."""
 
-    def __init__(self) -> None:
+    def __init__(self, instance: str = "") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # Which instance this is (several behind a load balancer are scraped one by one).
+        Gauge("snapask_instance", "This server instance", ["instance"], registry=r).labels(
+            instance or "default"
+        ).set(1)
         self.connections = Gauge(
             "snapask_connections", "Open sync WebSocket connections", registry=r
         )

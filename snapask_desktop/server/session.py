@@ -24,8 +24,9 @@ from websockets.exceptions import ConnectionClosed
 
 from snapask_desktop.server import changes
 from snapask_desktop.server.accounts import Identity, now_ms
+from snapask_desktop.server.catchup import frame_cursor
 from snapask_desktop.sync.errors import CLOSES_WITH, CloseCode, ErrorCode, ProtocolError
-from snapask_desktop.sync.limits import MAX_ERROR_MESSAGE_CHARS
+from snapask_desktop.sync.limits import MAX_ERROR_MESSAGE_CHARS, MAX_PAGE_CHANGES
 from snapask_desktop.sync.protocol import (
     Ack,
     Applied,
@@ -90,6 +91,10 @@ class Session:
         self._room.set()
         self._stall: tuple[tuple[int, int], float] | None = None  # (progress mark, since)
         self._drop_task: asyncio.Future[None] | None = None
+        # The cursor of the last changes frame queued to the device, and whether it has caught
+        # up once (a pull reply without has_more): then it counts as live (server/catchup.py).
+        self.sent_cursor = 0
+        self.caught_up = False
         self.hello_done = False
         self.closing = False
         self._busy = False
@@ -109,7 +114,18 @@ class Session:
             self.server.metrics.errors.labels("too_slow").inc()
             self._close_now(CloseCode.POLICY_VIOLATION, "too slow")
             return
+        self.sent_cursor = max(self.sent_cursor, frame_cursor(frame))
         self._enqueue(frame, committed_at)
+
+    async def catch_up(self) -> None:
+        """Queue, as a live frame, what the log holds after what this connection was sent."""
+        if self.closing or not self.caught_up:
+            return
+        text, count = await self.server.run_read(
+            changes.read_page, self.server.db, self.user_id, self.sent_cursor, MAX_PAGE_CHANGES
+        )
+        if count:
+            self.deliver(text, time.perf_counter())
 
     def _send(self, text: str) -> None:
         if not self.closing:
@@ -369,6 +385,8 @@ class Session:
                 changes.read_page, server.db, self.user_id, frame.since, frame.limit, frame.id
             )
             server.metrics.pull_seconds.observe(time.perf_counter() - started)
+            self.sent_cursor = max(self.sent_cursor, frame_cursor(text))
+            self.caught_up = self.caught_up or '"has_more":false' in text[:300]
             self._send(text)
         elif isinstance(frame, Applied):
             server.note_applied(self.key, frame.cursor)

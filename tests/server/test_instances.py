@@ -1,0 +1,110 @@
+"""Several server instances on one PostgreSQL database and one Redis (issue 10).
+
+Two in-process servers share a fresh PostgreSQL database and a redis-server of the test's
+own (so it can be killed and restarted); devices of one user connect to different instances.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from snapask_desktop.server.testing import RunningServer, http_request, running_server
+from tests.server.conftest import PASSWORD
+from tests.server.helpers import Conn, connect_device, conversation, new_id
+from tests.support.postgres import fresh_database
+from tests.support.redis_server import RedisServer, redis_server
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pair(tmp_path: Path, redis: RedisServer) -> Iterator[tuple[RunningServer, RunningServer]]:
+    with fresh_database() as url, ExitStack() as stack:
+        servers = tuple(
+            stack.enter_context(
+                running_server(
+                    tmp_path / name,
+                    database_url=url,
+                    redis_url=redis.url,
+                    instance=name,
+                    housekeeping_interval_s=0.2,
+                )
+            )
+            for name in ("one", "two")
+        )
+        servers[0].add_user("ada", PASSWORD)
+        yield servers  # type: ignore[misc]
+
+
+def _live_device(srv: RunningServer) -> tuple[str, Conn]:
+    device_id = new_id()
+    conn = connect_device(srv, srv.sign_in("ada", PASSWORD, device_id), device_id)
+    page = conn.pull(0)  # caught up: from now on the device is live
+    assert page["type"] == "changes" and page["has_more"] is False
+    return device_id, conn
+
+
+def _wait_redis(srv: RunningServer, healthy: bool) -> None:
+    deadline = time.monotonic() + 20
+    while srv.server.fanout.healthy is not healthy:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"redis never became healthy={healthy}"
+        time.sleep(0.05)
+
+
+def test_a_change_on_one_instance_is_live_on_the_other(
+    pair: tuple[RunningServer, RunningServer],
+) -> None:
+    one, two = pair
+    laptop, on_one = _live_device(one)
+    _, on_two = _live_device(two)
+    time.sleep(0.7)  # the instances subscribe the user's channel
+    started = time.monotonic()
+    chat = conversation(laptop, "from instance one")
+    assert on_one.push_payloads(chat)[0]["status"] == "applied"
+    live = on_two.next_live(timeout=5)
+    assert [c["payload"]["id"] for c in live["changes"]] == [chat.id]
+    assert time.monotonic() - started < 2  # live, not the 5 s catch-up
+    on_one.close()
+    on_two.close()
+
+
+def test_with_redis_down_changes_arrive_late_but_arrive(
+    pair: tuple[RunningServer, RunningServer], redis: RedisServer
+) -> None:
+    one, two = pair
+    laptop, on_one = _live_device(one)
+    _, on_two = _live_device(two)
+    time.sleep(0.7)
+    redis.stop()
+    chat = conversation(laptop, "while redis is down")
+    assert on_one.push_payloads(chat)[0]["status"] == "applied"  # pushes go on
+    live = on_two.next_live(timeout=10)  # through the log, a housekeeping round later
+    assert [c["payload"]["id"] for c in live["changes"]] == [chat.id]
+    _wait_redis(two, healthy=False)
+    redis.start()
+    _wait_redis(one, healthy=True)
+    _wait_redis(two, healthy=True)
+    time.sleep(0.7)
+    again = conversation(laptop, "redis is back")
+    on_one.push_payloads(again)
+    frames = [on_two.next_live(timeout=5)]
+    ids = [c["payload"]["id"] for f in frames for c in f["changes"]]
+    assert ids == [again.id]
+    on_one.close()
+    on_two.close()
+
+
+def test_metrics_and_logs_name_the_instance(pair: tuple[RunningServer, RunningServer]) -> None:
+    one, two = pair
+    for srv, name in ((one, "one"), (two, "two")):
+        status, text = http_request("GET", srv.url + "/metrics")
+        assert status == 200 and f'snapask_instance{{instance="{name}"}} 1.0' in text
