@@ -219,6 +219,12 @@ class SyncServer:
         self._by_device[session.key] = session
         self.fanout.subscribe(session.user_id, session)
 
+    async def live_ready(self, user_id: int) -> None:
+        """Wait (at most a second) until live frames of the user reach this instance."""
+        ready = getattr(self.fanout, "ready", None)
+        if ready is not None:
+            await ready(user_id, timeout_s=1.0)
+
     def forget(self, session: Session) -> None:
         """A session ended."""
         self.sessions.discard(session)

@@ -83,6 +83,7 @@ class RedisFanout:
         self._changed = asyncio.Event()  # the set of subscribed users changed
         self._connected = asyncio.Event()
         self._subscribed: set[int] = set()
+        self._ready: dict[int, asyncio.Event] = {}  # set once Redis confirmed the subscription
         self._outbox: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
 
@@ -102,6 +103,7 @@ class RedisFanout:
         users = self._local[user_id]
         users.add(subscriber)
         if len(users) == 1:
+            self._ready[user_id] = asyncio.Event()
             self._changed.set()
 
     def unsubscribe(self, user_id: int, subscriber: Subscriber) -> None:
@@ -111,7 +113,17 @@ class RedisFanout:
         users.discard(subscriber)
         if not users:
             del self._local[user_id]
+            self._ready.pop(user_id, None)
             self._changed.set()
+
+    async def ready(self, user_id: int, timeout_s: float) -> None:
+        """Wait until Redis confirmed the user's subscription (not at all while Redis is down:
+        the log catch-up covers that time)."""
+        event = self._ready.get(user_id)
+        if event is None or not self.healthy:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout_s)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -190,7 +202,7 @@ class RedisFanout:
             socket_keepalive=True,
             socket_connect_timeout=self.health_check_s,
         )
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._client.pubsub()
         await self._pubsub.subscribe(f"{CHANNEL_PREFIX}-")  # a connection for health checks
         self._subscribed = set()
         await self._sync_subscriptions()
@@ -228,16 +240,20 @@ class RedisFanout:
             if now - last_heard > 3 * self.health_check_s:
                 # A half-open socket: writes succeed, nothing ever comes back.
                 raise ConnectionError(f"no answer from Redis for {now - last_heard:.1f} s")
-            message = await self._pubsub.get_message(timeout=min(0.5, self.health_check_s))
+            # Short waits: a new user's subscription is sent within 0.1 s.
+            message = await self._pubsub.get_message(timeout=min(0.1, self.health_check_s))
             if message is None:
                 continue
             last_heard = loop.time()
-            if message.get("type") != "message":
+            kind = message.get("type")
+            user = str(message.get("channel")).removeprefix(CHANNEL_PREFIX)
+            if kind == "subscribe" and user.isdigit() and int(user) in self._ready:
+                self._ready[int(user)].set()
+            if kind != "message":
                 continue
             decoded = decode_message(str(message["data"]))
             if decoded is None or decoded[0] == self.instance:
                 continue
-            user = str(message["channel"]).removeprefix(CHANNEL_PREFIX)
             if user.isdigit():
                 # Latency is measured from here: the publisher's clock is another process's.
                 self._deliver(int(user), decoded[1], time.perf_counter())

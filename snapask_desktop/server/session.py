@@ -105,7 +105,7 @@ class Session:
 
     def deliver(self, frame: str, committed_at: float) -> None:
         """A live ``changes`` frame (Fanout subscriber)."""
-        if self.closing:
+        if self.closing or not self.hello_done:
             return
         budget = self.server.config.send_buffer_bytes
         if self._queued_bytes and self._queued_bytes + len(frame) > 2 * budget:
@@ -319,6 +319,12 @@ class Session:
                     frame.id,
                 )
                 return False
+            # Subscribe first, and (with Redis) wait until the subscription holds: every change
+            # committed later then arrives live, and every earlier one is at or below the head
+            # the device pulls to. Frames delivered before the welcome are dropped (they are
+            # at or below that head).
+            self.server.hello_done(self, frame)
+            await self.server.live_ready(self.user_id)
             head = await self.server.run_read(changes.read_head, self.server.db, self.user_id)
             self._send_frame(
                 Welcome(
@@ -330,7 +336,6 @@ class Session:
                 )
             )
             self.hello_done = True
-            self.server.hello_done(self, frame)
             return True
         return False
 
