@@ -25,8 +25,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from snapask_desktop.capture.backends import choose_backend
-from snapask_desktop.capture.hotkey_defaults import default_hotkeys
-from snapask_desktop.capture.hotkey_spec import parse_hotkey
+from snapask_desktop.capture.hotkey_defaults import effective_bindings
 from snapask_desktop.capture.overlay import RegionOverlay
 from snapask_desktop.config import Settings, SettingsError, SettingsStore
 from snapask_desktop.resources import resource_path
@@ -45,6 +44,7 @@ from snapask_desktop.ui.sync_manager import SyncManager, restored_notice
 from snapask_desktop.ui.tray import Tray, combined_state
 
 if TYPE_CHECKING:
+    from snapask_desktop.capture.hotkey_spec import Hotkey
     from snapask_desktop.store.records import ApplyReport
 
 # Hiding our own windows before a grab needs the compositor to catch up.
@@ -59,16 +59,15 @@ STORE_WARM_DELAY_MS = 500
 SYNC_START_DELAY_MS = 2000
 
 
-def hotkey_bindings(settings: Settings) -> dict[str, str]:
-    """The platform defaults overridden by the user's settings ("" turns an action off)."""
-    bindings = {action: hotkey.pynput() for action, hotkey in default_hotkeys().items()}
-    bindings.update(settings.hotkeys)
-    return {action: text for action, text in bindings.items() if text}
+def hotkey_bindings(settings: Settings) -> dict[str, Hotkey]:
+    """The hotkeys to listen for: what Settings shows, without the actions turned off."""
+    bindings = effective_bindings(settings.hotkeys).items()
+    return {action: hotkey for action, hotkey in bindings if hotkey is not None}
 
 
-def hotkey_labels(bindings: dict[str, str]) -> dict[str, str]:
+def hotkey_labels(bindings: dict[str, Hotkey]) -> dict[str, str]:
     """What the menus show next to each action."""
-    return {action: parse_hotkey(text).label() for action, text in bindings.items()}
+    return {action: hotkey.label() for action, hotkey in bindings.items()}
 
 
 class Desktop(QObject):

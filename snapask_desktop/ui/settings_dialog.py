@@ -53,6 +53,7 @@ from snapask_desktop.capture.hotkey_defaults import (
     ACTION_LABELS,
     ACTIONS,
     default_hotkeys,
+    effective_bindings,
     find_clashes,
 )
 from snapask_desktop.capture.hotkey_spec import Hotkey
@@ -66,7 +67,7 @@ from snapask_desktop.config import (
 )
 from snapask_desktop.credentials import CredentialError
 from snapask_desktop.ui import style
-from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder, effective_bindings
+from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder
 from snapask_desktop.ui.thumbnails import BackgroundCalls
 
 PROVIDER_CHOICES = (
