@@ -176,15 +176,10 @@ class Desktop(QObject):
 
     def _wire(self) -> None:
         tray = self.tray
-        tray.capture_region.connect(lambda: self._begin_capture("region"))
-        tray.capture_full.connect(lambda: self._begin_capture("full"))
-        tray.new_chat.connect(self._new_chat)
+        self._wire_menu(tray)
         tray.open_conversation.connect(self.chat.open_conversation)
-        tray.show_history.connect(self.show_history)
-        tray.show_settings.connect(self.show_settings)
         tray.pause_toggled.connect(self._pause_hotkeys)
         tray.sync_now.connect(self._sync_now)
-        tray.quit_requested.connect(self.quit)
         self.hotkeys.triggered.connect(self._hotkey)
         self.hotkeys.failed.connect(self._hotkeys_failed)
         # Restore other windows first, so the new chat window ends up on top of them.
@@ -206,6 +201,15 @@ class Desktop(QObject):
         sync.notice.connect(lambda text: self._tell("Sync", text, problem=True))
         sync.blob_ready.connect(self._picture_downloaded)
         sync.account_changed.connect(self._settings_changed)
+
+    def _wire_menu(self, menu: Tray | LauncherWindow) -> None:
+        """The actions the tray menu and the launcher (where no tray exists) share."""
+        menu.capture_region.connect(lambda: self._begin_capture("region"))
+        menu.capture_full.connect(lambda: self._begin_capture("full"))
+        menu.new_chat.connect(self._new_chat)
+        menu.show_history.connect(self.show_history)
+        menu.show_settings.connect(self.show_settings)
+        menu.quit_requested.connect(self.quit)
 
     def _hotkey(self, action: str) -> None:
         if action == "capture_region":
@@ -399,14 +403,8 @@ class Desktop(QObject):
 
     def _show_launcher(self) -> None:
         self.launcher = LauncherWindow(QIcon(str(resource_path("icons", "snapask.svg"))))
-        launcher = self.launcher
-        launcher.capture_region.connect(lambda: self._begin_capture("region"))
-        launcher.capture_full.connect(lambda: self._begin_capture("full"))
-        launcher.new_chat.connect(self._new_chat)
-        launcher.show_history.connect(self.show_history)
-        launcher.show_settings.connect(self.show_settings)
-        launcher.quit_requested.connect(self.quit)
-        launcher.show()
+        self._wire_menu(self.launcher)
+        self.launcher.show()
 
     def _maybe_welcome(self) -> None:
         from snapask_desktop import credentials
