@@ -25,8 +25,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from snapask_desktop.capture.backends import choose_backend
-from snapask_desktop.capture.hotkey_defaults import default_hotkeys
-from snapask_desktop.capture.hotkey_spec import parse_hotkey
+from snapask_desktop.capture.hotkey_defaults import effective_bindings
 from snapask_desktop.capture.overlay import RegionOverlay
 from snapask_desktop.config import Settings, SettingsError, SettingsStore
 from snapask_desktop.resources import resource_path
@@ -45,6 +44,7 @@ from snapask_desktop.ui.sync_manager import SyncManager, restored_notice
 from snapask_desktop.ui.tray import Tray, combined_state
 
 if TYPE_CHECKING:
+    from snapask_desktop.capture.hotkey_spec import Hotkey
     from snapask_desktop.store.records import ApplyReport
 
 # Hiding our own windows before a grab needs the compositor to catch up.
@@ -59,16 +59,15 @@ STORE_WARM_DELAY_MS = 500
 SYNC_START_DELAY_MS = 2000
 
 
-def hotkey_bindings(settings: Settings) -> dict[str, str]:
-    """The platform defaults overridden by the user's settings ("" turns an action off)."""
-    bindings = {action: hotkey.pynput() for action, hotkey in default_hotkeys().items()}
-    bindings.update(settings.hotkeys)
-    return {action: text for action, text in bindings.items() if text}
+def hotkey_bindings(settings: Settings) -> dict[str, Hotkey]:
+    """The hotkeys to listen for: what Settings shows, without the actions turned off."""
+    bindings = effective_bindings(settings.hotkeys).items()
+    return {action: hotkey for action, hotkey in bindings if hotkey is not None}
 
 
-def hotkey_labels(bindings: dict[str, str]) -> dict[str, str]:
+def hotkey_labels(bindings: dict[str, Hotkey]) -> dict[str, str]:
     """What the menus show next to each action."""
-    return {action: parse_hotkey(text).label() for action, text in bindings.items()}
+    return {action: hotkey.label() for action, hotkey in bindings.items()}
 
 
 class Desktop(QObject):
@@ -177,15 +176,10 @@ class Desktop(QObject):
 
     def _wire(self) -> None:
         tray = self.tray
-        tray.capture_region.connect(lambda: self._begin_capture("region"))
-        tray.capture_full.connect(lambda: self._begin_capture("full"))
-        tray.new_chat.connect(self._new_chat)
+        self._wire_menu(tray)
         tray.open_conversation.connect(self.chat.open_conversation)
-        tray.show_history.connect(self.show_history)
-        tray.show_settings.connect(self.show_settings)
         tray.pause_toggled.connect(self._pause_hotkeys)
         tray.sync_now.connect(self._sync_now)
-        tray.quit_requested.connect(self.quit)
         self.hotkeys.triggered.connect(self._hotkey)
         self.hotkeys.failed.connect(self._hotkeys_failed)
         # Restore other windows first, so the new chat window ends up on top of them.
@@ -207,6 +201,15 @@ class Desktop(QObject):
         sync.notice.connect(lambda text: self._tell("Sync", text, problem=True))
         sync.blob_ready.connect(self._picture_downloaded)
         sync.account_changed.connect(self._settings_changed)
+
+    def _wire_menu(self, menu: Tray | LauncherWindow) -> None:
+        """The actions the tray menu and the launcher (where no tray exists) share."""
+        menu.capture_region.connect(lambda: self._begin_capture("region"))
+        menu.capture_full.connect(lambda: self._begin_capture("full"))
+        menu.new_chat.connect(self._new_chat)
+        menu.show_history.connect(self.show_history)
+        menu.show_settings.connect(self.show_settings)
+        menu.quit_requested.connect(self.quit)
 
     def _hotkey(self, action: str) -> None:
         if action == "capture_region":
@@ -400,14 +403,8 @@ class Desktop(QObject):
 
     def _show_launcher(self) -> None:
         self.launcher = LauncherWindow(QIcon(str(resource_path("icons", "snapask.svg"))))
-        launcher = self.launcher
-        launcher.capture_region.connect(lambda: self._begin_capture("region"))
-        launcher.capture_full.connect(lambda: self._begin_capture("full"))
-        launcher.new_chat.connect(self._new_chat)
-        launcher.show_history.connect(self.show_history)
-        launcher.show_settings.connect(self.show_settings)
-        launcher.quit_requested.connect(self.quit)
-        launcher.show()
+        self._wire_menu(self.launcher)
+        self.launcher.show()
 
     def _maybe_welcome(self) -> None:
         from snapask_desktop import credentials

@@ -7,6 +7,7 @@ completes (or, cut short by the user, with what arrived, marked cancelled).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Generator
@@ -70,7 +71,14 @@ def make_title(question: str, now_ms: int | None = None) -> str:
     return first_line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def build_turns(detail: ConversationDetail, image_bytes: Callable[[str], bytes]) -> list[Turn]:
+def stored_picture(store: Store, sha256: str) -> ImageInput:
+    """A stored picture as providers take it, typed by its row (the store checked the type
+    when it kept the bytes)."""
+    info = store.screenshot_info(sha256)
+    return ImageInput(data=store.screenshot_bytes(sha256), mime=info.mime, sha256=info.sha256)
+
+
+def build_turns(detail: ConversationDetail, picture: Callable[[str], ImageInput]) -> list[Turn]:
     """The conversation as provider turns: final questions and completed answers, in order.
 
     Cancelled or failed answers are left out (the model should not build on a fragment);
@@ -80,10 +88,7 @@ def build_turns(detail: ConversationDetail, image_bytes: Callable[[str], bytes])
     for message in detail.messages:
         if message.status not in ("final", "pending"):
             continue
-        image = None
-        if message.screenshot_sha256 is not None:
-            data = image_bytes(message.screenshot_sha256)
-            image = ImageInput(data=data, mime=_mime(data), sha256=message.screenshot_sha256)
+        image = None if message.screenshot_sha256 is None else picture(message.screenshot_sha256)
         turn = Turn(role=message.role, text=message.text, image=image)
         if turns and turns[-1].role == turn.role and (turns[-1].image is None or image is None):
             previous = turns.pop()
@@ -91,16 +96,6 @@ def build_turns(detail: ConversationDetail, image_bytes: Callable[[str], bytes])
             turn = Turn(role=turn.role, text=text, image=previous.image or image)
         turns.append(turn)
     return turns
-
-
-def _mime(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
 
 
 class ChatService:
@@ -138,7 +133,7 @@ class ChatService:
     ) -> Answer:
         """Ask the provider about the conversation so far; iterate the result for the chunks."""
         detail = self.store.get_conversation(conversation_id)
-        turns = build_turns(detail, self.store.screenshot_bytes)
+        turns = build_turns(detail, functools.partial(stored_picture, self.store))
         if not turns or turns[-1].role != "user":
             raise ValueError("the conversation has no question waiting for an answer")
         request = AskRequest(model=model, turns=tuple(turns), system=SYSTEM_PROMPT)

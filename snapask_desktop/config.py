@@ -17,11 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from snapask_desktop import paths
+from snapask_desktop.ai.registry import PROVIDERS
 from snapask_desktop.atomic_file import atomic_write
 
 SETTINGS_FILE = "settings.json"
 MAX_SETTINGS_BYTES = 1024 * 1024
-PROVIDERS = ("gemini", "openai")
 
 # Environment variables that override a setting for this run only (never saved).
 ENV_OVERRIDES = {

@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 
-SERVICE = "SnapAsk"
+from snapask_desktop.ai.registry import PROVIDERS, REGISTRY
 
-# The SDKs' own conventions: an environment key wins over the keyring when set.
-ENV_KEYS = {"gemini": ("GEMINI_API_KEY",), "openai": ("OPENAI_API_KEY",)}
-KNOWN_PROVIDERS = tuple(ENV_KEYS)
+SERVICE = "SnapAsk"
 MAX_SECRET_CHARS = 4096
 
 
@@ -29,17 +27,19 @@ class ApiKey:
 
 
 def _account(provider: str) -> str:
-    if provider not in KNOWN_PROVIDERS:
+    if provider not in REGISTRY:
         raise CredentialError(
-            f"unknown provider {provider!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
+            f"unknown provider {provider!r}; known providers: {', '.join(PROVIDERS)}"
         )
     return f"api-key:{provider}"
 
 
 def get_api_key(provider: str) -> ApiKey | None:
-    """The provider's key from the environment, else the keyring; None if neither has one."""
+    """The provider's key from the environment, else the keyring; None if neither has one.
+
+    The environment wins when set: the providers' SDKs read the same variables."""
     account = _account(provider)
-    for name in ENV_KEYS[provider]:
+    for name in REGISTRY[provider].env_keys:
         value = os.environ.get(name, "").strip()
         if value:
             return ApiKey(value, f"environment ({name})")
@@ -50,9 +50,9 @@ def get_api_key(provider: str) -> ApiKey | None:
 def needs_api_key(provider: str) -> bool:
     """True when the provider needs a key and none is set (an unusable keyring counts as none).
 
-    Blocking: the keyring may ask the OS. Only Gemini needs one; local OpenAI-compatible
-    servers usually don't."""
-    if provider != "gemini":
+    Blocking: the keyring may ask the OS. Local OpenAI-compatible servers usually need none."""
+    info = REGISTRY.get(provider)
+    if info is None or not info.needs_key:
         return False
     try:
         return get_api_key(provider) is None
@@ -120,9 +120,15 @@ def _keyring_errors() -> Iterator[None]:
         raise CredentialError(
             "No system keyring is available to keep secrets safely. Install and unlock one "
             "(GNOME Keyring or KWallet on Linux; macOS and Windows have one built in), or set "
-            "the key in the environment instead (GEMINI_API_KEY for Gemini)."
+            f"the key in the environment instead ({_env_hint()})."
         ) from error
     except keyring.errors.KeyringLocked as error:
         raise CredentialError("The system keyring is locked; unlock it and try again.") from error
     except keyring.errors.KeyringError as error:
         raise CredentialError(f"The system keyring refused the request: {error}") from error
+
+
+def _env_hint() -> str:
+    # "GEMINI_API_KEY for Gemini": the providers that need a key, by their first variable.
+    needing = [info for info in REGISTRY.values() if info.needs_key]
+    return ", ".join(f"{info.env_keys[0]} for {info.label}" for info in needing)

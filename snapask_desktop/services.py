@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from snapask_desktop import credentials, paths
+from snapask_desktop.ai.registry import REGISTRY
 from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
 from snapask_desktop.store import peek
@@ -175,7 +176,7 @@ class Services:
         from snapask_desktop.ai.client import AIClient, build_provider
         from snapask_desktop.ai.resilience import RetryPolicy
 
-        key = credentials.get_api_key(provider) if provider in credentials.KNOWN_PROVIDERS else None
+        key = credentials.get_api_key(provider) if provider in REGISTRY else None
         backend = build_provider(
             provider,
             api_key=key.value if key else None,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from snapask_desktop.ai.client import AIClient
 from snapask_desktop.ai.gemini import GeminiProvider
 from snapask_desktop.ai.resilience import RetryPolicy
 from snapask_desktop.ai.types import ErrorKind
-from snapask_desktop.chat import ChatService, build_turns, make_title
+from snapask_desktop.chat import ChatService, build_turns, make_title, stored_picture
 from snapask_desktop.store import Store
 from snapask_desktop.store.errors import InvalidInput, NotFound
 from tests.store.helpers import png_bytes
@@ -89,9 +91,18 @@ def test_follow_up_history_skips_cancelled_answers(chat: ChatService, store: Sto
     cid = first.conversation_id
     store.add_message(cid, "model", "frag", status="cancelled")
     chat.add_question(cid, "two")
-    turns = build_turns(store.get_conversation(cid), store.screenshot_bytes)
+    turns = build_turns(store.get_conversation(cid), lambda sha: stored_picture(store, sha))
     assert [(t.role, t.text) for t in turns] == [("user", "one\n\ntwo")]
     assert turns[0].image is not None and turns[0].image.sha256 == first.screenshot_sha256
+
+
+def test_pictures_go_to_the_provider_with_the_type_the_store_recorded(store: Store) -> None:
+    for fmt, mime in (("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")):
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), "teal").save(out, fmt)
+        sha = store.add_screenshot(out.getvalue()).sha256
+        image = stored_picture(store, sha)
+        assert (image.mime, image.sha256, image.data) == (mime, sha, out.getvalue())
 
 
 def test_answer_needs_a_waiting_question(chat: ChatService, store: Store) -> None:

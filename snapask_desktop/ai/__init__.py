@@ -21,7 +21,7 @@ _EXPORTS = {
     "CACHE_FILENAME": "cache",
     "AnswerCache": "cache",
     "CacheStats": "cache",
-    "PROVIDERS": "client",
+    "PROVIDERS": "registry",
     "AIClient": "client",
     "build_provider": "client",
     "PreparedImage": "image_prep",
@@ -41,7 +41,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from snapask_desktop.ai.answer_stream import AnswerStream, Outcome, StreamStatus
     from snapask_desktop.ai.cache import CACHE_FILENAME, AnswerCache, CacheStats
-    from snapask_desktop.ai.client import PROVIDERS, AIClient, build_provider
+    from snapask_desktop.ai.client import AIClient, build_provider
     from snapask_desktop.ai.image_prep import (
         PreparedImage,
         check_image,
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         prepare_image,
     )
     from snapask_desktop.ai.provider import Provider
+    from snapask_desktop.ai.registry import PROVIDERS
     from snapask_desktop.ai.resilience import BreakerPolicy, RetryPolicy
     from snapask_desktop.ai.types import AIError, AskRequest, ErrorKind, ImageInput, Turn
 

@@ -18,6 +18,7 @@ from snapask_desktop.ai.gemini import GeminiProvider
 from snapask_desktop.ai.image_prep import JPEG_QUALITY, MAX_SIDE, prep_signature, prepare_image
 from snapask_desktop.ai.openai_compat import OpenAICompatProvider
 from snapask_desktop.ai.provider import Provider
+from snapask_desktop.ai.registry import GEMINI, OPENAI, PROVIDERS
 from snapask_desktop.ai.resilience import (
     BreakerPolicy,
     OnRetry,
@@ -30,7 +31,6 @@ from snapask_desktop.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("gemini", "openai")
 # The longest answer kept: the store refuses longer message texts (store/validate.py).
 MAX_ANSWER_CHARS = 200_000
 TRUNCATION_NOTE = "\n\n[The answer was cut off here: it reached 200,000 characters.]"
@@ -182,12 +182,12 @@ def build_provider(
     timeout_s: float | None = None,
 ) -> Provider:
     """Make the provider called `name` ("gemini" or "openai"); AIError(BAD_REQUEST) otherwise."""
-    if name == "gemini":
+    if name == GEMINI.name:
         return GeminiProvider(api_key, base_url=base_url, timeout_s=timeout_s or 60.0)
-    if name == "openai":
+    if name == OPENAI.name:
         if not base_url:
             raise errors.bad_request(
-                "openai",
+                OPENAI.name,
                 "no server address is set. Set one, e.g. http://localhost:11434/v1 for Ollama.",
             )
         return OpenAICompatProvider(base_url, api_key=api_key, timeout_s=timeout_s or 120.0)

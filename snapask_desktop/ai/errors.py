@@ -8,14 +8,15 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
+from snapask_desktop.ai.registry import REGISTRY
 from snapask_desktop.ai.types import AIError, ErrorKind
-
-_PROVIDER_LABELS = {"gemini": "Gemini", "openai": "the OpenAI-compatible server"}
 
 
 def label(provider: str, *, start: bool = False) -> str:
-    """The provider's name as a person reads it ("gemini" -> "Gemini"), capitalised at `start`."""
-    text = _PROVIDER_LABELS.get(provider, provider)
+    """The provider's name as a person reads it ("gemini" -> "Gemini"), capitalised at `start`;
+    an unknown name as it is (a message must never fail for want of a label)."""
+    info = REGISTRY.get(provider)
+    text = info.label if info is not None else provider
     return text[:1].upper() + text[1:] if start else text
 
 
@@ -42,8 +43,10 @@ def host_of(url: str) -> str:
 
 def no_key(provider: str) -> AIError:
     """No API key configured: say exactly how to set one."""
-    if provider == "gemini":
-        msg = "No Gemini API key is set. Run `snapask key set gemini` or set GEMINI_API_KEY."
+    info = REGISTRY.get(provider)
+    if info is not None and info.needs_key:
+        fix = f"Run `snapask key set {provider}` or set {info.env_keys[0]}."
+        msg = f"No {info.label} API key is set. {fix}"
     else:
         msg = f"No API key is set for {label(provider)}. Run `snapask key set {provider}`."
     return AIError(ErrorKind.NO_KEY, msg)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from snapask_desktop.capture.hotkey_spec import Hotkey, parse_hotkey
+from snapask_desktop.capture.hotkey_spec import Hotkey, HotkeyError, parse_hotkey
 from snapask_desktop.capture.session import platform_name
 
 CAPTURE_REGION = "capture_region"
@@ -275,6 +275,32 @@ def find_clashes(bindings: Mapping[str, Hotkey], platform: str | None = None) ->
             if shortcut.platform == name and shortcut.hotkey == hotkey:
                 clashes.append(Clash(action, hotkey, shortcut.describe(), own=False))
     return clashes
+
+
+def effective_bindings(
+    overrides: Mapping[str, str], platform: str | None = None
+) -> dict[str, Hotkey | None]:
+    """Every action's hotkey: the user's override, else the platform default (None: off).
+
+    The one reading of the settings' overrides, for what is registered, listed in menus and
+    shown in Settings alike: a blank override (spaces too) turns the action off; one that does
+    not parse keeps the default (settings files are checked on load, so only a Settings made in
+    code can hold one); unknown actions are left out.
+    """
+    defaults = default_hotkeys(platform)
+    result: dict[str, Hotkey | None] = {}
+    for action in ACTIONS:
+        text = overrides.get(action)
+        if text is None:
+            result[action] = defaults[action]
+        elif not text.strip():
+            result[action] = None
+        else:
+            try:
+                result[action] = parse_hotkey(text)
+            except HotkeyError:
+                result[action] = defaults[action]
+    return result
 
 
 def _name(platform: str | None) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from snapask_desktop import actions, credentials
+from snapask_desktop.ai.registry import PROVIDERS
 from snapask_desktop.cli import exits, output
 from snapask_desktop.cli.settings_cmd import load_settings
 
@@ -27,7 +28,7 @@ def register(commands: Any) -> None:
     )
     ask.add_argument("--continue", dest="continue_id", metavar="ID", help="ask a follow-up")
     ask.add_argument("--action", choices=list(actions.ACTIONS_BY_KEY), help="a quick action")
-    ask.add_argument("--provider", choices=["gemini", "openai"], help="override the setting")
+    ask.add_argument("--provider", choices=PROVIDERS, help="override the setting")
     ask.add_argument("--model", help="override the configured model")
     ask.add_argument("--no-cache", action="store_true", help="always ask the provider")
     ask.set_defaults(handler=run_ask)

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from snapask_desktop import config, credentials
+from snapask_desktop.ai.registry import PROVIDERS
 from snapask_desktop.cli import exits, output
 
 
@@ -42,7 +43,7 @@ def register(commands: Any) -> None:
         action.add_argument(
             "provider",
             nargs="?" if name == "status" else None,
-            choices=credentials.KNOWN_PROVIDERS,
+            choices=PROVIDERS,
         )
         action.set_defaults(handler=handler)
 
@@ -118,7 +119,7 @@ def set_key(args: argparse.Namespace) -> int:
 
 
 def key_status(args: argparse.Namespace) -> int:
-    providers = [args.provider] if getattr(args, "provider", None) else credentials.KNOWN_PROVIDERS
+    providers = [args.provider] if getattr(args, "provider", None) else PROVIDERS
     try:
         for provider in providers:
             key = credentials.get_api_key(provider)

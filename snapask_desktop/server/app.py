@@ -1,8 +1,9 @@
 """The sync server: WebSocket sync and plain HTTP on one port (docs/server.md).
 
-``SyncServer`` owns the database, blob store, fanout, metrics and the live sessions. Blocking
-database and disk work runs on worker threads: one writer thread (SQLite has one writer
-anyway, and it keeps commits in order) and a few readers, so no connection stalls another.
+``SyncServer`` owns the lifecycle, the database, blob store, fanout, metrics, the live sessions
+and the worker threads; its HTTP endpoints are ``http_routes.HttpRoutes``. Blocking database
+and disk work runs on worker threads: one writer thread (SQLite has one writer anyway, and it
+keeps commits in order) and a few readers, so no connection stalls another.
 """
 
 from __future__ import annotations
@@ -10,37 +11,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
-import ipaddress
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from websockets.asyncio.server import Server, serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 
 from snapask_desktop.server import accounts
-from snapask_desktop.server.accounts import DeviceKey, Identity, SignInRefused
+from snapask_desktop.server.accounts import DeviceKey
 from snapask_desktop.server.blobs import BlobStore
 from snapask_desktop.server.catchup import behind, read_heads
 from snapask_desktop.server.changes import ChangeRow, changes_frame
 from snapask_desktop.server.config import ServerConfig
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.fanout import Fanout, InProcessFanout
-from snapask_desktop.server.httpbody import BodyRequest, SyncConnection, status_phrase
-from snapask_desktop.server.metrics import CONTENT_TYPE, Metrics
+from snapask_desktop.server.http_routes import HttpRoutes
+from snapask_desktop.server.httpbody import SyncConnection
+from snapask_desktop.server.metrics import Metrics
 from snapask_desktop.server.session import Session
-from snapask_desktop.server.signin_limits import SignInLimiter
 from snapask_desktop.server.tombstones import collect_tombstones
-from snapask_desktop.sync.errors import ErrorCode, ProtocolError
+from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_FRAME_BYTES
 from snapask_desktop.sync.protocol import Hello, Limits, OpResult
-from snapask_desktop.sync.signin import bearer_token, parse_device_request
-from snapask_desktop.sync.wire import encode_json
 
 log = logging.getLogger("snapask.server")
 T = TypeVar("T")
@@ -72,14 +66,7 @@ class SyncServer:
         self._by_device: dict[DeviceKey, Session] = {}
         self._seen: dict[DeviceKey, int] = {}
         self._applied: dict[DeviceKey, int] = {}
-        limits = config.sign_in
-        self._sign_in_limiter = SignInLimiter(
-            per_address=(limits.per_address_per_s, limits.per_address_burst),
-            per_name_address=(limits.per_name_address_per_s, limits.per_name_address_burst),
-            per_name=(limits.per_name_per_s, limits.per_name_burst),
-            capacity=limits.max_tracked,
-        )
-        self._pending_sign_ins = 0
+        self.http = HttpRoutes(self)
         self.stopping = False
         self._ws_server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -106,7 +93,7 @@ class SyncServer:
             self._handle_connection,
             self.config.host,
             self.config.port,
-            process_request=self._process_request,
+            process_request=self.http.process_request,
             create_connection=SyncConnection,
             max_size=MAX_FRAME_BYTES,
             max_queue=4,
@@ -180,11 +167,16 @@ class SyncServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, functools.partial(fn, *args, **kwargs))
 
+    async def run_sign_in(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a password check on a sign-in thread (scrypt: slow on purpose)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._signins, fn, *args)
+
     # ------------------------------------------------------------------ sessions
 
     async def _handle_connection(self, ws: SyncConnection) -> None:
         identity = ws.identity
-        if identity is None:  # only reachable if a request bypassed _process_request
+        if identity is None:  # only reachable if a request bypassed the HTTP routes
             await ws.close(1008, "unauthorized")
             return
         session = Session(self, ws, identity)
@@ -238,6 +230,21 @@ class SyncServer:
         self.fanout.unsubscribe(session.user_id, session)
         self._seen[session.key] = accounts.now_ms()
 
+    def open_connections(self, user_id: int) -> int:
+        """How many sync connections the user has open."""
+        return len(self._by_user.get(user_id, ()))
+
+    def close_device(
+        self, device_id: str, message: str, *, user_id: int | None = None, user: str | None = None
+    ) -> None:
+        """Close a device's connections (4001) because its token stopped working; ``user_id``
+        or ``user`` (a name) limits it to one account's device of that id."""
+        for session in list(self.sessions):
+            if session.device_id != device_id or user_id not in (None, session.user_id):
+                continue
+            if user is None or session.identity.user == user:
+                session.close_with(ErrorCode.UNAUTHORIZED, message)
+
     def note_applied(self, key: DeviceKey, cursor: int) -> None:
         """Remember an ``applied`` cursor (saved in the next housekeeping round)."""
         if cursor > self._applied.get(key, -1):
@@ -261,9 +268,7 @@ class SyncServer:
         """Revoke a device's token and close its connection at once (4001)."""
         done = await self.run_write(accounts.revoke_device, self.db, device_id, user_id=user_id)
         if done:
-            for session in list(self.sessions):
-                if session.device_id == device_id and user_id in (None, session.user_id):
-                    session.close_with(ErrorCode.UNAUTHORIZED, "this device was signed out")
+            self.close_device(device_id, "this device was signed out", user_id=user_id)
         return done
 
     async def check_tokens(self) -> None:
@@ -354,196 +359,6 @@ class SyncServer:
                     log.exception("%s collection failed", what)
             await asyncio.sleep(self.config.collect_interval_s)
 
-    # ------------------------------------------------------------------ HTTP
-
-    async def _process_request(self, ws: SyncConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        route = path if not path.startswith("/v1/devices/") else "/v1/devices/{id}"
-        try:
-            response = await self._route(ws, request, path)
-        except Exception:
-            log.exception("HTTP %s %s failed", request.method, path)
-            response = json_response(500, _error_body("internal", "the server failed"))
-        status = 101 if response is None else response.status_code
-        self.metrics.http_requests.labels(route, str(status)).inc()
-        return response
-
-    async def _route(self, ws: SyncConnection, request: Request, path: str) -> Response | None:
-        method = request.method
-        if path == "/healthz":
-            if method != "GET":
-                return _not_allowed("GET")
-            if self.stopping:
-                return json_response(503, {"status": "stopping"})
-            return json_response(200, {"status": "ok"})
-        if path == "/metrics":
-            if method != "GET":
-                return _not_allowed("GET")
-            peer = ws.remote_address[0] if ws.remote_address else ""
-            refusal = metrics_refusal(peer, request.headers.get("Authorization"),
-                                      self.config.metrics_token)  # fmt: skip
-            if refusal is not None:
-                return json_response(refusal[0], _error_body("forbidden", refusal[1]))
-            body = self.metrics.render()
-            return _response(200, body, CONTENT_TYPE)
-        if path == "/v1/devices":
-            if method == "POST":
-                return await self._sign_in(ws, request)
-            if method == "GET":
-                identity = await self._authenticate(request)
-                if identity is None:
-                    return _unauthorized()
-                devices = await self.run_read(accounts.list_devices, self.db, identity.user_id)
-                return json_response(200, {"devices": [d.to_wire() for d in devices]})
-            return _not_allowed("GET, POST")
-        if path.startswith("/v1/devices/"):
-            if method != "DELETE":
-                return _not_allowed("DELETE")
-            identity = await self._authenticate(request)
-            if identity is None:
-                return _unauthorized()
-            device_id = path.removeprefix("/v1/devices/")
-            if not await self.revoke(device_id, user_id=identity.user_id):
-                return json_response(
-                    404, _error_body("not_found", "no such device among this user's devices")
-                )
-            return _response(204, b"", None)
-        if path == "/v1/sync":
-            if method != "GET":
-                return _not_allowed("GET")
-            if self.stopping:
-                return json_response(
-                    503, _error_body("shutting_down", "the server is stopping; retry later")
-                )
-            identity = await self._authenticate(request)
-            if identity is None:
-                return _unauthorized()
-            open_now = len(self._by_user.get(identity.user_id, ()))
-            if open_now >= self.config.max_connections_per_user:
-                limit = self.config.max_connections_per_user
-                return json_response(
-                    429,
-                    _error_body("rate_limited", f"more than {limit} connections for this user"),
-                    {"Retry-After": "60"},
-                )
-            ws.identity = identity
-            return None  # go on with the WebSocket upgrade
-        return json_response(404, _error_body("not_found", f"no such path: {path[:100]}"))
-
-    async def _authenticate(self, request: Request) -> Identity | None:
-        token = bearer_token(request.headers.get("Authorization"))
-        if token is None:
-            return None
-        return await self.run_read(accounts.authenticate, self.db, token)
-
-    async def _sign_in(self, ws: SyncConnection, request: Request) -> Response:
-        assert isinstance(request, BodyRequest)
-        if request.chunked:
-            # Nothing of the body was read, and websockets closes the connection after a
-            # non-101 answer, so the unread chunks cannot be mistaken for a next request.
-            message = "send the body with a Content-Length (chunked bodies are not accepted)"
-            return json_response(411, _error_body("bad_request", message))
-        if request.body_too_large:
-            return json_response(413, _error_body("too_large", "the body is over 16 KiB"))
-        try:
-            body = parse_device_request(request.body)
-        except ProtocolError as exc:
-            status = 413 if exc.code is ErrorCode.TOO_LARGE else 400
-            code = "too_large" if status == 413 else "bad_request"
-            return json_response(status, _error_body(code, exc.message))
-        address = ws.remote_address[0] if ws.remote_address else "?"
-        refusal = self._sign_in_limiter.admit(body.user, address, accounts.now_ms())
-        if refusal is not None:
-            seconds = max(1, math.ceil(refusal.wait_ms / 1000))
-            what = (
-                "too many recent sign-in attempts on this server"
-                if refusal.busy
-                else "too many sign-in attempts"
-            )
-            return json_response(
-                429,
-                _error_body("rate_limited", f"{what}; retry in {seconds} s"),
-                {"Retry-After": str(seconds)},
-            )
-        if self._pending_sign_ins >= self.config.sign_in.max_pending:
-            # Password checks are slow on purpose: a queue of them only delays everyone.
-            return json_response(
-                503,
-                _error_body("busy", "the server is checking too many sign-ins; retry in 1 s"),
-                {"Retry-After": "1"},
-            )
-        self._pending_sign_ins += 1
-        loop = asyncio.get_running_loop()
-        try:
-            grant = await loop.run_in_executor(self._signins, accounts.sign_in, self.db, body)
-        except SignInRefused as exc:
-            log.info("sign-in refused for user %r: %s", body.user, exc.code)
-            return json_response(exc.status, _error_body(exc.code, exc.message))
-        finally:
-            self._pending_sign_ins -= 1
-        self._sign_in_limiter.succeeded(body.user, address)
-        log.info("signed in: user %s device %s", grant.user, grant.device_id)
-        # A new token replaces the old one: a connection still using it is closed.
-        for session in list(self.sessions):
-            if session.device_id == grant.device_id and session.identity.user == grant.user:
-                session.close_with(ErrorCode.UNAUTHORIZED, "this device signed in again")
-        return json_response(201, grant.to_wire())
-
-
-def metrics_refusal(
-    peer: str, authorization: str | None, token: str | None
-) -> tuple[int, str] | None:
-    """Why ``GET /metrics`` is refused to this peer (status, message), or None if it may read."""
-    if token is not None:
-        given = (authorization or "").strip().encode()
-        if hmac.compare_digest(given, f"Bearer {token}".encode()):
-            return None
-        return 401, "metrics need the token the server was started with (SNAPASK_METRICS_TOKEN)"
-    try:
-        loopback = ipaddress.ip_address(peer.removeprefix("::ffff:")).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
-        return None
-    return 403, "metrics are served to loopback only unless SNAPASK_METRICS_TOKEN is set"
-
 
 def _live_frame(row: ChangeRow) -> str:
     return changes_frame(row.seq - 1, row.seq, False, [row])
-
-
-def _error_body(code: str, message: str) -> dict[str, str]:
-    return {"error": code, "message": message}
-
-
-def _response(
-    status: int, body: bytes, content_type: str | None, extra: dict[str, str] | None = None
-) -> Response:
-    headers = Headers()
-    headers["Connection"] = "close"
-    headers["Content-Length"] = str(len(body))
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    headers["Cache-Control"] = "no-store"
-    for key, value in (extra or {}).items():
-        headers[key] = value
-    return Response(status, status_phrase(status), headers, body)
-
-
-def json_response(
-    status: int, body: dict[str, Any], extra: dict[str, str] | None = None
-) -> Response:
-    """A JSON answer that closes the connection."""
-    return _response(status, encode_json(body).encode("utf-8"), "application/json", extra)
-
-
-def _unauthorized() -> Response:
-    return json_response(
-        401,
-        _error_body("unauthorized", "missing, unknown or revoked device token; sign in again"),
-        {"WWW-Authenticate": "Bearer"},
-    )
-
-
-def _not_allowed(allow: str) -> Response:
-    return json_response(405, _error_body("method_not_allowed", f"use {allow}"), {"Allow": allow})

@@ -532,10 +532,6 @@ class Header(QFrame):
         """Show the conversation title (elided to fit)."""
         self.title.set_full_text(text)
 
-    def title_text(self) -> str:
-        """The whole title."""
-        return self.title.full_text()
-
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """Start moving the window: the window system's move when it offers one."""
         if event.button() != Qt.MouseButton.LeftButton:

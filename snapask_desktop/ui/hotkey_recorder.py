@@ -7,15 +7,14 @@ action), shows the label people read, and refuses what cannot work, saying why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent
 from PySide6.QtWidgets import QLineEdit, QWidget
 
-from snapask_desktop.capture.hotkey_defaults import ACTIONS, default_hotkeys
-from snapask_desktop.capture.hotkey_spec import Hotkey, HotkeyError, parse_hotkey, validate
+from snapask_desktop.capture.hotkey_spec import Hotkey, HotkeyError, validate
 from snapask_desktop.capture.session import platform_name
 
 OFF_TEXT = "Off"
@@ -136,26 +135,6 @@ def modifiers_label(modifiers: frozenset[str], platform: str | None = None) -> s
     if not modifiers:
         return ""
     return Hotkey(modifiers, "a").label(platform)[:-1] + "…"
-
-
-def effective_bindings(
-    overrides: Mapping[str, str], platform: str | None = None
-) -> dict[str, Hotkey | None]:
-    """Every action's hotkey: the user's ("" = off, None here) or the platform default."""
-    defaults = default_hotkeys(platform)
-    result: dict[str, Hotkey | None] = {}
-    for action in ACTIONS:
-        text = overrides.get(action)
-        if text is None:
-            result[action] = defaults[action]
-        elif not text.strip():
-            result[action] = None
-        else:
-            try:
-                result[action] = parse_hotkey(text)
-            except HotkeyError:
-                result[action] = defaults[action]  # the settings file was checked on load
-    return result
 
 
 class HotkeyRecorder(QLineEdit):

@@ -49,10 +49,12 @@ from PySide6.QtWidgets import (
 
 from snapask_desktop import autostart, credentials
 from snapask_desktop.actions import BUILTIN_ACTIONS
+from snapask_desktop.ai.registry import REGISTRY
 from snapask_desktop.capture.hotkey_defaults import (
     ACTION_LABELS,
     ACTIONS,
     default_hotkeys,
+    effective_bindings,
     find_clashes,
 )
 from snapask_desktop.capture.hotkey_spec import Hotkey
@@ -66,14 +68,9 @@ from snapask_desktop.config import (
 )
 from snapask_desktop.credentials import CredentialError
 from snapask_desktop.ui import style
-from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder, effective_bindings
+from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder
 from snapask_desktop.ui.thumbnails import BackgroundCalls
 
-PROVIDER_CHOICES = (
-    ("gemini", "Google Gemini"),
-    ("openai", "OpenAI-compatible server (Ollama, LM Studio, llama.cpp)"),
-)
-PROVIDER_NAMES = {"gemini": "Gemini", "openai": "the OpenAI-compatible server"}
 GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
 LANGUAGES = (
     "English",
@@ -224,8 +221,8 @@ class GeneralPage(SettingsPage):
     def __init__(self, context: PageContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.provider = QComboBox()
-        for value, text in PROVIDER_CHOICES:
-            self.provider.addItem(text, value)
+        for info in REGISTRY.values():
+            self.provider.addItem(info.choice, info.name)
         self.provider.currentIndexChanged.connect(self._provider_changed)
         self.gemini_model = self._combo(GEMINI_MODELS)
         self.gemini_base_url = QLineEdit()
@@ -527,13 +524,10 @@ class ApiKeyPage(SettingsPage):
         # Its own worker: a keyring may wait for the user to unlock it, and Save must not.
         self.calls = BackgroundCalls(self)
         self.boxes: dict[str, _KeyBox] = {}
-        for provider, title in (
-            ("gemini", "Google Gemini"),
-            ("openai", "OpenAI-compatible server"),
-        ):
-            box = _KeyBox(provider, title, self.calls)
+        for info in REGISTRY.values():
+            box = _KeyBox(info.name, info.title, self.calls)
             box.changed.connect(self.key_changed)
-            self.boxes[provider] = box
+            self.boxes[info.name] = box
             column.addWidget(box)
         column.addStretch(1)
         self._refresh_all()

@@ -163,9 +163,6 @@ class Tray(QObject):
             )
         self.actions["recent"].setEnabled(bool(conversations))
 
-    def set_sync_status(self, text: str) -> None:
-        self.actions["sync_status"].setText(text)
-
     def show_sync(self, status: SyncStatus | None) -> None:
         """The menu's sync line (its "3 s ago" is brought up to date when the menu opens) and
         the Sync now entry (shown while sync is set up; None: not set up)."""

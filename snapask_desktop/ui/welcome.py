@@ -21,11 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from snapask_desktop import credentials
-from snapask_desktop.capture.hotkey_defaults import ACTION_LABELS, ACTIONS
+from snapask_desktop.capture.hotkey_defaults import ACTION_LABELS, ACTIONS, effective_bindings
 from snapask_desktop.capture.session import platform_name
 from snapask_desktop.config import Settings, SettingsStore
 from snapask_desktop.ui import style
-from snapask_desktop.ui.hotkey_recorder import effective_bindings
 from snapask_desktop.ui.settings_dialog import GEMINI_KEY_URL, link_html
 from snapask_desktop.ui.thumbnails import BackgroundCalls
 

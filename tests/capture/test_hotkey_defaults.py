@@ -11,6 +11,7 @@ from snapask_desktop.capture.hotkey_defaults import (
     KNOWN_OS_SHORTCUTS,
     REOPEN_LAST,
     default_hotkeys,
+    effective_bindings,
     find_clashes,
 )
 from snapask_desktop.capture.hotkey_spec import parse_hotkey, validate
@@ -92,3 +93,16 @@ def test_os_shortcuts_of_other_platforms_do_not_count() -> None:
 
 def test_known_shortcut_table_has_every_platform() -> None:
     assert {s.platform for s in KNOWN_OS_SHORTCUTS} == {"linux", "windows", "macos"}
+
+
+def test_effective_bindings_read_overrides_over_the_defaults() -> None:
+    overrides = {"capture_full": "", "reopen_last": "<ctrl>+<alt>+k", "nonsense": "Ctrl+Alt+Z"}
+    assert effective_bindings(overrides, "linux") == {
+        "capture_region": parse_hotkey("Ctrl+Alt+S"),
+        "capture_full": None,
+        "reopen_last": parse_hotkey("Ctrl+Alt+K"),
+    }
+    assert effective_bindings({}, "macos")["capture_region"] == parse_hotkey("<ctrl>+<cmd>+s")
+    # Spaces are off like "", and a text that is no hotkey keeps the default.
+    odd = effective_bindings({"capture_full": "   ", "reopen_last": "Ctrl+Alt+"}, "linux")
+    assert odd["capture_full"] is None and odd["reopen_last"] == parse_hotkey("Ctrl+Alt+R")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from snapask_desktop.server.app import metrics_refusal
 from snapask_desktop.server.config import SignInLimits
+from snapask_desktop.server.http_routes import metrics_refusal
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
 from tests.server.conftest import PASSWORD, DeviceFactory
 from tests.server.helpers import connect_device, conversation, new_id
@@ -175,8 +175,16 @@ def test_healthz_and_unknown_routes(srv: RunningServer) -> None:
     assert http_request("GET", srv.url + "/healthz") == (200, {"status": "ok"})
     status, body = http_request("GET", srv.url + "/nope")
     assert status == 404 and body["error"] == "not_found"
-    assert http_request("PUT", srv.url + "/v1/devices")[0] == 405
-    assert http_request("POST", srv.url + "/healthz", raw=b"{}")[0] == 405
+    # A wrong method is told the ones the path takes (the same list as the Allow header).
+    for method, path, allowed in (
+        ("PUT", "/v1/devices", "GET, POST"),
+        ("POST", "/healthz", "GET"),
+        ("POST", "/metrics", "GET"),
+        ("GET", "/v1/devices/some-id", "DELETE"),
+        ("POST", "/v1/sync", "GET"),
+    ):
+        status, body = http_request(method, srv.url + path, raw=b"{}")
+        assert (status, body) == (405, {"error": "method_not_allowed", "message": f"use {allowed}"})
 
 
 def test_metrics_expose_connections_ops_fanout_and_errors(

@@ -94,3 +94,19 @@ def test_an_unusable_environment_override_is_told_not_fatal(
     assert settings.openai_model == "qwen2.5vl"  # the file's settings still apply
     assert settings.openai_base_url == Settings().openai_base_url
     assert len(problems) == 1 and "SNAPASK_OPENAI_BASE_URL" in problems[0]
+
+
+def test_the_tray_menu_and_the_launcher_do_the_same(desktop: Desktop) -> None:
+    desktop._show_launcher()  # as on a desktop without a system tray
+    launcher = desktop.launcher
+    assert launcher is not None
+    for new_chat, settings in (
+        (desktop.tray.actions["new_chat"].trigger, desktop.tray.actions["settings"].trigger),
+        (launcher.buttons["new_chat"].click, launcher.buttons["settings"].click),
+    ):
+        new_chat()
+        assert desktop.chat.window.isVisible()
+        settings()
+        assert desktop._settings_dialog is not None and desktop._settings_dialog.isVisible()
+        desktop.chat.hide_windows()
+        desktop._settings_dialog.hide()

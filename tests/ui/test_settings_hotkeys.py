@@ -12,14 +12,11 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from snapask_desktop.app import hotkey_bindings, hotkey_labels
+from snapask_desktop.capture.hotkey_defaults import default_hotkeys
 from snapask_desktop.capture.hotkey_spec import parse_hotkey
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.hotkey_recorder import (
-    HotkeyRecorder,
-    effective_bindings,
-    modifiers_label,
-    read_key,
-)
+from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder, modifiers_label, read_key
 from snapask_desktop.ui.settings_dialog import HotkeysPage, SettingsDialog
 
 Mod = Qt.KeyboardModifier
@@ -253,11 +250,19 @@ def test_read_key_problems_and_modifier_only() -> None:
     assert modifiers_label(frozenset(), "linux") == ""
 
 
-def test_effective_bindings() -> None:
-    bindings = effective_bindings({"capture_full": "", "reopen_last": "<ctrl>+<alt>+k"}, "linux")
-    assert bindings == {
-        "capture_region": parse_hotkey("Ctrl+Alt+S"),
+def test_the_app_listens_for_what_settings_shows(dialog: SettingsDialog) -> None:
+    """Blank and unreadable overrides mean the same in the app as on the Hotkeys page: spaces
+    turn the action off, an unreadable text keeps the default. (The app used to register "  "
+    and fail on the unreadable one, while Settings showed off and the default.)"""
+    settings = Settings(hotkeys={"capture_full": "  ", "reopen_last": "Ctrl+Alt+"})
+    dialog.load(settings)
+    shown = _page(dialog).bindings()
+    defaults = default_hotkeys()
+    assert shown == {
+        "capture_region": defaults["capture_region"],
         "capture_full": None,
-        "reopen_last": parse_hotkey("Ctrl+Alt+K"),
+        "reopen_last": defaults["reopen_last"],
     }
-    assert effective_bindings({}, "macos")["capture_region"] == parse_hotkey("<ctrl>+<cmd>+s")
+    listened = hotkey_bindings(settings)
+    assert listened == {action: hotkey for action, hotkey in shown.items() if hotkey}
+    assert hotkey_labels(listened) == {a: h.label() for a, h in listened.items()}
