@@ -18,22 +18,17 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from snapask_desktop.server import schema
 from snapask_desktop.server.database import Database
-from snapask_desktop.sync.clock import COUNTER_BITS
+from snapask_desktop.sync.clock import COUNTER_BITS, ahead_ms, too_far_ahead
 from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_PAGE_BYTES
 from snapask_desktop.sync.merge import cancel_delete_for_messages, merge_states
-from snapask_desktop.sync.protocol import (
-    InvalidOp,
-    Op,
-    OpResult,
-    payload_hlc,
-    too_far_ahead,
-)
+from snapask_desktop.sync.protocol import InvalidOp, Op, OpResult
 from snapask_desktop.sync.records import (
     ConversationState,
     MessageRecord,
     PurgeRecord,
     ScreenshotRecord,
+    payload_hlc,
 )
 from snapask_desktop.sync.wire import RequestId, encode_json
 
@@ -254,7 +249,7 @@ def apply_push(
             payload = op.payload
             hlc = payload_hlc(payload)
             if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
-                ahead_s = ((hlc >> COUNTER_BITS) - now_ms) // 1000
+                ahead_s = ahead_ms(hlc, now_ms) // 1000
                 results.append(
                     OpResult.rejected(
                         op.op_id,

@@ -23,9 +23,8 @@ from snapask_desktop.store.errors import InvalidInput
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
 from snapask_desktop.store.purge import purge_conversation
 from snapask_desktop.store.records import ApplyReport, ConflictRecord
-from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock
+from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock, ahead_ms, too_far_ahead
 from snapask_desktop.sync.errors import ProtocolError
-from snapask_desktop.sync.limits import MAX_DRIFT_MS
 from snapask_desktop.sync.merge import (
     cancel_delete_for_messages,
     edit_conversation,
@@ -42,6 +41,7 @@ from snapask_desktop.sync.records import (
     PurgeRecord,
     ScreenshotRecord,
     check_conversation,
+    payload_hlc,
 )
 
 log = logging.getLogger(__name__)
@@ -166,15 +166,15 @@ def fresh_changes(changes: Sequence[Change], new_cursor: int, stored: int) -> li
     return [change for change in changes if change.seq > stored]
 
 
-def skew_stop(changes: Sequence[Change], now_ms: int) -> tuple[int | None, int | None]:
-    """Index of the first change stamped more than MAX_DRIFT_MS ahead of ``now_ms``, and by
-    how much it is ahead (None, None if every stamp is acceptable)."""
+def skew_stop(
+    changes: Sequence[Change], now_ms: int, max_drift_ms: int
+) -> tuple[int | None, int | None]:
+    """Index of the first change stamped too far ahead of ``now_ms`` (``clock.too_far_ahead``),
+    and by how much it is ahead (None, None if every stamp is acceptable)."""
     for index, change in enumerate(changes):
-        payload = change.payload
-        if isinstance(payload, ConversationState | MessageRecord):
-            ahead = (payload.hlc >> COUNTER_BITS) - now_ms
-            if ahead > MAX_DRIFT_MS:
-                return index, ahead
+        hlc = payload_hlc(change.payload)
+        if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
+            return index, ahead_ms(hlc, now_ms)
     return None, None
 
 
@@ -195,19 +195,18 @@ def apply_changes(
     device_id: str,
     clock: HybridClock,
     now_ms: int,
+    max_drift_ms: int,
 ) -> ApplyOutcome:
     """Apply a batch and store the cursor, in the caller's (write) transaction."""
     stored = read_cursor(conn)
     todo = fresh_changes(changes, new_cursor, stored)
-    stop, ahead = skew_stop(todo, now_ms)
+    stop, ahead = skew_stop(todo, now_ms, max_drift_ms)
     if stop is not None:
         cursor = todo[stop].seq - 1
         todo = todo[:stop]
     else:
         cursor = new_cursor
-    stamps = [
-        c.payload.hlc for c in todo if isinstance(c.payload, ConversationState | MessageRecord)
-    ]
+    stamps = [hlc for c in todo if (hlc := payload_hlc(c.payload)) is not None]
     if stamps:
         clock.observe(max(stamps))
     batch = _Batch(conn, device_id=device_id, clock=clock, now_ms=now_ms)

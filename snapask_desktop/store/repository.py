@@ -66,6 +66,7 @@ from snapask_desktop.store.records import (
 )
 from snapask_desktop.store.schema import DB_FILENAME
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
+from snapask_desktop.sync.limits import MAX_DRIFT_MS
 from snapask_desktop.sync.merge import edit_conversation, keep_other_version, new_conversation
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import ConversationState
@@ -74,10 +75,6 @@ log = logging.getLogger(__name__)
 
 SYNCED_FIELDS = ("title", "pinned", "archived", "deleted")
 DEVICE_ID_KEY = "device_id"
-# The store's clock never refuses a stamp itself: apply_changes checks remote stamps against
-# the caller's wall clock *before* anything of a batch is written (sync-protocol.md 9.8), and
-# a local edit must always be able to stamp past what is already stored.
-NO_DRIFT_LIMIT = 1 << 62
 # A page of 1,000 synced changes dirties ~1,000-2,000 database pages (random UUID index
 # inserts), so at SQLite's default threshold every commit of a page also checkpointed the
 # WAL (copy + fsync). Checkpointing after several pages instead costs ~40% less commit time;
@@ -497,14 +494,20 @@ class Store:
             return replica.read_cursor(conn)
 
     def apply_changes(
-        self, changes: Sequence[Change], new_cursor: int, *, now_ms: int | None = None
+        self,
+        changes: Sequence[Change],
+        new_cursor: int,
+        *,
+        now_ms: int | None = None,
+        max_drift_ms: int = MAX_DRIFT_MS,
     ) -> ApplyReport:
         """Apply synced changes (filtered by ``session.plan_changes``: in order, all after the
         cursor) and store ``new_cursor``, in ONE transaction (sync-protocol.md section 8).
 
-        A conversation or message stamped more than MAX_DRIFT_MS ahead of ``now_ms`` (the
-        wall clock by default) stops the batch before it: what came before is committed, the
-        cursor is set just before it and ``report.skew_ahead_ms`` says by how much.
+        A conversation or message stamped more than ``max_drift_ms`` (the limit the server
+        announced) ahead of ``now_ms`` (the wall clock by default) stops the batch before it:
+        what came before is committed, the cursor is set just before it and
+        ``report.skew_ahead_ms`` says by how much.
         """
         now = wall_clock_ms() if now_ms is None else now_ms
         with self._write_conn(wal_pages=APPLY_WAL_PAGES) as conn:
@@ -515,6 +518,7 @@ class Store:
                 device_id=self._device_id,
                 clock=self.clock,
                 now_ms=now,
+                max_drift_ms=max_drift_ms,
             )
         self._remove_blobs(outcome.removed_blobs)
         return outcome.report
@@ -751,7 +755,7 @@ def _start(path: Path) -> tuple[Engine, str, HybridClock]:
     try:
         with _translated(path, at_open=True):
             device_id = _ensure_device_id(engine)
-            clock = HybridClock(last=_max_hlc(engine), max_drift_ms=NO_DRIFT_LIMIT)
+            clock = HybridClock(last=_max_hlc(engine))
     except BaseException:
         engine.dispose()
         raise

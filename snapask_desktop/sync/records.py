@@ -282,6 +282,13 @@ def parse_payload(obj: Any, *, from_device: bool = False) -> Payload:
     return _PAYLOADS[kind].from_wire(obj)
 
 
+def payload_hlc(payload: Payload) -> int | None:
+    """The stamp a receiver checks for clock skew (conversations and messages), else None."""
+    if isinstance(payload, ConversationState | MessageRecord):
+        return payload.hlc
+    return None
+
+
 def _expect_type(f: Fields, kind: str) -> None:
     if f.raw("type") != kind:
         f.fail("type", f"must be {kind!r}")

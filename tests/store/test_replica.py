@@ -447,6 +447,14 @@ def test_a_message_stamped_too_far_ahead_stops_the_batch_too(store: Store) -> No
     assert store.get_conversation(remote.id).messages == ()
 
 
+def test_the_drift_limit_the_server_announced_is_the_one_used(store: Store) -> None:
+    now = wall_clock_ms()
+    early = remote_conversation("two minutes early", at=now + 2 * 60_000)
+    report = store.apply_changes([change(1, early)], 1, now_ms=now, max_drift_ms=60_000)
+    assert (report.cursor, report.applied, report.skew_ahead_ms) == (0, 0, 2 * 60_000)
+    assert store.list_conversations() == []
+
+
 # ---------------------------------------------------------------------- purge
 
 
