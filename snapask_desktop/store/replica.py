@@ -29,7 +29,9 @@ from snapask_desktop.sync.merge import (
     cancel_delete_for_messages,
     edit_conversation,
     merge_conversation,
+    message_added,
     message_restores,
+    screenshot_added,
 )
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import (
@@ -70,7 +72,6 @@ _MESSAGE_COLUMNS = (
     "device_id",
     "created_at",
 )
-_CONVERSATION_ID, _STATUS = 1, 5
 _SCREENSHOT_COLUMNS = ("sha256", "size_bytes", "width", "height", "mime")
 _CONVERSATION_COLUMNS = (*convert.RAW_STATE_COLUMNS, "last_activity")
 
@@ -245,8 +246,8 @@ class _Batch:
         self.inserts: set[str] = set()
         self.updates: set[str] = set()
         self.local_edits: dict[str, ConversationState] = {}  # restores: their outbox ops
-        # known messages by id as rows in _MESSAGE_COLUMNS order (local pending ones too)
-        self.messages: dict[str, tuple[Any, ...]] = {}
+        # known messages by id (a "pending" one only from a file an older release wrote)
+        self.messages: dict[str, MessageRecord] = {}
         self.new_messages: list[tuple[Any, ...]] = []
         self.replaced_messages: list[MessageRecord] = []
         self.screenshots: dict[str, ScreenshotRecord] = {}
@@ -283,7 +284,7 @@ class _Batch:
         for values in self._rows("conversation", convert.RAW_STATE_COLUMNS, conversation_ids):
             self.states[values[0]] = convert.state_from_raw(values)
         for values in self._rows("message", _MESSAGE_COLUMNS, message_ids):
-            self.messages[values[0]] = values
+            self.messages[values[0]] = MessageRecord(*values)  # the same field order
         for values in self._rows("screenshot", _SCREENSHOT_COLUMNS, shas):
             self.screenshots[values[0]] = ScreenshotRecord(*values)
 
@@ -349,28 +350,26 @@ class _Batch:
 
     def _message(self, record: MessageRecord) -> None:
         known = self.messages.get(record.id)
-        values = _message_row(record)
-        if known is not None:
-            if known == values:
-                return
-            if known[_STATUS] == "pending":
-                # Only the device that made the id can have sent it: this one, before its
-                # database was restored from an older copy. The sent version is the real one.
-                self.messages[record.id] = values
-                self.replaced_messages.append(record)
-                touched = {known[_CONVERSATION_ID], record.conversation_id}
-                self.changed.update(touched & self.states.keys())
-                self._message_arrived(record, new_here=False)
-                return
-            self.mismatches += 1
-            log.warning(
-                "synced message %s exists here with other content; the local copy is kept",
-                record.id,
-            )
+        if known is not None and known.status == "pending":
+            # Only an older release wrote pending messages, and only the device that made the
+            # id can have sent it: this one, before its database was restored from an older
+            # copy. The sent version is the real one.
+            self.messages[record.id] = record
+            self.replaced_messages.append(record)
+            touched = {known.conversation_id, record.conversation_id}
+            self.changed.update(touched & self.states.keys())
+            self._message_arrived(record, new_here=False)
             return
-        self.messages[record.id] = values
-        self.new_messages.append(values)
-        self._message_arrived(record, new_here=True)
+        try:
+            added = message_added(known, record)
+        except ProtocolError as mismatch:
+            self.mismatches += 1
+            log.warning("synced %s; the local copy is kept", mismatch.message)
+            return
+        if added:
+            self.messages[record.id] = record
+            self.new_messages.append(_message_row(record))
+            self._message_arrived(record, new_here=True)
 
     def _message_arrived(self, record: MessageRecord, *, new_here: bool) -> None:
         """Rule 9.6 for a sent message: it may cancel (or make this device undo) a delete."""
@@ -415,16 +414,15 @@ class _Batch:
         )
 
     def _screenshot(self, record: ScreenshotRecord) -> None:
-        known = self.screenshots.get(record.sha256)
-        if known is None:
+        try:
+            added = screenshot_added(self.screenshots.get(record.sha256), record)
+        except ProtocolError as mismatch:
+            self.mismatches += 1
+            log.warning("synced %s; the local copy is kept", mismatch.message)
+            return
+        if added:
             self.screenshots[record.sha256] = record
             self.new_screenshots.append(record)
-        elif known != record:
-            self.mismatches += 1
-            log.warning(
-                "synced screenshot %s exists here with other metadata; the local copy is kept",
-                record.sha256,
-            )
 
     def _purge(self, record: PurgeRecord) -> None:
         self.flush()  # the purge must see (and remove) everything written before it
@@ -436,7 +434,7 @@ class _Batch:
         self.states.pop(cid, None)
         self.newest_sent.pop(cid, None)
         self.stored_newest.pop(cid, None)
-        self.messages = {k: m for k, m in self.messages.items() if m[_CONVERSATION_ID] != cid}
+        self.messages = {k: m for k, m in self.messages.items() if m.conversation_id != cid}
         self.changed.add(cid)
 
     # ------------------------------------------------------------------ writing

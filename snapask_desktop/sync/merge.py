@@ -4,14 +4,15 @@
 every replica that has seen the same set of states computes the same result. Conversations merge
 field by field, last writer wins on (hlc, device); vectors take the pointwise maximum; a delete
 survives only if the states carrying it knew everything the merge knows (else it is cancelled:
-a concurrent edit keeps the conversation). Messages and screenshots are grow-only sets.
+a concurrent edit keeps the conversation). Messages and screenshots are grow-only sets of
+immutable records (``message_added``, ``screenshot_added``), shared by the server and devices.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from snapask_desktop.sync.clock import Order, vv_bump, vv_compare, vv_merge
@@ -35,7 +36,6 @@ __all__ = [
     "ConversationState",
     "FieldStamp",
     "MergeResult",
-    "MessageMerge",
     "MessageRecord",
     "PurgeRecord",
     "ScreenshotRecord",
@@ -43,12 +43,11 @@ __all__ = [
     "edit_conversation",
     "keep_other_version",
     "merge_conversation",
-    "merge_messages",
-    "merge_screenshot",
     "merge_states",
-    "message_order_key",
+    "message_added",
     "message_restores",
     "new_conversation",
+    "screenshot_added",
 ]
 
 Value = str | bool
@@ -296,57 +295,32 @@ def _check_title(value: object) -> None:
 # ---------------------------------------------------------------------- messages, screenshots
 
 
-@dataclass(frozen=True, slots=True)
-class MessageMerge:
-    """The union of two message sets, and what the remote side added."""
-
-    messages: tuple[MessageRecord, ...]  # all of them, in display order
-    added: tuple[MessageRecord, ...]  # those the local set did not have, in display order
-
-
-def message_order_key(message: MessageRecord) -> tuple[int, str]:
-    """Display order of messages: (hlc, id)."""
-    return (message.hlc, message.id)
-
-
-def merge_messages(local: Iterable[MessageRecord], remote: Iterable[MessageRecord]) -> MessageMerge:
-    """Union by id; the same id with different content raises ``message_mismatch``."""
-    by_id: dict[str, MessageRecord] = {}
-    for message in local:
-        _add_message(by_id, message)
-    added: dict[str, MessageRecord] = {}
-    for message in remote:
-        if _add_message(by_id, message):
-            added[message.id] = message
-    return MessageMerge(
-        messages=tuple(sorted(by_id.values(), key=message_order_key)),
-        added=tuple(sorted(added.values(), key=message_order_key)),
-    )
-
-
-def _add_message(by_id: dict[str, MessageRecord], message: MessageRecord) -> bool:
-    known = by_id.get(message.id)
+def message_added(known: MessageRecord | None, incoming: MessageRecord) -> bool:
+    """Whether ``incoming`` adds to the grow-only set of messages (9.7): True for an id not
+    ``known`` yet, False for the same message again; the same id with other content raises
+    ProtocolError ``message_mismatch`` (messages never change). The server rejects such an
+    op; a device keeps its own copy."""
     if known is None:
-        by_id[message.id] = message
         return True
-    if known != message:
+    if known != incoming:
         raise ProtocolError(
             ErrorCode.MESSAGE_MISMATCH,
-            f"message {message.id} exists with different content; messages never change",
+            f"message {incoming.id} exists with different content; messages never change",
         )
     return False
 
 
-def merge_screenshot(local: ScreenshotRecord | None, remote: ScreenshotRecord) -> ScreenshotRecord:
-    """Screenshot metadata is a function of the bytes: equal or ``screenshot_mismatch``."""
-    if local is None or local == remote:
-        return remote
-    if local.sha256 != remote.sha256:
-        raise ValueError(f"cannot merge screenshot {local.sha256} with {remote.sha256}")
-    raise ProtocolError(
-        ErrorCode.SCREENSHOT_MISMATCH,
-        f"screenshot {remote.sha256[:12]}… exists with different metadata",
-    )
+def screenshot_added(known: ScreenshotRecord | None, incoming: ScreenshotRecord) -> bool:
+    """As ``message_added`` for screenshot metadata, a function of the picture's bytes: equal
+    or ProtocolError ``screenshot_mismatch``."""
+    if known is None:
+        return True
+    if known != incoming:
+        raise ProtocolError(
+            ErrorCode.SCREENSHOT_MISMATCH,
+            f"screenshot {incoming.sha256[:12]}… exists with different metadata",
+        )
+    return False
 
 
 def message_restores(

@@ -154,11 +154,6 @@ class MessageRecord:
     device: str
     created_at: int
 
-    @property
-    def order_key(self) -> tuple[int, str]:
-        """Display order: (hlc, id)."""
-        return (self.hlc, self.id)
-
     def to_wire(self) -> dict[str, Any]:
         """The outbox/change payload."""
         return {
