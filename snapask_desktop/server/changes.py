@@ -28,6 +28,7 @@ from snapask_desktop.sync.records import (
     MessageRecord,
     PurgeRecord,
     ScreenshotRecord,
+    parse_payload,
 )
 from snapask_desktop.sync.wire import RequestId, encode_json
 
@@ -209,38 +210,25 @@ def _holdings(conn: Connection, user_id: int, ops: Sequence[Op | InvalidOp]) -> 
     collected = _lookup(
         conn, schema.collected, "conversation_id", "collected_at", user_id, conv_ids
     )
-    states = _lookup(
-        conn,
-        schema.conversations,
-        "id",
-        "state",
-        user_id,
-        (p.id for p in valid if isinstance(p, ConversationState)),
-    )
+    conversations = (p.id for p in valid if isinstance(p, ConversationState))
     # Stored messages and screenshots are read back only when a push names them again.
-    messages = _lookup(
-        conn,
-        schema.messages,
-        "id",
-        "payload",
-        user_id,
-        (p.id for p in valid if isinstance(p, MessageRecord)),
-    )
-    shots = _lookup(
-        conn,
-        schema.screenshots,
-        "sha256",
-        "payload",
-        user_id,
-        (p.sha256 for p in valid if isinstance(p, ScreenshotRecord)),
-    )
+    messages = (p.id for p in valid if isinstance(p, MessageRecord))
+    shots = (p.sha256 for p in valid if isinstance(p, ScreenshotRecord))
     return push.Holdings(
         op_seqs=known,
         collected=set(collected),
-        states={k: ConversationState.from_wire(json.loads(v)) for k, v in states.items()},
-        messages={k: MessageRecord.from_wire(json.loads(v)) for k, v in messages.items()},
-        screenshots={k: ScreenshotRecord.from_wire(json.loads(v)) for k, v in shots.items()},
+        states=_stored(conn, user_id, schema.conversations, "id", "state", conversations),
+        messages=_stored(conn, user_id, schema.messages, "id", "payload", messages),
+        screenshots=_stored(conn, user_id, schema.screenshots, "sha256", "payload", shots),
     )
+
+
+def _stored(
+    conn: Connection, user_id: int, table: Any, key: str, column: str, ids: Iterable[str]
+) -> dict[str, Any]:
+    """The user's records of ``table`` whose ``key`` is one of ``ids``, parsed from ``column``."""
+    found = _lookup(conn, table, key, column, user_id, ids)
+    return {k: parse_payload(json.loads(text)) for k, text in found.items()}
 
 
 def _write_plan(
