@@ -28,6 +28,7 @@ from snapask_desktop.sync.errors import ProtocolError
 from snapask_desktop.sync.merge import (
     cancel_delete_for_messages,
     edit_conversation,
+    edit_stamp,
     merge_conversation,
     message_added,
     message_restores,
@@ -177,12 +178,6 @@ def skew_stop(
         if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
             return index, ahead_ms(hlc, now_ms)
     return None, None
-
-
-def fresh_stamp(clock: HybridClock, state: ConversationState) -> int:
-    """A local HLC stamp larger than every stamp in ``state`` (and than any stamp so far)."""
-    newest = max(state.hlc, *(stamp.hlc for stamp in state.field_hlc.values()))
-    return clock.observe(newest)  # > newest and > the clock's last stamp
 
 
 # ---------------------------------------------------------------------- applying
@@ -393,7 +388,7 @@ class _Batch:
             state,
             {"deleted": False},
             device_id=self.device_id,
-            hlc=fresh_stamp(self.clock, state),
+            hlc=edit_stamp(self.clock, state),
             now_ms=self.now_ms,
         )
         self._set(restored)

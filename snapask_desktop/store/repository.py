@@ -67,7 +67,13 @@ from snapask_desktop.store.records import (
 from snapask_desktop.store.schema import DB_FILENAME
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
 from snapask_desktop.sync.limits import MAX_DRIFT_MS
-from snapask_desktop.sync.merge import edit_conversation, keep_other_version, new_conversation
+from snapask_desktop.sync.merge import (
+    edit_conversation,
+    edit_stamp,
+    edit_updates,
+    keep_other_version,
+    new_conversation,
+)
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import ConversationState
 
@@ -234,13 +240,11 @@ class Store:
         """A local edit by the rules of section 9.4 (``merge.edit_conversation``): fresh stamp
         past everything in the state, restore-on-edit, ``updated_at`` never backwards."""
         state = convert.state(row)
-        if not any(state.value(name) != value for name, value in changes.items()):
+        if not edit_updates(state, changes):
             return convert.conversation(row)
         now = wall_clock_ms()
-        # Past its newest message too (another process may have written it): a delete stamped
-        # below a message it saw would be cancelled by that message (9.6, rule 1).
-        self.clock.observe(row.last_activity)
-        hlc = replica.fresh_stamp(self.clock, state)
+        # last_activity: its newest message, which another process may have written.
+        hlc = edit_stamp(self.clock, state, row.last_activity)
         edited = edit_conversation(state, changes, device_id=self._device_id, hlc=hlc, now_ms=now)
         convert.fill_row(row, edited)
         return self._saved_conversation(session, row, edited, now)
@@ -547,7 +551,7 @@ class Store:
                 state,
                 record.conflict,
                 device_id=self._device_id,
-                hlc=replica.fresh_stamp(self.clock, state),
+                hlc=edit_stamp(self.clock, state),
                 now_ms=now,
             )
             convert.fill_row(row, kept)

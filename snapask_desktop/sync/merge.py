@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from snapask_desktop.sync.clock import Order, vv_bump, vv_compare, vv_merge
+from snapask_desktop.sync.clock import HybridClock, Order, vv_bump, vv_compare, vv_merge
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import MAX_TITLE_CHARS
 from snapask_desktop.sync.records import (
@@ -41,12 +41,15 @@ __all__ = [
     "ScreenshotRecord",
     "cancel_delete_for_messages",
     "edit_conversation",
+    "edit_stamp",
+    "edit_updates",
     "keep_other_version",
     "merge_conversation",
     "merge_states",
     "message_added",
     "message_restores",
     "new_conversation",
+    "newest_stamp",
     "screenshot_added",
 ]
 
@@ -231,19 +234,18 @@ def edit_conversation(
 ) -> ConversationState:
     """A local edit (section 9.4); unchanged values are skipped unless ``force``.
 
-    ``hlc`` must come from this device's clock after it observed every stamp in ``state``.
-    Editing title/pinned/archived of a deleted conversation restores it (or, if the edit also
-    says ``deleted=True``, writes the delete again).
+    ``hlc`` must be past every stamp in ``state``: take it with ``edit_stamp``. Editing
+    title/pinned/archived of a deleted conversation restores it (or, if the edit also says
+    ``deleted=True``, writes the delete again).
     """
-    _check_changes(changes)
-    updates = {k: v for k, v in changes.items() if force or state.value(k) != v}
+    updates = edit_updates(state, changes, force=force)
     if not updates:
         return state
     if state.deleted and "deleted" not in updates:
         # This edit is a change the standing delete never saw: restore the conversation, or
         # (if the edit asks to stay deleted) re-stamp the delete so that it knows the edit.
         updates["deleted"] = "deleted" in changes
-    newest = max([state.hlc, *(s.hlc for s in state.field_hlc.values())])
+    newest = newest_stamp(state)
     if hlc <= newest:
         raise ValueError(f"stale HLC stamp {hlc}: the state already holds {newest}")
     stamp = FieldStamp(hlc, device_id)
@@ -259,6 +261,27 @@ def edit_conversation(
         # state >= the old one, or replicas that merged the old one would keep a larger value.
         updated_at=max(state.updated_at, now_ms),
     )
+
+
+def edit_updates(
+    state: ConversationState, changes: Mapping[str, Value], *, force: bool = False
+) -> dict[str, Value]:
+    """The fields a local edit writes (checked): those whose value changes, or all with
+    ``force``. Empty means the edit is a no-op: no stamp, no op."""
+    _check_changes(changes)
+    return {k: v for k, v in changes.items() if force or state.value(k) != v}
+
+
+def newest_stamp(state: ConversationState) -> int:
+    """The newest HLC stamp a state holds (its own or a field's)."""
+    return max(state.hlc, *(stamp.hlc for stamp in state.field_hlc.values()))
+
+
+def edit_stamp(clock: HybridClock, state: ConversationState, newest_message_hlc: int = 0) -> int:
+    """The stamp of a local edit of ``state``: past every stamp in it (a state merged from a
+    device whose clock ran ahead included), past its newest message (a delete stamped below
+    a message it saw would be cancelled by it, 9.6 rule 1) and past the clock's last stamp."""
+    return clock.observe(max(newest_stamp(state), newest_message_hlc))
 
 
 def keep_other_version(
