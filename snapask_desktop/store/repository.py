@@ -45,12 +45,10 @@ from snapask_desktop.store.errors import (
     CorruptDatabase,
     ImageRejected,
     InvalidInput,
-    InvalidState,
     NotFound,
     StoreError,
 )
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
-from snapask_desktop.store.payloads import message_payload, screenshot_payload
 from snapask_desktop.store.records import (
     ApplyReport,
     ConflictRecord,
@@ -79,7 +77,6 @@ from snapask_desktop.sync.records import ConversationState
 
 log = logging.getLogger(__name__)
 
-SYNCED_FIELDS = ("title", "pinned", "archived", "deleted")
 DEVICE_ID_KEY = "device_id"
 # A page of 1,000 synced changes dirties ~1,000-2,000 database pages (random UUID index
 # inserts), so at SQLite's default threshold every commit of a page also checkpointed the
@@ -314,7 +311,7 @@ class Store:
         status: str = "final",
         screenshot_sha256: str | None = None,
     ) -> Message:
-        """Append a message; a "pending" one (queued offline) is not sent until finalised."""
+        """Append a message (final, or a cancelled or failed answer) and its outbox op."""
         clean = _clean_message(role, text, model, status, screenshot_sha256)
         with self._write() as session:
             conversation = _live_conversation(session, conversation_id)
@@ -338,38 +335,11 @@ class Store:
         session.add(row)
         return self._saved_message(session, row, now)
 
-    def finalise_message(
-        self, message_id: str, text: str | None = None, *, status: str = "final"
-    ) -> Message:
-        """Turn a pending message final (or cancelled/error), once; optionally set its text."""
-        new_status = validate.status(status, validate.FINAL_STATUSES)
-        new_text = None if text is None else validate.message_text(text)
-        with self._write() as session:
-            row = session.scalars(
-                select(MessageRow).where(MessageRow.id == _normal_id(message_id, "message"))
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no message {message_id}")
-            if row.status != "pending":
-                raise InvalidState(
-                    f"message {message_id} is already {row.status}; "
-                    "only a pending message can be finalised, and only once"
-                )
-            row.status = new_status
-            if new_text is not None:
-                row.text = new_text
-            conversation = _conversation_row(session, row.conversation_id)
-            if conversation is not None and conversation.deleted:
-                # Sending a message into a deleted conversation restores it (section 9.6).
-                self._edit(session, conversation, {"deleted": False})
-            return self._saved_message(session, row, wall_clock_ms())
-
     def _saved_message(self, session: Session, row: MessageRow, now: int) -> Message:
         session.flush()
-        message = convert.message(row)
-        if message.status != "pending":
-            outbox.enqueue(session, "message", message.id, message_payload(message), now)
-        return message
+        record = convert.message_record(row)
+        outbox.enqueue(session, "message", record.id, record.to_wire(), now)
+        return convert.message(row)
 
     # ----------------------------------------------------------------- screenshots
 
@@ -392,7 +362,8 @@ class Store:
             )
             info = convert.screenshot(session.get_one(ScreenshotRow, blob.sha256))
             if inserted.rowcount == 1:  # type: ignore[attr-defined]
-                outbox.enqueue(session, "screenshot", info.sha256, screenshot_payload(info), now)
+                payload = convert.screenshot_record(info).to_wire()
+                outbox.enqueue(session, "screenshot", info.sha256, payload, now)
             return info
 
     def screenshot_info(self, sha256: str) -> ScreenshotInfo:

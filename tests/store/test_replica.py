@@ -15,7 +15,7 @@ from snapask_desktop.sync.limits import MAX_DRIFT_MS
 from snapask_desktop.sync.merge import merge_conversation, merge_states
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import FieldStamp, PurgeRecord
-from tests.store.helpers import png_bytes, rows
+from tests.store.helpers import add_pending_message, png_bytes, rows
 from tests.store.sync_fixtures import (
     PHONE,
     TABLET,
@@ -317,9 +317,9 @@ def _fields(record: object) -> dict[str, object]:
 def test_a_local_pending_message_gives_way_to_its_sent_version(store: Store) -> None:
     """A device restored from an old copy of its database: the server has the real one."""
     conversation = store.create_conversation("Backup")
-    pending = store.add_message(conversation.id, "user", "half typed", status="pending")
+    pending = add_pending_message(store, conversation.id, "half typed")  # an older release's
     sent = remote_message(
-        conversation.id, "fully typed", device=store.device_id, message_id=pending.id
+        conversation.id, "fully typed", device=store.device_id, message_id=pending
     )
     report = store.apply_changes([change(1, sent, store.device_id)], 1)
     assert report.mismatches == 0 and report.changed_conversations == {conversation.id}
@@ -522,19 +522,6 @@ def test_local_edits_follow_the_pure_rules_after_a_merge(store: Store) -> None:
     assert edited.vv == {PHONE: 1, store.device_id: 1} and edited.device == store.device_id
     [op] = store.outbox_pending()
     assert op.payload["device"] == store.device_id and op.payload["vv"] == edited.vv
-
-
-def test_finalising_a_message_into_a_deleted_conversation_restores_it(store: Store) -> None:
-    conversation = store.create_conversation("Queued")
-    pending = store.add_message(conversation.id, "user", "sent when online", status="pending")
-    store.delete_conversation(conversation.id)
-    store.finalise_message(pending.id)
-    detail = store.get_conversation(conversation.id)
-    assert detail.conversation.deleted is False
-    assert [m.status for m in detail.messages] == ["final"]
-    payloads = [op.payload for op in store.outbox_pending()]
-    assert [p["type"] for p in payloads] == ["conversation", "message"]
-    assert payloads[0]["deleted"] is False
 
 
 def test_applying_survives_a_reopen_and_a_second_process(data_dir: Path) -> None:
