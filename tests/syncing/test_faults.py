@@ -16,10 +16,10 @@ import pytest
 
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
-from snapask_desktop.sync.client import ClockBehind
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
-from snapask_desktop.sync.connection import Closed
-from snapask_desktop.sync.status import SyncState
+from snapask_desktop.sync.device.client import ClockBehind
+from snapask_desktop.sync.device.connection import Closed
+from snapask_desktop.sync.device.status import SyncState
 from tests.support.cli import REPO
 from tests.support.tcp_proxy import tcp_proxy
 from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for

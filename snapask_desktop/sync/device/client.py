@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from snapask_desktop import __version__
 from snapask_desktop.sync.clock import wall_clock_ms
-from snapask_desktop.sync.connection import Closed, Connection, Refused, ServerError
+from snapask_desktop.sync.device.connection import Closed, Connection, Refused, ServerError
+from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.errors import CloseCode, ErrorCode
-from snapask_desktop.sync.outgoing import Outgoing, PushOutcome
 from snapask_desktop.sync.protocol import (
     DEFAULT_LIMITS,
     Applied,
@@ -35,7 +36,6 @@ from snapask_desktop.sync.protocol import (
     Welcome,
 )
 from snapask_desktop.sync.session import Verdict, clock_skew_delay_ms, plan_changes, retry_delay_ms
-from snapask_desktop.sync.status import SyncState, SyncStatus
 
 if TYPE_CHECKING:
     from snapask_desktop.store import Store
