@@ -93,7 +93,7 @@ def main() -> None:
         fill_s = time.perf_counter() - started
         server = ServerProcess(root / "server")
         try:
-            from snapask_desktop.sync.client import SyncEngine
+            from snapask_desktop.sync.device.client import SyncEngine
 
             store = Store.open(root / "device")
             engine = SyncEngine(store, server.ws_url, lambda: token)

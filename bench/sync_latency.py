@@ -33,9 +33,9 @@ from snapask_desktop.server.database import Database
 from snapask_desktop.server.passwords import hash_password, new_token
 from snapask_desktop.server.testing import ServerProcess
 from snapask_desktop.store import ApplyReport, Store
-from snapask_desktop.sync.client import SyncEvents
-from snapask_desktop.sync.runner import SyncRunner
-from snapask_desktop.sync.status import SyncState
+from snapask_desktop.sync.device.client import SyncEvents
+from snapask_desktop.sync.device.runner import SyncRunner
+from snapask_desktop.sync.device.status import SyncState
 
 WAIT_S = 10.0
 

@@ -33,8 +33,8 @@ from snapask_desktop.config import Settings, SettingsStore  # noqa: E402
 from snapask_desktop.server.testing import RunningServer, running_server  # noqa: E402
 from snapask_desktop.services import Services  # noqa: E402
 from snapask_desktop.store.repository import Store  # noqa: E402
-from snapask_desktop.sync.client import SyncEngine  # noqa: E402
-from snapask_desktop.sync.status import SyncState  # noqa: E402
+from snapask_desktop.sync.device.client import SyncEngine  # noqa: E402
+from snapask_desktop.sync.device.status import SyncState  # noqa: E402
 from snapask_desktop.ui.chat_window import ChatUI  # noqa: E402
 from snapask_desktop.ui.settings_dialog import (  # noqa: E402
     DEFAULT_PAGES,

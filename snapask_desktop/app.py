@@ -37,7 +37,7 @@ from snapask_desktop.single_instance import (
     send_when_ready,
 )
 from snapask_desktop.store.records import ConversationSummary
-from snapask_desktop.sync.status import SyncState, SyncStatus
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui.capture_flow import CaptureFlow, Picture
 from snapask_desktop.ui.launcher import LauncherWindow
 from snapask_desktop.ui.sync_manager import SyncManager, restored_notice

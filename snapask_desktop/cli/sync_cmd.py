@@ -32,7 +32,7 @@ def register(commands: Any) -> None:
 
 
 def run_signin(args: argparse.Namespace) -> int:
-    from snapask_desktop.sync import account
+    from snapask_desktop.sync.device import account
 
     try:
         server = account.normal_server_url(args.server)
@@ -60,7 +60,7 @@ def run_signin(args: argparse.Namespace) -> int:
 
 
 def run_signout(args: argparse.Namespace) -> int:
-    from snapask_desktop.sync import account
+    from snapask_desktop.sync.device import account
 
     settings = load_settings()
     if not settings.sync_server_url:
@@ -77,9 +77,9 @@ def run_signout(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from snapask_desktop.sync import account
     from snapask_desktop.sync.clock import wall_clock_ms
-    from snapask_desktop.sync.status import ago
+    from snapask_desktop.sync.device import account
+    from snapask_desktop.sync.device.status import ago
 
     settings = load_settings()
     store = _open_store()
@@ -122,9 +122,9 @@ def run_now(args: argparse.Namespace) -> int:
 
 
 def _sync_here(settings: config.Settings) -> int:
-    from snapask_desktop.sync import account
-    from snapask_desktop.sync.client import SyncEngine, SyncEvents
-    from snapask_desktop.sync.connection import Closed, Refused, ServerError
+    from snapask_desktop.sync.device import account
+    from snapask_desktop.sync.device.client import SyncEngine, SyncEvents
+    from snapask_desktop.sync.device.connection import Closed, Refused, ServerError
 
     server = settings.sync_server_url or ""
     store = _open_store()

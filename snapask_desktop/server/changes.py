@@ -1,9 +1,10 @@
 """The change log: applying pushed ops (section 5.2) and reading pages of changes (5.3).
 
-Blocking database work, run off the event loop. Every push is one transaction that first
-UPDATEs the user's counter row (the per-user lock), so sequence numbers are allocated without
-holes, in commit order, together with the op-id table and the merged record copies.
-Payload JSON is stored as text and spliced into frames without being parsed again.
+The rules of a push are in ``push.py``; this module reads and writes. Blocking database work,
+run off the event loop. Every push is one transaction that first UPDATEs the user's counter
+row (the per-user lock), so sequence numbers are allocated without holes, in commit order,
+together with the op-id table and the merged record copies. Payload JSON is stored as text
+and spliced into frames without being parsed again.
 """
 
 from __future__ import annotations
@@ -16,24 +17,18 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from snapask_desktop.server import schema
+from snapask_desktop.server import push, schema
 from snapask_desktop.server.database import Database
 from snapask_desktop.sync.clock import COUNTER_BITS
-from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_PAGE_BYTES
-from snapask_desktop.sync.merge import cancel_delete_for_messages, merge_states
-from snapask_desktop.sync.protocol import (
-    InvalidOp,
-    Op,
-    OpResult,
-    payload_hlc,
-    too_far_ahead,
-)
+from snapask_desktop.sync.merge import cancel_delete_for_messages
+from snapask_desktop.sync.protocol import InvalidOp, Op, OpResult
 from snapask_desktop.sync.records import (
     ConversationState,
     MessageRecord,
     PurgeRecord,
     ScreenshotRecord,
+    parse_payload,
 )
 from snapask_desktop.sync.wire import RequestId, encode_json
 
@@ -186,14 +181,6 @@ def _lookup(
     return found
 
 
-def _conversation_of(payload: object) -> str | None:
-    if isinstance(payload, ConversationState):
-        return payload.id
-    if isinstance(payload, MessageRecord):
-        return payload.conversation_id
-    return None
-
-
 def apply_push(
     db: Database,
     user_id: int,
@@ -203,157 +190,104 @@ def apply_push(
     now_ms: int,
     max_drift_ms: int,
 ) -> PushOutcome:
-    """Apply a push's ops in one transaction under the user's lock (section 5.2, steps 1-6)."""
+    """Apply a push's ops in one transaction under the user's lock (section 5.2, steps 1-6):
+    read what the ops name, let ``push.plan_push`` judge them, write the plan."""
     with db.write() as conn:
         head = lock_user(conn, user_id)
-        known = _lookup(conn, schema.op_ids, "op_id", "seq", user_id, (op.op_id for op in ops))
-        valid = [op.payload for op in ops if isinstance(op, Op) and op.op_id not in known]
-        conv_ids = {cid for p in valid if (cid := _conversation_of(p)) is not None}
-        gone = set(
-            _lookup(conn, schema.collected, "conversation_id", "collected_at", user_id, conv_ids)
-        )
-        stored_states = _lookup(
-            conn,
-            schema.conversations,
-            "id",
-            "state",
-            user_id,
-            (p.id for p in valid if isinstance(p, ConversationState)),
-        )
-        messages = _lookup(
-            conn,
-            schema.messages,
-            "id",
-            "payload",
-            user_id,
-            (p.id for p in valid if isinstance(p, MessageRecord)),
-        )
-        shots = _lookup(
-            conn,
-            schema.screenshots,
-            "sha256",
-            "payload",
-            user_id,
-            (p.sha256 for p in valid if isinstance(p, ScreenshotRecord)),
-        )
-
-        states: dict[str, ConversationState] = {}
-        results: list[OpResult] = []
-        change_rows: list[ChangeRow] = []
-        change_values: list[dict[str, Any]] = []
-        new_messages: list[dict[str, Any]] = []
-        new_shots: list[dict[str, Any]] = []
-        newest: dict[str, int] = {}  # conversation -> newest stamp of its messages pushed here
-        for op in ops:
-            if op.op_id in known:
-                results.append(OpResult.duplicate(op.op_id, known[op.op_id]))
-                continue
-            if isinstance(op, InvalidOp):
-                results.append(OpResult.rejected(op.op_id, op.code, op.message))
-                continue
-            payload = op.payload
-            hlc = payload_hlc(payload)
-            if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
-                ahead_s = ((hlc >> COUNTER_BITS) - now_ms) // 1000
-                results.append(
-                    OpResult.rejected(
-                        op.op_id,
-                        ErrorCode.CLOCK_SKEW,
-                        f"the record's clock stamp is {ahead_s:,} s ahead of the server's clock; "
-                        "check this device's system time",
-                    )
-                )
-                continue
-            conversation_id = _conversation_of(payload)
-            if conversation_id is not None and conversation_id in gone:
-                results.append(
-                    OpResult.rejected(
-                        op.op_id,
-                        ErrorCode.GONE,
-                        f"conversation {conversation_id} was deleted everywhere and collected",
-                    )
-                )
-                continue
-            text = encode_json(payload.to_wire())
-            if isinstance(payload, MessageRecord):
-                existing = messages.get(payload.id)
-                if existing is not None and existing != text:
-                    results.append(
-                        OpResult.rejected(
-                            op.op_id,
-                            ErrorCode.MESSAGE_MISMATCH,
-                            f"message {payload.id} exists with different content; "
-                            "messages never change",
-                        )
-                    )
-                    continue
-                if existing is None:
-                    messages[payload.id] = text
-                    new_messages.append(
-                        {
-                            "user_id": user_id,
-                            "id": payload.id,
-                            "conversation_id": payload.conversation_id,
-                            "screenshot_sha256": payload.screenshot_sha256,
-                            "payload": text,
-                        }
-                    )
-                cid = payload.conversation_id
-                newest[cid] = max(payload.hlc, newest.get(cid, payload.hlc))
-            elif isinstance(payload, ScreenshotRecord):
-                existing = shots.get(payload.sha256)
-                if existing is not None and existing != text:
-                    results.append(
-                        OpResult.rejected(
-                            op.op_id,
-                            ErrorCode.SCREENSHOT_MISMATCH,
-                            f"screenshot {payload.sha256[:12]}… exists with different metadata",
-                        )
-                    )
-                    continue
-                if existing is None:
-                    shots[payload.sha256] = text
-                    new_shots.append(
-                        {"user_id": user_id, "sha256": payload.sha256, "payload": text}
-                    )
-            elif isinstance(payload, ConversationState):
-                current = states.get(payload.id)
-                if current is None and payload.id in stored_states:
-                    current = ConversationState.from_wire(json.loads(stored_states[payload.id]))
-                states[payload.id] = payload if current is None else merge_states(current, payload)
-            head += 1
-            results.append(OpResult.applied(op.op_id, head))
-            known[op.op_id] = head
-            row = ChangeRow(head, op.op_id, device_id, text, len(text.encode("utf-8")))
-            change_rows.append(row)
-            change_values.append(
-                {
-                    "user_id": user_id,
-                    "seq": head,
-                    "op_id": op.op_id,
-                    "device_id": device_id,
-                    "conversation_id": conversation_id,
-                    "payload": text,
-                    "size": row.size,
-                }
-            )
-
-        if change_values:
-            conn.execute(c.insert(), change_values)
-            conn.execute(
-                schema.op_ids.insert(),
-                [{"user_id": user_id, "op_id": r.op_id, "seq": r.seq} for r in change_rows],
-            )
-            if new_messages:
-                conn.execute(schema.messages.insert(), new_messages)
-            if new_shots:
-                conn.execute(schema.screenshots.insert(), new_shots)
-            stored = set(stored_states)
-            stored |= _cancel_deletes(conn, user_id, states, newest)
-            _save_states(conn, user_id, states, stored)
-            set_head(conn, user_id, head)
+        held = _holdings(conn, user_id, ops)
+        stored_states = set(held.states)
+        plan = push.plan_push(ops, held, head=head, now_ms=now_ms, max_drift_ms=max_drift_ms)
+        rows = _write_plan(conn, user_id, device_id, plan, stored_states)
     committed_at = time.perf_counter()
-    return PushOutcome(tuple(results), live_frames(change_rows), len(change_rows), committed_at)
+    return PushOutcome(tuple(plan.results), live_frames(rows), len(rows), committed_at)
+
+
+def _holdings(conn: Connection, user_id: int, ops: Sequence[Op | InvalidOp]) -> push.Holdings:
+    """What the server holds of the records the ops name (a few IN queries)."""
+    known = _lookup(conn, schema.op_ids, "op_id", "seq", user_id, (op.op_id for op in ops))
+    valid = [op.payload for op in ops if isinstance(op, Op) and op.op_id not in known]
+    conv_ids = {cid for p in valid if (cid := push.conversation_of(p)) is not None}
+    collected = _lookup(
+        conn, schema.collected, "conversation_id", "collected_at", user_id, conv_ids
+    )
+    conversations = (p.id for p in valid if isinstance(p, ConversationState))
+    # Stored messages and screenshots are read back only when a push names them again.
+    messages = (p.id for p in valid if isinstance(p, MessageRecord))
+    shots = (p.sha256 for p in valid if isinstance(p, ScreenshotRecord))
+    return push.Holdings(
+        op_seqs=known,
+        collected=set(collected),
+        states=_stored(conn, user_id, schema.conversations, "id", "state", conversations),
+        messages=_stored(conn, user_id, schema.messages, "id", "payload", messages),
+        screenshots=_stored(conn, user_id, schema.screenshots, "sha256", "payload", shots),
+    )
+
+
+def _stored(
+    conn: Connection, user_id: int, table: Any, key: str, column: str, ids: Iterable[str]
+) -> dict[str, Any]:
+    """The user's records of ``table`` whose ``key`` is one of ``ids``, parsed from ``column``."""
+    found = _lookup(conn, table, key, column, user_id, ids)
+    return {k: parse_payload(json.loads(text)) for k, text in found.items()}
+
+
+def _write_plan(
+    conn: Connection, user_id: int, device_id: str, plan: push.PushPlan, stored_states: set[str]
+) -> list[ChangeRow]:
+    """Insert the accepted changes, their op ids and new records; save the merged states."""
+    if not plan.accepted:
+        return []
+    rows = [
+        ChangeRow(a.seq, a.op_id, device_id, a.text, len(a.text.encode("utf-8")))
+        for a in plan.accepted
+    ]
+    conn.execute(
+        c.insert(),
+        [
+            {
+                "user_id": user_id,
+                "seq": row.seq,
+                "op_id": row.op_id,
+                "device_id": device_id,
+                "conversation_id": accepted.conversation_id,
+                "payload": row.payload,
+                "size": row.size,
+            }
+            for row, accepted in zip(rows, plan.accepted, strict=True)
+        ],
+    )
+    conn.execute(
+        schema.op_ids.insert(),
+        [{"user_id": user_id, "op_id": r.op_id, "seq": r.seq} for r in rows],
+    )
+    new = [a for a in plan.accepted if a.new_record]
+    messages = [_message_values(user_id, a) for a in new if isinstance(a.payload, MessageRecord)]
+    if messages:
+        conn.execute(schema.messages.insert(), messages)
+    shots = [
+        {"user_id": user_id, "sha256": a.payload.sha256, "payload": a.text}
+        for a in new
+        if isinstance(a.payload, ScreenshotRecord)
+    ]
+    if shots:
+        conn.execute(schema.screenshots.insert(), shots)
+    states = dict(plan.states)
+    stored = stored_states | _cancel_deletes(conn, user_id, states, plan.newest)
+    _save_states(conn, user_id, states, stored)
+    set_head(conn, user_id, plan.head)
+    return rows
+
+
+def _message_values(user_id: int, accepted: push.Accepted) -> dict[str, Any]:
+    message = accepted.payload
+    assert isinstance(message, MessageRecord)
+    return {
+        "user_id": user_id,
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "screenshot_sha256": message.screenshot_sha256,
+        "payload": accepted.text,
+    }
 
 
 _DELETED_STATES = select(schema.conversations.c.id, schema.conversations.c.state).where(

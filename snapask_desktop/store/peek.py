@@ -6,7 +6,8 @@ missing file holds nothing yet; a file this version can't read as it is (older s
 upgrading, newer, foreign, damaged, locked) raises `PeekUnavailable`, and the caller opens the
 full `Store` instead, which upgrades, recovers or refuses it with its usual messages.
 
-The queries mirror `queries.history` and `Store.get_meta`; tests/store/test_peek.py checks that
+The recent list shares its row (SUMMARY_COLUMNS, `summary`) with `queries.history`; the queries
+mirror `queries.history` and `Store.get_meta`; tests/store/test_peek.py checks that
 they agree with the real store on real files.
 """
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from snapask_desktop.store import dbfile, validate
 from snapask_desktop.store.errors import StoreError
@@ -26,9 +28,10 @@ from snapask_desktop.sync.clock import COUNTER_BITS
 
 BUSY_TIMEOUT_S = 2.0
 
-# The history's row: shared with queries.history (which imports it from here, so that this
-# module stays free of SQLAlchemy). Per-conversation facts come from index range scans on
-# message(conversation_id, hlc, id): a page of 50 costs 150 short lookups, however large.
+# The history's row and its mapping (`summary`): shared with queries.history (which imports
+# them from here, so that this module stays free of SQLAlchemy). Per-conversation facts come
+# from index range scans on message(conversation_id, hlc, id): a page of 50 costs 150 short
+# lookups, however large.
 SUMMARY_COLUMNS = """
     c.id, c.title, c.pinned, c.archived, c.created_at, c.updated_at, c.last_activity,
     (SELECT count(*) FROM message m WHERE m.conversation_id = c.id) AS message_count,
@@ -55,7 +58,7 @@ def recent_conversations(db_path: Path, limit: int = 5) -> list[ConversationSumm
         if connection is None:
             return []
         rows = connection.execute(_RECENT_SQL, (checked,)).fetchall()
-    return [_summary(row) for row in rows]
+    return [summary(row) for row in rows]
 
 
 def meta_value(db_path: Path, key: str) -> str | None:
@@ -93,18 +96,20 @@ def _reading(db_path: Path) -> Iterator[sqlite3.Connection | None]:
         connection.close()
 
 
-def _summary(row: sqlite3.Row) -> ConversationSummary:
-    activity = row["last_activity"]
+def summary(row: Sequence[Any]) -> ConversationSummary:
+    """The history row from a result row in SUMMARY_COLUMNS order (a plain sqlite3 row here, a
+    SQLAlchemy row in ``queries``: both index by position)."""
+    cid, title, pinned, archived, created, updated, activity, count, sha, last_text = row
     return ConversationSummary(
-        id=row["id"],
-        title=row["title"],
-        pinned=bool(row["pinned"]),
-        archived=bool(row["archived"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=cid,
+        title=title,
+        pinned=bool(pinned),
+        archived=bool(archived),
+        created_at=created,
+        updated_at=updated,
         last_activity_at=activity >> COUNTER_BITS,
         last_activity_hlc=activity,
-        message_count=row["message_count"],
-        first_screenshot_sha256=row["first_screenshot_sha256"],
-        preview=preview(row["last_text"]),
+        message_count=count,
+        first_screenshot_sha256=sha,
+        preview=preview(last_text),
     )

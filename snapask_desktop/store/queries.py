@@ -13,9 +13,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, bindparam, text
 
 from snapask_desktop.store import search as fts
-from snapask_desktop.store.peek import SUMMARY_COLUMNS, VISIBLE
+from snapask_desktop.store.peek import SUMMARY_COLUMNS, VISIBLE, summary
 from snapask_desktop.store.records import ConversationSummary, HistoryCursor, SearchHit
-from snapask_desktop.sync.clock import COUNTER_BITS
 
 SNIPPET_TOKENS = 16
 
@@ -31,7 +30,7 @@ def history(
         params |= {"at": before.last_activity, "id": before.id}
     sql = f"""SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE {where}
               ORDER BY c.last_activity DESC, c.id DESC LIMIT :limit"""
-    return [_summary(row) for row in conn.execute(text(sql), params)]
+    return [summary(row) for row in conn.execute(text(sql), params)]
 
 
 def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSummary]:
@@ -41,23 +40,7 @@ def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSum
     sql = text(
         f"SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE c.deleted = 0 AND c.id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
-    return {row.id: _summary(row) for row in conn.execute(sql, {"ids": list(ids)})}
-
-
-def _summary(row: Any) -> ConversationSummary:
-    return ConversationSummary(
-        id=row.id,
-        title=row.title,
-        pinned=bool(row.pinned),
-        archived=bool(row.archived),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_activity_at=row.last_activity >> COUNTER_BITS,
-        last_activity_hlc=row.last_activity,
-        message_count=row.message_count,
-        first_screenshot_sha256=row.first_screenshot_sha256,
-        preview=fts.preview(row.last_text),
-    )
+    return {row.id: summary(row) for row in conn.execute(sql, {"ids": list(ids)})}
 
 
 def matching_ids(conn: Connection, prefix: str, limit: int) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from snapask_desktop.sync.records import Conflict, FieldName, FieldStamp
 
 Role = Literal["user", "model"]
+# "pending": only read, from a file an older release wrote (it never syncs)
 Status = Literal["final", "cancelled", "error", "pending"]
 RecordType = Literal["conversation", "message", "screenshot"]
 
@@ -35,7 +36,7 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One message; immutable once its status is not "pending"."""
+    """One message; immutable."""
 
     id: str
     conversation_id: str

@@ -23,14 +23,16 @@ from snapask_desktop.store.errors import InvalidInput
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
 from snapask_desktop.store.purge import purge_conversation
 from snapask_desktop.store.records import ApplyReport, ConflictRecord
-from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock
+from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock, ahead_ms, too_far_ahead
 from snapask_desktop.sync.errors import ProtocolError
-from snapask_desktop.sync.limits import MAX_DRIFT_MS
 from snapask_desktop.sync.merge import (
     cancel_delete_for_messages,
     edit_conversation,
+    edit_stamp,
     merge_conversation,
+    message_added,
     message_restores,
+    screenshot_added,
 )
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import (
@@ -42,6 +44,7 @@ from snapask_desktop.sync.records import (
     PurgeRecord,
     ScreenshotRecord,
     check_conversation,
+    payload_hlc,
 )
 
 log = logging.getLogger(__name__)
@@ -70,7 +73,6 @@ _MESSAGE_COLUMNS = (
     "device_id",
     "created_at",
 )
-_CONVERSATION_ID, _STATUS = 1, 5
 _SCREENSHOT_COLUMNS = ("sha256", "size_bytes", "width", "height", "mime")
 _CONVERSATION_COLUMNS = (*convert.RAW_STATE_COLUMNS, "last_activity")
 
@@ -166,22 +168,16 @@ def fresh_changes(changes: Sequence[Change], new_cursor: int, stored: int) -> li
     return [change for change in changes if change.seq > stored]
 
 
-def skew_stop(changes: Sequence[Change], now_ms: int) -> tuple[int | None, int | None]:
-    """Index of the first change stamped more than MAX_DRIFT_MS ahead of ``now_ms``, and by
-    how much it is ahead (None, None if every stamp is acceptable)."""
+def skew_stop(
+    changes: Sequence[Change], now_ms: int, max_drift_ms: int
+) -> tuple[int | None, int | None]:
+    """Index of the first change stamped too far ahead of ``now_ms`` (``clock.too_far_ahead``),
+    and by how much it is ahead (None, None if every stamp is acceptable)."""
     for index, change in enumerate(changes):
-        payload = change.payload
-        if isinstance(payload, ConversationState | MessageRecord):
-            ahead = (payload.hlc >> COUNTER_BITS) - now_ms
-            if ahead > MAX_DRIFT_MS:
-                return index, ahead
+        hlc = payload_hlc(change.payload)
+        if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
+            return index, ahead_ms(hlc, now_ms)
     return None, None
-
-
-def fresh_stamp(clock: HybridClock, state: ConversationState) -> int:
-    """A local HLC stamp larger than every stamp in ``state`` (and than any stamp so far)."""
-    newest = max(state.hlc, *(stamp.hlc for stamp in state.field_hlc.values()))
-    return clock.observe(newest)  # > newest and > the clock's last stamp
 
 
 # ---------------------------------------------------------------------- applying
@@ -195,19 +191,18 @@ def apply_changes(
     device_id: str,
     clock: HybridClock,
     now_ms: int,
+    max_drift_ms: int,
 ) -> ApplyOutcome:
     """Apply a batch and store the cursor, in the caller's (write) transaction."""
     stored = read_cursor(conn)
     todo = fresh_changes(changes, new_cursor, stored)
-    stop, ahead = skew_stop(todo, now_ms)
+    stop, ahead = skew_stop(todo, now_ms, max_drift_ms)
     if stop is not None:
         cursor = todo[stop].seq - 1
         todo = todo[:stop]
     else:
         cursor = new_cursor
-    stamps = [
-        c.payload.hlc for c in todo if isinstance(c.payload, ConversationState | MessageRecord)
-    ]
+    stamps = [hlc for c in todo if (hlc := payload_hlc(c.payload)) is not None]
     if stamps:
         clock.observe(max(stamps))
     batch = _Batch(conn, device_id=device_id, clock=clock, now_ms=now_ms)
@@ -246,8 +241,8 @@ class _Batch:
         self.inserts: set[str] = set()
         self.updates: set[str] = set()
         self.local_edits: dict[str, ConversationState] = {}  # restores: their outbox ops
-        # known messages by id as rows in _MESSAGE_COLUMNS order (local pending ones too)
-        self.messages: dict[str, tuple[Any, ...]] = {}
+        # known messages by id (a "pending" one only from a file an older release wrote)
+        self.messages: dict[str, MessageRecord] = {}
         self.new_messages: list[tuple[Any, ...]] = []
         self.replaced_messages: list[MessageRecord] = []
         self.screenshots: dict[str, ScreenshotRecord] = {}
@@ -284,7 +279,7 @@ class _Batch:
         for values in self._rows("conversation", convert.RAW_STATE_COLUMNS, conversation_ids):
             self.states[values[0]] = convert.state_from_raw(values)
         for values in self._rows("message", _MESSAGE_COLUMNS, message_ids):
-            self.messages[values[0]] = values
+            self.messages[values[0]] = MessageRecord(*values)  # the same field order
         for values in self._rows("screenshot", _SCREENSHOT_COLUMNS, shas):
             self.screenshots[values[0]] = ScreenshotRecord(*values)
 
@@ -350,28 +345,26 @@ class _Batch:
 
     def _message(self, record: MessageRecord) -> None:
         known = self.messages.get(record.id)
-        values = _message_row(record)
-        if known is not None:
-            if known == values:
-                return
-            if known[_STATUS] == "pending":
-                # Only the device that made the id can have sent it: this one, before its
-                # database was restored from an older copy. The sent version is the real one.
-                self.messages[record.id] = values
-                self.replaced_messages.append(record)
-                touched = {known[_CONVERSATION_ID], record.conversation_id}
-                self.changed.update(touched & self.states.keys())
-                self._message_arrived(record, new_here=False)
-                return
-            self.mismatches += 1
-            log.warning(
-                "synced message %s exists here with other content; the local copy is kept",
-                record.id,
-            )
+        if known is not None and known.status == "pending":
+            # Only an older release wrote pending messages, and only the device that made the
+            # id can have sent it: this one, before its database was restored from an older
+            # copy. The sent version is the real one.
+            self.messages[record.id] = record
+            self.replaced_messages.append(record)
+            touched = {known.conversation_id, record.conversation_id}
+            self.changed.update(touched & self.states.keys())
+            self._message_arrived(record, new_here=False)
             return
-        self.messages[record.id] = values
-        self.new_messages.append(values)
-        self._message_arrived(record, new_here=True)
+        try:
+            added = message_added(known, record)
+        except ProtocolError as mismatch:
+            self.mismatches += 1
+            log.warning("synced %s; the local copy is kept", mismatch.message)
+            return
+        if added:
+            self.messages[record.id] = record
+            self.new_messages.append(_message_row(record))
+            self._message_arrived(record, new_here=True)
 
     def _message_arrived(self, record: MessageRecord, *, new_here: bool) -> None:
         """Rule 9.6 for a sent message: it may cancel (or make this device undo) a delete."""
@@ -395,7 +388,7 @@ class _Batch:
             state,
             {"deleted": False},
             device_id=self.device_id,
-            hlc=fresh_stamp(self.clock, state),
+            hlc=edit_stamp(self.clock, state),
             now_ms=self.now_ms,
         )
         self._set(restored)
@@ -416,16 +409,15 @@ class _Batch:
         )
 
     def _screenshot(self, record: ScreenshotRecord) -> None:
-        known = self.screenshots.get(record.sha256)
-        if known is None:
+        try:
+            added = screenshot_added(self.screenshots.get(record.sha256), record)
+        except ProtocolError as mismatch:
+            self.mismatches += 1
+            log.warning("synced %s; the local copy is kept", mismatch.message)
+            return
+        if added:
             self.screenshots[record.sha256] = record
             self.new_screenshots.append(record)
-        elif known != record:
-            self.mismatches += 1
-            log.warning(
-                "synced screenshot %s exists here with other metadata; the local copy is kept",
-                record.sha256,
-            )
 
     def _purge(self, record: PurgeRecord) -> None:
         self.flush()  # the purge must see (and remove) everything written before it
@@ -437,7 +429,7 @@ class _Batch:
         self.states.pop(cid, None)
         self.newest_sent.pop(cid, None)
         self.stored_newest.pop(cid, None)
-        self.messages = {k: m for k, m in self.messages.items() if m[_CONVERSATION_ID] != cid}
+        self.messages = {k: m for k, m in self.messages.items() if m.conversation_id != cid}
         self.changed.add(cid)
 
     # ------------------------------------------------------------------ writing

@@ -45,12 +45,10 @@ from snapask_desktop.store.errors import (
     CorruptDatabase,
     ImageRejected,
     InvalidInput,
-    InvalidState,
     NotFound,
     StoreError,
 )
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
-from snapask_desktop.store.payloads import message_payload, screenshot_payload
 from snapask_desktop.store.records import (
     ApplyReport,
     ConflictRecord,
@@ -66,18 +64,20 @@ from snapask_desktop.store.records import (
 )
 from snapask_desktop.store.schema import DB_FILENAME
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
-from snapask_desktop.sync.merge import edit_conversation, keep_other_version, new_conversation
+from snapask_desktop.sync.limits import MAX_DRIFT_MS
+from snapask_desktop.sync.merge import (
+    edit_conversation,
+    edit_stamp,
+    edit_updates,
+    keep_other_version,
+    new_conversation,
+)
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import ConversationState
 
 log = logging.getLogger(__name__)
 
-SYNCED_FIELDS = ("title", "pinned", "archived", "deleted")
 DEVICE_ID_KEY = "device_id"
-# The store's clock never refuses a stamp itself: apply_changes checks remote stamps against
-# the caller's wall clock *before* anything of a batch is written (sync-protocol.md 9.8), and
-# a local edit must always be able to stamp past what is already stored.
-NO_DRIFT_LIMIT = 1 << 62
 # A page of 1,000 synced changes dirties ~1,000-2,000 database pages (random UUID index
 # inserts), so at SQLite's default threshold every commit of a page also checkpointed the
 # WAL (copy + fsync). Checkpointing after several pages instead costs ~40% less commit time;
@@ -237,13 +237,11 @@ class Store:
         """A local edit by the rules of section 9.4 (``merge.edit_conversation``): fresh stamp
         past everything in the state, restore-on-edit, ``updated_at`` never backwards."""
         state = convert.state(row)
-        if not any(state.value(name) != value for name, value in changes.items()):
+        if not edit_updates(state, changes):
             return convert.conversation(row)
         now = wall_clock_ms()
-        # Past its newest message too (another process may have written it): a delete stamped
-        # below a message it saw would be cancelled by that message (9.6, rule 1).
-        self.clock.observe(row.last_activity)
-        hlc = replica.fresh_stamp(self.clock, state)
+        # last_activity: its newest message, which another process may have written.
+        hlc = edit_stamp(self.clock, state, row.last_activity)
         edited = edit_conversation(state, changes, device_id=self._device_id, hlc=hlc, now_ms=now)
         convert.fill_row(row, edited)
         return self._saved_conversation(session, row, edited, now)
@@ -313,7 +311,7 @@ class Store:
         status: str = "final",
         screenshot_sha256: str | None = None,
     ) -> Message:
-        """Append a message; a "pending" one (queued offline) is not sent until finalised."""
+        """Append a message (final, or a cancelled or failed answer) and its outbox op."""
         clean = _clean_message(role, text, model, status, screenshot_sha256)
         with self._write() as session:
             conversation = _live_conversation(session, conversation_id)
@@ -337,38 +335,11 @@ class Store:
         session.add(row)
         return self._saved_message(session, row, now)
 
-    def finalise_message(
-        self, message_id: str, text: str | None = None, *, status: str = "final"
-    ) -> Message:
-        """Turn a pending message final (or cancelled/error), once; optionally set its text."""
-        new_status = validate.status(status, validate.FINAL_STATUSES)
-        new_text = None if text is None else validate.message_text(text)
-        with self._write() as session:
-            row = session.scalars(
-                select(MessageRow).where(MessageRow.id == _normal_id(message_id, "message"))
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no message {message_id}")
-            if row.status != "pending":
-                raise InvalidState(
-                    f"message {message_id} is already {row.status}; "
-                    "only a pending message can be finalised, and only once"
-                )
-            row.status = new_status
-            if new_text is not None:
-                row.text = new_text
-            conversation = _conversation_row(session, row.conversation_id)
-            if conversation is not None and conversation.deleted:
-                # Sending a message into a deleted conversation restores it (section 9.6).
-                self._edit(session, conversation, {"deleted": False})
-            return self._saved_message(session, row, wall_clock_ms())
-
     def _saved_message(self, session: Session, row: MessageRow, now: int) -> Message:
         session.flush()
-        message = convert.message(row)
-        if message.status != "pending":
-            outbox.enqueue(session, "message", message.id, message_payload(message), now)
-        return message
+        record = convert.message_record(row)
+        outbox.enqueue(session, "message", record.id, record.to_wire(), now)
+        return convert.message(row)
 
     # ----------------------------------------------------------------- screenshots
 
@@ -391,7 +362,8 @@ class Store:
             )
             info = convert.screenshot(session.get_one(ScreenshotRow, blob.sha256))
             if inserted.rowcount == 1:  # type: ignore[attr-defined]
-                outbox.enqueue(session, "screenshot", info.sha256, screenshot_payload(info), now)
+                payload = convert.screenshot_record(info).to_wire()
+                outbox.enqueue(session, "screenshot", info.sha256, payload, now)
             return info
 
     def screenshot_info(self, sha256: str) -> ScreenshotInfo:
@@ -497,14 +469,20 @@ class Store:
             return replica.read_cursor(conn)
 
     def apply_changes(
-        self, changes: Sequence[Change], new_cursor: int, *, now_ms: int | None = None
+        self,
+        changes: Sequence[Change],
+        new_cursor: int,
+        *,
+        now_ms: int | None = None,
+        max_drift_ms: int = MAX_DRIFT_MS,
     ) -> ApplyReport:
         """Apply synced changes (filtered by ``session.plan_changes``: in order, all after the
         cursor) and store ``new_cursor``, in ONE transaction (sync-protocol.md section 8).
 
-        A conversation or message stamped more than MAX_DRIFT_MS ahead of ``now_ms`` (the
-        wall clock by default) stops the batch before it: what came before is committed, the
-        cursor is set just before it and ``report.skew_ahead_ms`` says by how much.
+        A conversation or message stamped more than ``max_drift_ms`` (the limit the server
+        announced) ahead of ``now_ms`` (the wall clock by default) stops the batch before it:
+        what came before is committed, the cursor is set just before it and
+        ``report.skew_ahead_ms`` says by how much.
         """
         now = wall_clock_ms() if now_ms is None else now_ms
         with self._write_conn(wal_pages=APPLY_WAL_PAGES) as conn:
@@ -515,6 +493,7 @@ class Store:
                 device_id=self._device_id,
                 clock=self.clock,
                 now_ms=now,
+                max_drift_ms=max_drift_ms,
             )
         self._remove_blobs(outcome.removed_blobs)
         return outcome.report
@@ -543,7 +522,7 @@ class Store:
                 state,
                 record.conflict,
                 device_id=self._device_id,
-                hlc=replica.fresh_stamp(self.clock, state),
+                hlc=edit_stamp(self.clock, state),
                 now_ms=now,
             )
             convert.fill_row(row, kept)
@@ -751,7 +730,7 @@ def _start(path: Path) -> tuple[Engine, str, HybridClock]:
     try:
         with _translated(path, at_open=True):
             device_id = _ensure_device_id(engine)
-            clock = HybridClock(last=_max_hlc(engine), max_drift_ms=NO_DRIFT_LIMIT)
+            clock = HybridClock(last=_max_hlc(engine))
     except BaseException:
         engine.dispose()
         raise

@@ -13,8 +13,8 @@ MAX_TITLE_CHARS = 500
 MAX_TEXT_CHARS = 200_000
 MAX_MODEL_CHARS = 200
 ROLES = ("user", "model")
-STATUSES = ("final", "cancelled", "error", "pending")
-FINAL_STATUSES = ("final", "cancelled", "error")
+# A new message is final once written ("pending" rows exist only in files an older release wrote).
+STATUSES = ("final", "cancelled", "error")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 

@@ -2,7 +2,8 @@
 
 An HLC stamp is packed into one integer, ``wall_ms << 16 | counter``, so stamps sort as
 plain integers in SQL and JSON and a tie on the wall clock is broken by the counter.
-Version vectors detect concurrency; HLC stamps only order.
+Version vectors detect concurrency; HLC stamps only order. The clock-skew rule (section 9.8)
+lives here too: the server and the device both refuse a stamp by ``too_far_ahead``.
 """
 
 from __future__ import annotations
@@ -13,24 +14,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from snapask_desktop.sync.limits import MAX_DRIFT_MS
+
 COUNTER_BITS = 16
 COUNTER_MAX = (1 << COUNTER_BITS) - 1
-DEFAULT_MAX_DRIFT_MS = 5 * 60 * 1000
 
 VersionVector = dict[str, int]
-
-
-class ClockDriftError(ValueError):
-    """A remote stamp is further ahead of our wall clock than we accept."""
-
-    def __init__(self, remote_wall_ms: int, local_wall_ms: int, max_drift_ms: int) -> None:
-        self.remote_wall_ms = remote_wall_ms
-        self.local_wall_ms = local_wall_ms
-        self.ahead_ms = remote_wall_ms - local_wall_ms
-        super().__init__(
-            f"a clock is {self.ahead_ms / 1000:.0f} s ahead of this device's "
-            f"(at most {max_drift_ms / 1000:.0f} s accepted); check the system time"
-        )
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -59,17 +48,27 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class HybridClock:
-    """A thread-safe HLC (Kulkarni et al.): monotonic, close to wall time, causal across devices."""
+def ahead_ms(hlc: int, now_ms: int) -> int:
+    """How far the stamp's wall time is ahead of ``now_ms`` (negative when behind)."""
+    return (hlc >> COUNTER_BITS) - now_ms
 
-    def __init__(
-        self,
-        now_ms: Callable[[], int] = wall_clock_ms,
-        max_drift_ms: int = DEFAULT_MAX_DRIFT_MS,
-        last: int = 0,
-    ) -> None:
+
+def too_far_ahead(hlc: int, now_ms: int, max_drift_ms: int = MAX_DRIFT_MS) -> bool:
+    """Whether a receiver must refuse the stamp (section 9.8): the server rejects the op with
+    ``clock_skew``, a device stops applying before it. ``max_drift_ms`` is the server's own
+    limit, which it announces in ``welcome`` for devices to use too."""
+    return ahead_ms(hlc, now_ms) > max_drift_ms
+
+
+class HybridClock:
+    """A thread-safe HLC (Kulkarni et al.): monotonic, close to wall time, causal across devices.
+
+    It accepts any stamp: receivers check remote stamps with ``too_far_ahead`` before anything
+    is written, and a local edit must always be able to stamp past what is already stored.
+    """
+
+    def __init__(self, now_ms: Callable[[], int] = wall_clock_ms, last: int = 0) -> None:
         self._now_ms = now_ms
-        self._max_drift_ms = max_drift_ms
         self._last = Stamp.unpack(last)
         self._lock = threading.Lock()
 
@@ -88,12 +87,10 @@ class HybridClock:
             return self._last.pack()
 
     def observe(self, remote: int) -> int:
-        """Merge a received stamp; refuse one too far ahead of our wall clock."""
+        """Merge a received (or stored) stamp: the next stamp is past it."""
         theirs = Stamp.unpack(remote)
         with self._lock:
             physical = self._now_ms()
-            if theirs.wall_ms - physical > self._max_drift_ms:
-                raise ClockDriftError(theirs.wall_ms, physical, self._max_drift_ms)
             wall = max(physical, self._last.wall_ms, theirs.wall_ms)
             if wall == self._last.wall_ms == theirs.wall_ms:
                 counter = max(self._last.counter, theirs.counter)

@@ -4,17 +4,18 @@
 every replica that has seen the same set of states computes the same result. Conversations merge
 field by field, last writer wins on (hlc, device); vectors take the pointwise maximum; a delete
 survives only if the states carrying it knew everything the merge knows (else it is cancelled:
-a concurrent edit keeps the conversation). Messages and screenshots are grow-only sets.
+a concurrent edit keeps the conversation). Messages and screenshots are grow-only sets of
+immutable records (``message_added``, ``screenshot_added``), shared by the server and devices.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from snapask_desktop.sync.clock import Order, vv_bump, vv_compare, vv_merge
+from snapask_desktop.sync.clock import HybridClock, Order, vv_bump, vv_compare, vv_merge
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import MAX_TITLE_CHARS
 from snapask_desktop.sync.records import (
@@ -35,20 +36,21 @@ __all__ = [
     "ConversationState",
     "FieldStamp",
     "MergeResult",
-    "MessageMerge",
     "MessageRecord",
     "PurgeRecord",
     "ScreenshotRecord",
     "cancel_delete_for_messages",
     "edit_conversation",
+    "edit_stamp",
+    "edit_updates",
     "keep_other_version",
     "merge_conversation",
-    "merge_messages",
-    "merge_screenshot",
     "merge_states",
-    "message_order_key",
+    "message_added",
     "message_restores",
     "new_conversation",
+    "newest_stamp",
+    "screenshot_added",
 ]
 
 Value = str | bool
@@ -232,19 +234,18 @@ def edit_conversation(
 ) -> ConversationState:
     """A local edit (section 9.4); unchanged values are skipped unless ``force``.
 
-    ``hlc`` must come from this device's clock after it observed every stamp in ``state``.
-    Editing title/pinned/archived of a deleted conversation restores it (or, if the edit also
-    says ``deleted=True``, writes the delete again).
+    ``hlc`` must be past every stamp in ``state``: take it with ``edit_stamp``. Editing
+    title/pinned/archived of a deleted conversation restores it (or, if the edit also says
+    ``deleted=True``, writes the delete again).
     """
-    _check_changes(changes)
-    updates = {k: v for k, v in changes.items() if force or state.value(k) != v}
+    updates = edit_updates(state, changes, force=force)
     if not updates:
         return state
     if state.deleted and "deleted" not in updates:
         # This edit is a change the standing delete never saw: restore the conversation, or
         # (if the edit asks to stay deleted) re-stamp the delete so that it knows the edit.
         updates["deleted"] = "deleted" in changes
-    newest = max([state.hlc, *(s.hlc for s in state.field_hlc.values())])
+    newest = newest_stamp(state)
     if hlc <= newest:
         raise ValueError(f"stale HLC stamp {hlc}: the state already holds {newest}")
     stamp = FieldStamp(hlc, device_id)
@@ -260,6 +261,27 @@ def edit_conversation(
         # state >= the old one, or replicas that merged the old one would keep a larger value.
         updated_at=max(state.updated_at, now_ms),
     )
+
+
+def edit_updates(
+    state: ConversationState, changes: Mapping[str, Value], *, force: bool = False
+) -> dict[str, Value]:
+    """The fields a local edit writes (checked): those whose value changes, or all with
+    ``force``. Empty means the edit is a no-op: no stamp, no op."""
+    _check_changes(changes)
+    return {k: v for k, v in changes.items() if force or state.value(k) != v}
+
+
+def newest_stamp(state: ConversationState) -> int:
+    """The newest HLC stamp a state holds (its own or a field's)."""
+    return max(state.hlc, *(stamp.hlc for stamp in state.field_hlc.values()))
+
+
+def edit_stamp(clock: HybridClock, state: ConversationState, newest_message_hlc: int = 0) -> int:
+    """The stamp of a local edit of ``state``: past every stamp in it (a state merged from a
+    device whose clock ran ahead included), past its newest message (a delete stamped below
+    a message it saw would be cancelled by it, 9.6 rule 1) and past the clock's last stamp."""
+    return clock.observe(max(newest_stamp(state), newest_message_hlc))
 
 
 def keep_other_version(
@@ -296,57 +318,32 @@ def _check_title(value: object) -> None:
 # ---------------------------------------------------------------------- messages, screenshots
 
 
-@dataclass(frozen=True, slots=True)
-class MessageMerge:
-    """The union of two message sets, and what the remote side added."""
-
-    messages: tuple[MessageRecord, ...]  # all of them, in display order
-    added: tuple[MessageRecord, ...]  # those the local set did not have, in display order
-
-
-def message_order_key(message: MessageRecord) -> tuple[int, str]:
-    """Display order of messages: (hlc, id)."""
-    return (message.hlc, message.id)
-
-
-def merge_messages(local: Iterable[MessageRecord], remote: Iterable[MessageRecord]) -> MessageMerge:
-    """Union by id; the same id with different content raises ``message_mismatch``."""
-    by_id: dict[str, MessageRecord] = {}
-    for message in local:
-        _add_message(by_id, message)
-    added: dict[str, MessageRecord] = {}
-    for message in remote:
-        if _add_message(by_id, message):
-            added[message.id] = message
-    return MessageMerge(
-        messages=tuple(sorted(by_id.values(), key=message_order_key)),
-        added=tuple(sorted(added.values(), key=message_order_key)),
-    )
-
-
-def _add_message(by_id: dict[str, MessageRecord], message: MessageRecord) -> bool:
-    known = by_id.get(message.id)
+def message_added(known: MessageRecord | None, incoming: MessageRecord) -> bool:
+    """Whether ``incoming`` adds to the grow-only set of messages (9.7): True for an id not
+    ``known`` yet, False for the same message again; the same id with other content raises
+    ProtocolError ``message_mismatch`` (messages never change). The server rejects such an
+    op; a device keeps its own copy."""
     if known is None:
-        by_id[message.id] = message
         return True
-    if known != message:
+    if known != incoming:
         raise ProtocolError(
             ErrorCode.MESSAGE_MISMATCH,
-            f"message {message.id} exists with different content; messages never change",
+            f"message {incoming.id} exists with different content; messages never change",
         )
     return False
 
 
-def merge_screenshot(local: ScreenshotRecord | None, remote: ScreenshotRecord) -> ScreenshotRecord:
-    """Screenshot metadata is a function of the bytes: equal or ``screenshot_mismatch``."""
-    if local is None or local == remote:
-        return remote
-    if local.sha256 != remote.sha256:
-        raise ValueError(f"cannot merge screenshot {local.sha256} with {remote.sha256}")
-    raise ProtocolError(
-        ErrorCode.SCREENSHOT_MISMATCH,
-        f"screenshot {remote.sha256[:12]}… exists with different metadata",
-    )
+def screenshot_added(known: ScreenshotRecord | None, incoming: ScreenshotRecord) -> bool:
+    """As ``message_added`` for screenshot metadata, a function of the picture's bytes: equal
+    or ProtocolError ``screenshot_mismatch``."""
+    if known is None:
+        return True
+    if known != incoming:
+        raise ProtocolError(
+            ErrorCode.SCREENSHOT_MISMATCH,
+            f"screenshot {incoming.sha256[:12]}… exists with different metadata",
+        )
+    return False
 
 
 def message_restores(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from snapask_desktop.sync import limits
-from snapask_desktop.sync.clock import COUNTER_BITS
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import (
     BLOB_CHUNK_BYTES,
@@ -29,8 +28,6 @@ from snapask_desktop.sync.limits import (
     PROTOCOL_VERSION,
 )
 from snapask_desktop.sync.records import (
-    ConversationState,
-    MessageRecord,
     Payload,
     PurgeRecord,
     parse_payload,
@@ -626,26 +623,6 @@ CLIENT_FRAME_TYPES: tuple[str, ...] = tuple(_CLIENT_PARSERS)
 SERVER_FRAME_TYPES: tuple[str, ...] = tuple(_SERVER_PARSERS)
 
 
-# ====================================================================== stamps
-
-
-def payload_hlc(payload: Payload) -> int | None:
-    """The stamp a receiver checks for clock skew (conversations and messages), else None."""
-    if isinstance(payload, ConversationState | MessageRecord):
-        return payload.hlc
-    return None
-
-
-def ahead_ms(hlc: int, now_ms: int) -> int:
-    """How far the stamp's wall time is ahead of ``now_ms`` (negative when behind)."""
-    return (hlc >> COUNTER_BITS) - now_ms
-
-
-def too_far_ahead(hlc: int, now_ms: int, max_drift_ms: int = limits.MAX_DRIFT_MS) -> bool:
-    """Whether a receiver must refuse the stamp (``clock_skew``, section 9.8)."""
-    return ahead_ms(hlc, now_ms) > max_drift_ms
-
-
 __all__ = [
     "CLIENT_FRAME_TYPES",
     "DEFAULT_LIMITS",
@@ -674,7 +651,6 @@ __all__ = [
     "Push",
     "ServerFrame",
     "Welcome",
-    "ahead_ms",
     "check_device_id",
     "check_int",
     "check_uuid",
@@ -682,6 +658,4 @@ __all__ = [
     "parse_client_frame",
     "parse_payload",
     "parse_server_frame",
-    "payload_hlc",
-    "too_far_ahead",
 ]

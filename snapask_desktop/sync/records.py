@@ -154,11 +154,6 @@ class MessageRecord:
     device: str
     created_at: int
 
-    @property
-    def order_key(self) -> tuple[int, str]:
-        """Display order: (hlc, id)."""
-        return (self.hlc, self.id)
-
     def to_wire(self) -> dict[str, Any]:
         """The outbox/change payload."""
         return {
@@ -280,6 +275,13 @@ def parse_payload(obj: Any, *, from_device: bool = False) -> Payload:
     if not isinstance(kind, str) or kind not in allowed:
         raise ProtocolError(_BAD, f"type: must be one of {', '.join(allowed)}, not {kind!r}")
     return _PAYLOADS[kind].from_wire(obj)
+
+
+def payload_hlc(payload: Payload) -> int | None:
+    """The stamp a receiver checks for clock skew (conversations and messages), else None."""
+    if isinstance(payload, ConversationState | MessageRecord):
+        return payload.hlc
+    return None
 
 
 def _expect_type(f: Fields, kind: str) -> None:

@@ -58,7 +58,7 @@ from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.capture.qimage import qimage_view
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
-from snapask_desktop.sync.status import SyncState, SyncStatus
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.answer_worker import Task, TaskSignals
 from snapask_desktop.ui.chat_controller import ChatController, ChatStatus

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from snapask_desktop.sync import account
-from snapask_desktop.sync.client import SyncEvents
-from snapask_desktop.sync.runner import SyncRunner
-from snapask_desktop.sync.status import SyncState, SyncStatus
+from snapask_desktop.sync.device import account
+from snapask_desktop.sync.device.client import SyncEvents
+from snapask_desktop.sync.device.runner import SyncRunner
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 
 if TYPE_CHECKING:
     from snapask_desktop.store.records import ApplyReport

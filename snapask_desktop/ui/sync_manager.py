@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.sync.status import SyncState, SyncStatus
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui.thumbnails import BackgroundCalls
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class SyncManager(QObject):
         settings_store = self._settings_store or SettingsStore()
 
         def work() -> Settings:
-            from snapask_desktop.sync import account
+            from snapask_desktop.sync.device import account
 
             if bridge is not None:
                 bridge.stop()
@@ -322,7 +322,7 @@ def _has_token(url: str) -> bool:
     """Worker: whether the keyring holds a token for `url`; also imports the sync engine here
     so that building the bridge on the main thread costs no import."""
     import snapask_desktop.ui.sync_bridge  # noqa: F401
-    from snapask_desktop.sync import account
+    from snapask_desktop.sync.device import account
 
     return bool(account.get_token(url))
 
@@ -339,7 +339,7 @@ def _sign_in(
 ) -> Settings:
     """Worker: ask the server for a token, stop the old sync, forget an old server's state,
     save the settings. Raises with a sentence for the user."""
-    from snapask_desktop.sync import account
+    from snapask_desktop.sync.device import account
 
     try:
         url = account.normal_server_url(server_url)
@@ -359,7 +359,7 @@ def _sign_in(
 
 
 def _normal_or_none(url: str) -> str | None:
-    from snapask_desktop.sync import account
+    from snapask_desktop.sync.device import account
 
     try:
         return account.normal_server_url(url)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from snapask_desktop.config import Settings
 from snapask_desktop.sync.clock import wall_clock_ms
-from snapask_desktop.sync.status import SyncState, SyncStatus, ago
+from snapask_desktop.sync.device.status import SyncState, SyncStatus, ago
 from snapask_desktop.ui import style
 from snapask_desktop.ui.settings_dialog import (
     PageContext,

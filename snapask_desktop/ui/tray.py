@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from snapask_desktop.resources import resource_path
 from snapask_desktop.sync.clock import wall_clock_ms
-from snapask_desktop.sync.status import SyncState, SyncStatus, summary
+from snapask_desktop.sync.device.status import SyncState, SyncStatus, summary
 
 RECENT_COUNT = 5
 RECENT_TITLE_CHARS = 48

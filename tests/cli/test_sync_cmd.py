@@ -54,7 +54,7 @@ def test_signin_sync_status_signout(server: RunningServer, tmp_path: Path) -> No
     with Store.open(tmp_path / "phone") as phone:
         import asyncio
 
-        from snapask_desktop.sync.client import SyncEngine
+        from snapask_desktop.sync.device.client import SyncEngine
 
         token = server.sign_in("ada", PASSWORD, phone.device_id, "phone")
         asyncio.run(SyncEngine(phone, server.ws_url, lambda: token).sync_once())

@@ -15,7 +15,7 @@ import pytest
 
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
-from snapask_desktop.sync.client import SyncEngine
+from snapask_desktop.sync.device.client import SyncEngine
 from tests.capture.support.xserver import Xvfb
 from tests.support.cli import FILE_KEYRING
 from tests.support.desktop_app import App, desktop, wait_until

@@ -18,7 +18,7 @@ import pytest
 
 from snapask_desktop.server.config import SignInLimits
 from snapask_desktop.server.testing import RunningServer, running_server
-from snapask_desktop.sync import account
+from snapask_desktop.sync.device import account
 from tests.server.conftest import PASSWORD
 from tests.server.helpers import new_id
 

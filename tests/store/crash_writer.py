@@ -22,17 +22,13 @@ def message_text(round_no: int, i: int, j: int) -> str:
 
 
 def write_one(store: Store, round_no: int, i: int) -> None:
-    """One conversation: maybe a picture, four messages (one queued then finalised), a rename."""
+    """One conversation: maybe a picture, four messages, a rename."""
     conversation = store.create_conversation(f"round {round_no} conversation {i}")
     shot = None
     if i % 3 == 0:
         shot = store.add_screenshot(png_bytes(64, 48, seed=round_no * 10_000 + i))
     for j in range(MESSAGES_PER_CONVERSATION):
         text = message_text(round_no, i, j)
-        if j == 2:
-            pending = store.add_message(conversation.id, "user", text, status="pending")
-            store.finalise_message(pending.id)
-            continue
         store.add_message(
             conversation.id,
             "user" if j % 2 == 0 else "model",

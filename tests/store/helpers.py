@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,20 @@ def raw_sql(db_path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(db_path)
     connection.row_factory = sqlite3.Row
     return connection
+
+
+def add_pending_message(store: Any, conversation_id: str, text: str) -> str:
+    """A "pending" message row, as a release before the pending lifecycle went could write it
+    (never synced, no outbox op); returns its id. ``store`` is an open Store."""
+    message_id = str(uuid.uuid4())
+    with contextlib.closing(raw_sql(store.path)) as db, db:
+        db.execute(
+            "INSERT INTO message (id, conversation_id, role, text, model, status,"
+            " screenshot_sha256, hlc, device_id, created_at)"
+            " VALUES (?, ?, 'user', ?, NULL, 'pending', NULL, ?, ?, ?)",
+            (message_id, conversation_id, text, store.clock.now(), store.device_id, 0),
+        )
+    return message_id
 
 
 def rows(db_path: Path, sql: str, *params: Any) -> list[dict[str, Any]]:

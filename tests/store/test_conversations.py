@@ -11,12 +11,11 @@ import pytest
 from snapask_desktop.store import (
     AmbiguousId,
     InvalidInput,
-    InvalidState,
     NotFound,
     Store,
 )
 from snapask_desktop.store.validate import MAX_TEXT_CHARS, MAX_TITLE_CHARS
-from tests.store.helpers import png_bytes, raw_sql, rows
+from tests.store.helpers import add_pending_message, outbox_payloads, png_bytes, raw_sql, rows
 
 
 def test_create_and_get_round_trip(store: Store) -> None:
@@ -47,37 +46,14 @@ def test_messages_come_back_in_hlc_order_with_their_fields(store: Store) -> None
     assert {m.device_id for m in detail.messages} == {store.device_id}
 
 
-def test_pending_message_is_finalised_exactly_once(store: Store) -> None:
-    conversation = store.create_conversation("Offline")
-    pending = store.add_message(conversation.id, "user", "queued while offline", status="pending")
-    assert pending.status == "pending"
-    final = store.finalise_message(pending.id, text="queued while offline (sent)")
-    assert final.status == "final"
-    assert final.text == "queued while offline (sent)"
-    assert (final.id, final.hlc, final.created_at) == (pending.id, pending.hlc, pending.created_at)
-    with pytest.raises(InvalidState, match="already final"):
-        store.finalise_message(pending.id)
-    assert store.get_conversation(conversation.id).messages == (final,)
-
-
-def test_final_messages_cannot_be_finalised_and_unknown_ones_are_not_found(store: Store) -> None:
+def test_a_new_message_is_never_pending_but_an_old_pending_row_is_read(store: Store) -> None:
     conversation = store.create_conversation("x")
-    message = store.add_message(conversation.id, "user", "hello")
-    with pytest.raises(InvalidState):
-        store.finalise_message(message.id, text="changed")
-    assert store.get_conversation(conversation.id).messages[0].text == "hello"
-    with pytest.raises(NotFound):
-        store.finalise_message(str(uuid.uuid4()))
-    with pytest.raises(NotFound):
-        store.finalise_message("not-a-uuid")
-
-
-def test_pending_can_end_cancelled_but_not_pending_again(store: Store) -> None:
-    conversation = store.create_conversation("x")
-    pending = store.add_message(conversation.id, "user", "q", status="pending")
     with pytest.raises(InvalidInput, match="status"):
-        store.finalise_message(pending.id, status="pending")
-    assert store.finalise_message(pending.id, status="cancelled").status == "cancelled"
+        store.add_message(conversation.id, "user", "q", status="pending")
+    old = add_pending_message(store, conversation.id, "typed before an update")
+    [message] = store.get_conversation(conversation.id).messages
+    assert (message.id, message.status) == (old, "pending")
+    assert outbox_payloads(store.path, "message") == []
 
 
 def test_update_changes_only_given_fields(store: Store) -> None:

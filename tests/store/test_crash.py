@@ -31,12 +31,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from snapask_desktop.store import Store
-from snapask_desktop.store.payloads import (
-    conversation_payload,
-    message_payload,
-    screenshot_payload,
-)
+from snapask_desktop.store import Store, convert
 from tests.store.crash_writer import MESSAGES_PER_CONVERSATION, message_text
 from tests.store.helpers import rows
 
@@ -86,9 +81,7 @@ def check_conversations(store: Store, ops: dict[tuple[str, str], list[dict[str, 
     for summary in store.list_conversations(limit=1000, include_archived=True):
         detail = store.get_conversation(summary.id)
         conversation = detail.conversation
-        assert ops[("conversation", conversation.id)][-1] == conversation_payload(
-            conversation, store.device_id
-        )
+        assert ops[("conversation", conversation.id)][-1] == (convert.state(conversation).to_wire())
         names = [NAME.match(m.text) for m in detail.messages]
         assert all(names), [m.text for m in detail.messages]
         numbers = [(int(n[1]), int(n[2]), int(n[3])) for n in names if n]
@@ -97,7 +90,7 @@ def check_conversations(store: Store, ops: dict[tuple[str, str], list[dict[str, 
         assert len(numbers) <= MESSAGES_PER_CONVERSATION
         for message, (r, c, j) in zip(detail.messages, numbers, strict=True):
             assert message.text == message_text(r, c, j)
-            expected = [] if message.status == "pending" else [message_payload(message)]
+            expected = [convert.message_record(message).to_wire()]
             assert ops.get(("message", message.id), []) == expected
             [hit] = store.search(f"tok{r}x{c}x{j}")
             assert hit.summary.id == conversation.id
@@ -108,7 +101,7 @@ def check_conversations(store: Store, ops: dict[tuple[str, str], list[dict[str, 
 def check_screenshots(store: Store, ops: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
     for row in rows(store.path, "SELECT sha256 FROM screenshot"):
         info = store.screenshot_info(row["sha256"])
-        assert ops[("screenshot", info.sha256)] == [screenshot_payload(info)]
+        assert ops[("screenshot", info.sha256)] == [convert.screenshot_record(info).to_wire()]
         assert store.screenshot_bytes(info.sha256, verify=True)
         assert store.thumbnail_path(info.sha256).stat().st_size > 0
     for blob in (store.data_dir / "blobs").glob("*/*.*"):

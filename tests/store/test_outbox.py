@@ -75,15 +75,6 @@ def test_payloads_have_exactly_the_agreed_shape(store: Store) -> None:
     }
 
 
-def test_pending_message_gets_its_op_only_when_finalised(store: Store) -> None:
-    conversation = store.create_conversation("offline")
-    pending = store.add_message(conversation.id, "user", "draft", status="pending")
-    assert outbox_payloads(store.path, "message") == []
-    store.finalise_message(pending.id, text="sent")
-    [payload] = outbox_payloads(store.path, "message")
-    assert (payload["id"], payload["status"], payload["text"]) == (pending.id, "final", "sent")
-
-
 def test_edit_bumps_vv_hlc_and_only_the_changed_field_stamps(store: Store) -> None:
     created = store.create_conversation("t")
     renamed = store.update_conversation(created.id, title="t2", pinned=False)  # pinned unchanged
@@ -151,21 +142,18 @@ def _snapshot(store: Store) -> dict[str, list[dict[str, object]]]:
 def test_record_and_outbox_are_one_transaction(outbox_refuses_more: Store) -> None:
     store = outbox_refuses_more
     [existing] = store.list_conversations()
-    pending = store.add_message(existing.id, "user", "pending is not sent", status="pending")
-    before = _snapshot(store)  # a pending message writes no op, so it went through
+    before = _snapshot(store)
     attempts = [
         lambda: store.create_conversation("second"),
         lambda: store.update_conversation(existing.id, title="renamed"),
         lambda: store.delete_conversation(existing.id),
         lambda: store.add_message(existing.id, "model", "an answer"),
-        lambda: store.finalise_message(pending.id),
         lambda: store.add_screenshot(png_bytes(seed=2)),
     ]
     for attempt in attempts:
         with pytest.raises(StoreError, match="outbox refuses more"):
             attempt()
         assert _snapshot(store) == before
-    assert store.get_conversation(existing.id).messages[-1].status == "pending"
     assert store.search("renamed") == [] and store.search("answer") == []
 
 

@@ -15,7 +15,7 @@ from snapask_desktop.sync.limits import MAX_DRIFT_MS
 from snapask_desktop.sync.merge import merge_conversation, merge_states
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import FieldStamp, PurgeRecord
-from tests.store.helpers import png_bytes, rows
+from tests.store.helpers import add_pending_message, png_bytes, rows
 from tests.store.sync_fixtures import (
     PHONE,
     TABLET,
@@ -317,9 +317,9 @@ def _fields(record: object) -> dict[str, object]:
 def test_a_local_pending_message_gives_way_to_its_sent_version(store: Store) -> None:
     """A device restored from an old copy of its database: the server has the real one."""
     conversation = store.create_conversation("Backup")
-    pending = store.add_message(conversation.id, "user", "half typed", status="pending")
+    pending = add_pending_message(store, conversation.id, "half typed")  # an older release's
     sent = remote_message(
-        conversation.id, "fully typed", device=store.device_id, message_id=pending.id
+        conversation.id, "fully typed", device=store.device_id, message_id=pending
     )
     report = store.apply_changes([change(1, sent, store.device_id)], 1)
     assert report.mismatches == 0 and report.changed_conversations == {conversation.id}
@@ -447,6 +447,14 @@ def test_a_message_stamped_too_far_ahead_stops_the_batch_too(store: Store) -> No
     assert store.get_conversation(remote.id).messages == ()
 
 
+def test_the_drift_limit_the_server_announced_is_the_one_used(store: Store) -> None:
+    now = wall_clock_ms()
+    early = remote_conversation("two minutes early", at=now + 2 * 60_000)
+    report = store.apply_changes([change(1, early)], 1, now_ms=now, max_drift_ms=60_000)
+    assert (report.cursor, report.applied, report.skew_ahead_ms) == (0, 0, 2 * 60_000)
+    assert store.list_conversations() == []
+
+
 # ---------------------------------------------------------------------- purge
 
 
@@ -514,19 +522,6 @@ def test_local_edits_follow_the_pure_rules_after_a_merge(store: Store) -> None:
     assert edited.vv == {PHONE: 1, store.device_id: 1} and edited.device == store.device_id
     [op] = store.outbox_pending()
     assert op.payload["device"] == store.device_id and op.payload["vv"] == edited.vv
-
-
-def test_finalising_a_message_into_a_deleted_conversation_restores_it(store: Store) -> None:
-    conversation = store.create_conversation("Queued")
-    pending = store.add_message(conversation.id, "user", "sent when online", status="pending")
-    store.delete_conversation(conversation.id)
-    store.finalise_message(pending.id)
-    detail = store.get_conversation(conversation.id)
-    assert detail.conversation.deleted is False
-    assert [m.status for m in detail.messages] == ["final"]
-    payloads = [op.payload for op in store.outbox_pending()]
-    assert [p["type"] for p in payloads] == ["conversation", "message"]
-    assert payloads[0]["deleted"] is False
 
 
 def test_applying_survives_a_reopen_and_a_second_process(data_dir: Path) -> None:

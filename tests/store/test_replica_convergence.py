@@ -97,7 +97,7 @@ def _local(device: Device, kind: str, pick: int, a: int, flag: bool) -> None:
         elif kind == "restore":
             store.restore_conversation(cid)
         elif kind == "message":
-            store.add_message(cid, "user", f"message {a}", status="pending" if flag else "final")
+            store.add_message(cid, "user", f"message {a}")
         elif kind == "picture":
             shot = store.add_screenshot(png_bytes(24, 16, seed=a % 2))
             store.add_message(cid, "user", "see picture", screenshot_sha256=shot.sha256)

@@ -133,14 +133,6 @@ def test_renamed_title_is_reindexed(store: Store, filled: dict[str, str]) -> Non
     assert (hit.summary.id, hit.matched_in) == (filled["code"], "title")
 
 
-def test_finalised_text_is_what_is_found(store: Store) -> None:
-    conversation = store.create_conversation("q")
-    pending = store.add_message(conversation.id, "user", "placeholder", status="pending")
-    store.finalise_message(pending.id, text="zeppelin question")
-    assert store.search("placeholder") == []
-    assert ids(store.search("zeppelin")) == [conversation.id]
-
-
 def test_one_hit_per_conversation_newest_first_and_limited(store: Store) -> None:
     made = []
     for i in range(6):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from snapask_desktop.store import BlobCorrupt, ImageRejected, InvalidInput, Store
-from tests.store.helpers import png_bytes
+from tests.store.helpers import add_pending_message, png_bytes
 from tests.store.sync_fixtures import (
     ServerLog,
     StoreFactory,
@@ -24,7 +24,7 @@ def _fill(store: Store) -> None:
     first, _ = store.start_conversation("first", "q1", screenshot_sha256=shot.sha256)
     store.add_message(first.id, "model", "a1")
     second = store.create_conversation("second")
-    store.add_message(second.id, "user", "draft", status="pending")
+    add_pending_message(store, second.id, "draft")  # an older release's row: never sent
     store.delete_conversation(second.id)
     store.create_conversation("third")
 

@@ -19,8 +19,8 @@ from snapask_desktop.sync.merge import (
     edit_conversation,
     keep_other_version,
     merge_conversation,
-    merge_messages,
     merge_states,
+    message_added,
     message_restores,
     new_conversation,
 )
@@ -74,7 +74,7 @@ class Server:
             merged = payload if known is None else merge_states(known, payload)
             self.conversations[payload.id] = kept_by_messages(merged, self.messages)
         elif isinstance(payload, MessageRecord):
-            merge_messages(self.messages.values(), [payload])  # raises on a mismatch
+            message_added(self.messages.get(payload.id), payload)  # raises on a mismatch
             self.messages[payload.id] = payload
             state = self.conversations.get(payload.conversation_id)
             if state is not None:
@@ -242,7 +242,7 @@ class Replica:
         elif isinstance(payload, MessageRecord):
             self.clock.observe(payload.hlc)
             known = payload.id in self.messages
-            merge_messages(self.messages.values(), [payload])
+            message_added(self.messages.get(payload.id), payload)
             self.messages[payload.id] = payload
             state = self.conversations.get(payload.conversation_id)
             if state is None:  # its conversation arrives later: nothing else to do

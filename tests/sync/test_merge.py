@@ -17,12 +17,11 @@ from snapask_desktop.sync.merge import (
     edit_conversation,
     keep_other_version,
     merge_conversation,
-    merge_messages,
-    merge_screenshot,
     merge_states,
-    message_order_key,
+    message_added,
     message_restores,
     new_conversation,
+    screenshot_added,
 )
 from snapask_desktop.sync.records import check_conversation
 from tests.sync.factories import (
@@ -376,34 +375,22 @@ OTHER = "9c2d75a5-542e-4f88-86db-d3c4d60ce4f3"
 THIRD = "2c3e16b7-747b-481b-83b4-189471c3de15"
 
 
-def test_messages_merge_by_union_in_hlc_then_id_order() -> None:
-    first = message("one", message_id=THIRD, at=1)
-    tie_low = message("two", message_id=OTHER, at=2)
-    tie_high = message("three", message_id="e4b02264-de64-465f-811f-e29692d356f6", at=2)
-    result = merge_messages([tie_high, first], [tie_low, first])
-    assert result.messages == (first, tie_low, tie_high)
-    assert result.added == (tie_low,)
-    assert [message_order_key(m) for m in result.messages] == sorted(
-        message_order_key(m) for m in result.messages
-    )
-
-
-def test_the_same_message_id_with_other_content_is_a_protocol_error() -> None:
-    original = message("one")
+def test_a_message_is_added_once_and_never_changes() -> None:
+    original = message("one", message_id=THIRD, at=1)
+    assert message_added(None, original) is True
+    assert message_added(original, original) is False  # the same message again
     changed = dataclasses.replace(original, text="edited")
     with pytest.raises(ProtocolError) as caught:
-        merge_messages([original], [changed])
+        message_added(original, changed)
     assert caught.value.code is ErrorCode.MESSAGE_MISMATCH
-    with pytest.raises(ProtocolError):
-        merge_messages([original, changed], [])
 
 
 def test_screenshot_metadata_must_agree() -> None:
     shot = screenshot()
-    assert merge_screenshot(None, shot) == shot
-    assert merge_screenshot(shot, shot) == shot
+    assert screenshot_added(None, shot) is True
+    assert screenshot_added(shot, shot) is False
     with pytest.raises(ProtocolError) as caught:
-        merge_screenshot(shot, dataclasses.replace(shot, width=2))
+        screenshot_added(shot, dataclasses.replace(shot, width=2))
     assert caught.value.code is ErrorCode.SCREENSHOT_MISMATCH
 
 

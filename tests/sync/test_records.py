@@ -59,19 +59,6 @@ def test_payloads_round_trip_exactly(make: Callable[[], dict[str, Any]], cls: An
     assert cls.from_wire(json.loads(json.dumps(payload))) == record
 
 
-def test_the_store_payload_shapes_are_accepted() -> None:
-    # The exact keys the store's outbox writes (snapask_desktop/store/payloads.py).
-    from snapask_desktop.store.payloads import message_payload, screenshot_payload
-    from snapask_desktop.store.records import Message, ScreenshotInfo
-
-    stored = Message(MSG_ID, CONV, "user", "hi", None, "final", None, hlc(5), LAPTOP, 1)
-    assert MessageRecord.from_wire(message_payload(stored)).to_wire() == message_payload(stored)
-    info = ScreenshotInfo(SHA, 28, 1, 1, "image/png", 1)
-    assert ScreenshotRecord.from_wire(screenshot_payload(info)).to_wire() == (
-        screenshot_payload(info)
-    )
-
-
 MSG_ID = "9c2d75a5-542e-4f88-86db-d3c4d60ce4f3"
 
 

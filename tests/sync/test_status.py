@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from snapask_desktop.sync.account import normal_server_url, token_account, websocket_url
-from snapask_desktop.sync.status import SyncState, SyncStatus, ago, summary
+from snapask_desktop.sync.device.account import normal_server_url, token_account, websocket_url
+from snapask_desktop.sync.device.status import SyncState, SyncStatus, ago, summary
 
 NOW = 1_795_000_000_000
 
@@ -68,6 +68,6 @@ def test_server_urls_are_normalised() -> None:
 def test_frames_are_compressed_only_for_servers_beyond_the_lan(
     url: str, compression: str | None
 ) -> None:
-    from snapask_desktop.sync.connection import compression_for
+    from snapask_desktop.sync.device.connection import compression_for
 
     assert compression_for(url) == compression

@@ -15,9 +15,9 @@ import pytest
 
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
-from snapask_desktop.sync.client import PassResult, SyncEngine, SyncEvents
-from snapask_desktop.sync.runner import SyncRunner
-from snapask_desktop.sync.status import SyncStatus
+from snapask_desktop.sync.device.client import PassResult, SyncEngine, SyncEvents
+from snapask_desktop.sync.device.runner import SyncRunner
+from snapask_desktop.sync.device.status import SyncStatus
 from tests.support.desktop_app import wait_until
 from tests.support.postgres import fresh_database
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from snapask_desktop.store import Store
-from snapask_desktop.sync.client import SyncEngine
+from snapask_desktop.sync.device.client import SyncEngine
 
 
 def main() -> None:

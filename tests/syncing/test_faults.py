@@ -3,6 +3,7 @@ wrong clocks and tokens. Nothing may be lost and nothing duplicated."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -18,8 +19,9 @@ from snapask_desktop.server import schema
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
-from snapask_desktop.sync.connection import Closed
-from snapask_desktop.sync.status import SyncState
+from snapask_desktop.sync.device.client import ClockBehind
+from snapask_desktop.sync.device.connection import Closed
+from snapask_desktop.sync.device.status import SyncState
 from tests.support.cli import REPO
 from tests.support.tcp_proxy import tcp_proxy
 from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for
@@ -192,6 +194,25 @@ def test_a_clock_far_ahead_is_refused_and_the_change_kept(fleet: Fleet) -> None:
     assert any("clock is ahead" in notice for notice in a.notices)
     b.sync()
     assert b.store.list_conversations() == []
+
+
+def test_the_servers_announced_drift_limit_is_the_devices_too(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    """The server tightened its drift limit after accepting a change stamped 3 min ahead:
+    a device applies nothing stamped further ahead than the ``welcome`` allows."""
+    a, b = fleet.device(), fleet.device()
+    a.store.clock = HybridClock(now_ms=lambda: wall_clock_ms() + 3 * 60_000)
+    a.store.create_conversation("three minutes early")
+    a.sync()  # accepted under the default limit of 5 minutes
+    assert a.store.outbox_count() == 0
+    server.stop()
+    server.config = dataclasses.replace(server.config, max_drift_ms=60_000)
+    server.start()
+    with pytest.raises(ClockBehind, match="ahead of this computer's clock"):
+        b.sync()
+    assert b.store.list_conversations() == []
+    assert b.store.sync_cursor() == 0
 
 
 def test_a_wrong_or_revoked_token_stops_syncing_and_says_sign_in(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from snapask_desktop.server.testing import running_server
 from snapask_desktop.store import Store
-from snapask_desktop.sync.connection import Closed
+from snapask_desktop.sync.device.connection import Closed
 from tests.support.tcp_proxy import tcp_proxy
 from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot
 

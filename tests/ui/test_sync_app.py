@@ -21,9 +21,9 @@ from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.services import Services
 from snapask_desktop.single_instance import Request
 from snapask_desktop.store.repository import Store
-from snapask_desktop.sync import account
-from snapask_desktop.sync.client import SyncEngine
-from snapask_desktop.sync.status import SyncState
+from snapask_desktop.sync.device import account
+from snapask_desktop.sync.device.client import SyncEngine
+from snapask_desktop.sync.device.status import SyncState
 from snapask_desktop.ui.tray import TrayState
 from tests.ui.sync_support import PASSWORD, USER, titles, wait_for
 
@@ -142,7 +142,7 @@ def test_an_app_without_sync_never_loads_the_sync_client() -> None:
         "desktop = Desktop(app, Services(Settings()), [])\n"
         "desktop._show_sync_status()\n"
         "desktop.sync.start()\n"
-        "loaded = [m for m in ('websockets', 'httpx', 'snapask_desktop.sync.client',\n"
+        "loaded = [m for m in ('websockets', 'httpx', 'snapask_desktop.sync.device.client',\n"
         "          'snapask_desktop.ui.sync_bridge') if m in sys.modules]\n"
         "desktop.shutdown()\n"
         "print(loaded)\n"

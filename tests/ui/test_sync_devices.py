@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop.config import Settings
 from snapask_desktop.server.testing import RunningServer, running_server
-from snapask_desktop.sync.status import SyncState
+from snapask_desktop.sync.device.status import SyncState
 from snapask_desktop.ui.chat_widgets import AnswerBubble, QuestionBubble
 from snapask_desktop.ui.chat_window import ChatWindow
 from snapask_desktop.ui.history_window import HistoryWindow

@@ -15,9 +15,9 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.config import Settings, SettingsStore
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store.repository import Store
-from snapask_desktop.sync import account
-from snapask_desktop.sync.client import SyncEngine
-from snapask_desktop.sync.status import SyncState
+from snapask_desktop.sync.device import account
+from snapask_desktop.sync.device.client import SyncEngine
+from snapask_desktop.sync.device.status import SyncState
 from snapask_desktop.ui.settings_dialog import DEFAULT_PAGES, PageContext, SettingsDialog
 from snapask_desktop.ui.sync_manager import SyncManager
 from snapask_desktop.ui.sync_page import SyncPage, pending_line, status_line
@@ -237,7 +237,7 @@ def test_the_device_name_is_saved_with_the_dialog_before_signing_in(
 
 
 def test_status_and_pending_lines() -> None:
-    from snapask_desktop.sync.status import SyncStatus
+    from snapask_desktop.sync.device.status import SyncStatus
 
     offline = SyncStatus(SyncState.OFFLINE, "Offline: the sync server cannot be reached; retrying.")
     assert status_line(offline.with_(retry_in_ms=7600)).endswith("retrying. (next try in 8 s)")

@@ -8,8 +8,8 @@ from PySide6.QtCore import QCoreApplication
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop.store.records import ConflictRecord, Message
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.records import FieldStamp
-from snapask_desktop.sync.status import SyncState, SyncStatus
 from snapask_desktop.ui.chat_widgets import AnswerBubble, QuestionBubble, Transcript
 from snapask_desktop.ui.conflict_banner import ConflictBanner, banner_content, quoted
 from snapask_desktop.ui.sync_manager import restored_notice

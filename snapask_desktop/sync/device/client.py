@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from snapask_desktop import __version__
 from snapask_desktop.sync.clock import wall_clock_ms
-from snapask_desktop.sync.connection import Closed, Connection, Refused, ServerError
+from snapask_desktop.sync.device.connection import Closed, Connection, Refused, ServerError
+from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
+from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.errors import CloseCode, ErrorCode
-from snapask_desktop.sync.limits import MAX_DRIFT_MS
-from snapask_desktop.sync.outgoing import Outgoing, PushOutcome
 from snapask_desktop.sync.protocol import (
     DEFAULT_LIMITS,
     Applied,
@@ -36,7 +36,6 @@ from snapask_desktop.sync.protocol import (
     Welcome,
 )
 from snapask_desktop.sync.session import Verdict, clock_skew_delay_ms, plan_changes, retry_delay_ms
-from snapask_desktop.sync.status import SyncState, SyncStatus
 
 if TYPE_CHECKING:
     from snapask_desktop.store import Store
@@ -236,10 +235,11 @@ class SyncEngine:
         assert isinstance(welcome, Welcome)
         self._conn = conn
         self._limits = DEFAULT_LIMITS.tightest(welcome.limits)
-        if abs(welcome.server_time_ms - wall_clock_ms()) > MAX_DRIFT_MS:
+        drift_ms = self._limits.max_drift_ms
+        if abs(welcome.server_time_ms - wall_clock_ms()) > drift_ms:
             self._events.notice(
-                "This computer's clock differs from the sync server's by more than 5 minutes; "
-                "set the clock right or changes may be refused."
+                "This computer's clock differs from the sync server's by more than "
+                f"{_minutes(drift_ms)}; set the clock right or changes may be refused."
             )
         if welcome.head < self._cursor:
             # The server lost data (restored from an old backup): start over and resend all.
@@ -309,12 +309,15 @@ class SyncEngine:
             return False
         if plan.verdict is Verdict.GAP:
             return True
+        drift_ms = self._limits.max_drift_ms  # the server's, if tighter than ours
         if len(plan.apply) <= INLINE_CHANGES:
             # A live edit or two: write here. A worker thread would add two thread wake-ups
             # (about a millisecond each on an idle machine) to every change's way to the screen.
-            report = self._store.apply_changes(plan.apply, plan.new_cursor)
+            report = self._store.apply_changes(plan.apply, plan.new_cursor, max_drift_ms=drift_ms)
         else:
-            report = await asyncio.to_thread(self._store.apply_changes, plan.apply, plan.new_cursor)
+            report = await asyncio.to_thread(
+                self._store.apply_changes, plan.apply, plan.new_cursor, max_drift_ms=drift_ms
+            )
         self._cursor = report.cursor
         self._events.applied(report)
         if report.wrote_ops:
@@ -420,6 +423,11 @@ def _needs_user(error: Exception) -> str | None:
     elif isinstance(error, Closed) and error.code in _CLOSE_CODES:
         code = _CLOSE_CODES[CloseCode(error.code)]
     return _NEEDS_USER.get(ErrorCode(code)) if code in _NEEDS_USER else None
+
+
+def _minutes(ms: int) -> str:
+    minutes = max(1, round(ms / 60_000))
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
 
 
 def _offline_text(error: Exception) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from snapask_desktop.loop_thread import LoopThread
-from snapask_desktop.sync.client import SyncEngine, SyncEvents
-from snapask_desktop.sync.status import SyncStatus
+from snapask_desktop.sync.device.client import SyncEngine, SyncEvents
+from snapask_desktop.sync.device.status import SyncStatus
 
 if TYPE_CHECKING:
     from snapask_desktop.store import Store

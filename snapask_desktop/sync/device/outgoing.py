@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from snapask_desktop.sync.connection import Connection, ServerError
+from snapask_desktop.sync.device.connection import Connection, ServerError
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.protocol import Ack, BlobAck, BlobPut, Limits, Op, Push
 from snapask_desktop.sync.records import ScreenshotRecord, parse_payload
