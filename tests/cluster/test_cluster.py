@@ -17,8 +17,8 @@ import pytest
 from snapask_desktop.server.cluster import Cluster, ClusterState, free_ports
 from snapask_desktop.server.testing import http_request
 from snapask_desktop.store import Store
-from snapask_desktop.sync.client import SyncEvents
-from snapask_desktop.sync.runner import SyncRunner
+from snapask_desktop.sync.device.client import SyncEvents
+from snapask_desktop.sync.device.runner import SyncRunner
 from tests.support.desktop_app import wait_until
 from tests.support.postgres import fresh_database
 from tests.support.redis_server import redis_server
