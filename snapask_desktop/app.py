@@ -184,6 +184,7 @@ class Desktop(QObject):
         tray.show_history.connect(self.show_history)
         tray.show_settings.connect(self.show_settings)
         tray.pause_toggled.connect(self._pause_hotkeys)
+        tray.retry_hotkeys.connect(self._apply_hotkeys)
         tray.sync_now.connect(self._sync_now)
         tray.quit_requested.connect(self.quit)
         self.hotkeys.triggered.connect(self._hotkey)
@@ -291,10 +292,16 @@ class Desktop(QObject):
                 self.hotkeys.start(bindings)
         except Exception as error:  # HotkeyError / HotkeyUnavailable: say so, keep running
             self._hotkeys_failed(str(error))
+            return
+        if self._hotkey_problem:  # they work again (e.g. after "turn them on again")
+            self._hotkeys_failed("", quiet=True)
 
-    def _hotkeys_failed(self, reason: str) -> None:
+    def _hotkeys_failed(self, reason: str, quiet: bool = False) -> None:
         self._hotkey_problem = reason
+        self.tray.set_hotkey_problem(reason)
         self._update_tray_state()
+        if quiet:
+            return
         self._tell("Global hotkeys are not available", reason, problem=True)
 
     def _pause_hotkeys(self, paused: bool) -> None:

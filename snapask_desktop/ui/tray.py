@@ -90,6 +90,7 @@ class Tray(QObject):
     show_settings = Signal()
     sync_now = Signal()
     pause_toggled = Signal(bool)
+    retry_hotkeys = Signal()
     quit_requested = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -183,6 +184,14 @@ class Tray(QObject):
     def set_paused(self, paused: bool) -> None:
         self.actions["pause"].setChecked(paused)
 
+    def set_hotkey_problem(self, reason: str) -> None:
+        """Say in the menu that the hotkeys do not work ("" = they do), with a way to retry:
+        a tooltip alone is easy to miss, and pausing makes no sense while they are off."""
+        retry = self.actions["hotkeys_retry"]
+        retry.setVisible(bool(reason))
+        retry.setToolTip(reason)
+        self.actions["pause"].setVisible(not reason)
+
     def notify(self, title: str, message: str, problem: bool = False) -> None:
         """A desktop notification from the tray icon."""
         kind = (
@@ -209,6 +218,8 @@ class Tray(QObject):
         add("sync_now", "Sync now", self.sync_now)
         self.actions["sync_now"].setVisible(False)
         self.menu.aboutToShow.connect(self._update_sync_line)
+        add("hotkeys_retry", "Hotkeys are off — turn them on again", self.retry_hotkeys)
+        self.actions["hotkeys_retry"].setVisible(False)
         pause = self.menu.addAction("Pause hotkeys")
         pause.setCheckable(True)
         pause.toggled.connect(self.pause_toggled)

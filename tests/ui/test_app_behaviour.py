@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.app import Desktop
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
+from snapask_desktop.ui.tray import TrayState
 
 
 @pytest.fixture
@@ -94,3 +95,21 @@ def test_an_unusable_environment_override_is_told_not_fatal(
     assert settings.openai_model == "qwen2.5vl"  # the file's settings still apply
     assert settings.openai_base_url == Settings().openai_base_url
     assert len(problems) == 1 and "SNAPASK_OPENAI_BASE_URL" in problems[0]
+
+
+def test_hotkeys_that_stop_are_shown_in_the_tray_with_a_way_back(desktop: Desktop) -> None:
+    told: list[str] = []
+    desktop._tell = lambda title, message, problem=False: told.append(message)
+    retry = desktop.tray.actions["hotkeys_retry"]
+    assert not retry.isVisible() and desktop.tray.actions["pause"].isVisible()
+    desktop.hotkeys.failed.emit("Global hotkeys stopped working (ConnectionClosedError).")
+    assert desktop.tray.state is TrayState.PROBLEM
+    assert "stopped working" in desktop.tray.detail
+    assert told == ["Global hotkeys stopped working (ConnectionClosedError)."]
+    assert retry.isVisible() and not desktop.tray.actions["pause"].isVisible()
+    assert "turn them on again" in retry.text()
+    # Here (no X server) starting again fails too: the menu keeps saying so, with the new reason.
+    retry.trigger()
+    assert retry.isVisible() and "X display" in desktop.tray.detail
+    desktop._hotkeys_failed("", quiet=True)  # what a successful start does
+    assert not retry.isVisible() and desktop.tray.state is TrayState.IDLE
