@@ -192,6 +192,9 @@ class Desktop(QObject):
         # Restore other windows first, so the new chat window ends up on top of them.
         for done in (self.capture.captured, self.capture.cancelled, self.capture.failed):
             done.connect(self._restore_own_windows)
+        self.capture.captured.connect(self.chat.forget_hidden)
+        self.capture.cancelled.connect(self.chat.restore_windows)  # no picture: back as it was
+        self.capture.failed.connect(lambda _reason: self.chat.restore_windows())
         self.capture.captured.connect(self._show_picture)
         self.capture.encoded.connect(self.chat.picture_encoded)
         self.capture.failed.connect(self._capture_failed)

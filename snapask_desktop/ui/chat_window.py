@@ -613,6 +613,7 @@ class ChatUI(QObject):
         )
         self._state = state
         self._window: ChatWindow | None = None
+        self._hidden: list[QWidget] = []  # hidden for a capture, shown again if it is cancelled
         self._sync_connected = False
         self.controller.conversation_changed.connect(self.conversation_changed)
         self.controller.answering_changed.connect(self.answering_changed)
@@ -683,14 +684,31 @@ class ChatUI(QObject):
         self.controller.picture_failed(reason, capture_id)
 
     def hide_windows(self) -> bool:
-        """Hide the chat window and picture viewer (before a capture); True if any was shown."""
+        """Hide the chat window and picture viewer (before a capture); True if any was shown.
+
+        `restore_windows()` brings them back if the capture ends without a picture."""
         window = self._window
         if window is None:
             return False
         shown = [w for w in (window, window.viewer) if w is not None and w.isVisible()]
         for widget in shown:
             widget.hide()
+        self._hidden = shown
         return bool(shown)
+
+    def restore_windows(self) -> None:
+        """Show again what `hide_windows()` hid: the capture was cancelled or failed, and the
+        conversation the user was in must not vanish with it."""
+        hidden, self._hidden = self._hidden, []
+        for widget in hidden:
+            widget.show()
+        if hidden:
+            hidden[0].raise_()
+            hidden[0].activateWindow()
+
+    def forget_hidden(self) -> None:
+        """A capture arrived: the chat window shows it, so nothing is restored."""
+        self._hidden = []
 
     def apply_settings(self, settings: Settings) -> None:
         """New settings: provider, model, templates, translation language."""

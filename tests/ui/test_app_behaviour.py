@@ -113,3 +113,19 @@ def test_hotkeys_that_stop_are_shown_in_the_tray_with_a_way_back(desktop: Deskto
     assert retry.isVisible() and "X display" in desktop.tray.detail
     desktop._hotkeys_failed("", quiet=True)  # what a successful start does
     assert not retry.isVisible() and desktop.tray.state is TrayState.IDLE
+
+
+@pytest.mark.parametrize("ending", ["cancelled", "failed"])
+def test_a_capture_without_a_picture_brings_the_chat_window_back(
+    qtbot: QtBot, desktop: Desktop, ending: str
+) -> None:
+    desktop.chat.new_chat()
+    window = desktop.chat.window
+    qtbot.waitUntil(window.isVisible)
+    assert desktop._hide_own_windows() is True
+    assert not window.isVisible()
+    if ending == "cancelled":
+        desktop.capture.cancelled.emit()  # Esc in the overlay
+    else:
+        desktop.capture.failed.emit("The screen could not be read.")
+    assert window.isVisible()
