@@ -71,7 +71,8 @@ class ChatStatus:
     action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
-    settings: bool = False  # the fix is in Settings (API key, model): offer to open them
+    # The Settings page holding the fix ("api_key", "general" for the model); "" = none.
+    settings_page: str = ""
 
 
 @dataclass(frozen=True)
@@ -861,7 +862,8 @@ class ChatController(QObject):
             ErrorKind.MODEL_NOT_FOUND: f"{name} has no model called '{model}'.",
         }
         fix = "Fix it in Settings, then press Retry."
-        return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings=True)
+        page = "general" if kind is ErrorKind.MODEL_NOT_FOUND else "api_key"
+        return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings_page=page)
 
     def _shown(self, conversation_id: str) -> bool:
         return conversation_id == self._cid and self._ready

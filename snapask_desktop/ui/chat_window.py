@@ -96,7 +96,7 @@ SAVE_DELAY_MS = 400
 class ChatWindow(QWidget):
     """The floating chat window; see the module docstring."""
 
-    settings_requested = Signal()  # the user wants to fix a key/model problem in Settings
+    settings_requested = Signal(str)  # fix a key/model problem on this Settings page
 
     def __init__(
         self,
@@ -596,7 +596,7 @@ class ChatUI(QObject):
     conversation_changed = Signal(str)  # stored content changed: refresh history / recent
     answering_changed = Signal(bool)  # an answer is streaming (tray icon)
     waiting_changed = Signal(int)  # questions waiting for the provider (tray icon)
-    settings_requested = Signal()  # "Settings…" from an API key or model error
+    settings_requested = Signal(str)  # "Settings…" from an API key or model error: the page
 
     def __init__(
         self,

@@ -129,3 +129,13 @@ def test_a_capture_without_a_picture_brings_the_chat_window_back(
     else:
         desktop.capture.failed.emit("The screen could not be read.")
     assert window.isVisible()
+
+
+def test_settings_from_a_key_error_opens_the_api_key_page(desktop: Desktop) -> None:
+    desktop.show_settings()
+    dialog = desktop._settings_dialog
+    dialog.show_page("hotkeys")  # the page visited last
+    dialog.hide()
+    desktop.chat.settings_requested.emit("api_key")  # "Settings…" beside "rejected the API key"
+    assert dialog.isVisible()
+    assert dialog.stack.currentWidget() is dialog.page("api_key")

@@ -129,8 +129,9 @@ def test_retry_after_an_error(window, services, gemini, qtbot) -> None:
     assert row.isVisibleTo(window) and row.button.text() == "Retry"
     assert row.label.text() == "Gemini rejected the API key. Fix it in Settings, then press Retry."
     assert row.settings_button.isVisibleTo(window)
-    with qtbot.waitSignal(window.settings_requested, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.settings_requested, timeout=TIMEOUT_MS) as opened:
         qtbot.mouseClick(row.settings_button, Qt.MouseButton.LeftButton)
+    assert opened.args == ["api_key"]  # the page with the key, not the last one visited
     assert answers(window) == []  # nothing arrived: no empty answer bubble
     assert saved(services, window) == [("user", "final", "try me")]
     qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)
