@@ -11,6 +11,7 @@ Esc hides the window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
@@ -241,9 +242,13 @@ class ChatWindow(QWidget):
         add("Ctrl+N", self.controller.new_conversation)
 
     def _rebuild_chips(self) -> None:
+        self._keeping_focus(self._make_chips)
+
+    def _make_chips(self) -> None:
         while self.chip_layout.count():
             item = self.chip_layout.takeAt(0)
             if item is not None and item.widget() is not None:
+                item.widget().hide()  # at once: a focused chip must count as gone
                 item.widget().deleteLater()
         previous: QWidget = self.send_button
         for action in self.controller.quick_actions():
@@ -401,7 +406,21 @@ class ChatWindow(QWidget):
                 bubble.finish(status, text)
         self._update_controls()
 
+    def _keeping_focus(self, update: Callable[[], None]) -> None:
+        """Run `update`; if it hid, disabled or removed the focused control (Retry, Send now, a
+        quick action), the input takes the focus, so what the user types next still lands."""
+        before = self.focusWidget()
+        update()
+        if before is None or before is self.prompt:
+            return
+        gone = before is not self.focusWidget() or not before.isVisibleTo(self)
+        if gone or not before.isEnabled():
+            self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def _status_changed(self, status: ChatStatus) -> None:
+        self._keeping_focus(lambda: self._show_status(status))
+
+    def _show_status(self, status: ChatStatus) -> None:
         self.status_row.show_status(status)
         questions = self.transcript.questions()
         for question in questions:
@@ -411,6 +430,9 @@ class ChatWindow(QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
+        self._keeping_focus(self._enable_controls)
+
+    def _enable_controls(self) -> None:
         busy, loading = self.controller.answering_here, self.controller.loading
         self.send_button.setText("Stop" if busy else "Send")
         tip = "Stop the answer (Ctrl+.)" if busy else "Send the question (Enter)"

@@ -564,3 +564,28 @@ def test_the_prompt_waits_while_a_conversation_is_opened(window, services, qtbot
     qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 2, timeout=TIMEOUT_MS)
     assert not window.prompt.isReadOnly() and window.send_button.isEnabled()
     assert all(chip.isEnabled() for chip in window.chip_buttons())
+
+
+def test_focus_returns_to_the_input_when_the_focused_retry_goes(window, gemini, qtbot) -> None:
+    gemini.script(fg.invalid_key())
+    ask(window, qtbot, "try me")
+    qtbot.waitUntil(lambda: window.status_row.button.isVisibleTo(window), timeout=TIMEOUT_MS)
+    retry = window.status_row.button
+    retry.setFocus()  # reached with Tab
+    qtbot.keyClick(retry, Qt.Key.Key_Space)  # pressed from the keyboard
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    assert not retry.isVisibleTo(window)
+    assert window.focusWidget() is window.prompt  # typing goes on in the input
+
+
+def test_focus_returns_to_the_input_when_a_focused_quick_action_greys_out(
+    window, gemini, qtbot
+) -> None:
+    gemini.script(fg.Stall(chunks=("thinking",), seconds=30))
+    chip = window.chip_buttons()[0]
+    chip.setFocus()
+    qtbot.keyClick(chip, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.controller.answering_here, timeout=TIMEOUT_MS)
+    assert not chip.isEnabled()
+    assert window.focusWidget() is window.prompt
+    window.controller.stop()
