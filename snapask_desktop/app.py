@@ -441,10 +441,13 @@ class Desktop(QObject):
 
     def _refresh_recent(self) -> None:
         # Before the store is open this reads the file with plain sqlite3 (no SQLAlchemy).
-        self.reads.call(lambda: self.services.lazy_store.recent(5), self._show_recent)
+        recent = self.services.lazy_store.recent
+        self.reads.call(lambda: recent(5, pinned_first=True), self._show_recent)
 
     def _show_recent(self, rows: list[ConversationSummary]) -> None:
-        self.tray.set_recent([(row.id, row.title) for row in rows])
+        # Pinned first; the reopen hotkey's label goes on the newest, which is what it opens.
+        newest = max(rows, key=lambda row: row.last_activity_hlc).id if rows else None
+        self.tray.set_recent([(row.id, row.title) for row in rows], newest=newest)
 
     def _update_tray_state(self, *_args: object) -> None:
         state, detail = combined_state(
