@@ -163,6 +163,7 @@ class ChatController(QObject):
         self._answering = False
         self._queue_sending = False
         self._waiting = 0
+        self._kicked: str | None = None  # the waiting conversation Send now just tried
         self._blob_fetcher: Callable[[str], None] | None = None
         self._device_id = ""
         self._reset_fields()
@@ -410,6 +411,7 @@ class ChatController(QObject):
             return False
         if self._cid is not None and self._cid in self._queue.queue:
             self._queue.queue.kick(self._cid)
+            self._kicked = self._cid  # its outcome is told in so many words
             self._set_status(ChatStatus("sending", "Trying to send your question now…"))
             return True
         if self._unsaved_question is not None:
@@ -803,12 +805,15 @@ class ChatController(QObject):
 
     def _queue_waiting(self, conversation_id: str, delay_s: float, reason: str) -> None:
         self._update_answering(queue_sending=False)
+        tried_now = self._kicked == conversation_id
+        if tried_now:
+            self._kicked = None
         if self._shown(conversation_id):
             if self._queue_streaming:
                 self._queue_streaming = False
                 self._update_answering()
                 self.answer_finished.emit("error", "")
-            self._set_status(_waiting_status(reason, delay_s))
+            self._set_status(_waiting_status(reason, delay_s, tried_now=tried_now))
 
     def _queue_answered(self, conversation_id: str, result: AnswerResult) -> None:
         self._update_answering(queue_sending=False)
@@ -903,8 +908,10 @@ NO_ANSWER_YET = "This question has no answer yet."
 _SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})
 
 
-def _waiting_status(reason: str, next_try_s: float | None) -> ChatStatus:
+def _waiting_status(reason: str, next_try_s: float | None, tried_now: bool = False) -> ChatStatus:
     message = "Waiting to send: your question goes out by itself once the AI provider answers."
+    if tried_now:  # Send now was pressed: say it was tried, not just the same words again
+        message = "Tried just now, without success. " + message
     return ChatStatus("waiting", message, "send_now", reason, next_try_s)
 
 

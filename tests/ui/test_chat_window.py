@@ -589,3 +589,26 @@ def test_focus_returns_to_the_input_when_a_focused_quick_action_greys_out(
     assert not chip.isEnabled()
     assert window.focusWidget() is window.prompt
     window.controller.stop()
+
+
+def test_waiting_shows_one_countdown_and_send_now_says_it_tried(window, gemini, qtbot) -> None:
+    gemini.script(*(fg.overloaded() for _ in range(20)))  # the provider stays down
+    ask(window, qtbot, "now?")
+    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    row = window.status_row
+    shown = f"{row.label.text()} {row.detail.text()}"
+    assert shown.count(" s.") == 1 and "Next try in" in shown  # one live countdown
+    sent = len(gemini.generate_requests())
+    qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)  # "Send now"
+    qtbot.waitUntil(lambda: len(gemini.generate_requests()) > sent, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    assert row.label.text().startswith("Tried just now, without success.")
+    assert row.button.text() == "Send now"
+    window.controller.shutdown()
+
+
+def test_the_breaker_message_has_no_countdown_of_its_own() -> None:
+    from snapask_desktop.ai import errors
+
+    message = errors.unavailable("gemini", 5, 29.2).user_message
+    assert " s." not in message and "29" not in message
