@@ -91,9 +91,9 @@ def main() -> None:
             xdotool(app.env, "mousemove", "170", "185", "mousedown", "1")
             xdotool(app.env, "mousemove", "900", "400")
             xdotool(app.env, "mousemove", "1250", "470")
+            xdotool(app.env, "mouseup", "1")  # the Ask / Cancel buttons appear
             time.sleep(0.3)
             shoot(screen.name, "overlay")
-            xdotool(app.env, "mouseup", "1")
             xdotool(app.env, "key", "Return")
             chat = driver.wait_mapped("SnapAsk —")
             chunks = tuple(ANSWER[i : i + 40] for i in range(0, len(ANSWER), 40))

@@ -179,12 +179,16 @@ class Desktop(QObject):
         self._wire_menu(tray)
         tray.open_conversation.connect(self.chat.open_conversation)
         tray.pause_toggled.connect(self._pause_hotkeys)
+        tray.retry_hotkeys.connect(self._apply_hotkeys)
         tray.sync_now.connect(self._sync_now)
         self.hotkeys.triggered.connect(self._hotkey)
         self.hotkeys.failed.connect(self._hotkeys_failed)
         # Restore other windows first, so the new chat window ends up on top of them.
         for done in (self.capture.captured, self.capture.cancelled, self.capture.failed):
             done.connect(self._restore_own_windows)
+        self.capture.captured.connect(self.chat.forget_hidden)
+        self.capture.cancelled.connect(self.chat.restore_windows)  # no picture: back as it was
+        self.capture.failed.connect(lambda _reason: self.chat.restore_windows())
         self.capture.captured.connect(self._show_picture)
         self.capture.encoded.connect(self.chat.picture_encoded)
         self.capture.failed.connect(self._capture_failed)
@@ -294,10 +298,16 @@ class Desktop(QObject):
                 self.hotkeys.start(bindings)
         except Exception as error:  # HotkeyError / HotkeyUnavailable: say so, keep running
             self._hotkeys_failed(str(error))
+            return
+        if self._hotkey_problem:  # they work again (e.g. after "turn them on again")
+            self._hotkeys_failed("", quiet=True)
 
-    def _hotkeys_failed(self, reason: str) -> None:
+    def _hotkeys_failed(self, reason: str, quiet: bool = False) -> None:
         self._hotkey_problem = reason
+        self.tray.set_hotkey_problem(reason)
         self._update_tray_state()
+        if quiet:
+            return
         self._tell("Global hotkeys are not available", reason, problem=True)
 
     def _pause_hotkeys(self, paused: bool) -> None:
@@ -428,10 +438,13 @@ class Desktop(QObject):
 
     def _refresh_recent(self) -> None:
         # Before the store is open this reads the file with plain sqlite3 (no SQLAlchemy).
-        self.reads.call(lambda: self.services.lazy_store.recent(5), self._show_recent)
+        recent = self.services.lazy_store.recent
+        self.reads.call(lambda: recent(5, pinned_first=True), self._show_recent)
 
     def _show_recent(self, rows: list[ConversationSummary]) -> None:
-        self.tray.set_recent([(row.id, row.title) for row in rows])
+        # Pinned first; the reopen hotkey's label goes on the newest, which is what it opens.
+        newest = max(rows, key=lambda row: row.last_activity_hlc).id if rows else None
+        self.tray.set_recent([(row.id, row.title) for row in rows], newest=newest)
 
     def _update_tray_state(self, *_args: object) -> None:
         state, detail = combined_state(

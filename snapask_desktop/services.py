@@ -102,17 +102,22 @@ class LazyStore:
             return not thread.is_alive()
         return True
 
-    def recent(self, limit: int = 5) -> list[ConversationSummary]:
-        """The newest visible conversations: the open store's, else read from the file without
-        opening the store (an old or damaged file is opened, upgraded or recovered instead)."""
+    def recent(self, limit: int = 5, pinned_first: bool = False) -> list[ConversationSummary]:
+        """The newest visible conversations (`pinned_first`: pinned ones first, for the tray's
+        list): the open store's, else read from the file without opening the store (an old or
+        damaged file is opened, upgraded or recovered instead)."""
         store = self._store
         if store is None:
             try:
-                return peek.recent_conversations(self.path, limit)
+                return peek.recent_conversations(self.path, limit, pinned_first=pinned_first)
             except peek.PeekUnavailable as error:
                 log.info("reading the store for the recent list: %s", error)
                 store = self.get()
-        return store.list_conversations(limit=limit)
+        newest = store.list_conversations(limit=limit)
+        if not pinned_first:
+            return newest
+        pinned = store.pinned_conversations(limit=limit)
+        return (pinned + [row for row in newest if not row.pinned])[:limit]
 
     def close(self) -> None:
         """Close the store if it was opened (a warm-up under way finishes first)."""

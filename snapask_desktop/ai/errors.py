@@ -139,9 +139,11 @@ def bad_image(reason: str, detail: str = "") -> AIError:
 
 def unavailable(provider: str, failures: int, retry_in_s: float) -> AIError:
     """The circuit breaker is open: fail fast without calling the provider."""
+    # No countdown in the words: a message is read later than it is made, and the chat's
+    # waiting line counts down to the next try itself (retry_after carries the time).
     msg = (
-        f"{label(provider, start=True)} has failed {failures} times in a row; "
-        f"SnapAsk will try again in {max(1, math.ceil(retry_in_s))} s."
+        f"{label(provider, start=True)} has failed {failures} times in a row, so SnapAsk is "
+        "giving it a short rest before asking again."
     )
     return AIError(ErrorKind.UNAVAILABLE, msg, retry_after=retry_in_s)
 

@@ -12,7 +12,9 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -50,6 +52,32 @@ _MODIFIER_NAMES = {
     "cmd_l": "cmd",
     "cmd_r": "cmd",
 }
+
+# X11 modifier state bits (X.h) and the modifier each stands for on every usual keymap.
+_X11_MODIFIER_MASKS = {"shift": 1 << 0, "ctrl": 1 << 2, "alt": 1 << 3, "cmd": 1 << 6}
+# The listener thread's current X event, for the callbacks pynput calls from inside it.
+_X11_EVENT = threading.local()
+
+
+@dataclass(frozen=True)
+class X11Key:
+    """What the X server says about a key event beyond pynput's typed character."""
+
+    base: Any  # pynput's key for this keycode without Shift: "/" for the key that types "?"
+    keycode: int  # the physical key: the same in the press and the release
+    state: int  # the modifier mask before the event
+
+
+def x11_modifiers_up(state: int) -> set[str]:
+    """The modifiers an X event's state says are not held."""
+    return {name for name, mask in _X11_MODIFIER_MASKS.items() if not state & mask}
+
+
+def key_identity(key: Any, token: str | None) -> Hashable:
+    """The physical key of a pynput key, so a press and its release agree whatever Shift did
+    to the character: the virtual-key code (Windows; macOS's is the hardware key code)."""
+    vk = getattr(key.value if isinstance(key, enum.Enum) else key, "vk", None)
+    return ("vk", vk) if isinstance(vk, int) else token
 
 
 class HotkeyUnavailable(HotkeyError):
@@ -133,8 +161,9 @@ class HotkeyService(QObject):
     def start(self, bindings: Mapping[str, Hotkey | str]) -> None:
         """Validate `bindings` and start listening; raises instead of failing silently."""
         self.set_bindings(bindings)
-        if self._listener is not None:
+        if self._listener is not None and self._listener.is_alive():
             return
+        self._listener = None  # one that died is replaced
         self._check_session()
         keyboard = _import_keyboard()
         listener = _listener_class(keyboard)(on_press=self._on_press, on_release=self._on_release)
@@ -174,7 +203,8 @@ class HotkeyService(QObject):
 
     def _on_press(self, key: Any, _injected: bool = False) -> None:
         try:
-            action = self._matcher.press(key_token(key, self._session.platform))
+            token, key_id = self._identify(key)
+            action = self._matcher.press(token, key_id)
             if action is not None and not self._paused:
                 self.triggered.emit(action)
         except Exception:  # an exception here would stop pynput's listener for good
@@ -182,9 +212,21 @@ class HotkeyService(QObject):
 
     def _on_release(self, key: Any, _injected: bool = False) -> None:
         try:
-            self._matcher.release(key_token(key, self._session.platform))
+            self._matcher.release(*self._identify(key))
         except Exception:
             log.exception("hotkey release handling failed")
+
+    def _identify(self, key: Any) -> tuple[str | None, Hashable]:
+        """The matcher token and the physical key of a pynput callback's key.
+
+        On X11 the key is named by its keycode's unshifted symbol, not the typed character, and
+        the server's modifier state corrects modifiers whose release was missed."""
+        x11: X11Key | None = getattr(_X11_EVENT, "key", None)
+        if x11 is None:
+            token = key_token(key, self._session.platform)
+            return token, key_identity(key, token)
+        self._matcher.forget_modifiers(x11_modifiers_up(x11.state))
+        return key_token(x11.base or key, self._session.platform), ("keycode", x11.keycode)
 
     def _watch(self, listener: Any) -> None:
         # threading's join, not pynput's: that one waits for a queue entry a crashed
@@ -193,7 +235,10 @@ class HotkeyService(QObject):
         if not listener.snapask_stopping:
             error = listener.snapask_error
             reason = f" ({_describe(error)})" if error else ""
-            self.failed.emit(f"Global hotkeys stopped working{reason}. Restart SnapAsk.")
+            self.failed.emit(
+                f"Global hotkeys stopped working{reason}. Turn them on again from the tray menu, "
+                "or restart SnapAsk."
+            )
 
     def _check_session(self) -> None:
         if self._session.wayland:
@@ -238,7 +283,26 @@ def _listener_class(keyboard: Any) -> Any:
             except BaseException as exc:  # keep it for start()/the watcher to report
                 self.snapask_error = exc
 
+        if hasattr(keyboard.Listener, "_event_to_key"):  # the X11 (xorg) backend
+
+            def _handle_message(self, display: Any, event: Any, injected: bool) -> None:
+                _X11_EVENT.key = X11Key(
+                    _unshifted_key(self, display, event), event.detail, event.state
+                )
+                try:
+                    super()._handle_message(display, event, injected)
+                finally:
+                    _X11_EVENT.key = None
+
     return Listener
+
+
+def _unshifted_key(listener: Any, display: Any, event: Any) -> Any:
+    """pynput's key for the event's keycode with no modifier held (None if it has none)."""
+    try:
+        return listener._event_to_key(display, SimpleNamespace(detail=event.detail, state=0))
+    except Exception:  # an unmapped keycode: the typed key (or None) will do
+        return None
 
 
 def _wait_until_ready(listener: Any, timeout_s: float) -> None:

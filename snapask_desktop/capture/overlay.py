@@ -51,12 +51,18 @@ from snapask_desktop.capture.qimage import qimage_view
 Transition = Callable[[sel.SelectionState, Point], sel.SelectionState]
 
 HINT_TEXT = "Drag to select  ·  Enter: whole screen  ·  Esc: cancel"
+# The buttons beside a finished selection: after the drag the hint is gone, and they say
+# how to go on (Enter and Esc work as well, arrows still nudge).
+ASK_TEXT = "Ask  ↵"
+CANCEL_TEXT = "Cancel  Esc"
+_TOOLBAR_GAP = 8
 _DIM = QColor(0, 0, 0, 110)
 _ACCENT = QColor(64, 156, 255)
 _LABEL_BG = QColor(20, 20, 20, 215)
 _LABEL_FG = QColor(255, 255, 255)
-# Logical pixels around a selection that its border and size label may cover.
-_LABEL_ROOM = 160
+_BUTTON_EDGE = QColor(255, 255, 255, 110)
+# Logical pixels around a selection that its border, size label and buttons may cover.
+_LABEL_ROOM = 240
 _NUDGE_KEYS = {
     Qt.Key.Key_Left: (-1, 0),
     Qt.Key.Key_Right: (1, 0),
@@ -316,7 +322,9 @@ class _Surface(QWidget):
         image = QImage(8, 8, QImage.Format.Format_ARGB32_Premultiplied)
         painter = QPainter(image)
         try:
-            self._paint_label(painter, HINT_TEXT + " 0123456789 ×", QPointF(0, 0))
+            self._paint_label(
+                painter, f"{HINT_TEXT} 0123456789 × {ASK_TEXT} {CANCEL_TEXT}", QPointF(0, 0)
+            )
         finally:
             painter.end()
 
@@ -353,11 +361,21 @@ class _Surface(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
-            self._overlay._press(event.globalPosition())
+            button = self._button_at(event.position())
+            if button == "ask":
+                self._overlay._confirm()
+            elif button == "cancel":
+                self._overlay.cancel()
+            else:
+                self._overlay._press(event.globalPosition())
         elif event.button() == Qt.MouseButton.RightButton:
             self._overlay.cancel()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        over_button = self._button_at(event.position()) is not None
+        wanted = Qt.CursorShape.PointingHandCursor if over_button else Qt.CursorShape.CrossCursor
+        if self.cursor().shape() != wanted:
+            self.setCursor(wanted)
         self._overlay._move(event.globalPosition())
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -424,6 +442,59 @@ class _Surface(QWidget):
         # The size label goes on the one screen holding (or nearest to) the top-left corner.
         if layout is not None and layout.monitor_at_physical(PointF(rect.x, rect.y)) is monitor:
             self._paint_label(painter, sel.readout(state), QPointF(area.left(), area.top() - 6))
+        self._paint_toolbar(painter)
+
+    def toolbar(self) -> dict[str, QRectF]:
+        """Where the Ask and Cancel buttons of a finished selection are on this window
+        (window coordinates; {} when this window shows none)."""
+        _image, _grab, state = self._overlay._paint_state()
+        monitor, layout = self._monitor, self._overlay.layout
+        if state is None or monitor is None or layout is None or state.dragging:
+            return {}
+        if not state.has_selection or state.rect is None:
+            return {}
+        rect = state.rect
+        # On the one screen holding the selection's bottom-right corner, where a drag ends.
+        if layout.monitor_at_physical(PointF(rect.right - 1, rect.bottom - 1)) is not monitor:
+            return {}
+        area = self._local(monitor, rect)
+        metrics = QFontMetrics(self._label_font())
+        sizes = [
+            QRectF(metrics.boundingRect(t)).adjusted(-9, -5, 9, 5) for t in (ASK_TEXT, CANCEL_TEXT)
+        ]
+        height = max(size.height() for size in sizes)
+        width = sum(size.width() for size in sizes) + 6
+        x = min(max(area.right() - width, 2.0), self.width() - width - 2)
+        y = area.bottom() + _TOOLBAR_GAP  # below the selection; above it, or inside, if no room
+        if y + height > self.height() - 2:
+            y = area.top() - height - _TOOLBAR_GAP - 26  # clear of the size label
+            if y < 2:
+                y = area.bottom() - height - _TOOLBAR_GAP
+        ask = QRectF(x, y, sizes[0].width(), height)
+        cancel = QRectF(ask.right() + 6, y, sizes[1].width(), height)
+        return {"ask": ask, "cancel": cancel}
+
+    def _button_at(self, pos: QPointF) -> str | None:
+        return next((name for name, r in self.toolbar().items() if r.contains(pos)), None)
+
+    def _paint_toolbar(self, painter: QPainter) -> None:
+        buttons = self.toolbar()
+        if not buttons:
+            return
+        painter.setFont(self._label_font())
+        for name, text in (("ask", ASK_TEXT), ("cancel", CANCEL_TEXT)):
+            box = buttons[name]
+            # A light edge on Cancel: its dark fill alone vanishes on a dark screen.
+            painter.setPen(Qt.PenStyle.NoPen if name == "ask" else QPen(_BUTTON_EDGE))
+            painter.setBrush(_ACCENT if name == "ask" else _LABEL_BG)
+            painter.drawRoundedRect(box.adjusted(0.5, 0.5, -0.5, -0.5), 5, 5)
+            painter.setPen(_LABEL_FG)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _label_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(9.0, font.pointSizeF()))
+        return font
 
     def _shows_pointer(self) -> bool:
         return self.screen() is QGuiApplication.screenAt(QCursor.pos())
@@ -431,8 +502,7 @@ class _Surface(QWidget):
     def _paint_label(self, painter: QPainter, text: str, anchor: QPointF, center: bool = False):
         if not text:
             return
-        font = QFont(self.font())
-        font.setPointSizeF(max(9.0, font.pointSizeF()))
+        font = self._label_font()
         metrics = QFontMetrics(font)
         box = QRectF(metrics.boundingRect(text)).adjusted(-6, -3, 6, 3)
         x = anchor.x() - box.width() / 2 if center else anchor.x()

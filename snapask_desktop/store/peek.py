@@ -45,19 +45,25 @@ SUMMARY_COLUMNS = """
 VISIBLE = {False: "c.deleted = 0 AND c.archived = 0", True: "c.deleted = 0"}
 _RECENT_SQL = f"""SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE {VISIBLE[False]}
     ORDER BY c.last_activity DESC, c.id DESC LIMIT ?"""
+_PINNED_FIRST_SQL = f"""SELECT {SUMMARY_COLUMNS} FROM conversation c WHERE {VISIBLE[False]}
+    ORDER BY c.pinned DESC, c.last_activity DESC, c.id DESC LIMIT ?"""
 
 
 class PeekUnavailable(StoreError):
     """The file can't be read without the full store (it needs upgrading, is damaged, busy...)."""
 
 
-def recent_conversations(db_path: Path, limit: int = 5) -> list[ConversationSummary]:
-    """The newest visible conversations, as `Store.list_conversations(limit)` returns them."""
+def recent_conversations(
+    db_path: Path, limit: int = 5, pinned_first: bool = False
+) -> list[ConversationSummary]:
+    """The newest visible conversations, as `Store.list_conversations(limit)` returns them
+    (`pinned_first`: the pinned ones first, as the tray lists them)."""
     checked = validate.limit(limit)
+    sql = _PINNED_FIRST_SQL if pinned_first else _RECENT_SQL
     with _reading(db_path) as connection:
         if connection is None:
             return []
-        rows = connection.execute(_RECENT_SQL, (checked,)).fetchall()
+        rows = connection.execute(sql, (checked,)).fetchall()
     return [summary(row) for row in rows]
 
 

@@ -33,6 +33,14 @@ def history(
     return [summary(row) for row in conn.execute(text(sql), params)]
 
 
+def pinned(conn: Connection, limit: int, include_archived: bool) -> list[ConversationSummary]:
+    """The pinned conversations, newest activity first (listed above the history)."""
+    sql = f"""SELECT {SUMMARY_COLUMNS} FROM conversation c
+              WHERE {VISIBLE[include_archived]} AND c.pinned = 1
+              ORDER BY c.last_activity DESC, c.id DESC LIMIT :limit"""
+    return [summary(row) for row in conn.execute(text(sql), {"limit": limit})]
+
+
 def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSummary]:
     """Summaries of the given (non-deleted) conversations, keyed by id."""
     if not ids:

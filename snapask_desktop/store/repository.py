@@ -293,6 +293,16 @@ class Store:
                 conn, validate.limit(limit), cursor, validate.flag(include_archived, "archived")
             )
 
+    def pinned_conversations(
+        self, limit: int = 50, include_archived: bool = False
+    ) -> list[ConversationSummary]:
+        """The pinned conversations, newest activity first: History and the tray list them
+        above the others (which `list_conversations` still pages through, pinned included)."""
+        with self._read() as conn:
+            return queries.pinned(
+                conn, validate.limit(limit), validate.flag(include_archived, "archived")
+            )
+
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
         """Full-text search of titles and messages (last word is a prefix); never a syntax error."""
         query_text = validate.text_value(text, "the search text", 1000)

@@ -71,7 +71,8 @@ class ChatStatus:
     action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
-    settings: bool = False  # the fix is in Settings (API key, model): offer to open them
+    # The Settings page holding the fix ("api_key", "general" for the model); "" = none.
+    settings_page: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class ChatController(QObject):
         self._answering = False
         self._queue_sending = False
         self._waiting = 0
+        self._kicked: str | None = None  # the waiting conversation Send now just tried
         self._blob_fetcher: Callable[[str], None] | None = None
         self._device_id = ""
         self._reset_fields()
@@ -409,6 +411,7 @@ class ChatController(QObject):
             return False
         if self._cid is not None and self._cid in self._queue.queue:
             self._queue.queue.kick(self._cid)
+            self._kicked = self._cid  # its outcome is told in so many words
             self._set_status(ChatStatus("sending", "Trying to send your question now…"))
             return True
         if self._unsaved_question is not None:
@@ -802,12 +805,15 @@ class ChatController(QObject):
 
     def _queue_waiting(self, conversation_id: str, delay_s: float, reason: str) -> None:
         self._update_answering(queue_sending=False)
+        tried_now = self._kicked == conversation_id
+        if tried_now:
+            self._kicked = None
         if self._shown(conversation_id):
             if self._queue_streaming:
                 self._queue_streaming = False
                 self._update_answering()
                 self.answer_finished.emit("error", "")
-            self._set_status(_waiting_status(reason, delay_s))
+            self._set_status(_waiting_status(reason, delay_s, tried_now=tried_now))
 
     def _queue_answered(self, conversation_id: str, result: AnswerResult) -> None:
         self._update_answering(queue_sending=False)
@@ -861,7 +867,8 @@ class ChatController(QObject):
             ErrorKind.MODEL_NOT_FOUND: f"{name} has no model called '{model}'.",
         }
         fix = "Fix it in Settings, then press Retry."
-        return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings=True)
+        page = "general" if kind is ErrorKind.MODEL_NOT_FOUND else "api_key"
+        return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings_page=page)
 
     def _shown(self, conversation_id: str) -> bool:
         return conversation_id == self._cid and self._ready
@@ -901,8 +908,10 @@ NO_ANSWER_YET = "This question has no answer yet."
 _SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})
 
 
-def _waiting_status(reason: str, next_try_s: float | None) -> ChatStatus:
+def _waiting_status(reason: str, next_try_s: float | None, tried_now: bool = False) -> ChatStatus:
     message = "Waiting to send: your question goes out by itself once the AI provider answers."
+    if tried_now:  # Send now was pressed: say it was tried, not just the same words again
+        message = "Tried just now, without success. " + message
     return ChatStatus("waiting", message, "send_now", reason, next_try_s)
 
 

@@ -560,7 +560,7 @@ class StatusRow(QWidget):
     question's reason and a countdown to its next try."""
 
     action = Signal(str)  # "retry" | "send_now"
-    settings_requested = Signal()
+    settings_requested = Signal(str)  # the page that holds the fix
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -582,7 +582,9 @@ class StatusRow(QWidget):
         self.settings_button = QPushButton("Settings…")
         self.settings_button.setAutoDefault(False)
         self.settings_button.setToolTip("Open SnapAsk's settings (API key, model)")
-        self.settings_button.clicked.connect(self.settings_requested)
+        self.settings_button.clicked.connect(
+            lambda: self.settings_requested.emit(self._status.settings_page)
+        )
         buttons = QVBoxLayout()
         buttons.setSpacing(4)
         buttons.addWidget(self.button)
@@ -612,7 +614,7 @@ class StatusRow(QWidget):
         self.button.setText(text)
         self.button.setToolTip(tip)
         self.button.setVisible(bool(status.action))
-        self.settings_button.setVisible(status.settings)
+        self.settings_button.setVisible(bool(status.settings_page))
         if status.next_try_s is not None:
             self._next_try_at = time.monotonic() + status.next_try_s
             self._tick.start()

@@ -11,6 +11,7 @@ Esc hides the window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
@@ -96,7 +97,7 @@ SAVE_DELAY_MS = 400
 class ChatWindow(QWidget):
     """The floating chat window; see the module docstring."""
 
-    settings_requested = Signal()  # the user wants to fix a key/model problem in Settings
+    settings_requested = Signal(str)  # fix a key/model problem on this Settings page
 
     def __init__(
         self,
@@ -241,9 +242,13 @@ class ChatWindow(QWidget):
         add("Ctrl+N", self.controller.new_conversation)
 
     def _rebuild_chips(self) -> None:
+        self._keeping_focus(self._make_chips)
+
+    def _make_chips(self) -> None:
         while self.chip_layout.count():
             item = self.chip_layout.takeAt(0)
             if item is not None and item.widget() is not None:
+                item.widget().hide()  # at once: a focused chip must count as gone
                 item.widget().deleteLater()
         previous: QWidget = self.send_button
         for action in self.controller.quick_actions():
@@ -401,7 +406,21 @@ class ChatWindow(QWidget):
                 bubble.finish(status, text)
         self._update_controls()
 
+    def _keeping_focus(self, update: Callable[[], None]) -> None:
+        """Run `update`; if it hid, disabled or removed the focused control (Retry, Send now, a
+        quick action), the input takes the focus, so what the user types next still lands."""
+        before = self.focusWidget()
+        update()
+        if before is None or before is self.prompt:
+            return
+        gone = before is not self.focusWidget() or not before.isVisibleTo(self)
+        if gone or not before.isEnabled():
+            self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def _status_changed(self, status: ChatStatus) -> None:
+        self._keeping_focus(lambda: self._show_status(status))
+
+    def _show_status(self, status: ChatStatus) -> None:
         self.status_row.show_status(status)
         questions = self.transcript.questions()
         for question in questions:
@@ -411,6 +430,9 @@ class ChatWindow(QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
+        self._keeping_focus(self._enable_controls)
+
+    def _enable_controls(self) -> None:
         busy, loading = self.controller.answering_here, self.controller.loading
         self.send_button.setText("Stop" if busy else "Send")
         tip = "Stop the answer (Ctrl+.)" if busy else "Send the question (Enter)"
@@ -596,7 +618,7 @@ class ChatUI(QObject):
     conversation_changed = Signal(str)  # stored content changed: refresh history / recent
     answering_changed = Signal(bool)  # an answer is streaming (tray icon)
     waiting_changed = Signal(int)  # questions waiting for the provider (tray icon)
-    settings_requested = Signal()  # "Settings…" from an API key or model error
+    settings_requested = Signal(str)  # "Settings…" from an API key or model error: the page
 
     def __init__(
         self,
@@ -613,6 +635,7 @@ class ChatUI(QObject):
         )
         self._state = state
         self._window: ChatWindow | None = None
+        self._hidden: list[QWidget] = []  # hidden for a capture, shown again if it is cancelled
         self._sync_connected = False
         self.controller.conversation_changed.connect(self.conversation_changed)
         self.controller.answering_changed.connect(self.answering_changed)
@@ -683,14 +706,31 @@ class ChatUI(QObject):
         self.controller.picture_failed(reason, capture_id)
 
     def hide_windows(self) -> bool:
-        """Hide the chat window and picture viewer (before a capture); True if any was shown."""
+        """Hide the chat window and picture viewer (before a capture); True if any was shown.
+
+        `restore_windows()` brings them back if the capture ends without a picture."""
         window = self._window
         if window is None:
             return False
         shown = [w for w in (window, window.viewer) if w is not None and w.isVisible()]
         for widget in shown:
             widget.hide()
+        self._hidden = shown
         return bool(shown)
+
+    def restore_windows(self) -> None:
+        """Show again what `hide_windows()` hid: the capture was cancelled or failed, and the
+        conversation the user was in must not vanish with it."""
+        hidden, self._hidden = self._hidden, []
+        for widget in hidden:
+            widget.show()
+        if hidden:
+            hidden[0].raise_()
+            hidden[0].activateWindow()
+
+    def forget_hidden(self) -> None:
+        """A capture arrived: the chat window shows it, so nothing is restored."""
+        self._hidden = []
 
     def apply_settings(self, settings: Settings) -> None:
         """New settings: provider, model, templates, translation language."""

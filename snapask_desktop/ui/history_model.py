@@ -30,6 +30,7 @@ from snapask_desktop.store.repository import Store
 from snapask_desktop.ui.thumbnails import ThumbnailLoader
 
 PAGE_SIZE = 100
+MAX_PINNED = 200  # pinned conversations listed above the history (people pin a handful)
 SEARCH_LIMIT = 100
 UNTITLED = "Untitled conversation"
 
@@ -99,7 +100,8 @@ def count_label(count: int) -> str:
 
 
 class HistoryModel(QAbstractListModel):
-    """Conversations newest first (lazy pages), or search hits while a search is active."""
+    """Pinned conversations, then the others newest first (lazy pages), or search hits while
+    a search is active."""
 
     rename_requested = Signal(str, str)  # conversation id, new title (from inline editing)
     load_failed = Signal(str)  # a plain-language message
@@ -117,6 +119,9 @@ class HistoryModel(QAbstractListModel):
         self._thumbnails = thumbnails
         self._page_size = page_size
         self._rows: list[HistoryRow] = []
+        # The last row of the pages read so far: pinned rows sit above the pages (and are
+        # skipped in them), so the last row shown is not always where the next page starts.
+        self._cursor: ConversationSummary | None = None
         self._exhausted = False
         self._search = ""
         self._include_archived = False
@@ -179,6 +184,9 @@ class HistoryModel(QAbstractListModel):
             self.remove(conversation.id)
             return
         old = self._rows[number]
+        if conversation.pinned != old.summary.pinned and not self._search:
+            self.refresh()  # pinned rows come first: it moves
+            return
         summary = dataclasses.replace(
             old.summary,
             title=conversation.title,
@@ -213,8 +221,7 @@ class HistoryModel(QAbstractListModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if not self.canFetchMore(parent):
             return
-        before = self._rows[-1].summary if self._rows else None
-        page = self._load_page(before, self._page_size)
+        page = self._load_page(self._page_size)
         if page is None:
             return
         if page:
@@ -268,27 +275,36 @@ class HistoryModel(QAbstractListModel):
     def _reload(self, keep: int = 0) -> None:
         self.beginResetModel()
         self._rows = []
+        self._cursor = None
         self._exhausted = False
         self.search_truncated = False
         self.pages_loaded = 0
         if self._search:
             self._rows = self._load_search()
         else:
+            self._rows = [HistoryRow(summary) for summary in self._load_pinned()]
             wanted = max(keep, self._page_size)
             while len(self._rows) < wanted and not self._exhausted:
-                before = self._rows[-1].summary if self._rows else None
-                page = self._load_page(before, min(self._page_size, wanted - len(self._rows)))
-                if not page:
+                page = self._load_page(min(self._page_size, wanted - len(self._rows)))
+                if page is None:
                     break
                 self._rows.extend(HistoryRow(summary) for summary in page)
         self.endResetModel()
 
-    def _load_page(
-        self, before: ConversationSummary | None, limit: int
-    ) -> list[ConversationSummary] | None:
+    def _load_pinned(self) -> list[ConversationSummary]:
+        try:
+            return self._store.pinned_conversations(
+                limit=MAX_PINNED, include_archived=self._include_archived
+            )
+        except StoreError as error:
+            self.load_failed.emit(f"The history could not be loaded: {error}")
+            return []
+
+    def _load_page(self, limit: int) -> list[ConversationSummary] | None:
+        """The next page's unpinned rows (pinned ones are listed first, on their own)."""
         try:
             page = self._store.list_conversations(
-                limit=limit, before=before, include_archived=self._include_archived
+                limit=limit, before=self._cursor, include_archived=self._include_archived
             )
         except StoreError as error:
             self._exhausted = True  # don't retry in a loop on every scroll
@@ -297,7 +313,9 @@ class HistoryModel(QAbstractListModel):
         self.pages_loaded += 1
         if len(page) < limit:
             self._exhausted = True
-        return page
+        if page:
+            self._cursor = page[-1]
+        return [summary for summary in page if not summary.pinned]
 
     def _load_search(self) -> list[HistoryRow]:
         try:

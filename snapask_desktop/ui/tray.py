@@ -90,6 +90,7 @@ class Tray(QObject):
     show_settings = Signal()
     sync_now = Signal()
     pause_toggled = Signal(bool)
+    retry_hotkeys = Signal()
     quit_requested = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -102,6 +103,7 @@ class Tray(QObject):
         self.menu = QMenu()
         self._labels = {"capture_region": "Capture region", "capture_full": "Capture full screen"}
         self._recent: list[tuple[str, str]] = []
+        self._newest = ""  # the conversation the reopen hotkey opens
         self._reopen_label = ""
         self._sync: SyncStatus | None = None
         self.actions: dict[str, QAction] = {}
@@ -147,16 +149,23 @@ class Tray(QObject):
         self._reopen_label = labels.get("reopen_last", "")
         self.set_recent(self._recent)
 
-    def set_recent(self, conversations: Sequence[tuple[str, str]]) -> None:
-        """The Recent conversations submenu: (id, title) pairs, newest first."""
+    def set_recent(
+        self, conversations: Sequence[tuple[str, str]], newest: str | None = None
+    ) -> None:
+        """The Recent conversations submenu: (id, title) pairs, pinned ones first, then newest
+        first; the reopen hotkey is shown on `newest` (default: the first), which it opens."""
         self._recent = list(conversations)[:RECENT_COUNT]
+        if newest is not None:
+            self._newest = newest
+        elif self._recent and self._newest not in {cid for cid, _title in self._recent}:
+            self._newest = self._recent[0][0]
         submenu = self.actions["recent"].menu()
         submenu.clear()
-        for index, (conversation_id, title) in enumerate(self._recent):
+        for conversation_id, title in self._recent:
             text = title or "Untitled"
             if len(text) > RECENT_TITLE_CHARS:
                 text = text[: RECENT_TITLE_CHARS - 1] + "…"
-            hotkey = self._reopen_label if index == 0 else ""
+            hotkey = self._reopen_label if conversation_id == self._newest else ""
             action = submenu.addAction(menu_text(text.replace("&", "&&"), hotkey))
             action.triggered.connect(
                 lambda _=False, cid=conversation_id: self.open_conversation.emit(cid)
@@ -179,6 +188,14 @@ class Tray(QObject):
 
     def set_paused(self, paused: bool) -> None:
         self.actions["pause"].setChecked(paused)
+
+    def set_hotkey_problem(self, reason: str) -> None:
+        """Say in the menu that the hotkeys do not work ("" = they do), with a way to retry:
+        a tooltip alone is easy to miss, and pausing makes no sense while they are off."""
+        retry = self.actions["hotkeys_retry"]
+        retry.setVisible(bool(reason))
+        retry.setToolTip(reason)
+        self.actions["pause"].setVisible(not reason)
 
     def notify(self, title: str, message: str, problem: bool = False) -> None:
         """A desktop notification from the tray icon."""
@@ -206,6 +223,8 @@ class Tray(QObject):
         add("sync_now", "Sync now", self.sync_now)
         self.actions["sync_now"].setVisible(False)
         self.menu.aboutToShow.connect(self._update_sync_line)
+        add("hotkeys_retry", "Hotkeys are off — turn them on again", self.retry_hotkeys)
+        self.actions["hotkeys_retry"].setVisible(False)
         pause = self.menu.addAction("Pause hotkeys")
         pause.setCheckable(True)
         pause.toggled.connect(self.pause_toggled)

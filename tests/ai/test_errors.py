@@ -33,7 +33,8 @@ def test_messages_say_what_to_do() -> None:
         "Gemini took too long to answer (nothing for 60 s). Try again."
     )
     assert errors.unavailable("gemini", 5, 29.2).user_message == (
-        "Gemini has failed 5 times in a row; SnapAsk will try again in 30 s."
+        "Gemini has failed 5 times in a row, so SnapAsk is giving it a short rest before "
+        "asking again."
     )
 
 

@@ -208,7 +208,8 @@ def test_breaker_opens_fails_fast_then_half_opens_and_closes(
     _, exc = run(gemini, once, breaker)
     assert isinstance(exc, AIError)
     assert exc.kind is ErrorKind.UNAVAILABLE
-    assert exc.user_message == "Gemini has failed 3 times in a row; SnapAsk will try again in 1 s."
+    assert exc.user_message.startswith("Gemini has failed 3 times in a row, so SnapAsk")
+    assert exc.retry_after is not None and exc.retry_after <= 1
     assert not exc.retryable
     assert len(fake_gemini.generate_requests()) == 3  # failed fast: nothing sent
 

@@ -145,3 +145,39 @@ def test_paints_the_frozen_picture_dimmed_outside_the_selection(
             (outside.red(), outside.green(), outside.blue()), expected, strict=True
         )
     )
+
+
+def test_a_finished_selection_shows_ask_and_cancel_buttons_that_work(
+    qtbot, overlay: RegionOverlay
+) -> None:
+    window = surface(overlay)
+    QTest.mousePress(window, LEFT, pos=QPoint(300, 200))
+    QTest.mouseMove(window, QPoint(500, 350))
+    assert window.toolbar() == {}  # not while dragging
+    QTest.mouseRelease(window, LEFT, pos=QPoint(500, 350))
+    buttons = window.toolbar()
+    ask, cancel = buttons["ask"], buttons["cancel"]
+    # Just below the selection's bottom-right corner, Ask first.
+    assert ask.top() > 350 and ask.right() < cancel.left() <= cancel.right() <= 501
+    picture = window.grab().toImage()
+    inside_ask = ask.center().toPoint() - QPoint(int(ask.width() / 2) - 3, 0)
+    assert QColor(picture.pixel(inside_ask)) == QColor(64, 156, 255)  # drawn, not only hit-tested
+    with qtbot.waitSignal(overlay.selected) as blocker:
+        QTest.mouseClick(window, LEFT, pos=ask.center().toPoint())
+    assert blocker.args == [Rect(300, 200, 200, 150)]
+
+
+def test_the_cancel_button_cancels(qtbot, overlay: RegionOverlay) -> None:
+    drag(overlay, QPoint(10, 10), QPoint(300, 200))
+    cancel = surface(overlay).toolbar()["cancel"]
+    with qtbot.waitSignal(overlay.cancelled), qtbot.assertNotEmitted(overlay.selected):
+        QTest.mouseClick(surface(overlay), LEFT, pos=cancel.center().toPoint())
+
+
+def test_the_buttons_stay_on_screen_for_a_selection_at_the_bottom(
+    overlay: RegionOverlay, screen_rect: Rect
+) -> None:
+    bottom = screen_rect.height - 2
+    drag(overlay, QPoint(400, bottom - 300), QPoint(600, bottom))
+    ask = surface(overlay).toolbar()["ask"]
+    assert ask.bottom() < bottom - 300  # above the selection instead

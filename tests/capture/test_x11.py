@@ -190,6 +190,34 @@ def test_global_hotkeys_fire_on_key_presses_in_other_windows(x_screen: Xvfb) -> 
         probe.stop()
 
 
+@pytest.mark.parametrize(
+    "typing",
+    [
+        ["type", "--delay", "5", "why?"],  # xdotool presses Shift, /, releases Shift, then /
+        ["keydown", "shift", "keydown", "slash", "keyup", "shift", "keyup", "slash"],
+        ["keydown", "shift", "keydown", "9", "keyup", "shift", "keyup", "9"],  # "(" then "9"
+        ["keydown", "shift", "keydown", "semicolon", "keyup", "shift", "keyup", "semicolon"],
+    ],
+    ids=["why?", "?", "(", ":"],
+)
+def test_hotkeys_keep_working_after_a_shifted_sign(x_screen: Xvfb, typing: list[str]) -> None:
+    # The press of a shifted key reads "?" and its release "/" once Shift is up: matching by
+    # the typed character left "?" held for ever and no hotkey fired again.
+    probe = Child(
+        [str(SUPPORT / "hotkey_probe.py")],
+        {**x_screen.env, "PYNPUT_BACKEND": "xorg", "QT_QPA_PLATFORM": "offscreen"},
+    )
+    try:
+        probe.wait_for("ready")
+        xdotool(x_screen, *typing)
+        xdotool(x_screen, "key", "ctrl+alt+s")
+        assert probe.next_line(timeout=5) == "triggered capture_region"
+        probe.send("stop")
+        assert probe.next_line() == "stopped running=False"
+    finally:
+        probe.stop()
+
+
 def test_hotkeys_report_a_listener_that_dies_later(tmp_path: Path) -> None:
     # A display of its own: the test takes the X server away under the listener.
     with xvfb(320, 240) as server:
@@ -202,6 +230,6 @@ def test_hotkeys_report_a_listener_that_dies_later(tmp_path: Path) -> None:
             server.process.terminate()
             line = probe.wait_for("failed")
             assert line.startswith("failed Global hotkeys stopped working")
-            assert line.endswith("Restart SnapAsk.")
+            assert line.endswith("Turn them on again from the tray menu, or restart SnapAsk.")
         finally:
             probe.stop()

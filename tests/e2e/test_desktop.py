@@ -74,6 +74,32 @@ def test_hotkey_region_question_answer(screen: Xvfb, isolated_env: Path) -> None
     assert code == 0, app.output()
 
 
+def test_hotkeys_still_work_after_typing_a_question_mark(screen: Xvfb, isolated_env: Path) -> None:
+    """Almost every question ends in "?": typing one must not leave the hotkeys dead."""
+    driver = XDriver(screen.name)
+    with FakeGemini() as gemini:
+        app = App(screen, isolated_env, gemini)
+        try:
+            app.wait_for("ready in the system tray")
+            driver.drain()
+            xdotool(app.env, "key", "ctrl+alt+s")
+            overlay = driver.wait_mapped("SnapAsk capture")
+            xdotool(app.env, "key", "Escape")
+            driver.wait_unmapped(overlay.window_id)
+            xdotool(app.env, "type", "--delay", "5", "why?")  # typed into whatever has focus
+            for combo, window in (("ctrl+alt+s", "SnapAsk capture"), ("ctrl+alt+w", "SnapAsk —")):
+                driver.drain()
+                xdotool(app.env, "key", combo)
+                shown = driver.wait_mapped(window, timeout=5)
+                if combo == "ctrl+alt+s":
+                    xdotool(app.env, "key", "Escape")
+                    driver.wait_unmapped(shown.window_id)
+        finally:
+            code = app.stop()
+            driver.close()
+    assert code == 0, app.output()
+
+
 def _answered(store: Store):
     rows = store.list_conversations(limit=5)
     if not rows:

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.app import Desktop
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
+from snapask_desktop.ui.tray import TrayState
 
 
 @pytest.fixture
@@ -110,3 +111,47 @@ def test_the_tray_menu_and_the_launcher_do_the_same(desktop: Desktop) -> None:
         assert desktop._settings_dialog is not None and desktop._settings_dialog.isVisible()
         desktop.chat.hide_windows()
         desktop._settings_dialog.hide()
+
+
+def test_hotkeys_that_stop_are_shown_in_the_tray_with_a_way_back(desktop: Desktop) -> None:
+    told: list[str] = []
+    desktop._tell = lambda title, message, problem=False: told.append(message)
+    retry = desktop.tray.actions["hotkeys_retry"]
+    assert not retry.isVisible() and desktop.tray.actions["pause"].isVisible()
+    desktop.hotkeys.failed.emit("Global hotkeys stopped working (ConnectionClosedError).")
+    assert desktop.tray.state is TrayState.PROBLEM
+    assert "stopped working" in desktop.tray.detail
+    assert told == ["Global hotkeys stopped working (ConnectionClosedError)."]
+    assert retry.isVisible() and not desktop.tray.actions["pause"].isVisible()
+    assert "turn them on again" in retry.text()
+    # Here (no X server) starting again fails too: the menu keeps saying so, with the new reason.
+    retry.trigger()
+    assert retry.isVisible() and "X display" in desktop.tray.detail
+    desktop._hotkeys_failed("", quiet=True)  # what a successful start does
+    assert not retry.isVisible() and desktop.tray.state is TrayState.IDLE
+
+
+@pytest.mark.parametrize("ending", ["cancelled", "failed"])
+def test_a_capture_without_a_picture_brings_the_chat_window_back(
+    qtbot: QtBot, desktop: Desktop, ending: str
+) -> None:
+    desktop.chat.new_chat()
+    window = desktop.chat.window
+    qtbot.waitUntil(window.isVisible)
+    assert desktop._hide_own_windows() is True
+    assert not window.isVisible()
+    if ending == "cancelled":
+        desktop.capture.cancelled.emit()  # Esc in the overlay
+    else:
+        desktop.capture.failed.emit("The screen could not be read.")
+    assert window.isVisible()
+
+
+def test_settings_from_a_key_error_opens_the_api_key_page(desktop: Desktop) -> None:
+    desktop.show_settings()
+    dialog = desktop._settings_dialog
+    dialog.show_page("hotkeys")  # the page visited last
+    dialog.hide()
+    desktop.chat.settings_requested.emit("api_key")  # "Settings…" beside "rejected the API key"
+    assert dialog.isVisible()
+    assert dialog.stack.currentWidget() is dialog.page("api_key")

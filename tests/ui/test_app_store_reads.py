@@ -144,3 +144,25 @@ def test_a_new_chat_window_warms_the_store_after_a_pause(desktop: Desktop, qtbot
     assert desktop.chat.window.isVisible()
     assert not desktop.services.lazy_store.is_open  # not on the window's own path
     qtbot.waitUntil(lambda: desktop.services.lazy_store.is_open, timeout=WAIT_MS)
+
+
+def test_pinned_conversations_come_first_in_the_tray(
+    desktop: Desktop, isolated_env: Path, qtbot: QtBot
+) -> None:
+    with Store.open(isolated_env / "data") as store:
+        oldest = store.list_conversations()[-1]
+        store.update_conversation(oldest.id, pinned=True)
+    desktop.start()  # read from the file, the store not open
+    qtbot.waitUntil(
+        lambda: recent_titles(desktop) == ["oldest", "newest", "middle"], timeout=WAIT_MS
+    )
+    menu = desktop.tray.actions["recent"].menu()
+    hotkey = {a.text().split("\t")[0]: a.text().partition("\t")[2] for a in menu.actions()}
+    assert hotkey["newest"] and not hotkey["oldest"]  # reopen-last opens the newest
+    assert desktop.reads.wait(WAIT_MS)
+    desktop.services.lazy_store.get()  # the same order once the store is open
+    desktop.tray.set_recent([])
+    desktop._refresh_recent()
+    qtbot.waitUntil(
+        lambda: recent_titles(desktop) == ["oldest", "newest", "middle"], timeout=WAIT_MS
+    )

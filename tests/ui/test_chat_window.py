@@ -129,8 +129,9 @@ def test_retry_after_an_error(window, services, gemini, qtbot) -> None:
     assert row.isVisibleTo(window) and row.button.text() == "Retry"
     assert row.label.text() == "Gemini rejected the API key. Fix it in Settings, then press Retry."
     assert row.settings_button.isVisibleTo(window)
-    with qtbot.waitSignal(window.settings_requested, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(window.settings_requested, timeout=TIMEOUT_MS) as opened:
         qtbot.mouseClick(row.settings_button, Qt.MouseButton.LeftButton)
+    assert opened.args == ["api_key"]  # the page with the key, not the last one visited
     assert answers(window) == []  # nothing arrived: no empty answer bubble
     assert saved(services, window) == [("user", "final", "try me")]
     qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)
@@ -563,3 +564,51 @@ def test_the_prompt_waits_while_a_conversation_is_opened(window, services, qtbot
     qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 2, timeout=TIMEOUT_MS)
     assert not window.prompt.isReadOnly() and window.send_button.isEnabled()
     assert all(chip.isEnabled() for chip in window.chip_buttons())
+
+
+def test_focus_returns_to_the_input_when_the_focused_retry_goes(window, gemini, qtbot) -> None:
+    gemini.script(fg.invalid_key())
+    ask(window, qtbot, "try me")
+    qtbot.waitUntil(lambda: window.status_row.button.isVisibleTo(window), timeout=TIMEOUT_MS)
+    retry = window.status_row.button
+    retry.setFocus()  # reached with Tab
+    qtbot.keyClick(retry, Qt.Key.Key_Space)  # pressed from the keyboard
+    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    assert not retry.isVisibleTo(window)
+    assert window.focusWidget() is window.prompt  # typing goes on in the input
+
+
+def test_focus_returns_to_the_input_when_a_focused_quick_action_greys_out(
+    window, gemini, qtbot
+) -> None:
+    gemini.script(fg.Stall(chunks=("thinking",), seconds=30))
+    chip = window.chip_buttons()[0]
+    chip.setFocus()
+    qtbot.keyClick(chip, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.controller.answering_here, timeout=TIMEOUT_MS)
+    assert not chip.isEnabled()
+    assert window.focusWidget() is window.prompt
+    window.controller.stop()
+
+
+def test_waiting_shows_one_countdown_and_send_now_says_it_tried(window, gemini, qtbot) -> None:
+    gemini.script(*(fg.overloaded() for _ in range(20)))  # the provider stays down
+    ask(window, qtbot, "now?")
+    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    row = window.status_row
+    shown = f"{row.label.text()} {row.detail.text()}"
+    assert shown.count(" s.") == 1 and "Next try in" in shown  # one live countdown
+    sent = len(gemini.generate_requests())
+    qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)  # "Send now"
+    qtbot.waitUntil(lambda: len(gemini.generate_requests()) > sent, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    assert row.label.text().startswith("Tried just now, without success.")
+    assert row.button.text() == "Send now"
+    window.controller.shutdown()
+
+
+def test_the_breaker_message_has_no_countdown_of_its_own() -> None:
+    from snapask_desktop.ai import errors
+
+    message = errors.unavailable("gemini", 5, 29.2).user_message
+    assert " s." not in message and "29" not in message

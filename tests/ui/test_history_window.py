@@ -477,3 +477,42 @@ def test_changes_while_hidden_reload_once_when_shown(qtbot, services) -> None:
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
     assert reloads == [1]
     window.shutdown()
+
+
+def test_pinned_conversations_come_first_across_pages_and_restarts(
+    store: Store, qtbot: QtBot
+) -> None:
+    created = [store.create_conversation(f"Conversation {n}").id for n in range(7)]
+    store.update_conversation(created[1], pinned=True)
+    store.update_conversation(created[4], pinned=True)
+    newest_first = created[::-1]
+    expected = [
+        created[4],
+        created[1],
+        *(c for c in newest_first if c not in (created[1], created[4])),
+    ]
+    for _restart in range(2):  # a new window reads the same order from the store
+        window = HistoryWindow(store, page_size=2)
+        qtbot.addWidget(window)
+        try:
+            while window.model.canFetchMore():
+                window.model.fetchMore()
+            assert _ids(window) == expected  # each once, pinned first
+            assert [window.model.row_at(n).summary.pinned for n in range(3)] == [True, True, False]
+        finally:
+            window.shutdown()
+
+
+def test_pinning_moves_the_row_to_the_top_and_keeps_it_selected(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    old = store.create_conversation("old").id
+    new = store.create_conversation("new").id
+    window.refresh()
+    assert _ids(window) == [new, old]
+    window.select(old)
+    window.pin_action.trigger()
+    qtbot.waitUntil(lambda: _ids(window) == [old, new])
+    assert window.current_id() == old
+    window.pin_action.trigger()  # unpinned: back in date order
+    qtbot.waitUntil(lambda: _ids(window) == [new, old])

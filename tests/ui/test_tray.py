@@ -24,6 +24,7 @@ def test_menu_has_every_entry_in_order(qtbot: QtBot) -> None:
         "Settings…",
         "Sync: not set up",
         "Sync now",  # hidden until sync is set up
+        "Hotkeys are off — turn them on again",  # shown instead of Pause when they stop
         "Pause hotkeys",
         "Quit SnapAsk",
     ]
