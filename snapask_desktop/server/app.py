@@ -83,6 +83,7 @@ class SyncServer:
             self.config.redis_url,
             instance=self.config.instance or None,
             on_resync=self.catch_up_all,
+            on_notice=self._on_notice,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -210,6 +211,18 @@ class SyncServer:
             self.fanout.unsubscribe(old.user_id, old)
         self._by_device[session.key] = session
         self.fanout.subscribe(session.user_id, session)
+        tell_others = getattr(self.fanout, "tell_others", None)
+        if tell_others is not None:  # the device's older connection may be on another instance
+            tell_others(f"replaced {session.user_id} {session.device_id}")
+
+    def _on_notice(self, notice: str) -> None:
+        """A notice from another instance (through Redis)."""
+        kind, _, rest = notice.partition(" ")
+        user, _, device_id = rest.partition(" ")
+        if kind == "replaced" and user.isdigit():
+            old = self._by_device.get((int(user), device_id))
+            if old is not None:
+                old.close_with(ErrorCode.REPLACED, "a newer connection of this device was opened")
 
     async def live_ready(self, user_id: int) -> None:
         """Wait (at most a second) until live frames of the user reach this instance."""

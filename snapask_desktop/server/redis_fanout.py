@@ -36,6 +36,7 @@ from snapask_desktop.server.fanout import Subscriber
 log = logging.getLogger("snapask.server")
 
 CHANNEL_PREFIX = "snapask:user:"
+NOTICE_CHANNEL = "snapask:notices"  # instance to instance: "replaced …"
 _RETRY_FIRST_S = 0.2
 _RETRY_MAX_S = 5.0
 _OUTBOX_LIMIT = 10_000  # frames waiting to be published; past it Redis counts as broken
@@ -69,11 +70,13 @@ class RedisFanout:
         *,
         instance: str | None = None,
         on_resync: Callable[[], Awaitable[None]] | None = None,
+        on_notice: Callable[[str], None] | None = None,
         health_check_s: float = 2.0,
     ) -> None:
         self.url = url
         self.instance = instance or uuid.uuid4().hex[:12]
         self.on_resync = on_resync
+        self.on_notice = on_notice
         self.health_check_s = health_check_s
         self.healthy = False
         self._local: dict[int, set[Subscriber]] = defaultdict(set)
@@ -84,7 +87,7 @@ class RedisFanout:
         self._connected = asyncio.Event()
         self._subscribed: set[int] = set()
         self._ready: dict[int, asyncio.Event] = {}  # set once Redis confirmed the subscription
-        self._outbox: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()  # (channel, message)
         self._publisher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ Fanout
@@ -97,7 +100,12 @@ class RedisFanout:
         if self._outbox.qsize() >= _OUTBOX_LIMIT:
             self._broken(f"{_OUTBOX_LIMIT} frames wait for Redis; dropping")
             return
-        self._outbox.put_nowait((user_id, frame))
+        self._outbox.put_nowait((channel(user_id), encode_message(self.instance, frame)))
+
+    def tell_others(self, notice: str) -> None:
+        """Send a one-line notice to the other instances' ``on_notice`` (lost if Redis is down)."""
+        if self.healthy and self._outbox.qsize() < _OUTBOX_LIMIT:
+            self._outbox.put_nowait((NOTICE_CHANNEL, encode_message(self.instance, notice)))
 
     def subscribe(self, user_id: int, subscriber: Subscriber) -> None:
         users = self._local[user_id]
@@ -162,14 +170,12 @@ class RedisFanout:
     async def _publish_loop(self) -> None:
         # One task publishes, so frames leave in the order they were committed.
         while True:
-            user_id, frame = await self._outbox.get()
+            target, message = await self._outbox.get()
             client = self._client
             if client is None or not self.healthy:
                 continue
             try:
-                message = encode_message(self.instance, frame)
-                await asyncio.wait_for(client.publish(channel(user_id), message),
-                                       3 * self.health_check_s)  # fmt: skip
+                await asyncio.wait_for(client.publish(target, message), 3 * self.health_check_s)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._broken(f"publish failed: {type(exc).__name__}: {exc}")
 
@@ -203,7 +209,7 @@ class RedisFanout:
             socket_connect_timeout=self.health_check_s,
         )
         self._pubsub = self._client.pubsub()
-        await self._pubsub.subscribe(f"{CHANNEL_PREFIX}-")  # a connection for health checks
+        await self._pubsub.subscribe(NOTICE_CHANNEL)  # also makes the connection at once
         self._subscribed = set()
         await self._sync_subscriptions()
         was = self.healthy
@@ -254,7 +260,10 @@ class RedisFanout:
             decoded = decode_message(str(message["data"]))
             if decoded is None or decoded[0] == self.instance:
                 continue
-            if user.isdigit():
+            if message.get("channel") == NOTICE_CHANNEL:
+                if self.on_notice is not None:
+                    self.on_notice(decoded[1])
+            elif user.isdigit():
                 # Latency is measured from here: the publisher's clock is another process's.
                 self._deliver(int(user), decoded[1], time.perf_counter())
 

@@ -108,3 +108,35 @@ def test_metrics_and_logs_name_the_instance(pair: tuple[RunningServer, RunningSe
     for srv, name in ((one, "one"), (two, "two")):
         status, text = http_request("GET", srv.url + "/metrics")
         assert status == 200 and f'snapask_instance{{instance="{name}"}} 1.0' in text
+
+
+def test_a_device_reconnecting_to_another_instance_replaces_its_old_connection(
+    pair: tuple[RunningServer, RunningServer],
+) -> None:
+    one, two = pair
+    device_id = new_id()
+    token = one.sign_in("ada", PASSWORD, device_id)
+    old = connect_device(one, token, device_id)
+    time.sleep(0.3)
+    started = time.monotonic()
+    new = connect_device(two, token, device_id)  # the same device, through another instance
+    code, frames = old.closed(timeout=10)
+    assert code == 4004 and [f["code"] for f in frames] == ["replaced"]
+    assert time.monotonic() - started < 2
+    assert new.pull(0)["type"] == "changes"  # the new one is untouched
+    new.close()
+
+
+def test_a_device_revoked_on_one_instance_is_closed_on_the_other(
+    pair: tuple[RunningServer, RunningServer],
+) -> None:
+    one, two = pair
+    laptop, phone = new_id(), new_id()
+    laptop_token = one.sign_in("ada", PASSWORD, laptop)
+    phone_conn = connect_device(two, two.sign_in("ada", PASSWORD, phone), phone)
+    started = time.monotonic()
+    status, _ = http_request("DELETE", f"{one.url}/v1/devices/{phone}", token=laptop_token)
+    assert status == 204
+    code, _ = phone_conn.closed(timeout=10)
+    assert code == 4001
+    assert time.monotonic() - started < 1.5  # two's housekeeping round (0.2 s here; 1 s default)
