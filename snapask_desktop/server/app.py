@@ -40,6 +40,7 @@ log = logging.getLogger("snapask.server")
 T = TypeVar("T")
 # Connected devices' last-seen times are saved this often (and at connect/disconnect).
 _SEEN_INTERVAL_S = 60.0
+_HEALTH_TIMEOUT_S = 2.0
 
 
 class SyncServer:
@@ -223,6 +224,20 @@ class SyncServer:
             old = self._by_device.get((int(user), device_id))
             if old is not None:
                 old.close_with(ErrorCode.REPLACED, "a newer connection of this device was opened")
+
+    async def dependencies(self) -> dict[str, str]:
+        """Each dependency's state for /healthz: "ok", "off" (not used) or "down: why"."""
+        try:
+            await asyncio.wait_for(self.run_read(self.db.ping), _HEALTH_TIMEOUT_S)
+            database = "ok"
+        except TimeoutError:
+            database = f"down: no answer within {_HEALTH_TIMEOUT_S:g} s"
+        except Exception as exc:
+            database = f"down: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if self.config.redis_url is None:
+            return {"database": database, "redis": "off"}
+        healthy = bool(getattr(self.fanout, "healthy", False))
+        return {"database": database, "redis": "ok" if healthy else "down: not answering"}
 
     async def live_ready(self, user_id: int) -> None:
         """Wait (at most a second) until live frames of the user reach this instance."""

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_MS = 10_000
@@ -69,6 +69,11 @@ class Database:
             raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
         finally:
             raw.close()
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query now."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -46,6 +46,8 @@ class RouteHost(Protocol):
 
     async def run_read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
+    async def dependencies(self) -> dict[str, str]: ...
+
     async def run_sign_in(self, fn: Callable[..., T], *args: Any) -> T: ...
 
     async def revoke(self, device_id: str, *, user_id: int | None = None) -> bool: ...
@@ -109,7 +111,13 @@ class HttpRoutes:
         # 503 while stopping, so a load balancer stops sending before the port closes.
         if self.server.stopping:
             return json_response(503, {"status": "stopping"})
-        return json_response(200, {"status": "ok"})
+        checks = await self.server.dependencies()
+        if checks.get("database") != "ok":
+            return json_response(503, {"status": "unavailable", **checks})
+        # Redis down is not a 503: every instance would then leave the balancer at once,
+        # though each still serves pushes and pulls (live frames arrive through the log).
+        status = "ok" if all(v in ("ok", "off") for v in checks.values()) else "degraded"
+        return json_response(200, {"status": status, **checks})
 
     async def _metrics(self, ws: SyncConnection, request: Request, _path: str) -> Response:
         refusal = metrics_refusal(

@@ -172,7 +172,10 @@ def test_revoke_is_limited_to_the_users_own_devices(srv: RunningServer) -> None:
 
 
 def test_healthz_and_unknown_routes(srv: RunningServer) -> None:
-    assert http_request("GET", srv.url + "/healthz") == (200, {"status": "ok"})
+    assert http_request("GET", srv.url + "/healthz") == (
+        200,
+        {"status": "ok", "database": "ok", "redis": "off"},
+    )
     status, body = http_request("GET", srv.url + "/nope")
     assert status == 404 and body["error"] == "not_found"
     # A wrong method is told the ones the path takes (the same list as the Allow header).

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
 from tests.server.conftest import PASSWORD
 from tests.server.helpers import Conn, connect_device, conversation, new_id
-from tests.support.postgres import fresh_database
+from tests.support.postgres import ADMIN_DSN, fresh_database
 from tests.support.redis_server import RedisServer, redis_server
 
 
@@ -140,3 +141,32 @@ def test_a_device_revoked_on_one_instance_is_closed_on_the_other(
     code, _ = phone_conn.closed(timeout=10)
     assert code == 4001
     assert time.monotonic() - started < 1.5  # two's housekeeping round (0.2 s here; 1 s default)
+
+
+def test_healthz_names_a_dependency_that_is_down(
+    pair: tuple[RunningServer, RunningServer], redis: RedisServer
+) -> None:
+    one, _ = pair
+    assert http_request("GET", one.url + "/healthz") == (
+        200,
+        {"status": "ok", "database": "ok", "redis": "ok"},
+    )
+    redis.stop()
+    _wait_redis(one, healthy=False)
+    status, body = http_request("GET", one.url + "/healthz")
+    # Still in the balancer: it serves pushes and pulls; live frames come through the log.
+    assert status == 200 and body["status"] == "degraded" and body["redis"].startswith("down")
+    redis.start()
+    _wait_redis(one, healthy=True)
+    assert http_request("GET", one.url + "/healthz")[1]["status"] == "ok"
+
+
+def test_healthz_is_503_without_the_database(tmp_path: Path) -> None:
+    with fresh_database() as url, running_server(tmp_path / "s", database_url=url) as srv:
+        assert http_request("GET", srv.url + "/healthz")[0] == 200
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')  # gone, as if its server died
+        status, body = http_request("GET", srv.url + "/healthz")
+        assert status == 503 and body["status"] == "unavailable"
+        assert body["database"].startswith("down: ") and body["redis"] == "off"
