@@ -187,7 +187,7 @@ class SyncServer:
         self._seen[session.key] = accounts.now_ms()
         self.metrics.connections.inc()
         self.metrics.connections_total.inc()
-        address = ws.remote_address[0] if ws.remote_address else "?"
+        address = ws.client_address
         log.info("open: user %s device %s from %s%s", identity.user, identity.device_id, address,
                  self._on_instance)  # fmt: skip
         started = time.monotonic()

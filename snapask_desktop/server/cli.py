@@ -27,6 +27,7 @@ from snapask_desktop.server.config import (
 )
 from snapask_desktop.server.config import default_data_dir as _default_data_dir
 from snapask_desktop.server.database import Database
+from snapask_desktop.server.forwarded import trusted_networks
 
 log = logging.getLogger("snapask.server")
 
@@ -73,6 +74,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         default=None,
         help="Redis for live changes between several instances (the [server] extra); "
         "default: one process, no Redis",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy (address or CIDR) whose X-Forwarded-For names the client; "
+        "repeat for several",
     )
     serve.add_argument(
         "--instance",
@@ -290,6 +299,12 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         extra["housekeeping_interval_s"] = args.housekeeping_interval
     if args.redis_url is not None:
         extra["redis_url"] = args.redis_url
+    if args.trusted_proxy:
+        try:
+            trusted_networks(args.trusted_proxy)
+        except ValueError as exc:
+            raise CliError(f"--trusted-proxy: {exc}") from None
+        extra["trusted_proxies"] = tuple(args.trusted_proxy)
     extra["instance"] = args.instance or f"{socket.gethostname()}:{args.port}"
     if args.send_stall_seconds is not None:
         extra["send_stall_s"] = args.send_stall_seconds

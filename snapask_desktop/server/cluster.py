@@ -87,7 +87,7 @@ class Cluster:
              "--host", HOST, "--port", str(port), "--instance", name,
              "--data-dir", str(self.state_dir / "data"),
              "--database-url", self.state.database_url, "--redis-url", self.state.redis_url,
-             "--drain-seconds", "2"],
+             "--drain-seconds", "2", "--trusted-proxy", HOST],
             stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         log.close()

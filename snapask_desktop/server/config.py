@@ -96,6 +96,8 @@ class ServerConfig:
     # Several instances: Redis for live frames between them (None: one process, in-process
     # fanout), this instance's name in logs and metrics, and how often live connections are
     # compared with the log while Redis is healthy (every housekeeping round while it is not).
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
     redis_url: str | None = None
     instance: str = ""
     catch_up_interval_s: float = 5.0

@@ -23,6 +23,7 @@ from snapask_desktop.server import accounts
 from snapask_desktop.server.accounts import Identity, SignInRefused
 from snapask_desktop.server.config import ServerConfig
 from snapask_desktop.server.database import Database
+from snapask_desktop.server.forwarded import client_address, trusted_networks
 from snapask_desktop.server.httpbody import BodyRequest, SyncConnection, status_phrase
 from snapask_desktop.server.metrics import CONTENT_TYPE, Metrics
 from snapask_desktop.server.signin_limits import SignInLimiter
@@ -64,6 +65,7 @@ class HttpRoutes:
 
     def __init__(self, server: RouteHost) -> None:
         self.server = server
+        self._trusted_proxies = trusted_networks(server.config.trusted_proxies)
         limits = server.config.sign_in
         self._sign_in_limiter = SignInLimiter(
             per_address=(limits.per_address_per_s, limits.per_address_burst),
@@ -85,6 +87,10 @@ class HttpRoutes:
         """Answer one request (None: go on with the WebSocket upgrade), counted by route."""
         path = request.path.split("?", 1)[0]
         route = path if not path.startswith(DEVICE_PREFIX) else DEVICE_PREFIX + "{id}"
+        peer = ws.remote_address[0] if ws.remote_address else "?"
+        ws.client_address = client_address(
+            peer, request.headers.get("X-Forwarded-For"), self._trusted_proxies
+        )
         try:
             response = await self._dispatch(ws, request, path, route)
         except Exception:
@@ -293,4 +299,5 @@ def not_allowed(allow: str) -> Response:
 
 
 def _peer(ws: SyncConnection, unknown: str) -> str:
-    return ws.remote_address[0] if ws.remote_address else unknown
+    """The client's address: the socket's peer, or whom a trusted proxy forwarded for."""
+    return unknown if ws.client_address == "?" else ws.client_address

@@ -117,6 +117,8 @@ class SyncConnection(ServerConnection):
         next(protocol.parser)
         super().__init__(protocol, *args, **kwargs)
         self.identity: Identity | None = None
+        # The client's address (behind a trusted proxy: the one it forwarded for).
+        self.client_address = "?"
 
 
 def status_phrase(status: int) -> str:
