@@ -363,7 +363,8 @@ class SyncServer:
         """Collect old deleted conversations (section 10) and send the purges live."""
         await self.run_write(self._flush_progress)  # the latest applied cursors count
         when = accounts.now_ms() if now is None else now
-        purges = await self.run_write(collect_tombstones, self.db, self.blobs, when)
+        purges = await self.run_write(self._exclusively, "collect", collect_tombstones, [],
+                                      self.db, self.blobs, when)  # fmt: skip
         for user_id, row in purges:
             await self.fanout.publish(user_id, _live_frame(row), time.perf_counter())
         if purges:
@@ -373,10 +374,20 @@ class SyncServer:
     async def collect_uploads(self, now: int | None = None) -> tuple[int, int]:
         """Remove abandoned uploads in progress; returns (uploads, bytes freed)."""
         when = accounts.now_ms() if now is None else now
-        removed, freed = await self.run_write(self.blobs.collect_abandoned, when)
+        removed, freed = await self.run_write(
+            self._exclusively, "uploads", self.blobs.collect_abandoned, (0, 0), when
+        )
         if removed or freed:
             log.info("removed %d abandoned upload(s), %d bytes", removed, freed)
         return removed, freed
+
+    def _exclusively(self, lease: str, job: Callable[..., T], skipped: T, *args: Any) -> T:
+        """Run a singleton job if no other instance runs it now (else ``skipped``)."""
+        with self.db.exclusive(lease) as mine:
+            if not mine:
+                log.info("%s: another instance holds the lease; skipped", lease)
+                return skipped
+            return job(*args)
 
     async def _collector(self) -> None:
         while True:

@@ -9,6 +9,7 @@ mode, REPEATABLE READ elsewhere) so a page and the head are read consistently.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,27 @@ class Database:
             raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
         finally:
             raw.close()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Hold the lease ``name`` if no other instance does: yields True if this one got it.
+
+        On PostgreSQL a session-level advisory lock on a connection of its own, so an instance
+        that dies gives it up with its connection; on SQLite always True (one process a file).
+        """
+        if self.is_sqlite:
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(f"snapask:{name}".encode()).digest()[:8], "big") >> 1
+        with self._engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query now."""

@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from snapask_desktop.server.accounts import now_ms
+from snapask_desktop.server.database import Database
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
 from tests.server.conftest import PASSWORD
 from tests.server.helpers import Conn, connect_device, conversation, new_id
@@ -170,3 +172,23 @@ def test_healthz_is_503_without_the_database(tmp_path: Path) -> None:
         status, body = http_request("GET", srv.url + "/healthz")
         assert status == 503 and body["status"] == "unavailable"
         assert body["database"].startswith("down: ") and body["redis"] == "off"
+
+
+def test_singleton_jobs_run_on_one_instance_at_a_time(tmp_path: Path) -> None:
+    with fresh_database() as url, running_server(tmp_path / "s", database_url=url) as srv:
+        srv.add_user("ada", PASSWORD)
+        device_id = new_id()
+        conn = connect_device(srv, srv.sign_in("ada", PASSWORD, device_id), device_id)
+        ack = conn.request({"type": "blob_put", "sha256": "d" * 64, "size": 100, "offset": 0,
+                            "data": "eHh4"})  # fmt: skip
+        assert ack["received"] == 3
+        later = now_ms() + 2 * 3600 * 1000
+        other = Database(url)  # another instance's view of the same database
+        try:
+            with other.exclusive("uploads") as mine:
+                assert mine
+                assert srv.call(lambda: srv.server.collect_uploads(later)) == (0, 0)  # skipped
+            assert srv.call(lambda: srv.server.collect_uploads(later))[0] == 1
+        finally:
+            other.dispose()
+        conn.close()
