@@ -13,9 +13,10 @@ import contextlib
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from websockets.asyncio.server import Server, serve
 
@@ -36,11 +37,15 @@ from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_FRAME_BYTES
 from snapask_desktop.sync.protocol import Hello, Limits, OpResult
 
+if TYPE_CHECKING:
+    from snapask_desktop.server.shared_limits import SharedLimits
+
 log = logging.getLogger("snapask.server")
 T = TypeVar("T")
 # Connected devices' last-seen times are saved this often (and at connect/disconnect).
 _SEEN_INTERVAL_S = 60.0
 _HEALTH_TIMEOUT_S = 2.0
+_CLAIM_REFRESH_S = 10.0  # a third of a connection claim's life in Redis
 
 
 class SyncServer:
@@ -52,6 +57,7 @@ class SyncServer:
         self.db = Database(config.url)
         self.blobs = BlobStore(self.db, config.blob_dir, config.blob_quota)
         self.fanout: Fanout = fanout or self._make_fanout()
+        self.shared = self._make_shared_limits()
         self.metrics = Metrics(config.instance)
         self._on_instance = f" on {config.instance}" if config.instance else ""
         self.limits = Limits(
@@ -86,6 +92,19 @@ class SyncServer:
             on_resync=self.catch_up_all,
             on_notice=self._on_notice,
         )
+
+    def _make_shared_limits(self) -> SharedLimits | None:
+        if self.config.redis_url is None:
+            return None
+        from snapask_desktop.server.shared_limits import SharedLimits  # the [server] extra
+
+        return SharedLimits(self.config.redis_url)
+
+    def shared_limits(self) -> SharedLimits | None:
+        """The limits shared through Redis while Redis answers; None: this instance's own."""
+        if self.shared is None or not getattr(self.fanout, "healthy", False):
+            return None
+        return self.shared
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -151,6 +170,8 @@ class SyncServer:
         stop_fanout = getattr(self.fanout, "stop", None)
         if stop_fanout is not None:
             await stop_fanout()
+        if self.shared is not None:
+            await self.shared.close()
         await self.run_write(self._flush_progress)
         for pool in (self._writer, self._readers, self._signins):
             pool.shutdown(wait=True)
@@ -192,8 +213,12 @@ class SyncServer:
                  self._on_instance)  # fmt: skip
         started = time.monotonic()
         try:
+            shared = self.shared_limits()
+            if shared is not None:
+                session.resume_frames(await shared.load_frames(*session.key))
             await session.run()
         finally:
+            await self._release(session, ws.claim)
             self.metrics.connections.dec()
             log.info(
                 "close: user %s device %s after %.1f s (code %s)%s",
@@ -259,8 +284,41 @@ class SyncServer:
         self._seen[session.key] = accounts.now_ms()
 
     def open_connections(self, user_id: int) -> int:
-        """How many sync connections the user has open."""
+        """How many sync connections the user has open on this instance."""
         return len(self._by_user.get(user_id, ()))
+
+    async def claim_connection(self, ws: SyncConnection, user_id: int) -> bool:
+        """Whether the user may open one more connection, counted on every instance."""
+        limit = self.config.max_connections_per_user
+        if self.open_connections(user_id) >= limit:
+            return False
+        shared = self.shared_limits()
+        if shared is None:
+            return True  # Redis is down: each instance counts its own
+        claim = uuid.uuid4().hex
+        got = await shared.claim_connection(user_id, claim, limit)
+        if got:
+            ws.claim = claim
+        return got is not False
+
+    async def _release(self, session: Session, claim: str | None) -> None:
+        shared = self.shared_limits()
+        if shared is None:
+            return  # a claim left in Redis expires on its own
+        state, full_in_ms = session.frames_left()
+        await shared.save_frames(*session.key, state, full_in_ms)
+        if claim is not None:
+            await shared.release_connection(session.user_id, claim)
+
+    async def _refresh_claims(self) -> None:
+        shared = self.shared_limits()
+        if shared is None:
+            return
+        claims: dict[int, list[str]] = {}
+        for session in self.sessions:
+            if session.ws.claim is not None:
+                claims.setdefault(session.user_id, []).append(session.ws.claim)
+        await shared.refresh_connections(claims)
 
     def close_device(
         self, device_id: str, message: str, *, user_id: int | None = None, user: str | None = None
@@ -331,7 +389,7 @@ class SyncServer:
 
     async def _housekeeping(self) -> None:
         epoch = -1
-        last_seen_round = last_catch_up = time.monotonic()
+        last_seen_round = last_catch_up = last_claims = time.monotonic()
         while True:
             await asyncio.sleep(self.config.housekeeping_interval_s)
             now = time.monotonic()
@@ -356,6 +414,9 @@ class SyncServer:
                         self._seen[session.key] = now
                 await self.run_write(self._flush_progress)
                 await self.run_read(self.db.checkpoint)
+                if now - last_claims >= _CLAIM_REFRESH_S:
+                    last_claims = now
+                    await self._refresh_claims()
             except Exception:
                 log.exception("housekeeping failed")
 

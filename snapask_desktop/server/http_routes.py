@@ -14,7 +14,7 @@ import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -26,10 +26,14 @@ from snapask_desktop.server.database import Database
 from snapask_desktop.server.forwarded import client_address, trusted_networks
 from snapask_desktop.server.httpbody import BodyRequest, SyncConnection, status_phrase
 from snapask_desktop.server.metrics import CONTENT_TYPE, Metrics
-from snapask_desktop.server.signin_limits import SignInLimiter
+from snapask_desktop.server.signin_limits import Refusal, SignInLimiter
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
+from snapask_desktop.sync.ratelimit import BucketRule
 from snapask_desktop.sync.signin import bearer_token, parse_device_request
 from snapask_desktop.sync.wire import encode_json
+
+if TYPE_CHECKING:
+    from snapask_desktop.server.shared_limits import SharedLimits
 
 log = logging.getLogger("snapask.server")
 T = TypeVar("T")
@@ -53,7 +57,9 @@ class RouteHost(Protocol):
 
     async def revoke(self, device_id: str, *, user_id: int | None = None) -> bool: ...
 
-    def open_connections(self, user_id: int) -> int: ...
+    async def claim_connection(self, ws: SyncConnection, user_id: int) -> bool: ...
+
+    def shared_limits(self) -> SharedLimits | None: ...
 
     def close_device(
         self, device_id: str, message: str, *, user_id: int | None = None, user: str | None = None
@@ -169,7 +175,7 @@ class HttpRoutes:
             code = "too_large" if status == 413 else "bad_request"
             return json_response(status, error_body(code, exc.message))
         address = _peer(ws, "?")
-        refused = self._sign_in_refused(body.user, address)
+        refused = await self._sign_in_refused(body.user, address)
         if refused is not None:
             return refused
         self._pending_sign_ins += 1
@@ -181,14 +187,17 @@ class HttpRoutes:
         finally:
             self._pending_sign_ins -= 1
         self._sign_in_limiter.succeeded(body.user, address)
+        shared = self.server.shared_limits()
+        if shared is not None:
+            await shared.signed_in(body.user, address)
         log.info("signed in: user %s device %s", grant.user, grant.device_id)
         # A new token replaces the old one: a connection still using it is closed.
         self.server.close_device(grant.device_id, "this device signed in again", user=grant.user)
         return json_response(201, grant.to_wire())
 
-    def _sign_in_refused(self, user: str, address: str) -> Response | None:
+    async def _sign_in_refused(self, user: str, address: str) -> Response | None:
         """The answer to a sign-in over the attempt limits or the password-check queue."""
-        refusal = self._sign_in_limiter.admit(user, address, accounts.now_ms())
+        refusal = await self._admit_sign_in(user, address)
         if refusal is not None:
             seconds = max(1, math.ceil(refusal.wait_ms / 1000))
             what = (
@@ -210,6 +219,21 @@ class HttpRoutes:
             )
         return None
 
+    async def _admit_sign_in(self, user: str, address: str) -> Refusal | None:
+        # Counted across instances while Redis answers, else by this instance alone.
+        shared = self.server.shared_limits()
+        if shared is not None:
+            limits = self.server.config.sign_in
+            rules = (
+                BucketRule(limits.per_address_per_s, limits.per_address_burst),
+                BucketRule(limits.per_name_address_per_s, limits.per_name_address_burst),
+                BucketRule(limits.per_name_per_s, limits.per_name_burst),
+            )
+            wait_ms = await shared.admit_sign_in(user, address, rules)
+            if wait_ms is not None:
+                return Refusal(wait_ms, busy=False) if wait_ms else None
+        return self._sign_in_limiter.admit(user, address, accounts.now_ms())
+
     # ------------------------------------------------------------------ the WebSocket upgrade
 
     async def _upgrade(self, ws: SyncConnection, request: Request, _path: str) -> Response | None:
@@ -220,7 +244,7 @@ class HttpRoutes:
         if identity is None:
             return unauthorized()
         limit = self.server.config.max_connections_per_user
-        if self.server.open_connections(identity.user_id) >= limit:
+        if not await self.server.claim_connection(ws, identity.user_id):
             return json_response(
                 429,
                 error_body("rate_limited", f"more than {limit} connections for this user"),

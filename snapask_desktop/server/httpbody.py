@@ -119,6 +119,8 @@ class SyncConnection(ServerConnection):
         self.identity: Identity | None = None
         # The client's address (behind a trusted proxy: the one it forwarded for).
         self.client_address = "?"
+        # This connection's claim on the user's connection cap in Redis (several instances).
+        self.claim: str | None = None
 
 
 def status_phrase(status: int) -> str:

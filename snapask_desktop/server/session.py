@@ -41,7 +41,7 @@ from snapask_desktop.sync.protocol import (
     encode_frame,
     parse_client_frame,
 )
-from snapask_desktop.sync.ratelimit import TokenBucket
+from snapask_desktop.sync.ratelimit import BucketState, TokenBucket
 from snapask_desktop.sync.wire import RequestId, decode_json
 
 if TYPE_CHECKING:
@@ -263,6 +263,16 @@ class Session:
                 return await self.ws.recv()
         except TimeoutError:
             return None
+
+    def resume_frames(self, state: BucketState | None) -> None:
+        """Take up the device's frame bucket as its previous connection left it."""
+        if state is not None:
+            self._bucket.resume(state.tokens, state.at_ms)
+
+    def frames_left(self) -> tuple[BucketState, int]:
+        """The frame bucket now, and in how many ms it is full again."""
+        now = now_ms()
+        return BucketState(self._bucket.tokens(now), now), self._bucket.full_in_ms(now)
 
     def _admit(self, message: str | bytes) -> bool:
         """Apply the frame rate limit; False (and a ``rate_limited`` error) when over it."""

@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from snapask_desktop.sync.limits import FRAME_BURST, FRAMES_PER_SECOND
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRule:
+    """A token bucket's refill rate (tokens per second) and size."""
+
+    per_s: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    """A bucket as a connection left it: ``tokens`` at ``at_ms`` (Unix ms)."""
+
+    tokens: float
+    at_ms: int
 
 
 class TokenBucket:
@@ -19,6 +36,17 @@ class TokenBucket:
         self._burst = float(burst)
         self._tokens = float(burst)
         self._last_ms = now_ms
+
+    def resume(self, tokens: float, at_ms: int) -> None:
+        """Take up a bucket as another connection left it: ``tokens`` at ``at_ms``."""
+        self._tokens = min(self._burst, max(0.0, tokens))
+        # Another machine's clock may be ahead: never wait for it to catch up.
+        self._last_ms = min(self._last_ms, at_ms)
+
+    def tokens(self, now_ms: int) -> float:
+        """The tokens held now."""
+        self._refill(now_ms)
+        return self._tokens
 
     def take(self, now_ms: int) -> int:
         """Spend a token: 0 if allowed, else the milliseconds until one is available."""
