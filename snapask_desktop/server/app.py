@@ -287,16 +287,16 @@ class SyncServer:
         """How many sync connections the user has open on this instance."""
         return len(self._by_user.get(user_id, ()))
 
-    async def claim_connection(self, ws: SyncConnection, user_id: int) -> bool:
-        """Whether the user may open one more connection, counted on every instance."""
+    async def claim_connection(self, ws: SyncConnection, identity: accounts.Identity) -> bool:
+        """Whether the device may open a connection under its user's cap, on every instance."""
         limit = self.config.max_connections_per_user
-        if self.open_connections(user_id) >= limit:
+        if self.open_connections(identity.user_id) >= limit:
             return False
         shared = self.shared_limits()
         if shared is None:
             return True  # Redis is down: each instance counts its own
         claim = uuid.uuid4().hex
-        got = await shared.claim_connection(user_id, claim, limit)
+        got = await shared.claim_connection(identity.user_id, identity.device_id, claim, limit)
         if got:
             ws.claim = claim
         return got is not False
@@ -308,17 +308,17 @@ class SyncServer:
         state, full_in_ms = session.frames_left()
         await shared.save_frames(*session.key, state, full_in_ms)
         if claim is not None:
-            await shared.release_connection(session.user_id, claim)
+            await shared.release_connection(*session.key, claim)
 
     async def _refresh_claims(self) -> None:
         shared = self.shared_limits()
         if shared is None:
             return
-        claims: dict[int, list[str]] = {}
+        devices: dict[int, list[str]] = {}
         for session in self.sessions:
             if session.ws.claim is not None:
-                claims.setdefault(session.user_id, []).append(session.ws.claim)
-        await shared.refresh_connections(claims)
+                devices.setdefault(session.user_id, []).append(session.key[1])
+        await shared.refresh_connections(devices)
 
     def close_device(
         self, device_id: str, message: str, *, user_id: int | None = None, user: str | None = None

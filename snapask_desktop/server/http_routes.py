@@ -57,7 +57,7 @@ class RouteHost(Protocol):
 
     async def revoke(self, device_id: str, *, user_id: int | None = None) -> bool: ...
 
-    async def claim_connection(self, ws: SyncConnection, user_id: int) -> bool: ...
+    async def claim_connection(self, ws: SyncConnection, identity: Identity) -> bool: ...
 
     def shared_limits(self) -> SharedLimits | None: ...
 
@@ -244,7 +244,7 @@ class HttpRoutes:
         if identity is None:
             return unauthorized()
         limit = self.server.config.max_connections_per_user
-        if not await self.server.claim_connection(ws, identity.user_id):
+        if not await self.server.claim_connection(ws, identity):
             return json_response(
                 429,
                 error_body("rate_limited", f"more than {limit} connections for this user"),

@@ -39,28 +39,45 @@ _KNOWN_TTL_MS = 90 * 24 * 3600 * 1000
 # Redis's clock in ms; scripts that call TIME write only through effects replication (Redis 5+).
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
-# KEYS[1] the user's claims (member -> expiry); ARGV member, limit, ttl_ms. 1 claimed, 0 full.
+# A claim is per device, not per connection: a device whose instance died reconnects through
+# another one and takes its own claim over (its old one would otherwise count against the cap
+# until it lapsed, refusing the device for up to a TTL). The owner hash names the connection
+# that holds each device's claim, so the old connection's release cannot drop the new claim.
+# KEYS[1] the user's claims (device -> expiry), KEYS[2] owners (device -> connection);
+# ARGV device, connection, limit, ttl_ms. 1 claimed, 0 full.
 _CLAIM = (
     _NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if not redis.call('ZSCORE', KEYS[1], ARGV[1])
-   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   return 0
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1
 """
 )
 
-# KEYS[1] the user's claims; ARGV ttl_ms, members still open on this instance.
+# KEYS as _CLAIM; ARGV device, connection. Drops the claim only if this connection holds it.
+_RELEASE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return 0
+"""
+
+# KEYS as _CLAIM; ARGV ttl_ms, devices with a connection still open on this instance.
 _REFRESH = (
     _NOW
     + """
 local ttl = tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
 return 0
 """
 )
@@ -124,6 +141,7 @@ class SharedLimits:
             socket_timeout=timeout_s,
         )
         self._claim = self._client.register_script(_CLAIM)
+        self._release = self._client.register_script(_RELEASE)
         self._refresh = self._client.register_script(_REFRESH)
         self._sign_in = self._client.register_script(_SIGN_IN)
         self._known = self._client.register_script(_KNOWN)
@@ -132,21 +150,23 @@ class SharedLimits:
         """Close the connections."""
         await self._client.aclose()
 
-    async def claim_connection(self, user_id: int, member: str, limit: int) -> bool | None:
-        """Count a new connection of the user against ``limit`` across instances."""
-        got = await self._call(self._claim, [_claims(user_id)], [member, limit, self.claim_ttl_ms])
+    async def claim_connection(
+        self, user_id: int, device_id: str, connection: str, limit: int
+    ) -> bool | None:
+        """Count the device's new connection against the user's ``limit`` across instances."""
+        args = [device_id, connection, limit, self.claim_ttl_ms]
+        got = await self._call(self._claim, _claim_keys(user_id), args)
         return None if got is None else bool(got)
 
-    async def release_connection(self, user_id: int, member: str) -> None:
-        """A claimed connection ended (a lost release expires after the claim's TTL)."""
-        await self._call(lambda keys, args: self._client.zrem(keys[0], *args),
-                         [_claims(user_id)], [member])  # fmt: skip
+    async def release_connection(self, user_id: int, device_id: str, connection: str) -> None:
+        """The connection ended (a lost release expires after the claim's TTL)."""
+        await self._call(self._release, _claim_keys(user_id), [device_id, connection])
 
-    async def refresh_connections(self, members: dict[int, list[str]]) -> None:
-        """Keep this instance's open connections counted (call well within the TTL)."""
-        for user_id, names in members.items():
-            args = [self.claim_ttl_ms, *names]
-            if await self._call(self._refresh, [_claims(user_id)], args) is None:
+    async def refresh_connections(self, devices: dict[int, list[str]]) -> None:
+        """Keep the devices connected to this instance counted (call well within the TTL)."""
+        for user_id, device_ids in devices.items():
+            args = [self.claim_ttl_ms, *device_ids]
+            if await self._call(self._refresh, _claim_keys(user_id), args) is None:
                 return
 
     async def admit_sign_in(
@@ -210,8 +230,8 @@ class SharedLimits:
             return None
 
 
-def _claims(user_id: int) -> str:
-    return f"{_PREFIX}conns:{user_id}"
+def _claim_keys(user_id: int) -> list[str]:
+    return [f"{_PREFIX}conns:{user_id}", f"{_PREFIX}conn-owners:{user_id}"]
 
 
 def _known(name_key: str) -> str:

@@ -104,6 +104,44 @@ def test_the_connection_cap_counts_every_instance(make_pair: Callable[..., Pair]
         conn.close()
 
 
+def test_a_device_whose_instance_died_reconnects_at_once(
+    make_pair: Callable[..., Pair], redis: RedisServer
+) -> None:
+    _, two = make_pair(max_connections_per_user=2)
+    devices = [new_id(), new_id()]
+    tokens = [two.sign_in("ada", PASSWORD, device) for device in devices]
+    # What a SIGKILLed instance leaves in Redis: its devices' claims, never released.
+    client = redis_client.Redis.from_url(redis.url)
+    seconds, micros = client.time()
+    lapses = seconds * 1000 + micros // 1000 + 30_000
+    for device in devices:
+        client.zadd("snapask:conns:1", {device: lapses})
+        client.hset("snapask:conn-owners:1", device, "a connection of the dead instance")
+    # Its devices come back through the other instance at once, not after the claims lapse.
+    conns = [connect_device(two, t, d) for t, d in zip(tokens, devices, strict=True)]
+    assert refused_status(two, two.sign_in("ada", PASSWORD, new_id()))[0] == 429  # cap holds
+    client.close()
+    for conn in conns:
+        conn.close()
+
+
+def test_a_replaced_connection_does_not_release_its_successors_claim(
+    make_pair: Callable[..., Pair],
+) -> None:
+    one, two = make_pair(max_connections_per_user=2)
+    device_id = new_id()
+    token = one.sign_in("ada", PASSWORD, device_id)
+    old = connect_device(one, token, device_id)
+    new = connect_device(two, token, device_id)  # the device moved: "replaced" closes old
+    old.closed(timeout=10)
+    time.sleep(0.5)  # the old connection's release has run
+    other = _device(one)
+    # The device's claim is still counted: a third device is over the cap of two.
+    assert refused_status(one, one.sign_in("ada", PASSWORD, new_id()))[0] == 429
+    for conn in (new, other):
+        conn.close()
+
+
 def test_with_redis_down_each_instance_counts_its_own(
     make_pair: Callable[..., Pair], redis: RedisServer
 ) -> None:
