@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def emit(name: str, **figures: float | int | str) -> None:
@@ -21,3 +23,19 @@ def percentile(values: Sequence[float], p: float) -> float:
     rank = (len(ordered) - 1) * p / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@contextmanager
+def server_database(data_dir: Path, *, postgres: bool) -> Iterator[str]:
+    """The server's database URL: SQLite in ``data_dir``, or a throwaway database on the local
+    PostgreSQL (127.0.0.1:5432, as scripts/setup --test leaves it), dropped afterwards."""
+    if not postgres:
+        from snapask_desktop.server.config import sqlite_url
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        yield sqlite_url(data_dir)
+        return
+    from tests.support.postgres import fresh_database  # the tests' own throwaway databases
+
+    with fresh_database() as url:
+        yield url

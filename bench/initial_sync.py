@@ -4,7 +4,9 @@ The server runs as its own process (`snapask-sync-server serve`) on 127.0.0.1; i
 is filled beforehand through its storage API (not measured). The figure is the wall time of
 one `SyncEngine.sync_once()` on a fresh store: connect, pull every page, apply, acknowledge.
 
-    .venv/bin/python bench/initial_sync.py [--conversations 10000] [--messages-per 5]
+    .venv/bin/python bench/initial_sync.py [--conversations 10000] [--messages-per 5] [--postgres]
+
+`--postgres`: the server on the local PostgreSQL (a throwaway database) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import emit
+from bench._common import emit, server_database
 from snapask_desktop.server import accounts, changes
-from snapask_desktop.server.config import sqlite_url
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.passwords import hash_password, new_token
 from snapask_desktop.server.testing import ServerProcess
@@ -60,8 +61,10 @@ def _ops(conversations: int, per: int) -> list[Op]:
     return ops
 
 
-def _fill_server(data_dir: Path, conversations: int, per: int) -> tuple[str, int]:
-    db = Database(sqlite_url(data_dir))
+def _fill_server(
+    database_url: str, device_dir: Path, conversations: int, per: int
+) -> tuple[str, int]:
+    db = Database(database_url)
     user_id = accounts.add_user(db, "ada", "", password_hash=hash_password("bench"))
     ops = _ops(conversations, per)
     for start in range(0, len(ops), MAX_OPS_PER_PUSH):
@@ -69,7 +72,6 @@ def _fill_server(data_dir: Path, conversations: int, per: int) -> tuple[str, int
         changes.apply_push(db, user_id, WRITER, batch, now_ms=wall_clock_ms(),
                            max_drift_ms=MAX_DRIFT_MS)  # fmt: skip
     token = new_token()
-    device_dir = data_dir.parent / "device"
     with Store.open(device_dir) as store:
         accounts.issue_token(db, user_id, store.device_id, "new laptop", token)
     db.dispose()
@@ -85,13 +87,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--messages-per", type=int, default=5)
+    parser.add_argument("--postgres", action="store_true", help="server on local PostgreSQL")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp,
+        server_database(Path(tmp) / "server", postgres=args.postgres) as database_url,
+    ):
         root = Path(tmp)
         started = time.perf_counter()
-        token, total = _fill_server(root / "server", args.conversations, args.messages_per)
+        token, total = _fill_server(
+            database_url, root / "device", args.conversations, args.messages_per
+        )
         fill_s = time.perf_counter() - started
-        server = ServerProcess(root / "server")
+        server = ServerProcess(root / "server", "--database-url", database_url)
         try:
             from snapask_desktop.sync.device.client import SyncEngine
 
@@ -114,6 +122,7 @@ def main() -> None:
         conversations_count=count,
         client_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         server_fill_s=round(fill_s, 1),
+        database="postgresql" if args.postgres else "sqlite",
     )
 
 

@@ -41,9 +41,9 @@ from snapask_desktop.sync.clock import COUNTER_BITS
 HOST = "127.0.0.1"
 
 
-def _provision(data_dir: Path, users: int, per_user: int) -> list[tuple[int, str, str]]:
+def provision(database_url: str, users: int, per_user: int) -> list[tuple[int, str, str]]:
     """Users and devices with tokens, straight into the server's database."""
-    db = Database(sqlite_url(data_dir))
+    db = Database(database_url)
     password_hash = hash_password("bench")  # one scrypt, shared: sign-in is not measured
     devices: list[tuple[int, str, str]] = []
     for u in range(users):
@@ -113,7 +113,7 @@ class Bench:
             self.deliveries += 1
 
 
-async def _open(url: str, user: int, device_id: str, token: str, bench: Bench,
+async def open_device(url: str, user: int, device_id: str, token: str, bench: Bench,
                 gate: asyncio.Semaphore) -> Device | None:  # fmt: skip
     async with gate:
         for _attempt in range(3):
@@ -133,7 +133,7 @@ async def _open(url: str, user: int, device_id: str, token: str, bench: Bench,
         return device if welcome["type"] == "welcome" else None
 
 
-async def _pusher(device: Device, bench: Bench, until: float, interval: float) -> int:
+async def pusher(device: Device, bench: Bench, until: float, interval: float) -> int:
     """Push one new message per ``interval`` until ``until``; returns ops applied."""
     applied = 0
     conversation = str(uuid.uuid4())
@@ -163,7 +163,7 @@ async def _run(args: argparse.Namespace, url: str, devices: list[tuple[int, str,
     bench = Bench(args.per_user)
     gate = asyncio.Semaphore(args.connect_parallel)
     started = time.perf_counter()
-    opened = await asyncio.gather(*(_open(url, u, d, t, bench, gate) for u, d, t in devices))
+    opened = await asyncio.gather(*(open_device(url, u, d, t, bench, gate) for u, d, t in devices))
     conns = [c for c in opened if c is not None]
     connect_s = time.perf_counter() - started
     rss_idle, _ = _rss_mb(server_pid)
@@ -177,7 +177,7 @@ async def _run(args: argparse.Namespace, url: str, devices: list[tuple[int, str,
             pushers.append(conn)
     until = time.perf_counter() + args.seconds
     push_started = time.perf_counter()
-    applied = await asyncio.gather(*(_pusher(p, bench, until, 1 / args.rate) for p in pushers))
+    applied = await asyncio.gather(*(pusher(p, bench, until, 1 / args.rate) for p in pushers))
     push_s = time.perf_counter() - push_started
     await asyncio.sleep(1.0)  # the last live frames land
 
@@ -229,7 +229,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="snapask-server-load-") as tmp:
         data_dir = Path(tmp) / "server"
         users = -(-args.devices // args.per_user)
-        devices = _provision(data_dir, users, args.per_user)[: args.devices]
+        devices = provision(sqlite_url(data_dir), users, args.per_user)[: args.devices]
         log_level = os.environ.get("BENCH_SERVER_LOG")  # e.g. INFO: server logs to stderr
         command = [
             sys.executable, *_profiler(), "-m", "snapask_desktop.server.cli", "serve",

@@ -10,7 +10,9 @@ time, 20 ms after the previous one arrived: back to back, one device would send 
 protocol's 50 frames a second and the server makes it wait (`rate_limited`); `--gap-ms 50` lets
 every process go idle between changes, as at human pace.
 
-    .venv/bin/python bench/sync_latency.py [--changes 200]
+    .venv/bin/python bench/sync_latency.py [--changes 200] [--postgres]
+
+`--postgres`: the server on the local PostgreSQL (a throwaway database) instead of SQLite.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, percentile
+from bench._common import emit, percentile, server_database
 from snapask_desktop.server import accounts
-from snapask_desktop.server.config import sqlite_url
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.passwords import hash_password, new_token
 from snapask_desktop.server.testing import ServerProcess
@@ -40,8 +41,9 @@ from snapask_desktop.sync.device.status import SyncState
 WAIT_S = 10.0
 
 
-def _tokens(server_dir: Path, device_ids: list[str]) -> list[str]:
-    db = Database(sqlite_url(server_dir))
+def tokens(database_url: str, device_ids: list[str]) -> list[str]:
+    """A user "ada" and a token for each device, straight into the server's database."""
+    db = Database(database_url)
     user_id = accounts.add_user(db, "ada", "", password_hash=hash_password("bench"))
     tokens = []
     for index, device_id in enumerate(device_ids):
@@ -63,14 +65,14 @@ def device_b(data_dir: Path, ws_url: str, token: str) -> None:
 
     runner = SyncRunner(store, ws_url, lambda: token, SyncEvents(applied=applied), poll_s=1.0)
     runner.start()
-    _wait_live(runner)
+    wait_live(runner)
     print("live", flush=True)
     sys.stdin.readline()  # until A is done
     runner.stop()
     store.close()
 
 
-def _wait_live(runner: SyncRunner) -> None:
+def wait_live(runner: SyncRunner) -> None:
     deadline = time.monotonic() + WAIT_S
     while runner.status.state is not SyncState.UP_TO_DATE:
         if time.monotonic() > deadline:
@@ -78,7 +80,7 @@ def _wait_live(runner: SyncRunner) -> None:
         time.sleep(0.01)
 
 
-def _spawn_b(data_dir: Path, ws_url: str, token: str) -> subprocess.Popen[str]:
+def spawn_b(data_dir: Path, ws_url: str, token: str) -> subprocess.Popen[str]:
     script = str(Path(__file__).resolve())
     b = subprocess.Popen(
         [sys.executable, script, "--device-b", str(data_dir), ws_url],
@@ -91,7 +93,7 @@ def _spawn_b(data_dir: Path, ws_url: str, token: str) -> subprocess.Popen[str]:
     return b
 
 
-def _measure(a: Store, b: subprocess.Popen[str], changes: int, gap_ms: int) -> list[float]:
+def measure(a: Store, b: subprocess.Popen[str], changes: int, gap_ms: int) -> list[float]:
     assert b.stdout is not None
     conversation = a.create_conversation("latency")
     while not b.stdout.readline().endswith(" latency\n"):
@@ -119,25 +121,29 @@ def main() -> None:
     parser.add_argument(
         "--device-b", nargs=2, metavar=("DATA_DIR", "WS_URL"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--postgres", action="store_true", help="server on local PostgreSQL")
     args = parser.parse_args()
     if args.device_b:
         device_b(Path(args.device_b[0]), args.device_b[1], os.environ["SNAPASK_BENCH_TOKEN"])
         return
-    with tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp,
+        server_database(Path(tmp) / "server", postgres=args.postgres) as database_url,
+    ):
         root = Path(tmp)
         a = Store.open(root / "a")
         with Store.open(root / "b") as b_store:
             b_id = b_store.device_id
-        token_a, token_b = _tokens(root / "server", [a.device_id, b_id])
-        server = ServerProcess(root / "server")
+        token_a, token_b = tokens(database_url, [a.device_id, b_id])
+        server = ServerProcess(root / "server", "--database-url", database_url)
         # A's engine is woken by its store's commit; the idle poll is for other processes.
         runner_a = SyncRunner(a, server.ws_url, lambda: token_a, SyncEvents(), poll_s=1.0)
         b = None
         try:
             runner_a.start()
-            _wait_live(runner_a)
-            b = _spawn_b(root / "b", server.ws_url, token_b)
-            latencies = _measure(a, b, args.changes, args.gap_ms)
+            wait_live(runner_a)
+            b = spawn_b(root / "b", server.ws_url, token_b)
+            latencies = measure(a, b, args.changes, args.gap_ms)
         finally:
             runner_a.stop()
             if b is not None:
@@ -151,6 +157,7 @@ def main() -> None:
         visible_max_ms=round(max(latencies), 2),
         changes_count=len(latencies),
         gap_ms=args.gap_ms,
+        database="postgresql" if args.postgres else "sqlite",
     )
 
 
