@@ -45,9 +45,10 @@ defaults
     timeout client-fin 10s
     # The instances see the device's address in X-Forwarded-For.
     option forwardfor
-    # A request that failed to connect to one instance is sent to another.
+    # A request that failed to connect to one instance is sent to another at once (every
+    # retry redispatches: after a crash, hundreds of devices reconnect within a second).
     retries 2
-    option redispatch
+    option redispatch 1
 
 frontend sync
     bind {bind}

@@ -1,0 +1,358 @@
+"""Scale-out figures: sync server instances on PostgreSQL and Redis behind HAProxy (issue 10).
+
+Each part starts its own local cluster (server/cluster.py: `snapask-sync-server serve`
+subprocesses on 127.0.0.1, a throwaway PostgreSQL database, a redis-server of its own, Debian's
+HAProxy in front) and prints one JSON line:
+
+- ``latency``: a change on device A visible in device B's store, A and B real devices
+  (bench/sync_latency.py's) connected through the balancer to different instances, so every
+  change crosses Redis.
+- ``ops``: ops applied per second by pushing devices through the balancer with 1, 2, ... N
+  instances (one pusher and one listener per user; each op fans out to the listener).
+- ``failover``: 3 instances holding ``--devices`` connections (light clients that act as the
+  app does: hello with their cursor, pull until up to date, then live); the instance holding
+  the most is SIGKILLed while pushers keep pushing; for every device it held, the time from
+  the kill until it is connected again through the balancer and has every change its user's
+  devices had acknowledged; and how many acknowledged changes a device never got.
+
+    .venv/bin/python bench/cluster.py [--only latency|ops|failover] [--instances 3]
+                                      [--devices 3000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from bench import server_load, sync_latency
+from bench._common import emit, percentile
+from snapask_desktop.server.cli import raise_open_files_limit
+from snapask_desktop.server.cluster import Cluster, ClusterState, free_ports
+from snapask_desktop.server.testing import http_request
+from snapask_desktop.store import Store
+from snapask_desktop.sync.clock import COUNTER_BITS
+from snapask_desktop.sync.device.client import SyncEvents
+from snapask_desktop.sync.device.runner import SyncRunner
+from snapask_desktop.sync.session import retry_delay_ms
+from tests.support.postgres import fresh_database  # the tests' throwaway databases
+from tests.support.redis_server import redis_server
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, instances: int) -> Iterator[Cluster]:
+    """``instances`` servers on a fresh database and Redis behind HAProxy, torn down after."""
+    with fresh_database() as url, redis_server() as redis:
+        lb_port, *ports = free_ports(instances + 1)
+        cluster = Cluster(root / "cluster", ClusterState(lb_port, ports, url, redis.url))
+        cluster.up()
+        try:
+            yield cluster
+        finally:
+            cluster.down()
+
+
+def ws_url(cluster: Cluster) -> str:
+    return cluster.url.replace("http://", "ws://") + "/v1/sync"
+
+
+def connections(cluster: Cluster) -> dict[str, int]:
+    """Open sync connections per live instance, from each one's /metrics."""
+    found = {}
+    for name in cluster.names:
+        if name in cluster.state.pids:
+            _, text = http_request("GET", cluster.instance_url(name) + "/metrics")
+            line = next(x for x in str(text).splitlines() if x.startswith("snapask_connections "))
+            found[name] = int(float(line.split()[1]))
+    return found
+
+
+# ---------------------------------------------------------------------------- latency
+
+
+def bench_latency(root: Path, instances: int, changes: int, gap_ms: int) -> dict[str, Any]:
+    with running_cluster(root, max(2, instances)) as cluster:
+        a = Store.open(root / "a")
+        with Store.open(root / "b") as b_store:
+            b_id = b_store.device_id
+        token_a, token_b = sync_latency.tokens(cluster.state.database_url, [a.device_id, b_id])
+        runner_a = SyncRunner(a, ws_url(cluster), lambda: token_a, SyncEvents(), poll_s=1.0)
+        b = None
+        try:
+            runner_a.start()
+            sync_latency.wait_live(runner_a)
+            b = sync_latency.spawn_b(root / "b", ws_url(cluster), token_b)
+            held = sorted(connections(cluster).values())
+            if held.count(1) != 2:  # leastconn puts the second device on another instance
+                raise SystemExit(f"A and B are not on different instances: {held}")
+            latencies = sync_latency.measure(a, b, changes, gap_ms)
+        finally:
+            runner_a.stop()
+            if b is not None:
+                b.communicate("done\n", timeout=30)
+            a.close()
+    return {
+        "cross_instance_p50_ms": round(percentile(latencies, 50), 2),
+        "cross_instance_p99_ms": round(percentile(latencies, 99), 2),
+        "cross_instance_max_ms": round(max(latencies), 2),
+        "changes_count": len(latencies),
+    }
+
+
+# ---------------------------------------------------------------------------- ops/s
+
+
+async def _ops_run(url: str, devices: list[tuple[int, str, str]], seconds: float) -> float:
+    bench = server_load.Bench(per_user=2)
+    gate = asyncio.Semaphore(50)
+    opened = await asyncio.gather(
+        *(server_load.open_device(url, u, d, t, bench, gate) for u, d, t in devices)
+    )
+    conns = [c for c in opened if c is not None]
+    pushers = [c for i, c in enumerate(conns) if i % 2 == 0]  # the first device of each user
+    until = time.perf_counter() + seconds
+    started = time.perf_counter()
+    # As fast as acks come back, under the per-device frame limit (50/s).
+    applied = await asyncio.gather(*(server_load.pusher(p, bench, until, 0.025) for p in pushers))
+    elapsed = time.perf_counter() - started
+    for conn in conns:
+        await conn.ws.close()
+    return sum(applied) / elapsed
+
+
+def bench_ops(root: Path, instances: int, pushers: int, seconds: float) -> dict[str, Any]:
+    figures: dict[str, Any] = {"pushers_count": pushers}
+    for count in range(1, instances + 1):
+        with running_cluster(root / f"ops{count}", count) as cluster:
+            devices = server_load.provision(cluster.state.database_url, pushers, 2)
+            rate = asyncio.run(_ops_run(ws_url(cluster), devices, seconds))
+        figures[f"ops_per_s_{count}_instances"] = round(rate, 1)
+    return figures
+
+
+# ---------------------------------------------------------------------------- failover
+
+
+class LightDevice:
+    """One device as the app behaves on the wire: hello with its cursor, pull until up to date,
+    then live; after a lost connection, reconnect after the app's backoff and do it again."""
+
+    def __init__(self, user: int, device_id: str, token: str, url: str) -> None:
+        self.user, self.device_id, self.token, self.url = user, device_id, token, url
+        self.cursor = 0
+        self.seen: set[str] = set()  # op ids received
+        self.live = asyncio.Event()
+        self.lost_at: float | None = None
+        self.noticed_at: float | None = None  # when the loss was seen
+        self.recovered_s: float | None = None  # lost -> connected and up to date again
+        self.stopping = False
+        self._n = 0
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.stopping:
+            with contextlib.suppress(OSError, TimeoutError, ConnectionClosed, InvalidHandshake):
+                await self._session()
+            if self.stopping:
+                return
+            if self.live.is_set():  # as the app: a connection that worked starts backoff over
+                attempt = 0
+            if self.lost_at is None:
+                self.lost_at = self.noticed_at = time.perf_counter()
+            self.live.clear()
+            await asyncio.sleep(retry_delay_ms(min(attempt, 3), random.random()) / 1000)
+            attempt += 1
+
+    async def _session(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with connect(self.url, additional_headers=headers, open_timeout=30,
+                           ping_interval=None, compression=None, max_size=None) as ws:  # fmt: skip
+            hello = {"type": "hello", "id": "h", "protocol": 1, "device_id": self.device_id,
+                     "cursor": self.cursor}  # fmt: skip
+            await ws.send(json.dumps(hello))
+            welcome = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if welcome.get("type") != "welcome":
+                raise OSError(f"refused: {welcome}")
+            await self._pull_all(ws)
+            self.live.set()
+            if self.lost_at is not None and self.recovered_s is None:
+                self.recovered_s = time.perf_counter() - self.lost_at
+            async for text in ws:
+                frame = json.loads(text)
+                if frame.get("type") == "changes" and "id" not in frame:
+                    if frame["since"] > self.cursor:  # a gap: pull what is missing
+                        await self._pull_all(ws)
+                    else:
+                        self._take(frame)
+
+    async def _pull_all(self, ws: Any) -> None:
+        behind = 0  # the newest cursor of a live frame that came ahead of our pulls
+        while True:
+            self._n += 1
+            request_id = f"p{self._n}"
+            await ws.send(json.dumps({"type": "pull", "id": request_id, "since": self.cursor}))
+            while True:  # live frames may arrive before the reply
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if frame.get("id") == request_id:
+                    break
+                if frame.get("type") == "changes":
+                    if frame["since"] <= self.cursor:
+                        self._take(frame)
+                    else:
+                        behind = max(behind, frame["cursor"])
+            if frame.get("type") != "changes":
+                raise OSError(f"pull refused: {frame}")
+            self._take(frame)
+            if not frame["has_more"] and self.cursor >= behind:
+                return
+
+    def _take(self, frame: dict[str, Any]) -> None:
+        for change in frame["changes"]:
+            if change["seq"] > self.cursor:
+                self.seen.add(change["op_id"])
+        self.cursor = max(self.cursor, frame["cursor"])
+
+
+async def _push_loop(
+    url: str, device_id: str, token: str, acked: set[str], stop: asyncio.Event
+) -> None:
+    """One device of a user pushing a message every 100 ms, reconnecting as the app would."""
+    conversation, n = str(uuid.uuid4()), 0
+    headers = {"Authorization": f"Bearer {token}"}
+    while not stop.is_set():
+        try:
+            async with connect(url, additional_headers=headers, open_timeout=30,
+                               ping_interval=None, compression=None) as ws:  # fmt: skip
+                hello = {"type": "hello", "id": "h", "protocol": 1, "device_id": device_id,
+                         "cursor": 0}  # fmt: skip
+                await ws.send(json.dumps(hello))
+                await asyncio.wait_for(ws.recv(), 30)
+                while not stop.is_set():
+                    n += 1
+                    wall = time.time_ns() // 1_000_000
+                    op_id = str(uuid.uuid4())
+                    payload = {
+                        "type": "message", "id": str(uuid.uuid4()),
+                        "conversation_id": conversation, "role": "user", "text": f"m{n}",
+                        "model": None, "status": "final", "screenshot_sha256": None,
+                        "hlc": wall << COUNTER_BITS, "device": device_id, "created_at": wall,
+                    }  # fmt: skip
+                    frame = {"type": "push", "id": f"p{n}",
+                             "ops": [{"op_id": op_id, "payload": payload}]}  # fmt: skip
+                    await ws.send(json.dumps(frame))
+                    while True:
+                        reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                        if reply.get("id") == f"p{n}":
+                            break
+                    if reply.get("type") == "ack":
+                        acked.add(op_id)  # only what the server acknowledged counts
+                    await asyncio.sleep(0.1)
+        except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake):
+            await asyncio.sleep(retry_delay_ms(0, random.random()) / 1000)
+
+
+async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], users: int,
+                        per_user: int) -> dict[str, Any]:  # fmt: skip
+    url = ws_url(cluster)
+    # The first device of each user pushes; the others listen (and are measured).
+    listeners = [LightDevice(u, d, t, url) for i, (u, d, t) in enumerate(devices) if i % per_user]
+    pushing = [(u, d, t) for i, (u, d, t) in enumerate(devices) if i % per_user == 0]
+    tasks = []
+    started = time.perf_counter()
+    for index, device in enumerate(listeners):
+        tasks.append(asyncio.create_task(device.run()))
+        if index % 100 == 99:
+            await asyncio.sleep(0.05)  # a fleet coming online, not a single burst
+    await asyncio.wait_for(asyncio.gather(*(d.live.wait() for d in listeners)), 600)
+    connect_s = time.perf_counter() - started
+    acked: dict[int, set[str]] = {u: set() for u in range(users)}
+    stop = asyncio.Event()
+    pushers = [asyncio.create_task(_push_loop(url, d, t, acked[u], stop)) for u, d, t in pushing]
+    await asyncio.sleep(2)
+    held = connections(cluster)
+    victim = max(held, key=lambda name: held[name])
+    cluster.kill_instance(victim)
+    killed_at = time.perf_counter()
+    await asyncio.sleep(1)
+    affected = [d for d in listeners if d.lost_at is not None]
+    for device in affected:  # time from the kill, not from when each noticed it
+        device.lost_at = killed_at
+    deadline = time.monotonic() + 120
+    while any(d.recovered_s is None for d in affected) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2)  # pushers keep going after the recovery
+    stop.set()
+    await asyncio.gather(*pushers)
+    await asyncio.sleep(2)  # the last live frames land
+    lost = sum(len(acked[d.user] - d.seen) for d in listeners)
+    for device in listeners:
+        device.stopping = True
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    recovered = [d.recovered_s for d in affected if d.recovered_s is not None]
+    noticed = [d.noticed_at - killed_at for d in affected if d.noticed_at is not None]
+    return {
+        "devices_count": len(listeners) + len(pushing),
+        "connect_all_s": round(connect_s, 1),
+        "held_by_victim_count": held[victim],
+        "reconnected_count": len(recovered),
+        "not_reconnected_count": len(affected) - len(recovered),
+        "noticed_p50_s": round(percentile(noticed, 50), 2) if noticed else -1,
+        "caught_up_p50_s": round(percentile(recovered, 50), 2) if recovered else -1,
+        "caught_up_p99_s": round(percentile(recovered, 99), 2) if recovered else -1,
+        "caught_up_max_s": round(max(recovered), 2) if recovered else -1,
+        "acked_ops_count": sum(len(s) for s in acked.values()),
+        "lost_count": lost,
+    }
+
+
+def bench_failover(root: Path, devices_count: int) -> dict[str, Any]:
+    per_user = 20
+    users = -(-devices_count // per_user)
+    with running_cluster(root, 3) as cluster:
+        devices = server_load.provision(cluster.state.database_url, users, per_user)
+        devices = devices[:devices_count]
+        return asyncio.run(_failover_run(cluster, devices, users, per_user))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("latency", "ops", "failover"))
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--changes", type=int, default=200, help="latency: changes measured")
+    parser.add_argument("--gap-ms", type=int, default=20, help="latency: pause between changes")
+    parser.add_argument("--pushers", type=int, default=40, help="ops: pushing devices")
+    parser.add_argument("--seconds", type=float, default=10.0, help="ops: push time per run")
+    parser.add_argument("--devices", type=int, default=3000, help="failover: devices held")
+    args = parser.parse_args()
+    raise_open_files_limit()
+    with tempfile.TemporaryDirectory(prefix="snapask-cluster-bench-") as tmp:
+        root = Path(tmp)
+        if args.only in (None, "latency"):
+            figures = bench_latency(root / "latency", args.instances, args.changes, args.gap_ms)
+            emit("cluster_latency", instances_count=max(2, args.instances), **figures)
+        if args.only in (None, "ops"):
+            figures = bench_ops(root / "ops", args.instances, args.pushers, args.seconds)
+            emit("cluster_ops", seconds_s=args.seconds, **figures)
+        if args.only in (None, "failover"):
+            emit("cluster_failover", **bench_failover(root / "failover", args.devices))
+
+
+if __name__ == "__main__":
+    main()
