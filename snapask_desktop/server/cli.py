@@ -28,6 +28,7 @@ from snapask_desktop.server.config import (
 from snapask_desktop.server.config import default_data_dir as _default_data_dir
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.forwarded import trusted_networks
+from snapask_desktop.server.haproxy import Backend, haproxy_config
 
 log = logging.getLogger("snapask.server")
 
@@ -124,12 +125,42 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     revoke.add_argument("--user", default=None, help="whose device (when several users have it)")
 
     commands.add_parser("collect", parents=[common], help="collect old deleted conversations now")
+
+    proxy = commands.add_parser(
+        "haproxy-config", help="print the HAProxy configuration for instances behind it"
+    )
+    proxy.add_argument("--bind", default="0.0.0.0:8765", help="what HAProxy listens on")
+    proxy.add_argument(
+        "--instance",
+        action="append",
+        required=True,
+        type=_backend,
+        metavar="NAME=HOST:PORT",
+        help="one server instance; repeat for each",
+    )
+    proxy.add_argument("--check-interval-ms", type=int, default=1000)
+    proxy.add_argument("--maxconn", type=int, default=8000, help="connections HAProxy holds")
     return parser
+
+
+def _backend(text: str) -> Backend:
+    """``NAME=HOST:PORT`` as a ``Backend`` (argparse reports a ValueError as a usage error)."""
+    name, _, address = text.partition("=")
+    host, _, port = address.rpartition(":")
+    if not name or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected NAME=HOST:PORT, got {text!r}")
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"an instance name is letters, digits, - and _: {name!r}")
+    return Backend(name, host.strip("[]"), int(port))
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "snapask-sync-server") -> int:
     """Entry point; returns the exit code (``prog`` names the program in usage lines)."""
     args = _parser(prog).parse_args(argv)
+    if args.command == "haproxy-config":
+        print(haproxy_config(args.bind, args.instance, check_interval_ms=args.check_interval_ms,
+                             maxconn=args.maxconn), end="")  # fmt: skip
+        return 0
     data_dir: Path = args.data_dir if args.data_dir is not None else _default_data_dir()
     try:
         if args.command == "serve":
