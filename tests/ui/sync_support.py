@@ -15,8 +15,8 @@ from snapask_desktop.config import Settings
 from snapask_desktop.server.testing import RunningServer
 from snapask_desktop.services import Services
 from snapask_desktop.store.repository import Store
-from snapask_desktop.ui.chat_window import ChatUI
-from snapask_desktop.ui.sync_bridge import SyncBridge
+from snapask_desktop.ui.chat.window import ChatUI
+from snapask_desktop.ui.sync.bridge import SyncBridge
 from snapask_desktop.ui.window_state import WindowStateStore
 
 USER, PASSWORD = "ada", "correct horse battery"

@@ -10,15 +10,14 @@ from typing import Any
 from PySide6.QtCore import QThreadPool
 
 from snapask_desktop.services import Services
-from snapask_desktop.ui.answer_worker import (
+from snapask_desktop.ui.chat.answer_worker import (
     AnswerJob,
     AnswerOutcome,
     AnswerRun,
     AnswerSignals,
     AnswerWorker,
-    Task,
-    TaskSignals,
 )
+from snapask_desktop.ui.workers import Task, TaskSignals
 from tests.store.helpers import png_bytes
 
 TIMEOUT_MS = 10_000

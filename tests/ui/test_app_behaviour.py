@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.app import Desktop
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
-from snapask_desktop.ui.tray import TrayState
+from snapask_desktop.ui.shell.tray import TrayState
 
 
 @pytest.fixture

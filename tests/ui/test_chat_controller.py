@@ -15,8 +15,9 @@ from PySide6.QtGui import QImage
 from snapask_desktop.actions import find_action
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.services import Services
-from snapask_desktop.ui.answer_worker import AnswerRun, AnswerWorker, Task
-from snapask_desktop.ui.chat_controller import ChatController, ChatStatus, quick_actions
+from snapask_desktop.ui.chat.answer_worker import AnswerRun, AnswerWorker
+from snapask_desktop.ui.chat.controller import ChatController, ChatStatus, quick_actions
+from snapask_desktop.ui.workers import Task
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
 from tests.support.fake_gemini import FakeGemini

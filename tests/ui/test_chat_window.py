@@ -20,10 +20,10 @@ from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.capture.geometry import Rect
 from snapask_desktop.capture.grab import Grab
 from snapask_desktop.services import Services
-from snapask_desktop.ui.capture_flow import Picture
-from snapask_desktop.ui.chat_controller import ChatController
-from snapask_desktop.ui.chat_widgets import AnswerBubble, PromptEdit, QuestionBubble
-from snapask_desktop.ui.chat_window import ChatUI, ChatWindow, thumbnail_size
+from snapask_desktop.ui.chat.capture_flow import Picture
+from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.widgets import AnswerBubble, PromptEdit, QuestionBubble
+from snapask_desktop.ui.chat.window import ChatUI, ChatWindow, thumbnail_size
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg

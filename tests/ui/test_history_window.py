@@ -16,8 +16,8 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop.services import Services
 from snapask_desktop.store.repository import Store
-from snapask_desktop.ui.history_model import ID_ROLE, ROW_ROLE, THUMB_PENDING_ROLE, HistoryRow
-from snapask_desktop.ui.history_window import HistoryWindow, split_highlights
+from snapask_desktop.ui.history.model import ID_ROLE, ROW_ROLE, THUMB_PENDING_ROLE, HistoryRow
+from snapask_desktop.ui.history.window import HistoryWindow, split_highlights
 
 
 def _png(seed: int, size: tuple[int, int] = (640, 400)) -> bytes:
@@ -461,7 +461,7 @@ def test_the_menu_key_opens_the_context_menu_for_the_current_row(
 
 def test_changes_while_hidden_reload_once_when_shown(qtbot, services) -> None:
     """A hidden history must not reload on every saved message (main-thread work)."""
-    from snapask_desktop.ui.history_window import HistoryWindow
+    from snapask_desktop.ui.history.window import HistoryWindow
 
     store = services.store
     window = HistoryWindow(store)

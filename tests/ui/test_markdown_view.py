@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from snapask_desktop.ui.markdown_view import MarkdownTheme, MarkdownView, render_markdown
+from snapask_desktop.ui.chat.markdown_view import MarkdownTheme, MarkdownView, render_markdown
 
 THEME = MarkdownTheme()
 

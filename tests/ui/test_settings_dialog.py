@@ -18,16 +18,11 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop import autostart, credentials
 from snapask_desktop.ai.cache import AnswerCache
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.settings_dialog import (
-    DEFAULT_PAGES,
-    ApiKeyPage,
-    GeneralPage,
-    PageContext,
-    SettingsDialog,
-    SettingsPage,
-    TemplatesPage,
-    friendly,
-)
+from snapask_desktop.ui.settings.api_key_page import ApiKeyPage
+from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
+from snapask_desktop.ui.settings.general_page import GeneralPage
+from snapask_desktop.ui.settings.page import PageContext, SettingsPage, friendly
+from snapask_desktop.ui.settings.templates_page import TemplatesPage
 
 
 @pytest.fixture(autouse=True)

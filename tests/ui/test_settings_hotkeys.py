@@ -16,8 +16,9 @@ from snapask_desktop.app import hotkey_bindings, hotkey_labels
 from snapask_desktop.capture.hotkey_defaults import default_hotkeys
 from snapask_desktop.capture.hotkey_spec import parse_hotkey
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder, modifiers_label, read_key
-from snapask_desktop.ui.settings_dialog import HotkeysPage, SettingsDialog
+from snapask_desktop.ui.settings.dialog import SettingsDialog
+from snapask_desktop.ui.settings.hotkey_recorder import HotkeyRecorder, modifiers_label, read_key
+from snapask_desktop.ui.settings.hotkeys_page import HotkeysPage
 
 Mod = Qt.KeyboardModifier
 CTRL_ALT = Mod.ControlModifier | Mod.AltModifier

@@ -18,9 +18,10 @@ from snapask_desktop.store.repository import Store
 from snapask_desktop.sync.device import account
 from snapask_desktop.sync.device.client import SyncEngine
 from snapask_desktop.sync.device.status import SyncState
-from snapask_desktop.ui.settings_dialog import DEFAULT_PAGES, PageContext, SettingsDialog
-from snapask_desktop.ui.sync_manager import SyncManager
-from snapask_desktop.ui.sync_page import SyncPage, pending_line, status_line
+from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
+from snapask_desktop.ui.settings.page import PageContext
+from snapask_desktop.ui.sync.manager import SyncManager
+from snapask_desktop.ui.sync.page import SyncPage, pending_line, status_line
 from tests.ui.sync_support import PASSWORD, POLL_S, USER, titles
 
 

@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.store.records import ConflictRecord, Message
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.records import FieldStamp
-from snapask_desktop.ui.chat_widgets import AnswerBubble, QuestionBubble, Transcript
-from snapask_desktop.ui.conflict_banner import ConflictBanner, banner_content, quoted
-from snapask_desktop.ui.sync_manager import restored_notice
-from snapask_desktop.ui.tray import TrayState, combined_state
+from snapask_desktop.ui.chat.conflict_banner import ConflictBanner, banner_content, quoted
+from snapask_desktop.ui.chat.widgets import AnswerBubble, QuestionBubble, Transcript
+from snapask_desktop.ui.shell.tray import TrayState, combined_state
+from snapask_desktop.ui.sync.manager import restored_notice
 
 HERE, THERE, THIRD = "device-here", "device-there", "device-third"
 CID = "c4b241ed-5754-4db5-a971-53d2a2a9af53"

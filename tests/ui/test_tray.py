@@ -5,8 +5,8 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop.resources import resource_path
-from snapask_desktop.ui.launcher import LauncherWindow
-from snapask_desktop.ui.tray import Tray, TrayState, menu_text, tray_icon
+from snapask_desktop.ui.shell.launcher import LauncherWindow
+from snapask_desktop.ui.shell.tray import Tray, TrayState, menu_text, tray_icon
 
 
 def texts(tray: Tray) -> list[str]:

@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop import credentials
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.settings_dialog import GeneralPage, SettingsDialog
-from snapask_desktop.ui.welcome import WelcomeDialog, hotkey_lines, needs_welcome
+from snapask_desktop.ui.settings.dialog import GeneralPage, SettingsDialog
+from snapask_desktop.ui.shell.welcome import WelcomeDialog, hotkey_lines, needs_welcome
 
 
 @pytest.fixture

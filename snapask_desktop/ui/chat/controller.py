@@ -36,16 +36,15 @@ from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
 from snapask_desktop.config import Settings
 from snapask_desktop.store.errors import NotFound
 from snapask_desktop.store.records import ConversationDetail, Message
-from snapask_desktop.ui.answer_worker import (
+from snapask_desktop.ui.chat.answer_worker import (
     AnswerJob,
     AnswerOutcome,
     AnswerRun,
     AnswerSignals,
     AnswerWorker,
     QueueRunner,
-    Task,
-    TaskSignals,
 )
+from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
     from snapask_desktop.store.records import ApplyReport, ConflictRecord
