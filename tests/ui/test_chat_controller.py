@@ -16,7 +16,8 @@ from snapask_desktop.actions import find_action
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.services import Services
 from snapask_desktop.ui.chat.answer_worker import AnswerRun, AnswerWorker
-from snapask_desktop.ui.chat.controller import ChatController, ChatStatus, quick_actions
+from snapask_desktop.ui.chat.controller import ChatController, quick_actions
+from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.workers import Task
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
@@ -216,7 +217,7 @@ def test_transient_failure_waits_in_the_queue_and_is_answered_once(
     ]
     assert len(gemini.generate_requests()) == 3
     assert seen.of("answer_finished")[-1] == ("final", "You asked: are you up?.")
-    assert len(controller.queue.queue) == 0
+    assert controller.queue.count() == 0
 
 
 def stored_final(services: Services, conversation_id: str | None) -> list[str]:
@@ -304,7 +305,7 @@ def test_a_queued_answer_the_store_refuses_stays_on_screen(
     assert controller.send("are you up?")  # fails: the queue takes it and tries again
     qtbot.waitUntil(lambda: bool(seen.of("answer_chunk")), timeout=TIMEOUT_MS)
     assert controller.status.message == "Answering…" and controller.answering_here
-    assert controller.queue.queue.sending == controller.conversation_id
+    assert controller.queue.sending == controller.conversation_id
     cid = controller.conversation_id
     assert cid is not None
     services.store.delete_conversation(cid)
@@ -313,7 +314,7 @@ def test_a_queued_answer_the_store_refuses_stays_on_screen(
     assert seen.of("answer_finished") == [("error", ""), ("unsaved", "partial")]
     assert controller.status.kind == "error" and controller.status.action == "retry"
     assert "could not be saved" in controller.status.message
-    assert controller.queue.queue.sending is None and len(controller.queue.queue) == 0
+    assert controller.queue.sending is None and controller.queue.count() == 0
 
 
 # --- nothing typed is lost when the conversation changes (M5) ---------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -23,11 +22,12 @@ from typing import TYPE_CHECKING, Literal
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from snapask_desktop.ai.types import AIError
-from snapask_desktop.answer_queue import AnswerQueue, Ask, Backoff, QueueCallbacks
+from snapask_desktop.answer_queue import AnswerQueue, Ask, Backoff, QueueCallbacks, QueuedQuestion
 from snapask_desktop.chat import Answer, ChatService
 from snapask_desktop.credentials import CredentialError
 from snapask_desktop.store.errors import StoreError
 from snapask_desktop.store.records import Message
+from snapask_desktop.ui.chat.status import retry_text
 from snapask_desktop.ui.workers import sentence
 
 if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
@@ -227,12 +227,6 @@ class AnswerWorker(QRunnable):
         self._signals.retrying.emit(self._run_state.id, retry_text(attempt, error, wait_s))
 
 
-def retry_text(attempt: int, error: AIError, wait_s: float) -> str:
-    """The line shown while an answer is retried: what happened and when the next try is."""
-    seconds = max(1, math.ceil(wait_s))
-    return f"{error.user_message} Retrying in {seconds} s… (try {attempt + 1})"
-
-
 class QueueRunner(QObject):
     """The answer queue on its own thread, reporting through Qt signals (see AnswerQueue)."""
 
@@ -262,14 +256,48 @@ class QueueRunner(QObject):
             dropped=self.dropped.emit,
             changed=self.changed.emit,
         )
-        self.queue = AnswerQueue(store, ask, callbacks, backoff=backoff)
+        self._queue = AnswerQueue(store, ask, callbacks, backoff=backoff)
         self._thread: threading.Thread | None = None
+
+    # The queue's own methods are thread-safe: they may be called from the main thread while
+    # its worker thread sends.
+    def add(self, conversation_id: str, error: AIError | None = None) -> bool:
+        """Queue a conversation whose question just failed; False when the queue is full."""
+        return self._queue.add(conversation_id, error)
+
+    def withdraw(self, conversation_id: str) -> bool:
+        """Take a conversation back to answer it here; False while the queue is sending it."""
+        return self._queue.withdraw(conversation_id)
+
+    def cancel(self, conversation_id: str) -> bool:
+        """Stop waiting for a conversation (and its answer, if being sent); False if absent."""
+        return self._queue.cancel(conversation_id)
+
+    def kick(self, conversation_id: str) -> bool:
+        """Try a waiting conversation now; False when it is not waiting."""
+        if conversation_id not in self._queue:
+            return False
+        self._queue.kick(conversation_id)
+        return True
+
+    def get(self, conversation_id: str) -> QueuedQuestion | None:
+        """The snapshot of one waiting conversation, or None."""
+        return self._queue.get(conversation_id)
+
+    def count(self) -> int:
+        """How many conversations wait."""
+        return len(self._queue)
+
+    @property
+    def sending(self) -> str | None:
+        """The conversation being sent right now, if any."""
+        return self._queue.sending
 
     def start(self) -> None:
         """Start the worker thread (it first loads the questions saved by the last run)."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self.queue.serve, name="snapask-answer-queue", daemon=True
+                target=self._queue.serve, name="snapask-answer-queue", daemon=True
             )
             self._thread.start()
 
@@ -278,6 +306,6 @@ class QueueRunner(QObject):
         thread, self._thread = self._thread, None
         if thread is None:
             return True
-        self.queue.stop()
+        self._queue.stop()
         thread.join(timeout_s)
         return not thread.is_alive()

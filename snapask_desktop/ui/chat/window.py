@@ -62,7 +62,8 @@ from snapask_desktop.services import Services
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
-from snapask_desktop.ui.chat.controller import ChatController, ChatStatus
+from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.chat.widgets import (
     AnswerBubble,
     FlowLayout,
