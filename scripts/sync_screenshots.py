@@ -35,13 +35,13 @@ from snapask_desktop.services import Services  # noqa: E402
 from snapask_desktop.store.repository import Store  # noqa: E402
 from snapask_desktop.sync.device.client import SyncEngine  # noqa: E402
 from snapask_desktop.sync.device.status import SyncState  # noqa: E402
-from snapask_desktop.ui.chat_window import ChatUI  # noqa: E402
-from snapask_desktop.ui.settings_dialog import (  # noqa: E402
+from snapask_desktop.ui.chat.window import ChatUI  # noqa: E402
+from snapask_desktop.ui.settings.dialog import (  # noqa: E402
     DEFAULT_PAGES,
     SettingsDialog,
 )
-from snapask_desktop.ui.sync_manager import SyncManager  # noqa: E402
-from snapask_desktop.ui.sync_page import SyncPage  # noqa: E402
+from snapask_desktop.ui.sync.manager import SyncManager  # noqa: E402
+from snapask_desktop.ui.sync.page import SyncPage  # noqa: E402
 from snapask_desktop.ui.window_state import WindowStateStore  # noqa: E402
 from tests.ai.screens import png_bytes, screenshot  # noqa: E402
 from tests.support.memory_keyring import MemoryKeyring  # noqa: E402

@@ -38,10 +38,10 @@ from snapask_desktop.single_instance import (
 )
 from snapask_desktop.store.records import ConversationSummary
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
-from snapask_desktop.ui.capture_flow import CaptureFlow, Picture
-from snapask_desktop.ui.launcher import LauncherWindow
-from snapask_desktop.ui.sync_manager import SyncManager, restored_notice
-from snapask_desktop.ui.tray import Tray, combined_state
+from snapask_desktop.ui.chat.capture_flow import CaptureFlow, Picture
+from snapask_desktop.ui.shell.launcher import LauncherWindow
+from snapask_desktop.ui.shell.tray import Tray, combined_state
+from snapask_desktop.ui.sync.manager import SyncManager, restored_notice
 
 if TYPE_CHECKING:
     from snapask_desktop.capture.hotkey_spec import Hotkey
@@ -78,8 +78,8 @@ class Desktop(QObject):
     def __init__(self, app: QApplication, services: Services, problems: list[str]) -> None:
         super().__init__()
         from snapask_desktop.capture.hotkeys import HotkeyService
-        from snapask_desktop.ui.chat_window import ChatUI
-        from snapask_desktop.ui.thumbnails import BackgroundCalls
+        from snapask_desktop.ui.chat.window import ChatUI
+        from snapask_desktop.ui.workers import BackgroundCalls
 
         self.app = app
         self.services = services
@@ -338,7 +338,7 @@ class Desktop(QObject):
                     self.services.lazy_store.get, self._store_opened, self._store_failed
                 )
             return
-        from snapask_desktop.ui.history_window import HistoryWindow
+        from snapask_desktop.ui.history.window import HistoryWindow
 
         if self._history is None:
             self._history = HistoryWindow(self.services.store)
@@ -370,8 +370,9 @@ class Desktop(QObject):
         self._tell("Your conversations could not be opened", str(error), problem=True)
 
     def show_settings(self, page: str | None = None) -> None:
-        from snapask_desktop.ui.settings_dialog import DEFAULT_PAGES, PageContext, SettingsDialog
-        from snapask_desktop.ui.sync_page import SyncPage
+        from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
+        from snapask_desktop.ui.settings.page import PageContext
+        from snapask_desktop.ui.sync.page import SyncPage
 
         if self._settings_dialog is None:
             sync = self.sync
@@ -421,7 +422,7 @@ class Desktop(QObject):
 
         if not credentials.needs_api_key(self.settings.provider):
             return
-        from snapask_desktop.ui.welcome import WelcomeDialog  # only when it is shown
+        from snapask_desktop.ui.shell.welcome import WelcomeDialog  # only when it is shown
 
         welcome = WelcomeDialog(self.settings)
         welcome.open_settings.connect(self.show_settings)

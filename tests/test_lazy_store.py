@@ -151,7 +151,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
-from snapask_desktop.ui.chat_window import ChatUI
+from snapask_desktop.ui.chat.window import ChatUI
 
 app = QApplication([])
 services = Services(Settings(), Path(sys.argv[1]))

@@ -7,6 +7,8 @@ theme. Widgets opt into a look with a dynamic property: `set_role(label, "muted"
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -137,3 +139,12 @@ QToolButton[role="flat"]:hover, QPushButton[role="flat"]:hover {{
 }}
 QToolButton[role="flat"]:focus, QPushButton[role="flat"]:focus {{ border: 1px solid {accent}; }}
 """
+
+
+def link_html(url: str, text: str, palette: QPalette) -> str:
+    """A rich-text link readable on light and dark palettes (some dark themes keep a dark
+    blue Link colour, so it is lifted towards the text colour there)."""
+    color = palette.color(QPalette.ColorRole.Link)
+    if is_dark(palette) and color.lightnessF() < 0.6:
+        color = mix(color, palette.color(QPalette.ColorRole.WindowText), 0.45)
+    return f"<a href='{escape(url)}' style='color: {css(color)}'>{escape(text)}</a>"

@@ -16,6 +16,7 @@ from snapask_desktop.capture.geometry import Rect
 from snapask_desktop.store import Store
 from tests.capture.support.pattern import pattern_image
 from tests.capture.support.xserver import Xvfb, xvfb
+from tests.support import waits
 from tests.support.desktop_app import (
     PANEL_HEIGHT,
     SCREEN,
@@ -43,24 +44,30 @@ def test_hotkey_region_question_answer(screen: Xvfb, isolated_env: Path) -> None
     with FakeGemini() as gemini:
         app = App(screen, isolated_env, gemini)
         try:
-            app.wait_for("ready in the system tray")
+            app.wait_for("ready in the system tray", timeout=waits.DEADLINE_S)
             assert "no system tray" not in app.output().lower()
             driver.drain()
             xdotool(app.env, "key", "ctrl+alt+s")
-            overlay = driver.wait_mapped("SnapAsk capture")
+            overlay = driver.wait_mapped("SnapAsk capture", timeout=waits.DEADLINE_S)
             xdotool(app.env, "mousemove", str(REGION.x), str(REGION.y), "mousedown", "1")
             xdotool(app.env, "mousemove", str(REGION.x + 150), str(REGION.y + 120))
             xdotool(app.env, "mousemove", str(REGION.right), str(REGION.bottom), "mouseup", "1")
             xdotool(app.env, "key", "Return")
-            driver.wait_unmapped(overlay.window_id)
-            chat = driver.wait_mapped("SnapAsk —")
+            driver.wait_unmapped(overlay.window_id, timeout=waits.DEADLINE_S)
+            chat = driver.wait_mapped("SnapAsk —", timeout=waits.DEADLINE_S)
             focus(app.env, chat.window_id)
             xdotool(app.env, "type", "--delay", "5", "what is on this screen?")
             xdotool(app.env, "key", "Return")
-            request = wait_until(lambda: gemini.generate_requests(), what="the question")[0]
+            request = wait_until(
+                lambda: gemini.generate_requests(), what="the question", timeout=waits.DEADLINE_S
+            )[0]
             assert request.body["contents"][0]["parts"][-1]["text"] == "what is on this screen?"
             with Store.open(isolated_env / "data") as store:
-                detail = wait_until(lambda: _answered(store), what="the answer saved in the store")
+                detail = wait_until(
+                    lambda: _answered(store),
+                    what="the answer saved in the store",
+                    timeout=waits.DEADLINE_S,
+                )
                 question, answer = detail.messages
                 assert answer.text == "You asked: what is on this screen? [1 image]."
                 png = store.screenshot_bytes(question.screenshot_sha256)
@@ -80,20 +87,20 @@ def test_hotkeys_still_work_after_typing_a_question_mark(screen: Xvfb, isolated_
     with FakeGemini() as gemini:
         app = App(screen, isolated_env, gemini)
         try:
-            app.wait_for("ready in the system tray")
+            app.wait_for("ready in the system tray", timeout=waits.DEADLINE_S)
             driver.drain()
             xdotool(app.env, "key", "ctrl+alt+s")
-            overlay = driver.wait_mapped("SnapAsk capture")
+            overlay = driver.wait_mapped("SnapAsk capture", timeout=waits.DEADLINE_S)
             xdotool(app.env, "key", "Escape")
-            driver.wait_unmapped(overlay.window_id)
+            driver.wait_unmapped(overlay.window_id, timeout=waits.DEADLINE_S)
             xdotool(app.env, "type", "--delay", "5", "why?")  # typed into whatever has focus
             for combo, window in (("ctrl+alt+s", "SnapAsk capture"), ("ctrl+alt+w", "SnapAsk —")):
                 driver.drain()
                 xdotool(app.env, "key", combo)
-                shown = driver.wait_mapped(window, timeout=5)
+                shown = driver.wait_mapped(window, timeout=waits.DEADLINE_S)
                 if combo == "ctrl+alt+s":
                     xdotool(app.env, "key", "Escape")
-                    driver.wait_unmapped(shown.window_id)
+                    driver.wait_unmapped(shown.window_id, timeout=waits.DEADLINE_S)
         finally:
             code = app.stop()
             driver.close()
@@ -114,16 +121,18 @@ def test_cli_hands_capture_and_history_to_the_warm_app(screen: Xvfb, isolated_en
     with FakeGemini() as gemini:
         app = App(screen, isolated_env, gemini)
         try:
-            app.wait_for("ready in the system tray")
+            app.wait_for("ready in the system tray", timeout=waits.DEADLINE_S)
             driver.drain()
             handed = app.cli("capture", "--full")
             assert handed.returncode == 0, handed.stderr
-            chat = driver.wait_mapped("SnapAsk —")
+            chat = driver.wait_mapped("SnapAsk —", timeout=waits.DEADLINE_S)
             focus(app.env, chat.window_id)
             xdotool(app.env, "type", "--delay", "5", "full screen please")
             xdotool(app.env, "key", "Return")
             with Store.open(isolated_env / "data") as store:
-                detail = wait_until(lambda: _answered(store), what="the answer")
+                detail = wait_until(
+                    lambda: _answered(store), what="the answer", timeout=waits.DEADLINE_S
+                )
                 png = store.screenshot_bytes(detail.messages[0].screenshot_sha256)
             picture = Image.open(io.BytesIO(png)).convert("RGB")
             assert picture.size == (SCREEN.width, SCREEN.height)
@@ -133,25 +142,27 @@ def test_cli_hands_capture_and_history_to_the_warm_app(screen: Xvfb, isolated_en
             assert picture.crop(above_panel).tobytes() == expected.tobytes()
             second = app.cli()  # a second plain launch shows History in the running app
             assert second.returncode == 0, second.stderr
-            driver.wait_mapped("SnapAsk — History")
+            driver.wait_mapped("SnapAsk — History", timeout=waits.DEADLINE_S)
             assert app.process.poll() is None
             # With History on screen, a capture must still show only what is behind it.
             driver.drain()
             assert app.cli("capture", "--full").returncode == 0
-            chat = driver.wait_mapped("SnapAsk —")
+            chat = driver.wait_mapped("SnapAsk —", timeout=waits.DEADLINE_S)
             if chat.name == "SnapAsk — History":  # History comes back after the grab first
-                chat = driver.wait_mapped("SnapAsk —")
+                chat = driver.wait_mapped("SnapAsk —", timeout=waits.DEADLINE_S)
             focus(app.env, chat.window_id)
             xdotool(app.env, "type", "--delay", "5", "again")
             xdotool(app.env, "key", "Return")
             wait_until(
                 lambda: len(gemini.generate_requests()) == 2,
                 what=f"the second question to reach the provider; app said:\n{app.output()}",
+                timeout=waits.DEADLINE_S,
             )
             with Store.open(isolated_env / "data") as store:
                 answered = wait_until(
                     lambda: [r for r in store.list_conversations() if r.message_count == 2][1:],
                     what="the second conversation answered",
+                    timeout=waits.DEADLINE_S,
                 )
                 newest = store.list_conversations(limit=1)[0]
                 assert len(answered) == 1 and newest.title == "again"
@@ -170,7 +181,7 @@ def test_without_a_tray_the_launcher_window_appears(isolated_env: Path) -> None:
         driver = XDriver(bare.name)
         app = App(bare, isolated_env, gemini)
         try:
-            launcher = driver.wait_mapped("SnapAsk", timeout=30)
+            launcher = driver.wait_mapped("SnapAsk", timeout=waits.DEADLINE_S)
             assert launcher.name == "SnapAsk"
         finally:
             code = app.stop()
@@ -183,8 +194,8 @@ def test_sigterm_quits_cleanly(screen: Xvfb, isolated_env: Path) -> None:
     with FakeGemini() as gemini:
         app = App(screen, isolated_env, gemini)
         try:
-            app.wait_for("ready in the system tray")
+            app.wait_for("ready in the system tray", timeout=waits.DEADLINE_S)
             app.process.send_signal(signal.SIGTERM)
-            assert app.process.wait(15) == 0, app.output()
+            assert app.process.wait(waits.DEADLINE_S) == 0, app.output()
         finally:
             app.stop()

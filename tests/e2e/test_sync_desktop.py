@@ -17,6 +17,7 @@ from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
 from snapask_desktop.sync.device.client import SyncEngine
 from tests.capture.support.xserver import Xvfb
+from tests.support import waits
 from tests.support.cli import FILE_KEYRING
 from tests.support.desktop_app import App, desktop, wait_until
 from tests.support.fake_gemini import FakeGemini
@@ -63,18 +64,21 @@ def test_a_change_on_another_device_shows_in_the_apps_open_window(
         asyncio.run(SyncEngine(phone, server.ws_url, lambda: token).sync_once())
         app = App(screen, isolated_env, gemini)
         try:
-            app.wait_for("ready in the system tray")
+            app.wait_for("ready in the system tray", timeout=waits.DEADLINE_S)
             with Store.open(isolated_env / "data") as here:  # the app syncs 2 s after start
                 wait_until(
-                    lambda: here.list_conversations(limit=5), what="the phone's conversation here"
+                    lambda: here.list_conversations(limit=5),
+                    what="the phone's conversation here",
+                    timeout=waits.DEADLINE_S,
                 )
             driver.drain()
             assert app.cli("open", conversation.id).returncode == 0
-            chat = driver.wait_mapped("SnapAsk —")
+            chat = driver.wait_mapped("SnapAsk —", timeout=waits.DEADLINE_S)
             window = driver.conn.create_resource_object("window", chat.window_id)
             wait_until(
                 lambda: driver.window_name(window) == "SnapAsk — Parking sign",
                 what="the conversation open",
+                timeout=waits.DEADLINE_S,
             )
 
             phone.update_conversation(conversation.id, title="Parking on Sundays")
@@ -82,6 +86,7 @@ def test_a_change_on_another_device_shows_in_the_apps_open_window(
             wait_until(
                 lambda: driver.window_name(window) == "SnapAsk — Parking on Sundays",
                 what="the new title in the open window",
+                timeout=waits.DEADLINE_S,
             )
             now = app.cli("sync", "now")
             assert now.returncode == 0 and "Asked the running SnapAsk" in now.stdout

@@ -15,13 +15,13 @@ from snapask_desktop.config import Settings
 from snapask_desktop.server.testing import RunningServer
 from snapask_desktop.services import Services
 from snapask_desktop.store.repository import Store
-from snapask_desktop.ui.chat_window import ChatUI
-from snapask_desktop.ui.sync_bridge import SyncBridge
+from snapask_desktop.ui.chat.window import ChatUI
+from snapask_desktop.ui.sync.bridge import SyncBridge
 from snapask_desktop.ui.window_state import WindowStateStore
+from tests.support import waits
 
 USER, PASSWORD = "ada", "correct horse battery"
 POLL_S = 0.05  # how often an idle client looks at its outbox (the app's default is 0.25 s)
-WAIT_MS = 20_000  # generous: CI runs these beside a thousand other tests on two cores
 
 
 @dataclass
@@ -79,7 +79,7 @@ def make_device(
     return Device(name, services, chat, server_url or server.url, token)
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_ms: int = WAIT_MS) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout_ms: int = waits.DEADLINE_MS) -> None:
     """Process Qt events until `condition()` holds (AssertionError naming `what` if not)."""
     deadline = time.monotonic() + timeout_ms / 1000
     while not condition():

@@ -10,18 +10,16 @@ from typing import Any
 from PySide6.QtCore import QThreadPool
 
 from snapask_desktop.services import Services
-from snapask_desktop.ui.answer_worker import (
+from snapask_desktop.ui.chat.answer_worker import (
     AnswerJob,
     AnswerOutcome,
     AnswerRun,
     AnswerSignals,
     AnswerWorker,
-    Task,
-    TaskSignals,
 )
+from snapask_desktop.ui.workers import Task, TaskSignals
 from tests.store.helpers import png_bytes
-
-TIMEOUT_MS = 10_000
+from tests.support import waits
 
 
 class Payload:
@@ -45,10 +43,10 @@ def test_a_finished_task_and_what_it_holds_are_freed(qtbot) -> None:
     task_ref, payload_ref = weakref.ref(task), weakref.ref(payload)
     pool.start(task)
     del task, payload
-    qtbot.waitUntil(lambda: results == [(7, "Payload")], timeout=TIMEOUT_MS)
-    assert pool.waitForDone(TIMEOUT_MS)
-    qtbot.waitUntil(freed(task_ref), timeout=TIMEOUT_MS)
-    qtbot.waitUntil(freed(payload_ref), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: results == [(7, "Payload")])
+    assert pool.waitForDone(waits.DEADLINE_MS)
+    waits.until(qtbot, freed(task_ref))
+    waits.until(qtbot, freed(payload_ref))
 
 
 def test_a_failed_task_reports_and_is_freed(qtbot) -> None:
@@ -63,9 +61,9 @@ def test_a_failed_task_reports_and_is_freed(qtbot) -> None:
     task_ref = weakref.ref(task)
     pool.start(task)
     del task
-    qtbot.waitUntil(lambda: failures == [(3, "The picture could not be read.")], timeout=5000)
-    assert pool.waitForDone(TIMEOUT_MS)
-    qtbot.waitUntil(freed(task_ref), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: failures == [(3, "The picture could not be read.")])
+    assert pool.waitForDone(waits.DEADLINE_MS)
+    waits.until(qtbot, freed(task_ref))
 
 
 def run_job(services: Services, job: AnswerJob, qtbot) -> tuple[AnswerOutcome, weakref.ref]:
@@ -78,8 +76,8 @@ def run_job(services: Services, job: AnswerJob, qtbot) -> tuple[AnswerOutcome, w
     worker_ref = weakref.ref(worker)
     pool.start(worker)
     del worker
-    qtbot.waitUntil(lambda: bool(outcomes), timeout=TIMEOUT_MS)
-    assert pool.waitForDone(TIMEOUT_MS)
+    waits.until(qtbot, lambda: bool(outcomes))
+    assert pool.waitForDone(waits.DEADLINE_MS)
     return outcomes[0], worker_ref
 
 
@@ -87,7 +85,7 @@ def test_a_finished_answer_worker_is_freed_with_its_picture(services, qtbot) -> 
     job = AnswerJob("gemini", "gemini-2.5-flash", question="what is it?", image=png_bytes())
     outcome, worker_ref = run_job(services, job, qtbot)
     assert outcome.status == "final" and outcome.conversation_id is not None
-    qtbot.waitUntil(freed(worker_ref), timeout=TIMEOUT_MS)
+    waits.until(qtbot, freed(worker_ref))
 
 
 def test_a_client_that_cannot_be_built_names_the_new_conversation(services, qtbot) -> None:

@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.app import Desktop
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
-from snapask_desktop.ui.tray import TrayState
+from snapask_desktop.ui.shell.tray import TrayState
+from tests.support import waits
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_damaged_store_is_reported_when_it_opens(
     told: list[tuple[str, str]] = []
     desktop._tell = lambda title, message, problem=False: told.append((title, message))
     desktop.services.lazy_store.get()  # opening happens on whichever thread asks first
-    qtbot.waitUntil(lambda: bool(told), timeout=5000)
+    waits.until(qtbot, lambda: bool(told))
     title, message = told[0]
     assert "damaged" in title and "kept as" in message
 
@@ -137,7 +138,7 @@ def test_a_capture_without_a_picture_brings_the_chat_window_back(
 ) -> None:
     desktop.chat.new_chat()
     window = desktop.chat.window
-    qtbot.waitUntil(window.isVisible)
+    waits.until(qtbot, window.isVisible)
     assert desktop._hide_own_windows() is True
     assert not window.isVisible()
     if ending == "cancelled":

@@ -18,8 +18,7 @@ from snapask_desktop.services import Services
 from snapask_desktop.single_instance import Request
 from snapask_desktop.store import Store
 from tests.store.helpers import damage_page, root_page
-
-WAIT_MS = 15_000
+from tests.support import waits
 
 
 @pytest.fixture(autouse=True)
@@ -64,15 +63,15 @@ def test_start_fills_the_recent_list_without_opening_the_store(
     desktop: Desktop, saved_titles: list[str], qtbot: QtBot
 ) -> None:
     desktop.start()
-    qtbot.waitUntil(lambda: recent_titles(desktop) == saved_titles, timeout=WAIT_MS)
-    assert desktop.reads.wait(WAIT_MS)
+    waits.until(qtbot, lambda: recent_titles(desktop) == saved_titles)
+    assert desktop.reads.wait(waits.DEADLINE_MS)
     assert not desktop.services.lazy_store.is_open
 
 
 def test_reopen_last_opens_the_newest_conversation(desktop: Desktop, qtbot: QtBot) -> None:
     newest = desktop.services.lazy_store.recent(1)[0]
     desktop.handle(Request("open"))  # what the reopen-last hotkey does too
-    qtbot.waitUntil(lambda: desktop.chat.controller.title == "newest", timeout=WAIT_MS)
+    waits.until(qtbot, lambda: desktop.chat.controller.title == "newest")
     assert desktop.chat.controller.conversation_id == newest.id
     assert desktop.chat.window.isVisible()
 
@@ -83,8 +82,8 @@ def test_history_is_shown_once_the_store_has_opened_on_the_worker(
     desktop.show_history()
     assert not shown("SnapAsk — History")  # not built on this thread before the store is open
     desktop.show_history()  # asked twice while opening: still one window
-    qtbot.waitUntil(lambda: bool(shown("SnapAsk — History")), timeout=WAIT_MS)
-    assert desktop.reads.wait(WAIT_MS)
+    waits.until(qtbot, lambda: bool(shown("SnapAsk — History")))
+    assert desktop.reads.wait(waits.DEADLINE_MS)
     QApplication.processEvents()
     assert len(shown("SnapAsk — History")) == 1
     assert desktop.services.lazy_store.is_open
@@ -102,7 +101,7 @@ def test_a_foreign_database_is_reported_when_history_is_asked_for(
     desktop = Desktop(qapp, Services(settings), [])
     try:
         desktop.show_history()  # no tray here: the app tells it in a message box
-        qtbot.waitUntil(lambda: bool(shown("Your conversations could not be opened")))
+        waits.until(qtbot, lambda: bool(shown("Your conversations could not be opened")))
         box = shown("Your conversations could not be opened")[0]
         assert isinstance(box, QMessageBox) and "not a SnapAsk one" in box.text()
         assert not shown("SnapAsk — History")
@@ -125,7 +124,7 @@ def test_a_store_damaged_on_page_2_shows_every_conversation_and_says_so(
     try:
         desktop.show_history()  # no tray here: the app tells it in a message box
         title = "Your conversation store was repaired"
-        qtbot.waitUntil(lambda: bool(shown(title)) and bool(shown("SnapAsk — History")))
+        waits.until(qtbot, lambda: bool(shown(title)) and bool(shown("SnapAsk — History")))
         box = shown(title)[0]
         assert isinstance(box, QMessageBox)
         assert box.text().startswith(f"the database file {path} was damaged")
@@ -133,7 +132,7 @@ def test_a_store_damaged_on_page_2_shows_every_conversation_and_says_so(
                                    "25 conversations and 25 messages")  # fmt: skip
         history = desktop._history
         assert history is not None
-        qtbot.waitUntil(lambda: history.model.rowCount() == 25, timeout=WAIT_MS)
+        waits.until(qtbot, lambda: history.model.rowCount() == 25)
     finally:
         desktop.shutdown()
         desktop.deleteLater()
@@ -143,7 +142,7 @@ def test_a_new_chat_window_warms_the_store_after_a_pause(desktop: Desktop, qtbot
     desktop.tray.new_chat.emit()
     assert desktop.chat.window.isVisible()
     assert not desktop.services.lazy_store.is_open  # not on the window's own path
-    qtbot.waitUntil(lambda: desktop.services.lazy_store.is_open, timeout=WAIT_MS)
+    waits.until(qtbot, lambda: desktop.services.lazy_store.is_open)
 
 
 def test_pinned_conversations_come_first_in_the_tray(
@@ -153,16 +152,12 @@ def test_pinned_conversations_come_first_in_the_tray(
         oldest = store.list_conversations()[-1]
         store.update_conversation(oldest.id, pinned=True)
     desktop.start()  # read from the file, the store not open
-    qtbot.waitUntil(
-        lambda: recent_titles(desktop) == ["oldest", "newest", "middle"], timeout=WAIT_MS
-    )
+    waits.until(qtbot, lambda: recent_titles(desktop) == ["oldest", "newest", "middle"])
     menu = desktop.tray.actions["recent"].menu()
     hotkey = {a.text().split("\t")[0]: a.text().partition("\t")[2] for a in menu.actions()}
     assert hotkey["newest"] and not hotkey["oldest"]  # reopen-last opens the newest
-    assert desktop.reads.wait(WAIT_MS)
+    assert desktop.reads.wait(waits.DEADLINE_MS)
     desktop.services.lazy_store.get()  # the same order once the store is open
     desktop.tray.set_recent([])
     desktop._refresh_recent()
-    qtbot.waitUntil(
-        lambda: recent_titles(desktop) == ["oldest", "newest", "middle"], timeout=WAIT_MS
-    )
+    waits.until(qtbot, lambda: recent_titles(desktop) == ["oldest", "newest", "middle"])

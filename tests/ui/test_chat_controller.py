@@ -6,27 +6,49 @@ import base64
 import dataclasses
 import gc
 import hashlib
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QThreadPool
+from PySide6.QtCore import QRunnable, QThreadPool
 from PySide6.QtGui import QImage
 
 from snapask_desktop.actions import find_action
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.services import Services
-from snapask_desktop.ui.answer_worker import AnswerRun, AnswerWorker, Task
-from snapask_desktop.ui.chat_controller import ChatController, ChatStatus, quick_actions
+from snapask_desktop.ui.chat.answer_worker import AnswerRun
+from snapask_desktop.ui.chat.controller import ChatController, quick_actions
+from snapask_desktop.ui.chat.status import ChatStatus
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
+from tests.support import waits
 from tests.support.fake_gemini import FakeGemini
 
-TIMEOUT_MS = 10_000
+
+class RecordingPool(QThreadPool):
+    """A thread pool that remembers, weakly, every runnable started on it and the AnswerRun
+    each one carries: what this test's controller made, and nothing of any other test's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[weakref.ref] = []
+        self.kinds: set[str] = set()  # the kinds of object recorded
+
+    def start(self, runnable: QRunnable, priority: int = 0) -> None:
+        held = [v for v in vars(runnable).values() if isinstance(v, AnswerRun)]
+        self.started += [weakref.ref(o) for o in (runnable, *held)]
+        self.kinds |= {type(o).__name__ for o in (runnable, *held)}
+        super().start(runnable, priority)
+
+    def alive(self) -> list[object]:
+        """What was started here and is still in memory."""
+        gc.collect()
+        return [o for o in (ref() for ref in self.started) if o is not None]
 
 
 @pytest.fixture
 def controller(services: Services, qtbot) -> Iterator[ChatController]:
-    pool = QThreadPool()
+    pool = RecordingPool()
     built = ChatController(
         services.chat,
         services.settings,
@@ -106,7 +128,7 @@ def test_picture_pending_then_ready_sends_the_held_question(controller, services
     assert gemini.generate_requests() == []
 
     assert controller.set_picture_bytes(png, picture_id=7)
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     cid = controller.conversation_id
     assert stored(services, cid) == [
         ("user", "final", "what is this?"),
@@ -132,7 +154,7 @@ def test_picture_that_fails_lets_the_question_go_without_it(controller, services
     assert "disk full" in status.message and "without the picture" in status.message
     assert not controller.answering_here
     assert controller.retry()
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert stored(services, controller.conversation_id)[-1][1:] == (
         "final",
         "You asked: still there?.",
@@ -146,7 +168,7 @@ def test_png_without_image_is_decoded_for_the_thumbnail(controller, qtbot) -> No
     controller.new_from_picture(png_bytes(40, 30))
     assert controller.picture_state == "ready"
     assert len(pictures) == 1 and pictures[0].isNull()  # nothing to show yet
-    qtbot.waitUntil(lambda: len(pictures) == 2, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: len(pictures) == 2)
     assert (pictures[1].width(), pictures[1].height()) == (40, 30)
 
 
@@ -159,7 +181,7 @@ def test_open_conversation_shows_it_and_follow_up_keeps_context(
     services.chat.answer(cid, provider="gemini", model="gemini-2.5-flash").wait()
     pictures: list[QImage] = []
     controller.picture_changed.connect(pictures.append)
-    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS) as loaded:
+    with waits.signal(qtbot, controller.transcript_loaded) as loaded:
         controller.open_conversation(cid)
     assert [m.role for m in loaded.args[0]] == ["user", "model"]
     assert controller.title == "first question"
@@ -168,7 +190,7 @@ def test_open_conversation_shows_it_and_follow_up_keeps_context(
 
     gemini.script(fg.Reply(("second answer",)))
     assert controller.send("and the second?")
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert sent_texts(gemini) == [
         ("user", "first question"),
         ("model", "You asked: first question [1 image]."),
@@ -180,17 +202,17 @@ def test_open_conversation_shows_it_and_follow_up_keeps_context(
 
 def test_open_unanswered_conversation_offers_retry(controller, services, gemini, qtbot):
     cid = services.chat.start_conversation("left unanswered", None).conversation_id
-    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+    with waits.signal(qtbot, controller.transcript_loaded):
         controller.open_conversation(cid)
     assert controller.status == ChatStatus("error", "This question has no answer yet.", "retry")
     assert controller.retry()
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert stored(services, cid)[-1] == ("model", "final", "You asked: left unanswered.")
 
 
 def test_opening_a_missing_conversation_says_so(controller, qtbot) -> None:
     controller.open_conversation("0" * 32)
-    qtbot.waitUntil(lambda: controller.status.kind == "error", timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: controller.status.kind == "error")
     assert "could not be opened" in controller.status.message
 
 
@@ -201,10 +223,8 @@ def test_transient_failure_waits_in_the_queue_and_is_answered_once(
     gemini.script(fg.overloaded(), fg.overloaded())  # the first try and one from the queue
     controller.new_conversation()
     assert controller.send("are you up?")
-    qtbot.waitUntil(
-        lambda: bool(stored_final(services, controller.conversation_id)), timeout=TIMEOUT_MS
-    )
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: bool(stored_final(services, controller.conversation_id)))
+    waits.until(qtbot, lambda: idle(controller))
     kinds = [s.kind for s in seen.statuses()]
     assert "waiting" in kinds and kinds[-1] == "idle"
     waiting = next(s for s in seen.statuses() if s.kind == "waiting")
@@ -215,7 +235,7 @@ def test_transient_failure_waits_in_the_queue_and_is_answered_once(
     ]
     assert len(gemini.generate_requests()) == 3
     assert seen.of("answer_finished")[-1] == ("final", "You asked: are you up?.")
-    assert len(controller.queue.queue) == 0
+    assert controller.queue.count() == 0
 
 
 def stored_final(services: Services, conversation_id: str | None) -> list[str]:
@@ -250,25 +270,20 @@ def test_settings_change_the_chips(controller) -> None:
 # --- nothing is kept once done (H1) -----------------------------------------------------------
 
 
-def live_workers(besides: Sequence[object] = ()) -> list[object]:
-    gc.collect()
-    kinds = (AnswerWorker, Task, AnswerRun)
-    others = {id(o) for o in besides}
-    return [o for o in gc.get_objects() if isinstance(o, kinds) and id(o) not in others]
-
-
 def test_finished_answers_and_tasks_leave_nothing_behind(controller, services, qtbot) -> None:
-    earlier = live_workers()  # other tests' (held here, so no new object can take their id)
+    pool = controller._pool
+    assert isinstance(pool, RecordingPool)
     png = png_bytes(40, 30)
     controller.new_from_picture(png)  # decoded for the thumbnail by a Task
     assert controller.send("what is it?")
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     cid = controller.conversation_id
     assert cid is not None
-    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+    with waits.signal(qtbot, controller.transcript_loaded):
         controller.open_conversation(cid)  # read by another Task
-    assert controller._pool.waitForDone(TIMEOUT_MS)
-    qtbot.waitUntil(lambda: live_workers(earlier) == [], timeout=TIMEOUT_MS)
+    assert pool.kinds == {"AnswerRun", "AnswerWorker", "Task"}  # what this test watches
+    assert pool.waitForDone(waits.DEADLINE_MS)
+    waits.until(qtbot, lambda: pool.alive() == [])
 
 
 # --- a store that refuses the answer: the text stays (H2) ---------------------------------------
@@ -281,12 +296,12 @@ def test_an_answer_the_store_refuses_stays_on_screen_with_retry(
     gemini.script(fg.Stall(chunks=("half of it",), seconds=30))
     controller.new_conversation()
     assert controller.send("slow one")
-    qtbot.waitUntil(lambda: bool(seen.of("answer_chunk")), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: bool(seen.of("answer_chunk")))
     cid = controller.conversation_id
     assert cid is not None
     services.store.delete_conversation(cid)  # e.g. from the History window, or by sync
     controller.stop()  # the partial answer is saved as stopped... into a deleted conversation
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert seen.of("answer_finished") == [("unsaved", "half of it")]
     status = controller.status
     assert status.kind == "error" and status.action == "retry"
@@ -301,18 +316,18 @@ def test_a_queued_answer_the_store_refuses_stays_on_screen(
     seen = Seen(controller)
     controller.new_conversation()
     assert controller.send("are you up?")  # fails: the queue takes it and tries again
-    qtbot.waitUntil(lambda: bool(seen.of("answer_chunk")), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: bool(seen.of("answer_chunk")))
     assert controller.status.message == "Answering…" and controller.answering_here
-    assert controller.queue.queue.sending == controller.conversation_id
+    assert controller.queue.sending == controller.conversation_id
     cid = controller.conversation_id
     assert cid is not None
     services.store.delete_conversation(cid)
     controller.stop()
-    qtbot.waitUntil(lambda: len(seen.of("answer_finished")) == 2, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: len(seen.of("answer_finished")) == 2)
     assert seen.of("answer_finished") == [("error", ""), ("unsaved", "partial")]
     assert controller.status.kind == "error" and controller.status.action == "retry"
     assert "could not be saved" in controller.status.message
-    assert controller.queue.queue.sending is None and len(controller.queue.queue) == 0
+    assert controller.queue.sending is None and controller.queue.count() == 0
 
 
 # --- nothing typed is lost when the conversation changes (M5) ---------------------------------
@@ -330,7 +345,7 @@ def test_a_held_question_is_saved_when_its_picture_arrives_after_a_switch(
     assert controller.is_answering  # the tray still shows work under way
     seen = Seen(controller)
     assert controller.set_picture_bytes(png, picture_id=11)
-    qtbot.waitUntil(lambda: not controller.is_answering, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: not controller.is_answering)
     [summary] = services.store.list_conversations()
     assert stored(services, summary.id) == [
         ("user", "final", "what was that?"),
@@ -363,7 +378,7 @@ def test_a_question_that_was_not_saved_goes_back_to_the_prompt(controller, qtbot
     controller.question_restored.connect(restored.append)
     controller.new_from_picture(b"not a picture at all")  # the store will refuse it
     assert controller.send("first try")
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert "could not be saved" in controller.status.message
     assert controller.status.action == "retry" and restored == []  # Retry is offered here
     controller.new_conversation()
@@ -373,7 +388,7 @@ def test_a_question_that_was_not_saved_goes_back_to_the_prompt(controller, qtbot
     controller.new_from_picture(b"still not a picture")
     assert controller.send("second try")
     controller.new_conversation()
-    qtbot.waitUntil(lambda: restored == ["first try", "second try"], timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: restored == ["first try", "second try"])
 
 
 # --- a conversation being opened takes no question yet (M6) -----------------------------------
@@ -389,9 +404,9 @@ def test_send_while_a_conversation_loads_is_refused_until_it_is_read(
     assert controller.loading
     assert not controller.send("new question")
     assert not controller.retry()
-    qtbot.waitUntil(lambda: not controller.loading, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: not controller.loading)
     assert controller.send("new question")
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     names = [e[0] for e in seen.events if e[0] in ("transcript_loaded", "question_added")]
     assert names == ["transcript_loaded", "question_added"]
     assert len(seen.of("answer_started")) == 1
@@ -405,16 +420,16 @@ def test_an_answer_from_before_a_switch_is_the_only_one_in_its_conversation(
     gemini.script(fg.Stall(chunks=("still going",), seconds=30))
     controller.new_conversation()
     assert controller.send("slow one")
-    qtbot.waitUntil(lambda: controller.status.kind == "answering", timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: controller.status.kind == "answering")
     cid = controller.conversation_id
     assert cid is not None
     controller.new_conversation()
-    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+    with waits.signal(qtbot, controller.transcript_loaded):
         controller.open_conversation(cid)
     assert controller.answering_here  # the earlier answer is shown here again
     assert not controller.send("another question")  # one party answers a conversation
     controller.stop()
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert stored(services, cid) == [
         ("user", "final", "slow one"),
         ("model", "cancelled", "still going"),
@@ -427,11 +442,11 @@ def test_an_answer_from_before_a_switch_is_the_only_one_in_its_conversation(
 
 def test_open_by_id_prefix(controller, services, gemini, qtbot) -> None:
     cid = services.chat.start_conversation("by prefix", None).conversation_id
-    with qtbot.waitSignal(controller.transcript_loaded, timeout=TIMEOUT_MS):
+    with waits.signal(qtbot, controller.transcript_loaded):
         controller.open_conversation(cid[:8].upper())
     assert controller.conversation_id == cid and controller.title == "by prefix"
     assert controller.retry()  # its question has no answer yet
-    qtbot.waitUntil(lambda: idle(controller), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: idle(controller))
     assert stored(services, cid)[-1] == ("model", "final", "You asked: by prefix.")
 
 
@@ -446,7 +461,7 @@ def test_open_by_an_unknown_ambiguous_or_bad_prefix_says_why(controller, service
     }
     for prefix, reason in expected.items():
         controller.open_conversation(prefix)
-        qtbot.waitUntil(lambda: controller.status.kind == "error", timeout=TIMEOUT_MS)
+        waits.until(qtbot, lambda: controller.status.kind == "error")
         assert controller.status.message.startswith("The conversation could not be opened.")
         assert reason in controller.status.message
         assert controller.conversation_id is None and not controller.loading

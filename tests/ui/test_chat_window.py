@@ -20,16 +20,15 @@ from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.capture.geometry import Rect
 from snapask_desktop.capture.grab import Grab
 from snapask_desktop.services import Services
-from snapask_desktop.ui.capture_flow import Picture
-from snapask_desktop.ui.chat_controller import ChatController
-from snapask_desktop.ui.chat_widgets import AnswerBubble, PromptEdit, QuestionBubble
-from snapask_desktop.ui.chat_window import ChatUI, ChatWindow, thumbnail_size
+from snapask_desktop.ui.chat.capture_flow import Picture
+from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.widgets import AnswerBubble, PromptEdit, QuestionBubble
+from snapask_desktop.ui.chat.window import ChatUI, ChatWindow, thumbnail_size
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini as fg
+from tests.support import waits
 from tests.support.fake_gemini import FakeGemini
-
-TIMEOUT_MS = 10_000
 
 
 def make_controller(services: Services, backoff: Backoff) -> ChatController:
@@ -90,7 +89,7 @@ def test_answer_streams_in_order_and_is_saved(window, services, gemini, qtbot) -
     ask(window, qtbot, "What is it?")
     assert window.prompt.toPlainText() == ""
     assert window.send_button.text() == "Stop" and not window.chip_buttons()[0].isEnabled()
-    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window))
     # After each chunk the view holds exactly the text so far: in order, nothing lost.
     assert shown == ["".join(chunks[: n + 1]) for n in range(len(chunks))]
     bubble = answers(window)[-1]
@@ -108,12 +107,10 @@ def test_answer_streams_in_order_and_is_saved(window, services, gemini, qtbot) -
 def test_stop_during_a_stall_keeps_the_partial_answer(window, services, gemini, qtbot) -> None:
     gemini.script(fg.Stall(chunks=("half of it",), seconds=30))
     ask(window, qtbot, "slow one")
-    qtbot.waitUntil(
-        lambda: bool(answers(window)) and answers(window)[-1].text() != "", timeout=TIMEOUT_MS
-    )
+    waits.until(qtbot, lambda: bool(answers(window)) and answers(window)[-1].text() != "")
     assert window.controller.is_answering
     qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)  # "Stop"
-    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window))
     bubble = answers(window)[-1]
     assert bubble.status == "cancelled" and bubble.note.text() == "Stopped"
     assert bubble.text() == "half of it"
@@ -124,18 +121,18 @@ def test_stop_during_a_stall_keeps_the_partial_answer(window, services, gemini, 
 def test_retry_after_an_error(window, services, gemini, qtbot) -> None:
     gemini.script(fg.invalid_key())
     ask(window, qtbot, "try me")
-    qtbot.waitUntil(lambda: window.controller.status.kind == "error", timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: window.controller.status.kind == "error")
     row = window.status_row
     assert row.isVisibleTo(window) and row.button.text() == "Retry"
     assert row.label.text() == "Gemini rejected the API key. Fix it in Settings, then press Retry."
     assert row.settings_button.isVisibleTo(window)
-    with qtbot.waitSignal(window.settings_requested, timeout=TIMEOUT_MS) as opened:
+    with waits.signal(qtbot, window.settings_requested) as opened:
         qtbot.mouseClick(row.settings_button, Qt.MouseButton.LeftButton)
     assert opened.args == ["api_key"]  # the page with the key, not the last one visited
     assert answers(window) == []  # nothing arrived: no empty answer bubble
     assert saved(services, window) == [("user", "final", "try me")]
     qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     assert saved(services, window)[-1] == ("model", "final", "You asked: try me [1 image].")
     assert not row.isVisibleTo(window) and not row.settings_button.isVisibleTo(window)
     assert len(gemini.generate_requests()) == 2
@@ -155,7 +152,7 @@ def test_retrying_feedback_is_shown(services, state, gemini, qtbot) -> None:
             lambda s: texts.append(window.status_row.label.text()) if s.kind == "retrying" else None
         )
         ask(window, qtbot, "busy?")
-        qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+        waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
         controller.shutdown()
     assert texts and "Retrying in 1 s" in texts[0]
     assert answers(window)[-1].text() == "You asked: busy?."
@@ -183,7 +180,7 @@ def test_offline_question_waits_and_goes_out_when_back(services, state, gemini, 
     back = GeminiAgain()
     try:
         ask(window, qtbot, "anyone?")
-        qtbot.waitUntil(lambda: controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+        waits.until(qtbot, lambda: controller.status.kind == "waiting")
         row = window.status_row
         assert "Waiting to send" in row.label.text() and "offline" in row.detail.text()
         assert row.button.text() == "Send now"
@@ -191,7 +188,7 @@ def test_offline_question_waits_and_goes_out_when_back(services, state, gemini, 
         assert question.note.isVisibleTo(window) and "Waiting to send" in question.note.text()
         assert answers(window) == []
         back.start_on(port)
-        qtbot.waitUntil(lambda: bool(answers(window)) and settled(window), timeout=TIMEOUT_MS)
+        waits.until(qtbot, lambda: bool(answers(window)) and settled(window))
     finally:
         controller.shutdown()
         back.stop()
@@ -206,11 +203,11 @@ def test_offline_question_waits_and_goes_out_when_back(services, state, gemini, 
 def test_send_now_tries_a_waiting_question_at_once(window, services, gemini, qtbot) -> None:
     gemini.script(fg.overloaded())
     ask(window, qtbot, "now?")
-    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: window.controller.status.kind == "waiting")
     assert "Next try in" in window.status_row.detail.text()
     assert window.controller.waiting_count == 1
     qtbot.mouseClick(window.status_row.button, Qt.MouseButton.LeftButton)  # "Send now"
-    qtbot.waitUntil(lambda: bool(answers(window)) and settled(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: bool(answers(window)) and settled(window))
     assert answers(window)[-1].text() == "You asked: now? [1 image]."
     assert window.controller.waiting_count == 0
     assert [m[0] for m in saved(services, window)] == ["user", "model"]
@@ -227,7 +224,7 @@ def test_enter_shift_enter_and_up(window, gemini, qtbot) -> None:
     qtbot.keyClick(prompt, Qt.Key.Key_Return)
     assert prompt.toPlainText() == ""
     assert window.transcript.questions()[-1].label.text() == "line one\nline two"
-    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window))
     qtbot.keyClick(prompt, Qt.Key.Key_Up)
     assert prompt.toPlainText() == "line one\nline two"
     qtbot.keyClick(prompt, Qt.Key.Key_Down)  # a recalled two-line prompt: to its last line
@@ -265,7 +262,7 @@ def test_prompt_history_walks_back_and_forth(qtbot) -> None:
 
 def test_escape_hides_the_window(window, qtbot) -> None:
     window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: QApplication.activeWindow() is window)
     qtbot.keyClick(window.prompt, Qt.Key.Key_Escape)
     assert not window.isVisible()
     window.show_near(None)
@@ -284,7 +281,7 @@ def test_window_flags(window) -> None:
 def test_chip_starts_the_conversation_with_its_prompt(window, services, gemini, qtbot) -> None:
     explain = next(c for c in window.chip_buttons() if c.text() == "Explain")
     qtbot.mouseClick(explain, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     prompt = find_action("explain").render("English")
     [turn] = gemini.generate_requests()[-1].body["contents"]
     assert [p["text"] for p in turn["parts"] if "text" in p] == [prompt]
@@ -302,9 +299,9 @@ def test_template_and_translate_chips_follow_the_settings(window, gemini, qtbot)
     labels = [c.text() for c in window.chip_buttons()]
     assert labels == ["Extract text", "Explain", "Summarize", "Translate", "Make a table"]
     qtbot.mouseClick(window.chip_buttons()[-1], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     qtbot.mouseClick(window.chip_buttons()[3], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: settled(window) and len(answers(window)) == 2, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and len(answers(window)) == 2)
     first, second = (
         [p["text"] for p in r.body["contents"][-1]["parts"] if "text" in p]
         for r in gemini.generate_requests()
@@ -317,9 +314,9 @@ def test_template_and_translate_chips_follow_the_settings(window, gemini, qtbot)
 def test_follow_up_sends_the_history(window, gemini, qtbot) -> None:
     gemini.script(fg.Reply(("It is a cat.",)))
     ask(window, qtbot, "What animal?")
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     ask(window, qtbot, "What colour is it?")
-    qtbot.waitUntil(lambda: settled(window) and len(answers(window)) == 2, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and len(answers(window)) == 2)
     body = gemini.generate_requests()[-1].body
     turns = [
         (c["role"], [p.get("text") for p in c["parts"] if "text" in p], len(c["parts"]))
@@ -339,7 +336,7 @@ def test_follow_up_sends_the_history(window, gemini, qtbot) -> None:
 def test_copy_buttons(window, gemini, qtbot) -> None:
     gemini.script(fg.Reply(("Use:\n\n```sh\nls -la\n```\n",)))
     ask(window, qtbot, "how to list?")
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     bubble = answers(window)[-1]
     clipboard = QGuiApplication.clipboard()
     clipboard.clear()
@@ -355,14 +352,14 @@ def test_copy_buttons(window, gemini, qtbot) -> None:
 
 def test_thumbnail_opens_the_viewer(window, qtbot) -> None:
     assert window.thumbnail.isVisibleTo(window)
-    qtbot.waitUntil(lambda: window._thumb_smooth, timeout=TIMEOUT_MS)  # smooth one in
+    waits.until(qtbot, lambda: window._thumb_smooth)  # smooth one in
     qtbot.mouseClick(window.thumbnail, Qt.MouseButton.LeftButton)
     viewer = window.viewer
     assert viewer is not None and viewer.isVisible()
     qtbot.addWidget(viewer)
     pixmap = viewer.label.pixmap()
     assert (pixmap.width(), pixmap.height()) == (120, 80)
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is viewer, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: QApplication.activeWindow() is viewer)
     qtbot.keyClick(viewer, Qt.Key.Key_Escape)
     assert not viewer.isVisible() and window.isVisible()
 
@@ -407,14 +404,14 @@ def test_opened_conversation_renders_its_messages(window, services, qtbot) -> No
     services.chat.add_question(cid, "second")
     services.store.add_message(cid, "model", "partial", status="cancelled")
     window.controller.open_conversation(cid)
-    qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 4, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: len(window.transcript.bubbles()) == 4)
     kinds = [type(b) for b in window.transcript.bubbles()]
     assert kinds == [QuestionBubble, AnswerBubble, QuestionBubble, AnswerBubble]
     first, second = window.transcript.answers()
     assert first.view.toPlainText().strip() == "A saved answer."
     assert second.note.text() == "Stopped"
     assert window.header.title.text() == "saved question"
-    qtbot.waitUntil(lambda: window.thumbnail.isVisibleTo(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: window.thumbnail.isVisibleTo(window))
 
 
 def picture_of(capture_id: int, region: Rect) -> Picture:
@@ -445,7 +442,7 @@ def test_chat_ui_shows_a_capture_at_once_and_sends_when_encoded(
     assert ui.is_answering and gemini.generate_requests() == []  # the PNG is not ready yet
     ui.picture_encoded(4, png_bytes(seed=1))  # an older capture's PNG: ignored
     ui.picture_encoded(5, png_bytes(64, 48, seed=4))
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     assert answers(window)[-1].text() == "You asked: colour? [1 image]."
     assert changed and changed[-1] == window.controller.conversation_id
     assert not ui.is_answering and ui.waiting_count == 0
@@ -453,7 +450,7 @@ def test_chat_ui_shows_a_capture_at_once_and_sends_when_encoded(
     assert ui.hide_windows() and not window.isVisible()
     assert not ui.hide_windows()
     ui.open_conversation(None)  # the most recent conversation
-    qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 2, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: len(window.transcript.bubbles()) == 2)
     assert window.isVisible() and window.header.title.text() == "colour?"
     ui.new_chat()
     assert window.transcript.bubbles() == [] and window.header.title.text() == "New chat"
@@ -480,7 +477,7 @@ def test_thumbnail_sizes_stay_in_their_box() -> None:
 
 def test_tab_order_runs_from_the_prompt_through_every_control(window, qtbot) -> None:
     window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: QApplication.activeWindow() is window)
     window.prompt.setFocus()
     order = []
     for _ in range(12):
@@ -512,29 +509,27 @@ def test_a_capture_is_let_go_once_the_next_one_shows(services, state, qtbot) -> 
     unused = sys.getrefcount(pixels)
     ui.new_from_picture(first)
     assert sys.getrefcount(pixels) > unused  # shown: the window draws from these pixels
-    qtbot.waitUntil(lambda: ui.window._thumb_smooth, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: ui.window._thumb_smooth)
     ui.new_from_picture(picture_of(2, region))  # the next capture
-    assert QThreadPool.globalInstance().waitForDone(TIMEOUT_MS)
+    assert QThreadPool.globalInstance().waitForDone(waits.DEADLINE_MS)
 
     def let_go() -> bool:
         gc.collect()
         return sys.getrefcount(pixels) == unused
 
-    qtbot.waitUntil(let_go, timeout=TIMEOUT_MS)
+    waits.until(qtbot, let_go)
     ui.shutdown()
 
 
 def test_an_answer_the_store_refuses_stays_in_the_window(window, services, gemini, qtbot):
     gemini.script(fg.Stall(chunks=("half of it",), seconds=30))
     ask(window, qtbot, "slow one")
-    qtbot.waitUntil(
-        lambda: bool(answers(window)) and answers(window)[-1].text() != "", timeout=TIMEOUT_MS
-    )
+    waits.until(qtbot, lambda: bool(answers(window)) and answers(window)[-1].text() != "")
     cid = window.controller.conversation_id
     assert cid is not None
     services.store.delete_conversation(cid)  # e.g. from the History window meanwhile
     qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)  # "Stop"
-    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window))
     bubble = answers(window)[-1]
     assert bubble.text() == "half of it" and bubble.note.text() == "Not saved"
     assert window.status_row.label.text().startswith("The answer could not be saved")
@@ -547,7 +542,7 @@ def test_a_question_that_could_not_be_saved_comes_back_into_the_prompt(
 ) -> None:
     window.controller.new_from_picture(b"not a picture")  # the store refuses the picture
     ask(window, qtbot, "what is it?")
-    qtbot.waitUntil(lambda: settled(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window))
     assert window.prompt.toPlainText() == ""
     assert "could not be saved" in window.status_row.label.text()
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # a new chat
@@ -561,7 +556,7 @@ def test_the_prompt_waits_while_a_conversation_is_opened(window, services, qtbot
     window.controller.open_conversation(cid)
     assert window.prompt.isReadOnly() and not window.send_button.isEnabled()
     assert not any(chip.isEnabled() for chip in window.chip_buttons())
-    qtbot.waitUntil(lambda: len(window.transcript.bubbles()) == 2, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: len(window.transcript.bubbles()) == 2)
     assert not window.prompt.isReadOnly() and window.send_button.isEnabled()
     assert all(chip.isEnabled() for chip in window.chip_buttons())
 
@@ -569,11 +564,11 @@ def test_the_prompt_waits_while_a_conversation_is_opened(window, services, qtbot
 def test_focus_returns_to_the_input_when_the_focused_retry_goes(window, gemini, qtbot) -> None:
     gemini.script(fg.invalid_key())
     ask(window, qtbot, "try me")
-    qtbot.waitUntil(lambda: window.status_row.button.isVisibleTo(window), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: window.status_row.button.isVisibleTo(window))
     retry = window.status_row.button
     retry.setFocus()  # reached with Tab
     qtbot.keyClick(retry, Qt.Key.Key_Space)  # pressed from the keyboard
-    qtbot.waitUntil(lambda: settled(window) and bool(answers(window)), timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
     assert not retry.isVisibleTo(window)
     assert window.focusWidget() is window.prompt  # typing goes on in the input
 
@@ -585,7 +580,7 @@ def test_focus_returns_to_the_input_when_a_focused_quick_action_greys_out(
     chip = window.chip_buttons()[0]
     chip.setFocus()
     qtbot.keyClick(chip, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: window.controller.answering_here, timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: window.controller.answering_here)
     assert not chip.isEnabled()
     assert window.focusWidget() is window.prompt
     window.controller.stop()
@@ -594,14 +589,14 @@ def test_focus_returns_to_the_input_when_a_focused_quick_action_greys_out(
 def test_waiting_shows_one_countdown_and_send_now_says_it_tried(window, gemini, qtbot) -> None:
     gemini.script(*(fg.overloaded() for _ in range(20)))  # the provider stays down
     ask(window, qtbot, "now?")
-    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: window.controller.status.kind == "waiting")
     row = window.status_row
     shown = f"{row.label.text()} {row.detail.text()}"
     assert shown.count(" s.") == 1 and "Next try in" in shown  # one live countdown
     sent = len(gemini.generate_requests())
     qtbot.mouseClick(row.button, Qt.MouseButton.LeftButton)  # "Send now"
-    qtbot.waitUntil(lambda: len(gemini.generate_requests()) > sent, timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window.controller.status.kind == "waiting", timeout=TIMEOUT_MS)
+    waits.until(qtbot, lambda: len(gemini.generate_requests()) > sent)
+    waits.until(qtbot, lambda: window.controller.status.kind == "waiting")
     assert row.label.text().startswith("Tried just now, without success.")
     assert row.button.text() == "Send now"
     window.controller.shutdown()

@@ -16,8 +16,9 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop.services import Services
 from snapask_desktop.store.repository import Store
-from snapask_desktop.ui.history_model import ID_ROLE, ROW_ROLE, THUMB_PENDING_ROLE, HistoryRow
-from snapask_desktop.ui.history_window import HistoryWindow, split_highlights
+from snapask_desktop.ui.history.model import ID_ROLE, ROW_ROLE, THUMB_PENDING_ROLE, HistoryRow
+from snapask_desktop.ui.history.window import HistoryWindow, split_highlights
+from tests.support import waits
 
 
 def _png(seed: int, size: tuple[int, int] = (640, 400)) -> bytes:
@@ -49,7 +50,7 @@ def _ids(window: HistoryWindow) -> list[str]:
 
 def _activate(window: HistoryWindow, qtbot: QtBot) -> None:
     window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    waits.until(qtbot, lambda: QApplication.activeWindow() is window)
 
 
 def test_history_loads_pages_on_demand_newest_first(store: Store, qtbot: QtBot) -> None:
@@ -67,7 +68,7 @@ def test_history_loads_pages_on_demand_newest_first(store: Store, qtbot: QtBot) 
         window.show()
         qtbot.waitExposed(window)
         window.view.scrollToBottom()  # the view asks for the next page when it reaches the end
-        qtbot.waitUntil(lambda: model.rowCount() > 50)
+        waits.until(qtbot, lambda: model.rowCount() > 50)
         assert model.rowCount() < 300  # one page at a time, not everything
 
         while model.canFetchMore():
@@ -101,7 +102,7 @@ def test_search_as_you_type_shows_hits_with_highlights(
     assert window.model.rowCount() == 3
 
     qtbot.keyClicks(window.search, "tota")
-    qtbot.waitUntil(lambda: window.model.search_text == "tota")
+    waits.until(qtbot, lambda: window.model.search_text == "tota")
     assert set(_ids(window)) == {invoice.id, other.id}
     rows = [window.model.data(window.model.index(n), ROW_ROLE) for n in range(2)]
     for row in rows:
@@ -112,11 +113,11 @@ def test_search_as_you_type_shows_hits_with_highlights(
     assert window.status.text() == "2 conversations found"
 
     window.search.clear()
-    qtbot.waitUntil(lambda: window.model.search_text == "")
+    waits.until(qtbot, lambda: window.model.search_text == "")
     assert window.model.rowCount() == 3
 
     qtbot.keyClicks(window.search, "nothing-like-this")
-    qtbot.waitUntil(lambda: window.model.search_text == "nothing-like-this")
+    waits.until(qtbot, lambda: window.model.search_text == "nothing-like-this")
     assert window.model.rowCount() == 0
     assert window.stack.currentWidget() is window.empty
     assert "nothing-like-this" in window.empty.text()
@@ -146,12 +147,13 @@ def test_rename_with_f2_edits_inline_and_saves(
     editor.selectAll()
     qtbot.keyClicks(editor, "Build failure  explained")
     QTest.keyClick(editor, Qt.Key.Key_Return)
-    qtbot.waitUntil(
+    waits.until(
+        qtbot,
         lambda: (
             store.get_conversation(conversation.id).conversation.title == "Build failure explained"
-        )
+        ),
     )
-    qtbot.waitUntil(lambda: not window.calls.busy)
+    waits.until(qtbot, lambda: not window.calls.busy)
     assert window.model.data(window.model.index(0)) == "Build failure explained"
 
 
@@ -174,14 +176,14 @@ def test_pin_and_archive_round_trip_through_the_store(
     window.view.setFocus()
 
     QTest.keyClick(window.view, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: store.get_conversation(target).conversation.pinned)
-    qtbot.waitUntil(lambda: window.model.row_at(0).summary.pinned)
+    waits.until(qtbot, lambda: store.get_conversation(target).conversation.pinned)
+    waits.until(qtbot, lambda: window.model.row_at(0).summary.pinned)
     window.pin_action.trigger()  # again: unpin
-    qtbot.waitUntil(lambda: not store.get_conversation(target).conversation.pinned)
+    waits.until(qtbot, lambda: not store.get_conversation(target).conversation.pinned)
 
     QTest.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: store.get_conversation(target).conversation.archived)
-    qtbot.waitUntil(lambda: _ids(window) == [keep])
+    waits.until(qtbot, lambda: store.get_conversation(target).conversation.archived)
+    waits.until(qtbot, lambda: _ids(window) == [keep])
     assert window.current_id() == keep
 
     window.show_archived.setChecked(True)
@@ -189,7 +191,7 @@ def test_pin_and_archive_round_trip_through_the_store(
     assert window.model.row_at(0).summary.archived
     window.select(target)
     window.archive_action.trigger()  # unarchive
-    qtbot.waitUntil(lambda: not store.get_conversation(target).conversation.archived)
+    waits.until(qtbot, lambda: not store.get_conversation(target).conversation.archived)
     window.show_archived.setChecked(False)
     assert _ids(window) == [target, keep]
 
@@ -208,11 +210,11 @@ def test_delete_with_the_key_then_undo_restores_it(
     assert _ids(window) == [older]  # gone from the list at once
     assert window.undo_bar.isVisible()
     assert "doomed" in window.undo_bar.label.text()
-    qtbot.waitUntil(lambda: [s.id for s in store.list_conversations()] == [older])
+    waits.until(qtbot, lambda: [s.id for s in store.list_conversations()] == [older])
 
     qtbot.mouseClick(window.undo_bar.undo_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: [s.id for s in store.list_conversations()] == [doomed, older])
-    qtbot.waitUntil(lambda: _ids(window) == [doomed, older])
+    waits.until(qtbot, lambda: [s.id for s in store.list_conversations()] == [doomed, older])
+    waits.until(qtbot, lambda: _ids(window) == [doomed, older])
     assert window.current_id() == doomed
     assert not window.undo_bar.isVisible()
 
@@ -230,8 +232,8 @@ def test_undo_with_ctrl_z_restores_several_deletes(
     assert _ids(window) == [ids[0]]
     assert window.undo_bar.label.text() == "Deleted 2 conversations"
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: len(store.list_conversations()) == 3)
-    qtbot.waitUntil(lambda: _ids(window) == ids[::-1])
+    waits.until(qtbot, lambda: len(store.list_conversations()) == 3)
+    waits.until(qtbot, lambda: _ids(window) == ids[::-1])
 
 
 def test_the_undo_bar_goes_away_and_the_delete_stays(store: Store, qtbot: QtBot) -> None:
@@ -243,7 +245,7 @@ def test_the_undo_bar_goes_away_and_the_delete_stays(store: Store, qtbot: QtBot)
         window.select(doomed)
         window.delete_action.trigger()
         assert window.undo_bar.isVisible()
-        qtbot.waitUntil(lambda: not window.undo_bar.isVisible())
+        waits.until(qtbot, lambda: not window.undo_bar.isVisible())
         window.calls.wait()
         assert store.list_conversations() == []
         assert window.undo_bar.pending == []
@@ -260,13 +262,13 @@ def test_enter_and_double_click_ask_to_open(
     _activate(window, qtbot)
     window.select(first)
     window.view.setFocus()
-    with qtbot.waitSignal(window.open_requested) as opened:
+    with waits.signal(qtbot, window.open_requested) as opened:
         QTest.keyClick(window.view, Qt.Key.Key_Return)
     assert opened.args == [first]
 
     rect = window.view.visualRect(window.model.index(0))
     viewport = window.view.viewport()
-    with qtbot.waitSignal(window.open_requested) as opened:
+    with waits.signal(qtbot, window.open_requested) as opened:
         # An item view opens on a double click that follows a press on the same row.
         QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
         QTest.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
@@ -283,7 +285,7 @@ def test_keyboard_search_flow(store: Store, window: HistoryWindow, qtbot: QtBot)
     assert QApplication.focusWidget() is window.search
     qtbot.keyClicks(window.search, "sticker")
     # Enter runs the pending search at once and opens the first hit.
-    with qtbot.waitSignal(window.open_requested) as opened:
+    with waits.signal(qtbot, window.open_requested) as opened:
         QTest.keyClick(window.search, Qt.Key.Key_Return)
     assert opened.args == [target.id]
     QTest.keyClick(window.search, Qt.Key.Key_Down)
@@ -328,7 +330,7 @@ def test_thumbnails_load_in_the_background(
     pictured = window.model.index(1)
     plain = window.model.index(0)
     assert window.model.data(plain, Qt.ItemDataRole.DecorationRole) is None
-    with qtbot.waitSignal(window.thumbnails.loaded) as loaded:
+    with waits.signal(qtbot, window.thumbnails.loaded) as loaded:
         # Nothing was decoded yet: the placeholder shows while a worker loads the picture.
         assert window.model.data(pictured, Qt.ItemDataRole.DecorationRole) is None
         assert window.model.data(pictured, THUMB_PENDING_ROLE) is True
@@ -349,7 +351,7 @@ def test_a_missing_picture_keeps_the_placeholder(
             path.unlink()
     window.refresh()
     index = window.model.index(0)
-    with qtbot.waitSignal(window.thumbnails.loaded):
+    with waits.signal(qtbot, window.thumbnails.loaded):
         window.model.data(index, Qt.ItemDataRole.DecorationRole)
     assert window.model.data(index, Qt.ItemDataRole.DecorationRole) is None
     assert not window.thumbnails.is_pending(shot.sha256)  # not retried on every paint
@@ -392,7 +394,7 @@ def test_refresh_waits_for_an_open_title_editor(
     assert QApplication.focusWidget() is editor and editor.text() == "Half typed"
     assert newcomer not in _ids(window)
     QTest.keyClick(editor, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: newcomer in _ids(window))
+    waits.until(qtbot, lambda: newcomer in _ids(window))
     assert store.get_conversation(conversation.id).conversation.title == "Half typed"
 
 
@@ -409,8 +411,8 @@ def test_refresh_waits_for_our_own_writes(
     window.refresh()  # the store still has it: a reload now would bring it back
     assert _ids(window) == [keep]
     gate.set()
-    qtbot.waitUntil(lambda: not window.calls.busy)
-    qtbot.waitUntil(lambda: not window._refresh_pending)
+    waits.until(qtbot, lambda: not window.calls.busy)
+    waits.until(qtbot, lambda: not window._refresh_pending)
     assert _ids(window) == [keep]
     assert [s.id for s in store.list_conversations()] == [keep]
 
@@ -431,7 +433,8 @@ def test_refresh_keeps_the_scroll_position(store: Store, qtbot: QtBot) -> None:
         middle = bar.value()
         assert middle > 0
         window.refresh()
-        qtbot.wait(50)  # let the view lay itself out again
+        waits.delivered()  # what the reset posted (the view's delayed layout among it)
+        window.view.doItemsLayout()  # and the layout itself, now rather than on a timer
         assert window.model.rowCount() == 120
         assert bar.value() == middle
     finally:
@@ -448,20 +451,20 @@ def test_the_menu_key_opens_the_context_menu_for_the_current_row(
     window.select(ids[0])  # the last row: not under the middle of the list
     window.view.setFocus()
     QTest.keyClick(window.view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu))
+    waits.until(qtbot, lambda: isinstance(QApplication.activePopupWidget(), QMenu))
     menu = QApplication.activePopupWidget()
     texts = [action.text().replace("&", "") for action in menu.actions() if action.text()]
     assert texts == ["Open", "Rename", "Unpin", "Archive", "Delete"]
     assert window.current_id() == ids[0]
     menu.close()
     QTest.keyClick(window.view, Qt.Key.Key_Menu)
-    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu))
+    waits.until(qtbot, lambda: isinstance(QApplication.activePopupWidget(), QMenu))
     QApplication.activePopupWidget().close()
 
 
 def test_changes_while_hidden_reload_once_when_shown(qtbot, services) -> None:
     """A hidden history must not reload on every saved message (main-thread work)."""
-    from snapask_desktop.ui.history_window import HistoryWindow
+    from snapask_desktop.ui.history.window import HistoryWindow
 
     store = services.store
     window = HistoryWindow(store)
@@ -474,7 +477,7 @@ def test_changes_while_hidden_reload_once_when_shown(qtbot, services) -> None:
         window.refresh()
     assert reloads == []
     window.show()
-    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=5000)
+    waits.until(qtbot, lambda: window.model.rowCount() == 1)
     assert reloads == [1]
     window.shutdown()
 
@@ -512,7 +515,7 @@ def test_pinning_moves_the_row_to_the_top_and_keeps_it_selected(
     assert _ids(window) == [new, old]
     window.select(old)
     window.pin_action.trigger()
-    qtbot.waitUntil(lambda: _ids(window) == [old, new])
+    waits.until(qtbot, lambda: _ids(window) == [old, new])
     assert window.current_id() == old
     window.pin_action.trigger()  # unpinned: back in date order
-    qtbot.waitUntil(lambda: _ids(window) == [new, old])
+    waits.until(qtbot, lambda: _ids(window) == [new, old])

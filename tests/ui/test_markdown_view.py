@@ -6,7 +6,8 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from snapask_desktop.ui.markdown_view import MarkdownTheme, MarkdownView, render_markdown
+from snapask_desktop.ui.chat.markdown_view import MarkdownTheme, MarkdownView, render_markdown
+from tests.support import waits
 
 THEME = MarkdownTheme()
 
@@ -68,7 +69,7 @@ def test_streaming_renders_are_throttled(qtbot) -> None:
         view.append_markdown(f"word{n} ")
     # No render happens inside a burst of chunks: the timer fires only from the event loop.
     assert view.render_count == 0
-    qtbot.waitUntil(lambda: view.render_count == 1, timeout=2000)
+    waits.until(qtbot, lambda: view.render_count == 1)
     assert view.toPlainText().strip() == text.strip()
     view.flush()  # nothing changed: no extra render
     assert view.render_count == 1
@@ -101,7 +102,7 @@ def test_clicking_copy_puts_the_code_on_the_clipboard(qtbot) -> None:
     cursor.movePosition(cursor.MoveOperation.Left)  # inside the link text, not after it
     point = view.cursorRect(cursor).center()
     point.setX(point.x() + 3)
-    with qtbot.waitSignal(view.code_copied, timeout=2000) as copied:
+    with waits.signal(qtbot, view.code_copied) as copied:
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=point)
     assert copied.args == [1]
     assert QApplication.clipboard().text() == "second"

@@ -18,16 +18,12 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop import autostart, credentials
 from snapask_desktop.ai.cache import AnswerCache
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.settings_dialog import (
-    DEFAULT_PAGES,
-    ApiKeyPage,
-    GeneralPage,
-    PageContext,
-    SettingsDialog,
-    SettingsPage,
-    TemplatesPage,
-    friendly,
-)
+from snapask_desktop.ui.settings.api_key_page import ApiKeyPage
+from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
+from snapask_desktop.ui.settings.general_page import GeneralPage
+from snapask_desktop.ui.settings.page import PageContext, SettingsPage, friendly
+from snapask_desktop.ui.settings.templates_page import TemplatesPage
+from tests.support import waits
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +79,7 @@ def test_save_round_trips_through_the_settings_file(
     general.request_timeout.setValue(60)
     general.answer_cache.setChecked(False)
 
-    with qtbot.waitSignal(dialog.settings_changed) as changed:
+    with waits.signal(qtbot, dialog.settings_changed) as changed:
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     saved: Settings = changed.args[0]
     assert (saved.provider, saved.openai_base_url, saved.openai_model) == (
@@ -123,6 +119,7 @@ def test_invalid_values_are_refused_with_the_message_by_the_field(
     general.gemini_model.setCurrentText("   ")
     with qtbot.assertNotEmitted(dialog.settings_changed):
         dialog.save()
+        waits.delivered(dialog.wait_for_work)  # a save that went ahead would have reported
     assert dialog.stack.currentWidget() is general  # the page with the problem is shown
     url_error = general.errors["openai_base_url"]
     assert url_error.isVisible()
@@ -135,7 +132,7 @@ def test_invalid_values_are_refused_with_the_message_by_the_field(
 
     general.openai_base_url.setText("http://localhost:11434/v1")
     general.gemini_model.setCurrentText("gemini-2.5-pro")
-    with qtbot.waitSignal(dialog.settings_changed):
+    with waits.signal(qtbot, dialog.settings_changed):
         dialog.save()
     assert not url_error.isVisible()
     assert store.load().settings.openai_base_url == "http://localhost:11434/v1"
@@ -149,6 +146,7 @@ def test_cancel_discards_changes(
         qtbot.mouseClick(
             dialog.buttons.button(dialog.buttons.StandardButton.Cancel), Qt.MouseButton.LeftButton
         )
+        waits.delivered(dialog.wait_for_work)
     assert dialog.result() == QDialog.DialogCode.Rejected
     assert not store.path.exists()
     assert store.load().settings.translate_to == "English"
@@ -159,6 +157,7 @@ def test_save_without_changes_writes_nothing(
 ) -> None:
     with qtbot.assertNotEmitted(dialog.settings_changed):
         dialog.save()
+        waits.delivered(dialog.wait_for_work)
     assert dialog.result() == QDialog.DialogCode.Accepted
     assert not store.path.exists()
 
@@ -169,7 +168,7 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(
     entry = xdg_config / "autostart" / "snapask.desktop"
     dialog = _dialog(qtbot, store, tmp_path)
     _general(dialog).start_at_login.setChecked(True)
-    with qtbot.waitSignal(dialog.settings_changed):
+    with waits.signal(qtbot, dialog.settings_changed):
         dialog.save()
     assert entry.is_file() and autostart.is_enabled("linux")
     assert store.load().settings.start_at_login is True
@@ -177,7 +176,7 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(
     dialog = _dialog(qtbot, store, tmp_path)
     assert _general(dialog).start_at_login.isChecked()
     _general(dialog).start_at_login.setChecked(False)
-    with qtbot.waitSignal(dialog.settings_changed):
+    with waits.signal(qtbot, dialog.settings_changed):
         dialog.save()
     assert not entry.exists()
     assert store.load().settings.start_at_login is False
@@ -192,9 +191,10 @@ def test_start_at_login_failure_is_shown_and_nothing_is_saved(
     general = _general(dialog)
     general.start_at_login.setChecked(True)
     general.translate_to.setCurrentText("Dutch")
-    with qtbot.assertNotEmitted(dialog.settings_changed, wait=100):
+    with qtbot.assertNotEmitted(dialog.settings_changed):
         dialog.save()
-        qtbot.waitUntil(lambda: dialog.message.isVisible())
+        waits.delivered(dialog.wait_for_work)  # the write has failed and said so
+    assert dialog.message.isVisible()
     assert "Could not write" in general.errors["start_at_login"].text()
     assert dialog.isVisible()
     assert not store.path.exists()
@@ -210,10 +210,10 @@ def test_clear_answer_cache_reports_the_count(
         dialog = _dialog(qtbot, store, tmp_path, clear_cache=cache.clear)
         general = _general(dialog)
         qtbot.mouseClick(general.clear_cache_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: general.cache_result.text() == "Cleared 3 saved answers")
+        waits.until(qtbot, lambda: general.cache_result.text() == "Cleared 3 saved answers")
         assert cache.stats().entries == 0
         qtbot.mouseClick(general.clear_cache_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: general.cache_result.text() == "Cleared 0 saved answers")
+        waits.until(qtbot, lambda: general.cache_result.text() == "Cleared 0 saved answers")
     finally:
         cache.close()
 
@@ -224,7 +224,7 @@ def test_clear_cache_failure_is_shown(qtbot: QtBot, store: SettingsStore, tmp_pa
     dialog = _dialog(qtbot, store, tmp_path, clear_cache=cache.clear)
     general = _general(dialog)
     general.clear_cache_button.click()
-    qtbot.waitUntil(lambda: general.cache_result.text().startswith("Could not clear the cache"))
+    waits.until(qtbot, lambda: general.cache_result.text().startswith("Could not clear the cache"))
     assert general.clear_cache_button.isEnabled()
 
 
@@ -250,26 +250,28 @@ def _key_page(dialog: SettingsDialog) -> ApiKeyPage:
 def test_key_set_and_remove_through_the_keyring(dialog: SettingsDialog, qtbot: QtBot) -> None:
     dialog.show_page("api_key")
     box = _key_page(dialog).boxes["gemini"]
-    qtbot.waitUntil(lambda: box.status_label.text() == "No key is set.")
+    waits.until(qtbot, lambda: box.status_label.text() == "No key is set.")
     assert not box.remove_button.isEnabled()
 
     qtbot.keyClicks(box.entry, "AIzaSy-test-key-123")
     assert box.entry.echoMode() == QLineEdit.EchoMode.Password
-    with qtbot.waitSignal(dialog.api_key_changed) as changed:
+    with waits.signal(qtbot, dialog.api_key_changed) as changed:
         QTest.keyClick(box.entry, Qt.Key.Key_Return)
     assert changed.args == ["gemini"]
     found = credentials.get_api_key("gemini")
     assert found is not None and (found.value, found.source) == ("AIzaSy-test-key-123", "keyring")
-    qtbot.waitUntil(lambda: box.status_label.text() == "A key is set, kept in the system keyring.")
+    waits.until(
+        qtbot, lambda: box.status_label.text() == "A key is set, kept in the system keyring."
+    )
     assert box.entry.text() == ""
     assert "AIzaSy" not in box.status_label.text()  # the key itself is never shown
     assert box.save_button.text() == "Replace key"
     assert box.remove_button.isEnabled()
 
-    with qtbot.waitSignal(dialog.api_key_changed):
+    with waits.signal(qtbot, dialog.api_key_changed):
         qtbot.mouseClick(box.remove_button, Qt.MouseButton.LeftButton)
     assert credentials.get_api_key("gemini") is None
-    qtbot.waitUntil(lambda: box.status_label.text() == "No key is set.")
+    waits.until(qtbot, lambda: box.status_label.text() == "No key is set.")
 
 
 def test_an_environment_key_is_reported_as_such(
@@ -278,7 +280,7 @@ def test_an_environment_key_is_reported_as_such(
     monkeypatch.setenv("GEMINI_API_KEY", "from-env")
     dialog = _dialog(qtbot, store, tmp_path)
     box = _key_page(dialog).boxes["gemini"]
-    qtbot.waitUntil(lambda: "GEMINI_API_KEY" in box.status_label.text())
+    waits.until(qtbot, lambda: "GEMINI_API_KEY" in box.status_label.text())
     assert "from-env" not in box.status_label.text()
     assert box.status is not None and box.status.from_environment
     assert not box.remove_button.isEnabled()  # there is nothing in the keyring to remove
@@ -288,10 +290,10 @@ def test_an_environment_key_is_reported_as_such(
 def test_a_bad_key_is_refused_plainly(dialog: SettingsDialog, qtbot: QtBot) -> None:
     dialog.show_page("api_key")
     box = _key_page(dialog).boxes["openai"]
-    qtbot.waitUntil(lambda: box.entry.isEnabled())
+    waits.until(qtbot, lambda: box.entry.isEnabled())
     box.entry.setText("two words")
     box.save_button.click()
-    qtbot.waitUntil(lambda: box.message.isVisible())
+    waits.until(qtbot, lambda: box.message.isVisible())
     assert "does not look like an API key" in box.message.text()
     assert credentials.get_api_key("openai") is None
     box.entry.setText("   ")
@@ -305,10 +307,10 @@ def test_no_keyring_is_explained(qtbot: QtBot, store: SettingsStore, tmp_path: P
     try:
         dialog = _dialog(qtbot, store, tmp_path)
         box = _key_page(dialog).boxes["gemini"]
-        qtbot.waitUntil(lambda: "No system keyring is available" in box.status_label.text())
+        waits.until(qtbot, lambda: "No system keyring is available" in box.status_label.text())
         box.entry.setText("AIza-key")
         box.save_button.click()
-        qtbot.waitUntil(lambda: "No system keyring is available" in box.message.text())
+        waits.until(qtbot, lambda: "No system keyring is available" in box.message.text())
         dialog.wait_for_work()
     finally:
         keyring.set_keyring(previous)
@@ -331,7 +333,7 @@ def test_templates_add_edit_reorder_remove_and_save(
     page = _templates(dialog)
     dialog.show_page("templates")
     dialog.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog)
+    waits.until(qtbot, lambda: QApplication.activeWindow() is dialog)
     assert page.list.count() == 1 and page.label.text() == "Fix grammar"
 
     qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
@@ -350,7 +352,7 @@ def test_templates_add_edit_reorder_remove_and_save(
     page.list.setCurrentRow(1)
     page.prompt.setPlainText("Fix the grammar and spelling.")
 
-    with qtbot.waitSignal(dialog.settings_changed) as changed:
+    with waits.signal(qtbot, dialog.settings_changed) as changed:
         dialog.save()
     expected = [
         {"label": "Table", "prompt": "Turn this into a Markdown table."},
@@ -365,6 +367,7 @@ def test_a_template_without_a_prompt_is_refused(dialog: SettingsDialog, qtbot: Q
     page.add_button.click()
     with qtbot.assertNotEmitted(dialog.settings_changed):
         dialog.save()
+        waits.delivered(dialog.wait_for_work)
     error = page.errors["prompt_templates"]
     assert error.isVisible()
     assert "needs a prompt of 1 to 4000 characters" in error.text()
@@ -408,7 +411,7 @@ def test_pages_come_from_a_list_of_factories(
     dialog.save()
     assert extra.errors["translate_to"].text() == "Must be a non-empty text"
     extra.field.setText("Japanese")
-    with qtbot.waitSignal(dialog.settings_changed) as changed:
+    with waits.signal(qtbot, dialog.settings_changed) as changed:
         dialog.save()
     assert changed.args[0].translate_to == "Japanese"
     assert store.load().settings.translate_to == "Japanese"
@@ -433,7 +436,7 @@ def test_without_a_store_the_settings_file_of_the_config_folder_is_used(
     dialog = SettingsDialog(Settings(), data_dir=tmp_path, platform="linux")
     qtbot.addWidget(dialog)
     _general(dialog).translate_to.setCurrentText("Korean")
-    with qtbot.waitSignal(dialog.settings_changed):
+    with waits.signal(qtbot, dialog.settings_changed):
         dialog.save()
     assert SettingsStore().load().settings.translate_to == "Korean"
 
@@ -466,7 +469,9 @@ def test_the_key_status_is_checked_again_when_the_page_shows(
     dialog: SettingsDialog, qtbot: QtBot
 ) -> None:
     box = _key_page(dialog).boxes["gemini"]
-    qtbot.waitUntil(lambda: box.status_label.text() == "No key is set.")
+    waits.until(qtbot, lambda: box.status_label.text() == "No key is set.")
     credentials.set_api_key("gemini", "set-from-the-cli")
     dialog.show_page("api_key")
-    qtbot.waitUntil(lambda: box.status_label.text() == "A key is set, kept in the system keyring.")
+    waits.until(
+        qtbot, lambda: box.status_label.text() == "A key is set, kept in the system keyring."
+    )

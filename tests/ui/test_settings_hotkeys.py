@@ -16,8 +16,10 @@ from snapask_desktop.app import hotkey_bindings, hotkey_labels
 from snapask_desktop.capture.hotkey_defaults import default_hotkeys
 from snapask_desktop.capture.hotkey_spec import parse_hotkey
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.hotkey_recorder import HotkeyRecorder, modifiers_label, read_key
-from snapask_desktop.ui.settings_dialog import HotkeysPage, SettingsDialog
+from snapask_desktop.ui.settings.dialog import SettingsDialog
+from snapask_desktop.ui.settings.hotkey_recorder import HotkeyRecorder, modifiers_label, read_key
+from snapask_desktop.ui.settings.hotkeys_page import HotkeysPage
+from tests.support import waits
 
 Mod = Qt.KeyboardModifier
 CTRL_ALT = Mod.ControlModifier | Mod.AltModifier
@@ -40,7 +42,7 @@ def dialog(qtbot: QtBot, store: SettingsStore, tmp_path: Path) -> Iterator[Setti
     made.show()
     made.show_page("hotkeys")
     made.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is made)
+    waits.until(qtbot, lambda: QApplication.activeWindow() is made)
     yield made
     made.wait_for_work()
 
@@ -71,11 +73,11 @@ def test_recorder_records_a_combination_and_it_is_saved(
     dialog: SettingsDialog, store: SettingsStore, qtbot: QtBot
 ) -> None:
     recorder = _recorder(dialog, "capture_region")
-    with qtbot.waitSignal(recorder.hotkey_changed) as changed:
+    with waits.signal(qtbot, recorder.hotkey_changed) as changed:
         QTest.keyClick(recorder, Qt.Key.Key_K, CTRL_ALT)
     assert changed.args == [parse_hotkey("Ctrl+Alt+K")]
     assert recorder.text() == "Ctrl+Alt+K"
-    with qtbot.waitSignal(dialog.settings_changed) as saved:
+    with waits.signal(qtbot, dialog.settings_changed) as saved:
         dialog.save()
     assert saved.args[0].hotkeys == {"capture_region": "<ctrl>+<alt>+k"}
     assert store.load().settings.hotkeys == {"capture_region": "<ctrl>+<alt>+k"}
@@ -84,7 +86,7 @@ def test_recorder_records_a_combination_and_it_is_saved(
 def test_a_clash_with_another_action_is_refused(dialog: SettingsDialog, qtbot: QtBot) -> None:
     recorder = _recorder(dialog, "capture_full")
     row = _page(dialog).rows["capture_full"]
-    with qtbot.waitSignal(recorder.refused) as refused:
+    with waits.signal(qtbot, recorder.refused) as refused:
         QTest.keyClick(recorder, Qt.Key.Key_S, CTRL_ALT)  # Capture region's
     assert refused.args == [
         "Ctrl+Alt+S is already set for Capture region: give one of them another key."
@@ -99,10 +101,10 @@ def test_keys_that_cannot_work_are_refused_with_a_reason(
     dialog: SettingsDialog, qtbot: QtBot
 ) -> None:
     recorder = _recorder(dialog, "reopen_last")
-    with qtbot.waitSignal(recorder.refused) as refused:
+    with waits.signal(qtbot, recorder.refused) as refused:
         QTest.keyClick(recorder, Qt.Key.Key_A)
     assert "would fire while you type" in refused.args[0]
-    with qtbot.waitSignal(recorder.refused) as refused:
+    with waits.signal(qtbot, recorder.refused) as refused:
         QTest.keyClick(recorder, Qt.Key.Key_Exclam, Mod.ControlModifier | Mod.ShiftModifier)
     assert "Shift" in refused.args[0]
     assert recorder.hotkey == parse_hotkey("Ctrl+Alt+R")
@@ -130,8 +132,9 @@ def test_holding_modifiers_shows_them_and_letting_go_restores(dialog: SettingsDi
 def test_the_recorder_gets_window_shortcuts_first(dialog: SettingsDialog, qtbot: QtBot) -> None:
     # Ctrl+S saves the dialog, but pressed in a recorder it is the hotkey being recorded.
     recorder = _recorder(dialog, "reopen_last")
-    with qtbot.assertNotEmitted(dialog.settings_changed, wait=50):
+    with qtbot.assertNotEmitted(dialog.settings_changed):
         QTest.keyClick(recorder, Qt.Key.Key_S, Mod.ControlModifier)
+        waits.delivered(dialog.wait_for_work)  # a save the shortcut started would have ended
     assert recorder.hotkey == parse_hotkey("Ctrl+S")
     assert dialog.isVisible()
 
@@ -153,7 +156,7 @@ def test_off_and_default_buttons(
     region = page.rows["capture_region"]
     QTest.keyClick(_recorder(dialog, "capture_region"), Qt.Key.Key_W, CTRL_ALT)  # free now
     assert region.recorder.hotkey == parse_hotkey("Ctrl+Alt+W")
-    with qtbot.waitSignal(dialog.settings_changed) as saved:
+    with waits.signal(qtbot, dialog.settings_changed) as saved:
         dialog.save()
     assert saved.args[0].hotkeys == {"capture_full": "", "capture_region": "<ctrl>+<alt>+w"}
 
@@ -168,7 +171,7 @@ def test_reset_to_default_stores_nothing(
     assert row.recorder.text() == "Ctrl+Alt+K"
     row.reset.click()
     assert row.recorder.text() == "Ctrl+Alt+S"
-    with qtbot.waitSignal(dialog.settings_changed) as saved:
+    with waits.signal(qtbot, dialog.settings_changed) as saved:
         dialog.save()
     assert saved.args[0].hotkeys == {}
     dialog.wait_for_work()
@@ -182,7 +185,7 @@ def test_os_shortcut_clash_is_a_warning_that_does_not_block(
     assert row.recorder.hotkey == parse_hotkey("Ctrl+Alt+T")
     assert "terminal" in row.message.text()
     assert row.message.property("role") == "warning"
-    with qtbot.waitSignal(dialog.settings_changed):
+    with waits.signal(qtbot, dialog.settings_changed):
         dialog.save()
 
 
@@ -196,15 +199,15 @@ def test_a_clash_loaded_from_the_file_blocks_saving(
     assert "Ctrl+Alt+S is set for both" in row.message.text()
     with qtbot.assertNotEmitted(dialog.settings_changed):
         dialog.save()
+        waits.delivered(dialog.wait_for_work)
     assert dialog.stack.currentWidget() is _page(dialog)
-    dialog.wait_for_work()
 
 
 def test_recording_state_is_reported(dialog: SettingsDialog, qtbot: QtBot) -> None:
-    with qtbot.waitSignal(dialog.hotkey_recording) as recording:
+    with waits.signal(qtbot, dialog.hotkey_recording) as recording:
         _recorder(dialog, "capture_region")
     assert recording.args == [True]
-    with qtbot.waitSignal(dialog.hotkey_recording) as recording:
+    with waits.signal(qtbot, dialog.hotkey_recording) as recording:
         dialog.buttons.setFocus()
         dialog.nav.setFocus()
     assert recording.args == [False]

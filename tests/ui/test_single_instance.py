@@ -20,6 +20,7 @@ from snapask_desktop.single_instance import (
     send,
     server_name,
 )
+from tests.support import waits
 from tests.support.cli import REPO
 
 CLIENT = """
@@ -69,9 +70,9 @@ def test_second_launch_hands_over_its_request(qtbot: QtBot, tmp_path: Path) -> N
     assert first.claim()
     second = InstanceServer(name)
     assert not second.claim()  # the lock is held: this launch must hand over instead
-    with qtbot.waitSignal(first.requested, timeout=10_000) as blocker:
+    with waits.signal(qtbot, first.requested) as blocker:
         process = client(name, "capture", "region")
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=waits.DEADLINE_S)
     assert out.strip() == "sent", err
     assert blocker.args == [Request("capture", mode="region")]
     first.close()
@@ -82,12 +83,12 @@ def test_bad_request_is_refused_and_server_keeps_serving(qtbot: QtBot, tmp_path:
     server = InstanceServer(name)
     assert server.claim()
     raw = client(name, "explode")
-    qtbot.waitUntil(lambda: raw.poll() is not None, timeout=20_000)  # the server needs the loop
+    waits.until(qtbot, lambda: raw.poll() is not None)  # the server needs the loop
     _, err = raw.communicate()
     assert "refused the request" in err and "unknown command" in err
-    with qtbot.waitSignal(server.requested, timeout=10_000):
+    with waits.signal(qtbot, server.requested):
         good = client(name, "show")
-    assert good.communicate(timeout=20)[0].strip() == "sent"
+    assert good.communicate(timeout=waits.DEADLINE_S)[0].strip() == "sent"
     server.close()
 
 
@@ -100,9 +101,9 @@ def test_socket_left_by_a_crash_is_replaced(qtbot: QtBot, tmp_path: Path) -> Non
     Path(name).write_bytes(b"")  # a stale socket file from a killed instance
     server = InstanceServer(name)
     assert server.claim()
-    with qtbot.waitSignal(server.requested, timeout=10_000):
+    with waits.signal(qtbot, server.requested):
         process = client(name, "show")
-    assert process.communicate(timeout=20)[0].strip() == "sent"
+    assert process.communicate(timeout=waits.DEADLINE_S)[0].strip() == "sent"
     server.close()
 
 
@@ -116,9 +117,9 @@ def test_long_runtime_folder_falls_back_to_a_short_name(
     assert "/" not in name
     server = InstanceServer(name)
     assert server.claim()
-    with qtbot.waitSignal(server.requested, timeout=10_000):
+    with waits.signal(qtbot, server.requested):
         process = client(name, "show")
-    assert process.communicate(timeout=20)[0].strip() == "sent"
+    assert process.communicate(timeout=waits.DEADLINE_S)[0].strip() == "sent"
     server.close()
 
 

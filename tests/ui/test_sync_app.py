@@ -24,7 +24,7 @@ from snapask_desktop.store.repository import Store
 from snapask_desktop.sync.device import account
 from snapask_desktop.sync.device.client import SyncEngine
 from snapask_desktop.sync.device.status import SyncState
-from snapask_desktop.ui.tray import TrayState
+from snapask_desktop.ui.shell.tray import TrayState
 from tests.ui.sync_support import PASSWORD, USER, titles, wait_for
 
 Told = list[tuple[str, str]]
@@ -143,7 +143,7 @@ def test_an_app_without_sync_never_loads_the_sync_client() -> None:
         "desktop._show_sync_status()\n"
         "desktop.sync.start()\n"
         "loaded = [m for m in ('websockets', 'httpx', 'snapask_desktop.sync.device.client',\n"
-        "          'snapask_desktop.ui.sync_bridge') if m in sys.modules]\n"
+        "          'snapask_desktop.ui.sync.bridge') if m in sys.modules]\n"
         "desktop.shutdown()\n"
         "print(loaded)\n"
     )

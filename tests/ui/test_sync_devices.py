@@ -15,9 +15,9 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.config import Settings
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.sync.device.status import SyncState
-from snapask_desktop.ui.chat_widgets import AnswerBubble, QuestionBubble
-from snapask_desktop.ui.chat_window import ChatWindow
-from snapask_desktop.ui.history_window import HistoryWindow
+from snapask_desktop.ui.chat.widgets import AnswerBubble, QuestionBubble
+from snapask_desktop.ui.chat.window import ChatWindow
+from snapask_desktop.ui.history.window import HistoryWindow
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini
 from tests.support.fake_gemini import FakeGemini

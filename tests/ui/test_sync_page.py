@@ -18,9 +18,11 @@ from snapask_desktop.store.repository import Store
 from snapask_desktop.sync.device import account
 from snapask_desktop.sync.device.client import SyncEngine
 from snapask_desktop.sync.device.status import SyncState
-from snapask_desktop.ui.settings_dialog import DEFAULT_PAGES, PageContext, SettingsDialog
-from snapask_desktop.ui.sync_manager import SyncManager
-from snapask_desktop.ui.sync_page import SyncPage, pending_line, status_line
+from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
+from snapask_desktop.ui.settings.page import PageContext
+from snapask_desktop.ui.sync.manager import SyncManager
+from snapask_desktop.ui.sync.page import SyncPage, pending_line, status_line
+from tests.support import waits
 from tests.ui.sync_support import PASSWORD, POLL_S, USER, titles
 
 
@@ -78,7 +80,7 @@ def fill(page: SyncPage, server: str, password: str, device: str = "") -> None:
 
 
 def sign_in(page: SyncPage, qtbot: QtBot) -> tuple[bool, str]:
-    with qtbot.waitSignal(page.manager.sign_in_finished, timeout=20_000) as finished:
+    with waits.signal(qtbot, page.manager.sign_in_finished) as finished:
         page.sign_in_button.click()
     ok, error = finished.args
     return ok, error
@@ -102,7 +104,7 @@ def test_sign_in_errors_are_shown_under_the_form_and_nothing_is_saved(
     page.sign_in_button.click()
     assert page.busy.isVisible() and page.sign_in_button.text() == "Signing in…"
     assert not page.sign_in_button.isEnabled()  # no second sign-in while one runs
-    qtbot.waitUntil(lambda: page.form_error.isVisible(), timeout=20_000)
+    waits.until(qtbot, lambda: page.form_error.isVisible())
     assert page.form_error.text() == "Wrong user name or password."
     assert not page.busy.isVisible() and page.sign_in_button.isEnabled()
     assert page.password.text() == "wrong password"  # kept to be corrected, selected
@@ -127,7 +129,7 @@ def test_signing_in_saves_the_settings_starts_syncing_and_the_page_follows(
 ) -> None:
     page = page_of(dialog)
     manager = page.manager
-    qtbot.waitUntil(lambda: page.device_id.text() == f"Device id: {store.device_id}")
+    waits.until(qtbot, lambda: page.device_id.text() == f"Device id: {store.device_id}")
     fill(page, server.url + "/", PASSWORD, device="Work laptop")
     store.create_conversation("Made before signing in")
     assert sign_in(page, qtbot) == (True, "")
@@ -141,8 +143,8 @@ def test_signing_in_saves_the_settings_starts_syncing_and_the_page_follows(
     assert page.password.text() == ""
     assert manager.active
 
-    qtbot.waitUntil(lambda: up_to_date(manager), timeout=20_000)
-    qtbot.waitUntil(lambda: page.state_line.text() == "Up to date", timeout=20_000)
+    waits.until(qtbot, lambda: up_to_date(manager))
+    waits.until(qtbot, lambda: page.state_line.text() == "Up to date")
     assert page.pending.text() == "Nothing to send"
     assert page.last_synced.text() == "just now" or page.last_synced.text().endswith("s ago")
     assert page._tick.isActive()  # "3 s ago" keeps counting while the page is shown
@@ -153,9 +155,9 @@ def test_signing_in_saves_the_settings_starts_syncing_and_the_page_follows(
     assert page.values() == {}  # the dialog's Save changes nothing of the account
 
     store.create_conversation("Made while signed in")
-    qtbot.waitUntil(lambda: up_to_date(manager) and store.outbox_count() == 0, timeout=20_000)
+    waits.until(qtbot, lambda: up_to_date(manager) and store.outbox_count() == 0)
     page.sync_now_button.click()
-    qtbot.waitUntil(lambda: up_to_date(manager), timeout=20_000)
+    waits.until(qtbot, lambda: up_to_date(manager))
     dialog.hide()
     assert not page._tick.isActive()
 
@@ -166,8 +168,8 @@ def test_signing_out_stops_syncing_and_forgets_the_token(
     page = page_of(dialog)
     fill(page, server.url, PASSWORD)
     assert sign_in(page, qtbot) == (True, "")
-    qtbot.waitUntil(lambda: up_to_date(page.manager), timeout=20_000)
-    with qtbot.waitSignal(page.manager.sign_out_finished, timeout=20_000) as finished:
+    waits.until(qtbot, lambda: up_to_date(page.manager))
+    with waits.signal(qtbot, page.manager.sign_out_finished) as finished:
         page.sign_out_button.click()
         assert page.sign_out_button.text() == "Signing out…"
     assert finished.args == [True, ""]
@@ -187,16 +189,16 @@ def test_signing_in_to_another_server_sends_it_everything(
     conversation = store.create_conversation("Kept on every server")
     fill(page, server.url, PASSWORD)
     assert sign_in(page, qtbot) == (True, "")
-    qtbot.waitUntil(lambda: up_to_date(page.manager), timeout=20_000)
+    waits.until(qtbot, lambda: up_to_date(page.manager))
     assert store.outbox_count() == 0
-    with qtbot.waitSignal(page.manager.sign_out_finished, timeout=20_000):
+    with waits.signal(qtbot, page.manager.sign_out_finished):
         page.sign_out_button.click()
 
     with running_server(tmp_path / "second-server") as second:
         second.add_user(USER, PASSWORD)
         fill(page, second.url, PASSWORD)
         assert sign_in(page, qtbot) == (True, "")
-        qtbot.waitUntil(lambda: up_to_date(page.manager), timeout=20_000)
+        waits.until(qtbot, lambda: up_to_date(page.manager))
         with Store.open(tmp_path / "new-device") as fresh:
             token = second.sign_in(USER, PASSWORD, fresh.device_id)
             engine = SyncEngine(fresh, second.ws_url, lambda: token)
@@ -213,7 +215,7 @@ def test_refused_changes_are_listed_and_can_be_dismissed(
     op = store.outbox_pending()[0]
     store.outbox_reject(op.op_id, "bad_payload", "the title is too long")
     page.refresh()
-    qtbot.waitUntil(lambda: page.problem_list.count() == 1)
+    waits.until(qtbot, lambda: page.problem_list.count() == 1)
     assert page.problems_box.isVisibleTo(page)
     assert page.problem_list.item(0).text() == (
         f"Conversation {op.record_id[:8]}: the title is too long (bad_payload)"
@@ -221,7 +223,7 @@ def test_refused_changes_are_listed_and_can_be_dismissed(
     assert not page.dismiss_button.isEnabled()
     page.problem_list.setCurrentRow(0)
     page.dismiss_button.click()
-    qtbot.waitUntil(lambda: page.problem_list.count() == 0)
+    waits.until(qtbot, lambda: page.problem_list.count() == 0)
     assert not page.problems_box.isVisibleTo(page)
     assert store.sync_problems() == []
 
@@ -231,7 +233,7 @@ def test_the_device_name_is_saved_with_the_dialog_before_signing_in(
 ) -> None:
     page = page_of(dialog)
     page.device_name.setText("  Kitchen PC ")
-    with qtbot.waitSignal(dialog.settings_changed):
+    with waits.signal(qtbot, dialog.settings_changed):
         dialog.save()
     assert SettingsStore().load().settings.device_name == "Kitchen PC"
 

@@ -10,10 +10,11 @@ from pytestqt.qtbot import QtBot
 from snapask_desktop.store.records import ConflictRecord, Message
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.records import FieldStamp
-from snapask_desktop.ui.chat_widgets import AnswerBubble, QuestionBubble, Transcript
-from snapask_desktop.ui.conflict_banner import ConflictBanner, banner_content, quoted
-from snapask_desktop.ui.sync_manager import restored_notice
-from snapask_desktop.ui.tray import TrayState, combined_state
+from snapask_desktop.ui.chat.conflict_banner import ConflictBanner, banner_content, quoted
+from snapask_desktop.ui.chat.widgets import AnswerBubble, QuestionBubble, Transcript
+from snapask_desktop.ui.shell.tray import TrayState, combined_state
+from snapask_desktop.ui.sync.manager import restored_notice
+from tests.support import waits
 
 HERE, THERE, THIRD = "device-here", "device-there", "device-third"
 CID = "c4b241ed-5754-4db5-a971-53d2a2a9af53"
@@ -104,12 +105,12 @@ def test_the_banner_widget_shows_and_reports_the_choice(qtbot: QtBot) -> None:
     assert not banner.isHidden()
     assert banner.keep_button.text() == "Keep the other version «R&&D notes»"  # no mnemonic
     assert banner.more.text() == "1 more after this one"
-    with qtbot.waitSignal(banner.keep_requested) as kept:
+    with waits.signal(qtbot, banner.keep_requested) as kept:
         banner.keep_button.click()
     assert kept.args == [1]
     assert not banner.keep_button.isEnabled() and not banner.dismiss_button.isEnabled()
     banner.show_conflicts([conflict("pinned", True, False, number=0)], HERE)
-    with qtbot.waitSignal(banner.dismiss_requested) as dismissed:
+    with waits.signal(qtbot, banner.dismiss_requested) as dismissed:
         banner.dismiss_button.click()
     assert dismissed.args == [0]
     banner.show_conflicts([], HERE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop.resources import resource_path
-from snapask_desktop.ui.launcher import LauncherWindow
-from snapask_desktop.ui.tray import Tray, TrayState, menu_text, tray_icon
+from snapask_desktop.ui.shell.launcher import LauncherWindow
+from snapask_desktop.ui.shell.tray import Tray, TrayState, menu_text, tray_icon
+from tests.support import waits
 
 
 def texts(tray: Tray) -> list[str]:
@@ -42,9 +43,9 @@ def test_menu_entries_emit_their_signals(qtbot: QtBot) -> None:
         ("settings", tray.show_settings),
         ("quit", tray.quit_requested),
     ):
-        with qtbot.waitSignal(signal, timeout=1000):
+        with waits.signal(qtbot, signal):
             tray.actions[key].trigger()
-    with qtbot.waitSignal(tray.pause_toggled, timeout=1000) as paused:
+    with waits.signal(qtbot, tray.pause_toggled) as paused:
         tray.actions["pause"].trigger()
     assert paused.args == [True]
 
@@ -60,7 +61,7 @@ def test_recent_conversations_open_by_id(qtbot: QtBot) -> None:
     assert len(entries) == 5 and tray.actions["recent"].isEnabled()
     assert entries[0].text().endswith("…") and len(entries[0].text()) == 48
     assert entries[1].text() == "Question 1 && more"  # a literal &, not a mnemonic
-    with qtbot.waitSignal(tray.open_conversation, timeout=1000) as opened:
+    with waits.signal(qtbot, tray.open_conversation) as opened:
         entries[2].trigger()
     assert opened.args == ["id-2"]
     tray.set_hotkey_labels({"reopen_last": "Ctrl+Alt+R"})  # reopen-last opens the newest
@@ -84,7 +85,7 @@ def test_menu_text_and_launcher(qtbot: QtBot) -> None:
     qtbot.addWidget(launcher)
     launcher.set_hotkey_labels({"capture_region": "Ctrl+Alt+S"})
     assert launcher.buttons["capture_region"].text() == "Capture region   (Ctrl+Alt+S)"
-    with qtbot.waitSignal(launcher.show_history, timeout=1000):
+    with waits.signal(qtbot, launcher.show_history):
         launcher.buttons["history"].click()
     launcher.show()
     launcher.close()  # closing only hides: the app keeps running for its hotkeys

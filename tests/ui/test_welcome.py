@@ -13,8 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop import credentials
 from snapask_desktop.config import Settings, SettingsStore
-from snapask_desktop.ui.settings_dialog import GeneralPage, SettingsDialog
-from snapask_desktop.ui.welcome import WelcomeDialog, hotkey_lines, needs_welcome
+from snapask_desktop.ui.settings.dialog import GeneralPage, SettingsDialog
+from snapask_desktop.ui.shell.welcome import WelcomeDialog, hotkey_lines, needs_welcome
+from tests.support import waits
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def test_open_settings_asks_for_the_api_key_page(qtbot: QtBot, store: SettingsSt
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.settings_button.isDefault()
-    with qtbot.waitSignal(dialog.open_settings) as opened:
+    with waits.signal(qtbot, dialog.open_settings) as opened:
         qtbot.mouseClick(dialog.settings_button, Qt.MouseButton.LeftButton)
     assert opened.args == ["api_key"]
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -79,8 +80,8 @@ def test_use_a_local_model_switches_the_provider_and_opens_general(
     qtbot.addWidget(dialog)
     dialog.show()
     with (
-        qtbot.waitSignal(dialog.settings_changed) as changed,
-        qtbot.waitSignal(dialog.open_settings) as opened,
+        waits.signal(qtbot, dialog.settings_changed) as changed,
+        waits.signal(qtbot, dialog.open_settings) as opened,
     ):
         qtbot.mouseClick(dialog.local_button, Qt.MouseButton.LeftButton)
     assert changed.args[0].provider == "openai"

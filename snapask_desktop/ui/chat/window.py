@@ -61,9 +61,10 @@ from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
-from snapask_desktop.ui.answer_worker import Task, TaskSignals
-from snapask_desktop.ui.chat_controller import ChatController, ChatStatus
-from snapask_desktop.ui.chat_widgets import (
+from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
+from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.status import ChatStatus
+from snapask_desktop.ui.chat.widgets import (
     AnswerBubble,
     FlowLayout,
     Header,
@@ -72,7 +73,6 @@ from snapask_desktop.ui.chat_widgets import (
     StatusRow,
     Transcript,
 )
-from snapask_desktop.ui.conflict_banner import ConflictBanner
 from snapask_desktop.ui.window_state import (
     WindowStateStore,
     centered,
@@ -80,9 +80,10 @@ from snapask_desktop.ui.window_state import (
     logical_anchor,
     place_near,
 )
+from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
-    from snapask_desktop.ui.capture_flow import Picture
+    from snapask_desktop.ui.chat.capture_flow import Picture
 
 STATE_NAME = "chat"
 DEFAULT_SIZE = QSize(440, 620)

@@ -17,11 +17,11 @@ from PySide6.QtCore import QObject, Signal
 
 from snapask_desktop.config import Settings, SettingsStore
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
-from snapask_desktop.ui.thumbnails import BackgroundCalls
+from snapask_desktop.ui.workers import BackgroundCalls
 
 if TYPE_CHECKING:
     from snapask_desktop.store.records import SyncProblem
-    from snapask_desktop.ui.sync_bridge import SyncBridge
+    from snapask_desktop.ui.sync.bridge import SyncBridge
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class SyncManager(QObject):
         self.sign_in_finished.emit(False, str(error) or type(error).__name__)
 
     def _start_bridge(self, url: str) -> None:
-        from snapask_desktop.ui.sync_bridge import SyncBridge
+        from snapask_desktop.ui.sync.bridge import SyncBridge
 
         try:
             bridge = SyncBridge(self._store, url, poll_s=self._poll_s, parent=self)
@@ -321,7 +321,7 @@ class SyncManager(QObject):
 def _has_token(url: str) -> bool:
     """Worker: whether the keyring holds a token for `url`; also imports the sync engine here
     so that building the bridge on the main thread costs no import."""
-    import snapask_desktop.ui.sync_bridge  # noqa: F401
+    import snapask_desktop.ui.sync.bridge  # noqa: F401
     from snapask_desktop.sync.device import account
 
     return bool(account.get_token(url))

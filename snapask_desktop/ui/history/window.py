@@ -59,7 +59,7 @@ from PySide6.QtWidgets import (
 from snapask_desktop.store.records import Conversation
 from snapask_desktop.store.repository import Store
 from snapask_desktop.ui import style
-from snapask_desktop.ui.history_model import (
+from snapask_desktop.ui.history.model import (
     ID_ROLE,
     PAGE_SIZE,
     ROW_ROLE,
@@ -70,7 +70,8 @@ from snapask_desktop.ui.history_model import (
     count_label,
     format_activity,
 )
-from snapask_desktop.ui.thumbnails import BackgroundCalls, ThumbnailLoader
+from snapask_desktop.ui.history.thumbnails import ThumbnailLoader
+from snapask_desktop.ui.workers import BackgroundCalls
 
 SEARCH_DELAY_MS = 180
 UNDO_SECONDS = 8.0

@@ -30,15 +30,15 @@ from snapask_desktop.config import Settings
 from snapask_desktop.sync.clock import wall_clock_ms
 from snapask_desktop.sync.device.status import SyncState, SyncStatus, ago
 from snapask_desktop.ui import style
-from snapask_desktop.ui.settings_dialog import (
+from snapask_desktop.ui.settings.page import (
     PageContext,
     SettingsPage,
-    _error_label,
-    _note,
-    _show,
+    error_label,
+    note_label,
+    show_message,
 )
-from snapask_desktop.ui.sync_manager import SyncManager, SyncOverview, read_overview
-from snapask_desktop.ui.thumbnails import BackgroundCalls
+from snapask_desktop.ui.sync.manager import SyncManager, SyncOverview, read_overview
+from snapask_desktop.ui.workers import BackgroundCalls
 
 TICK_MS = 1000
 REFRESH_DELAY_MS = 300  # store figures are re-read at most this often while changes flow
@@ -117,7 +117,7 @@ class SyncPage(SettingsPage):
         self.busy.hide()
         self.account_line = QLabel()
         self.account_line.setWordWrap(True)
-        self.form_error = _error_label()
+        self.form_error = error_label()
         self.state_line = QLabel()
         self.state_line.setWordWrap(True)
         self.state_line.setTextFormat(Qt.TextFormat.PlainText)
@@ -134,7 +134,7 @@ class SyncPage(SettingsPage):
         self.dismiss_button = QPushButton("Dismiss")
         self.dismiss_button.setToolTip("Remove the selected message from this list")
         self.dismiss_button.clicked.connect(self.dismiss_problem)
-        self.errors["device_name"] = _error_label()
+        self.errors["device_name"] = error_label()
         self._tick = QTimer(self, interval=TICK_MS)
         self._tick.timeout.connect(self._show_last_synced)
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_DELAY_MS)
@@ -184,7 +184,7 @@ class SyncPage(SettingsPage):
         self.problems_box.hide()
         column = QVBoxLayout(self)
         column.addWidget(
-            _note(
+            note_label(
                 "Keep your conversations the same on all your computers through your own "
                 "sync server (snapask-sync-server). Everything keeps working offline."
             )
@@ -242,7 +242,7 @@ class SyncPage(SettingsPage):
         """Sign in with the typed server, user and password (on a worker)."""
         if self.manager.busy:
             return
-        _show(self.form_error, "")
+        show_message(self.form_error, "")
         self._set_busy("sign_in")
         self.manager.sign_in(
             self.server.text(), self.user.text(), self.password.text(), self.device_name.text()
@@ -253,7 +253,7 @@ class SyncPage(SettingsPage):
         """Sign out: syncing stops, the conversations stay on this device."""
         if self.manager.busy:
             return
-        _show(self.form_error, "")
+        show_message(self.form_error, "")
         self._set_busy("sign_out")
         self.manager.sign_out()
 
@@ -282,16 +282,16 @@ class SyncPage(SettingsPage):
         self._set_busy("")
         if ok:
             self.password.clear()
-            _show(self.form_error, "")
+            show_message(self.form_error, "")
             self.refresh()
         else:
-            _show(self.form_error, error)
+            show_message(self.form_error, error)
             self.password.setFocus()
             self.password.selectAll()
 
     def _sign_out_finished(self, ok: bool, error: str) -> None:
         self._set_busy("")
-        _show(self.form_error, "" if ok else error)
+        show_message(self.form_error, "" if ok else error)
         self.refresh()
 
     def _account_changed(self, settings: Settings) -> None:

@@ -3,33 +3,32 @@
 - `AnswerWorker` (QRunnable): save a question (and picture), stream its answer; emits
   `saved`, `chunk`, `retrying`, `finished` on the owner's `AnswerSignals`, tagged with the id of
   its `AnswerRun` (the plain object the owner keeps to cancel it).
-- `Task` (QRunnable): run one blocking call (load a conversation, decode a picture) and emit
-  `done` / `failed` with a token, so a stale result can be told apart and ignored.
 - `QueueRunner`: runs the `AnswerQueue` on its own thread and re-emits its callbacks.
 
 Workers never touch widgets; they only emit signals, which Qt delivers to the main thread.
-Both QRunnables are deleted by the pool as soon as they end (autoDelete): PySide6 never frees one
+AnswerWorker is deleted by the pool as soon as it ends (autoDelete): PySide6 never frees one
 whose autoDelete is off, nor what it holds (a capture's raw pixels, a PNG, an answer's text).
+`Task`, the one-call worker, lives in `ui/workers.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from snapask_desktop.ai.types import AIError
-from snapask_desktop.answer_queue import AnswerQueue, Ask, Backoff, QueueCallbacks
+from snapask_desktop.answer_queue import AnswerQueue, Ask, Backoff, QueueCallbacks, QueuedQuestion
 from snapask_desktop.chat import Answer, ChatService
 from snapask_desktop.credentials import CredentialError
 from snapask_desktop.store.errors import StoreError
 from snapask_desktop.store.records import Message
+from snapask_desktop.ui.chat.status import retry_text
+from snapask_desktop.ui.workers import sentence
 
 if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
     from snapask_desktop.store.repository import Store
@@ -151,7 +150,7 @@ class AnswerWorker(QRunnable):
                 state.conversation_id,
                 "error",
                 "".join(self._received),
-                problem=_sentence(f"Something went wrong: {error}"),
+                problem=sentence(f"Something went wrong: {error}"),
                 question_saved=self._question_saved,
             )
         finally:
@@ -167,7 +166,7 @@ class AnswerWorker(QRunnable):
             except StoreError as error:
                 problem = f"Your question could not be saved: {error}"
                 return AnswerOutcome(
-                    conversation_id, "error", problem=_sentence(problem), question_saved=False
+                    conversation_id, "error", problem=sentence(problem), question_saved=False
                 )
             self._question_saved = True
             conversation_id = message.conversation_id
@@ -187,7 +186,7 @@ class AnswerWorker(QRunnable):
         except AIError as error:  # the client could not be made (e.g. an unknown provider)
             return AnswerOutcome(conversation_id, "error", error=error)
         except (StoreError, CredentialError, ValueError) as error:
-            return AnswerOutcome(conversation_id, "error", problem=_sentence(str(error)))
+            return AnswerOutcome(conversation_id, "error", problem=sentence(str(error)))
         return self._stream(conversation_id, answer)
 
     def _save_question(self) -> Message:
@@ -228,51 +227,6 @@ class AnswerWorker(QRunnable):
         self._signals.retrying.emit(self._run_state.id, retry_text(attempt, error, wait_s))
 
 
-def retry_text(attempt: int, error: AIError, wait_s: float) -> str:
-    """The line shown while an answer is retried: what happened and when the next try is."""
-    seconds = max(1, math.ceil(wait_s))
-    return f"{error.user_message} Retrying in {seconds} s… (try {attempt + 1})"
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-class TaskSignals(QObject):
-    """What Tasks report; one object per owner, living on the main thread (see AnswerSignals)."""
-
-    done = Signal(int, object)  # token, result
-    failed = Signal(int, str)  # token, plain reason
-
-
-class Task(QRunnable):
-    """Runs `fn()` on a pool thread and emits `done(token, result)` or `failed(token, reason)`
-    on `signals`. The pool deletes it when it ends, and with it `fn` and what `fn` holds."""
-
-    def __init__(self, token: int, fn: Callable[[], Any], signals: TaskSignals) -> None:
-        super().__init__()
-        self.token = token
-        self._signals = signals
-        self._fn: Callable[[], Any] | None = fn
-
-    def run(self) -> None:
-        """Call the function (on a pool thread)."""
-        fn, self._fn = self._fn, None  # e.g. a full-size picture: not kept a moment longer
-        if fn is None:
-            return
-        try:
-            result = fn()
-        except Exception as error:
-            log.info("background task failed: %s", error)
-            self._signals.failed.emit(self.token, _sentence(str(error)))
-            return
-        self._signals.done.emit(self.token, result)
-
-
 class QueueRunner(QObject):
     """The answer queue on its own thread, reporting through Qt signals (see AnswerQueue)."""
 
@@ -302,14 +256,48 @@ class QueueRunner(QObject):
             dropped=self.dropped.emit,
             changed=self.changed.emit,
         )
-        self.queue = AnswerQueue(store, ask, callbacks, backoff=backoff)
+        self._queue = AnswerQueue(store, ask, callbacks, backoff=backoff)
         self._thread: threading.Thread | None = None
+
+    # The queue's own methods are thread-safe: they may be called from the main thread while
+    # its worker thread sends.
+    def add(self, conversation_id: str, error: AIError | None = None) -> bool:
+        """Queue a conversation whose question just failed; False when the queue is full."""
+        return self._queue.add(conversation_id, error)
+
+    def withdraw(self, conversation_id: str) -> bool:
+        """Take a conversation back to answer it here; False while the queue is sending it."""
+        return self._queue.withdraw(conversation_id)
+
+    def cancel(self, conversation_id: str) -> bool:
+        """Stop waiting for a conversation (and its answer, if being sent); False if absent."""
+        return self._queue.cancel(conversation_id)
+
+    def kick(self, conversation_id: str) -> bool:
+        """Try a waiting conversation now; False when it is not waiting."""
+        if conversation_id not in self._queue:
+            return False
+        self._queue.kick(conversation_id)
+        return True
+
+    def get(self, conversation_id: str) -> QueuedQuestion | None:
+        """The snapshot of one waiting conversation, or None."""
+        return self._queue.get(conversation_id)
+
+    def count(self) -> int:
+        """How many conversations wait."""
+        return len(self._queue)
+
+    @property
+    def sending(self) -> str | None:
+        """The conversation being sent right now, if any."""
+        return self._queue.sending
 
     def start(self) -> None:
         """Start the worker thread (it first loads the questions saved by the last run)."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self.queue.serve, name="snapask-answer-queue", daemon=True
+                target=self._queue.serve, name="snapask-answer-queue", daemon=True
             )
             self._thread.start()
 
@@ -318,6 +306,6 @@ class QueueRunner(QObject):
         thread, self._thread = self._thread, None
         if thread is None:
             return True
-        self.queue.stop()
+        self._queue.stop()
         thread.join(timeout_s)
         return not thread.is_alive()

@@ -15,6 +15,9 @@ Sync: `sync_applied()` re-reads the shown conversation when another device chang
 title and conflict banner at once; the transcript once no answer streams here, so a streaming
 or unsaved answer is never wiped). A synced picture whose bytes are not here yet is "missing":
 the blob fetcher is asked for it and the picture appears when `blob_arrived()` reports it.
+
+What the status line says is chosen from `status.py`; what is read from the store is in
+`reads.py` (both without Qt). The answer queue is reached only through QueueRunner's methods.
 """
 
 from __future__ import annotations
@@ -29,50 +32,38 @@ from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from snapask_desktop.actions import BUILTIN_ACTIONS
-from snapask_desktop.ai import errors
-from snapask_desktop.ai.types import AIError, ErrorKind
+from snapask_desktop.ai.types import AIError
 from snapask_desktop.answer_queue import Backoff, should_queue
 from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
 from snapask_desktop.config import Settings
-from snapask_desktop.store.errors import NotFound
 from snapask_desktop.store.records import ConversationDetail, Message
-from snapask_desktop.ui.answer_worker import (
+from snapask_desktop.ui.chat import status
+from snapask_desktop.ui.chat.answer_worker import (
     AnswerJob,
     AnswerOutcome,
     AnswerRun,
     AnswerSignals,
     AnswerWorker,
     QueueRunner,
-    Task,
-    TaskSignals,
 )
+from snapask_desktop.ui.chat.reads import (
+    ConversationRead,
+    picture_bytes,
+    read_conversation,
+    reread_conversation,
+)
+from snapask_desktop.ui.chat.status import ChatStatus
+from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
     from snapask_desktop.store.records import ApplyReport, ConflictRecord
 
-StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
-StatusAction = Literal["", "retry", "send_now"]
 # "missing": a synced picture whose bytes are not downloaded yet; "downloading": asked for.
 PictureState = Literal["none", "pending", "ready", "failed", "missing", "downloading"]
 NEW_CHAT_TITLE = "New chat"
-# Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
-SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
 # Questions held for pictures of conversations no longer shown (their PNG is still on its way).
 MAX_HELD_ELSEWHERE = 8
 ELSEWHERE = -1  # the view of answers to conversations that were never shown (never current)
-
-
-@dataclass(frozen=True)
-class ChatStatus:
-    """The window's status line: what is happening, and which button it offers."""
-
-    kind: StatusKind = "idle"
-    message: str = ""
-    action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
-    detail: str = ""  # the reason behind a waiting question
-    next_try_s: float | None = None  # when a waiting question is tried again
-    # The Settings page holding the fix ("api_key", "general" for the model); "" = none.
-    settings_page: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +172,7 @@ class ChatController(QObject):
         self._picture_state: PictureState = "none"
         self._held_question: str | None = None  # typed while the picture was pending
         self._unsaved_question: str | None = None  # its save failed; Retry saves it again
-        self._status = ChatStatus()
+        self._status = status.IDLE
         self._ready = True  # False while a saved conversation is being read
         self._queue_streaming = False  # the queue is answering the shown conversation
         self._picture_task = 0  # token of the picture being decoded
@@ -342,19 +333,19 @@ class ChatController(QObject):
             self._unsaved_question, self._held_question = self._held_question, None
             self._update_answering()
             self.answer_finished.emit("error", "")
-            message = f"{reason} Retry sends your question without the picture."
-            self._set_status(ChatStatus("error", message, "retry"))
+            self._set_status(status.picture_failed(reason, question_held=True))
         else:
-            self._set_status(ChatStatus("error", reason))
+            self._set_status(status.picture_failed(reason, question_held=False))
 
     def open_conversation(self, conversation_id: str) -> None:
         """Show a saved conversation, by its id or a short prefix of it (read in a worker)."""
         self._switch()
         self._ready = False
-        self._set_status(ChatStatus("preparing", "Opening the conversation…"))
-        chat = self._chat
+        self._set_status(status.OPENING)
+        store = self._chat.store
         self._load_task = self._run_task(
-            lambda: _load(chat, conversation_id), self._conversation_loaded
+            lambda: _with_picture(read_conversation(store, conversation_id)),
+            self._conversation_loaded,
         )
 
     def _switch(self) -> None:
@@ -366,7 +357,7 @@ class ChatController(QObject):
         if had_conflicts:
             self.conflicts_changed.emit(())
         self.title_changed.emit(self._title)
-        self._set_status(ChatStatus())
+        self._set_status(status.IDLE)
         self._update_answering()
 
     # --- asking ----------------------------------------------------------------------------
@@ -394,11 +385,10 @@ class ChatController(QObject):
             self._held_question = question
             self.question_added.emit(question)
             self.answer_started.emit()
-            message = "Preparing the picture… your question goes out as soon as it is ready."
-            self._set_status(ChatStatus("preparing", message))
+            self._set_status(status.PREPARING_PICTURE)
             self._update_answering()
             return True
-        if self._cid is not None and not self._queue.queue.withdraw(self._cid):
+        if self._cid is not None and not self._queue.withdraw(self._cid):
             return False  # the queue is sending this conversation right now
         self._unsaved_question = None
         self.question_added.emit(question)
@@ -409,10 +399,9 @@ class ChatController(QObject):
         """Ask again after a failure (or send a waiting question now)."""
         if self.answering_here or not self._ready:
             return False
-        if self._cid is not None and self._cid in self._queue.queue:
-            self._queue.queue.kick(self._cid)
+        if self._cid is not None and self._queue.kick(self._cid):
             self._kicked = self._cid  # its outcome is told in so many words
-            self._set_status(ChatStatus("sending", "Trying to send your question now…"))
+            self._set_status(status.TRYING_NOW)
             return True
         if self._unsaved_question is not None:
             question, self._unsaved_question = self._unsaved_question, None
@@ -433,13 +422,13 @@ class ChatController(QObject):
             self._unsaved_question, self._held_question = self._held_question, None
             self._update_answering()
             self.answer_finished.emit("cancelled", "")
-            self._set_status(ChatStatus("error", "Not sent. Retry sends it.", "retry"))
+            self._set_status(status.NOT_SENT)
         elif (
             self._cid is not None
-            and self._queue.queue.cancel(self._cid)
+            and self._queue.cancel(self._cid)
             and not self._queue_streaming  # streaming: its `answered` signal reports the stop
         ):
-            self._set_status(ChatStatus("error", "Not sent. Retry sends it.", "retry"))
+            self._set_status(status.NOT_SENT)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop every answer and the queue's thread (on quit); unsent questions stay queued."""
@@ -453,7 +442,7 @@ class ChatController(QObject):
         self._launch(self._job(self._cid, question, self._png if self._cid is None else None))
         if announce:
             self.answer_started.emit()
-        self._set_status(ChatStatus("sending", "Sending…"))
+        self._set_status(status.SENDING)
         self._update_answering()
 
     def _start_elsewhere(self, question: str, png: bytes) -> None:
@@ -508,12 +497,12 @@ class ChatController(QObject):
 
     def _show_chunk(self, text: str) -> None:
         if self._status.kind != "answering":
-            self._set_status(ChatStatus("answering", "Answering…"))
+            self._set_status(status.ANSWERING)
         self.answer_chunk.emit(text)
 
     def _retrying(self, run_id: int, text: str) -> None:
         if self._view_of(run_id) == self._view:
-            self._set_status(ChatStatus("retrying", text))
+            self._set_status(status.retrying(text))
 
     def _finished(self, run_id: int, outcome: AnswerOutcome) -> None:
         running = self._runs.pop(run_id, None)
@@ -525,7 +514,7 @@ class ChatController(QObject):
             outcome.status == "error"
             and outcome.conversation_id is not None
             and should_queue(outcome.error)
-            and self._queue.queue.add(outcome.conversation_id, outcome.error)
+            and self._queue.add(outcome.conversation_id, outcome.error)
         )
         if outcome.status != "error" and outcome.conversation_id is not None:
             self.conversation_changed.emit(outcome.conversation_id)
@@ -538,17 +527,16 @@ class ChatController(QObject):
             self._unsaved_question = unsaved_question  # Retry saves it again
         if not outcome.answer_saved:  # the text stays on screen; Retry asks (and saves) again
             self.answer_finished.emit("unsaved", outcome.text)
-            self._set_status(ChatStatus("error", outcome.reason, "retry"))
+            self._set_status(status.with_retry(outcome.reason))
             return
         self.answer_finished.emit(outcome.status, outcome.text)
         if outcome.status == "final":
-            note = "Answered from the cache." if outcome.from_cache else ""
-            self._set_status(ChatStatus("idle", note))
+            self._set_status(status.answered(from_cache=outcome.from_cache))
         elif outcome.status == "cancelled":
-            self._set_status(ChatStatus("idle", "Stopped."))
+            self._set_status(status.STOPPED)
         elif queued:
-            entry = self._queue.queue.get(outcome.conversation_id or "")
-            self._set_status(_waiting_status(outcome.reason, entry.due_in_s if entry else None))
+            entry = self._queue.get(outcome.conversation_id or "")
+            self._set_status(status.waiting(outcome.reason, entry.due_in_s if entry else None))
         else:
             self._set_status(self._failure_status(outcome.error, outcome.reason))
 
@@ -576,24 +564,24 @@ class ChatController(QObject):
     def _status_for_loaded(self, detail: ConversationDetail) -> None:
         cid = detail.conversation.id
         unanswered = bool(detail.messages) and detail.messages[-1].role == "user"
-        entry = self._queue.queue.get(cid)
+        entry = self._queue.get(cid)
         running = [r for r in self._runs.values() if r.run.conversation_id == cid]
         if running:  # still answering from before the switch: show it here again
             running[0].view = self._view
             self._update_answering()
             self.answer_started.emit()
-            self._set_status(ChatStatus("answering", "Answering…"))
+            self._set_status(status.ANSWERING)
         elif entry is not None and entry.sending:
             self._queue_streaming = True
             self._update_answering()
             self.answer_started.emit()
-            self._set_status(ChatStatus("sending", "Sending your waiting question…"))
+            self._set_status(status.SENDING_WAITING)
         elif entry is not None:
-            self._set_status(_waiting_status(entry.reason, entry.due_in_s))
+            self._set_status(status.waiting(entry.reason, entry.due_in_s))
         elif unanswered:
-            self._set_status(ChatStatus("error", NO_ANSWER_YET, "retry"))
+            self._set_status(status.UNANSWERED)
         else:
-            self._set_status(ChatStatus())
+            self._set_status(status.IDLE)
 
     def _picture_decoded(self, token: int, image: QImage) -> None:
         if token == self._picture_task:
@@ -615,9 +603,9 @@ class ChatController(QObject):
         if token == self._load_task:
             self._ready = True
             self._cid = None  # nothing is shown: a question starts a new chat
-            self._set_status(ChatStatus("error", f"The conversation could not be opened. {reason}"))
+            self._set_status(status.could_not_open(reason))
         elif token == self._picture_task:
-            self._set_status(ChatStatus("error", f"The picture could not be shown. {reason}"))
+            self._set_status(status.picture_not_shown(reason))
 
     def _run_task(
         self,
@@ -662,10 +650,13 @@ class ChatController(QObject):
             self._reload_after_load = True  # its read may have started before the change
             return
         decode = self._picture_state in ("none", "missing", "downloading")
-        chat = self._chat
-        self._refresh_task = self._run_task(
-            lambda: _refresh(chat, cid, decode), self._conversation_refreshed
-        )
+        store = self._chat.store
+
+        def reread() -> LoadedConversation | None:
+            read = reread_conversation(store, cid, with_picture=decode)
+            return None if read is None else _with_picture(read)
+
+        self._refresh_task = self._run_task(reread, self._conversation_refreshed)
 
     def keep_other_version(self, conflict_id: int) -> None:
         """Write a conflict's other value back as a new edit that wins on every device."""
@@ -698,10 +689,10 @@ class ChatController(QObject):
             if self._missing_sha == sha256 and self._cid == cid:
                 self._missing_sha = None
                 self._set_picture_state("none")
-                self._set_status(ChatStatus("error", f"The picture could not be shown. {reason}"))
+                self._set_status(status.picture_not_shown(reason))
 
         self._picture_task = self._run_task(
-            lambda: _decode(store.screenshot_bytes(sha256)), shown, failed
+            lambda: _decode(picture_bytes(store, sha256)), shown, failed
         )
 
     def blob_failed(self, sha256: str, _reason: str) -> None:
@@ -719,7 +710,7 @@ class ChatController(QObject):
         if token != self._refresh_task or not self._ready:
             return
         if loaded is None:
-            self._set_status(ChatStatus("error", DELETED_ELSEWHERE))
+            self._set_status(status.GONE_ELSEWHERE)
             if self._conflicts:
                 self._conflicts = ()
                 self.conflicts_changed.emit(())
@@ -736,7 +727,7 @@ class ChatController(QObject):
             self.conflicts_changed.emit(loaded.conflicts)
         if self._can_refresh_transcript():
             self.transcript_refreshed.emit(detail.messages)
-            if self._status.kind == "idle" or self._status.message in _SYNC_STALE:
+            if status.stale_after_sync(self._status):
                 self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
         else:
             self._refresh_pending = True
@@ -753,10 +744,10 @@ class ChatController(QObject):
     def _answer_began(self) -> None:
         self._unsaved_shown = False
 
-    def _answer_ended(self, status: str, _text: str) -> None:
+    def _answer_ended(self, how: str, _text: str) -> None:
         # Connected before the window: the re-read is queued, its result lands after the
         # window has finished the answer bubble.
-        self._unsaved_shown = status == "unsaved"
+        self._unsaved_shown = how == "unsaved"
         if self._refresh_pending and self._can_refresh_transcript():
             self._refresh_pending = False
             self.reload()
@@ -779,14 +770,14 @@ class ChatController(QObject):
                 return
             if keep and getattr(result, "deleted", False):
                 self.new_conversation()
-                self._set_status(ChatStatus("idle", "The conversation was deleted."))
+                self._set_status(status.DELETED_HERE)
             else:
                 self.reload()
 
         def failed(reason: str) -> None:
             if cid == self._cid:
                 self.conflicts_changed.emit(self._conflicts)  # the banner's buttons work again
-                self._set_status(ChatStatus("error", f"That did not work. {reason}"))
+                self._set_status(status.did_not_work(reason))
 
         self._run_task(work, done, failed)
 
@@ -797,7 +788,7 @@ class ChatController(QObject):
             self._queue_streaming = True
             self._update_answering()
             self.answer_started.emit()
-            self._set_status(ChatStatus("sending", "Sending your waiting question…"))
+            self._set_status(status.SENDING_WAITING)
 
     def _queue_chunk(self, conversation_id: str, text: str) -> None:
         if self._shown(conversation_id) and self._queue_streaming:
@@ -813,7 +804,7 @@ class ChatController(QObject):
                 self._queue_streaming = False
                 self._update_answering()
                 self.answer_finished.emit("error", "")
-            self._set_status(_waiting_status(reason, delay_s, tried_now=tried_now))
+            self._set_status(status.waiting(reason, delay_s, tried_now=tried_now))
 
     def _queue_answered(self, conversation_id: str, result: AnswerResult) -> None:
         self._update_answering(queue_sending=False)
@@ -825,11 +816,10 @@ class ChatController(QObject):
             self._update_answering()
             if result.save_error is not None:  # shown, not saved: Retry asks again
                 self.answer_finished.emit("unsaved", result.text)
-                self._set_status(ChatStatus("error", result.save_problem, "retry"))
+                self._set_status(status.with_retry(result.save_problem))
                 return
             self.answer_finished.emit(result.status, result.text)
-            stopped = result.status == "cancelled"
-            self._set_status(ChatStatus("idle", "Stopped." if stopped else ""))
+            self._set_status(status.answered(stopped=result.status == "cancelled"))
 
     def _queue_failed(self, conversation_id: str, reason: str, error: AIError | None) -> None:
         self._update_answering(queue_sending=False)
@@ -847,28 +837,16 @@ class ChatController(QObject):
             self.open_conversation(conversation_id)  # answered elsewhere: show what is saved
 
     def _queue_changed(self) -> None:
-        count = len(self._queue.queue)
+        count = self._queue.count()
         if count != self._waiting:
             self._waiting = count
             self.waiting_count_changed.emit(count)
 
     # --- helpers ---------------------------------------------------------------------------
     def _failure_status(self, error: AIError | None, reason: str) -> ChatStatus:
-        """An error line with Retry; key and model problems point to Settings, not the CLI."""
-        kind = error.kind if error is not None else None
-        if kind not in SETTINGS_KINDS:
-            return ChatStatus("error", reason, "retry")
         provider = self._settings.provider
-        name = errors.label(provider, start=True)
         model = self._settings.model_for(provider)
-        messages = {
-            ErrorKind.NO_KEY: f"No API key is set for {errors.label(provider)}.",
-            ErrorKind.INVALID_KEY: f"{name} rejected the API key.",
-            ErrorKind.MODEL_NOT_FOUND: f"{name} has no model called '{model}'.",
-        }
-        fix = "Fix it in Settings, then press Retry."
-        page = "general" if kind is ErrorKind.MODEL_NOT_FOUND else "api_key"
-        return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings_page=page)
+        return status.failure(error, reason, provider=provider, model=model)
 
     def _shown(self, conversation_id: str) -> bool:
         return conversation_id == self._cid and self._ready
@@ -886,10 +864,10 @@ class ChatController(QObject):
             self._answering = answering
             self.answering_changed.emit(answering)
 
-    def _set_status(self, status: ChatStatus) -> None:
-        if status != self._status:
-            self._status = status
-            self.status_changed.emit(status)
+    def _set_status(self, line: ChatStatus) -> None:
+        if line != self._status:
+            self._status = line
+            self.status_changed.emit(line)
 
     def _emit_picture(self, image: QImage, state: PictureState) -> None:
         self.picture_changed.emit(image)
@@ -902,19 +880,6 @@ class ChatController(QObject):
             self.picture_state_changed.emit(state)
 
 
-DELETED_ELSEWHERE = "This conversation was deleted on another device."
-NO_ANSWER_YET = "This question has no answer yet."
-# Status lines a synced change may have made untrue (re-checked after a re-read).
-_SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})
-
-
-def _waiting_status(reason: str, next_try_s: float | None, tried_now: bool = False) -> ChatStatus:
-    message = "Waiting to send: your question goes out by itself once the AI provider answers."
-    if tried_now:  # Send now was pressed: say it was tried, not just the same words again
-        message = "Tried just now, without success. " + message
-    return ChatStatus("waiting", message, "send_now", reason, next_try_s)
-
-
 def _decode(png: bytes) -> QImage:
     image = QImage.fromData(png)
     if image.isNull():
@@ -922,26 +887,12 @@ def _decode(png: bytes) -> QImage:
     return image
 
 
-def _load(
-    chat: ChatService, id_or_prefix: str, *, decode_picture: bool = True
-) -> LoadedConversation:
-    store = chat.store
-    detail = store.get_conversation(store.resolve_id(id_or_prefix))
-    sha = next((m.screenshot_sha256 for m in detail.messages if m.screenshot_sha256), None)
+def _with_picture(read: ConversationRead) -> LoadedConversation:
+    """Decode a read conversation's picture (on the worker that read it)."""
     picture = None
-    missing = sha is not None and store.missing_blob(sha)
-    if sha is not None and not missing and decode_picture:
-        image = QImage.fromData(store.screenshot_bytes(sha))
+    if read.picture_png is not None:
+        image = QImage.fromData(read.picture_png)
         picture = None if image.isNull() else image
-    conflicts = tuple(store.conflicts(detail.conversation.id))
-    return LoadedConversation(detail, picture, sha, missing, conflicts, store.device_id)
-
-
-def _refresh(
-    chat: ChatService, conversation_id: str, decode_picture: bool
-) -> LoadedConversation | None:
-    """A re-read after a synced change; None when the conversation is gone (deleted)."""
-    try:
-        return _load(chat, conversation_id, decode_picture=decode_picture)
-    except NotFound:
-        return None
+    return LoadedConversation(
+        read.detail, picture, read.picture_sha, read.missing, read.conflicts, read.device_id
+    )

@@ -1,22 +1,21 @@
-"""Work off the Qt main thread for the history and settings windows.
+"""History thumbnails off the Qt main thread.
 
 `ThumbnailLoader` reads and scales conversation thumbnails on worker threads, newest request
-first, into a small LRU cache. `BackgroundCalls` runs blocking calls (store writes, keyring,
-settings file) one at a time on a worker and delivers the result on the main thread.
-Workers only emit signals of objects living on the main thread: Qt queues them there.
+first, into a small LRU cache. Workers only emit signals of objects living on the main thread:
+Qt queues them there.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
+
+from snapask_desktop.ui.workers import Job
 
 if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
     from snapask_desktop.store.repository import Store
@@ -27,17 +26,6 @@ log = logging.getLogger(__name__)
 # through thousands of rows only the rows on screen now are worth decoding.
 MAX_WAITING = 64
 CACHE_ENTRIES = 400
-
-
-class _Job(QRunnable):
-    """A QRunnable around a plain callable (the pool deletes it when done)."""
-
-    def __init__(self, work: Callable[[], None]) -> None:
-        super().__init__()
-        self._work = work
-
-    def run(self) -> None:
-        self._work()
 
 
 class ThumbnailLoader(QObject):
@@ -112,7 +100,7 @@ class ThumbnailLoader(QObject):
         self._queued.add(sha256)
         if dropped is not None:
             self._queued.discard(dropped)  # asked again when its row is painted again
-        self._pool.start(_Job(self._work))
+        self._pool.start(Job(self._work))
 
     def _work(self) -> None:
         # Worker thread: one job per request, each takes the newest waiting picture.
@@ -160,68 +148,3 @@ class ThumbnailLoader(QObject):
         self.loaded.emit(sha256)
         if absent:
             self.missing.emit(sha256)
-
-
-class BackgroundCalls(QObject):
-    """Runs blocking calls in order on one worker thread; `on_done(result)` or
-    `on_error(exception)` is then called on the thread this object lives on (the main one)."""
-
-    _finished = Signal(int, bool, object)
-    busy_changed = Signal(bool)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one at a time, in the order they were asked
-        self._ids = itertools.count(1)
-        self._callbacks: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None]]] = {}
-        self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    @property
-    def busy(self) -> bool:
-        """Whether a call is waiting or running."""
-        return bool(self._callbacks)
-
-    def call(
-        self,
-        work: Callable[[], Any],
-        on_done: Callable[[Any], None] | None = None,
-        on_error: Callable[[Exception], None] | None = None,
-    ) -> None:
-        """Run `work()` on the worker thread."""
-        job_id = next(self._ids)
-        self._callbacks[job_id] = (on_done or _ignore, on_error or _log_error)
-        if len(self._callbacks) == 1:
-            self.busy_changed.emit(True)
-
-        def run() -> None:
-            try:
-                result = work()
-            except Exception as error:  # delivered to on_error on the main thread
-                self._finished.emit(job_id, False, error)
-            else:
-                self._finished.emit(job_id, True, result)
-
-        self._pool.start(_Job(run))
-
-    def wait(self, timeout_ms: int = -1) -> bool:
-        """Block until every call has run (tests and shutdown); results still arrive by event."""
-        return self._pool.waitForDone(timeout_ms)
-
-    @Slot(int, bool, object)
-    def _deliver(self, job_id: int, ok: bool, value: object) -> None:
-        on_done, on_error = self._callbacks.pop(job_id, (_ignore, _log_error))
-        if not self._callbacks:
-            self.busy_changed.emit(False)
-        if ok:
-            on_done(value)
-        else:
-            on_error(value)  # type: ignore[arg-type]  # always an Exception here
-
-
-def _ignore(_value: Any) -> None:
-    return None
-
-
-def _log_error(error: Exception) -> None:
-    log.error("background call failed: %s", error)

@@ -25,8 +25,8 @@ from snapask_desktop.capture.hotkey_defaults import ACTION_LABELS, ACTIONS, effe
 from snapask_desktop.capture.session import platform_name
 from snapask_desktop.config import Settings, SettingsStore
 from snapask_desktop.ui import style
-from snapask_desktop.ui.settings_dialog import GEMINI_KEY_URL, link_html
-from snapask_desktop.ui.thumbnails import BackgroundCalls
+from snapask_desktop.ui.settings.api_key_page import GEMINI_KEY_URL
+from snapask_desktop.ui.workers import BackgroundCalls
 
 INTRO = (
     "Press a hotkey, drag over part of the screen, and ask about what you see: an error "
@@ -80,8 +80,8 @@ class WelcomeDialog(QDialog):
         keys = self._hotkey_grid(settings, platform)
         need = QLabel(
             "To answer, SnapAsk needs a Gemini API key (free to start at "
-            f"{link_html(GEMINI_KEY_URL, 'aistudio.google.com', self.palette())}), or a model "
-            "that runs on this computer through Ollama or LM Studio."
+            f"{style.link_html(GEMINI_KEY_URL, 'aistudio.google.com', self.palette())}), or a "
+            "model that runs on this computer through Ollama or LM Studio."
         )
         need.setWordWrap(True)
         need.setTextFormat(Qt.TextFormat.RichText)

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui import style
-from snapask_desktop.ui.chat_controller import ChatStatus
-from snapask_desktop.ui.markdown_view import MarkdownView
+from snapask_desktop.ui.chat.markdown_view import MarkdownView
+from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.window_state import centered
 
 MAX_PROMPT_LINES = 6

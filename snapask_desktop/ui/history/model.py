@@ -27,7 +27,7 @@ from PySide6.QtCore import (
 from snapask_desktop.store.errors import StoreError
 from snapask_desktop.store.records import Conversation, ConversationSummary, SearchHit
 from snapask_desktop.store.repository import Store
-from snapask_desktop.ui.thumbnails import ThumbnailLoader
+from snapask_desktop.ui.history.thumbnails import ThumbnailLoader
 
 PAGE_SIZE = 100
 MAX_PINNED = 200  # pinned conversations listed above the history (people pin a handful)

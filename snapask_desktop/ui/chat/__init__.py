@@ -1,0 +1,1 @@
+"""The floating chat window: capture to picture, controller, widgets, answers and their workers."""

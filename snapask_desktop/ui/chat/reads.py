@@ -1,0 +1,63 @@
+"""What the chat controller reads from the store: a conversation to show, and picture bytes.
+
+Plain functions over the repository API, without Qt: the controller runs them in worker Tasks
+and decodes the picture bytes there, so the main thread never waits for the disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from snapask_desktop.store.errors import BlobMissing, NotFound
+
+if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
+    from snapask_desktop.store.records import ConflictRecord, ConversationDetail
+    from snapask_desktop.store.repository import Store
+
+
+@dataclass(frozen=True)
+class ConversationRead:
+    """One conversation as the chat window shows it, and what is known of its first picture."""
+
+    detail: ConversationDetail
+    picture_sha: str | None = None  # the first picture's hash
+    picture_png: bytes | None = None  # its bytes, when asked for and on this device
+    missing: bool = False  # that picture's bytes are not on this device (synced, not fetched)
+    conflicts: tuple[ConflictRecord, ...] = ()
+    device_id: str = ""
+
+
+def first_picture(detail: ConversationDetail) -> str | None:
+    """The hash of the conversation's first picture (the one the window shows), if any."""
+    return next((m.screenshot_sha256 for m in detail.messages if m.screenshot_sha256), None)
+
+
+def read_conversation(
+    store: Store, id_or_prefix: str, *, with_picture: bool = True
+) -> ConversationRead:
+    """A conversation by its id or a short prefix, with its conflicts and (if asked for and
+    downloaded) its first picture's bytes. Raises the store's NotFound / AmbiguousId."""
+    detail = store.get_conversation(store.resolve_id(id_or_prefix))
+    sha = first_picture(detail)
+    missing = sha is not None and store.missing_blob(sha)
+    png = store.screenshot_bytes(sha) if sha is not None and not missing and with_picture else None
+    conflicts = tuple(store.conflicts(detail.conversation.id))
+    return ConversationRead(detail, sha, png, missing, conflicts, store.device_id)
+
+
+def reread_conversation(
+    store: Store, conversation_id: str, *, with_picture: bool
+) -> ConversationRead | None:
+    """A re-read after a synced change; None when the conversation is gone (deleted)."""
+    try:
+        return read_conversation(store, conversation_id, with_picture=with_picture)
+    except BlobMissing:
+        raise  # a picture removed meanwhile is not a deleted conversation
+    except NotFound:
+        return None
+
+
+def picture_bytes(store: Store, sha256: str) -> bytes:
+    """A picture's bytes (BlobMissing while it is not downloaded)."""
+    return store.screenshot_bytes(sha256)

@@ -1,0 +1,127 @@
+"""What the chat window's status line says: every sentence and the button it offers.
+
+Plain data, no Qt: the controller picks one of these for each event, the status row draws it,
+and tests read the wording without a window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from snapask_desktop.ai import errors
+from snapask_desktop.ai.types import AIError, ErrorKind
+
+StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
+StatusAction = Literal["", "retry", "send_now"]
+# Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
+SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
+
+
+@dataclass(frozen=True)
+class ChatStatus:
+    """The window's status line: what is happening, and which button it offers."""
+
+    kind: StatusKind = "idle"
+    message: str = ""
+    action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
+    detail: str = ""  # the reason behind a waiting question
+    next_try_s: float | None = None  # when a waiting question is tried again
+    # The Settings page holding the fix ("api_key", "general" for the model); "" = none.
+    settings_page: str = ""
+
+
+DELETED_ELSEWHERE = "This conversation was deleted on another device."
+NO_ANSWER_YET = "This question has no answer yet."
+
+IDLE = ChatStatus()
+OPENING = ChatStatus("preparing", "Opening the conversation…")
+PREPARING_PICTURE = ChatStatus(
+    "preparing", "Preparing the picture… your question goes out as soon as it is ready."
+)
+SENDING = ChatStatus("sending", "Sending…")
+SENDING_WAITING = ChatStatus("sending", "Sending your waiting question…")
+TRYING_NOW = ChatStatus("sending", "Trying to send your question now…")
+ANSWERING = ChatStatus("answering", "Answering…")
+STOPPED = ChatStatus("idle", "Stopped.")
+NOT_SENT = ChatStatus("error", "Not sent. Retry sends it.", "retry")
+UNANSWERED = ChatStatus("error", NO_ANSWER_YET, "retry")
+GONE_ELSEWHERE = ChatStatus("error", DELETED_ELSEWHERE)
+DELETED_HERE = ChatStatus("idle", "The conversation was deleted.")
+# Status lines a synced change may have made untrue (re-checked after a re-read).
+_SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})
+
+
+def answered(*, from_cache: bool = False, stopped: bool = False) -> ChatStatus:
+    """An answer ended: stopped by the user, from the cache, or plainly done."""
+    if stopped:
+        return STOPPED
+    return ChatStatus("idle", "Answered from the cache." if from_cache else "")
+
+
+def retrying(text: str) -> ChatStatus:
+    """An answer is being tried again (`text` from `retry_text`)."""
+    return ChatStatus("retrying", text)
+
+
+def retry_text(attempt: int, error: AIError, wait_s: float) -> str:
+    """The line shown while an answer is retried: what happened and when the next try is."""
+    seconds = max(1, math.ceil(wait_s))
+    return f"{error.user_message} Retrying in {seconds} s… (try {attempt + 1})"
+
+
+def with_retry(reason: str) -> ChatStatus:
+    """An error line with Retry (an answer not saved, a question not sent)."""
+    return ChatStatus("error", reason, "retry")
+
+
+def picture_failed(reason: str, *, question_held: bool) -> ChatStatus:
+    """The picture could not be encoded; a held question can go without it."""
+    if question_held:
+        return with_retry(f"{reason} Retry sends your question without the picture.")
+    return ChatStatus("error", reason)
+
+
+def could_not_open(reason: str) -> ChatStatus:
+    """Reading a saved conversation failed."""
+    return ChatStatus("error", f"The conversation could not be opened. {reason}")
+
+
+def picture_not_shown(reason: str) -> ChatStatus:
+    """Decoding a picture failed."""
+    return ChatStatus("error", f"The picture could not be shown. {reason}")
+
+
+def did_not_work(reason: str) -> ChatStatus:
+    """A conflict could not be resolved (its banner's buttons work again)."""
+    return ChatStatus("error", f"That did not work. {reason}")
+
+
+def waiting(reason: str, next_try_s: float | None, *, tried_now: bool = False) -> ChatStatus:
+    """A question waits in the answer queue; Send now tries it at once."""
+    message = "Waiting to send: your question goes out by itself once the AI provider answers."
+    if tried_now:  # Send now was pressed: say it was tried, not just the same words again
+        message = "Tried just now, without success. " + message
+    return ChatStatus("waiting", message, "send_now", reason, next_try_s)
+
+
+def failure(error: AIError | None, reason: str, *, provider: str, model: str) -> ChatStatus:
+    """An error line with Retry; key and model problems point to Settings, not the CLI."""
+    kind = error.kind if error is not None else None
+    if kind not in SETTINGS_KINDS:
+        return with_retry(reason)
+    name = errors.label(provider, start=True)
+    messages = {
+        ErrorKind.NO_KEY: f"No API key is set for {errors.label(provider)}.",
+        ErrorKind.INVALID_KEY: f"{name} rejected the API key.",
+        ErrorKind.MODEL_NOT_FOUND: f"{name} has no model called '{model}'.",
+    }
+    fix = "Fix it in Settings, then press Retry."
+    page = "general" if kind is ErrorKind.MODEL_NOT_FOUND else "api_key"
+    return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings_page=page)
+
+
+def stale_after_sync(status: ChatStatus) -> bool:
+    """Whether a synced change may have made this line untrue (idle, or a sync-made line)."""
+    return status.kind == "idle" or status.message in _SYNC_STALE

@@ -1,0 +1,1 @@
+"""The history window: lazy list model, search, edits and thumbnails."""

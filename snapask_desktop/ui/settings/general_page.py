@@ -1,0 +1,218 @@
+"""Settings → General: provider and model, answer language, behaviour, start at login, cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QUrl, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from snapask_desktop.ai.registry import REGISTRY
+from snapask_desktop.config import Settings
+from snapask_desktop.ui import style
+from snapask_desktop.ui.settings.page import PageContext, SettingsPage, error_label, field_box
+
+GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
+LANGUAGES = (
+    "English",
+    "Spanish",
+    "French",
+    "German",
+    "Italian",
+    "Portuguese",
+    "Dutch",
+    "Polish",
+    "Ukrainian",
+    "Russian",
+    "Turkish",
+    "Arabic",
+    "Hindi",
+    "Chinese (Simplified)",
+    "Japanese",
+    "Korean",
+)
+
+
+class GeneralPage(SettingsPage):
+    """Provider, models, server URLs, answers, cache, start at login, data folder."""
+
+    key = "general"
+    title = "General"
+
+    def __init__(self, context: PageContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.provider = QComboBox()
+        for info in REGISTRY.values():
+            self.provider.addItem(info.choice, info.name)
+        self.provider.currentIndexChanged.connect(self._provider_changed)
+        self.gemini_model = self._combo(GEMINI_MODELS)
+        self.gemini_base_url = QLineEdit()
+        self.gemini_base_url.setPlaceholderText("Google's own (leave empty)")
+        self.openai_base_url = QLineEdit()
+        self.openai_base_url.setPlaceholderText("http://127.0.0.1:11434/v1")
+        self.openai_model = QLineEdit()
+        self.openai_model.setPlaceholderText("llava, qwen2.5vl, gemma3 …")
+        self.translate_to = self._combo(LANGUAGES)
+        self.request_timeout = QDoubleSpinBox()
+        self.request_timeout.setRange(5, 3600)
+        self.request_timeout.setDecimals(1)
+        self.request_timeout.setSuffix(" s")
+        self.max_retries = QSpinBox()
+        self.max_retries.setRange(0, 10)
+        self.max_retries.setSuffix(" times")
+        for narrow in (self.request_timeout, self.max_retries):
+            narrow.setMinimumWidth(110)
+            narrow.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.translate_to.setMinimumWidth(220)
+        self.translate_to.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.answer_cache = QCheckBox("Answer a repeated question from the cache")
+        self.clear_cache_button = QPushButton("Clear answer cache")
+        self.clear_cache_button.setEnabled(context.clear_cache is not None)
+        self.clear_cache_button.clicked.connect(self._clear_cache)
+        self.cache_result = QLabel()
+        style.set_role(self.cache_result, "muted")
+        self.start_at_login = QCheckBox("Start SnapAsk when I log in")
+        self.data_dir = QLineEdit(str(context.data_dir))
+        self.data_dir.setReadOnly(True)
+        self.open_folder = QPushButton("Open folder")
+        self.open_folder.setToolTip("Show the conversations folder in the file manager")
+        self.open_folder.clicked.connect(self._open_folder)
+        self._layout()
+
+    @staticmethod
+    def _combo(items: Sequence[str]) -> QComboBox:
+        combo = QComboBox()
+        combo.setEditable(True)
+        combo.addItems(list(items))
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        return combo
+
+    def _error(self, key: str) -> QLabel:
+        self.errors[key] = error_label()
+        return self.errors[key]
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("&Provider:", field_box(self.provider, self._error("provider")))
+        self.gemini_box = QGroupBox("Gemini")
+        gemini = QFormLayout(self.gemini_box)
+        gemini.addRow("&Model:", field_box(self.gemini_model, self._error("gemini_model")))
+        gemini.addRow("API &URL:", field_box(self.gemini_base_url, self._error("gemini_base_url")))
+        self.openai_box = QGroupBox("OpenAI-compatible server")
+        openai = QFormLayout(self.openai_box)
+        openai.addRow(
+            "&Server URL:", field_box(self.openai_base_url, self._error("openai_base_url"))
+        )
+        openai.addRow("M&odel:", field_box(self.openai_model, self._error("openai_model")))
+        answers = QGroupBox("Answers")
+        answer_form = QFormLayout(answers)
+        answer_form.addRow(
+            "&Translate to:", field_box(self.translate_to, self._error("translate_to"))
+        )
+        answer_form.addRow(
+            "&Wait up to:", field_box(self.request_timeout, self._error("request_timeout_s"))
+        )
+        answer_form.addRow("&Retries:", field_box(self.max_retries, self._error("max_retries")))
+        cache_row = QHBoxLayout()
+        cache_row.addWidget(self.answer_cache)
+        cache_row.addStretch(1)
+        cache_row.addWidget(self.cache_result)
+        cache_row.addWidget(self.clear_cache_button)
+        answer_form.addRow(cache_row)
+        answer_form.addRow(self._error("answer_cache"))
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.data_dir, 1)
+        folder_row.addWidget(self.open_folder)
+        app = QFormLayout()
+        app.addRow(self.start_at_login)
+        app.addRow(self._error("start_at_login"))
+        app.addRow("Data folder:", folder_row)
+        column = QVBoxLayout(self)
+        column.addLayout(form)
+        column.addWidget(self.gemini_box)
+        column.addWidget(self.openai_box)
+        column.addWidget(answers)
+        column.addLayout(app)
+        column.addStretch(1)
+
+    def load(self, settings: Settings) -> None:
+        self.provider.setCurrentIndex(max(0, self.provider.findData(settings.provider)))
+        self.gemini_model.setCurrentText(settings.gemini_model)
+        self.gemini_base_url.setText(settings.gemini_base_url or "")
+        self.openai_base_url.setText(settings.openai_base_url)
+        self.openai_model.setText(settings.openai_model)
+        self.translate_to.setCurrentText(settings.translate_to)
+        timeout = settings.request_timeout_s
+        self.request_timeout.setDecimals(0 if float(timeout).is_integer() else 1)
+        self.request_timeout.setValue(timeout)
+        self.max_retries.setValue(settings.max_retries)
+        self.answer_cache.setChecked(settings.answer_cache)
+        self.start_at_login.setChecked(settings.start_at_login)
+        self._provider_changed()
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider.currentData(),
+            "gemini_model": self.gemini_model.currentText(),
+            "gemini_base_url": self.gemini_base_url.text().strip() or None,
+            "openai_base_url": self.openai_base_url.text(),
+            "openai_model": self.openai_model.text(),
+            "translate_to": self.translate_to.currentText(),
+            "request_timeout_s": self.request_timeout.value(),
+            "max_retries": self.max_retries.value(),
+            "answer_cache": self.answer_cache.isChecked(),
+            "start_at_login": self.start_at_login.isChecked(),
+        }
+
+    def use_provider(self, provider: str) -> None:
+        """Select a provider (the welcome's "use a local model")."""
+        self.provider.setCurrentIndex(max(0, self.provider.findData(provider)))
+
+    @Slot()
+    def _provider_changed(self) -> None:
+        chosen = self.provider.currentData()
+        self.gemini_box.setTitle("Gemini" + (" (in use)" if chosen == "gemini" else ""))
+        self.openai_box.setTitle(
+            "OpenAI-compatible server" + (" (in use)" if chosen == "openai" else "")
+        )
+
+    @Slot()
+    def _clear_cache(self) -> None:
+        clear = self.context.clear_cache
+        if clear is None:
+            return
+        self.clear_cache_button.setEnabled(False)
+        self.cache_result.setText("Clearing…")
+
+        def done(count: int) -> None:
+            self.clear_cache_button.setEnabled(True)
+            noun = "answer" if count == 1 else "answers"
+            self.cache_result.setText(f"Cleared {count:,} saved {noun}")
+            style.set_role(self.cache_result, "muted")
+
+        def failed(error: Exception) -> None:
+            self.clear_cache_button.setEnabled(True)
+            self.cache_result.setText(f"Could not clear the cache: {error}")
+            style.set_role(self.cache_result, "error")
+
+        self.context.calls.call(clear, done, failed)
+
+    @Slot()
+    def _open_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.context.data_dir)))
