@@ -225,10 +225,11 @@ class SyncEngine:
         return conn
 
     async def _hello(self, conn: Connection) -> Welcome:
-        self._cursor = await asyncio.to_thread(self._store.sync_cursor)
+        # Both read on a worker: the app's store may still be closed, and reading it is I/O.
+        self._cursor, device_id = await asyncio.to_thread(self._session_start)
         client = f"snapask-desktop/{__version__}"
         try:
-            welcome = await conn.request(Hello(self._store.device_id, self._cursor, client=client))
+            welcome = await conn.request(Hello(device_id, self._cursor, client=client))
         except ServerError as error:
             stop = _needs_user(error)
             raise NeedsUser(stop) if stop else error from None
@@ -249,6 +250,9 @@ class SyncEngine:
             self._cursor = 0
             self._applied_sent = 0
         return welcome
+
+    def _session_start(self) -> tuple[int, str]:
+        return self._store.sync_cursor(), self._store.device_id
 
     async def _catch_up(self, conn: Connection, outgoing: Outgoing) -> None:
         await self._report(SyncState.SYNCING, "Syncing…")
