@@ -251,6 +251,7 @@ SYNC_IDLE_PROBE = """
 import sys, time
 from pathlib import Path
 from snapask_desktop.services import LazyStore
+from snapask_desktop.sync.device import account  # noqa: F401  (the app's bridge imports it)
 from snapask_desktop.sync.device.client import SyncEvents
 from snapask_desktop.sync.device.runner import SyncRunner
 from snapask_desktop.sync.device.status import SyncState
