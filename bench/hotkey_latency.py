@@ -7,12 +7,19 @@ overlay_p50_ms / overlay_p95_ms: key press -> region overlay mapped with the fro
 chat_window_p50_ms / chat_window_p95_ms: key press -> full-screen capture's chat window mapped;
 startup_s: process start -> tray ready (an existing data folder; first_startup_s also creates
 the database); idle_rss_mb: resident memory after settling.
+
+`--sync` signs the app in to the real sync server (`snapask-sync-server serve` on 127.0.0.1,
+its own process) with the real CLI, after another device put some conversations there; the
+first start pulls them, and the measured second start finds nothing new, as after a restart.
+idle_rss_mb is then read 3 s after the app reported "up to date" (sync_ready_s after spawn).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._common import emit, percentile  # noqa: E402
+from tests.support.cli import FILE_KEYRING  # noqa: E402
 from tests.support.desktop_app import desktop  # noqa: E402
 from tests.support.x11_driver import XDriver  # noqa: E402
 
@@ -33,6 +41,8 @@ PRESSES = 20
 OVERLAY_TITLE = "SnapAsk capture"
 CHAT_TITLE = "SnapAsk —"
 READY = "ready in the system tray"
+SYNC_USER, SYNC_PASSWORD = "bench", "bench password"
+PHONE_CONVERSATIONS = 50  # what the other device put on the server before the app signs in
 
 
 @contextlib.contextmanager
@@ -47,20 +57,31 @@ def display() -> Iterator[str]:
         yield server.name
 
 
-def start_app(display_name: str, home: Path) -> tuple[subprocess.Popen[str], float]:
-    """Start SnapAsk; returns the process and seconds from spawn to tray ready."""
+def app_env(home: Path, *, sync: bool) -> dict[str, str]:
+    """SnapAsk's environment: its folders under `home`; with sync, a file keyring there too (the
+    CLI's sign-in stores the device token in it for the app to read)."""
     (home / "runtime").mkdir(mode=0o700, exist_ok=True)
-    env = {
+    return {
         **os.environ,
+        "SNAPASK_DATA_DIR": str(home / "data"),
+        "SNAPASK_CONFIG_DIR": str(home / "config"),
+        "XDG_RUNTIME_DIR": str(home / "runtime"),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+        "GEMINI_API_KEY": "bench-key",  # no question is asked; this only skips the welcome
+        "PYTHON_KEYRING_BACKEND": FILE_KEYRING if sync else "keyring.backends.null.Keyring",
+    }
+
+
+def start_app(
+    display_name: str, home: Path, *, sync: bool = False
+) -> tuple[subprocess.Popen[str], float]:
+    """Start SnapAsk; returns the process and seconds from spawn to tray ready."""
+    env = {
+        **app_env(home, sync=sync),
         "DISPLAY": display_name,
         "QT_QPA_PLATFORM": "xcb",
         "XDG_SESSION_TYPE": "x11",
         "PYNPUT_BACKEND": "xorg",
-        "SNAPASK_DATA_DIR": str(home / "data"),
-        "SNAPASK_CONFIG_DIR": str(home / "config"),
-        "XDG_RUNTIME_DIR": str(home / "runtime"),
-        "GEMINI_API_KEY": "bench-key",  # no question is asked; this only skips the welcome
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     }
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -75,6 +96,68 @@ def start_app(display_name: str, home: Path) -> tuple[subprocess.Popen[str], flo
         if READY in line:
             return process, time.perf_counter() - started
     raise RuntimeError(f"SnapAsk exited ({process.wait()}) before it was ready")
+
+
+@contextlib.contextmanager
+def sync_server(root: Path) -> Iterator[str]:
+    """The real sync server as its own process, holding another device's conversations; yields
+    its address."""
+    import asyncio
+
+    from snapask_desktop.server import accounts
+    from snapask_desktop.server.config import sqlite_url
+    from snapask_desktop.server.database import Database
+    from snapask_desktop.server.passwords import hash_password, new_token
+    from snapask_desktop.server.testing import ServerProcess
+    from snapask_desktop.store import Store
+    from snapask_desktop.sync.device.client import SyncEngine
+
+    phone = Store.open(root / "phone")
+    db = Database(sqlite_url(root / "server"))
+    user_id = accounts.add_user(db, SYNC_USER, "", password_hash=hash_password(SYNC_PASSWORD))
+    token = new_token()
+    accounts.issue_token(db, user_id, phone.device_id, "phone", token)
+    db.dispose()
+    server = ServerProcess(root / "server")
+    try:
+        for index in range(PHONE_CONVERSATIONS):
+            phone.start_conversation(f"from the phone {index}", f"question {index}")
+        asyncio.run(SyncEngine(phone, server.ws_url, lambda: token).sync_once())
+        phone.close()
+        yield server.url
+    finally:
+        server.terminate()
+
+
+def sign_in(home: Path, server_url: str) -> None:
+    """`snapask sync signin` as a user runs it: the device's token goes to the file keyring."""
+    done = subprocess.run(
+        [sys.executable, "-m", "snapask_desktop", "sync", "signin", server_url,
+         "--user", SYNC_USER],
+        input=SYNC_PASSWORD + "\n", env=app_env(home, sync=True), capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"sign-in failed: {done.stderr}")
+
+
+def last_synced(home: Path) -> int:
+    """The store's "last in step with the server" time (0: never), read without locking it."""
+    path = home / "data" / "snapask.db"
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT value FROM meta WHERE key = 'sync_last_synced_at'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def wait_synced(home: Path, after_ms: int, timeout_s: float = 60) -> None:
+    """Until the app has reported "up to date" (it remembers when) since `after_ms`."""
+    deadline = time.monotonic() + timeout_s
+    while last_synced(home) <= after_ms:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the app did not sync within a minute")
+        time.sleep(0.05)
 
 
 def rss_mb(pid: int) -> float:
@@ -102,13 +185,30 @@ def dismiss(driver: XDriver, window_id: int) -> None:
 
 
 def main() -> None:
-    with display() as name, tempfile.TemporaryDirectory() as tmp:
-        # The very first start also creates the database; users start an existing one.
-        first, first_startup_s = start_app(name, Path(tmp))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sync", action="store_true", help="signed in to a local sync server")
+    args = parser.parse_args()
+    sync_figures: dict[str, float] = {}
+    with contextlib.ExitStack() as stack:
+        name = stack.enter_context(display())
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if args.sync:
+            sign_in(home, stack.enter_context(sync_server(home / "sync")))
+        # The very first start also creates the database (and pulls what the server holds);
+        # users start an existing one.
+        spawned_ms = time.time_ns() // 1_000_000
+        first, first_startup_s = start_app(name, home, sync=args.sync)
+        if args.sync:
+            wait_synced(home, spawned_ms)
         first.terminate()
         first.wait(10)
-        process, startup_s = start_app(name, Path(tmp))
+        spawned_ms = time.time_ns() // 1_000_000
+        started = time.perf_counter()
+        process, startup_s = start_app(name, home, sync=args.sync)
         try:
+            if args.sync:
+                wait_synced(home, spawned_ms)
+                sync_figures["sync_ready_s"] = round(time.perf_counter() - started, 3)
             time.sleep(3)  # let start-up work settle before reading idle memory
             idle = rss_mb(process.pid)
             driver = XDriver(name)
@@ -135,6 +235,8 @@ def main() -> None:
         startup_s=round(startup_s, 3),
         first_startup_s=round(first_startup_s, 3),
         idle_rss_mb=round(idle, 1),
+        sync="on" if args.sync else "off",
+        **sync_figures,
     )
 
 

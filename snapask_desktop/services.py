@@ -2,7 +2,8 @@
 
 The CLI uses this directly; the tray app's composition root (`app.py`) builds on it. The store
 is opened on first use (SQLAlchemy alone is ~45 MB and ~250 ms): an idle tray app reads its few
-start-up rows through `store.peek` and never holds the ORM.
+start-up rows through `store.peek`, and an idle sync session its cursor and outbox through
+`store.lite`, and never holds the ORM.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from snapask_desktop import credentials, paths
 from snapask_desktop.ai.registry import REGISTRY
 from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
-from snapask_desktop.store import peek
-from snapask_desktop.store.records import ConversationSummary
+from snapask_desktop.store import lite, peek
+from snapask_desktop.store.records import ConversationSummary, OutboxOp
 from snapask_desktop.store.schema import DB_FILENAME
+from snapask_desktop.sync.clock import wall_clock_ms
 
 # The AI client (asyncio, httpx, Pillow, tenacity) and the store (SQLAlchemy) are imported
 # when first used, not with the services.
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from snapask_desktop.store.repository import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class LazyStore:
@@ -47,6 +50,8 @@ class LazyStore:
         self._warming: threading.Thread | None = None
         self._closed = False
         self._on_open: list[Callable[[Store], None]] = []
+        self._listeners: list[Callable[[], None]] = []  # given to the store when it opens
+        self._device_id: str | None = None
 
     def on_open(self, callback: Callable[[Store], None]) -> None:
         """Call `callback(store)` once the store is opened (on the thread that opened it)."""
@@ -71,7 +76,10 @@ class LazyStore:
             if self._store is None:
                 from snapask_desktop.store.repository import Store
 
-                self._store = Store.open(self.data_dir)
+                store = Store.open(self.data_dir)
+                for listener in self._listeners:
+                    store.add_change_listener(listener)
+                self._store = store
                 for callback in self._on_open:
                     callback(self._store)
             return self._store
@@ -118,6 +126,63 @@ class LazyStore:
             return newest
         pinned = store.pinned_conversations(limit=limit)
         return (pinned + [row for row in newest if not row.pinned])[:limit]
+
+    # -- the sync engine's idle path: plain sqlite3 until there is something to send or apply
+
+    def _light(self, read: Callable[[], T], full: Callable[[Store], T]) -> T:
+        """`read()` through `store.lite` while the store is closed, else (or when the file needs
+        the full store) `full(store)`."""
+        store = self._store
+        if store is None:
+            try:
+                return read()
+            except peek.PeekUnavailable as error:
+                log.info("sync needs the full store: %s", error)
+                store = self.get()
+        return full(store)
+
+    @property
+    def device_id(self) -> str:
+        """This device's stable id (the store makes one on first open)."""
+        if self._device_id is None:
+            found = self._light(lambda: lite.device_id(self.path), lambda store: store.device_id)
+            self._device_id = found if found is not None else self.get().device_id
+        return self._device_id
+
+    def sync_cursor(self) -> int:
+        """As `Store.sync_cursor`."""
+        return self._light(lambda: lite.sync_cursor(self.path), lambda store: store.sync_cursor())
+
+    def outbox_count(self) -> int:
+        """As `Store.outbox_count`."""
+        return self._light(lambda: lite.outbox_count(self.path), lambda s: s.outbox_count())
+
+    def outbox_pending(self, limit: int = 100) -> list[OutboxOp]:
+        """As `Store.outbox_pending`; an empty outbox is found without opening the store."""
+        if self._store is None and self.outbox_count() == 0:
+            return []
+        return self.get().outbox_pending(limit)
+
+    def mark_synced(self, at_ms: int | None = None) -> None:
+        """As `Store.mark_synced`."""
+        when = wall_clock_ms() if at_ms is None else at_ms
+        self._light(lambda: lite.mark_synced(self.path, when), lambda s: s.mark_synced(when))
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        """As `Store.add_change_listener`, without opening the store: only an open store has
+        local changes, and it gets the listener when it opens."""
+        with self._open_lock:
+            self._listeners.append(listener)
+            if self._store is not None:
+                self._store.add_change_listener(listener)
+
+    def remove_change_listener(self, listener: Callable[[], None]) -> None:
+        """As `Store.remove_change_listener`."""
+        with self._open_lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+            if self._store is not None:
+                self._store.remove_change_listener(listener)
 
     def close(self) -> None:
         """Close the store if it was opened (a warm-up under way finishes first)."""

@@ -184,3 +184,126 @@ def test_the_idle_chat_ui_holds_no_orm_until_a_question_is_saved(tmp_path: Path)
     idle, after = result.stdout.strip().splitlines()[-2:]
     assert idle == "[1, False, False, False, False, False, False]"
     assert after == "[True, True]"
+
+
+def test_change_listeners_are_given_to_the_store_when_it_opens(tmp_path: Path) -> None:
+    lazy = LazyStore(tmp_path / "data")
+    heard: list[str] = []
+
+    def listener() -> None:
+        heard.append("change")
+
+    try:
+        lazy.add_change_listener(listener)
+        assert not lazy.is_open
+        conversation = lazy.create_conversation("opens the store")
+        assert lazy.is_open and heard == ["change"]
+        lazy.update_conversation(conversation.id, title="renamed")
+        assert heard == ["change", "change"]
+        lazy.remove_change_listener(listener)
+        lazy.update_conversation(conversation.id, title="unheard")
+        assert heard == ["change", "change"]
+    finally:
+        lazy.close()
+
+
+def test_the_sync_idle_path_reads_and_remembers_without_opening_the_store(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with Store.open(data_dir) as store:
+        conversation, _ = store.start_conversation("synced", "already sent")
+        store.outbox_ack(op.op_id for op in store.outbox_pending())
+        device_id = store.device_id
+    lazy = LazyStore(data_dir)
+    try:
+        assert lazy.device_id == device_id
+        assert (lazy.sync_cursor(), lazy.outbox_count(), lazy.outbox_pending()) == (0, 0, [])
+        lazy.mark_synced(1_700_000_000_000)
+        assert not lazy.is_open
+        assert lazy.last_synced_at() == 1_700_000_000_000  # through the store: it opens now
+        lazy.update_conversation(conversation.id, title="pending")
+    finally:
+        lazy.close()
+    lazy = LazyStore(data_dir)
+    try:
+        pending = lazy.outbox_pending()  # something to send: the store opens to read it
+        assert lazy.is_open and [op.record_id for op in pending] == [conversation.id]
+    finally:
+        lazy.close()
+
+
+def test_the_sync_idle_path_on_an_old_file_goes_through_the_store(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copyfile(V1_FILE, data_dir / DB_FILENAME)
+    lazy = LazyStore(data_dir)
+    try:
+        cursor = lazy.sync_cursor()
+        assert lazy.is_open  # upgraded, then read
+        assert cursor == lazy.get().sync_cursor() > 0
+        assert lazy.device_id == lazy.get().device_id
+    finally:
+        lazy.close()
+
+
+SYNC_IDLE_PROBE = """
+import sys, time
+from pathlib import Path
+from snapask_desktop.services import LazyStore
+from snapask_desktop.sync.device import account  # noqa: F401  (the app's bridge imports it)
+from snapask_desktop.sync.device.client import SyncEvents
+from snapask_desktop.sync.device.runner import SyncRunner
+from snapask_desktop.sync.device.status import SyncState
+
+data_dir, ws_url, token, conversation_id = sys.argv[1:]
+lazy = LazyStore(Path(data_dir))
+runner = SyncRunner(lazy, ws_url, lambda: token, SyncEvents(), poll_s=0.05)
+
+
+def wait_up_to_date():
+    deadline = time.monotonic() + 30
+    while runner.status.state is not SyncState.UP_TO_DATE or runner.status.pending:
+        assert time.monotonic() < deadline, runner.status
+        time.sleep(0.02)
+
+
+runner.start()
+wait_up_to_date()
+heavy = ("sqlalchemy", "httpx")
+print([runner.status.cursor, *[name in sys.modules for name in heavy], lazy.is_open])
+lazy.update_conversation(conversation_id, title="renamed while syncing")  # opens the store
+time.sleep(0.2)
+wait_up_to_date()
+print([lazy.is_open, lazy.outbox_count()])
+runner.stop()
+lazy.close()
+"""
+
+
+def test_an_idle_signed_in_session_holds_no_orm_until_there_is_work(tmp_path: Path) -> None:
+    import asyncio
+
+    from snapask_desktop.server.testing import running_server
+    from snapask_desktop.sync.device.client import SyncEngine
+
+    with running_server(tmp_path / "server") as server:
+        server.add_user("ada", "pw")
+        with Store.open(tmp_path / "data") as here, Store.open(tmp_path / "phone") as phone:
+            token = server.sign_in("ada", "pw", here.device_id, "laptop")
+            phone_token = server.sign_in("ada", "pw", phone.device_id, "phone")
+            conversation, _ = here.start_conversation("from the laptop", "q")
+            cursor = asyncio.run(SyncEngine(here, server.ws_url, lambda: token).sync_once()).cursor
+        result = subprocess.run(
+            [sys.executable, "-c", SYNC_IDLE_PROBE, str(tmp_path / "data"), server.ws_url,
+             token, conversation.id],
+            capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        idle, after = result.stdout.strip().splitlines()[-2:]
+        assert idle == f"[{cursor}, False, False, False]"
+        assert after == "[True, 0]"
+        with Store.open(tmp_path / "phone") as phone:
+            asyncio.run(SyncEngine(phone, server.ws_url, lambda: phone_token).sync_once())
+            titles = [row.title for row in phone.list_conversations()]
+    assert titles == ["renamed while syncing"]

@@ -28,6 +28,9 @@ def register(commands: Any) -> None:
 
 def start_app(request: Any = None) -> int:
     """Hand `request` to the running app, or start the app (in this process) with it."""
+    from snapask_desktop import memory
+
+    memory.forget_pyside_source_reads()  # before the app's own imports: ~4 MB less at idle
     from snapask_desktop.app import run
 
     return run(request)

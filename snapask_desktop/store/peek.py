@@ -80,6 +80,15 @@ def meta_value(db_path: Path, key: str) -> str | None:
 @contextlib.contextmanager
 def _reading(db_path: Path) -> Iterator[sqlite3.Connection | None]:
     """A read-only connection on a file at this version's schema; None when there is none yet."""
+    # mode=ro: never creates the file and never writes, checkpoints or truncates the WAL.
+    with connection(db_path, "ro") as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def connection(db_path: Path, mode: str) -> Iterator[sqlite3.Connection | None]:
+    """A plain connection (`mode` "ro" or "rw": never creates the file) on a file at this
+    version's schema; None when there is none yet. `PeekUnavailable` for any other file."""
     state = dbfile.inspect_file(db_path)
     if state.kind == "new":
         yield None
@@ -87,19 +96,19 @@ def _reading(db_path: Path) -> Iterator[sqlite3.Connection | None]:
     if state.kind != "ours" or state.revision != HEAD_REVISION:
         found = state.reason or state.revision or state.kind
         raise PeekUnavailable(f"the database {db_path} needs the full store ({found})")
+    verb = "read" if mode == "ro" else "used"
     try:
-        # mode=ro: never creates the file and never writes, checkpoints or truncates the WAL.
-        uri = f"{db_path.resolve().as_uri()}?mode=ro"
-        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
-        connection.row_factory = sqlite3.Row
+        uri = f"{db_path.resolve().as_uri()}?mode={mode}"
+        opened = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        opened.row_factory = sqlite3.Row
     except sqlite3.Error as error:
-        raise PeekUnavailable(f"the database {db_path} could not be read: {error}") from error
+        raise PeekUnavailable(f"the database {db_path} could not be {verb}: {error}") from error
     try:
-        yield connection
+        yield opened
     except sqlite3.Error as error:
-        raise PeekUnavailable(f"the database {db_path} could not be read: {error}") from error
+        raise PeekUnavailable(f"the database {db_path} could not be {verb}: {error}") from error
     finally:
-        connection.close()
+        opened.close()
 
 
 def summary(row: Sequence[Any]) -> ConversationSummary:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from snapask_desktop.store import conflicts, convert, outbox
 from snapask_desktop.store.errors import InvalidInput
+from snapask_desktop.store.lite import CURSOR_KEY, cursor_value
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
 from snapask_desktop.store.purge import purge_conversation
 from snapask_desktop.store.records import ApplyReport, ConflictRecord
@@ -49,8 +50,6 @@ from snapask_desktop.sync.records import (
 
 log = logging.getLogger(__name__)
 
-CURSOR_KEY = "sync_cursor"
-LAST_SYNCED_KEY = "sync_last_synced_at"
 _IN_CHUNK = 500
 _CONVERSATION = ConversationRow.__table__
 _MESSAGE = MessageRow.__table__
@@ -110,17 +109,7 @@ class ApplyOutcome:
 def read_cursor(conn: Connection) -> int:
     """The stored cursor (0 when none, or when the stored value is unreadable)."""
     value = conn.execute(select(_META.c.value).where(_META.c.key == CURSOR_KEY)).scalar()
-    if value is None:
-        return 0
-    try:
-        cursor = int(value)
-    except ValueError:
-        cursor = -1
-    if cursor < 0:
-        # Pulling everything again is always safe: applying a change twice changes nothing.
-        log.warning("the stored sync cursor %r is not a cursor; starting from 0", value)
-        return 0
-    return cursor
+    return 0 if value is None else cursor_value(value)
 
 
 def write_meta(conn: Connection, key: str, value: str | None) -> None:

@@ -48,6 +48,7 @@ from snapask_desktop.store.errors import (
     NotFound,
     StoreError,
 )
+from snapask_desktop.store.lite import DEVICE_ID_KEY, LAST_SYNCED_KEY
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
 from snapask_desktop.store.records import (
     ApplyReport,
@@ -77,7 +78,6 @@ from snapask_desktop.sync.records import ConversationState
 
 log = logging.getLogger(__name__)
 
-DEVICE_ID_KEY = "device_id"
 # A page of 1,000 synced changes dirties ~1,000-2,000 database pages (random UUID index
 # inserts), so at SQLite's default threshold every commit of a page also checkpointed the
 # WAL (copy + fsync). Checkpointing after several pages instead costs ~40% less commit time;
@@ -555,7 +555,7 @@ class Store:
         again (the next server must receive everything); records and conflicts are kept."""
         with self._write_conn() as conn:
             resync.requeue_everything(conn, wall_clock_ms())
-            replica.write_meta(conn, replica.LAST_SYNCED_KEY, None)
+            replica.write_meta(conn, LAST_SYNCED_KEY, None)
 
     def mark_synced(self, at_ms: int | None = None) -> None:
         """Remember when this device was last fully in step with the server."""
@@ -563,11 +563,11 @@ class Store:
         if isinstance(when, bool) or not isinstance(when, int) or when < 0:
             raise InvalidInput(f"a time is milliseconds >= 0, not {when!r}")
         with self._write_conn() as conn:
-            replica.write_meta(conn, replica.LAST_SYNCED_KEY, str(when))
+            replica.write_meta(conn, LAST_SYNCED_KEY, str(when))
 
     def last_synced_at(self) -> int | None:
         """When ``mark_synced`` was last called (unix ms), or None."""
-        value = self.get_meta(replica.LAST_SYNCED_KEY)
+        value = self.get_meta(LAST_SYNCED_KEY)
         return int(value) if value is not None and value.isdigit() else None
 
     def missing_blob(self, sha256: str) -> bool:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from snapask_desktop import credentials
 from snapask_desktop.sync.errors import ProtocolError
 from snapask_desktop.sync.limits import MAX_DEVICE_NAME_CHARS
 from snapask_desktop.sync.signin import DeviceGrant, DeviceRequest, parse_device_grant
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNIN_TIMEOUT_S = 20.0
 
@@ -73,6 +75,8 @@ def sign_in(
     device_name: str,
 ) -> Account:
     """Ask the server for a device token and keep it in the keyring; SignInError says why not."""
+    import httpx  # only here: a running sync client never needs it (~5 MB)
+
     url = normal_server_url(server_url) + "/v1/devices"
     body = DeviceRequest(user.strip(), password, device_id, device_name.strip()[:100])
     try:

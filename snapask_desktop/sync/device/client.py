@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from snapask_desktop import __version__
+from snapask_desktop import __version__, memory
 from snapask_desktop.sync.clock import wall_clock_ms
 from snapask_desktop.sync.device.connection import Closed, Connection, Refused, ServerError
 from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
@@ -205,6 +205,9 @@ class SyncEngine:
             await self._hello(conn)
             outgoing = Outgoing(self._store, conn, self._limits)
             await self._catch_up(conn, outgoing)
+            # What connecting and catching up allocated and freed would otherwise stay resident
+            # for as long as the app idles (tens of MB after a first sync).
+            await asyncio.to_thread(memory.release_freed)
             while True:
                 await self._idle(conn, outgoing)
         finally:
@@ -225,10 +228,11 @@ class SyncEngine:
         return conn
 
     async def _hello(self, conn: Connection) -> Welcome:
-        self._cursor = await asyncio.to_thread(self._store.sync_cursor)
+        # Both read on a worker: the app's store may still be closed, and reading it is I/O.
+        self._cursor, device_id = await asyncio.to_thread(self._session_start)
         client = f"snapask-desktop/{__version__}"
         try:
-            welcome = await conn.request(Hello(self._store.device_id, self._cursor, client=client))
+            welcome = await conn.request(Hello(device_id, self._cursor, client=client))
         except ServerError as error:
             stop = _needs_user(error)
             raise NeedsUser(stop) if stop else error from None
@@ -249,6 +253,9 @@ class SyncEngine:
             self._cursor = 0
             self._applied_sent = 0
         return welcome
+
+    def _session_start(self) -> tuple[int, str]:
+        return self._store.sync_cursor(), self._store.device_id
 
     async def _catch_up(self, conn: Connection, outgoing: Outgoing) -> None:
         await self._report(SyncState.SYNCING, "Syncing…")
