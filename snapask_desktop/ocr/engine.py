@@ -68,12 +68,14 @@ def binding() -> Any:
 _local = threading.local()
 
 
-def api() -> PyTessBaseAPI:
+def api(sparse: bool = False) -> PyTessBaseAPI:
     """This thread's Tesseract instance (loading the model costs ~100 ms, so it is kept).
 
     One per thread because an instance holds the picture being read and is not thread-safe.
+    `sparse` reads text in no particular order but misses less of it (see recognise).
     """
-    cached = getattr(_local, "api", None)
+    key = "sparse" if sparse else "layout"
+    cached = getattr(_local, key, None)
     if cached is not None:
         return cached
     tesserocr = binding()
@@ -82,13 +84,13 @@ def api() -> PyTessBaseAPI:
         instance = tesserocr.PyTessBaseAPI(
             path=f"{folder}{os.sep}",
             lang=LANGUAGE,
-            psm=tesserocr.PSM.AUTO,
+            psm=tesserocr.PSM.SPARSE_TEXT if sparse else tesserocr.PSM.AUTO,
             oem=tesserocr.OEM.LSTM_ONLY,
         )
     except RuntimeError as error:  # a damaged or incompatible model file
         message = f"Tesseract could not load its model from {folder}: {error}"
         raise OcrUnavailable(message) from error
-    _local.api = instance
+    setattr(_local, key, instance)
     return instance
 
 

@@ -11,12 +11,17 @@ from snapask_desktop.ocr.prepare import prepare
 from snapask_desktop.ocr.result import Box, OcrResult, Word
 
 
-def recognise(image: Image.Image) -> OcrResult:
-    """Read `image`; boxes are in its own pixels. Raises OcrUnavailable or OcrError."""
+def recognise(image: Image.Image, *, sparse: bool = False) -> OcrResult:
+    """Read `image`; boxes are in its own pixels. Raises OcrUnavailable or OcrError.
+
+    The default follows the page's layout (columns, paragraphs: the text reads well). Layout
+    analysis can drop a line it takes for a rule or a picture (seen: `-----BEGIN ... KEY-----`),
+    so redaction also reads `sparse`ly: as much text as can be found, in no useful order.
+    """
     if image.width == 0 or image.height == 0:
         return OcrResult((), image.width, image.height)
     prepared = prepare(image)
-    api = engine.api()
+    api = engine.api(sparse)
     tesserocr = engine.binding()
     level = tesserocr.RIL.WORD
     words: list[Word] = []
