@@ -94,6 +94,12 @@ def api(sparse: bool = False) -> PyTessBaseAPI:
     return instance
 
 
+def engine_name() -> str:
+    """The engine and its version, kept with the text it read (e.g. "tesseract 5.5.4")."""
+    version = str(binding().tesseract_version()).splitlines()[0].strip()
+    return version[:60] or "tesseract"
+
+
 def available() -> str | None:
     """None when OCR can run here, else the plain reason it cannot."""
     try:
