@@ -68,3 +68,22 @@ def test_text_for_an_unknown_picture_or_bad_text_is_refused(store: Store) -> Non
         store.set_screenshot_text(sha, "nul\x00byte", "t")
     with pytest.raises(InvalidInput):
         store.set_screenshot_text("not a hash", "text", "t")
+
+
+def test_a_damaged_file_keeps_the_text_of_its_pictures(data_dir) -> None:
+    import sqlite3
+
+    from tests.store.helpers import damage_page, root_page
+
+    with Store.open(data_dir) as store:
+        cid, sha = _conversation_with_picture(store, "receipt", seed=6)
+        store.set_screenshot_text(sha, "Brasserie total 42,50", "tesseract 5.5.4")
+    path = data_dir / "snapask.db"
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    damage_page(path, root_page(path, "alembic_version"))  # the revision is told by the tables
+    with Store.open(data_dir) as store:
+        assert store.recovered is not None and store.recovered.recovered_all
+        assert store.screenshot_text(sha) == "Brasserie total 42,50"
+        assert [h.summary.id for h in store.search("brasserie")] == [cid]
