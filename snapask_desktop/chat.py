@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from snapask_desktop.ai.answer_stream import AnswerStream
     from snapask_desktop.ai.client import AIClient
     from snapask_desktop.ai.resilience import OnRetry
+    from snapask_desktop.picture_text import PictureText
     from snapask_desktop.store.repository import Store
 
 SYSTEM_PROMPT = (
@@ -101,15 +102,31 @@ def build_turns(detail: ConversationDetail, picture: Callable[[str], ImageInput]
 class ChatService:
     """Starts conversations, adds questions and streams answers, saving everything."""
 
-    def __init__(self, store: Store, client_for: Callable[[str], AIClient]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client_for: Callable[[str], AIClient],
+        pictures: PictureText | None = None,
+    ) -> None:
         self.store = store
         self._client_for = client_for
+        self._pictures = pictures
+
+    def _keep_picture(self, image: bytes) -> str:
+        """Store a picture (redacted first when that is on; RedactionFailed stores nothing)
+        and have its text read; returns its hash."""
+        if self._pictures is None:
+            return self.store.add_screenshot(image).sha256
+        data, guarded = self._pictures.before_storing(image)
+        sha = self.store.add_screenshot(data).sha256
+        self._pictures.after_storing(self.store, sha, guarded)
+        return sha
 
     def start_conversation(
         self, question: str, image: bytes | None = None, title: str | None = None
     ) -> Message:
         """Save a new conversation with its first question (and picture); returns the question."""
-        sha = self.store.add_screenshot(image).sha256 if image is not None else None
+        sha = self._keep_picture(image) if image is not None else None
         _, message = self.store.start_conversation(
             title or make_title(question), question, screenshot_sha256=sha
         )
@@ -119,7 +136,7 @@ class ChatService:
         self, conversation_id: str, question: str, image: bytes | None = None
     ) -> Message:
         """Save a follow-up question in an existing conversation."""
-        sha = self.store.add_screenshot(image).sha256 if image is not None else None
+        sha = self._keep_picture(image) if image is not None else None
         return self.store.add_message(conversation_id, "user", question, screenshot_sha256=sha)
 
     def answer(

@@ -178,6 +178,15 @@ class Settings:
         metadata=_meta(_templates, 'your own quick actions: [{"label": ..., "prompt": ...}]'),
     )
     start_at_login: bool = _setting(False, _bool, "start SnapAsk when you log in")
+    read_picture_text: bool = _setting(
+        True, _bool, "read the text in pictures on this device, so History search finds it"
+    )
+    redact_secrets: bool = _setting(
+        False,
+        _bool,
+        "paint out what looks like a secret (keys, tokens, passwords) before a picture is kept "
+        "or sent; if that cannot be done, the picture is not sent",
+    )
     sync_server_url: str | None = _setting(
         None, _optional_url, "sync server, e.g. http://192.168.1.5:8765 (empty: sync off)"
     )

@@ -18,6 +18,7 @@ from snapask_desktop import credentials, paths
 from snapask_desktop.ai.registry import REGISTRY
 from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
+from snapask_desktop.picture_text import PictureText
 from snapask_desktop.store import lite, peek
 from snapask_desktop.store.records import ConversationSummary, OutboxOp
 from snapask_desktop.store.schema import DB_FILENAME
@@ -222,7 +223,8 @@ class Services:
         self.lazy_store = LazyStore(self.data_dir)
         # Typed as the Store it stands for: every Store method works on it (and opens it).
         self.store = cast("Store", self.lazy_store)
-        self.chat = ChatService(self.store, self.ai_client)
+        self.pictures = PictureText(lambda: self.settings)
+        self.chat = ChatService(self.store, self.ai_client, self.pictures)
         self._clients: dict[str, AIClient] = {}
         self._retired: list[AIClient] = []
         self._lock = threading.Lock()
@@ -288,8 +290,9 @@ class Services:
             client.close()
 
     def close(self) -> None:
-        """Stop the AI clients' loops and close the store."""
+        """Stop the AI clients' loops, finish reading pictures' text and close the store."""
         self._close_clients()
+        self.pictures.close()
         self.lazy_store.close()
 
     def __enter__(self) -> Services:

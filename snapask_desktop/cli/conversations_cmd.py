@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -31,6 +32,12 @@ def register(commands: Any) -> None:
     ask.add_argument("--provider", choices=PROVIDERS, help="override the setting")
     ask.add_argument("--model", help="override the configured model")
     ask.add_argument("--no-cache", action="store_true", help="always ask the provider")
+    ask.add_argument(
+        "--redact",
+        action="store_true",
+        help="paint out suspected secrets before the picture is kept or sent (as the "
+        "redact_secrets setting); if that cannot be done, nothing is sent",
+    )
     ask.set_defaults(handler=run_ask)
 
     history = commands.add_parser("history", help="list conversations, newest first")
@@ -52,10 +59,10 @@ def register(commands: Any) -> None:
     export.set_defaults(handler=run_export)
 
 
-def _services():
+def _services(settings: Any = None):
     from snapask_desktop.services import Services
 
-    services = Services(load_settings())
+    services = Services(settings or load_settings())
     if services.store.recovered is not None:
         output.note(f"store: {services.store.recovered}")
     return services
@@ -73,6 +80,7 @@ def _read_question(text: str) -> str:
 def run_ask(args: argparse.Namespace) -> int:
     from snapask_desktop.ai.image_prep import check_image, load_image_file
     from snapask_desktop.ai.types import AIError
+    from snapask_desktop.redact.guard import RedactionFailed
     from snapask_desktop.store.errors import StoreError
 
     words = list(args.words)
@@ -85,6 +93,8 @@ def run_ask(args: argparse.Namespace) -> int:
         )
     question = _read_question(words[0]) if words else ""
     settings = load_settings()
+    if args.redact:
+        settings = dataclasses.replace(settings, redact_secrets=True)
     title = None
     if args.action:
         action = actions.find_action(args.action)
@@ -97,12 +107,12 @@ def run_ask(args: argparse.Namespace) -> int:
         if image_path is not None:
             image = load_image_file(image_path)
             check_image(image)  # refuse a bad picture before anything is saved
-        with _services() as services:
+        with _services(settings) as services:
             conversation_id = _save_question(services, args.continue_id, question, image, title)
             return _stream_answer(services, conversation_id, provider, model, not args.no_cache)
     except AIError as error:
         return _fail(error.user_message)
-    except (StoreError, credentials.CredentialError, ValueError) as error:
+    except (StoreError, credentials.CredentialError, ValueError, RedactionFailed) as error:
         return _fail(str(error))
 
 

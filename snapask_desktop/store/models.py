@@ -114,3 +114,15 @@ class SyncProblemRow(Base):
     code: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(Integer)
+
+
+class ScreenshotTextRow(Base):
+    """The text read from a picture on this device (local OCR); searchable, not synced."""
+
+    __tablename__ = "screenshot_text"
+
+    rid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    engine: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[int] = mapped_column(Integer)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, text
 
+from snapask_desktop.store import picture_text
 from snapask_desktop.store import search as fts
 from snapask_desktop.store.peek import SUMMARY_COLUMNS, VISIBLE, summary
 from snapask_desktop.store.records import ConversationSummary, HistoryCursor, SearchHit
@@ -71,6 +72,7 @@ class _Candidate:
     matched_in: Literal["title", "message"]
     marked: str
     message_id: str | None = None
+    in_picture: bool = False  # the match is in the text read from the message's picture
 
 
 def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
@@ -78,7 +80,11 @@ def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
     query = fts.fts_query(user_text)
     if query is None:
         return []
-    candidates = _title_matches(conn, query, limit) + _message_matches(conn, query, limit)
+    candidates = (
+        _title_matches(conn, query, limit)
+        + _message_matches(conn, query, limit)
+        + _picture_matches(conn, query)
+    )
     candidates.sort(key=lambda c: (c.recency, c.conversation_id), reverse=True)
     chosen: dict[str, _Candidate] = {}
     for candidate in candidates:
@@ -91,7 +97,9 @@ def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
 
 def _hit(summary: ConversationSummary, candidate: _Candidate) -> SearchHit:
     snippet, spans = fts.parse_marked(candidate.marked)
-    return SearchHit(summary, candidate.matched_in, candidate.message_id, snippet, spans)
+    return SearchHit(
+        summary, candidate.matched_in, candidate.message_id, snippet, spans, candidate.in_picture
+    )
 
 
 def _title_matches(conn: Connection, query: str, limit: int) -> list[_Candidate]:
@@ -131,4 +139,15 @@ def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidat
                     break
     finally:
         result.close()
+    return list(found.values())
+
+
+def _picture_matches(conn: Connection, query: str) -> list[_Candidate]:
+    # Reported as a match in the message that carries the picture (History shows its snippet);
+    # `in_picture` says the words are in the picture, not in what was typed.
+    found: dict[str, _Candidate] = {}
+    for message_id, conversation_id, hlc, marked in picture_text.matches(conn, query):
+        found.setdefault(
+            conversation_id, _Candidate(hlc, conversation_id, "message", marked, message_id, True)
+        )
     return list(found.values())

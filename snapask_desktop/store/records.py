@@ -112,6 +112,8 @@ class SearchHit:
     message_id: str | None
     snippet: str
     highlights: tuple[tuple[int, int], ...] = field(default=())
+    # The words matched in the text read from the message's picture (local OCR).
+    in_picture: bool = False
 
     def marked(self, start: str = "[", end: str = "]") -> str:
         """The snippet with every highlighted span wrapped in the given markers."""

@@ -31,6 +31,7 @@ from snapask_desktop.store import (
     convert,
     dbfile,
     outbox,
+    picture_text,
     purge,
     queries,
     replica,
@@ -384,6 +385,25 @@ class Store:
             if row is None:
                 raise NotFound(f"no screenshot {sha[:12]}…")
             return convert.screenshot(row)
+
+    def set_screenshot_text(self, sha256: str, recognised: str, engine: str) -> None:
+        """Keep the text read from a stored picture (replacing any kept before), for search."""
+        sha = validate.sha256(sha256)
+        clean = validate.text_value(recognised, "the picture's text", picture_text.MAX_TEXT_CHARS)
+        name = validate.text_value(engine, "the OCR engine's name", 60)
+        with self._write_conn() as conn:
+            if conn.execute(
+                select(ScreenshotRow.sha256).where(ScreenshotRow.sha256 == sha)
+            ).first():
+                picture_text.put(conn, sha, clean, name, wall_clock_ms())
+            else:
+                raise NotFound(f"no screenshot {sha[:12]}…")
+
+    def screenshot_text(self, sha256: str) -> str | None:
+        """The text read from a picture on this device, or None if it was never read."""
+        sha = validate.sha256(sha256)
+        with self._read() as conn:
+            return picture_text.get(conn, sha)
 
     def screenshot_bytes(self, sha256: str, *, verify: bool = False) -> bytes:
         """The picture's bytes; ``verify`` re-hashes them (BlobCorrupt on mismatch)."""

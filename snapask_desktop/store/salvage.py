@@ -25,7 +25,16 @@ log = logging.getLogger(__name__)
 
 # Parents before children: a message's conversation is in place when the message's activity
 # trigger fires. Derived tables (full-text shadows) and alembic_version are not copied.
-TABLES = ("meta", "screenshot", "conversation", "message", "outbox", "conflict", "sync_problem")
+TABLES = (
+    "meta",
+    "screenshot",
+    "screenshot_text",
+    "conversation",
+    "message",
+    "outbox",
+    "conflict",
+    "sync_problem",
+)
 BATCH_ROWS = 2000
 MAX_ROWID = (1 << 63) - 1
 CHECK_LINES = 20  # quick_check stops after this many findings: enough to say what is wrong
@@ -96,6 +105,8 @@ def _revision_by_shape(connection: sqlite3.Connection) -> str:
     # Each revision adds something the one before it lacks (see store/migrations/versions).
     names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     columns = {row[1] for row in connection.execute("PRAGMA table_info(conversation)")}
+    if "screenshot_text" in names:
+        return "0005"
     if "conflict" in names or "device" in columns:
         return "0004"
     if "last_activity" in columns:

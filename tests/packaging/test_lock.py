@@ -44,7 +44,7 @@ def test_the_lock_covers_every_extra_with_hashes() -> None:
     locked = _locked()
     project = locked[PROJECT]
     extras = set(project.get("optional-dependencies", {}))
-    assert {"test", "package", "server"} <= extras
+    assert {"test", "package", "server", "ocr"} <= extras
     server = {_normalized(dep["name"]) for dep in project["optional-dependencies"]["server"]}
     assert {"psycopg", "redis"} <= server
     assert "psycopg-binary" in locked  # psycopg[binary]: no libpq build needed on a server

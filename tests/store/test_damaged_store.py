@@ -14,6 +14,7 @@ import pytest
 
 from snapask_desktop.store import CorruptDatabase, Store
 from snapask_desktop.store.records import ConversationDetail
+from snapask_desktop.store.schema import HEAD_REVISION
 from tests.store.helpers import damage_page, leaf_pages, png_bytes, root_page, rows
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -186,7 +187,7 @@ def test_a_damaged_older_file_is_recovered_and_upgraded(data_dir: Path) -> None:
     with Store.open(data_dir) as store:
         assert store.recovered is not None and store.recovered.recovered_all
         assert _titles_and_texts(store) == expected
-    assert rows(path, "SELECT version_num FROM alembic_version") == [{"version_num": "0004"}]
+    assert rows(path, "SELECT version_num FROM alembic_version") == [{"version_num": HEAD_REVISION}]
 
 
 def _titles_and_texts(store: Store) -> list[tuple[str, list[str]]]:

@@ -1,0 +1,98 @@
+"""Pictures on their way into the store: redacted first when asked, their text read and kept.
+
+Redaction runs before the picture is stored, on the caller's (worker) thread, and fails closed
+(`RedactionFailed`: nothing is stored or sent). Without redaction the text is read after the
+picture is stored, on a thread of its own, so the question goes out without waiting for OCR.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snapask_desktop.config import Settings
+    from snapask_desktop.redact.guard import GuardedPicture
+    from snapask_desktop.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+
+class PictureText:
+    """Redacts pictures before they are kept (when the setting says so) and keeps their text."""
+
+    def __init__(self, settings: Callable[[], Settings]) -> None:
+        self._settings = settings  # read at each picture: a changed setting applies at once
+        self._reader: ThreadPoolExecutor | None = None
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def before_storing(self, data: bytes) -> tuple[bytes, GuardedPicture | None]:
+        """The bytes to store and send; redacted (and read) when redaction is on.
+
+        Raises RedactionFailed when redaction is on and could not be done.
+        """
+        if not self._settings().redact_secrets:
+            return data, None
+        from snapask_desktop.redact.guard import guard_picture
+
+        guarded = guard_picture(data, redact=True)
+        return guarded.data, guarded
+
+    def after_storing(self, store: Store, sha256: str, guarded: GuardedPicture | None) -> None:
+        """Keep the text: at once when redaction read it, else read on the reader thread."""
+        if guarded is not None and guarded.text is not None:
+            _keep(store, sha256, guarded.text)
+        elif self._settings().read_picture_text:
+            with self._lock:
+                if self._reader is None:
+                    self._reader = ThreadPoolExecutor(1, thread_name_prefix="snapask-ocr")
+                future = self._reader.submit(_read_and_keep, store, sha256)
+                self._pending.add(future)
+            future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Wait for the text of every picture stored so far to be read (the CLI, before exit)."""
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.exception(timeout=timeout_s)
+
+    def close(self) -> None:
+        """Finish what is being read and stop the reader thread."""
+        with self._lock:
+            reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.shutdown(wait=True, cancel_futures=True)
+
+
+def _keep(store: Store, sha256: str, text: str) -> None:
+    from snapask_desktop.ocr.engine import engine_name
+    from snapask_desktop.store.errors import StoreError
+
+    try:
+        store.set_screenshot_text(sha256, text, engine_name())
+    except StoreError as error:  # the text is a convenience: the question must not fail for it
+        log.warning("the text of picture %s… was not kept: %s", sha256[:12], error)
+
+
+def _read_and_keep(store: Store, sha256: str) -> None:
+    from snapask_desktop.redact.guard import guard_picture
+    from snapask_desktop.store.errors import StoreError
+
+    try:
+        if store.screenshot_text(sha256) is not None:
+            return  # the same picture again: read once
+        guarded = guard_picture(store.screenshot_bytes(sha256), redact=False)
+    except StoreError as error:
+        log.warning("picture %s… could not be read for its text: %s", sha256[:12], error)
+        return
+    if guarded.text is not None:
+        _keep(store, sha256, guarded.text)

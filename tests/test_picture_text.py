@@ -1,0 +1,95 @@
+"""Pictures on their way into the store (ChatService + PictureText on a real store and OCR)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from snapask_desktop.chat import ChatService
+from snapask_desktop.config import Settings
+from snapask_desktop.picture_text import PictureText
+from snapask_desktop.redact.guard import RedactionFailed
+from snapask_desktop.redact.paint import png_bytes
+from snapask_desktop.store import Store
+from tests.ocr.samples import DIALOG, font, render
+from tests.redact.screens import secret_screen
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "data") as opened:
+        yield opened
+
+
+class Switches:
+    """The settings PictureText reads at each picture, changeable mid-test."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+
+    def set(self, **changes: bool) -> None:
+        self.settings = dataclasses.replace(self.settings, **changes)
+
+
+@pytest.fixture
+def switches() -> Switches:
+    return Switches()
+
+
+@pytest.fixture
+def pictures(switches: Switches) -> Iterator[PictureText]:
+    reader = PictureText(lambda: switches.settings)
+    yield reader
+    reader.close()
+
+
+def _chat(store: Store, pictures: PictureText) -> ChatService:
+    def no_client(_name: str):
+        raise AssertionError("nothing is asked here")
+
+    return ChatService(store, no_client, pictures)
+
+
+def test_the_text_is_read_after_the_picture_is_kept(store: Store, pictures: PictureText) -> None:
+    data = png_bytes(render(DIALOG, font("Sans", 13)))
+    question = _chat(store, pictures).start_conversation("what now?", data)
+    pictures.wait(timeout_s=60)
+    sha = store.get_conversation(question.conversation_id).messages[0].screenshot_sha256
+    assert sha is not None and store.screenshot_bytes(sha) == data  # kept as it was
+    assert "Save changes to the document" in (store.screenshot_text(sha) or "")
+    assert [h.summary.id for h in store.search("closing")] == [question.conversation_id]
+
+
+def test_with_redaction_the_kept_picture_and_text_are_redacted(
+    store: Store, pictures: PictureText, switches: Switches
+) -> None:
+    switches.set(redact_secrets=True)
+    original = png_bytes(secret_screen(13).image)
+    question = _chat(store, pictures).start_conversation("why?", original)
+    sha = store.get_conversation(question.conversation_id).messages[0].screenshot_sha256
+    assert sha is not None and store.screenshot_bytes(sha) != original
+    text = store.screenshot_text(sha) or ""  # kept at once: redaction read it
+    assert "[redacted]" in text and "hunter2" not in text
+
+
+def test_a_failed_redaction_keeps_nothing(
+    store: Store, pictures: PictureText, switches: Switches
+) -> None:
+    switches.set(redact_secrets=True)
+    with pytest.raises(RedactionFailed):
+        _chat(store, pictures).start_conversation("why?", b"\x89PNG\r\n\x1a\nbroken")
+    assert store.list_conversations() == []
+
+
+def test_reading_can_be_switched_off(
+    store: Store, pictures: PictureText, switches: Switches
+) -> None:
+    switches.set(read_picture_text=False)
+    data = png_bytes(render(DIALOG, font("Sans", 13)))
+    question = _chat(store, pictures).start_conversation("what now?", data)
+    pictures.wait(timeout_s=60)
+    sha = store.get_conversation(question.conversation_id).messages[0].screenshot_sha256
+    assert sha is not None and store.screenshot_text(sha) is None
