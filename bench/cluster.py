@@ -286,10 +286,14 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
     await asyncio.sleep(2)
     held = connections(cluster)
     victim = max(held, key=lambda name: held[name])
-    cluster.kill_instance(victim)
+    dropped_before = sum(d.lost_at is not None for d in listeners)
+    live = [d for d in listeners if d.live.is_set()]
+    for device in live:  # measure from the kill: forget earlier reconnects
+        device.lost_at = device.noticed_at = device.recovered_s = None
     killed_at = time.perf_counter()
+    cluster.kill_instance(victim)
     await asyncio.sleep(1)
-    affected = [d for d in listeners if d.lost_at is not None]
+    affected = [d for d in live if d.lost_at is not None]
     for device in affected:  # time from the kill, not from when each noticed it
         device.lost_at = killed_at
     deadline = time.monotonic() + 120
@@ -311,6 +315,8 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         "devices_count": len(listeners) + len(pushing),
         "connect_all_s": round(connect_s, 1),
         "held_by_victim_count": held[victim],
+        "dropped_before_kill_count": dropped_before,
+        "not_live_at_kill_count": len(listeners) - len(live),
         "reconnected_count": len(recovered),
         "not_reconnected_count": len(affected) - len(recovered),
         "noticed_p50_s": round(percentile(noticed, 50), 2) if noticed else -1,
