@@ -6,6 +6,8 @@ own (so it can be killed and restarted); devices of one user connect to differen
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -17,8 +19,10 @@ import pytest
 from snapask_desktop.server.accounts import now_ms
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
+from snapask_desktop.sync.limits import BLOB_CHUNK_BYTES
 from tests.server.conftest import PASSWORD
 from tests.server.helpers import Conn, connect_device, conversation, new_id
+from tests.server.test_blobs import _get_all, _put
 from tests.support.postgres import ADMIN_DSN, fresh_database
 from tests.support.redis_server import RedisServer, redis_server
 
@@ -192,3 +196,37 @@ def test_singleton_jobs_run_on_one_instance_at_a_time(tmp_path: Path) -> None:
         finally:
             other.dispose()
         conn.close()
+
+
+def test_a_picture_uploaded_through_one_instance_downloads_through_the_other(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    shared = tmp_path / "shared"  # one folder for both, as a shared file system mount
+    with fresh_database() as url, ExitStack() as stack:
+        one, two = (
+            stack.enter_context(
+                running_server(shared, database_url=url, redis_url=redis.url, instance=name)
+            )
+            for name in ("one", "two")
+        )
+        one.add_user("ada", PASSWORD)
+        device_id = new_id()
+        token = one.sign_in("ada", PASSWORD, device_id)
+        chunk = BLOB_CHUNK_BYTES // 2
+        data = os.urandom(3 * chunk + 7)
+        sha = hashlib.sha256(data).hexdigest()
+        on_one = connect_device(one, token, device_id)
+        assert _put(on_one, sha, len(data), 0, data[:chunk])["received"] == chunk
+        on_one.close()
+        # The upload resumes through the other instance where the first one left it.
+        on_two = connect_device(two, token, device_id)
+        offset = _put(on_two, sha, len(data), 0, b"")["received"]
+        assert offset == chunk
+        while offset < len(data):
+            ack = _put(on_two, sha, len(data), offset, data[offset : offset + chunk])
+            offset = ack["received"]
+        assert ack["complete"] is True
+        on_two.close()
+        again = connect_device(one, token, device_id)
+        assert _get_all(again, sha) == data
+        again.close()
