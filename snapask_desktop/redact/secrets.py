@@ -90,7 +90,10 @@ class _Pattern:
 _PATTERNS: tuple[_Pattern, ...] = (
     # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-) and similar secret keys.
     _Pattern("api_key", re.compile(rf"\bsk-(?:proj-|svcacct-|admin-|ant-)?{_KEY_CHARS}{{12,}}")),
-    _Pattern("slack_token", re.compile(rf"\bxox[abposr]-[0-9]{_KEY_CHARS}{{3,}}")),
+    # Slack's tokens go on with digits (xoxb-2048-…), which OCR may cut off after the first group.
+    _Pattern(
+        "slack_token", re.compile(rf"\bxox[abposr]-(?:[0-9]{_KEY_CHARS}{{3,}}|{_KEY_CHARS}{{8,}})")
+    ),
     _Pattern("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{14,18}\b")),
     _Pattern("github_token", re.compile(rf"\b(?:gh[pousr]_ ?|github_pat_ ?){_KEY_CHARS}{{8,}}")),
     _Pattern("google_api_key", re.compile(rf"\bAIza{_KEY_CHARS}{{30,}}")),
