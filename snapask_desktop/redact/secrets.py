@@ -89,14 +89,19 @@ class _Pattern:
 
 _PATTERNS: tuple[_Pattern, ...] = (
     # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-) and similar secret keys.
-    _Pattern("api_key", re.compile(rf"\bsk-(?:proj-|svcacct-|admin-|ant-)?{_KEY_CHARS}{{12,}}")),
-    _Pattern("slack_token", re.compile(rf"\bxox[abposr]-[0-9]{_KEY_CHARS}{{3,}}")),
+    # Tokens: 8 characters after the prefix are enough (the prefixes are distinctive, and OCR
+    # may cut the rest off as other words, which the match then goes on over).
+    _Pattern("api_key", re.compile(rf"\bsk-(?:proj-|svcacct-|admin-|ant-)?{_KEY_CHARS}{{8,}}")),
+    # Slack's tokens go on with digits (xoxb-2048-…), which OCR may cut off after the first group.
+    _Pattern(
+        "slack_token", re.compile(rf"\bxox[abposr]-(?:[0-9]{_KEY_CHARS}{{3,}}|{_KEY_CHARS}{{8,}})")
+    ),
     _Pattern("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{14,18}\b")),
     _Pattern("github_token", re.compile(rf"\b(?:gh[pousr]_ ?|github_pat_ ?){_KEY_CHARS}{{8,}}")),
-    _Pattern("google_api_key", re.compile(rf"\bAIza{_KEY_CHARS}{{30,}}")),
+    _Pattern("google_api_key", re.compile(rf"\bAIza{_KEY_CHARS}{{8,}}")),
     _Pattern("stripe_key", re.compile(r"(?i)\b[sr]k_[a-z]{0,2}(?:live|test)[_ ]+[A-Za-z0-9]{8,}")),
     # header.payload.signature, each base64url; '{"' encodes as eyJ, which no word starts with.
-    _Pattern("jwt", re.compile(rf"\beyJ{_KEY_CHARS}{{10,}}(?:[.,] ?{_KEY_CHARS}*)*")),
+    _Pattern("jwt", re.compile(rf"\beyJ{_KEY_CHARS}{{8,}}(?:[.,] ?{_KEY_CHARS}*)*")),
     _Pattern("bearer_token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/\-]{20,}=*")),
     _Pattern(
         "password",

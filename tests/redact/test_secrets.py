@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from snapask_desktop.ocr.result import OcrResult, Word
 from snapask_desktop.redact.secrets import find_secrets, mask_text
@@ -131,3 +135,51 @@ def test_the_kept_text_hides_the_painted_words() -> None:
     assert "hunter2" not in text
     assert text == "login admin\n[redacted] [redacted] [redacted]\ndone"
     assert OcrResult(tuple(ws), 0, 0).text.count("hunter2hunter") == 1
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_PROSE = " ".join(
+    [
+        "the settings window opens when you click save and the file is written to disk",
+        "errors are shown in red with a short reason and a button to try again later",
+        "press enter to confirm or escape to cancel the dialog version 3 of the app",
+        "the token count was 42 and the key press was ignored by the editor today",
+    ]
+).split(" ")
+
+
+@given(
+    prefix=st.sampled_from([SK + "proj-", SK, XOX, GH, STRIPE, "AKIA", "AIza", "eyJ"]),
+    body=st.text(_ALPHABET, min_size=32, max_size=48),
+    before=st.lists(st.sampled_from(_PROSE), max_size=6),
+    after=st.lists(st.sampled_from(_PROSE), max_size=6),
+    cuts=st.lists(st.integers(4, 30), max_size=2, unique=True),
+)
+def test_a_token_anywhere_in_a_line_is_covered_even_cut_in_pieces(
+    prefix: str, body: str, before: list[str], after: list[str], cuts: list[int]
+) -> None:
+    body = body.upper() if prefix == "AKIA" else body
+    token = prefix + (body[:16] if prefix == "AKIA" else body)
+    # OCR may cut a long token where a piece starts with a digit or mixed case; keep only
+    # such cuts (a cut before a plain lowercase run is an OCR reading no rule can tell from
+    # prose) and never inside the prefix.
+    pieces, start = [], 0
+    for cut in sorted(c + len(prefix) for c in cuts if prefix != "AKIA"):
+        piece = token[cut:]
+        if cut - start >= len(prefix) + 8 and _looks_like_a_piece(piece):
+            pieces.append(token[start:cut])
+            start = cut
+    pieces.append(token[start:])
+    line = " ".join([*before, *pieces, *after])
+    covered = {w for kind, ws in found(line) if kind != "password" for w in ws}
+    assert set(pieces) <= covered, (line, found(line))
+
+
+def _looks_like_a_piece(text: str) -> bool:
+    head = text.split(" ")[0]
+    return bool(re.search(r"\d|[a-z][A-Z]|[A-Z][a-z]+[A-Z]", head))
+
+
+@given(st.lists(st.sampled_from(_PROSE), min_size=1, max_size=30))
+def test_ordinary_prose_is_never_flagged(words_: list[str]) -> None:
+    assert found(" ".join(words_)) == []
