@@ -191,13 +191,17 @@ def apply_push(
     max_drift_ms: int,
 ) -> PushOutcome:
     """Apply a push's ops in one transaction under the user's lock (section 5.2, steps 1-6):
-    read what the ops name, let ``push.plan_push`` judge them, write the plan."""
-    with db.write() as conn:
+    read what the ops name, let ``push.plan_push`` judge them, write the plan (again from the
+    start if PostgreSQL aborts the transaction for a lost race)."""
+
+    def push_in(conn: Connection) -> tuple[push.PushPlan, list[ChangeRow]]:
         head = lock_user(conn, user_id)
         held = _holdings(conn, user_id, ops)
         stored_states = set(held.states)
         plan = push.plan_push(ops, held, head=head, now_ms=now_ms, max_drift_ms=max_drift_ms)
-        rows = _write_plan(conn, user_id, device_id, plan, stored_states)
+        return plan, _write_plan(conn, user_id, device_id, plan, stored_states)
+
+    plan, rows = db.transact(push_in)
     committed_at = time.perf_counter()
     return PushOutcome(tuple(plan.results), live_frames(rows), len(rows), committed_at)
 

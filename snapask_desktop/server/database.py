@@ -10,14 +10,25 @@ mode, REPEATABLE READ elsewhere) so a page and the head are read consistently.
 from __future__ import annotations
 
 import hashlib
+import logging
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger("snapask.server")
+T = TypeVar("T")
+# PostgreSQL aborts a transaction with these when it lost a race with another one; nothing of
+# it was kept, so it can simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+WRITE_ATTEMPTS = 5
 
 BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "snapask_server_begin"
@@ -51,6 +62,22 @@ class Database:
             conn = conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             with conn.begin():
                 yield conn
+
+    def transact(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a write transaction, run again from the start (up to 5 times, after a
+        short random pause) when PostgreSQL aborts it for a serialization failure or a
+        deadlock; ``work`` must do nothing outside the transaction."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                state = getattr(exc.orig, "sqlstate", None)
+                if state not in RETRYABLE_SQLSTATES or attempt == WRITE_ATTEMPTS:
+                    raise
+                log.info("write aborted by the database (%s); attempt %d again", state, attempt)
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
