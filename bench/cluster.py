@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,14 @@ def bench_ops(root: Path, instances: int, pushers: int, seconds: float) -> dict[
 # ---------------------------------------------------------------------------- failover
 
 
+FAILURES: Counter[str] = Counter()  # why connections ended or failed after the fleet was up
+
+
+def _reason(exc: BaseException) -> str:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}: {str(exc)[:60]}"
+
+
 class LightDevice:
     """One device as the app behaves on the wire: hello with its cursor, pull until up to date,
     then live; after a lost connection, reconnect after the app's backoff and do it again."""
@@ -166,8 +175,11 @@ class LightDevice:
     async def run(self) -> None:
         attempt = 0
         while not self.stopping:
-            with contextlib.suppress(OSError, TimeoutError, ConnectionClosed, InvalidHandshake):
+            try:
                 await self._session()
+            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake) as exc:
+                if self.live.is_set() or self.lost_at is not None:
+                    FAILURES[_reason(exc)] += 1
             if self.stopping:
                 return
             if self.live.is_set():  # as the app: a connection that worked starts backoff over
@@ -325,6 +337,7 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         "caught_up_max_s": round(max(recovered), 2) if recovered else -1,
         "acked_ops_count": sum(len(s) for s in acked.values()),
         "lost_count": lost,
+        "failures": "; ".join(f"{n} x {why}" for why, n in FAILURES.most_common(4)),
     }
 
 
