@@ -4,7 +4,7 @@ Standard Notes' protocol 004 on libsodium: an Argon2id root key wraps random ite
 which seal record payloads and chunked pictures with XChaCha20-Poly1305. No I/O, no keyring.
 """
 
-from snapask_desktop.sync.crypto.blobs import blob_id, open_blob, seal_blob
+from snapask_desktop.sync.crypto.blobs import blob_id, open_blob, open_blob_chunks, seal_blob
 from snapask_desktop.sync.crypto.errors import (
     CryptoError,
     Tampered,
@@ -51,6 +51,7 @@ __all__ = [
     "derive_root_key",
     "new_params",
     "open_blob",
+    "open_blob_chunks",
     "open_record",
     "rewrap_items_keys",
     "seal_blob",

@@ -8,6 +8,7 @@ blob fails to open instead of yielding part of a picture.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 
 import nacl.encoding
 import nacl.hash
@@ -68,8 +69,9 @@ def seal_blob(key: ItemsKey, plaintext: bytes, chunk_bytes: int = CHUNK_BYTES) -
     return bid, b"".join(out)
 
 
-def open_blob(keys: ItemsKeys, bid: str, sealed: bytes) -> bytes:
-    """The picture whose id is `bid`, or Tampered / UnsupportedVersion / UnknownKey."""
+def open_blob_chunks(keys: ItemsKeys, bid: str, sealed: bytes) -> Iterator[bytes]:
+    """Each chunk's plaintext once authenticated, in order; a stream cut short fails at its
+    end by the final flag alone (open_blob also checks the id of the whole)."""
     what = f"The picture {bid[:12]}"
     if not sealed:
         raise Tampered(what)
@@ -84,17 +86,20 @@ def open_blob(keys: ItemsKeys, bid: str, sealed: bytes) -> bytes:
         raise Tampered(what)
     step = chunk_bytes + CHUNK_OVERHEAD
     body = memoryview(sealed)[HEADER_BYTES:]
-    # Every chunk but the last is full, so the length alone says where each one ends; a
-    # short last piece, or a full one, must then open as the final chunk.
+    # Every chunk but the last is full, so the length alone says where each one ends; the
+    # last piece, short or full, must then open as the final chunk.
     count = max(1, -(-len(body) // step))
-    parts: list[bytes] = []
     for index in range(count):
         piece = bytes(body[index * step : (index + 1) * step])
-        final = index == count - 1
-        ad = _chunk_ad(key.key_id, version, bid, chunk_bytes, index, final)
-        parts.append(aead.open_(key.key, piece, ad, what))
-    plaintext = b"".join(parts)
+        ad = _chunk_ad(key.key_id, version, bid, chunk_bytes, index, index == count - 1)
+        yield aead.open_(key.key, piece, ad, what)
+
+
+def open_blob(keys: ItemsKeys, bid: str, sealed: bytes) -> bytes:
+    """The picture whose id is `bid`, or Tampered / UnsupportedVersion / UnknownKey."""
+    plaintext = b"".join(open_blob_chunks(keys, bid, sealed))
     # The chunks authenticate the id they were sealed under; this catches a sealing bug.
+    key = keys.get(sealed[1 : 1 + KEY_ID_BYTES])
     if not hmac.compare_digest(blob_id(key, plaintext), bid):
-        raise Tampered(what)
+        raise Tampered(f"The picture {bid[:12]}")
     return plaintext
