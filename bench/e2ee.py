@@ -81,7 +81,7 @@ def main() -> None:
         unlock.append((time.perf_counter() - start) * 1000)
         unlock_cpu.append((time.process_time() - start_cpu) * 1000)
 
-    keys = ItemsKeys([items], items.key_id)
+    keys = ItemsKeys([items])
     payload = _message_payload()
     ctx = RecordContext("message", str(uuid.uuid4()))
     sealed = seal_record(items, ctx, payload)

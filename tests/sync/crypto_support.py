@@ -29,7 +29,7 @@ def items_key() -> ItemsKey:
 
 def keys() -> ItemsKeys:
     key = items_key()
-    return ItemsKeys([key], key.key_id)
+    return ItemsKeys([key])
 
 
 def flip(data: bytes, bit: int) -> bytes:

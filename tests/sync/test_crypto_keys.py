@@ -104,7 +104,7 @@ def test_an_empty_or_short_new_passphrase_is_refused() -> None:
 
 def test_keys_never_show_in_repr() -> None:
     key = items_key()
-    for shown in (repr(key), repr(root()), repr(ItemsKeys([key], key.key_id))):
+    for shown in (repr(key), repr(root()), repr(ItemsKeys([key]))):
         assert key.key.hex() not in shown and repr(key.key) not in shown
         assert root().key.hex() not in shown and repr(root().key) not in shown
 
@@ -154,7 +154,7 @@ def test_a_wrapped_key_of_an_unknown_format_or_length_is_refused() -> None:
 
 def test_a_passphrase_change_rewraps_and_old_records_still_open() -> None:
     """Only the wrapping changes: what was sealed before opens with the unwrapped key."""
-    keys = ItemsKeys([items_key()], items_key().key_id)
+    keys = ItemsKeys([items_key()])
     ctx = RecordContext("message", "e4b02264-de64-465f-811f-e29692d356f6")
     sealed = seal_record(keys.current, ctx, b'{"text": "hello"}')
     wrapped = [wrap_items_key(root(), k) for k in keys]
@@ -162,14 +162,14 @@ def test_a_passphrase_change_rewraps_and_old_records_still_open() -> None:
     rewrapped = rewrap_items_keys(root(), new_root, wrapped)
     with pytest.raises(WrongPassphrase):
         unwrap_items_key(root(), rewrapped[0])
-    reopened = ItemsKeys([unwrap_items_key(new_root, w) for w in rewrapped], keys.current.key_id)
+    reopened = ItemsKeys([unwrap_items_key(new_root, w) for w in rewrapped])
     assert open_record(reopened, ctx, sealed) == b'{"text": "hello"}'
     with pytest.raises(WrongPassphrase):  # the old passphrase cannot re-wrap someone's keys
         rewrap_items_keys(root("not it at all"), new_root, wrapped)
 
 
 def test_rotation_seals_with_the_new_key_and_still_opens_the_old_records() -> None:
-    keys = ItemsKeys([items_key()], items_key().key_id)
+    keys = ItemsKeys([items_key()])
     ctx = RecordContext("conversation", "c4b241ed-5754-4db5-a971-53d2a2a9af53")
     old = seal_record(keys.current, ctx, b"old")
     rotated = keys.rotate()
@@ -191,5 +191,23 @@ def test_rotation_seals_with_the_new_key_and_still_opens_the_old_records() -> No
 def test_an_items_key_has_the_documented_sizes() -> None:
     with pytest.raises(ValueError):
         ItemsKey(key_id=b"\x00" * 15, key=b"\x00" * 32)
-    with pytest.raises(ValueError):
-        ItemsKeys([items_key()], b"\x00" * 16)
+    with pytest.raises(ValueError, match="at least one"):
+        ItemsKeys([])
+    with pytest.raises(ValueError, match="generation 0"):
+        ItemsKeys([items_key(), ItemsKey.generate()])
+
+
+def test_the_newest_generation_seals_and_the_server_cannot_promote_an_old_key() -> None:
+    """Which key seals is decided by the authenticated generation, not by the key record's
+    order or a pointer the server could move back to a key the user rotated away from."""
+    rotated = ItemsKeys([items_key()]).rotate().rotate()
+    wrapped = [wrap_items_key(root(), k) for k in rotated]
+    assert [unwrap_items_key(root(), w).generation for w in wrapped] == [0, 1, 2]
+    for order in (wrapped, wrapped[::-1]):
+        unwrapped = ItemsKeys(unwrap_items_key(root(), w) for w in order)
+        assert unwrapped.current == rotated.current
+        assert unwrapped.current.generation == 2
+    oldest = wrapped[0]
+    promoted = oldest[:17] + (7).to_bytes(4, "big") + oldest[21:]  # generation 0 -> 7
+    with pytest.raises(WrongPassphrase):
+        unwrap_items_key(root(), promoted)

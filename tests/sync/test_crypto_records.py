@@ -111,8 +111,8 @@ def test_a_changed_version_byte_is_refused_as_unknown_or_tampered() -> None:
 
 
 def test_a_header_naming_another_held_key_is_refused() -> None:
-    other = ItemsKey.generate()
-    both = ItemsKeys([items_key(), other], items_key().key_id)
+    other = ItemsKey.generate(generation=1)
+    both = ItemsKeys([items_key(), other])
     ctx = RecordContext("message", MSG_A)
     sealed = seal_record(items_key(), ctx, b"{}")
     with pytest.raises(Tampered):
