@@ -60,9 +60,12 @@ backend instances
     # WebSockets live long: send a new one where the fewest are open.
     balance leastconn
     # /healthz answers 503 while an instance drains (SIGTERM) or misses a dependency: it gets
-    # no new connections, and those it had are closed so the devices reconnect elsewhere.
+    # no new connections. Its open ones are left alone: a draining instance closes them itself,
+    # and closing every session of an instance that is only slow to answer (a reconnect storm)
+    # would push its devices onto the others and spread the overload.
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter {check_interval_ms} fall 2 rise 2 on-marked-down shutdown-sessions
+    timeout check 5s
+    default-server inter {check_interval_ms} fall 2 rise 2
 {servers}
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import socket
@@ -307,3 +308,27 @@ def test_metrics_are_for_loopback_or_the_token_holder(tmp_path: Path) -> None:
         assert http_request("GET", srv.url + "/metrics", token="wrong")[0] == 401
         status, text = http_request("GET", srv.url + "/metrics", token="m3tr1cs")
         assert status == 200 and "snapask_connections" in text
+
+
+def test_healthz_answers_while_every_reader_is_busy(srv: RunningServer) -> None:
+    # A burst of reads (thousands of devices reconnecting) must not make a healthy instance
+    # fail its health check and leave the balancer: the ping has a thread of its own.
+    release, holding = threading.Event(), threading.Semaphore(0)
+
+    def hold() -> None:
+        holding.release()
+        release.wait(10)
+
+    async def busy() -> None:
+        await asyncio.gather(*(srv.server.run_read(hold) for _ in range(8)))
+
+    blocked = threading.Thread(target=srv.call, args=(busy,))
+    blocked.start()
+    try:
+        for _ in range(4):  # every reader thread is taken (four; four more reads queue)
+            assert holding.acquire(timeout=30)
+        status, body = http_request("GET", srv.url + "/healthz")
+        assert (status, body["database"]) == (200, "ok"), body
+    finally:
+        release.set()
+        blocked.join(30)
