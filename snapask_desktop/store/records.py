@@ -12,6 +12,7 @@ Role = Literal["user", "model"]
 Status = Literal["final", "cancelled", "error", "pending"]
 RecordType = Literal["conversation", "message", "screenshot"]
 
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
     """Conversation metadata as the app shows it (its sync stamps stay in the store: read them
