@@ -44,10 +44,6 @@ def conversation(row: ConversationRow | Any) -> Conversation:
         created_at=row.created_at,
         updated_at=row.updated_at,
         last_activity_at=row.last_activity >> COUNTER_BITS,
-        vv=dict(row.vv),
-        hlc=row.hlc,
-        field_hlc={name: list(stamp) for name, stamp in row.field_hlc.items()},
-        device=row.device,
     )
 
 

@@ -12,13 +12,11 @@ Role = Literal["user", "model"]
 Status = Literal["final", "cancelled", "error", "pending"]
 RecordType = Literal["conversation", "message", "screenshot"]
 
-# field name -> [hlc, device_id] of the last write of that field
-FieldStamps = dict[str, list[Any]]
-
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """Conversation metadata as stored (the synced record plus local last activity)."""
+    """Conversation metadata as the app shows it (its sync stamps stay in the store: read them
+    as a `ConversationState` through `convert.state`)."""
 
     id: str
     title: str
@@ -28,10 +26,6 @@ class Conversation:
     created_at: int
     updated_at: int
     last_activity_at: int
-    vv: dict[str, int]
-    hlc: int
-    field_hlc: FieldStamps
-    device: str = ""  # the writer of the newest write this state includes
 
 
 @dataclass(frozen=True, slots=True)

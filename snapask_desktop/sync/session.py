@@ -51,3 +51,67 @@ def retry_delay_ms(attempt: int, jitter: float, *, floor_ms: int = 0) -> int:
 def clock_skew_delay_ms(attempt: int, jitter: float) -> int:
     """Backoff after a ``clock_skew`` rejection: as ``retry_delay_ms`` but at least 60 s."""
     return retry_delay_ms(attempt, jitter, floor_ms=CLOCK_SKEW_RETRY_MS)
+
+
+APPLIED_EVERY_MS = 1000  # "applied" at most about once a second while busy
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What a device's sync engine remembers across frames and reconnects: the cursor, when
+    ``applied`` was last sent, how long clock-skewed ops are held, and the reconnect backoff.
+
+    Pure: the caller passes the time and the jitter, so every rule is tested without a clock.
+    """
+
+    cursor: int = 0
+    applied_sent: int = 0  # the cursor last acknowledged with ``applied``
+    applied_at_ms: int = 0
+    held_until_ms: int = 0  # 0: no op is held for clock skew
+    attempt: int = 0  # failed connections since the last one that worked
+
+    def start(self, cursor: int) -> None:
+        """A new session begins from the stored cursor."""
+        self.cursor = cursor
+
+    def server_lost_data(self) -> None:
+        """The server's head is below the cursor: pull and acknowledge everything again."""
+        self.cursor = 0
+        self.applied_sent = 0
+
+    def applied_due(self, now_ms: int, *, force: bool) -> bool:
+        """Whether an ``applied`` for the cursor should go now (if the outbox allows it)."""
+        if self.cursor <= self.applied_sent:
+            return False
+        return force or now_ms - self.applied_at_ms >= APPLIED_EVERY_MS
+
+    def applied_sent_now(self, now_ms: int) -> None:
+        """``applied(cursor)`` went out."""
+        self.applied_sent, self.applied_at_ms = self.cursor, now_ms
+
+    def hold(self, now_ms: int, jitter: float) -> bool:
+        """Ops were refused for clock skew: hold them for a while; True if newly held."""
+        if self.held_until_ms:
+            return False
+        self.held_until_ms = now_ms + clock_skew_delay_ms(0, jitter)
+        return True
+
+    def release_due(self, now_ms: int) -> bool:
+        """True (once) when held ops may be sent again."""
+        if self.held_until_ms and now_ms >= self.held_until_ms:
+            self.held_until_ms = 0
+            return True
+        return False
+
+    def retry_delay(self, jitter: float, *, worked: bool) -> int:
+        """The wait before the next connection after a failure; `worked`: the failed connection
+        had been up to date, so the backoff starts over."""
+        if worked:
+            self.attempt = 0
+        delay = retry_delay_ms(self.attempt, jitter)
+        self.attempt += 1
+        return delay
+
+    def waiting_for_user(self) -> None:
+        """Syncing stopped until the user acts: the next failure starts the backoff over."""
+        self.attempt = 0

@@ -34,6 +34,7 @@ from typing import Any
 from snapask_desktop.store import Store, convert
 from tests.store.crash_writer import MESSAGES_PER_CONVERSATION, message_text
 from tests.store.helpers import rows
+from tests.store.sync_fixtures import store_states
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 5
@@ -78,10 +79,11 @@ def ops_by_record(db_path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
 def check_conversations(store: Store, ops: dict[tuple[str, str], list[dict[str, Any]]]) -> int:
     """Checks 2, 3 (conversations and messages) and 5; returns how many messages were seen."""
     seen = 0
+    states = store_states(store)
     for summary in store.list_conversations(limit=1000, include_archived=True):
         detail = store.get_conversation(summary.id)
         conversation = detail.conversation
-        assert ops[("conversation", conversation.id)][-1] == (convert.state(conversation).to_wire())
+        assert ops[("conversation", conversation.id)][-1] == states[conversation.id].to_wire()
         names = [NAME.match(m.text) for m in detail.messages]
         assert all(names), [m.text for m in detail.messages]
         numbers = [(int(n[1]), int(n[2]), int(n[3])) for n in names if n]

@@ -89,3 +89,26 @@ def test_a_busy_store_fails_the_write_plainly(tmp_path: Path) -> None:
     lite.mark_synced(path, 6)
     with Store.open(tmp_path) as store:
         assert store.last_synced_at() == 6
+
+
+V3_FILE = Path(__file__).resolve().parents[1] / "data" / "snapask-v3.db"
+
+
+def test_an_older_releases_pending_rows_stay_readable_after_the_upgrade(tmp_path: Path) -> None:
+    """A v3 file (written before issue 9) holds queued ops and a "pending" message: once the
+    store has upgraded it, both read paths see the same queue and the message reads as it is."""
+    shutil.copyfile(V3_FILE, tmp_path / DB_FILENAME)
+    path = tmp_path / DB_FILENAME
+    with pytest.raises(lite.PeekUnavailable):
+        lite.outbox_count(path)  # an old schema: the full store first
+    with Store.open(tmp_path) as store:
+        queued = store.outbox_pending(limit=100)
+        assert lite.outbox_count(path) == store.outbox_count() == len(queued) == 9
+        assert lite.device_id(path) == store.device_id
+        pending = [
+            message
+            for row in store.list_conversations(include_archived=True)
+            for message in store.get_conversation(row.id).messages
+            if message.status == "pending"
+        ]
+        assert [message.text for message in pending] == ["still typing"]

@@ -10,7 +10,9 @@ import pytest
 
 from snapask_desktop.store import NotFound, Store, StoreError
 from snapask_desktop.sync.clock import Stamp, vv_compare
+from snapask_desktop.sync.records import FieldStamp
 from tests.store.helpers import outbox_payloads, png_bytes, rows
+from tests.store.sync_fixtures import state_of
 
 CONVERSATION_KEYS = {
     "type", "id", "title", "pinned", "archived", "deleted", "created_at", "updated_at",
@@ -29,6 +31,7 @@ def test_payloads_have_exactly_the_agreed_shape(store: Store) -> None:
     message = store.add_message(
         conversation.id, "user", "q", screenshot_sha256=shot.sha256, model=None
     )
+    stamped = state_of(store, conversation.id).hlc
     [conv_payload] = outbox_payloads(store.path, "conversation")
     [message_payload] = outbox_payloads(store.path, "message")
     [shot_payload] = outbox_payloads(store.path, "screenshot")
@@ -45,10 +48,9 @@ def test_payloads_have_exactly_the_agreed_shape(store: Store) -> None:
         "created_at": conversation.created_at,
         "updated_at": conversation.updated_at,
         "vv": {store.device_id: 1},
-        "hlc": conversation.hlc,
+        "hlc": stamped,
         "field_hlc": {
-            name: [conversation.hlc, store.device_id]
-            for name in ("title", "pinned", "archived", "deleted")
+            name: [stamped, store.device_id] for name in ("title", "pinned", "archived", "deleted")
         },
         "device": store.device_id,
     }
@@ -76,22 +78,24 @@ def test_payloads_have_exactly_the_agreed_shape(store: Store) -> None:
 
 
 def test_edit_bumps_vv_hlc_and_only_the_changed_field_stamps(store: Store) -> None:
-    created = store.create_conversation("t")
-    renamed = store.update_conversation(created.id, title="t2", pinned=False)  # pinned unchanged
+    made = store.create_conversation("t")
+    created = state_of(store, made.id)
+    edited = store.update_conversation(made.id, title="t2", pinned=False)  # pinned unchanged
+    renamed = state_of(store, made.id)
     assert renamed.vv == {store.device_id: 2}
     assert vv_compare(renamed.vv, created.vv).value == "after"
     assert renamed.hlc > created.hlc
-    assert renamed.field_hlc["title"] == [renamed.hlc, store.device_id]
+    assert renamed.field_hlc["title"] == FieldStamp(renamed.hlc, store.device_id)
     for untouched in ("pinned", "archived", "deleted"):
         assert renamed.field_hlc[untouched] == created.field_hlc[untouched]
-    assert renamed.updated_at >= created.updated_at
-    store.delete_conversation(created.id)
+    assert edited.updated_at == renamed.updated_at >= created.updated_at
+    store.delete_conversation(made.id)
     [tombstone] = rows(store.path, "SELECT vv, hlc, field_hlc FROM conversation")
     deleted_payload = outbox_payloads(store.path, "conversation")[-1]
     assert deleted_payload["deleted"] is True
     assert deleted_payload["vv"] == {store.device_id: 3}
     assert deleted_payload["field_hlc"]["deleted"] == [deleted_payload["hlc"], store.device_id]
-    assert deleted_payload["field_hlc"]["title"] == renamed.field_hlc["title"]
+    assert deleted_payload["field_hlc"]["title"] == renamed.field_hlc["title"].to_wire()
     assert tombstone["hlc"] == deleted_payload["hlc"] > renamed.hlc
 
 
@@ -109,7 +113,7 @@ def test_every_op_payload_matches_the_record_it_describes(store: Store) -> None:
     stored = outbox_payloads(store.path, "conversation")
     assert [p["vv"][store.device_id] for p in stored] == [3]  # the newest state replaced older
     assert stored[-1]["title"] == latest.title and stored[-1]["pinned"] is True
-    assert stored[-1]["hlc"] == latest.hlc
+    assert stored[-1]["hlc"] == state_of(store, latest.id).hlc
 
 
 @pytest.fixture
@@ -187,15 +191,16 @@ def test_clock_is_seeded_from_the_database_after_restart(data_dir: Path) -> None
     with Store.open(data_dir) as store:
         conversation = store.create_conversation("t")
         store.add_message(conversation.id, "user", "first")
+        stamped = state_of(store, conversation.id).hlc
     # As if sync had stored changes stamped by a clock minutes ahead of ours.
-    wall = Stamp.unpack(conversation.hlc).wall_ms
+    wall = Stamp.unpack(stamped).wall_ms
     ahead = Stamp(wall + 600_000, 7).pack()
     further = Stamp(wall + 900_000, 0).pack()
     _set_hlc(data_dir / "snapask.db", "conversation", ahead)
     with Store.open(data_dir) as store:
         assert store.clock.last == ahead
-        edited = store.update_conversation(conversation.id, title="after restart")
-    assert edited.hlc > ahead
+        store.update_conversation(conversation.id, title="after restart")
+        assert state_of(store, conversation.id).hlc > ahead
     _set_hlc(data_dir / "snapask.db", "message", further)
     with Store.open(data_dir) as store:
         assert store.clock.last == further
@@ -219,4 +224,4 @@ def test_newer_conversation_state_replaces_older_pending_ops(store: Store) -> No
     ]
     newest = store.outbox_pending(limit=100)[-1].payload
     assert newest["title"] == "title 19" and newest["pinned"] is True
-    assert newest["vv"] == store.get_conversation(conversation.id).conversation.vv
+    assert newest["vv"] == state_of(store, conversation.id).vv

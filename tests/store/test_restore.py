@@ -9,7 +9,9 @@ import pytest
 
 from snapask_desktop.store import NotFound, Store, StoreError
 from snapask_desktop.sync.clock import vv_compare
+from snapask_desktop.sync.records import FieldStamp
 from tests.store.helpers import outbox_payloads, rows
+from tests.store.sync_fixtures import state_of
 
 
 def test_restore_brings_a_deleted_conversation_back_everywhere(store: Store) -> None:
@@ -28,16 +30,19 @@ def test_restore_brings_a_deleted_conversation_back_everywhere(store: Store) -> 
 
 
 def test_restore_is_a_new_edit_with_hlc_vv_stamp_and_outbox_op(store: Store) -> None:
-    created = store.create_conversation("t")
-    store.delete_conversation(created.id)
+    made = store.create_conversation("t")
+    created = state_of(store, made.id)
+    store.delete_conversation(made.id)
     deleted = outbox_payloads(store.path, "conversation")[-1]
 
-    restored = store.restore_conversation(created.id)
+    shown = store.restore_conversation(made.id)
+    restored = state_of(store, made.id)
 
+    assert not shown.deleted and shown.updated_at == restored.updated_at
     assert restored.vv == {store.device_id: 3}
     assert vv_compare(restored.vv, deleted["vv"]).value == "after"
     assert restored.hlc > deleted["hlc"]
-    assert restored.field_hlc["deleted"] == [restored.hlc, store.device_id]
+    assert restored.field_hlc["deleted"] == FieldStamp(restored.hlc, store.device_id)
     # Only the deleted field is stamped anew; the others keep their creation stamps.
     for untouched in ("title", "pinned", "archived"):
         assert restored.field_hlc[untouched] == created.field_hlc[untouched]

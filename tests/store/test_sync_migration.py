@@ -77,9 +77,9 @@ def test_a_v3_file_is_upgraded_in_place_and_keeps_everything(v3_copy: Path, data
         assert store.sync_cursor() == 24
         # local edits after the upgrade carry the writer in their payload
         trace = next(c for c in conversations.values() if c["pinned"])
-        edited = store.update_conversation(str(trace["id"]), title="KeyError, solved")
+        store.update_conversation(str(trace["id"]), title="KeyError, solved")
         op = store.outbox_pending(limit=100)[-1]
-        assert op.payload["device"] == store.device_id == edited.device
+        assert op.payload["device"] == store.device_id == state_of(store, str(trace["id"])).device
         assert [h.summary.id for h in store.search("solved")] == [trace["id"]]
     assert rows(v3_copy, "SELECT version_num FROM alembic_version") == [
         {"version_num": HEAD_REVISION}
@@ -116,4 +116,4 @@ def test_downgrading_0004_keeps_messages_that_have_their_conversation(
     with Store.open(data_dir) as reopened:
         [hit] = reopened.search("downgrade")
         assert hit.summary.id == conversation.id
-        assert reopened.get_conversation(conversation.id).conversation.device == reopened.device_id
+        assert state_of(reopened, conversation.id).device == reopened.device_id

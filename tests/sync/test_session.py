@@ -10,6 +10,8 @@ from snapask_desktop.sync.limits import CLOCK_SKEW_RETRY_MS, RETRY_BASE_MS, RETR
 from snapask_desktop.sync.protocol import Change, Changes
 from snapask_desktop.sync.ratelimit import TokenBucket
 from snapask_desktop.sync.session import (
+    APPLIED_EVERY_MS,
+    SessionState,
     Verdict,
     clock_skew_delay_ms,
     plan_changes,
@@ -140,3 +142,53 @@ def test_bucket_arguments_are_checked() -> None:
         TokenBucket(now_ms=0, rate=0)
     with pytest.raises(ValueError):
         TokenBucket(now_ms=0, burst=0)
+
+
+# ---------------------------------------------------------------------- session state
+
+
+def test_applied_goes_for_a_new_cursor_at_most_once_a_second_unless_forced() -> None:
+    state = SessionState()
+    state.start(10)
+    assert state.applied_due(5_000, force=False)  # never sent: due at once
+    state.applied_sent_now(5_000)
+    assert not state.applied_due(5_001, force=True)  # nothing new to acknowledge
+    state.cursor = 12
+    assert not state.applied_due(5_000 + APPLIED_EVERY_MS - 1, force=False)
+    assert state.applied_due(5_000 + APPLIED_EVERY_MS - 1, force=True)
+    assert state.applied_due(5_000 + APPLIED_EVERY_MS, force=False)
+    state.applied_sent_now(6_000)
+    assert (state.applied_sent, state.applied_at_ms) == (12, 6_000)
+
+
+def test_a_server_that_lost_data_is_pulled_and_acknowledged_from_the_start() -> None:
+    state = SessionState()
+    state.start(40)
+    state.applied_sent_now(1)
+    state.server_lost_data()
+    assert (state.cursor, state.applied_sent) == (0, 0)
+    state.cursor = 3
+    assert state.applied_due(2, force=True)
+
+
+def test_clock_skewed_ops_are_held_once_and_released_once_after_the_delay() -> None:
+    state = SessionState()
+    assert not state.release_due(0)
+    assert state.hold(1_000, 0.0)
+    until = state.held_until_ms
+    assert until == 1_000 + clock_skew_delay_ms(0, 0.0) >= 1_000 + CLOCK_SKEW_RETRY_MS
+    assert not state.hold(2_000, 0.9)  # already held: the first delay stands
+    assert state.held_until_ms == until
+    assert not state.release_due(until - 1)
+    assert state.release_due(until)
+    assert not state.release_due(until + 1) and state.held_until_ms == 0
+
+
+def test_backoff_grows_per_failure_and_starts_over_after_a_connection_that_worked() -> None:
+    state = SessionState()
+    delays = [state.retry_delay(0.0, worked=False) for _ in range(3)]
+    assert delays == [retry_delay_ms(n, 0.0) for n in range(3)] and delays[0] < delays[2]
+    assert state.retry_delay(0.0, worked=True) == retry_delay_ms(0, 0.0)
+    assert state.attempt == 1
+    state.waiting_for_user()
+    assert state.retry_delay(0.5, worked=False) == retry_delay_ms(0, 0.5)

@@ -35,7 +35,13 @@ from snapask_desktop.sync.protocol import (
     ServerFrame,
     Welcome,
 )
-from snapask_desktop.sync.session import Verdict, clock_skew_delay_ms, plan_changes, retry_delay_ms
+from snapask_desktop.sync.session import (
+    APPLIED_EVERY_MS,
+    SessionState,
+    Verdict,
+    clock_skew_delay_ms,
+    plan_changes,
+)
 
 if TYPE_CHECKING:
     from snapask_desktop.store import Store
@@ -44,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0  # how often an idle connection looks for changes written by another process
-APPLIED_EVERY_MS = 1000  # "applied" at most about once a second while busy
 INLINE_CHANGES = 10  # frames this small are applied on the loop thread (see _apply_frame)
 
 
@@ -97,10 +102,7 @@ class SyncEngine:
         self._wake = asyncio.Event()
         self._conn: Connection | None = None
         self._limits: Limits = DEFAULT_LIMITS
-        self._cursor = 0
-        self._applied_sent = 0
-        self._applied_at_ms = 0
-        self._held_until_ms = 0
+        self._state = SessionState()
         self.status = SyncStatus()
 
     # ----------------------------------------------------------------- entry points
@@ -126,7 +128,6 @@ class SyncEngine:
                 self._store.remove_change_listener(local_change)
 
     async def _run_sessions(self) -> None:
-        attempt = 0
         while True:
             try:
                 await self._live_session()
@@ -135,13 +136,12 @@ class SyncEngine:
                 if stop is not None:
                     await self._report(SyncState.PROBLEM, stop)
                     await self._sleep(None)  # until "sync now" or new settings
-                    attempt = 0
+                    self._state.waiting_for_user()
                     continue
                 log.info("sync: %s", error)
-                if self.status.state is SyncState.UP_TO_DATE:
-                    attempt = 0  # a connection that worked and dropped starts the backoff over
-                delay = retry_delay_ms(attempt, self._jitter())
-                attempt += 1
+                # A connection that worked and dropped starts the backoff over.
+                worked = self.status.state is SyncState.UP_TO_DATE
+                delay = self._state.retry_delay(self._jitter(), worked=worked)
                 await self._report(SyncState.OFFLINE, _offline_text(error), retry_in_ms=delay)
                 await self._sleep(delay)
             except ClockBehind as skew:
@@ -151,8 +151,7 @@ class SyncEngine:
             except Exception as error:  # e.g. the store locked by another program too long
                 # Sync must never die quietly: say what happened and try again later.
                 log.exception("sync failed")
-                delay = retry_delay_ms(attempt, self._jitter())
-                attempt += 1
+                delay = self._state.retry_delay(self._jitter(), worked=False)
                 text = f"Sync stopped on an error and will try again: {error}"
                 await self._report(SyncState.PROBLEM, text[:300], retry_in_ms=delay)
                 await self._sleep(delay)
@@ -167,7 +166,7 @@ class SyncEngine:
             result.pushed += await self._push(outgoing, result)
             result.pulled += await self._pull_all(conn, outgoing, result)
             await self._flush_applied(conn, outgoing, force=True)
-            result.cursor = self._cursor
+            result.cursor = self._state.cursor
             await self._up_to_date(outgoing)
         finally:
             self._conn = None
@@ -229,10 +228,11 @@ class SyncEngine:
 
     async def _hello(self, conn: Connection) -> Welcome:
         # Both read on a worker: the app's store may still be closed, and reading it is I/O.
-        self._cursor, device_id = await asyncio.to_thread(self._session_start)
+        cursor, device_id = await asyncio.to_thread(self._session_start)
+        self._state.start(cursor)
         client = f"snapask-desktop/{__version__}"
         try:
-            welcome = await conn.request(Hello(device_id, self._cursor, client=client))
+            welcome = await conn.request(Hello(device_id, cursor, client=client))
         except ServerError as error:
             stop = _needs_user(error)
             raise NeedsUser(stop) if stop else error from None
@@ -245,13 +245,12 @@ class SyncEngine:
                 "This computer's clock differs from the sync server's by more than "
                 f"{_minutes(drift_ms)}; set the clock right or changes may be refused."
             )
-        if welcome.head < self._cursor:
+        if welcome.head < cursor:
             # The server lost data (restored from an old backup): start over and resend all.
             count = await asyncio.to_thread(self._store.reset_sync_after_server_loss)
             log.warning("sync: server head %s < cursor %s; resent %s ops", welcome.head,
-                        self._cursor, count)  # fmt: skip
-            self._cursor = 0
-            self._applied_sent = 0
+                        cursor, count)  # fmt: skip
+            self._state.server_lost_data()
         return welcome
 
     def _session_start(self) -> tuple[int, str]:
@@ -273,9 +272,8 @@ class SyncEngine:
         for frame in frames:
             if await self._apply_frame(conn, outgoing, frame, PassResult()):
                 await self._pull_all(conn, outgoing, PassResult())
-        if self._held_until_ms and wall_clock_ms() >= self._held_until_ms:
+        if self._state.release_due(wall_clock_ms()):
             outgoing.held.clear()
-            self._held_until_ms = 0
         # Straight to the outbox: a count first would cost a thread hop on every local edit.
         sent = await self._push(outgoing, PassResult())
         await self._flush_applied(conn, outgoing, force=not frames)
@@ -284,11 +282,11 @@ class SyncEngine:
     async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
         limit = self._limits.max_page_changes
         pulled = 0
-        reply = await conn.request(Pull(self._cursor, limit))
+        reply = await conn.request(Pull(self._state.cursor, limit))
         while True:
             assert isinstance(reply, Changes)
             ahead: asyncio.Future[ServerFrame] | None = None
-            if reply.has_more and reply.since <= self._cursor < reply.cursor:
+            if reply.has_more and reply.since <= self._state.cursor < reply.cursor:
                 # Ask for the next page before applying this one: its transfer and parsing
                 # overlap the store's write (an initial sync is mostly these two).
                 ahead = asyncio.ensure_future(conn.request(Pull(reply.cursor, limit)))
@@ -301,17 +299,17 @@ class SyncEngine:
             if not more:
                 _drop(ahead)
                 return pulled
-            if ahead is not None and self._cursor == reply.cursor:
+            if ahead is not None and self._state.cursor == reply.cursor:
                 reply = await ahead
             else:
                 _drop(ahead)
-                reply = await conn.request(Pull(self._cursor, limit))
+                reply = await conn.request(Pull(self._state.cursor, limit))
 
     async def _apply_frame(
         self, conn: Connection, outgoing: Outgoing, frame: Changes, result: PassResult
     ) -> bool:
         """Apply one frame by the cursor rule; True if a pull should follow."""
-        plan = plan_changes(self._cursor, frame)
+        plan = plan_changes(self._state.cursor, frame)
         if plan.verdict is Verdict.STALE:
             return False
         if plan.verdict is Verdict.GAP:
@@ -325,7 +323,7 @@ class SyncEngine:
             report = await asyncio.to_thread(
                 self._store.apply_changes, plan.apply, plan.new_cursor, max_drift_ms=drift_ms
             )
-        self._cursor = report.cursor
+        self._state.cursor = report.cursor
         self._events.applied(report)
         if report.wrote_ops:
             await self._push(outgoing, result)
@@ -339,16 +337,14 @@ class SyncEngine:
         return plan.pull_next
 
     async def _flush_applied(self, conn: Connection, outgoing: Outgoing, *, force: bool) -> None:
-        if self._cursor <= self._applied_sent:
-            return
         now = wall_clock_ms()
-        if not force and now - self._applied_at_ms < APPLIED_EVERY_MS:
+        if not self._state.applied_due(now, force=force):
             return
         # "applied" also promises every op written before it was pushed and acknowledged.
         if await asyncio.to_thread(self._store.outbox_count) > len(outgoing.held):
             return
-        await conn.send(Applied(self._cursor))
-        self._applied_sent, self._applied_at_ms = self._cursor, now
+        await conn.send(Applied(self._state.cursor))
+        self._state.applied_sent_now(now)
 
     async def _up_to_date(self, outgoing: Outgoing, *, activity: bool = True) -> None:
         """Report "up to date" once the outbox is empty: on reaching that state, and after
@@ -376,8 +372,7 @@ class SyncEngine:
         return outcome.sent
 
     def _after_push(self, outcome: PushOutcome) -> None:
-        if outcome.clock_ahead and not self._held_until_ms:
-            self._held_until_ms = wall_clock_ms() + clock_skew_delay_ms(0, self._jitter())
+        if outcome.clock_ahead and self._state.hold(wall_clock_ms(), self._jitter()):
             self._events.notice(_CLOCK_AHEAD)
         for code, message in outcome.rejected:
             self._events.notice(f"A change could not be synced ({code}): {message}")
@@ -388,7 +383,7 @@ class SyncEngine:
         if "pending" not in fields:
             fields["pending"] = await asyncio.to_thread(self._store.outbox_count)
         fields.setdefault("retry_in_ms", None)
-        self.status = self.status.with_(state=state, message=message, cursor=self._cursor,
+        self.status = self.status.with_(state=state, message=message, cursor=self._state.cursor,
                                         **fields)  # fmt: skip
         self._events.status(self.status)
 
