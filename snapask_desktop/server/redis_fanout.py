@@ -85,7 +85,8 @@ class RedisFanout:
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()  # the set of subscribed users changed
         self._connected = asyncio.Event()
-        self._subscribed: set[int] = set()
+        self._subscribed: set[int] = set()  # users whose channel we asked for (and not dropped)
+        self._confirmed: set[int] = set()  # users whose subscription Redis confirmed
         self._ready: dict[int, asyncio.Event] = {}  # set once Redis confirmed the subscription
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()  # (channel, message)
         self._publisher: asyncio.Task[None] | None = None
@@ -111,7 +112,11 @@ class RedisFanout:
         users = self._local[user_id]
         users.add(subscriber)
         if len(users) == 1:
-            self._ready[user_id] = asyncio.Event()
+            ready = self._ready[user_id] = asyncio.Event()
+            # The user's last connection here may have left a moment ago and the channel was
+            # never dropped: the subscription still holds, and no new confirmation will come.
+            if user_id in self._subscribed and user_id in self._confirmed:
+                ready.set()
             self._changed.set()
 
     def unsubscribe(self, user_id: int, subscriber: Subscriber) -> None:
@@ -210,7 +215,7 @@ class RedisFanout:
         )
         self._pubsub = self._client.pubsub()
         await self._pubsub.subscribe(NOTICE_CHANNEL)  # also makes the connection at once
-        self._subscribed = set()
+        self._subscribed, self._confirmed = set(), set()
         await self._sync_subscriptions()
         was = self.healthy
         self.healthy = True
@@ -226,11 +231,11 @@ class RedisFanout:
         self._changed.clear()
         wanted = set(self._local)
         new, gone = wanted - self._subscribed, self._subscribed - wanted
+        self._subscribed = wanted  # before the awaits: subscribe() may run meanwhile
         if new:
             await self._pubsub.subscribe(*(channel(u) for u in new))
         if gone:
             await self._pubsub.unsubscribe(*(channel(u) for u in gone))
-        self._subscribed = wanted
 
     async def _read(self) -> None:
         assert self._pubsub is not None
@@ -253,8 +258,8 @@ class RedisFanout:
             last_heard = loop.time()
             kind = message.get("type")
             user = str(message.get("channel")).removeprefix(CHANNEL_PREFIX)
-            if kind == "subscribe" and user.isdigit() and int(user) in self._ready:
-                self._ready[int(user)].set()
+            if kind in ("subscribe", "unsubscribe") and user.isdigit():
+                self._confirmed_change(int(user), subscribed=kind == "subscribe")
             if kind != "message":
                 continue
             decoded = decode_message(str(message["data"]))
@@ -266,6 +271,15 @@ class RedisFanout:
             elif user.isdigit():
                 # Latency is measured from here: the publisher's clock is another process's.
                 self._deliver(int(user), decoded[1], time.perf_counter())
+
+    def _confirmed_change(self, user_id: int, *, subscribed: bool) -> None:
+        if not subscribed:
+            self._confirmed.discard(user_id)
+            return
+        self._confirmed.add(user_id)
+        ready = self._ready.get(user_id)
+        if ready is not None:
+            ready.set()
 
     async def _close(self) -> None:
         pubsub, client = self._pubsub, self._client

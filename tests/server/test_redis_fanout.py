@@ -90,6 +90,36 @@ def test_a_frame_reaches_the_other_instance_once_and_local_ones_at_once() -> Non
         _run(redis, body)
 
 
+def test_a_user_back_at_once_is_ready_at_once_and_gets_frames() -> None:
+    # The last connection of a user leaves and a new one comes (a reconnect) before the read
+    # loop dropped the channel: no new confirmation will come, so the subscription that still
+    # holds makes it ready — the device's welcome used to wait the whole second.
+    async def body(a: RedisFanout, b: RedisFanout, _resyncs: list[str]) -> None:
+        old, new = Inbox(), Inbox()
+        b.subscribe(7, old)
+        await b.ready(7, timeout_s=10)
+        b.unsubscribe(7, old)
+        b.subscribe(7, new)
+        waited = await asyncio.wait_for(_ready_within(b, 7), 0.9)
+        assert waited
+        await asyncio.sleep(0.3)  # nothing was dropped: the channel still delivers
+        await a.publish(7, "frame-1", time.perf_counter())
+        await _until(lambda: new.frames == ["frame-1"])
+        # Gone for good, then back: a fresh subscription, confirmed again.
+        b.unsubscribe(7, new)
+        await asyncio.sleep(0.5)
+        b.subscribe(7, old)
+        assert await asyncio.wait_for(_ready_within(b, 7), 5)
+
+    with redis_server() as redis:
+        _run(redis, body)
+
+
+async def _ready_within(fanout: RedisFanout, user_id: int) -> bool:
+    await fanout.ready(user_id, timeout_s=30)
+    return True
+
+
 def test_after_a_redis_restart_the_subscription_is_remade_and_the_log_reread() -> None:
     with redis_server() as redis:
 
