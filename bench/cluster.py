@@ -11,9 +11,10 @@ HAProxy in front) and prints one JSON line:
   instances (one pusher and one listener per user; each op fans out to the listener).
 - ``failover``: 3 instances holding ``--devices`` connections (light clients that act as the
   app does: hello with their cursor, pull until up to date, then live); the instance holding
-  the most is SIGKILLed while pushers keep pushing; for every device it held, the time from
-  the kill until it is connected again through the balancer and has every change its user's
-  devices had acknowledged; and how many acknowledged changes a device never got.
+  the most is SIGKILLed while one device of each user keeps pushing (a change every
+  ``--push-every`` s); for every device it held, the time from the kill until it is connected
+  again through the balancer and has every change its user's devices had acknowledged; and
+  how many acknowledged changes a device never got.
 
     .venv/bin/python bench/cluster.py [--only latency|ops|failover] [--instances 3]
                                       [--devices 3000] [--seconds 10]
@@ -168,6 +169,7 @@ class LightDevice:
         self.live = asyncio.Event()
         self.lost_at: float | None = None
         self.noticed_at: float | None = None  # when the loss was seen
+        self.steps: list[float] = []
         self.recovered_s: float | None = None  # lost -> connected and up to date again
         self.stopping = False
         self._n = 0
@@ -192,15 +194,19 @@ class LightDevice:
 
     async def _session(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
+        self.steps = [time.perf_counter()]  # started, connected, welcomed, pulled
         async with connect(self.url, additional_headers=headers, open_timeout=30,
                            ping_interval=None, compression=None, max_size=None) as ws:  # fmt: skip
             hello = {"type": "hello", "id": "h", "protocol": 1, "device_id": self.device_id,
                      "cursor": self.cursor}  # fmt: skip
+            self.steps.append(time.perf_counter())
             await ws.send(json.dumps(hello))
             welcome = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if welcome.get("type") != "welcome":
                 raise OSError(f"refused: {welcome}")
+            self.steps.append(time.perf_counter())
             await self._pull_all(ws)
+            self.steps.append(time.perf_counter())
             self.live.set()
             if self.lost_at is not None and self.recovered_s is None:
                 self.recovered_s = time.perf_counter() - self.lost_at
@@ -241,9 +247,9 @@ class LightDevice:
 
 
 async def _push_loop(
-    url: str, device_id: str, token: str, acked: set[str], stop: asyncio.Event
+    url: str, device_id: str, token: str, acked: set[str], stop: asyncio.Event, every_s: float
 ) -> None:
-    """One device of a user pushing a message every 100 ms, reconnecting as the app would."""
+    """One device of a user pushing a message every ``every_s``, reconnecting as the app would."""
     conversation, n = str(uuid.uuid4()), 0
     headers = {"Authorization": f"Bearer {token}"}
     while not stop.is_set():
@@ -273,13 +279,13 @@ async def _push_loop(
                             break
                     if reply.get("type") == "ack":
                         acked.add(op_id)  # only what the server acknowledged counts
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(every_s)
         except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake):
             await asyncio.sleep(retry_delay_ms(0, random.random()) / 1000)
 
 
 async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], users: int,
-                        per_user: int) -> dict[str, Any]:  # fmt: skip
+                        per_user: int, push_every_s: float) -> dict[str, Any]:  # fmt: skip
     url = ws_url(cluster)
     # The first device of each user pushes; the others listen (and are measured).
     listeners = [LightDevice(u, d, t, url) for i, (u, d, t) in enumerate(devices) if i % per_user]
@@ -294,7 +300,10 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
     connect_s = time.perf_counter() - started
     acked: dict[int, set[str]] = {u: set() for u in range(users)}
     stop = asyncio.Event()
-    pushers = [asyncio.create_task(_push_loop(url, d, t, acked[u], stop)) for u, d, t in pushing]
+    pushers = [
+        asyncio.create_task(_push_loop(url, d, t, acked[u], stop, push_every_s))
+        for u, d, t in pushing
+    ]
     await asyncio.sleep(2)
     held = connections(cluster)
     victim = max(held, key=lambda name: held[name])
@@ -323,6 +332,17 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
     await asyncio.gather(*tasks, return_exceptions=True)
     recovered = [d.recovered_s for d in affected if d.recovered_s is not None]
     noticed = [d.noticed_at - killed_at for d in affected if d.noticed_at is not None]
+    back = [d for d in affected if d.recovered_s is not None and len(d.steps) == 4]
+    steps = (
+        {
+            name: round(
+                percentile([d.steps[i] - (d.steps[i - 1] if i else killed_at) for d in back], 50), 2
+            )
+            for i, name in enumerate(("retry_at", "connect", "welcome", "pull"))
+        }
+        if back
+        else {}
+    )
     return {
         "devices_count": len(listeners) + len(pushing),
         "connect_all_s": round(connect_s, 1),
@@ -331,6 +351,7 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         "not_live_at_kill_count": len(listeners) - len(live),
         "reconnected_count": len(recovered),
         "not_reconnected_count": len(affected) - len(recovered),
+        "recovery_steps_p50_s": json.dumps(steps),
         "noticed_p50_s": round(percentile(noticed, 50), 2) if noticed else -1,
         "caught_up_p50_s": round(percentile(recovered, 50), 2) if recovered else -1,
         "caught_up_p99_s": round(percentile(recovered, 99), 2) if recovered else -1,
@@ -341,13 +362,14 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
     }
 
 
-def bench_failover(root: Path, devices_count: int) -> dict[str, Any]:
+def bench_failover(root: Path, devices_count: int, push_every_s: float) -> dict[str, Any]:
     per_user = 20
     users = -(-devices_count // per_user)
     with running_cluster(root, 3) as cluster:
         devices = server_load.provision(cluster.state.database_url, users, per_user)
         devices = devices[:devices_count]
-        return asyncio.run(_failover_run(cluster, devices, users, per_user))
+        figures = asyncio.run(_failover_run(cluster, devices, users, per_user, push_every_s))
+        return {"push_every_s": push_every_s, **figures}
 
 
 def main() -> None:
@@ -359,6 +381,9 @@ def main() -> None:
     parser.add_argument("--pushers", type=int, default=40, help="ops: pushing devices")
     parser.add_argument("--seconds", type=float, default=10.0, help="ops: push time per run")
     parser.add_argument("--devices", type=int, default=3000, help="failover: devices held")
+    parser.add_argument(
+        "--push-every", type=float, default=1.0, help="failover: seconds between a user's pushes"
+    )
     args = parser.parse_args()
     raise_open_files_limit()
     with tempfile.TemporaryDirectory(prefix="snapask-cluster-bench-") as tmp:
@@ -370,7 +395,10 @@ def main() -> None:
             figures = bench_ops(root / "ops", args.instances, args.pushers, args.seconds)
             emit("cluster_ops", seconds_s=args.seconds, **figures)
         if args.only in (None, "failover"):
-            emit("cluster_failover", **bench_failover(root / "failover", args.devices))
+            emit(
+                "cluster_failover",
+                **bench_failover(root / "failover", args.devices, args.push_every),
+            )
 
 
 if __name__ == "__main__":
