@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from snapask_desktop.ai.types import AIError, AskRequest, ImageInput, Turn
-from snapask_desktop.store.errors import StoreError
+from snapask_desktop.store.errors import StoreError, user_reason
 from snapask_desktop.store.records import ConversationDetail, Message
 
 # The client and stream modules bring asyncio, httpx, Pillow and tenacity, and the store module
@@ -57,7 +57,7 @@ class AnswerResult:
         """Why the answer was not saved, fit to show (empty when nothing went wrong there)."""
         if self.save_error is None:
             return ""
-        reason = str(self.save_error).strip().rstrip(".") or type(self.save_error).__name__
+        reason = user_reason(self.save_error).rstrip(".") or type(self.save_error).__name__
         return f"The answer could not be saved: {reason}."
 
 

@@ -305,7 +305,7 @@ def test_an_answer_the_store_refuses_stays_on_screen_with_retry(
     assert seen.of("answer_finished") == [("unsaved", "half of it")]
     status = controller.status
     assert status.kind == "error" and status.action == "retry"
-    assert status.message.startswith("The answer could not be saved: no conversation")
+    assert status.message == "The answer could not be saved: the conversation was deleted."
     assert controller.conversation_id == cid
 
 

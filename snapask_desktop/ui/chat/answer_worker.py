@@ -25,7 +25,7 @@ from snapask_desktop.ai.types import AIError
 from snapask_desktop.answer_queue import AnswerQueue, Ask, Backoff, QueueCallbacks, QueuedQuestion
 from snapask_desktop.chat import Answer, ChatService
 from snapask_desktop.credentials import CredentialError
-from snapask_desktop.store.errors import StoreError
+from snapask_desktop.store.errors import NotFound, StoreError, user_reason
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui.chat.status import retry_text
 from snapask_desktop.ui.workers import sentence
@@ -61,6 +61,7 @@ class AnswerOutcome:
     question_saved: bool = True
     from_cache: bool = False
     answer_saved: bool = True  # False: the answer (in `text`) arrived but could not be saved
+    gone: bool = False  # the conversation was deleted (in History, by the CLI, elsewhere)
 
     @property
     def reason(self) -> str:
@@ -164,9 +165,13 @@ class AnswerWorker(QRunnable):
             try:
                 message = self._save_question()
             except StoreError as error:
-                problem = f"Your question could not be saved: {error}"
+                problem = f"Your question could not be saved: {user_reason(error)}"
                 return AnswerOutcome(
-                    conversation_id, "error", problem=sentence(problem), question_saved=False
+                    conversation_id,
+                    "error",
+                    problem=sentence(problem),
+                    question_saved=False,
+                    gone=isinstance(error, NotFound) and conversation_id is not None,
                 )
             self._question_saved = True
             conversation_id = message.conversation_id
@@ -186,7 +191,10 @@ class AnswerWorker(QRunnable):
         except AIError as error:  # the client could not be made (e.g. an unknown provider)
             return AnswerOutcome(conversation_id, "error", error=error)
         except (StoreError, CredentialError, ValueError) as error:
-            return AnswerOutcome(conversation_id, "error", problem=sentence(str(error)))
+            gone = isinstance(error, NotFound)
+            return AnswerOutcome(
+                conversation_id, "error", problem=sentence(user_reason(error)), gone=gone
+            )
         return self._stream(conversation_id, answer)
 
     def _save_question(self) -> Message:

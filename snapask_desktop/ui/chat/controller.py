@@ -183,6 +183,7 @@ class ChatController(QObject):
         self._unsaved_shown = False  # an answer the store refused is on screen (Retry)
         self._missing_sha: str | None = None  # the shown picture, not downloaded yet
         self._conflicts: tuple[ConflictRecord, ...] = ()
+        self._gone = False  # the shown conversation was deleted (Restore brings it back)
 
     def _connect_answers(self) -> None:
         a = self._answer_signals
@@ -381,6 +382,9 @@ class ChatController(QObject):
         question = text.strip()
         if not question or self.answering_here or not self._ready:
             return False
+        if self._gone:  # it would fail to save: say why, the text stays in the box
+            self._set_status(status.GONE_ELSEWHERE)
+            return False
         if self._cid is None and self._picture_state == "pending":
             self._held_question = question
             self.question_added.emit(question)
@@ -399,6 +403,9 @@ class ChatController(QObject):
         """Ask again after a failure (or send a waiting question now)."""
         if self.answering_here or not self._ready:
             return False
+        if self._gone:
+            self.restore()
+            return True
         if self._cid is not None and self._queue.kick(self._cid):
             self._kicked = self._cid  # its outcome is told in so many words
             self._set_status(status.TRYING_NOW)
@@ -523,6 +530,13 @@ class ChatController(QObject):
             if unsaved_question is not None:  # asked in a conversation no longer shown
                 self.question_restored.emit(unsaved_question)
             return
+        if outcome.gone:  # deleted meanwhile: the question goes back to the box, Restore offered
+            self._gone = True
+            if unsaved_question is not None:
+                self.question_restored.emit(unsaved_question)
+            self.answer_finished.emit("error", "")
+            self._set_status(status.GONE_ELSEWHERE)
+            return
         if unsaved_question is not None:
             self._unsaved_question = unsaved_question  # Retry saves it again
         if not outcome.answer_saved:  # the text stays on screen; Retry asks (and saves) again
@@ -640,6 +654,30 @@ class ChatController(QObject):
         ):
             self.reload()
 
+    def changed_elsewhere(self, conversation_id: str) -> None:
+        """Another window or process renamed, deleted or restored a conversation: follow it
+        if it is the one shown."""
+        if conversation_id == self._cid:
+            self.reload()
+
+    def restore(self) -> None:
+        """Bring back the shown conversation after it was deleted (in History, elsewhere)."""
+        cid = self._cid
+        if cid is None or not self._gone:
+            return
+        store = self._chat.store
+
+        def done(_token: int, _result: object) -> None:
+            self.conversation_changed.emit(cid)
+            if cid == self._cid:
+                self.reload()
+
+        def failed(reason: str) -> None:
+            if cid == self._cid:
+                self._set_status(status.did_not_work(reason))
+
+        self._run_task(lambda: store.restore_conversation(cid), done, failed)
+
     def reload(self) -> None:
         """Re-read the shown conversation (title, messages, conflicts, picture) in a worker;
         what the user typed, a streaming answer and an unsaved one stay as they are."""
@@ -710,6 +748,7 @@ class ChatController(QObject):
         if token != self._refresh_task or not self._ready:
             return
         if loaded is None:
+            self._gone = True
             self._set_status(status.GONE_ELSEWHERE)
             if self._conflicts:
                 self._conflicts = ()
@@ -718,6 +757,7 @@ class ChatController(QObject):
         detail = loaded.detail
         if detail.conversation.id != self._cid:
             return
+        self._gone = False  # restored (here, in History or on another device)
         title = detail.conversation.title or NEW_CHAT_TITLE
         if title != self._title:
             self._title = title

@@ -14,7 +14,7 @@ from snapask_desktop.ai import errors
 from snapask_desktop.ai.types import AIError, ErrorKind
 
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
-StatusAction = Literal["", "retry", "send_now"]
+StatusAction = Literal["", "retry", "send_now", "restore"]
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
 SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
 
@@ -25,14 +25,15 @@ class ChatStatus:
 
     kind: StatusKind = "idle"
     message: str = ""
-    action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
+    # "retry": Retry; "send_now": try the waiting question now; "restore": undo a delete
+    action: StatusAction = ""
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
     # The Settings page holding the fix ("api_key", "general" for the model); "" = none.
     settings_page: str = ""
 
 
-DELETED_ELSEWHERE = "This conversation was deleted on another device."
+DELETED_ELSEWHERE = "This conversation was deleted. Restore brings it back."
 NO_ANSWER_YET = "This question has no answer yet."
 
 IDLE = ChatStatus()
@@ -47,7 +48,8 @@ ANSWERING = ChatStatus("answering", "Answering…")
 STOPPED = ChatStatus("idle", "Stopped.")
 NOT_SENT = ChatStatus("error", "Not sent. Retry sends it.", "retry")
 UNANSWERED = ChatStatus("error", NO_ANSWER_YET, "retry")
-GONE_ELSEWHERE = ChatStatus("error", DELETED_ELSEWHERE)
+# Deleted in History, by the CLI or on another device while shown here.
+GONE_ELSEWHERE = ChatStatus("error", DELETED_ELSEWHERE, "restore")
 DELETED_HERE = ChatStatus("idle", "The conversation was deleted.")
 # Status lines a synced change may have made untrue (re-checked after a re-read).
 _SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})

@@ -56,6 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from snapask_desktop.store.errors import user_reason
 from snapask_desktop.store.records import Conversation
 from snapask_desktop.store.repository import Store
 from snapask_desktop.ui import style
@@ -71,7 +72,7 @@ from snapask_desktop.ui.history.model import (
     format_activity,
 )
 from snapask_desktop.ui.history.thumbnails import ThumbnailLoader
-from snapask_desktop.ui.workers import BackgroundCalls
+from snapask_desktop.ui.workers import BackgroundCalls, sentence
 
 SEARCH_DELAY_MS = 180
 UNDO_SECONDS = 8.0
@@ -436,6 +437,9 @@ class HistoryWindow(QWidget):
     """All conversations with search; emits `open_requested(conversation_id)`."""
 
     open_requested = Signal(str)
+    # A conversation was renamed, pinned, archived, deleted or restored here: an open chat
+    # window follows it.
+    conversation_edited = Signal(str)
 
     def __init__(
         self,
@@ -793,6 +797,7 @@ class HistoryWindow(QWidget):
     def _applied(self, conversation: Conversation) -> None:
         current = self.current_id()
         self.model.apply(conversation)
+        self.conversation_edited.emit(conversation.id)
         if current and not self.select(current):
             self._select_near(self.view.currentIndex().row())
 
@@ -808,7 +813,8 @@ class HistoryWindow(QWidget):
         self.undo_bar.add(conversation_id, row.title)
         self.calls.call(
             lambda: self._store.delete_conversation(conversation_id),
-            on_error=self._write_failed,
+            lambda _result: self.conversation_edited.emit(conversation_id),
+            self._write_failed,
         )
 
     def _select_near(self, number: int) -> None:
@@ -823,13 +829,15 @@ class HistoryWindow(QWidget):
 
         def done(restored: list[Conversation]) -> None:
             self.refresh()
+            for conversation in restored:
+                self.conversation_edited.emit(conversation.id)
             if restored:
                 self.select(restored[-1].id)
 
         self.calls.call(work, done, self._write_failed)
 
     def _write_failed(self, error: Exception) -> None:
-        self._show_error(f"The change was not saved: {error}")
+        self._show_error(sentence(f"The change was not saved: {user_reason(error)}"))
         self.refresh()
 
     @Slot(str)
