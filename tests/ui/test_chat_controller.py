@@ -465,3 +465,48 @@ def test_open_by_an_unknown_ambiguous_or_bad_prefix_says_why(controller, service
         assert controller.status.message.startswith("The conversation could not be opened.")
         assert reason in controller.status.message
         assert controller.conversation_id is None and not controller.loading
+
+
+# --- quick actions show their name, not their prompt (issue 11, item 9) ----------------------
+
+
+def test_a_quick_action_shows_its_name_and_titles_the_chat_from_its_answer(
+    controller, services, gemini, qtbot
+) -> None:
+    seen = Seen(controller)
+    extract = next(a for a in quick_actions(services.settings) if a.label == "Extract text")
+    gemini.script(fg.Reply(chunks=("## Invoice 2041\n\n", "Total: 12.00 EUR")))
+    controller.new_from_picture(png_bytes(64, 48, seed=5))
+    assert controller.send(extract.prompt)
+    waits.until(qtbot, lambda: controller.title == "Extract text: Invoice 2041")
+    cid = controller.conversation_id
+    assert seen.of("question_added") == [("Extract text",)]  # the bubble: the action's name
+    titles = [t for (t,) in seen.of("title_changed") if t != "New chat"]
+    assert titles == ["Extract text", "Extract text: Invoice 2041"]  # never the prompt's words
+    assert services.store.get_conversation(cid).conversation.title == "Extract text: Invoice 2041"
+    assert stored(services, cid)[0] == ("user", "final", extract.prompt)  # what the AI was asked
+    assert sent_texts(gemini)[0] == ("user", extract.prompt)
+
+    with waits.signal(qtbot, controller.transcript_loaded) as loaded:
+        controller.open_conversation(cid)  # reopened: still the name in the bubble
+    assert [m.text for m in loaded.args[0] if m.role == "user"] == ["Extract text"]
+
+
+def test_a_renamed_action_conversation_keeps_the_users_title(
+    controller, services, gemini, qtbot
+) -> None:
+    explain = next(a for a in quick_actions(services.settings) if a.label == "Explain")
+    gemini.script(fg.Reply(chunks=("A traceback from pip",)))
+
+    def rename(title: str) -> None:  # the user renames it the moment it is saved
+        if title == "Explain":
+            services.store.update_conversation(controller.conversation_id, title="Mine")
+
+    controller.title_changed.connect(rename)
+    controller.new_from_picture(png_bytes(64, 48, seed=6))
+    assert controller.send(explain.prompt)
+    waits.until(qtbot, lambda: bool(stored_final(services, controller.conversation_id)))
+    cid = controller.conversation_id
+    waits.until(qtbot, lambda: idle(controller))
+    waits.delivered(lambda: controller._pool.waitForDone(waits.DEADLINE_MS))
+    assert services.store.get_conversation(cid).conversation.title == "Mine"

@@ -47,6 +47,7 @@ class AnswerJob:
     question: str | None = None
     image: bytes | None = None
     use_cache: bool = True
+    title: str | None = None  # a new conversation's title (a quick action's name)
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class AnswerWorker(QRunnable):
         job = self._run_state.job
         assert job.question is not None
         if job.conversation_id is None:
-            return self._chat.start_conversation(job.question, job.image)
+            return self._chat.start_conversation(job.question, job.image, title=job.title)
         return self._chat.add_question(job.conversation_id, job.question)
 
     def _stream(self, conversation_id: str, answer: Answer) -> AnswerOutcome:

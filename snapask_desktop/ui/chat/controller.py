@@ -22,6 +22,7 @@ What the status line says is chosen from `status.py`; what is read from the stor
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable
@@ -53,6 +54,7 @@ from snapask_desktop.ui.chat.reads import (
     reread_conversation,
 )
 from snapask_desktop.ui.chat.status import ChatStatus
+from snapask_desktop.ui.chat.titles import action_title
 from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
@@ -281,6 +283,22 @@ class ChatController(QObject):
         """The chips to show: built-in actions, then the user's templates."""
         return quick_actions(self._settings)
 
+    def shown_text(self, question: str) -> str:
+        """A question as its bubble shows it: a quick action's name, not its hidden prompt."""
+        return self._action_labels().get(question, question)
+
+    def _action_labels(self) -> dict[str, str]:
+        return {action.prompt: action.label for action in quick_actions(self._settings)}
+
+    def _shown_messages(self, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        labels = self._action_labels()
+        return tuple(
+            dataclasses.replace(m, text=labels[m.text])
+            if m.role == "user" and m.text in labels
+            else m
+            for m in messages
+        )
+
     # --- which conversation ----------------------------------------------------------------
     def new_conversation(self) -> None:
         """An empty chat without a picture."""
@@ -387,7 +405,7 @@ class ChatController(QObject):
             return False
         if self._cid is None and self._picture_state == "pending":
             self._held_question = question
-            self.question_added.emit(question)
+            self.question_added.emit(self.shown_text(question))
             self.answer_started.emit()
             self._set_status(status.PREPARING_PICTURE)
             self._update_answering()
@@ -395,7 +413,7 @@ class ChatController(QObject):
         if self._cid is not None and not self._queue.withdraw(self._cid):
             return False  # the queue is sending this conversation right now
         self._unsaved_question = None
-        self.question_added.emit(question)
+        self.question_added.emit(self.shown_text(question))
         self._start(question=question)
         return True
 
@@ -463,12 +481,14 @@ class ChatController(QObject):
         self, conversation_id: str | None, question: str | None, png: bytes | None
     ) -> AnswerJob:
         settings = self._settings
+        label = self._action_labels().get(question or "") if conversation_id is None else None
         return AnswerJob(
             provider=settings.provider,
             model=settings.model_for(settings.provider),
             conversation_id=conversation_id,
             question=question,
             image=png,
+            title=label,
         )
 
     def _launch(self, job: AnswerJob, view: int | None = None) -> None:
@@ -495,7 +515,7 @@ class ChatController(QObject):
             return
         if self._cid is None:
             self._cid = message.conversation_id
-            self._title = make_title(message.text)
+            self._title = self._action_labels().get(message.text) or make_title(message.text)
             self.title_changed.emit(self._title)
 
     def _chunk(self, run_id: int, text: str) -> None:
@@ -525,6 +545,9 @@ class ChatController(QObject):
         )
         if outcome.status != "error" and outcome.conversation_id is not None:
             self.conversation_changed.emit(outcome.conversation_id)
+        job = running.run.job
+        if outcome.status == "final" and job.title and outcome.conversation_id is not None:
+            self._retitle(outcome.conversation_id, job.title, outcome.text)
         unsaved_question = question if not outcome.question_saved else None
         if view != self._view:
             if unsaved_question is not None:  # asked in a conversation no longer shown
@@ -554,6 +577,30 @@ class ChatController(QObject):
         else:
             self._set_status(self._failure_status(outcome.error, outcome.reason))
 
+    def _retitle(self, cid: str, label: str, answer: str) -> None:
+        """A quick action's conversation, titled by the action's name so far, takes a few
+        words of its first answer (unless it was renamed meanwhile)."""
+        title = action_title(label, answer)
+        if title == label:
+            return
+        store = self._chat.store
+
+        def work() -> bool:
+            if store.get_conversation(cid).conversation.title != label:
+                return False  # the user (or another device) named it already
+            store.update_conversation(cid, title=title)
+            return True
+
+        def done(_token: int, changed: object) -> None:
+            if not changed:
+                return
+            self.conversation_changed.emit(cid)
+            if cid == self._cid:
+                self._title = title
+                self.title_changed.emit(title)
+
+        self._run_task(work, done, lambda _reason: None)  # the name stays: nothing lost
+
     def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
         if token != self._load_task:
             return
@@ -562,7 +609,7 @@ class ChatController(QObject):
         self._ready = True
         self._title = detail.conversation.title or NEW_CHAT_TITLE
         self.title_changed.emit(self._title)
-        self.transcript_loaded.emit(detail.messages)
+        self.transcript_loaded.emit(self._shown_messages(detail.messages))
         picture = loaded.picture
         self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
         self._device_id = loaded.device_id or self._device_id
@@ -766,7 +813,7 @@ class ChatController(QObject):
             self._conflicts = loaded.conflicts
             self.conflicts_changed.emit(loaded.conflicts)
         if self._can_refresh_transcript():
-            self.transcript_refreshed.emit(detail.messages)
+            self.transcript_refreshed.emit(self._shown_messages(detail.messages))
             if status.stale_after_sync(self._status):
                 self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
         else:

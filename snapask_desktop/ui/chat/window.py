@@ -386,7 +386,8 @@ class ChatWindow(QWidget):
             self.thumbnail.setToolTip("Show the picture full size (Space)")
 
     def _question_added(self, text: str) -> None:
-        self.prompt.remember(text)
+        if text not in {action.label for action in self.controller.quick_actions()}:
+            self.prompt.remember(text)  # Up recalls what was typed, not a chip's name
         self.transcript.add_question(text)
 
     def _answer_started(self) -> None:
