@@ -76,6 +76,11 @@ class QuickAction:
     prompt: str
     builtin: bool
 
+    @property
+    def needs_picture(self) -> bool:
+        """The built-in prompts all ask about "this image": without one they make no sense."""
+        return self.builtin
+
 
 @dataclass
 class _Running:
@@ -231,6 +236,11 @@ class ChatController(QObject):
     def picture_state(self) -> PictureState:
         """Whether the shown conversation has a picture, and whether its PNG is ready."""
         return self._picture_state
+
+    @property
+    def has_picture(self) -> bool:
+        """Whether the shown conversation has a picture (here, coming, or to download)."""
+        return self._picture_state in ("pending", "ready", "missing", "downloading")
 
     @property
     def picture_id(self) -> int | None:
@@ -402,6 +412,10 @@ class ChatController(QObject):
             return False
         if self._gone:  # it would fail to save: say why, the text stays in the box
             self._set_status(status.GONE_ELSEWHERE)
+            return False
+        action = next((a for a in self.quick_actions() if a.prompt == question), None)
+        if action is not None and action.needs_picture and not self.has_picture:
+            self._set_status(status.needs_picture(action.label))
             return False
         if self._cid is None and self._picture_state == "pending":
             self._held_question = question

@@ -85,6 +85,11 @@ def picture_failed(reason: str, *, question_held: bool) -> ChatStatus:
     return ChatStatus("error", reason)
 
 
+def needs_picture(action: str) -> ChatStatus:
+    """A picture-only quick action in a chat without a picture."""
+    return ChatStatus("error", f"{action} works on a picture: capture part of the screen first.")
+
+
 def could_not_open(reason: str) -> ChatStatus:
     """Reading a saved conversation failed."""
     return ChatStatus("error", f"The conversation could not be opened. {reason}")

@@ -110,6 +110,13 @@ class FlowLayout(QLayout):
         return y + line_height - rect.y()
 
 
+PICTURE_HINT = "Ask anything about the picture, or pick a quick action below."
+NO_PICTURE_HINT = (
+    "Ask anything. To ask about something on your screen, capture it from the tray menu or "
+    "with the capture hotkey."
+)
+
+
 class PromptEdit(QPlainTextEdit):
     """The prompt box: Enter sends, Shift+Enter breaks the line, Up/Down walk earlier prompts."""
 
@@ -306,7 +313,7 @@ class Transcript(QScrollArea):
         self._layout = QVBoxLayout(body)
         self._layout.setContentsMargins(10, 8, 10, 8)
         self._layout.setSpacing(10)
-        self.hint = QLabel("Ask anything about the picture, or pick a quick action below.")
+        self.hint = QLabel(PICTURE_HINT)
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         style.set_role(self.hint, "muted")
