@@ -115,7 +115,22 @@ def test_stop_during_a_stall_keeps_the_partial_answer(window, services, gemini, 
     assert bubble.status == "cancelled" and bubble.note.text() == "Stopped"
     assert bubble.text() == "half of it"
     assert saved(services, window)[-1] == ("model", "cancelled", "half of it")
-    assert window.status_row.label.text() == "Stopped."
+    # One "Stopped" (on the answer), and a visible way to answer again.
+    row = window.status_row
+    assert "Stopped" not in row.label.text()
+    assert row.button.isVisibleTo(window) and row.button.text() == "Regenerate"
+
+    qtbot.keyClick(window.prompt, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    waits.until(qtbot, lambda: settled(window) and answers(window)[-1].status == "final")
+    # The new answer takes the stopped one's place, on screen and when reopened.
+    assert [a.status for a in answers(window)] == ["final"]
+    assert len(window.transcript.bubbles()) == 2
+    assert [m[1] for m in saved(services, window)] == ["final", "cancelled", "final"]
+    cid = window.controller.conversation_id
+    window.controller.open_conversation(cid)
+    waits.until(qtbot, lambda: not window.controller.loading)
+    waits.until(qtbot, lambda: len(window.transcript.bubbles()) == 2)
+    assert [a.status for a in window.transcript.answers()] == ["final"]
 
 
 def test_retry_after_an_error(window, services, gemini, qtbot) -> None:

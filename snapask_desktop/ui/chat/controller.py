@@ -123,6 +123,7 @@ class ChatController(QObject):
     answer_chunk = Signal(str)
     answer_finished = Signal(str, str)  # status (final/cancelled/error/unsaved), the whole text
     question_restored = Signal(str)  # a question that was not saved: back into the prompt box
+    answer_discarded = Signal()  # Regenerate: the stopped answer's bubble goes
     status_changed = Signal(object)  # ChatStatus
     actions_changed = Signal()  # the quick actions changed (settings)
     transcript_refreshed = Signal(object)  # tuple[Message, ...]: changed by another device
@@ -301,13 +302,18 @@ class ChatController(QObject):
         return {action.prompt: action.label for action in quick_actions(self._settings)}
 
     def _shown_messages(self, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        """Messages as the window shows them: quick actions by name; a stopped answer that
+        was regenerated is left out (it stays in the store, which only grows)."""
         labels = self._action_labels()
-        return tuple(
-            dataclasses.replace(m, text=labels[m.text])
-            if m.role == "user" and m.text in labels
-            else m
-            for m in messages
-        )
+        shown: list[Message] = []
+        for n, m in enumerate(messages):
+            following = messages[n + 1] if n + 1 < len(messages) else None
+            if m.status == "cancelled" and following is not None and following.role == m.role:
+                continue
+            if m.role == "user" and m.text in labels:
+                m = dataclasses.replace(m, text=labels[m.text])
+            shown.append(m)
+        return tuple(shown)
 
     # --- which conversation ----------------------------------------------------------------
     def new_conversation(self) -> None:
@@ -448,6 +454,8 @@ class ChatController(QObject):
             return True
         if self._cid is None:
             return False
+        if self._status.action == "regenerate":  # the new answer replaces the stopped one
+            self.answer_discarded.emit()
         self._start(question=None)
         return True
 

@@ -14,7 +14,7 @@ from snapask_desktop.ai import errors
 from snapask_desktop.ai.types import AIError, ErrorKind
 
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
-StatusAction = Literal["", "retry", "send_now", "restore"]
+StatusAction = Literal["", "retry", "send_now", "restore", "regenerate"]
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
 SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
 
@@ -25,7 +25,8 @@ class ChatStatus:
 
     kind: StatusKind = "idle"
     message: str = ""
-    # "retry": Retry; "send_now": try the waiting question now; "restore": undo a delete
+    # "retry": Retry; "send_now": try the waiting question now; "restore": undo a delete;
+    # "regenerate": answer again in place of a stopped answer
     action: StatusAction = ""
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
@@ -45,7 +46,8 @@ SENDING = ChatStatus("sending", "Sending…")
 SENDING_WAITING = ChatStatus("sending", "Sending your waiting question…")
 TRYING_NOW = ChatStatus("sending", "Trying to send your question now…")
 ANSWERING = ChatStatus("answering", "Answering…")
-STOPPED = ChatStatus("idle", "Stopped.")
+# The stopped answer's bubble says "Stopped"; the line only offers to answer again.
+STOPPED = ChatStatus("idle", "", "regenerate")
 NOT_SENT = ChatStatus("error", "Not sent. Retry sends it.", "retry")
 UNANSWERED = ChatStatus("error", NO_ANSWER_YET, "retry")
 # Deleted in History, by the CLI or on another device while shown here.

@@ -566,7 +566,7 @@ class StatusRow(QWidget):
     """The status line: what is happening and, on failure, Retry / Send now; a waiting
     question's reason and a countdown to its next try."""
 
-    action = Signal(str)  # "retry" | "send_now" | "restore"
+    action = Signal(str)  # "retry" | "send_now" | "restore" | "regenerate"
     settings_requested = Signal(str)  # the page that holds the fix
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -617,6 +617,7 @@ class StatusRow(QWidget):
             "retry": ("Retry", "Ask again (Ctrl+R)"),
             "send_now": ("Send now", "Try to send the waiting question now (Ctrl+R)"),
             "restore": ("Restore", "Bring the deleted conversation back (Ctrl+R)"),
+            "regenerate": ("Regenerate", "Answer again in place of the stopped answer (Ctrl+R)"),
         }
         text, tip = labels.get(status.action, ("", ""))
         self.button.setText(text)

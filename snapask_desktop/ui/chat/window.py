@@ -219,6 +219,7 @@ class ChatWindow(QWidget):
         self.banner.dismiss_requested.connect(self.controller.dismiss_conflict)
         c.question_added.connect(self._question_added)
         c.question_restored.connect(self.prompt.restore)
+        c.answer_discarded.connect(self._discard_stopped_answer)
         c.answer_started.connect(self._answer_started)
         c.answer_chunk.connect(self._answer_chunk)
         c.answer_finished.connect(self._answer_finished)
@@ -399,6 +400,11 @@ class ChatWindow(QWidget):
     def _answer_started(self) -> None:
         self._answer = self.transcript.add_answer()
         self._update_controls()
+
+    def _discard_stopped_answer(self) -> None:
+        answers = self.transcript.answers()
+        if answers and answers[-1].status == "cancelled":
+            self.transcript.remove(answers[-1])
 
     def _answer_chunk(self, text: str) -> None:
         if self._answer is None:
