@@ -139,6 +139,10 @@ class ChatService:
         sha = self._keep_picture(image) if image is not None else None
         return self.store.add_message(conversation_id, "user", question, screenshot_sha256=sha)
 
+    def allow_trial(self, provider: str) -> None:
+        """The user asked to try now: a provider resting after failures is asked once anyway."""
+        self._client_for(provider).breaker.allow_trial()
+
     def answer(
         self,
         conversation_id: str,

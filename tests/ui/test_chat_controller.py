@@ -510,3 +510,35 @@ def test_a_renamed_action_conversation_keeps_the_users_title(
     waits.until(qtbot, lambda: idle(controller))
     waits.delivered(lambda: controller._pool.waitForDone(waits.DEADLINE_MS))
     assert services.store.get_conversation(cid).conversation.title == "Mine"
+
+
+# --- the waiting queue: one countdown, Send now tries at once (issue 11, item 7) -------------
+
+
+def test_send_now_asks_a_resting_provider_at_once_and_says_how_it_went(
+    controller, services, gemini, qtbot
+) -> None:
+    gemini.script(*[fg.overloaded()] * 5)  # five failures in a row: the provider is rested
+    controller.new_conversation()
+    assert controller.send("are you up?")
+    waits.until(qtbot, lambda: "rest" in controller.status.detail)
+    status = controller.status
+    assert status.kind == "waiting" and status.action == "send_now"
+    assert status.next_try_s is not None and status.next_try_s > 5  # the rest, not the backoff
+    assert "try again" not in status.detail.lower()  # the row's countdown is the only one
+    tried = len(gemini.generate_requests())
+    assert tried == 5
+
+    assert controller.retry()  # Send now
+    waits.until(qtbot, lambda: idle(controller) or controller.status.message.startswith("Tried"))
+    assert len(gemini.generate_requests()) == tried + 1  # it really asked
+    assert stored_final(services, controller.conversation_id) == ["You asked: are you up?."]
+
+
+def test_a_providers_own_retry_advice_is_not_a_second_countdown() -> None:
+    from snapask_desktop.ui.chat import status
+
+    line = status.waiting("Gemini's quota is used up; try again in 30 s.", 29.0)
+    assert line.detail == "Gemini's quota is used up." and line.next_try_s == 29.0
+    line = status.waiting("Gemini had a problem (HTTP 503). Try again in a moment.", 4.0)
+    assert line.detail == "Gemini had a problem (HTTP 503)."

@@ -163,6 +163,8 @@ class ChatController(QObject):
         self._queue_sending = False
         self._waiting = 0
         self._kicked: str | None = None  # the waiting conversation Send now just tried
+        # Conversations Send now asked for: tried even if the provider is resting (queue thread).
+        self._trial_for: set[str] = set()
         self._blob_fetcher: Callable[[str], None] | None = None
         self._device_id = ""
         self._reset_fields()
@@ -444,10 +446,13 @@ class ChatController(QObject):
         if self._gone:
             self.restore()
             return True
+        if self._cid is not None:
+            self._trial_for.add(self._cid)  # before the kick wakes the queue's thread
         if self._cid is not None and self._queue.kick(self._cid):
             self._kicked = self._cid  # its outcome is told in so many words
             self._set_status(status.TRYING_NOW)
             return True
+        self._trial_for.discard(self._cid or "")  # not waiting: nothing to try
         if self._unsaved_question is not None:
             question, self._unsaved_question = self._unsaved_question, None
             self._start(question=question)
@@ -522,6 +527,9 @@ class ChatController(QObject):
     def _ask_queued(self, conversation_id: str) -> Answer:  # runs on the queue's thread
         settings = self._settings  # one read: the dataclass is immutable
         provider = settings.provider
+        if conversation_id in self._trial_for:
+            self._trial_for.discard(conversation_id)
+            self._chat.allow_trial(provider)
         return self._chat.answer(
             conversation_id, provider=provider, model=settings.model_for(provider)
         )

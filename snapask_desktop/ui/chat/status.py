@@ -7,6 +7,7 @@ and tests read the wording without a window.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,12 +108,31 @@ def did_not_work(reason: str) -> ChatStatus:
     return ChatStatus("error", f"That did not work. {reason}")
 
 
+# "…; try again in 30 s." / ". Try again in a moment." at the end of a provider's message: the
+# queue tries again by itself and the line counts down to it, so that advice would be a second
+# (and soon stale) countdown.
+_TRY_AGAIN = re.compile(
+    r"(?:[;,]|\.)?\s*(?:please\s+)?try again(?:\s+(?:in\s+\d+\s*s(?:econds?)?|later|"
+    r"in a moment|soon))?\s*\.?\s*$",
+    re.IGNORECASE,
+)
+
+
+def without_retry_advice(reason: str) -> str:
+    """A failure's reason without its own "try again (in N s)" advice."""
+    text = _TRY_AGAIN.sub("", reason.strip()).rstrip()
+    if not text:
+        return reason.strip()
+    return text if text.endswith((".", "!", "?", ":")) else text + "."
+
+
 def waiting(reason: str, next_try_s: float | None, *, tried_now: bool = False) -> ChatStatus:
-    """A question waits in the answer queue; Send now tries it at once."""
+    """A question waits in the answer queue; Send now tries it at once. The one countdown is
+    the status row's "Next try in N s"."""
     message = "Waiting to send: your question goes out by itself once the AI provider answers."
     if tried_now:  # Send now was pressed: say it was tried, not just the same words again
         message = "Tried just now, without success. " + message
-    return ChatStatus("waiting", message, "send_now", reason, next_try_s)
+    return ChatStatus("waiting", message, "send_now", without_retry_advice(reason), next_try_s)
 
 
 def failure(error: AIError | None, reason: str, *, provider: str, model: str) -> ChatStatus:
