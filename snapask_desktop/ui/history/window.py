@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -29,6 +30,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QHideEvent,
     QIcon,
     QImage,
     QKeyEvent,
@@ -71,6 +73,7 @@ from snapask_desktop.ui.history.model import (
     count_label,
     format_activity,
 )
+from snapask_desktop.ui.history.store_watch import StoreWatcher
 from snapask_desktop.ui.history.thumbnails import ThumbnailLoader
 from snapask_desktop.ui.workers import BackgroundCalls, sentence
 
@@ -474,6 +477,9 @@ class HistoryWindow(QWidget):
         for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
             signal.connect(self._update_state)
         self.model.refresh()
+        # Conversations written by another process (`snapask ask`) show up while it is open.
+        self.watcher = StoreWatcher(Path(store.path), parent=self)
+        self.watcher.changed.connect(self.refresh)
 
     # ----------------------------------------------------------------- building
 
@@ -641,6 +647,7 @@ class HistoryWindow(QWidget):
 
     def shutdown(self) -> None:
         """Finish queued writes and stop thumbnail loads (before the store closes)."""
+        self.watcher.close()
         self._search_timer.stop()
         self.calls.wait()
         self.thumbnails.shutdown()
@@ -651,6 +658,11 @@ class HistoryWindow(QWidget):
         super().showEvent(event)
         if self._refresh_pending:  # changes that came in while the window was hidden
             self.refresh()
+        self.watcher.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.watcher.stop()  # no look at the file while nobody sees the list
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:
