@@ -653,3 +653,12 @@ def test_a_chat_without_a_picture_says_so_and_greys_out_picture_actions(
 def sent_images_of(gemini: FakeGemini, index: int) -> list[str]:
     body = gemini.generate_requests()[index].body
     return [p for turn in body["contents"] for p in turn["parts"] if "inlineData" in p]
+
+
+def test_ctrl_r_after_a_full_answer_adds_nothing(window, services, gemini, qtbot) -> None:
+    ask(window, qtbot, "once")
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
+    qtbot.keyClick(window.prompt, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    waits.delivered(lambda: window.controller._pool.waitForDone(waits.DEADLINE_MS))
+    assert len(gemini.generate_requests()) == 1 and len(answers(window)) == 1
+    assert window.controller.status.kind == "idle"

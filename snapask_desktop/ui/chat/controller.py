@@ -443,6 +443,8 @@ class ChatController(QObject):
         """Ask again after a failure (or send a waiting question now)."""
         if self.answering_here or not self._ready:
             return False
+        if not self._status.action:
+            return False  # answered, or nothing asked: Ctrl+R has nothing to do again
         if self._gone:
             self.restore()
             return True
