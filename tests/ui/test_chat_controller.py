@@ -490,6 +490,10 @@ def test_a_quick_action_shows_its_name_and_titles_the_chat_from_its_answer(
     with waits.signal(qtbot, controller.transcript_loaded) as loaded:
         controller.open_conversation(cid)  # reopened: still the name in the bubble
     assert [m.text for m in loaded.args[0] if m.role == "user"] == ["Extract text"]
+    # What `snapask ask --action extract "only the totals"` stores shows the same way.
+    assert controller.shown_text(f"{extract.prompt}\n\nonly the totals") == (
+        "Extract text: only the totals"
+    )
 
 
 def test_a_renamed_action_conversation_keeps_the_users_title(

@@ -297,8 +297,9 @@ class ChatController(QObject):
         return quick_actions(self._settings)
 
     def shown_text(self, question: str) -> str:
-        """A question as its bubble shows it: a quick action's name, not its hidden prompt."""
-        return self._action_labels().get(question, question)
+        """A question as its bubble shows it: a quick action's name, not its hidden prompt
+        (`snapask ask --action A "more"` stores the prompt, a blank line, then "more")."""
+        return _shown_question(question, self._action_labels())
 
     def _action_labels(self) -> dict[str, str]:
         return {action.prompt: action.label for action in quick_actions(self._settings)}
@@ -312,8 +313,9 @@ class ChatController(QObject):
             following = messages[n + 1] if n + 1 < len(messages) else None
             if m.status == "cancelled" and following is not None and following.role == m.role:
                 continue
-            if m.role == "user" and m.text in labels:
-                m = dataclasses.replace(m, text=labels[m.text])
+            if m.role == "user":
+                text = _shown_question(m.text, labels)
+                m = m if text == m.text else dataclasses.replace(m, text=text)
             shown.append(m)
         return tuple(shown)
 
@@ -997,6 +999,16 @@ class ChatController(QObject):
         if state != self._picture_state:
             self._picture_state = state
             self.picture_state_changed.emit(state)
+
+
+def _shown_question(question: str, labels: dict[str, str]) -> str:
+    if question in labels:
+        return labels[question]
+    prompt, sep, rest = question.partition("\n\n")
+    # A prompt is one paragraph; what follows the first blank line is the user's own words.
+    if sep and prompt in labels and rest.strip():
+        return f"{labels[prompt]}: {rest.strip()}"
+    return question
 
 
 def _decode(png: bytes) -> QImage:
