@@ -343,6 +343,9 @@ class Desktop(QObject):
         if self._history is None:
             self._history = HistoryWindow(self.services.store)
             self._history.open_requested.connect(self.chat.open_conversation)
+            # A rename or delete there shows in the open chat window at once.
+            self._history.conversation_edited.connect(self.chat.controller.changed_elsewhere)
+            self._history.watcher.changed.connect(self._refresh_recent)  # e.g. `snapask ask`
             self._history.set_blob_fetcher(self.sync.fetch_blob)
         self._history.show()
         self._history.raise_()

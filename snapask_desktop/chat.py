@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from snapask_desktop.ai.types import AIError, AskRequest, ImageInput, Turn
-from snapask_desktop.store.errors import StoreError
+from snapask_desktop.store.errors import StoreError, user_reason
 from snapask_desktop.store.records import ConversationDetail, Message
 
 # The client and stream modules bring asyncio, httpx, Pillow and tenacity, and the store module
@@ -57,7 +57,7 @@ class AnswerResult:
         """Why the answer was not saved, fit to show (empty when nothing went wrong there)."""
         if self.save_error is None:
             return ""
-        reason = str(self.save_error).strip().rstrip(".") or type(self.save_error).__name__
+        reason = user_reason(self.save_error).rstrip(".") or type(self.save_error).__name__
         return f"The answer could not be saved: {reason}."
 
 
@@ -138,6 +138,10 @@ class ChatService:
         """Save a follow-up question in an existing conversation."""
         sha = self._keep_picture(image) if image is not None else None
         return self.store.add_message(conversation_id, "user", question, screenshot_sha256=sha)
+
+    def allow_trial(self, provider: str) -> None:
+        """The user asked to try now: a provider resting after failures is asked once anyway."""
+        self._client_for(provider).breaker.allow_trial()
 
     def answer(
         self,

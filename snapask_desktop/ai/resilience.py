@@ -87,6 +87,13 @@ class ProviderBreaker:
         if remaining > 0:
             raise errors.unavailable(self.provider, self.failures, remaining)
 
+    def allow_trial(self) -> None:
+        """Let the next call through now, as if the rest were over (the user pressed Send
+        now): one failure opens the breaker again, a success closes it."""
+        if self._cb.current_state == pybreaker.STATE_OPEN:
+            rested = dt.timedelta(seconds=self._cb.reset_timeout + 1)
+            self._storage.opened_at = dt.datetime.now(dt.UTC) - rested
+
     def record_success(self) -> None:
         """A stream completed: reset the count (and close a half-open breaker)."""
         self._replay(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,3 +161,15 @@ class BlobCorrupt(BlobError):
 
 class ImageRejected(BlobError, InvalidInput):
     """Bytes that are not an acceptable picture (not an image, damaged, or too large)."""
+
+
+_CONVERSATION_ID = re.compile(r"^no conversation [0-9a-fA-F-]{32,36}$")
+
+
+def user_reason(error: BaseException) -> str:
+    """The error's message for a window: a deleted conversation is named as such, never by its
+    internal id (the CLI shows the store's own message, ids included)."""
+    text = str(error).strip()
+    if isinstance(error, NotFound) and _CONVERSATION_ID.match(text):
+        return "the conversation was deleted"
+    return text

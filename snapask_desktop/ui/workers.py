@@ -20,6 +20,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from snapask_desktop.store.errors import user_reason
+
 log = logging.getLogger(__name__)
 
 
@@ -69,7 +71,7 @@ class Task(QRunnable):
             result = fn()
         except Exception as error:
             log.info("background task failed: %s", error)
-            self._signals.failed.emit(self.token, sentence(str(error)))
+            self._signals.failed.emit(self.token, sentence(user_reason(error)))
             return
         self._signals.done.emit(self.token, result)
 

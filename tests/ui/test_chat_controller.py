@@ -305,7 +305,7 @@ def test_an_answer_the_store_refuses_stays_on_screen_with_retry(
     assert seen.of("answer_finished") == [("unsaved", "half of it")]
     status = controller.status
     assert status.kind == "error" and status.action == "retry"
-    assert status.message.startswith("The answer could not be saved: no conversation")
+    assert status.message == "The answer could not be saved: the conversation was deleted."
     assert controller.conversation_id == cid
 
 
@@ -465,3 +465,84 @@ def test_open_by_an_unknown_ambiguous_or_bad_prefix_says_why(controller, service
         assert controller.status.message.startswith("The conversation could not be opened.")
         assert reason in controller.status.message
         assert controller.conversation_id is None and not controller.loading
+
+
+# --- quick actions show their name, not their prompt (issue 11, item 9) ----------------------
+
+
+def test_a_quick_action_shows_its_name_and_titles_the_chat_from_its_answer(
+    controller, services, gemini, qtbot
+) -> None:
+    seen = Seen(controller)
+    extract = next(a for a in quick_actions(services.settings) if a.label == "Extract text")
+    gemini.script(fg.Reply(chunks=("## Invoice 2041\n\n", "Total: 12.00 EUR")))
+    controller.new_from_picture(png_bytes(64, 48, seed=5))
+    assert controller.send(extract.prompt)
+    waits.until(qtbot, lambda: controller.title == "Extract text: Invoice 2041")
+    cid = controller.conversation_id
+    assert seen.of("question_added") == [("Extract text",)]  # the bubble: the action's name
+    titles = [t for (t,) in seen.of("title_changed") if t != "New chat"]
+    assert titles == ["Extract text", "Extract text: Invoice 2041"]  # never the prompt's words
+    assert services.store.get_conversation(cid).conversation.title == "Extract text: Invoice 2041"
+    assert stored(services, cid)[0] == ("user", "final", extract.prompt)  # what the AI was asked
+    assert sent_texts(gemini)[0] == ("user", extract.prompt)
+
+    with waits.signal(qtbot, controller.transcript_loaded) as loaded:
+        controller.open_conversation(cid)  # reopened: still the name in the bubble
+    assert [m.text for m in loaded.args[0] if m.role == "user"] == ["Extract text"]
+    # What `snapask ask --action extract "only the totals"` stores shows the same way.
+    assert controller.shown_text(f"{extract.prompt}\n\nonly the totals") == (
+        "Extract text: only the totals"
+    )
+
+
+def test_a_renamed_action_conversation_keeps_the_users_title(
+    controller, services, gemini, qtbot
+) -> None:
+    explain = next(a for a in quick_actions(services.settings) if a.label == "Explain")
+    gemini.script(fg.Reply(chunks=("A traceback from pip",)))
+
+    def rename(title: str) -> None:  # the user renames it the moment it is saved
+        if title == "Explain":
+            services.store.update_conversation(controller.conversation_id, title="Mine")
+
+    controller.title_changed.connect(rename)
+    controller.new_from_picture(png_bytes(64, 48, seed=6))
+    assert controller.send(explain.prompt)
+    waits.until(qtbot, lambda: bool(stored_final(services, controller.conversation_id)))
+    cid = controller.conversation_id
+    waits.until(qtbot, lambda: idle(controller))
+    waits.delivered(lambda: controller._pool.waitForDone(waits.DEADLINE_MS))
+    assert services.store.get_conversation(cid).conversation.title == "Mine"
+
+
+# --- the waiting queue: one countdown, Send now tries at once (issue 11, item 7) -------------
+
+
+def test_send_now_asks_a_resting_provider_at_once_and_says_how_it_went(
+    controller, services, gemini, qtbot
+) -> None:
+    gemini.script(*[fg.overloaded()] * 5)  # five failures in a row: the provider is rested
+    controller.new_conversation()
+    assert controller.send("are you up?")
+    waits.until(qtbot, lambda: "rest" in controller.status.detail)
+    status = controller.status
+    assert status.kind == "waiting" and status.action == "send_now"
+    assert status.next_try_s is not None and status.next_try_s > 5  # the rest, not the backoff
+    assert "try again" not in status.detail.lower()  # the row's countdown is the only one
+    tried = len(gemini.generate_requests())
+    assert tried == 5
+
+    assert controller.retry()  # Send now
+    waits.until(qtbot, lambda: idle(controller) or controller.status.message.startswith("Tried"))
+    assert len(gemini.generate_requests()) == tried + 1  # it really asked
+    assert stored_final(services, controller.conversation_id) == ["You asked: are you up?."]
+
+
+def test_a_providers_own_retry_advice_is_not_a_second_countdown() -> None:
+    from snapask_desktop.ui.chat import status
+
+    line = status.waiting("Gemini's quota is used up; try again in 30 s.", 29.0)
+    assert line.detail == "Gemini's quota is used up." and line.next_try_s == 29.0
+    line = status.waiting("Gemini had a problem (HTTP 503). Try again in a moment.", 4.0)
+    assert line.detail == "Gemini had a problem (HTTP 503)."

@@ -81,7 +81,7 @@ def test_a_failed_picture_offers_retry_only_when_a_question_waits_for_it() -> No
 def test_answered_lines() -> None:
     assert status.answered() == ChatStatus()
     assert status.answered(from_cache=True) == ChatStatus("idle", "Answered from the cache.")
-    assert status.answered(stopped=True) == status.STOPPED == ChatStatus("idle", "Stopped.")
+    assert status.answered(stopped=True) == status.STOPPED == ChatStatus("idle", "", "regenerate")
 
 
 def test_only_idle_and_sync_made_lines_are_rechecked_after_a_synced_change() -> None:

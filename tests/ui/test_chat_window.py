@@ -115,7 +115,22 @@ def test_stop_during_a_stall_keeps_the_partial_answer(window, services, gemini, 
     assert bubble.status == "cancelled" and bubble.note.text() == "Stopped"
     assert bubble.text() == "half of it"
     assert saved(services, window)[-1] == ("model", "cancelled", "half of it")
-    assert window.status_row.label.text() == "Stopped."
+    # One "Stopped" (on the answer), and a visible way to answer again.
+    row = window.status_row
+    assert "Stopped" not in row.label.text()
+    assert row.button.isVisibleTo(window) and row.button.text() == "Regenerate"
+
+    qtbot.keyClick(window.prompt, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    waits.until(qtbot, lambda: settled(window) and answers(window)[-1].status == "final")
+    # The new answer takes the stopped one's place, on screen and when reopened.
+    assert [a.status for a in answers(window)] == ["final"]
+    assert len(window.transcript.bubbles()) == 2
+    assert [m[1] for m in saved(services, window)] == ["final", "cancelled", "final"]
+    cid = window.controller.conversation_id
+    window.controller.open_conversation(cid)
+    waits.until(qtbot, lambda: not window.controller.loading)
+    waits.until(qtbot, lambda: len(window.transcript.bubbles()) == 2)
+    assert [a.status for a in window.transcript.answers()] == ["final"]
 
 
 def test_retry_after_an_error(window, services, gemini, qtbot) -> None:
@@ -551,7 +566,8 @@ def test_a_question_that_could_not_be_saved_comes_back_into_the_prompt(
 
 
 def test_the_prompt_waits_while_a_conversation_is_opened(window, services, qtbot) -> None:
-    cid = services.chat.start_conversation("saved question", None).conversation_id
+    picture = png_bytes(40, 30, seed=4)  # its quick actions need one
+    cid = services.chat.start_conversation("saved question", picture).conversation_id
     services.store.add_message(cid, "model", "saved answer", status="final")
     window.controller.open_conversation(cid)
     assert window.prompt.isReadOnly() and not window.send_button.isEnabled()
@@ -607,3 +623,42 @@ def test_the_breaker_message_has_no_countdown_of_its_own() -> None:
 
     message = errors.unavailable("gemini", 5, 29.2).user_message
     assert " s." not in message and "29" not in message
+
+
+# --- a new chat without a picture (issue 11, item 10) ----------------------------------------
+
+
+def test_a_chat_without_a_picture_says_so_and_greys_out_picture_actions(
+    window: ChatWindow, services: Services, gemini: FakeGemini, qtbot
+) -> None:
+    def words() -> str:
+        return window.prompt.placeholderText() + " " + window.transcript.hint.text()
+
+    chips = {chip.text(): chip for chip in window.chip_buttons()}
+    assert all(chip.isEnabled() for chip in chips.values())  # a capture: every action works
+    assert "picture" in words()
+
+    window.controller.new_conversation()
+    assert "the picture" not in words()
+    assert not chips["Extract text"].isEnabled() and not chips["Translate"].isEnabled()
+    extract = find_action("extract").render(services.settings.translate_to)
+    assert not window.controller.send(extract)  # by the keyboard too: nothing goes out
+    assert "capture" in window.controller.status.message
+    ask(window, qtbot, "what is a monad?")  # a plain question still works
+    waits.until(qtbot, lambda: settled(window))
+    assert [len(sent_images_of(gemini, i)) for i in range(len(gemini.generate_requests()))] == [0]
+    assert window.prompt.placeholderText() == "Ask a follow-up…"
+
+
+def sent_images_of(gemini: FakeGemini, index: int) -> list[str]:
+    body = gemini.generate_requests()[index].body
+    return [p for turn in body["contents"] for p in turn["parts"] if "inlineData" in p]
+
+
+def test_ctrl_r_after_a_full_answer_adds_nothing(window, services, gemini, qtbot) -> None:
+    ask(window, qtbot, "once")
+    waits.until(qtbot, lambda: settled(window) and bool(answers(window)))
+    qtbot.keyClick(window.prompt, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    waits.delivered(lambda: window.controller._pool.waitForDone(waits.DEADLINE_MS))
+    assert len(gemini.generate_requests()) == 1 and len(answers(window)) == 1
+    assert window.controller.status.kind == "idle"

@@ -519,3 +519,30 @@ def test_pinning_moves_the_row_to_the_top_and_keeps_it_selected(
     assert window.current_id() == old
     window.pin_action.trigger()  # unpinned: back in date order
     waits.until(qtbot, lambda: _ids(window) == [new, old])
+
+
+def test_conversations_written_by_another_process_show_up(
+    store: Store, window: HistoryWindow, qtbot: QtBot, services: Services
+) -> None:
+    """`snapask ask` in a terminal writes the same file: the open History shows it."""
+    import subprocess
+    import sys
+
+    store.create_conversation("made here")
+    window.refresh()
+    waits.until(qtbot, lambda: window.model.rowCount() == 1)
+    code = (
+        "import sys; from pathlib import Path; from snapask_desktop.store.repository import Store;"
+        "s = Store.open(Path(sys.argv[1])); s.start_conversation('from the CLI', 'hello');"
+        "s.close()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(services.data_dir)], check=True)
+    waits.until(qtbot, lambda: window.model.rowCount() == 2)
+    titles = [window.model.index(n).data(ROW_ROLE).title for n in range(2)]
+    assert "from the CLI" in titles
+
+
+def test_the_store_is_not_watched_while_history_is_hidden(window: HistoryWindow) -> None:
+    assert window.watcher._timer.isActive()
+    window.hide()
+    assert not window.watcher._timer.isActive()  # an idle app reads nothing

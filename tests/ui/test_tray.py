@@ -90,3 +90,31 @@ def test_menu_text_and_launcher(qtbot: QtBot) -> None:
     launcher.show()
     launcher.close()  # closing only hides: the app keeps running for its hotkeys
     assert not launcher.isVisible()
+
+
+def _readable_pixels(state: TrayState, theme: str, panel: str) -> int:
+    """Pixels of the glyph (the badge corner left out) that stand out from the panel."""
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    size = 32
+    image = QImage(size, size, QImage.Format.Format_ARGB32)
+    image.fill(QColor(panel))
+    painter = QPainter(image)
+    painter.drawPixmap(0, 0, tray_icon(state, theme).pixmap(size, size))
+    painter.end()
+    ground = QColor(panel).lightness()
+    return sum(
+        abs(image.pixelColor(x, y).lightness() - ground) > 80
+        for x in range(size)
+        for y in range(size)
+        if x < 18 or y < 18
+    )
+
+
+def test_every_tray_icon_reads_on_a_light_and_a_dark_panel(qtbot: QtBot) -> None:
+    """The app's theme need not be the panel's (a dark app theme on a light panel): each
+    variant must stand out on both."""
+    for state in TrayState:
+        for theme in ("light", "dark"):
+            for panel in ("#f3f3f3", "#ffffff", "#2b2b2b", "#000000"):
+                assert _readable_pixels(state, theme, panel) > 60, (state, theme, panel)

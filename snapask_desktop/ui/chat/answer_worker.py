@@ -25,7 +25,7 @@ from snapask_desktop.ai.types import AIError
 from snapask_desktop.answer_queue import AnswerQueue, Ask, Backoff, QueueCallbacks, QueuedQuestion
 from snapask_desktop.chat import Answer, ChatService
 from snapask_desktop.credentials import CredentialError
-from snapask_desktop.store.errors import StoreError
+from snapask_desktop.store.errors import NotFound, StoreError, user_reason
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui.chat.status import retry_text
 from snapask_desktop.ui.workers import sentence
@@ -47,6 +47,7 @@ class AnswerJob:
     question: str | None = None
     image: bytes | None = None
     use_cache: bool = True
+    title: str | None = None  # a new conversation's title (a quick action's name)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class AnswerOutcome:
     question_saved: bool = True
     from_cache: bool = False
     answer_saved: bool = True  # False: the answer (in `text`) arrived but could not be saved
+    gone: bool = False  # the conversation was deleted (in History, by the CLI, elsewhere)
 
     @property
     def reason(self) -> str:
@@ -164,9 +166,13 @@ class AnswerWorker(QRunnable):
             try:
                 message = self._save_question()
             except StoreError as error:
-                problem = f"Your question could not be saved: {error}"
+                problem = f"Your question could not be saved: {user_reason(error)}"
                 return AnswerOutcome(
-                    conversation_id, "error", problem=sentence(problem), question_saved=False
+                    conversation_id,
+                    "error",
+                    problem=sentence(problem),
+                    question_saved=False,
+                    gone=isinstance(error, NotFound) and conversation_id is not None,
                 )
             self._question_saved = True
             conversation_id = message.conversation_id
@@ -186,14 +192,17 @@ class AnswerWorker(QRunnable):
         except AIError as error:  # the client could not be made (e.g. an unknown provider)
             return AnswerOutcome(conversation_id, "error", error=error)
         except (StoreError, CredentialError, ValueError) as error:
-            return AnswerOutcome(conversation_id, "error", problem=sentence(str(error)))
+            gone = isinstance(error, NotFound)
+            return AnswerOutcome(
+                conversation_id, "error", problem=sentence(user_reason(error)), gone=gone
+            )
         return self._stream(conversation_id, answer)
 
     def _save_question(self) -> Message:
         job = self._run_state.job
         assert job.question is not None
         if job.conversation_id is None:
-            return self._chat.start_conversation(job.question, job.image)
+            return self._chat.start_conversation(job.question, job.image, title=job.title)
         return self._chat.add_question(job.conversation_id, job.question)
 
     def _stream(self, conversation_id: str, answer: Answer) -> AnswerOutcome:

@@ -22,6 +22,7 @@ What the status line says is chosen from `status.py`; what is read from the stor
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable
@@ -53,6 +54,7 @@ from snapask_desktop.ui.chat.reads import (
     reread_conversation,
 )
 from snapask_desktop.ui.chat.status import ChatStatus
+from snapask_desktop.ui.chat.titles import action_title
 from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
@@ -73,6 +75,11 @@ class QuickAction:
     label: str
     prompt: str
     builtin: bool
+
+    @property
+    def needs_picture(self) -> bool:
+        """The built-in prompts all ask about "this image": without one they make no sense."""
+        return self.builtin
 
 
 @dataclass
@@ -116,6 +123,7 @@ class ChatController(QObject):
     answer_chunk = Signal(str)
     answer_finished = Signal(str, str)  # status (final/cancelled/error/unsaved), the whole text
     question_restored = Signal(str)  # a question that was not saved: back into the prompt box
+    answer_discarded = Signal()  # Regenerate: the stopped answer's bubble goes
     status_changed = Signal(object)  # ChatStatus
     actions_changed = Signal()  # the quick actions changed (settings)
     transcript_refreshed = Signal(object)  # tuple[Message, ...]: changed by another device
@@ -155,6 +163,8 @@ class ChatController(QObject):
         self._queue_sending = False
         self._waiting = 0
         self._kicked: str | None = None  # the waiting conversation Send now just tried
+        # Conversations Send now asked for: tried even if the provider is resting (queue thread).
+        self._trial_for: set[str] = set()
         self._blob_fetcher: Callable[[str], None] | None = None
         self._device_id = ""
         self._reset_fields()
@@ -183,6 +193,7 @@ class ChatController(QObject):
         self._unsaved_shown = False  # an answer the store refused is on screen (Retry)
         self._missing_sha: str | None = None  # the shown picture, not downloaded yet
         self._conflicts: tuple[ConflictRecord, ...] = ()
+        self._gone = False  # the shown conversation was deleted (Restore brings it back)
 
     def _connect_answers(self) -> None:
         a = self._answer_signals
@@ -228,6 +239,11 @@ class ChatController(QObject):
     def picture_state(self) -> PictureState:
         """Whether the shown conversation has a picture, and whether its PNG is ready."""
         return self._picture_state
+
+    @property
+    def has_picture(self) -> bool:
+        """Whether the shown conversation has a picture (here, coming, or to download)."""
+        return self._picture_state in ("pending", "ready", "missing", "downloading")
 
     @property
     def picture_id(self) -> int | None:
@@ -279,6 +295,29 @@ class ChatController(QObject):
     def quick_actions(self) -> list[QuickAction]:
         """The chips to show: built-in actions, then the user's templates."""
         return quick_actions(self._settings)
+
+    def shown_text(self, question: str) -> str:
+        """A question as its bubble shows it: a quick action's name, not its hidden prompt
+        (`snapask ask --action A "more"` stores the prompt, a blank line, then "more")."""
+        return _shown_question(question, self._action_labels())
+
+    def _action_labels(self) -> dict[str, str]:
+        return {action.prompt: action.label for action in quick_actions(self._settings)}
+
+    def _shown_messages(self, messages: tuple[Message, ...]) -> tuple[Message, ...]:
+        """Messages as the window shows them: quick actions by name; a stopped answer that
+        was regenerated is left out (it stays in the store, which only grows)."""
+        labels = self._action_labels()
+        shown: list[Message] = []
+        for n, m in enumerate(messages):
+            following = messages[n + 1] if n + 1 < len(messages) else None
+            if m.status == "cancelled" and following is not None and following.role == m.role:
+                continue
+            if m.role == "user":
+                text = _shown_question(m.text, labels)
+                m = m if text == m.text else dataclasses.replace(m, text=text)
+            shown.append(m)
+        return tuple(shown)
 
     # --- which conversation ----------------------------------------------------------------
     def new_conversation(self) -> None:
@@ -381,9 +420,16 @@ class ChatController(QObject):
         question = text.strip()
         if not question or self.answering_here or not self._ready:
             return False
+        if self._gone:  # it would fail to save: say why, the text stays in the box
+            self._set_status(status.GONE_ELSEWHERE)
+            return False
+        action = next((a for a in self.quick_actions() if a.prompt == question), None)
+        if action is not None and action.needs_picture and not self.has_picture:
+            self._set_status(status.needs_picture(action.label))
+            return False
         if self._cid is None and self._picture_state == "pending":
             self._held_question = question
-            self.question_added.emit(question)
+            self.question_added.emit(self.shown_text(question))
             self.answer_started.emit()
             self._set_status(status.PREPARING_PICTURE)
             self._update_answering()
@@ -391,7 +437,7 @@ class ChatController(QObject):
         if self._cid is not None and not self._queue.withdraw(self._cid):
             return False  # the queue is sending this conversation right now
         self._unsaved_question = None
-        self.question_added.emit(question)
+        self.question_added.emit(self.shown_text(question))
         self._start(question=question)
         return True
 
@@ -399,16 +445,26 @@ class ChatController(QObject):
         """Ask again after a failure (or send a waiting question now)."""
         if self.answering_here or not self._ready:
             return False
+        if not self._status.action:
+            return False  # answered, or nothing asked: Ctrl+R has nothing to do again
+        if self._gone:
+            self.restore()
+            return True
+        if self._cid is not None:
+            self._trial_for.add(self._cid)  # before the kick wakes the queue's thread
         if self._cid is not None and self._queue.kick(self._cid):
             self._kicked = self._cid  # its outcome is told in so many words
             self._set_status(status.TRYING_NOW)
             return True
+        self._trial_for.discard(self._cid or "")  # not waiting: nothing to try
         if self._unsaved_question is not None:
             question, self._unsaved_question = self._unsaved_question, None
             self._start(question=question)
             return True
         if self._cid is None:
             return False
+        if self._status.action == "regenerate":  # the new answer replaces the stopped one
+            self.answer_discarded.emit()
         self._start(question=None)
         return True
 
@@ -456,12 +512,14 @@ class ChatController(QObject):
         self, conversation_id: str | None, question: str | None, png: bytes | None
     ) -> AnswerJob:
         settings = self._settings
+        label = self._action_labels().get(question or "") if conversation_id is None else None
         return AnswerJob(
             provider=settings.provider,
             model=settings.model_for(settings.provider),
             conversation_id=conversation_id,
             question=question,
             image=png,
+            title=label,
         )
 
     def _launch(self, job: AnswerJob, view: int | None = None) -> None:
@@ -473,6 +531,9 @@ class ChatController(QObject):
     def _ask_queued(self, conversation_id: str) -> Answer:  # runs on the queue's thread
         settings = self._settings  # one read: the dataclass is immutable
         provider = settings.provider
+        if conversation_id in self._trial_for:
+            self._trial_for.discard(conversation_id)
+            self._chat.allow_trial(provider)
         return self._chat.answer(
             conversation_id, provider=provider, model=settings.model_for(provider)
         )
@@ -488,7 +549,7 @@ class ChatController(QObject):
             return
         if self._cid is None:
             self._cid = message.conversation_id
-            self._title = make_title(message.text)
+            self._title = self._action_labels().get(message.text) or make_title(message.text)
             self.title_changed.emit(self._title)
 
     def _chunk(self, run_id: int, text: str) -> None:
@@ -518,10 +579,20 @@ class ChatController(QObject):
         )
         if outcome.status != "error" and outcome.conversation_id is not None:
             self.conversation_changed.emit(outcome.conversation_id)
+        job = running.run.job
+        if outcome.status == "final" and job.title and outcome.conversation_id is not None:
+            self._retitle(outcome.conversation_id, job.title, outcome.text)
         unsaved_question = question if not outcome.question_saved else None
         if view != self._view:
             if unsaved_question is not None:  # asked in a conversation no longer shown
                 self.question_restored.emit(unsaved_question)
+            return
+        if outcome.gone:  # deleted meanwhile: the question goes back to the box, Restore offered
+            self._gone = True
+            if unsaved_question is not None:
+                self.question_restored.emit(unsaved_question)
+            self.answer_finished.emit("error", "")
+            self._set_status(status.GONE_ELSEWHERE)
             return
         if unsaved_question is not None:
             self._unsaved_question = unsaved_question  # Retry saves it again
@@ -540,6 +611,30 @@ class ChatController(QObject):
         else:
             self._set_status(self._failure_status(outcome.error, outcome.reason))
 
+    def _retitle(self, cid: str, label: str, answer: str) -> None:
+        """A quick action's conversation, titled by the action's name so far, takes a few
+        words of its first answer (unless it was renamed meanwhile)."""
+        title = action_title(label, answer)
+        if title == label:
+            return
+        store = self._chat.store
+
+        def work() -> bool:
+            if store.get_conversation(cid).conversation.title != label:
+                return False  # the user (or another device) named it already
+            store.update_conversation(cid, title=title)
+            return True
+
+        def done(_token: int, changed: object) -> None:
+            if not changed:
+                return
+            self.conversation_changed.emit(cid)
+            if cid == self._cid:
+                self._title = title
+                self.title_changed.emit(title)
+
+        self._run_task(work, done, lambda _reason: None)  # the name stays: nothing lost
+
     def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
         if token != self._load_task:
             return
@@ -548,7 +643,7 @@ class ChatController(QObject):
         self._ready = True
         self._title = detail.conversation.title or NEW_CHAT_TITLE
         self.title_changed.emit(self._title)
-        self.transcript_loaded.emit(detail.messages)
+        self.transcript_loaded.emit(self._shown_messages(detail.messages))
         picture = loaded.picture
         self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
         self._device_id = loaded.device_id or self._device_id
@@ -640,6 +735,30 @@ class ChatController(QObject):
         ):
             self.reload()
 
+    def changed_elsewhere(self, conversation_id: str) -> None:
+        """Another window or process renamed, deleted or restored a conversation: follow it
+        if it is the one shown."""
+        if conversation_id == self._cid:
+            self.reload()
+
+    def restore(self) -> None:
+        """Bring back the shown conversation after it was deleted (in History, elsewhere)."""
+        cid = self._cid
+        if cid is None or not self._gone:
+            return
+        store = self._chat.store
+
+        def done(_token: int, _result: object) -> None:
+            self.conversation_changed.emit(cid)
+            if cid == self._cid:
+                self.reload()
+
+        def failed(reason: str) -> None:
+            if cid == self._cid:
+                self._set_status(status.did_not_work(reason))
+
+        self._run_task(lambda: store.restore_conversation(cid), done, failed)
+
     def reload(self) -> None:
         """Re-read the shown conversation (title, messages, conflicts, picture) in a worker;
         what the user typed, a streaming answer and an unsaved one stay as they are."""
@@ -710,6 +829,7 @@ class ChatController(QObject):
         if token != self._refresh_task or not self._ready:
             return
         if loaded is None:
+            self._gone = True
             self._set_status(status.GONE_ELSEWHERE)
             if self._conflicts:
                 self._conflicts = ()
@@ -718,6 +838,7 @@ class ChatController(QObject):
         detail = loaded.detail
         if detail.conversation.id != self._cid:
             return
+        self._gone = False  # restored (here, in History or on another device)
         title = detail.conversation.title or NEW_CHAT_TITLE
         if title != self._title:
             self._title = title
@@ -726,7 +847,7 @@ class ChatController(QObject):
             self._conflicts = loaded.conflicts
             self.conflicts_changed.emit(loaded.conflicts)
         if self._can_refresh_transcript():
-            self.transcript_refreshed.emit(detail.messages)
+            self.transcript_refreshed.emit(self._shown_messages(detail.messages))
             if status.stale_after_sync(self._status):
                 self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
         else:
@@ -878,6 +999,16 @@ class ChatController(QObject):
         if state != self._picture_state:
             self._picture_state = state
             self.picture_state_changed.emit(state)
+
+
+def _shown_question(question: str, labels: dict[str, str]) -> str:
+    if question in labels:
+        return labels[question]
+    prompt, sep, rest = question.partition("\n\n")
+    # A prompt is one paragraph; what follows the first blank line is the user's own words.
+    if sep and prompt in labels and rest.strip():
+        return f"{labels[prompt]}: {rest.strip()}"
+    return question
 
 
 def _decode(png: bytes) -> QImage:

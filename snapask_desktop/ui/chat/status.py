@@ -7,6 +7,7 @@ and tests read the wording without a window.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,7 +15,7 @@ from snapask_desktop.ai import errors
 from snapask_desktop.ai.types import AIError, ErrorKind
 
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
-StatusAction = Literal["", "retry", "send_now"]
+StatusAction = Literal["", "retry", "send_now", "restore", "regenerate"]
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
 SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
 
@@ -25,14 +26,16 @@ class ChatStatus:
 
     kind: StatusKind = "idle"
     message: str = ""
-    action: StatusAction = ""  # "retry": Retry; "send_now": try the waiting question now
+    # "retry": Retry; "send_now": try the waiting question now; "restore": undo a delete;
+    # "regenerate": answer again in place of a stopped answer
+    action: StatusAction = ""
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
     # The Settings page holding the fix ("api_key", "general" for the model); "" = none.
     settings_page: str = ""
 
 
-DELETED_ELSEWHERE = "This conversation was deleted on another device."
+DELETED_ELSEWHERE = "This conversation was deleted. Restore brings it back."
 NO_ANSWER_YET = "This question has no answer yet."
 
 IDLE = ChatStatus()
@@ -44,10 +47,12 @@ SENDING = ChatStatus("sending", "Sending…")
 SENDING_WAITING = ChatStatus("sending", "Sending your waiting question…")
 TRYING_NOW = ChatStatus("sending", "Trying to send your question now…")
 ANSWERING = ChatStatus("answering", "Answering…")
-STOPPED = ChatStatus("idle", "Stopped.")
+# The stopped answer's bubble says "Stopped"; the line only offers to answer again.
+STOPPED = ChatStatus("idle", "", "regenerate")
 NOT_SENT = ChatStatus("error", "Not sent. Retry sends it.", "retry")
 UNANSWERED = ChatStatus("error", NO_ANSWER_YET, "retry")
-GONE_ELSEWHERE = ChatStatus("error", DELETED_ELSEWHERE)
+# Deleted in History, by the CLI or on another device while shown here.
+GONE_ELSEWHERE = ChatStatus("error", DELETED_ELSEWHERE, "restore")
 DELETED_HERE = ChatStatus("idle", "The conversation was deleted.")
 # Status lines a synced change may have made untrue (re-checked after a re-read).
 _SYNC_STALE = frozenset({DELETED_ELSEWHERE, NO_ANSWER_YET})
@@ -83,6 +88,11 @@ def picture_failed(reason: str, *, question_held: bool) -> ChatStatus:
     return ChatStatus("error", reason)
 
 
+def needs_picture(action: str) -> ChatStatus:
+    """A picture-only quick action in a chat without a picture."""
+    return ChatStatus("error", f"{action} works on a picture: capture part of the screen first.")
+
+
 def could_not_open(reason: str) -> ChatStatus:
     """Reading a saved conversation failed."""
     return ChatStatus("error", f"The conversation could not be opened. {reason}")
@@ -98,12 +108,31 @@ def did_not_work(reason: str) -> ChatStatus:
     return ChatStatus("error", f"That did not work. {reason}")
 
 
+# "…; try again in 30 s." / ". Try again in a moment." at the end of a provider's message: the
+# queue tries again by itself and the line counts down to it, so that advice would be a second
+# (and soon stale) countdown.
+_TRY_AGAIN = re.compile(
+    r"(?:[;,]|\.)?\s*(?:please\s+)?try again(?:\s+(?:in\s+\d+\s*s(?:econds?)?|later|"
+    r"in a moment|soon))?\s*\.?\s*$",
+    re.IGNORECASE,
+)
+
+
+def without_retry_advice(reason: str) -> str:
+    """A failure's reason without its own "try again (in N s)" advice."""
+    text = _TRY_AGAIN.sub("", reason.strip()).rstrip()
+    if not text:
+        return reason.strip()
+    return text if text.endswith((".", "!", "?", ":")) else text + "."
+
+
 def waiting(reason: str, next_try_s: float | None, *, tried_now: bool = False) -> ChatStatus:
-    """A question waits in the answer queue; Send now tries it at once."""
+    """A question waits in the answer queue; Send now tries it at once. The one countdown is
+    the status row's "Next try in N s"."""
     message = "Waiting to send: your question goes out by itself once the AI provider answers."
     if tried_now:  # Send now was pressed: say it was tried, not just the same words again
         message = "Tried just now, without success. " + message
-    return ChatStatus("waiting", message, "send_now", reason, next_try_s)
+    return ChatStatus("waiting", message, "send_now", without_retry_advice(reason), next_try_s)
 
 
 def failure(error: AIError | None, reason: str, *, provider: str, model: str) -> ChatStatus:

@@ -110,6 +110,13 @@ class FlowLayout(QLayout):
         return y + line_height - rect.y()
 
 
+PICTURE_HINT = "Ask anything about the picture, or pick a quick action below."
+NO_PICTURE_HINT = (
+    "Ask anything. To ask about something on your screen, capture it from the tray menu or "
+    "with the capture hotkey."
+)
+
+
 class PromptEdit(QPlainTextEdit):
     """The prompt box: Enter sends, Shift+Enter breaks the line, Up/Down walk earlier prompts."""
 
@@ -306,7 +313,7 @@ class Transcript(QScrollArea):
         self._layout = QVBoxLayout(body)
         self._layout.setContentsMargins(10, 8, 10, 8)
         self._layout.setSpacing(10)
-        self.hint = QLabel("Ask anything about the picture, or pick a quick action below.")
+        self.hint = QLabel(PICTURE_HINT)
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         style.set_role(self.hint, "muted")
@@ -559,7 +566,7 @@ class StatusRow(QWidget):
     """The status line: what is happening and, on failure, Retry / Send now; a waiting
     question's reason and a countdown to its next try."""
 
-    action = Signal(str)  # "retry" | "send_now"
+    action = Signal(str)  # "retry" | "send_now" | "restore" | "regenerate"
     settings_requested = Signal(str)  # the page that holds the fix
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -609,6 +616,8 @@ class StatusRow(QWidget):
         labels = {
             "retry": ("Retry", "Ask again (Ctrl+R)"),
             "send_now": ("Send now", "Try to send the waiting question now (Ctrl+R)"),
+            "restore": ("Restore", "Bring the deleted conversation back (Ctrl+R)"),
+            "regenerate": ("Regenerate", "Answer again in place of the stopped answer (Ctrl+R)"),
         }
         text, tip = labels.get(status.action, ("", ""))
         self.button.setText(text)

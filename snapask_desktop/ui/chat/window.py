@@ -65,6 +65,8 @@ from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
 from snapask_desktop.ui.chat.controller import ChatController
 from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.chat.widgets import (
+    NO_PICTURE_HINT,
+    PICTURE_HINT,
     AnswerBubble,
     FlowLayout,
     Header,
@@ -208,6 +210,7 @@ class ChatWindow(QWidget):
         c.picture_changed.connect(self._set_picture)
         c.picture_state_changed.connect(self._picture_state)
         c.transcript_loaded.connect(self.transcript.show_messages)
+        c.transcript_loaded.connect(lambda _messages: self._update_controls())
         c.transcript_refreshed.connect(self.transcript.sync_messages)
         c.conflicts_changed.connect(
             lambda conflicts: self.banner.show_conflicts(conflicts, self.controller.device_id)
@@ -216,6 +219,7 @@ class ChatWindow(QWidget):
         self.banner.dismiss_requested.connect(self.controller.dismiss_conflict)
         c.question_added.connect(self._question_added)
         c.question_restored.connect(self.prompt.restore)
+        c.answer_discarded.connect(self._discard_stopped_answer)
         c.answer_started.connect(self._answer_started)
         c.answer_chunk.connect(self._answer_chunk)
         c.answer_finished.connect(self._answer_finished)
@@ -258,6 +262,7 @@ class ChatWindow(QWidget):
             chip.setAutoDefault(False)
             tip = action.prompt if len(action.prompt) <= 240 else action.prompt[:239] + "…"
             chip.setToolTip(tip)
+            chip.setProperty("needsPicture", action.needs_picture)
             chip.clicked.connect(lambda _=False, prompt=action.prompt: self._send(prompt))
             self.chip_layout.addWidget(chip)
             self.setTabOrder(previous, chip)
@@ -375,6 +380,7 @@ class ChatWindow(QWidget):
             "downloading": "Downloading the picture…",
         }
         self.picture_note.setText(notes.get(state, ""))
+        self._update_controls()  # picture-only quick actions, and the words
         if state in ("missing", "downloading") and self._image.isNull():
             # A placeholder where the picture will be, until it is downloaded.
             logical = QSize(PLACEHOLDER_WIDTH, THUMB_HEIGHT * 2 // 3)
@@ -386,12 +392,19 @@ class ChatWindow(QWidget):
             self.thumbnail.setToolTip("Show the picture full size (Space)")
 
     def _question_added(self, text: str) -> None:
-        self.prompt.remember(text)
+        if text not in {action.label for action in self.controller.quick_actions()}:
+            self.prompt.remember(text)  # Up recalls what was typed, not a chip's name
         self.transcript.add_question(text)
+        self._update_controls()
 
     def _answer_started(self) -> None:
         self._answer = self.transcript.add_answer()
         self._update_controls()
+
+    def _discard_stopped_answer(self) -> None:
+        answers = self.transcript.answers()
+        if answers and answers[-1].status == "cancelled":
+            self.transcript.remove(answers[-1])
 
     def _answer_chunk(self, text: str) -> None:
         if self._answer is None:
@@ -442,8 +455,19 @@ class ChatWindow(QWidget):
         self.busy.setVisible(busy or loading)
         # While a conversation is being read, a question would land before its transcript.
         self.prompt.setReadOnly(loading)
+        picture = self.controller.has_picture
         for chip in self.chip_buttons():
-            chip.setEnabled(not busy and not loading)
+            usable = picture or not chip.property("needsPicture")
+            chip.setEnabled(not busy and not loading and usable)
+        self._update_wording(picture)
+
+    def _update_wording(self, picture: bool) -> None:
+        """Words that fit the chat: about the picture, or without one; a follow-up once asked."""
+        if self.transcript.bubbles():
+            self.prompt.setPlaceholderText("Ask a follow-up…")
+        else:
+            self.prompt.setPlaceholderText("Ask about the picture…" if picture else "Ask anything…")
+        self.transcript.hint.setText(PICTURE_HINT if picture else NO_PICTURE_HINT)
 
     # --- user actions ----------------------------------------------------------------------
     def _submit(self, text: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -29,6 +30,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QHideEvent,
     QIcon,
     QImage,
     QKeyEvent,
@@ -56,6 +58,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from snapask_desktop.store.errors import user_reason
 from snapask_desktop.store.records import Conversation
 from snapask_desktop.store.repository import Store
 from snapask_desktop.ui import style
@@ -70,8 +73,9 @@ from snapask_desktop.ui.history.model import (
     count_label,
     format_activity,
 )
+from snapask_desktop.ui.history.store_watch import StoreWatcher
 from snapask_desktop.ui.history.thumbnails import ThumbnailLoader
-from snapask_desktop.ui.workers import BackgroundCalls
+from snapask_desktop.ui.workers import BackgroundCalls, sentence
 
 SEARCH_DELAY_MS = 180
 UNDO_SECONDS = 8.0
@@ -436,6 +440,9 @@ class HistoryWindow(QWidget):
     """All conversations with search; emits `open_requested(conversation_id)`."""
 
     open_requested = Signal(str)
+    # A conversation was renamed, pinned, archived, deleted or restored here: an open chat
+    # window follows it.
+    conversation_edited = Signal(str)
 
     def __init__(
         self,
@@ -470,6 +477,9 @@ class HistoryWindow(QWidget):
         for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
             signal.connect(self._update_state)
         self.model.refresh()
+        # Conversations written by another process (`snapask ask`) show up while it is open.
+        self.watcher = StoreWatcher(Path(store.path), parent=self)
+        self.watcher.changed.connect(self.refresh)
 
     # ----------------------------------------------------------------- building
 
@@ -637,6 +647,7 @@ class HistoryWindow(QWidget):
 
     def shutdown(self) -> None:
         """Finish queued writes and stop thumbnail loads (before the store closes)."""
+        self.watcher.close()
         self._search_timer.stop()
         self.calls.wait()
         self.thumbnails.shutdown()
@@ -647,6 +658,11 @@ class HistoryWindow(QWidget):
         super().showEvent(event)
         if self._refresh_pending:  # changes that came in while the window was hidden
             self.refresh()
+        self.watcher.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.watcher.stop()  # no look at the file while nobody sees the list
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.search and event.type() == QEvent.Type.KeyPress:
@@ -793,6 +809,7 @@ class HistoryWindow(QWidget):
     def _applied(self, conversation: Conversation) -> None:
         current = self.current_id()
         self.model.apply(conversation)
+        self.conversation_edited.emit(conversation.id)
         if current and not self.select(current):
             self._select_near(self.view.currentIndex().row())
 
@@ -808,7 +825,8 @@ class HistoryWindow(QWidget):
         self.undo_bar.add(conversation_id, row.title)
         self.calls.call(
             lambda: self._store.delete_conversation(conversation_id),
-            on_error=self._write_failed,
+            lambda _result: self.conversation_edited.emit(conversation_id),
+            self._write_failed,
         )
 
     def _select_near(self, number: int) -> None:
@@ -823,13 +841,15 @@ class HistoryWindow(QWidget):
 
         def done(restored: list[Conversation]) -> None:
             self.refresh()
+            for conversation in restored:
+                self.conversation_edited.emit(conversation.id)
             if restored:
                 self.select(restored[-1].id)
 
         self.calls.call(work, done, self._write_failed)
 
     def _write_failed(self, error: Exception) -> None:
-        self._show_error(f"The change was not saved: {error}")
+        self._show_error(sentence(f"The change was not saved: {user_reason(error)}"))
         self.refresh()
 
     @Slot(str)
