@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from snapask_desktop.server.testing import RunningServer, running_server
 from tests.server.helpers import Conn, connect_device, new_id
 from tests.support.postgres import fresh_database
+from tests.support.redis_server import RedisServer, redis_server
 
 PASSWORD = "correct horse battery staple"
 
@@ -51,3 +55,47 @@ def device(srv: RunningServer) -> Iterator[DeviceFactory]:
     yield make
     for conn in opened:
         conn.close()
+
+
+Pair = tuple[RunningServer, RunningServer]
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def make_pair(tmp_path: Path, redis: RedisServer) -> Iterator[Callable[..., Pair]]:
+    """Two instances on one fresh PostgreSQL database and one Redis, with extra config."""
+    with ExitStack() as stack:
+
+        def make(**config: Any) -> Pair:
+            url = stack.enter_context(fresh_database())
+            servers = tuple(
+                stack.enter_context(
+                    running_server(
+                        tmp_path / name,
+                        database_url=url,
+                        redis_url=redis.url,
+                        instance=name,
+                        housekeeping_interval_s=0.2,
+                        **config,
+                    )
+                )
+                for name in ("one", "two")
+            )
+            for srv in servers:
+                wait_redis(srv, healthy=True)
+            servers[0].add_user("ada", PASSWORD)
+            return servers  # type: ignore[return-value]
+
+        yield make
+
+
+def wait_redis(srv: RunningServer, healthy: bool) -> None:
+    deadline = time.monotonic() + 20
+    while srv.server.fanout.healthy is not healthy:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"redis never became healthy={healthy}"
+        time.sleep(0.05)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,36 +20,16 @@ from snapask_desktop.server.accounts import now_ms
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.testing import RunningServer, http_request, running_server
 from snapask_desktop.sync.limits import BLOB_CHUNK_BYTES
-from tests.server.conftest import PASSWORD
+from tests.server.conftest import PASSWORD, Pair, wait_redis
 from tests.server.helpers import Conn, connect_device, conversation, new_id
 from tests.server.test_blobs import _get_all, _put
 from tests.support.postgres import ADMIN_DSN, fresh_database
-from tests.support.redis_server import RedisServer, redis_server
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture
-def pair(tmp_path: Path, redis: RedisServer) -> Iterator[tuple[RunningServer, RunningServer]]:
-    with fresh_database() as url, ExitStack() as stack:
-        servers = tuple(
-            stack.enter_context(
-                running_server(
-                    tmp_path / name,
-                    database_url=url,
-                    redis_url=redis.url,
-                    instance=name,
-                    housekeeping_interval_s=0.2,
-                )
-            )
-            for name in ("one", "two")
-        )
-        servers[0].add_user("ada", PASSWORD)
-        yield servers  # type: ignore[misc]
+def pair(make_pair: Callable[..., Pair]) -> Pair:
+    return make_pair()
 
 
 def _live_device(srv: RunningServer) -> tuple[str, Conn]:
@@ -58,13 +38,6 @@ def _live_device(srv: RunningServer) -> tuple[str, Conn]:
     page = conn.pull(0)  # caught up: from now on the device is live
     assert page["type"] == "changes" and page["has_more"] is False
     return device_id, conn
-
-
-def _wait_redis(srv: RunningServer, healthy: bool) -> None:
-    deadline = time.monotonic() + 20
-    while srv.server.fanout.healthy is not healthy:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, f"redis never became healthy={healthy}"
-        time.sleep(0.05)
 
 
 def test_a_change_on_one_instance_is_live_on_the_other(
@@ -96,10 +69,10 @@ def test_with_redis_down_changes_arrive_late_but_arrive(
     assert on_one.push_payloads(chat)[0]["status"] == "applied"  # pushes go on
     live = on_two.next_live(timeout=10)  # through the log, a housekeeping round later
     assert [c["payload"]["id"] for c in live["changes"]] == [chat.id]
-    _wait_redis(two, healthy=False)
+    wait_redis(two, healthy=False)
     redis.start()
-    _wait_redis(one, healthy=True)
-    _wait_redis(two, healthy=True)
+    wait_redis(one, healthy=True)
+    wait_redis(two, healthy=True)
     time.sleep(0.7)
     again = conversation(laptop, "redis is back")
     on_one.push_payloads(again)
@@ -158,12 +131,12 @@ def test_healthz_names_a_dependency_that_is_down(
         {"status": "ok", "database": "ok", "redis": "ok"},
     )
     redis.stop()
-    _wait_redis(one, healthy=False)
+    wait_redis(one, healthy=False)
     status, body = http_request("GET", one.url + "/healthz")
     # Still in the balancer: it serves pushes and pulls; live frames come through the log.
     assert status == 200 and body["status"] == "degraded" and body["redis"].startswith("down")
     redis.start()
-    _wait_redis(one, healthy=True)
+    wait_redis(one, healthy=True)
     assert http_request("GET", one.url + "/healthz")[1]["status"] == "ok"
 
 

@@ -8,63 +8,16 @@ import dataclasses
 import http.client
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import redis as redis_client
 
 from snapask_desktop.server.config import SignInLimits
-from snapask_desktop.server.testing import RunningServer, running_server
-from tests.server.conftest import PASSWORD
+from snapask_desktop.server.testing import RunningServer
+from tests.server.conftest import PASSWORD, Pair, wait_redis
 from tests.server.helpers import Conn, connect_device, new_id, refused_status
-from tests.support.postgres import fresh_database
-from tests.support.redis_server import RedisServer, redis_server
-
-Pair = tuple[RunningServer, RunningServer]
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture
-def make_pair(tmp_path: Path, redis: RedisServer) -> Iterator[Callable[..., Pair]]:
-    """Two instances on one fresh PostgreSQL database and one Redis, with extra config."""
-    with ExitStack() as stack:
-
-        def make(**config: Any) -> Pair:
-            url = stack.enter_context(fresh_database())
-            servers = tuple(
-                stack.enter_context(
-                    running_server(
-                        tmp_path / name,
-                        database_url=url,
-                        redis_url=redis.url,
-                        instance=name,
-                        housekeeping_interval_s=0.2,
-                        **config,
-                    )
-                )
-                for name in ("one", "two")
-            )
-            for srv in servers:
-                _wait_redis(srv, healthy=True)
-            servers[0].add_user("ada", PASSWORD)
-            return servers  # type: ignore[return-value]
-
-        yield make
-
-
-def _wait_redis(srv: RunningServer, healthy: bool) -> None:
-    deadline = time.monotonic() + 20
-    while srv.server.fanout.healthy is not healthy:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline, f"redis never became healthy={healthy}"
-        time.sleep(0.05)
+from tests.support.redis_server import RedisServer
 
 
 def _device(srv: RunningServer) -> Conn:
@@ -150,7 +103,7 @@ def test_with_redis_down_each_instance_counts_its_own(
     assert refused_status(two, two.sign_in("ada", PASSWORD, new_id()))[0] == 429
     redis.stop()
     for srv in (one, two):
-        _wait_redis(srv, healthy=False)
+        wait_redis(srv, healthy=False)
     conns.append(_device(two))  # served, as before shared limits (not refused, not stuck)
     assert refused_status(one, one.sign_in("ada", PASSWORD, new_id()))[0] == 429
     for conn in conns:
