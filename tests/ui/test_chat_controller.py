@@ -474,25 +474,26 @@ def test_a_quick_action_shows_its_name_and_titles_the_chat_from_its_answer(
     controller, services, gemini, qtbot
 ) -> None:
     seen = Seen(controller)
-    extract = next(a for a in quick_actions(services.settings) if a.label == "Extract text")
+    # Summarize: Extract text is read on this device (tests/ui/test_chat_local_read.py).
+    extract = next(a for a in quick_actions(services.settings) if a.label == "Summarize")
     gemini.script(fg.Reply(chunks=("## Invoice 2041\n\n", "Total: 12.00 EUR")))
     controller.new_from_picture(png_bytes(64, 48, seed=5))
     assert controller.send(extract.prompt)
-    waits.until(qtbot, lambda: controller.title == "Extract text: Invoice 2041")
+    waits.until(qtbot, lambda: controller.title == "Summarize: Invoice 2041")
     cid = controller.conversation_id
-    assert seen.of("question_added") == [("Extract text",)]  # the bubble: the action's name
+    assert seen.of("question_added") == [("Summarize",)]  # the bubble: the action's name
     titles = [t for (t,) in seen.of("title_changed") if t != "New chat"]
-    assert titles == ["Extract text", "Extract text: Invoice 2041"]  # never the prompt's words
-    assert services.store.get_conversation(cid).conversation.title == "Extract text: Invoice 2041"
+    assert titles == ["Summarize", "Summarize: Invoice 2041"]  # never the prompt's words
+    assert services.store.get_conversation(cid).conversation.title == "Summarize: Invoice 2041"
     assert stored(services, cid)[0] == ("user", "final", extract.prompt)  # what the AI was asked
     assert sent_texts(gemini)[0] == ("user", extract.prompt)
 
     with waits.signal(qtbot, controller.transcript_loaded) as loaded:
         controller.open_conversation(cid)  # reopened: still the name in the bubble
-    assert [m.text for m in loaded.args[0] if m.role == "user"] == ["Extract text"]
-    # What `snapask ask --action extract "only the totals"` stores shows the same way.
+    assert [m.text for m in loaded.args[0] if m.role == "user"] == ["Summarize"]
+    # What `snapask ask --action summarize "only the totals"` stores shows the same way.
     assert controller.shown_text(f"{extract.prompt}\n\nonly the totals") == (
-        "Extract text: only the totals"
+        "Summarize: only the totals"
     )
 
 

@@ -48,6 +48,7 @@ class AnswerJob:
     image: bytes | None = None
     use_cache: bool = True
     title: str | None = None  # a new conversation's title (a quick action's name)
+    local_read: bool = False  # "Extract text": read the picture on this device, no AI
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class AnswerOutcome:
     from_cache: bool = False
     answer_saved: bool = True  # False: the answer (in `text`) arrived but could not be saved
     gone: bool = False  # the conversation was deleted (in History, by the CLI, elsewhere)
+    read_by: str | None = None  # the local engine that read the picture (no AI asked)
+    ocr_missing: bool = False  # a local read found no engine: `problem` says what to install
+    redaction_failed: bool = False  # hiding secrets is on and failed: `problem` says why
 
     @property
     def reason(self) -> str:
@@ -163,8 +167,18 @@ class AnswerWorker(QRunnable):
         state = self._run_state
         job, conversation_id = state.job, state.job.conversation_id
         if job.question is not None:
+            from snapask_desktop.redact.guard import RedactionFailed  # Pillow: not at startup
+
             try:
                 message = self._save_question()
+            except RedactionFailed as error:  # fail closed: nothing stored, nothing sent
+                return AnswerOutcome(
+                    conversation_id,
+                    "error",
+                    problem=sentence(str(error.__cause__ or error)),
+                    question_saved=False,
+                    redaction_failed=True,
+                )
             except StoreError as error:
                 problem = f"Your question could not be saved: {user_reason(error)}"
                 return AnswerOutcome(
@@ -181,6 +195,8 @@ class AnswerWorker(QRunnable):
         assert conversation_id is not None
         if state.cancelled:
             return AnswerOutcome(conversation_id, "cancelled")
+        if job.local_read:
+            return self._read_locally(conversation_id)
         try:
             answer = self._chat.answer(
                 conversation_id,
@@ -197,6 +213,43 @@ class AnswerWorker(QRunnable):
                 conversation_id, "error", problem=sentence(user_reason(error)), gone=gone
             )
         return self._stream(conversation_id, answer)
+
+    def _read_locally(self, conversation_id: str) -> AnswerOutcome:
+        """Read the picture's text here and keep it as the answer (Stop discards the reading:
+        Tesseract cannot be interrupted, so it is dropped when it ends)."""
+        from snapask_desktop.local_read import keep_reading, read_picture
+        from snapask_desktop.ocr import OcrError, OcrUnavailable
+
+        store = self._chat.store
+        try:
+            text, engine = read_picture(store, conversation_id)
+        except OcrUnavailable as error:
+            return AnswerOutcome(
+                conversation_id, "error", problem=sentence(str(error)), ocr_missing=True
+            )
+        except (OcrError, ValueError) as error:
+            problem = f"The text could not be read on this device: {error}"
+            return AnswerOutcome(conversation_id, "error", problem=sentence(problem))
+        except StoreError as error:
+            gone = isinstance(error, NotFound)
+            return AnswerOutcome(
+                conversation_id, "error", problem=sentence(user_reason(error)), gone=gone
+            )
+        if self._run_state.cancelled:
+            return AnswerOutcome(conversation_id, "cancelled")
+        try:
+            message = keep_reading(store, conversation_id, text, engine)
+        except StoreError as error:
+            problem = f"The text could not be saved: {user_reason(error)}"
+            return AnswerOutcome(
+                conversation_id,
+                "error",
+                text,
+                problem=sentence(problem),
+                answer_saved=False,
+                read_by=engine,
+            )
+        return AnswerOutcome(conversation_id, "final", message.text, read_by=engine)
 
     def _save_question(self) -> Message:
         job = self._run_state.job

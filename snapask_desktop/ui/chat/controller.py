@@ -75,6 +75,7 @@ class QuickAction:
     label: str
     prompt: str
     builtin: bool
+    key: str = ""  # a built-in action's key ("extract", …); "" for the user's templates
 
     @property
     def needs_picture(self) -> bool:
@@ -104,7 +105,9 @@ class LoadedConversation:
 
 def quick_actions(settings: Settings) -> list[QuickAction]:
     """The built-in chips, then the user's own prompt templates."""
-    chips = [QuickAction(a.label, a.render(settings.translate_to), True) for a in BUILTIN_ACTIONS]
+    chips = [
+        QuickAction(a.label, a.render(settings.translate_to), True, a.key) for a in BUILTIN_ACTIONS
+    ]
     chips += [QuickAction(t["label"], t["prompt"], False) for t in settings.prompt_templates]
     return chips
 
@@ -122,6 +125,8 @@ class ChatController(QObject):
     answer_started = Signal()  # an answer bubble begins
     answer_chunk = Signal(str)
     answer_finished = Signal(str, str)  # status (final/cancelled/error/unsaved), the whole text
+    answer_read_here = Signal(str)  # the engine that read the answer on this device (before
+    # answer_finished): no AI was asked
     question_restored = Signal(str)  # a question that was not saved: back into the prompt box
     answer_discarded = Signal()  # Regenerate: the stopped answer's bubble goes
     status_changed = Signal(object)  # ChatStatus
@@ -495,10 +500,11 @@ class ChatController(QObject):
         self._pool.waitForDone(int(timeout_s * 1000))
 
     def _start(self, question: str | None, announce: bool = True) -> None:
-        self._launch(self._job(self._cid, question, self._png if self._cid is None else None))
+        job = self._job(self._cid, question, self._png if self._cid is None else None)
+        self._launch(job)
         if announce:
             self.answer_started.emit()
-        self._set_status(status.SENDING)
+        self._set_status(status.READING_HERE if job.local_read else status.SENDING)
         self._update_answering()
 
     def _start_elsewhere(self, question: str, png: bytes) -> None:
@@ -520,7 +526,12 @@ class ChatController(QObject):
             question=question,
             image=png,
             title=label,
+            local_read=question is not None and question == self._extract_prompt(),
         )
+
+    def _extract_prompt(self) -> str:
+        """ "Extract text" is read on this device (no provider, no network), not by the AI."""
+        return next((a.prompt for a in self.quick_actions() if a.key == "extract"), "")
 
     def _launch(self, job: AnswerJob, view: int | None = None) -> None:
         run = AnswerRun(next(self._tokens), job)
@@ -596,9 +607,21 @@ class ChatController(QObject):
             return
         if unsaved_question is not None:
             self._unsaved_question = unsaved_question  # Retry saves it again
+        if outcome.redaction_failed:  # the question stays, unsent: Retry, or fix in Settings
+            self.answer_finished.emit("error", "")
+            self._set_status(status.redaction_failed(outcome.reason))
+            return
         if not outcome.answer_saved:  # the text stays on screen; Retry asks (and saves) again
+            if outcome.read_by is not None:
+                self.answer_read_here.emit(outcome.read_by)
             self.answer_finished.emit("unsaved", outcome.text)
             self._set_status(status.with_retry(outcome.reason))
+            return
+        if outcome.read_by is not None:
+            self.answer_read_here.emit(outcome.read_by)
+        if job.local_read and outcome.status != "final" and outcome.question_saved:
+            self.answer_finished.emit(outcome.status, outcome.text)
+            self._set_status(_local_read_status(outcome))
             return
         self.answer_finished.emit(outcome.status, outcome.text)
         if outcome.status == "final":
@@ -999,6 +1022,16 @@ class ChatController(QObject):
         if state != self._picture_state:
             self._picture_state = state
             self.picture_state_changed.emit(state)
+
+
+def _local_read_status(outcome: AnswerOutcome) -> ChatStatus:
+    """The line after "Extract text" was not read here: what is missing or wrong, and the
+    offer to ask the AI (the question is saved, unanswered) instead."""
+    if outcome.status == "cancelled":
+        return ChatStatus("idle", "Stopped: the text was not read.")
+    if outcome.ocr_missing:
+        return status.ocr_missing(outcome.reason)
+    return ChatStatus("error", f"{outcome.reason} Ask the AI sends the picture instead.", "ask_ai")
 
 
 def _shown_question(question: str, labels: dict[str, str]) -> str:

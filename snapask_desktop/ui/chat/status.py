@@ -15,7 +15,7 @@ from snapask_desktop.ai import errors
 from snapask_desktop.ai.types import AIError, ErrorKind
 
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
-StatusAction = Literal["", "retry", "send_now", "restore", "regenerate"]
+StatusAction = Literal["", "retry", "send_now", "restore", "regenerate", "ask_ai"]
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
 SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
 
@@ -27,7 +27,8 @@ class ChatStatus:
     kind: StatusKind = "idle"
     message: str = ""
     # "retry": Retry; "send_now": try the waiting question now; "restore": undo a delete;
-    # "regenerate": answer again in place of a stopped answer
+    # "regenerate": answer again in place of a stopped answer; "ask_ai": a picture that could
+    # not be read on this device goes to the AI provider instead
     action: StatusAction = ""
     detail: str = ""  # the reason behind a waiting question
     next_try_s: float | None = None  # when a waiting question is tried again
@@ -47,6 +48,7 @@ SENDING = ChatStatus("sending", "Sending…")
 SENDING_WAITING = ChatStatus("sending", "Sending your waiting question…")
 TRYING_NOW = ChatStatus("sending", "Trying to send your question now…")
 ANSWERING = ChatStatus("answering", "Answering…")
+READING_HERE = ChatStatus("sending", "Reading the text on this device… (Stop or Ctrl+. cancels)")
 # The stopped answer's bubble says "Stopped"; the line only offers to answer again.
 STOPPED = ChatStatus("idle", "", "regenerate")
 NOT_SENT = ChatStatus("error", "Not sent. Retry sends it.", "retry")
@@ -91,6 +93,36 @@ def picture_failed(reason: str, *, question_held: bool) -> ChatStatus:
 def needs_picture(action: str) -> ChatStatus:
     """A picture-only quick action in a chat without a picture."""
     return ChatStatus("error", f"{action} works on a picture: capture part of the screen first.")
+
+
+def ocr_missing(reason: str) -> ChatStatus:
+    """ "Extract text" found no local OCR engine: what to install, or ask the AI instead."""
+    return ChatStatus(
+        "error",
+        "The text can't be read on this device: the OCR engine is missing. "
+        "Ask the AI sends the picture to your AI provider instead.",
+        "ask_ai",
+        reason,
+    )
+
+
+def redaction_failed(reason: str) -> ChatStatus:
+    """Hiding secrets is on and could not be done: nothing was sent; why, and the two fixes."""
+    return ChatStatus(
+        "error",
+        "Nothing was sent: “Hide secrets before sending” is on and the picture could not be "
+        "checked for secrets. Install the OCR extra, or turn the setting off in Settings → "
+        "General, then press Retry.",
+        "retry",
+        reason,
+        settings_page="general",
+    )
+
+
+def secrets_hidden(count: int) -> ChatStatus:
+    """Redaction painted over suspected secrets before the picture was sent."""
+    what = "1 secret was" if count == 1 else f"{count} secrets were"
+    return ChatStatus("idle", f"{what} hidden before sending; the picture shows what was sent.")
 
 
 def could_not_open(reason: str) -> ChatStatus:

@@ -4,6 +4,7 @@ status line, chip layout and the picture viewer. Each only draws and reports use
 from __future__ import annotations
 
 import math
+import re
 import time
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from snapask_desktop.local_read import NO_TEXT, local_engine
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui import style
 from snapask_desktop.ui.chat.markdown_view import MarkdownView
@@ -262,6 +264,13 @@ class AnswerBubble(QWidget):
         layout.addWidget(self.view)
         layout.addLayout(footer)
         self.status = "pending"
+        self.read_by: str | None = None  # the engine that read it on this device (no AI)
+        self._plain: str | None = None  # a local reading's text, shown as is (not Markdown)
+        self._set_footer()
+
+    def set_read_here(self, engine: str) -> None:
+        """This answer is a picture's text read on this device: shown and copied verbatim."""
+        self.read_by = engine
         self._set_footer()
 
     def append(self, text: str) -> None:
@@ -274,13 +283,17 @@ class AnswerBubble(QWidget):
         but the store refused it)."""
         self.status = status
         self.waiting.hide()
-        self.view.set_markdown(text)
+        if self.read_by is not None and text != NO_TEXT:
+            self._plain = text  # OCR text is not Markdown: a code block keeps its lines
+            self.view.set_markdown(_code_block(text))
+        else:
+            self.view.set_markdown(text)
         self.view.flush()
         self._set_footer()
 
     def text(self) -> str:
-        """The answer's Markdown."""
-        return self.view.markdown()
+        """The answer's Markdown (a local reading's plain text)."""
+        return self._plain if self._plain is not None else self.view.markdown()
 
     def copy(self) -> None:
         """Put the answer's text on the clipboard."""
@@ -294,7 +307,10 @@ class AnswerBubble(QWidget):
             "error": "Cut short: the answer did not finish",
             "unsaved": "Not saved",
         }
-        self.note.setText(notes.get(self.status, ""))
+        note = notes.get(self.status, "")
+        if self.read_by is not None and not note:
+            note = f"Read on this device ({self.read_by}), not by an AI"
+        self.note.setText(note)
         self.copy_button.setVisible(self.status != "pending")
 
 
@@ -394,6 +410,9 @@ class Transcript(QScrollArea):
             else:
                 bubble = self._add(AnswerBubble(), follow)
                 assert isinstance(bubble, AnswerBubble)
+                engine = local_engine(message.model)
+                if engine is not None:
+                    bubble.set_read_here(engine)
                 bubble.finish(message.status, message.text)
 
     def scroll_to_end(self) -> None:
@@ -422,6 +441,13 @@ class Transcript(QScrollArea):
 
     def _value_changed(self, value: int) -> None:
         self._stick = value >= self.verticalScrollBar().maximum() - 4
+
+
+def _code_block(text: str) -> str:
+    """`text` as a fenced code block whose fence no run of backticks in it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def _message_key(message: Message) -> tuple[str, ...]:
@@ -566,7 +592,7 @@ class StatusRow(QWidget):
     """The status line: what is happening and, on failure, Retry / Send now; a waiting
     question's reason and a countdown to its next try."""
 
-    action = Signal(str)  # "retry" | "send_now" | "restore" | "regenerate"
+    action = Signal(str)  # "retry" | "send_now" | "restore" | "regenerate" | "ask_ai"
     settings_requested = Signal(str)  # the page that holds the fix
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -618,6 +644,7 @@ class StatusRow(QWidget):
             "send_now": ("Send now", "Try to send the waiting question now (Ctrl+R)"),
             "restore": ("Restore", "Bring the deleted conversation back (Ctrl+R)"),
             "regenerate": ("Regenerate", "Answer again in place of the stopped answer (Ctrl+R)"),
+            "ask_ai": ("Ask the AI", "Send the picture to your AI provider to read it (Ctrl+R)"),
         }
         text, tip = labels.get(status.action, ("", ""))
         self.button.setText(text)

@@ -222,6 +222,7 @@ class ChatWindow(QWidget):
         c.answer_discarded.connect(self._discard_stopped_answer)
         c.answer_started.connect(self._answer_started)
         c.answer_chunk.connect(self._answer_chunk)
+        c.answer_read_here.connect(self._answer_read_here)
         c.answer_finished.connect(self._answer_finished)
         c.status_changed.connect(self._status_changed)
         c.actions_changed.connect(self._rebuild_chips)
@@ -410,6 +411,10 @@ class ChatWindow(QWidget):
         if self._answer is None:
             self._answer = self.transcript.add_answer()
         self._answer.append(text)
+
+    def _answer_read_here(self, engine: str) -> None:
+        if self._answer is not None:
+            self._answer.set_read_here(engine)
 
     def _answer_finished(self, status: str, text: str) -> None:
         bubble, self._answer = self._answer, None
