@@ -33,6 +33,7 @@ SYSTEM_PROMPT = (
     "picture exactly when it matters."
 )
 TITLE_CHARS = 60
+OnRedacted = Callable[[bytes, int], None]  # the picture as sent, how many secrets were painted
 
 log = logging.getLogger(__name__)
 
@@ -112,21 +113,30 @@ class ChatService:
         self._client_for = client_for
         self._pictures = pictures
 
-    def _keep_picture(self, image: bytes) -> str:
+    def _keep_picture(self, image: bytes, on_redacted: OnRedacted | None = None) -> str:
         """Store a picture (redacted first when that is on; RedactionFailed stores nothing)
-        and have its text read; returns its hash."""
+        and have its text read; returns its hash. `on_redacted` hears of painted secrets."""
         if self._pictures is None:
             return self.store.add_screenshot(image).sha256
         data, guarded = self._pictures.before_storing(image)
         sha = self.store.add_screenshot(data).sha256
         self._pictures.after_storing(self.store, sha, guarded)
+        if guarded is not None and guarded.redacted and on_redacted is not None:
+            on_redacted(data, guarded.secret_count)
         return sha
 
     def start_conversation(
-        self, question: str, image: bytes | None = None, title: str | None = None
+        self,
+        question: str,
+        image: bytes | None = None,
+        title: str | None = None,
+        on_redacted: OnRedacted | None = None,
     ) -> Message:
-        """Save a new conversation with its first question (and picture); returns the question."""
-        sha = self._keep_picture(image) if image is not None else None
+        """Save a new conversation with its first question (and picture); returns the question.
+
+        `on_redacted(data, count)` is called when `count` suspected secrets were painted out:
+        `data` is the picture as stored and sent."""
+        sha = self._keep_picture(image, on_redacted) if image is not None else None
         _, message = self.store.start_conversation(
             title or make_title(question), question, screenshot_sha256=sha
         )

@@ -36,6 +36,24 @@ class GuardedPicture:
     def redacted(self) -> bool:
         return bool(self.findings)
 
+    @property
+    def secret_count(self) -> int:
+        """How many secrets were painted: both readings may find the same one (same kind,
+        overlapping boxes), which counts once."""
+        kept: list[Finding] = []
+        for finding in self.findings:
+            if not any(_same_secret(finding, other) for other in kept):
+                kept.append(finding)
+        return len(kept)
+
+
+def _same_secret(a: Finding, b: Finding) -> bool:
+    return a.kind == b.kind and any(_overlap(box, other) for box in a.boxes for other in b.boxes)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
 
 def _decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))

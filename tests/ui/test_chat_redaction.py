@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from snapask_desktop.services import Services
 from snapask_desktop.ui.chat.controller import ChatController
 from snapask_desktop.ui.chat.window import ChatWindow
 from snapask_desktop.ui.window_state import WindowStateStore
+from tests.ocr.samples import font, render
 from tests.support import waits
 from tests.support.fake_gemini import FakeGemini
 from tests.ui.test_chat_local_read import dialog_png
@@ -87,3 +89,43 @@ def test_a_failed_redaction_says_nothing_was_sent_why_and_how_to_fix_it(
     waits.until(qtbot, lambda: settled(window))
     assert window.controller.status.kind == "idle", window.controller.status
     assert len(gemini.generate_requests()) == 1
+
+
+def secrets_png() -> bytes:
+    lines = ["Deploy notes", "contact jane.doe@example.com", "db_password = Tr0ub4dor-horse"]
+    out = io.BytesIO()
+    render(lines, font("SansMono", 13)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_painted_secrets_are_told_and_the_picture_shown_is_the_one_sent(
+    redacting, gemini: FakeGemini, tmp_path: Path, qtbot
+):
+    original = secrets_png()
+    window = open_window(redacting, original, tmp_path, qtbot)
+    try:
+        ask(window, qtbot, "what is this?")
+        waits.until(
+            qtbot,
+            lambda: settled(window) and "hidden" in window.picture_note.text(),
+        )
+        assert window.picture_note.text() == (
+            "2 secrets were hidden before sending. The picture shows what was sent."
+        )
+        cid = window.controller.conversation_id
+        sha = redacting.store.get_conversation(cid).messages[0].screenshot_sha256
+        sent = redacting.store.screenshot_bytes(sha)
+        assert sent != original  # painted
+        assert len(gemini.generate_requests()) == 1
+        window.show_picture()  # the viewer shows exactly the stored (and sent) picture
+        assert window.viewer is not None
+        assert window._image == QImage.fromData(sent)
+    finally:
+        window.controller.shutdown()
+
+
+def test_a_picture_without_secrets_says_nothing(window, gemini: FakeGemini, qtbot):
+    ask(window, qtbot, "what is this?")
+    waits.until(qtbot, lambda: settled(window) and len(gemini.generate_requests()) == 1)
+    waits.delivered(lambda: window.controller._pool.waitForDone(waits.DEADLINE_MS))
+    assert window.picture_note.text() == ""

@@ -87,6 +87,7 @@ class AnswerSignals(QObject):
     chunk = Signal(int, str)  # run id, text
     retrying = Signal(int, str)  # run id, plain text: why, and when the next try is
     finished = Signal(int, object)  # run id, AnswerOutcome
+    redacted = Signal(int, object, int)  # run id, the picture as sent (bytes), secrets painted
 
 
 class AnswerRun:
@@ -255,7 +256,9 @@ class AnswerWorker(QRunnable):
         job = self._run_state.job
         assert job.question is not None
         if job.conversation_id is None:
-            return self._chat.start_conversation(job.question, job.image, title=job.title)
+            return self._chat.start_conversation(
+                job.question, job.image, title=job.title, on_redacted=self._redacted
+            )
         return self._chat.add_question(job.conversation_id, job.question)
 
     def _stream(self, conversation_id: str, answer: Answer) -> AnswerOutcome:
@@ -284,6 +287,9 @@ class AnswerWorker(QRunnable):
             error=result.error if result.status == "error" else None,
             from_cache=result.from_cache,
         )
+
+    def _redacted(self, data: bytes, count: int) -> None:
+        self._signals.redacted.emit(self._run_state.id, data, count)
 
     def _on_retry(self, attempt: int, error: AIError, wait_s: float) -> None:
         self._signals.retrying.emit(self._run_state.id, retry_text(attempt, error, wait_s))

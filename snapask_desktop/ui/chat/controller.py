@@ -137,6 +137,8 @@ class ChatController(QObject):
     conversation_changed = Signal(str)  # its stored content changed (history refreshes)
     answering_changed = Signal(bool)  # any answer streaming (tray icon)
     waiting_count_changed = Signal(int)  # questions waiting for the provider
+    secrets_hidden = Signal(int)  # this many suspected secrets were painted out before sending
+    # (after picture_changed has shown the picture as it was sent)
 
     def __init__(
         self,
@@ -206,6 +208,7 @@ class ChatController(QObject):
         a.chunk.connect(self._chunk)
         a.retrying.connect(self._retrying)
         a.finished.connect(self._finished)
+        a.redacted.connect(self._redacted)
         self.answer_started.connect(self._answer_began)
         self.answer_finished.connect(self._answer_ended)
 
@@ -562,6 +565,19 @@ class ChatController(QObject):
             self._cid = message.conversation_id
             self._title = self._action_labels().get(message.text) or make_title(message.text)
             self.title_changed.emit(self._title)
+
+    def _redacted(self, run_id: int, data: bytes, count: int) -> None:
+        """Secrets were painted out before sending: show the picture as sent, and say so."""
+        if self._view_of(run_id) != self._view:
+            return
+        self._png = data
+
+        def shown(token: int, image: QImage) -> None:
+            if token == self._picture_task:
+                self.picture_changed.emit(image)
+                self.secrets_hidden.emit(count)
+
+        self._picture_task = self._run_task(lambda: _decode(data), shown)
 
     def _chunk(self, run_id: int, text: str) -> None:
         if self._view_of(run_id) == self._view:

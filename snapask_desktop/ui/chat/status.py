@@ -122,7 +122,7 @@ def redaction_failed(reason: str) -> ChatStatus:
 def secrets_hidden(count: int) -> ChatStatus:
     """Redaction painted over suspected secrets before the picture was sent."""
     what = "1 secret was" if count == 1 else f"{count} secrets were"
-    return ChatStatus("idle", f"{what} hidden before sending; the picture shows what was sent.")
+    return ChatStatus("idle", f"{what} hidden before sending. The picture shows what was sent.")
 
 
 def could_not_open(reason: str) -> ChatStatus:

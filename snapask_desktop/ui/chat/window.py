@@ -63,7 +63,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
 from snapask_desktop.ui.chat.controller import ChatController
-from snapask_desktop.ui.chat.status import ChatStatus
+from snapask_desktop.ui.chat.status import ChatStatus, secrets_hidden
 from snapask_desktop.ui.chat.widgets import (
     NO_PICTURE_HINT,
     PICTURE_HINT,
@@ -225,6 +225,7 @@ class ChatWindow(QWidget):
         c.answer_read_here.connect(self._answer_read_here)
         c.answer_finished.connect(self._answer_finished)
         c.status_changed.connect(self._status_changed)
+        c.secrets_hidden.connect(self._secrets_hidden)
         c.actions_changed.connect(self._rebuild_chips)
         c.answering_changed.connect(lambda _on: self._update_controls())
         self.prompt.submitted.connect(self._submit)
@@ -391,6 +392,10 @@ class ChatWindow(QWidget):
             self.thumbnail.setToolTip("The picture is not on this computer yet")
         else:
             self.thumbnail.setToolTip("Show the picture full size (Space)")
+
+    def _secrets_hidden(self, count: int) -> None:
+        self.picture_note.setText(secrets_hidden(count).message)
+        self.thumbnail.setToolTip("Show the picture as it was sent (Space)")
 
     def _question_added(self, text: str) -> None:
         if text not in {action.label for action in self.controller.quick_actions()}:
