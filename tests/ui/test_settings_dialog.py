@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -475,3 +476,30 @@ def test_the_key_status_is_checked_again_when_the_page_shows(
     waits.until(
         qtbot, lambda: box.status_label.text() == "A key is set, kept in the system keyring."
     )
+
+
+def test_picture_text_settings_are_explained_and_saved(
+    dialog: SettingsDialog, store: SettingsStore, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    general = _general(dialog)
+    assert general.read_picture_text.isChecked() and not general.redact_secrets.isChecked()
+    assert general.redact_secrets.text() == "Hide secrets before sending"  # the chat's words
+    assert "nothing is sent" in general.redact_note.text()
+    assert "History search" in general.read_text_note.text()
+    dialog.wait_for_work()
+    waits.delivered()
+    assert not general.ocr_missing.isVisibleTo(dialog)  # the engine is installed here
+
+    general.read_picture_text.setChecked(False)
+    general.redact_secrets.setChecked(True)
+    with waits.signal(qtbot, dialog.settings_changed) as changed:
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    saved: Settings = changed.args[0]
+    assert (saved.read_picture_text, saved.redact_secrets) == (False, True)
+    assert store.load().settings == saved
+
+    monkeypatch.setitem(sys.modules, "tesserocr", None)  # the [ocr] extra not installed
+    general.load(saved)
+    dialog.wait_for_work()
+    waits.until(qtbot, lambda: general.ocr_missing.isVisibleTo(dialog))
+    assert "pip install 'snapask-desktop[ocr]'" in general.ocr_missing.text()

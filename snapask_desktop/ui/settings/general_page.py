@@ -1,4 +1,5 @@
-"""Settings → General: provider and model, answer language, behaviour, start at login, cache."""
+"""Settings → General: provider and model, answer language, behaviour, start at login, cache,
+and what happens to a picture's text (read on this device, secrets hidden before sending)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,20 @@ class GeneralPage(SettingsPage):
         self.clear_cache_button.clicked.connect(self._clear_cache)
         self.cache_result = QLabel()
         style.set_role(self.cache_result, "muted")
+        self.read_picture_text = QCheckBox("Read the text in pictures on this device")
+        self.read_text_note = _note(
+            "Stays on this computer (and your sync server); History search then finds a "
+            "conversation by a word inside its picture."
+        )
+        self.redact_secrets = QCheckBox("Hide secrets before sending")
+        self.redact_note = _note(
+            "Paints over what looks like a key, token, password, e-mail, card number or IBAN "
+            "before a picture is kept or sent; if that cannot be done, nothing is sent."
+        )
+        self.ocr_missing = QLabel()  # filled from a worker: finding the engine imports it
+        self.ocr_missing.setWordWrap(True)
+        style.set_role(self.ocr_missing, "warning")
+        self.ocr_missing.hide()
         self.start_at_login = QCheckBox("Start SnapAsk when I log in")
         self.data_dir = QLineEdit(str(context.data_dir))
         self.data_dir.setReadOnly(True)
@@ -136,6 +151,19 @@ class GeneralPage(SettingsPage):
         cache_row.addWidget(self.clear_cache_button)
         answer_form.addRow(cache_row)
         answer_form.addRow(self._error("answer_cache"))
+        pictures = QGroupBox("Text in pictures")
+        picture_form = QVBoxLayout(pictures)
+        picture_form.setSpacing(2)
+        for widget in (
+            self.read_picture_text,
+            self.read_text_note,
+            self._error("read_picture_text"),
+            self.redact_secrets,
+            self.redact_note,
+            self._error("redact_secrets"),
+            self.ocr_missing,
+        ):
+            picture_form.addWidget(widget)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.data_dir, 1)
         folder_row.addWidget(self.open_folder)
@@ -148,6 +176,7 @@ class GeneralPage(SettingsPage):
         column.addWidget(self.gemini_box)
         column.addWidget(self.openai_box)
         column.addWidget(answers)
+        column.addWidget(pictures)
         column.addLayout(app)
         column.addStretch(1)
 
@@ -164,7 +193,10 @@ class GeneralPage(SettingsPage):
         self.max_retries.setValue(settings.max_retries)
         self.answer_cache.setChecked(settings.answer_cache)
         self.start_at_login.setChecked(settings.start_at_login)
+        self.read_picture_text.setChecked(settings.read_picture_text)
+        self.redact_secrets.setChecked(settings.redact_secrets)
         self._provider_changed()
+        self._check_ocr()
 
     def values(self) -> dict[str, Any]:
         return {
@@ -178,6 +210,8 @@ class GeneralPage(SettingsPage):
             "max_retries": self.max_retries.value(),
             "answer_cache": self.answer_cache.isChecked(),
             "start_at_login": self.start_at_login.isChecked(),
+            "read_picture_text": self.read_picture_text.isChecked(),
+            "redact_secrets": self.redact_secrets.isChecked(),
         }
 
     def use_provider(self, provider: str) -> None:
@@ -191,6 +225,23 @@ class GeneralPage(SettingsPage):
         self.openai_box.setTitle(
             "OpenAI-compatible server" + (" (in use)" if chosen == "openai" else "")
         )
+
+    def _check_ocr(self) -> None:
+        """Say when the OCR engine is missing: both settings need it (found on a worker, as
+        looking imports the engine and Pillow)."""
+
+        def check() -> str | None:
+            from snapask_desktop.ocr.engine import available
+
+            return available()
+
+        def done(problem: str | None) -> None:
+            self.ocr_missing.setText(
+                f"Text can't be read on this computer: {problem}" if problem else ""
+            )
+            self.ocr_missing.setVisible(bool(problem))
+
+        self.context.calls.call(check, done, lambda _error: None)
 
     @Slot()
     def _clear_cache(self) -> None:
@@ -216,3 +267,12 @@ class GeneralPage(SettingsPage):
     @Slot()
     def _open_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.context.data_dir)))
+
+
+def _note(text: str) -> QLabel:
+    """A one-line explanation under a setting."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setContentsMargins(22, 0, 0, 4)  # under the check box's text, not its box
+    style.set_role(label, "muted")
+    return label
