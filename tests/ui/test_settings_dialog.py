@@ -486,6 +486,10 @@ def test_picture_text_settings_are_explained_and_saved(
     assert general.redact_secrets.text() == "Hide secrets before sending"  # the chat's words
     assert "nothing is sent" in general.redact_note.text()
     assert "History search" in general.read_text_note.text()
+    # One line each, shown whole: the page must not squeeze them.
+    for note in (general.read_text_note, general.redact_note):
+        assert note.height() >= note.sizeHint().height()
+        assert note.width() >= note.sizeHint().width()
     dialog.wait_for_work()
     waits.delivered()
     assert not general.ocr_missing.isVisibleTo(dialog)  # the engine is installed here
@@ -502,4 +506,5 @@ def test_picture_text_settings_are_explained_and_saved(
     general.load(saved)
     dialog.wait_for_work()
     waits.until(qtbot, lambda: general.ocr_missing.isVisibleTo(dialog))
-    assert "pip install 'snapask-desktop[ocr]'" in general.ocr_missing.text()
+    assert "install the OCR extra" in general.ocr_missing.text()
+    assert "pip install 'snapask-desktop[ocr]'" in general.ocr_missing.toolTip()

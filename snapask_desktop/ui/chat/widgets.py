@@ -447,7 +447,7 @@ def _code_block(text: str) -> str:
     """`text` as a fenced code block whose fence no run of backticks in it can close."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{text}\n{fence}"
+    return f"{fence}\n{text}\n{fence}"
 
 
 def _message_key(message: Message) -> tuple[str, ...]:

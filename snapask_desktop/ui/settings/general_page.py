@@ -89,14 +89,15 @@ class GeneralPage(SettingsPage):
         self.cache_result = QLabel()
         style.set_role(self.cache_result, "muted")
         self.read_picture_text = QCheckBox("Read the text in pictures on this device")
-        self.read_text_note = _note(
-            "Stays on this computer (and your sync server); History search then finds a "
-            "conversation by a word inside its picture."
-        )
+        self.read_text_note = _note("So History search finds a word inside a picture.")
         self.redact_secrets = QCheckBox("Hide secrets before sending")
         self.redact_note = _note(
-            "Paints over what looks like a key, token, password, e-mail, card number or IBAN "
-            "before a picture is kept or sent; if that cannot be done, nothing is sent."
+            "Paints over keys, passwords and card numbers; if it can't, nothing is sent."
+        )
+        self.redact_note.setToolTip(
+            "Before a picture is kept or sent, what looks like an API key or token, a password, "
+            "an e-mail address, a card number, an IBAN or a private key is painted over with a "
+            "solid box. If the picture cannot be read, nothing is sent."
         )
         self.ocr_missing = QLabel()  # filled from a worker: finding the engine imports it
         self.ocr_missing.setWordWrap(True)
@@ -237,8 +238,10 @@ class GeneralPage(SettingsPage):
 
         def done(problem: str | None) -> None:
             self.ocr_missing.setText(
-                f"Text can't be read on this computer: {problem}" if problem else ""
+                "Text can't be read on this computer: install the OCR extra and Tesseract's "
+                "English model (details in the tooltip)."
             )
+            self.ocr_missing.setToolTip(problem or "")
             self.ocr_missing.setVisible(bool(problem))
 
         self.context.calls.call(check, done, lambda _error: None)
@@ -271,8 +274,7 @@ class GeneralPage(SettingsPage):
 
 def _note(text: str) -> QLabel:
     """A one-line explanation under a setting."""
-    label = QLabel(text)
-    label.setWordWrap(True)
+    label = QLabel(text)  # one line: a wrapped label is squeezed when the dialog is full
     label.setContentsMargins(22, 0, 0, 4)  # under the check box's text, not its box
     style.set_role(label, "muted")
     return label
