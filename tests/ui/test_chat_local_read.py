@@ -12,6 +12,7 @@ from PySide6.QtCore import QRect, QThreadPool
 from PySide6.QtGui import QGuiApplication, QImage
 
 from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
 from snapask_desktop.ui.chat.controller import ChatController
 from snapask_desktop.ui.chat.window import ChatWindow
@@ -72,6 +73,7 @@ def test_extract_text_is_read_here_without_the_ai(window, services, gemini: Fake
     assert window.controller.answering_here and finished == []
     assert window.controller.status.message.startswith("Reading the text on this device")
     assert window.busy.isVisibleTo(window) and window.send_button.text() == "Stop"
+    assert window.transcript.answers()[-1].waiting.text() == "Reading the text on this device…"
     waits.until(qtbot, lambda: settled(window))
 
     assert gemini.generate_requests() == []  # no provider, no network
@@ -126,3 +128,25 @@ def test_stop_drops_the_reading(window, services, gemini: FakeGemini, qtbot):
     assert window.controller.status.message == "Stopped: the text was not read."
     assert window.transcript.answers() == [] or not window.transcript.answers()[-1].text()
     assert gemini.generate_requests() == []
+
+
+def test_extract_text_needs_no_provider_key_and_no_network(
+    tmp_path: Path, qtbot, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)  # no key at all
+    # A provider address nothing listens on: any request would fail.
+    settings = Settings(gemini_base_url="http://127.0.0.1:9", max_retries=0)
+    with Services(settings, data_dir=tmp_path / "data") as services:
+        controller = ChatController(services.chat, settings, pool=QThreadPool())
+        try:
+            png = dialog_png()
+            controller.new_from_picture(png, QImage.fromData(png))
+            extract = next(a for a in controller.quick_actions() if a.key == "extract")
+            assert controller.send(extract.prompt)
+            waits.until(qtbot, lambda: not controller.answering_here)
+            assert controller.status.kind == "idle", controller.status
+            messages = services.store.get_conversation(controller.conversation_id).messages
+            assert [m.role for m in messages] == ["user", "model"]
+            assert cer("\n".join(DIALOG), messages[1].text) <= MAX_CER
+        finally:
+            controller.shutdown()

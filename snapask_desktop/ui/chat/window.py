@@ -63,7 +63,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
 from snapask_desktop.ui.chat.controller import ChatController
-from snapask_desktop.ui.chat.status import ChatStatus, secrets_hidden
+from snapask_desktop.ui.chat.status import READING_HERE, ChatStatus, secrets_hidden
 from snapask_desktop.ui.chat.widgets import (
     NO_PICTURE_HINT,
     PICTURE_HINT,
@@ -451,6 +451,8 @@ class ChatWindow(QWidget):
             question.set_note("")
         if status.kind == "waiting" and questions:
             questions[-1].set_note("Waiting to send…")
+        if self._answer is not None and status == READING_HERE:
+            self._answer.waiting.setText("Reading the text on this device…")
         self._update_controls()
 
     def _update_controls(self) -> None:
