@@ -14,7 +14,9 @@ from PySide6.QtGui import QGuiApplication, QImage
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
+from snapask_desktop.store.records import Message
 from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.widgets import Transcript
 from snapask_desktop.ui.chat.window import ChatWindow
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.ocr.samples import DIALOG, cer, font, render
@@ -150,3 +152,30 @@ def test_extract_text_needs_no_provider_key_and_no_network(
             assert cer("\n".join(DIALOG), messages[1].text) <= MAX_CER
         finally:
             controller.shutdown()
+
+
+def reading(device_id: str, text: str = "Total: 12.00") -> Message:
+    return Message(
+        id=f"m-{device_id}",
+        conversation_id="c",
+        role="model",
+        text=text,
+        model="local:tesseract 5.5.4",
+        status="final",
+        screenshot_sha256=None,
+        hlc=1,
+        device_id=device_id,
+        created_at=0,
+    )
+
+
+def test_a_synced_reading_says_which_device_read_it(qtbot) -> None:
+    transcript = Transcript()
+    qtbot.addWidget(transcript)
+    transcript.device_id = "laptop"
+    transcript.show_messages((reading("laptop"), reading("desktop", "*not Markdown*")))
+    here, there = transcript.answers()
+    assert here.note.text() == "Read on this device (tesseract 5.5.4), not by an AI"
+    assert there.note.text() == "Read on another device (tesseract 5.5.4), not by an AI"
+    assert there.text() == "*not Markdown*"  # kept verbatim, shown as a code block
+    assert "*not Markdown*" in there.view.toPlainText()  # Markdown would drop the stars

@@ -682,10 +682,10 @@ class ChatController(QObject):
         self._ready = True
         self._title = detail.conversation.title or NEW_CHAT_TITLE
         self.title_changed.emit(self._title)
+        self._device_id = loaded.device_id or self._device_id  # before: the transcript uses it
         self.transcript_loaded.emit(self._shown_messages(detail.messages))
         picture = loaded.picture
         self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
-        self._device_id = loaded.device_id or self._device_id
         self._conflicts = loaded.conflicts
         self.conflicts_changed.emit(loaded.conflicts)
         self._status_for_loaded(detail)

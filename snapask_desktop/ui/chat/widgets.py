@@ -264,13 +264,16 @@ class AnswerBubble(QWidget):
         layout.addWidget(self.view)
         layout.addLayout(footer)
         self.status = "pending"
-        self.read_by: str | None = None  # the engine that read it on this device (no AI)
+        self.read_by: str | None = None  # the engine that read it on a device (no AI)
+        self._read_elsewhere = False  # read on another device (synced here)
         self._plain: str | None = None  # a local reading's text, shown as is (not Markdown)
         self._set_footer()
 
-    def set_read_here(self, engine: str) -> None:
-        """This answer is a picture's text read on this device: shown and copied verbatim."""
+    def set_read_here(self, engine: str, *, elsewhere: bool = False) -> None:
+        """This answer is a picture's text read on a device (this one, or another that synced
+        it), not by an AI: shown and copied verbatim."""
         self.read_by = engine
+        self._read_elsewhere = elsewhere
         self._set_footer()
 
     def append(self, text: str) -> None:
@@ -309,7 +312,8 @@ class AnswerBubble(QWidget):
         }
         note = notes.get(self.status, "")
         if self.read_by is not None and not note:
-            note = f"Read on this device ({self.read_by}), not by an AI"
+            where = "another device" if self._read_elsewhere else "this device"
+            note = f"Read on {where} ({self.read_by}), not by an AI"
         self.note.setText(note)
         self.copy_button.setVisible(self.status != "pending")
 
@@ -337,6 +341,7 @@ class Transcript(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(body)
         self._stick = True
+        self.device_id = ""  # this device's id, once known: who read a local reading
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._range_changed)
         bar.valueChanged.connect(self._value_changed)
@@ -412,7 +417,8 @@ class Transcript(QScrollArea):
                 assert isinstance(bubble, AnswerBubble)
                 engine = local_engine(message.model)
                 if engine is not None:
-                    bubble.set_read_here(engine)
+                    elsewhere = bool(self.device_id) and message.device_id != self.device_id
+                    bubble.set_read_here(engine, elsewhere=elsewhere)
                 bubble.finish(message.status, message.text)
 
     def scroll_to_end(self) -> None:

@@ -85,6 +85,7 @@ from snapask_desktop.ui.window_state import (
 from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
+    from snapask_desktop.store.records import Message
     from snapask_desktop.ui.chat.capture_flow import Picture
 
 STATE_NAME = "chat"
@@ -209,7 +210,7 @@ class ChatWindow(QWidget):
         c.title_changed.connect(self._title_changed)
         c.picture_changed.connect(self._set_picture)
         c.picture_state_changed.connect(self._picture_state)
-        c.transcript_loaded.connect(self.transcript.show_messages)
+        c.transcript_loaded.connect(self._show_transcript)
         c.transcript_loaded.connect(lambda _messages: self._update_controls())
         c.transcript_refreshed.connect(self.transcript.sync_messages)
         c.conflicts_changed.connect(
@@ -416,6 +417,10 @@ class ChatWindow(QWidget):
         if self._answer is None:
             self._answer = self.transcript.add_answer()
         self._answer.append(text)
+
+    def _show_transcript(self, messages: tuple[Message, ...]) -> None:
+        self.transcript.device_id = self.controller.device_id
+        self.transcript.show_messages(messages)
 
     def _answer_read_here(self, engine: str) -> None:
         if self._answer is not None:
