@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.config import Settings
+from snapask_desktop.local_read import NO_TEXT
 from snapask_desktop.services import Services
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui.chat.controller import ChatController
@@ -20,6 +21,7 @@ from snapask_desktop.ui.chat.widgets import Transcript
 from snapask_desktop.ui.chat.window import ChatWindow
 from snapask_desktop.ui.window_state import WindowStateStore
 from tests.ocr.samples import DIALOG, cer, font, render
+from tests.store.helpers import png_bytes
 from tests.support import waits
 from tests.support.fake_gemini import FakeGemini
 
@@ -179,3 +181,18 @@ def test_a_synced_reading_says_which_device_read_it(qtbot) -> None:
     assert there.note.text() == "Read on another device (tesseract 5.5.4), not by an AI"
     assert there.text() == "*not Markdown*"  # kept verbatim, shown as a code block
     assert "*not Markdown*" in there.view.toPlainText()  # Markdown would drop the stars
+
+
+def test_a_picture_without_text_is_said_plainly(services, gemini: FakeGemini, tmp_path, qtbot):
+    controller = ChatController(services.chat, services.settings, pool=QThreadPool())
+    try:
+        blank = png_bytes(200, 80, seed=0)  # a plain colour and a few dots, no letters
+        controller.new_from_picture(blank, QImage.fromData(blank))
+        extract = next(a for a in controller.quick_actions() if a.key == "extract")
+        assert controller.send(extract.prompt)
+        waits.until(qtbot, lambda: not controller.answering_here)
+        messages = services.store.get_conversation(controller.conversation_id).messages
+        assert messages[-1].text == NO_TEXT
+        assert gemini.generate_requests() == []
+    finally:
+        controller.shutdown()
