@@ -52,15 +52,16 @@ def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSum
     return {row.id: summary(row) for row in conn.execute(sql, {"ids": list(ids)})}
 
 
-def matching_ids(conn: Connection, prefix: str, limit: int) -> list[str]:
-    """Ids of visible conversations starting with ``prefix`` (a range scan on the unique index)."""
+def matching_ids(conn: Connection, prefix: str, limit: int, deleted: bool = False) -> list[str]:
+    """Ids of visible (or, with ``deleted``, deleted) conversations starting with ``prefix``
+    (a range scan on the unique index)."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     rows = conn.execute(
         text(
-            "SELECT id FROM conversation WHERE id >= :lo AND id < :hi AND deleted = 0 "
+            "SELECT id FROM conversation WHERE id >= :lo AND id < :hi AND deleted = :deleted "
             "ORDER BY id LIMIT :limit"
         ),
-        {"lo": prefix, "hi": upper, "limit": limit},
+        {"lo": prefix, "hi": upper, "limit": limit, "deleted": int(deleted)},
     )
     return [row.id for row in rows]
 

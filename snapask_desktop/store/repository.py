@@ -268,13 +268,15 @@ class Store:
                 convert.conversation(row), tuple(convert.message(m) for m in messages)
             )
 
-    def resolve_id(self, prefix: str) -> str:
-        """The full id of the one visible conversation whose id starts with ``prefix``."""
+    def resolve_id(self, prefix: str, *, deleted: bool = False) -> str:
+        """The full id of the one visible conversation whose id starts with ``prefix`` (with
+        ``deleted``: of the one deleted conversation, for restoring it)."""
         clean = validate.id_prefix(prefix)
         with self._read() as conn:
-            matches = queries.matching_ids(conn, clean, limit=6)
+            matches = queries.matching_ids(conn, clean, limit=6, deleted=deleted)
         if not matches:
-            raise NotFound(f"no conversation id starts with {clean!r}")
+            kind = "deleted conversation" if deleted else "conversation"
+            raise NotFound(f"no {kind} id starts with {clean!r}")
         if len(matches) > 1 and clean not in matches:
             raise AmbiguousId(clean, matches)
         return clean if clean in matches else matches[0]
