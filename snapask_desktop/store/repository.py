@@ -60,6 +60,7 @@ from snapask_desktop.store.records import (
     HistoryCursor,
     Message,
     OutboxOp,
+    OwnerTitle,
     ScreenshotInfo,
     SearchHit,
     SyncProblem,
@@ -473,6 +474,12 @@ class Store:
         """Ops the server rejected for good, newest first."""
         with self._read() as conn:
             return conflict_store.problems(conn, validate.limit(limit))
+
+    def owner_title(self, record_type: str, record_id: str) -> OwnerTitle | None:
+        """The conversation a synced record belongs to (deleted ones too), to name it to the
+        user instead of its id; None when it is not on this device."""
+        with self._read() as conn:
+            return queries.owner_title(conn, record_type, record_id)
 
     def note_upload_problem(self, sha256: str, code: str, message: str) -> None:
         """Keep, once per picture and code, why a picture could not be uploaded."""
