@@ -284,7 +284,11 @@ def test_status_and_pending_lines() -> None:
     from snapask_desktop.sync.device.status import SyncStatus
 
     offline = SyncStatus(SyncState.OFFLINE, "Offline: the sync server cannot be reached; retrying.")
-    assert status_line(offline.with_(retry_in_ms=7600)).endswith("retrying. (next try in 8 s)")
+    assert status_line(offline.with_(retry_in_ms=7600)) == (
+        "Offline: the sync server cannot be reached; retrying in 8 s."
+    )
+    problem = SyncStatus(SyncState.PROBLEM, "The server needs a newer SnapAsk.", retry_in_ms=2000)
+    assert status_line(problem) == "The server needs a newer SnapAsk (next try in 2 s)."
     assert status_line(SyncStatus(SyncState.UP_TO_DATE, "Up to date", retry_in_ms=5)) == (
         "Up to date"
     )

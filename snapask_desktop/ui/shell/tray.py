@@ -24,6 +24,7 @@ class TrayState(enum.Enum):
     ANSWERING = "answering"
     SYNCING = "syncing"
     OFFLINE = "offline"
+    WAITING = "waiting"  # questions wait for the AI provider; the network itself may be fine
     PROBLEM = "problem"
 
 
@@ -32,6 +33,7 @@ STATE_TOOLTIPS = {
     TrayState.ANSWERING: "SnapAsk — answering…",
     TrayState.SYNCING: "SnapAsk — syncing…",
     TrayState.OFFLINE: "SnapAsk — offline",
+    TrayState.WAITING: "SnapAsk — waiting for the AI provider",
     TrayState.PROBLEM: "SnapAsk — needs attention",
 }
 
@@ -46,14 +48,18 @@ def combined_state(
     """The one state the icon shows, and the tooltip's detail.
 
     A streaming answer wins (it is what the user waits for), then questions waiting for the AI
-    provider, then the app's own problems (hotkeys), then sync: needs the user, offline, busy."""
+    provider ("offline" only when sync cannot reach its server either: the provider alone
+    being down is not being offline), then the app's own problems (hotkeys), then sync: needs
+    the user, offline, busy."""
+    state = sync.state if sync is not None else SyncState.OFF
     if answering:
         return TrayState.ANSWERING, ""
     if waiting:
-        return TrayState.OFFLINE, f"{waiting} waiting to send"
+        questions = "1 question" if waiting == 1 else f"{waiting} questions"
+        detail = f"{questions} waiting to send"
+        return (TrayState.OFFLINE if state is SyncState.OFFLINE else TrayState.WAITING), detail
     if problem:
         return TrayState.PROBLEM, problem
-    state = sync.state if sync is not None else SyncState.OFF
     if state is SyncState.PROBLEM:
         return TrayState.PROBLEM, f"Sync: {sync.message}" if sync else ""
     if state is SyncState.OFFLINE:

@@ -47,11 +47,14 @@ STATE_ROLES = {SyncState.PROBLEM: "error", SyncState.OFFLINE: "warning"}
 
 
 def status_line(status: SyncStatus) -> str:
-    """The state sentence of the page, e.g. 'Up to date' or 'Offline: … (retrying in 8 s)'."""
+    """The state sentence of the page, e.g. 'Up to date' or 'Offline: …; retrying in 8 s.'."""
     text = status.message
     if status.retry_in_ms and status.state in (SyncState.OFFLINE, SyncState.PROBLEM):
         seconds = max(1, round(status.retry_in_ms / 1000))
-        text += f" (next try in {seconds} s)"
+        if text.endswith("retrying."):  # the client's own words say it: just add when
+            return f"{text[:-1]} in {seconds} s."
+        text = text.rstrip(".")
+        return f"{text} (next try in {seconds} s)." if text else f"Next try in {seconds} s."
     return text
 
 
