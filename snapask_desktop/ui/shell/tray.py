@@ -38,6 +38,15 @@ STATE_TOOLTIPS = {
 }
 
 
+NO_KEY_NOTICE = "No API key is set: add one in Settings → API key."
+
+
+def tooltip(state: TrayState, detail: str = "", notice: str = "") -> str:
+    """The icon's tooltip: the state's headline, its detail, then a standing notice (e.g. that
+    no API key is set, which holds whatever the state)."""
+    return "\n".join(line for line in (STATE_TOOLTIPS[state], detail, notice) if line)
+
+
 def combined_state(
     *,
     answering: bool,
@@ -103,8 +112,9 @@ class Tray(QObject):
         super().__init__(parent)
         self._state = TrayState.IDLE
         self._detail = ""
+        self._notice = ""
         self._icon = QSystemTrayIcon(tray_icon(TrayState.IDLE), self)
-        self._icon.setToolTip(STATE_TOOLTIPS[TrayState.IDLE])
+        self._icon.setToolTip(tooltip(TrayState.IDLE))
         self._icon.activated.connect(self._activated)
         self.menu = QMenu()
         self._labels = {"capture_region": "Capture region", "capture_full": "Capture full screen"}
@@ -144,8 +154,16 @@ class Tray(QObject):
         self._state = state
         self._detail = detail
         self._icon.setIcon(tray_icon(state))
-        tip = STATE_TOOLTIPS[state]
-        self._icon.setToolTip(f"{tip}\n{detail}" if detail else tip)
+        self._icon.setToolTip(tooltip(state, detail, self._notice))
+
+    def set_notice(self, notice: str) -> None:
+        """A standing line under the tooltip's state ("" = none), e.g. `NO_KEY_NOTICE`."""
+        self._notice = notice
+        self._icon.setToolTip(tooltip(self._state, self._detail, notice))
+
+    def tooltip(self) -> str:
+        """The icon's tooltip as shown."""
+        return self._icon.toolTip()
 
     def set_hotkey_labels(self, labels: dict[str, str]) -> None:
         """Show each action's hotkey next to it ("" = no hotkey); reopen-last goes on the newest
