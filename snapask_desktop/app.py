@@ -40,7 +40,7 @@ from snapask_desktop.store.records import ConversationSummary
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui.chat.capture_flow import CaptureFlow, Picture
 from snapask_desktop.ui.shell.launcher import LauncherWindow
-from snapask_desktop.ui.shell.tray import Tray, combined_state
+from snapask_desktop.ui.shell.tray import NO_KEY_NOTICE, Tray, combined_state
 from snapask_desktop.ui.sync.manager import SyncManager, restored_notice
 
 if TYPE_CHECKING:
@@ -408,9 +408,21 @@ class Desktop(QObject):
         self.sync.apply_settings(settings)
         self._apply_hotkeys()
         self._show_sync_status()
+        self._check_key()  # another provider may need a key, or none
 
     def _key_changed(self, provider: str) -> None:
         self.services.apply_settings(self.settings, key_changed_for=provider)
+        self._check_key()
+
+    def _check_key(self) -> None:
+        """Say in the tray's tooltip whether the provider lacks its key (keyring: a worker)."""
+        from snapask_desktop import credentials
+
+        provider = self.settings.provider
+        self.reads.call(lambda: credentials.needs_api_key(provider), self._show_key_missing)
+
+    def _show_key_missing(self, missing: bool) -> None:
+        self.tray.set_notice(NO_KEY_NOTICE if missing else "")
 
     def _clear_cache(self) -> int:
         return self.services.clear_answer_cache()
@@ -423,11 +435,13 @@ class Desktop(QObject):
     def _maybe_welcome(self) -> None:
         from snapask_desktop import credentials
 
-        if not credentials.needs_api_key(self.settings.provider):
+        missing = credentials.needs_api_key(self.settings.provider)
+        self._show_key_missing(missing)
+        if not missing:
             return
         from snapask_desktop.ui.shell.welcome import WelcomeDialog  # only when it is shown
 
-        welcome = WelcomeDialog(self.settings)
+        welcome = WelcomeDialog(self.settings, in_tray=self.launcher is None)
         welcome.open_settings.connect(self.show_settings)
         welcome.settings_changed.connect(self._settings_changed)
         welcome.show()

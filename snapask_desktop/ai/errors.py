@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -98,12 +99,17 @@ def timeout(provider: str, seconds: float | None, detail: str = "") -> AIError:
 
 
 def server(provider: str, status: int | None, message: str = "", detail: str = "") -> AIError:
-    """The provider failed on its side (5xx)."""
-    code = f" (HTTP {status})" if status else ""
-    # The provider's own message often ends in a full stop already.
+    """The provider failed on its side (5xx); the status code stays in ``detail`` (the log)."""
+    what = "is overloaded right now" if status == 503 else "had a problem"
+    # The provider's own message often ends in a full stop already, and often says to try
+    # again itself: the advice is given once.
     said = f": {message.strip().rstrip('.')}" if message.strip() else ""
-    msg = f"{label(provider, start=True)} had a problem{code}{said}. Try again in a moment."
+    advice = "" if _ADVISES_RETRY.search(message) else " Try again in a moment."
+    msg = f"{label(provider, start=True)} {what}{said}.{advice}"
     return AIError(ErrorKind.SERVER, msg, detail=detail)
+
+
+_ADVISES_RETRY = re.compile(r"\b(?:try|retry)\b.{0,20}\b(?:again|later)\b|\bretry\b", re.IGNORECASE)
 
 
 def dropped(provider: str, detail: str = "") -> AIError:

@@ -14,7 +14,14 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line grammar; each command module adds its own subcommands."""
-    from snapask_desktop.cli import app_cmd, conversations_cmd, ocr_cmd, settings_cmd, sync_cmd
+    from snapask_desktop.cli import (
+        app_cmd,
+        conversations_cmd,
+        ocr_cmd,
+        organize_cmd,
+        settings_cmd,
+        sync_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="snapask",
@@ -27,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     app_cmd.register(commands)
     conversations_cmd.register(commands)
+    organize_cmd.register(commands)
     ocr_cmd.register(commands)
     settings_cmd.register(commands)
     sync_cmd.register(commands)

@@ -15,7 +15,12 @@ from sqlalchemy import Connection, bindparam, text
 from snapask_desktop.store import picture_text
 from snapask_desktop.store import search as fts
 from snapask_desktop.store.peek import SUMMARY_COLUMNS, VISIBLE, summary
-from snapask_desktop.store.records import ConversationSummary, HistoryCursor, SearchHit
+from snapask_desktop.store.records import (
+    ConversationSummary,
+    HistoryCursor,
+    OwnerTitle,
+    SearchHit,
+)
 
 SNIPPET_TOKENS = 16
 
@@ -52,17 +57,37 @@ def summaries(conn: Connection, ids: Sequence[str]) -> dict[str, ConversationSum
     return {row.id: summary(row) for row in conn.execute(sql, {"ids": list(ids)})}
 
 
-def matching_ids(conn: Connection, prefix: str, limit: int) -> list[str]:
-    """Ids of visible conversations starting with ``prefix`` (a range scan on the unique index)."""
+def matching_ids(conn: Connection, prefix: str, limit: int, deleted: bool = False) -> list[str]:
+    """Ids of visible (or, with ``deleted``, deleted) conversations starting with ``prefix``
+    (a range scan on the unique index)."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     rows = conn.execute(
         text(
-            "SELECT id FROM conversation WHERE id >= :lo AND id < :hi AND deleted = 0 "
+            "SELECT id FROM conversation WHERE id >= :lo AND id < :hi AND deleted = :deleted "
             "ORDER BY id LIMIT :limit"
         ),
-        {"lo": prefix, "hi": upper, "limit": limit},
+        {"lo": prefix, "hi": upper, "limit": limit, "deleted": int(deleted)},
     )
     return [row.id for row in rows]
+
+
+_OWNER_SQL = {
+    "conversation": "SELECT title, deleted FROM conversation WHERE id = :id",
+    "message": "SELECT c.title, c.deleted FROM message m JOIN conversation c "
+    "ON c.id = m.conversation_id WHERE m.id = :id",
+    # a picture may be in several conversations: name a live one if there is one
+    "screenshot": "SELECT c.title, c.deleted FROM message m JOIN conversation c "
+    "ON c.id = m.conversation_id WHERE m.screenshot_sha256 = :id ORDER BY c.deleted, m.hlc LIMIT 1",
+}
+
+
+def owner_title(conn: Connection, record_type: str, record_id: str) -> OwnerTitle | None:
+    """The conversation a conversation, message or picture record belongs to (None: not here)."""
+    sql = _OWNER_SQL.get(record_type)
+    if sql is None:
+        return None
+    row = conn.execute(text(sql), {"id": record_id}).first()
+    return None if row is None else OwnerTitle(row.title, bool(row.deleted))
 
 
 @dataclass(frozen=True, slots=True)

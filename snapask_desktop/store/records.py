@@ -177,6 +177,14 @@ class SyncProblem:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerTitle:
+    """The conversation a synced record belongs to, as a user would name it."""
+
+    title: str
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyReport:
     """What applying one batch of synced changes did (``Store.apply_changes``)."""
 

@@ -60,6 +60,7 @@ from snapask_desktop.store.records import (
     HistoryCursor,
     Message,
     OutboxOp,
+    OwnerTitle,
     ScreenshotInfo,
     SearchHit,
     SyncProblem,
@@ -268,13 +269,15 @@ class Store:
                 convert.conversation(row), tuple(convert.message(m) for m in messages)
             )
 
-    def resolve_id(self, prefix: str) -> str:
-        """The full id of the one visible conversation whose id starts with ``prefix``."""
+    def resolve_id(self, prefix: str, *, deleted: bool = False) -> str:
+        """The full id of the one visible conversation whose id starts with ``prefix`` (with
+        ``deleted``: of the one deleted conversation, for restoring it)."""
         clean = validate.id_prefix(prefix)
         with self._read() as conn:
-            matches = queries.matching_ids(conn, clean, limit=6)
+            matches = queries.matching_ids(conn, clean, limit=6, deleted=deleted)
         if not matches:
-            raise NotFound(f"no conversation id starts with {clean!r}")
+            kind = "deleted conversation" if deleted else "conversation"
+            raise NotFound(f"no {kind} id starts with {clean!r}")
         if len(matches) > 1 and clean not in matches:
             raise AmbiguousId(clean, matches)
         return clean if clean in matches else matches[0]
@@ -471,6 +474,12 @@ class Store:
         """Ops the server rejected for good, newest first."""
         with self._read() as conn:
             return conflict_store.problems(conn, validate.limit(limit))
+
+    def owner_title(self, record_type: str, record_id: str) -> OwnerTitle | None:
+        """The conversation a synced record belongs to (deleted ones too), to name it to the
+        user instead of its id; None when it is not on this device."""
+        with self._read() as conn:
+            return queries.owner_title(conn, record_type, record_id)
 
     def note_upload_problem(self, sha256: str, code: str, message: str) -> None:
         """Keep, once per picture and code, why a picture could not be uploaded."""

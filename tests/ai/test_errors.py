@@ -39,8 +39,8 @@ def test_messages_say_what_to_do() -> None:
 
 
 def test_sentences_about_the_local_server_read_well() -> None:
-    assert errors.server("openai", 500, "boom").user_message.startswith(
-        "The OpenAI-compatible server had a problem (HTTP 500): boom."
+    assert errors.server("openai", 500, "boom").user_message == (
+        "The OpenAI-compatible server had a problem: boom. Try again in a moment."
     )
     assert "was not found at the OpenAI-compatible server" in (
         errors.model_not_found("openai", "llava").user_message
@@ -90,7 +90,8 @@ def test_server_message_has_one_full_stop() -> None:
 
     error = errors.server("gemini", 503, "The model is overloaded. Please try again later.")
     assert ".." not in error.user_message
-    assert error.user_message.endswith("Please try again later. Try again in a moment.")
+    assert error.user_message.endswith("Please try again later.")
+    assert error.user_message.lower().count("try again") == 1  # the advice once
 
 
 def test_retry_after_is_bounded_to_a_day() -> None:
@@ -111,3 +112,19 @@ def test_retry_after_is_bounded_to_a_day() -> None:
     }
     assert errors.retry_after_google(body) == day
     assert "try again in 86400 s" in errors.quota("gemini", day).user_message
+
+
+def test_an_overloaded_provider_is_said_plainly_with_the_advice_once() -> None:
+    said = (
+        "This model is currently experiencing high demand. Spikes in demand are usually "
+        "temporary. Please try again later."
+    )
+    error = errors.server("gemini", 503, said, detail="HTTP 503 UNAVAILABLE: " + said)
+    assert error.user_message == (
+        "Gemini is overloaded right now: This model is currently experiencing high demand. "
+        "Spikes in demand are usually temporary. Please try again later."
+    )
+    assert "HTTP" not in error.user_message and "503" in error.detail  # the code stays in logs
+    assert errors.server("gemini", 503).user_message == (
+        "Gemini is overloaded right now. Try again in a moment."
+    )

@@ -14,6 +14,7 @@ from snapask_desktop.store import (
     NotFound,
     Store,
 )
+from snapask_desktop.store.records import OwnerTitle
 from snapask_desktop.store.validate import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 from tests.store.helpers import add_pending_message, outbox_payloads, png_bytes, raw_sql, rows
 from tests.store.sync_fixtures import state_of
@@ -264,3 +265,17 @@ def test_updated_at_never_goes_backwards(store: Store) -> None:
     db.close()
     edited = store.update_conversation(conversation.id, title="new")
     assert edited.updated_at == ahead
+
+
+def test_owner_title_names_the_conversation_of_any_synced_record(store: Store) -> None:
+    shot = store.add_screenshot(png_bytes())
+    kept = store.create_conversation("Kept")
+    gone = store.create_conversation("Gone")
+    in_gone = store.add_message(gone.id, "user", "a question", screenshot_sha256=shot.sha256)
+    store.add_message(kept.id, "user", "the same picture", screenshot_sha256=shot.sha256)
+    store.delete_conversation(gone.id)
+    assert store.owner_title("conversation", kept.id) == OwnerTitle("Kept", False)
+    assert store.owner_title("message", in_gone.id) == OwnerTitle("Gone", True)
+    assert store.owner_title("screenshot", shot.sha256) == OwnerTitle("Kept", False)
+    assert store.owner_title("message", str(uuid.uuid4())) is None
+    assert store.owner_title("device", kept.id) is None

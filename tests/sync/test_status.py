@@ -32,11 +32,21 @@ def test_summary_says_state_pending_and_last_sync() -> None:
     off = SyncStatus()
     assert summary(off, NOW) == "Sync: off"
     live = SyncStatus(SyncState.UP_TO_DATE, "Up to date", pending=0, last_synced_ms=NOW - 3000)
-    assert summary(live, NOW) == "Sync: Up to date, last synced 3 s ago"
-    offline = live.with_(state=SyncState.OFFLINE, message="Offline", pending=2)
-    assert summary(offline, NOW) == "Sync: Offline, 2 changes to send, last synced 3 s ago"
+    assert summary(live, NOW) == "Sync: up to date, last synced 3 s ago"
+    # the client's real sentence stays on the Sync page: the menu line is short, no ".,"
+    offline = live.with_(
+        state=SyncState.OFFLINE,
+        message="Offline: the sync server cannot be reached; retrying.",
+        pending=2,
+    )
+    assert summary(offline, NOW) == "Sync: offline, 2 changes to send, last synced 3 s ago"
     busy = live.with_(state=SyncState.SYNCING, message="Syncing…", pending=1)
-    assert summary(busy, NOW) == "Sync: Syncing…, 1 change to send"
+    assert summary(busy, NOW) == "Sync: syncing…, 1 change to send"
+    problem = live.with_(state=SyncState.PROBLEM, message="This device was signed out. Sign in.")
+    assert summary(problem, NOW) == "Sync: needs attention, last synced 3 s ago"
+    for state in SyncState:  # every state has its short word, none with a sentence's stop
+        line = summary(live.with_(state=state, message="A sentence."), NOW)
+        assert "." not in line and len(line) <= 60
 
 
 def test_server_urls_are_normalised() -> None:

@@ -156,3 +156,17 @@ def test_settings_from_a_key_error_opens_the_api_key_page(desktop: Desktop) -> N
     desktop.chat.settings_requested.emit("api_key")  # "Settings…" beside "rejected the API key"
     assert dialog.isVisible()
     assert dialog.stack.currentWidget() is dialog.page("api_key")
+
+
+def test_the_tray_tooltip_says_when_no_api_key_is_set(
+    qtbot: QtBot, desktop: Desktop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from snapask_desktop import credentials
+    from snapask_desktop.ui.shell.tray import NO_KEY_NOTICE
+
+    monkeypatch.delenv("GEMINI_API_KEY")
+    desktop.start()
+    assert desktop.tray.tooltip().endswith(NO_KEY_NOTICE)
+    credentials.set_api_key("gemini", "AIza-typed-in-settings")
+    desktop._key_changed("gemini")  # what Settings' API key page signals
+    waits.until(qtbot, lambda: NO_KEY_NOTICE not in desktop.tray.tooltip())

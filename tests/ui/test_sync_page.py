@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop.config import Settings, SettingsStore
@@ -129,9 +131,12 @@ def test_signing_in_saves_the_settings_starts_syncing_and_the_page_follows(
 ) -> None:
     page = page_of(dialog)
     manager = page.manager
-    waits.until(qtbot, lambda: page.device_id.text() == f"Device id: {store.device_id}")
-    fill(page, server.url + "/", PASSWORD, device="Work laptop")
     store.create_conversation("Made before signing in")
+    page.refresh()
+    waits.until(qtbot, lambda: page._overview is not None and page._overview.pending == 1)
+    # sync was never set up: a count of changes "to send" would only worry
+    assert not page.pending.isVisibleTo(page)
+    fill(page, server.url + "/", PASSWORD, device="Work laptop")
     assert sign_in(page, qtbot) == (True, "")
 
     saved = SettingsStore().load().settings
@@ -145,7 +150,9 @@ def test_signing_in_saves_the_settings_starts_syncing_and_the_page_follows(
 
     waits.until(qtbot, lambda: up_to_date(manager))
     waits.until(qtbot, lambda: page.state_line.text() == "Up to date")
-    assert page.pending.text() == "Nothing to send"
+    assert page.pending.isVisibleTo(page) and page.pending.text() == "Nothing to send"
+    shown = [label.text() for label in page.findChildren(QLabel)]
+    assert not [text for text in shown if store.device_id in text]  # no internal ids
     assert page.last_synced.text() == "just now" or page.last_synced.text().endswith("s ago")
     assert page._tick.isActive()  # "3 s ago" keeps counting while the page is shown
     assert page.server.isReadOnly() and page.device_name.isReadOnly()
@@ -211,19 +218,29 @@ def test_refused_changes_are_listed_and_can_be_dismissed(
     dialog: SettingsDialog, store: Store, qtbot: QtBot
 ) -> None:
     page = page_of(dialog)
-    store.create_conversation("Refused")
-    op = store.outbox_pending()[0]
-    store.outbox_reject(op.op_id, "bad_payload", "the title is too long")
+    refused = store.create_conversation("Refused")
+    gone, message = store.start_conversation("Gone", "a question")
+    by_id = {op.record_id: op for op in store.outbox_pending()}
+    store.outbox_reject(by_id[refused.id].op_id, "bad_payload", "the title is too long")
+    store.outbox_reject(by_id[message.id].op_id, "message_mismatch", "it was changed")
+    store.delete_conversation(gone.id)
     page.refresh()
-    waits.until(qtbot, lambda: page.problem_list.count() == 1)
+    waits.until(qtbot, lambda: page.problem_list.count() == 2)
     assert page.problems_box.isVisibleTo(page)
-    assert page.problem_list.item(0).text() == (
-        f"Conversation {op.record_id[:8]}: the title is too long (bad_payload)"
-    )
+    items = [page.problem_list.item(row) for row in range(2)]  # newest first
+    assert [item.text() for item in items] == [
+        "A message in a deleted conversation: it was changed",
+        'The conversation "Refused": the title is too long',
+    ]
+    for item in items:  # named as the user knows them, never by an internal id
+        assert refused.id[:8] not in item.toolTip() and message.id[:8] not in item.toolTip()
+    assert "bad_payload" in items[1].toolTip()
     assert not page.dismiss_button.isEnabled()
-    page.problem_list.setCurrentRow(0)
-    page.dismiss_button.click()
-    waits.until(qtbot, lambda: page.problem_list.count() == 0)
+    for _ in range(2):
+        page.problem_list.setCurrentRow(0)
+        count = page.problem_list.count()
+        page.dismiss_button.click()
+        waits.until(qtbot, lambda c=count: page.problem_list.count() == c - 1)
     assert not page.problems_box.isVisibleTo(page)
     assert store.sync_problems() == []
 
@@ -238,11 +255,40 @@ def test_the_device_name_is_saved_with_the_dialog_before_signing_in(
     assert SettingsStore().load().settings.device_name == "Kitchen PC"
 
 
+def test_this_device_is_named_after_the_host_until_renamed(
+    dialog: SettingsDialog, server: RunningServer, qtbot: QtBot
+) -> None:
+    page = page_of(dialog)
+    assert page.device_name.text() == account.default_device_name() != ""
+    assert dialog.pending_changes() == {}  # the default shown is not a choice to write
+    fill(page, server.url, PASSWORD, device=account.default_device_name())
+    assert sign_in(page, qtbot) == (True, "")
+    assert SettingsStore().load().settings.device_name == account.default_device_name()
+
+
+def test_enter_in_the_password_signs_in_and_settings_stay_open(
+    dialog: SettingsDialog, server: RunningServer, qtbot: QtBot
+) -> None:
+    page = page_of(dialog)
+    fill(page, server.url, PASSWORD)
+    page.password.setFocus()
+    with waits.signal(qtbot, page.manager.sign_in_finished) as finished:
+        qtbot.keyClick(page.password, Qt.Key.Key_Return)
+    assert finished.args == [True, ""]
+    assert dialog.isVisible()  # the success is there to see
+    assert page.account_line.isVisibleTo(page)
+    assert page.account_line.text() == f"Signed in to {server.url} as {USER}."
+
+
 def test_status_and_pending_lines() -> None:
     from snapask_desktop.sync.device.status import SyncStatus
 
     offline = SyncStatus(SyncState.OFFLINE, "Offline: the sync server cannot be reached; retrying.")
-    assert status_line(offline.with_(retry_in_ms=7600)).endswith("retrying. (next try in 8 s)")
+    assert status_line(offline.with_(retry_in_ms=7600)) == (
+        "Offline: the sync server cannot be reached; retrying in 8 s."
+    )
+    problem = SyncStatus(SyncState.PROBLEM, "The server needs a newer SnapAsk.", retry_in_ms=2000)
+    assert status_line(problem) == "The server needs a newer SnapAsk (next try in 2 s)."
     assert status_line(SyncStatus(SyncState.UP_TO_DATE, "Up to date", retry_in_ms=5)) == (
         "Up to date"
     )

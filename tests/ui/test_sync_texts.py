@@ -124,10 +124,16 @@ def test_the_tray_shows_one_state_an_answer_first() -> None:
         TrayState.ANSWERING,
         "",
     )
+    # questions waiting for the AI provider: "offline" only if sync cannot get out either
     assert combined_state(answering=False, waiting=2, sync=problem) == (
-        TrayState.OFFLINE,
-        "2 waiting to send",
+        TrayState.WAITING,
+        "2 questions waiting to send",
     )
+    assert combined_state(answering=False, waiting=1) == (
+        TrayState.WAITING,
+        "1 question waiting to send",
+    )
+    assert combined_state(answering=False, waiting=1, sync=offline)[0] is TrayState.OFFLINE
     assert combined_state(answering=False, problem="No hotkeys", sync=offline) == (
         TrayState.PROBLEM,
         "No hotkeys",

@@ -6,7 +6,14 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop.resources import resource_path
 from snapask_desktop.ui.shell.launcher import LauncherWindow
-from snapask_desktop.ui.shell.tray import Tray, TrayState, menu_text, tray_icon
+from snapask_desktop.ui.shell.tray import (
+    NO_KEY_NOTICE,
+    Tray,
+    TrayState,
+    menu_text,
+    tooltip,
+    tray_icon,
+)
 from tests.support import waits
 
 
@@ -118,3 +125,17 @@ def test_every_tray_icon_reads_on_a_light_and_a_dark_panel(qtbot: QtBot) -> None
         for theme in ("light", "dark"):
             for panel in ("#f3f3f3", "#ffffff", "#2b2b2b", "#000000"):
                 assert _readable_pixels(state, theme, panel) > 60, (state, theme, panel)
+
+
+def test_the_tooltip_says_when_no_api_key_is_set(qtbot: QtBot) -> None:
+    assert tooltip(TrayState.IDLE) == "SnapAsk"
+    assert tooltip(TrayState.WAITING, "1 question waiting to send", NO_KEY_NOTICE) == (
+        "SnapAsk — waiting for the AI provider\n1 question waiting to send\n" + NO_KEY_NOTICE
+    )
+    tray = Tray()
+    tray.set_notice(NO_KEY_NOTICE)
+    assert tray.tooltip() == f"SnapAsk\n{NO_KEY_NOTICE}"
+    tray.set_state(TrayState.ANSWERING)  # the notice holds whatever the state
+    assert tray.tooltip().endswith(NO_KEY_NOTICE)
+    tray.set_notice("")
+    assert tray.tooltip() == "SnapAsk — answering…"

@@ -108,3 +108,14 @@ def test_later_closes_without_changes(qtbot: QtBot, store: SettingsStore) -> Non
         dialog.reject()
     assert dialog.result() == QDialog.DialogCode.Rejected
     assert not store.path.exists()
+
+
+def test_welcome_says_where_the_app_now_lives(qtbot: QtBot, store: SettingsStore) -> None:
+    in_tray = WelcomeDialog(Settings(), store, platform="linux")
+    no_tray = WelcomeDialog(Settings(), store, platform="linux", in_tray=False)
+    for dialog in (in_tray, no_tray):
+        qtbot.addWidget(dialog)
+    assert in_tray.home.text().startswith("SnapAsk now lives in the system tray")
+    assert "no system tray" in no_tray.home.text()
+    texts = [label.text() for label in in_tray.findChildren(QLabel)]
+    assert in_tray.home.text() in texts

@@ -51,13 +51,25 @@ def ago(then_ms: int | None, now_ms: int) -> str:
     return f"{days} day ago" if days == 1 else f"{days} days ago"
 
 
+# The menu line names the state in a word or two: the full sentence ("Offline: the sync server
+# cannot be reached; retrying.") is the Sync page's and would make the tray menu very wide.
+SHORT_STATES = {
+    SyncState.OFF: "off",
+    SyncState.CONNECTING: "connecting…",
+    SyncState.SYNCING: "syncing…",
+    SyncState.UP_TO_DATE: "up to date",
+    SyncState.OFFLINE: "offline",
+    SyncState.PROBLEM: "needs attention",
+}
+
+
 def summary(status: SyncStatus, now_ms: int) -> str:
-    """The one line for the tray menu, e.g. 'Sync: up to date, last synced 3 s ago'."""
+    """The one short line for the tray menu, e.g. 'Sync: up to date, last synced 3 s ago'."""
     if status.state is SyncState.OFF:
         return "Sync: off"
-    parts = [status.message]
+    parts = [SHORT_STATES[status.state]]
     if status.pending:
         parts.append(f"{status.pending} change{'s' if status.pending != 1 else ''} to send")
-    if status.state is not SyncState.SYNCING:
+    if status.state not in (SyncState.SYNCING, SyncState.CONNECTING):
         parts.append(f"last synced {ago(status.last_synced_ms, now_ms)}")
     return "Sync: " + ", ".join(parts)

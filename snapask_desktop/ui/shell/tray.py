@@ -24,6 +24,7 @@ class TrayState(enum.Enum):
     ANSWERING = "answering"
     SYNCING = "syncing"
     OFFLINE = "offline"
+    WAITING = "waiting"  # questions wait for the AI provider; the network itself may be fine
     PROBLEM = "problem"
 
 
@@ -32,8 +33,18 @@ STATE_TOOLTIPS = {
     TrayState.ANSWERING: "SnapAsk — answering…",
     TrayState.SYNCING: "SnapAsk — syncing…",
     TrayState.OFFLINE: "SnapAsk — offline",
+    TrayState.WAITING: "SnapAsk — waiting for the AI provider",
     TrayState.PROBLEM: "SnapAsk — needs attention",
 }
+
+
+NO_KEY_NOTICE = "No API key is set: add one in Settings → API key."
+
+
+def tooltip(state: TrayState, detail: str = "", notice: str = "") -> str:
+    """The icon's tooltip: the state's headline, its detail, then a standing notice (e.g. that
+    no API key is set, which holds whatever the state)."""
+    return "\n".join(line for line in (STATE_TOOLTIPS[state], detail, notice) if line)
 
 
 def combined_state(
@@ -46,14 +57,18 @@ def combined_state(
     """The one state the icon shows, and the tooltip's detail.
 
     A streaming answer wins (it is what the user waits for), then questions waiting for the AI
-    provider, then the app's own problems (hotkeys), then sync: needs the user, offline, busy."""
+    provider ("offline" only when sync cannot reach its server either: the provider alone
+    being down is not being offline), then the app's own problems (hotkeys), then sync: needs
+    the user, offline, busy."""
+    state = sync.state if sync is not None else SyncState.OFF
     if answering:
         return TrayState.ANSWERING, ""
     if waiting:
-        return TrayState.OFFLINE, f"{waiting} waiting to send"
+        questions = "1 question" if waiting == 1 else f"{waiting} questions"
+        detail = f"{questions} waiting to send"
+        return (TrayState.OFFLINE if state is SyncState.OFFLINE else TrayState.WAITING), detail
     if problem:
         return TrayState.PROBLEM, problem
-    state = sync.state if sync is not None else SyncState.OFF
     if state is SyncState.PROBLEM:
         return TrayState.PROBLEM, f"Sync: {sync.message}" if sync else ""
     if state is SyncState.OFFLINE:
@@ -97,8 +112,9 @@ class Tray(QObject):
         super().__init__(parent)
         self._state = TrayState.IDLE
         self._detail = ""
+        self._notice = ""
         self._icon = QSystemTrayIcon(tray_icon(TrayState.IDLE), self)
-        self._icon.setToolTip(STATE_TOOLTIPS[TrayState.IDLE])
+        self._icon.setToolTip(tooltip(TrayState.IDLE))
         self._icon.activated.connect(self._activated)
         self.menu = QMenu()
         self._labels = {"capture_region": "Capture region", "capture_full": "Capture full screen"}
@@ -138,8 +154,16 @@ class Tray(QObject):
         self._state = state
         self._detail = detail
         self._icon.setIcon(tray_icon(state))
-        tip = STATE_TOOLTIPS[state]
-        self._icon.setToolTip(f"{tip}\n{detail}" if detail else tip)
+        self._icon.setToolTip(tooltip(state, detail, self._notice))
+
+    def set_notice(self, notice: str) -> None:
+        """A standing line under the tooltip's state ("" = none), e.g. `NO_KEY_NOTICE`."""
+        self._notice = notice
+        self._icon.setToolTip(tooltip(self._state, self._detail, notice))
+
+    def tooltip(self) -> str:
+        """The icon's tooltip as shown."""
+        return self._icon.toolTip()
 
     def set_hotkey_labels(self, labels: dict[str, str]) -> None:
         """Show each action's hotkey next to it ("" = no hotkey); reopen-last goes on the newest

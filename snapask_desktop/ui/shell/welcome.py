@@ -35,6 +35,17 @@ INTRO = (
 )
 
 
+IN_TRAY = (
+    "SnapAsk now lives in the system tray, near the clock: click its icon to capture, "
+    "right-click it for History, Settings and Quit. Closing a window keeps it running for the "
+    "hotkeys."
+)
+NO_TRAY = (
+    "This desktop has no system tray, so SnapAsk keeps a small window open instead: capture, "
+    "History and Settings are there. Closing it keeps SnapAsk running for the hotkeys."
+)
+
+
 def needs_welcome(settings: Settings) -> bool:
     """True when the selected provider needs an API key and none is set (blocking: keyring)."""
     return credentials.needs_api_key(settings.provider)
@@ -63,8 +74,10 @@ class WelcomeDialog(QDialog):
         settings_store: SettingsStore | None = None,
         *,
         platform: str | None = None,
+        in_tray: bool = True,
         parent: QWidget | None = None,
     ) -> None:
+        """`in_tray`: the app shows a tray icon (else its launcher window, where no tray is)."""
         super().__init__(parent)
         self.setWindowTitle("Welcome to SnapAsk")
         self._settings = settings
@@ -78,6 +91,8 @@ class WelcomeDialog(QDialog):
         intro = QLabel(INTRO)
         intro.setWordWrap(True)
         keys = self._hotkey_grid(settings, platform)
+        self.home = QLabel(IN_TRAY if in_tray else NO_TRAY)
+        self.home.setWordWrap(True)
         need = QLabel(
             "To answer, SnapAsk needs a Gemini API key (free to start at "
             f"{style.link_html(GEMINI_KEY_URL, 'aistudio.google.com', self.palette())}), or a "
@@ -111,6 +126,7 @@ class WelcomeDialog(QDialog):
         column.addWidget(heading)
         column.addWidget(intro)
         column.addWidget(keys)
+        column.addWidget(self.home)
         column.addWidget(need)
         column.addWidget(self.message)
         column.addStretch(1)

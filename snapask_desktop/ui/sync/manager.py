@@ -20,7 +20,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui.workers import BackgroundCalls
 
 if TYPE_CHECKING:
-    from snapask_desktop.store.records import SyncProblem
+    from snapask_desktop.store.records import OwnerTitle, SyncProblem
     from snapask_desktop.ui.sync.bridge import SyncBridge
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class SyncOverview:
     pending: int
     last_synced_ms: int | None
     problems: tuple[SyncProblem, ...]
+    owners: tuple[OwnerTitle | None, ...] = ()  # each problem's conversation, to name it
 
 
 class SignInProblem(Exception):
@@ -58,12 +59,15 @@ def restored_notice(count: int) -> str:
 
 
 def read_overview(store: Any, problems_limit: int = 50) -> SyncOverview:
-    """The device id, pending count, last sync and rejected changes (blocking: a worker)."""
+    """The device id, pending count, last sync and rejected changes with the conversations they
+    belong to (blocking: a worker)."""
+    problems = tuple(store.sync_problems(limit=problems_limit))
     return SyncOverview(
         device_id=store.device_id,
         pending=store.outbox_count(),
         last_synced_ms=store.last_synced_at(),
-        problems=tuple(store.sync_problems(limit=problems_limit)),
+        problems=problems,
+        owners=tuple(store.owner_title(p.record_type, p.record_id) for p in problems),
     )
 
 

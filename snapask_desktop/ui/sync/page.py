@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from snapask_desktop.config import Settings
+from snapask_desktop.store.records import OwnerTitle
 from snapask_desktop.sync.clock import wall_clock_ms
 from snapask_desktop.sync.device.status import SyncState, SyncStatus, ago
 from snapask_desktop.ui import style
@@ -46,11 +47,14 @@ STATE_ROLES = {SyncState.PROBLEM: "error", SyncState.OFFLINE: "warning"}
 
 
 def status_line(status: SyncStatus) -> str:
-    """The state sentence of the page, e.g. 'Up to date' or 'Offline: … (retrying in 8 s)'."""
+    """The state sentence of the page, e.g. 'Up to date' or 'Offline: …; retrying in 8 s.'."""
     text = status.message
     if status.retry_in_ms and status.state in (SyncState.OFFLINE, SyncState.PROBLEM):
         seconds = max(1, round(status.retry_in_ms / 1000))
-        text += f" (next try in {seconds} s)"
+        if text.endswith("retrying."):  # the client's own words say it: just add when
+            return f"{text[:-1]} in {seconds} s."
+        text = text.rstrip(".")
+        return f"{text} (next try in {seconds} s)." if text else f"Next try in {seconds} s."
     return text
 
 
@@ -61,11 +65,38 @@ def pending_line(count: int) -> str:
     return f"{count:,} change{'s' if count != 1 else ''} to send"
 
 
-def problem_text(problem: Any) -> str:
+_WHAT = {"message": "A message", "screenshot": "A picture"}
+
+
+def problem_subject(record_type: str, owner: OwnerTitle | None) -> str:
+    """The refused record named as a user knows it: by its conversation's title, never its id."""
+    if record_type == "conversation":
+        if owner is None:
+            return "A conversation no longer on this device"
+        if owner.deleted:
+            return "A deleted conversation"
+        return f'The conversation "{owner.title}"' if owner.title else "An untitled conversation"
+    what = _WHAT.get(record_type, "A change")
+    if owner is None:
+        return f"{what} in a conversation no longer on this device"
+    if owner.deleted:
+        return f"{what} in a deleted conversation"
+    return f'{what} in "{owner.title}"' if owner.title else f"{what} in an untitled conversation"
+
+
+def problem_text(problem: Any, owner: OwnerTitle | None) -> str:
     """One rejected change for the list: what it was and the server's reason."""
-    what = {"conversation": "Conversation", "message": "Message", "screenshot": "Picture"}
-    kind = what.get(problem.record_type, problem.record_type.capitalize())
-    return f"{kind} {problem.record_id[:8]}: {problem.message} ({problem.code})"
+    return f"{problem_subject(problem.record_type, owner)}: {problem.message}"
+
+
+class SubmitLineEdit(QLineEdit):
+    """A field whose Enter is its own (``returnPressed``): it never also presses the dialog's
+    default button, so Settings stays open to show how signing in went."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
 
 
 class SyncPage(SettingsPage):
@@ -89,19 +120,14 @@ class SyncPage(SettingsPage):
         self.server.setAccessibleName("Sync server address")
         self.user = QLineEdit()
         self.user.setAccessibleName("User name")
-        self.password = QLineEdit()
+        self.password = SubmitLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Password")
         self.password.returnPressed.connect(self.sign_in)
         self.device_name = QLineEdit()
         self.device_name.setAccessibleName("This device's name")
         self.device_name.setMaxLength(100)
-        self.device_id = QLabel()
-        self.device_id.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        style.set_role(self.device_id, "muted")
-        small = self.device_id.font()
-        small.setPointSizeF(small.pointSizeF() * 0.85)
-        self.device_id.setFont(small)
+        self.store_problem = error_label()  # the store could not be read
         self.sign_in_button = QPushButton("Sign in")
         # Its own size, also while the account line beside it is hidden.
         self.sign_in_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -159,7 +185,7 @@ class SyncPage(SettingsPage):
         device_column.setContentsMargins(0, 0, 0, 0)
         device_column.setSpacing(2)
         device_column.addWidget(self.device_name)
-        device_column.addWidget(self.device_id)
+        device_column.addWidget(self.store_problem)
         device_column.addWidget(self.errors["device_name"])
         form.addRow("This &device:", device)
         buttons = QHBoxLayout()
@@ -170,7 +196,7 @@ class SyncPage(SettingsPage):
         form.addRow(buttons)
         form.addRow(self.form_error)
         state = QGroupBox("Status")
-        state_form = QFormLayout(state)
+        state_form = self._state_form = QFormLayout(state)
         state_row = QHBoxLayout()
         state_row.addWidget(self.state_line, 1)
         state_row.addWidget(self.sync_now_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -200,14 +226,19 @@ class SyncPage(SettingsPage):
         self._settings = settings
         self.server.setText(settings.sync_server_url or "")
         self.user.setText(settings.sync_user or "")
-        self.device_name.setText(settings.device_name or "")
+        # The name a sign-in would use (the CLI's too): the host name until one is typed.
+        self.device_name.setText(settings.device_name or _host_name())
         self._update_buttons()
+        self._show_pending()
 
     def values(self) -> dict[str, Any]:
         # Only the device name is saved by the dialog, and only while it can still change.
         if self.signed_in:
             return {}
-        return {"device_name": self.device_name.text().strip() or None}
+        name = self.device_name.text().strip() or None
+        if name == _host_name() and self._settings.device_name is None:
+            name = None  # the default shown, not a choice: keep following the host name
+        return {"device_name": name}
 
     # -- state -------------------------------------------------------------------------------
 
@@ -317,22 +348,27 @@ class SyncPage(SettingsPage):
 
     def _show_overview(self, overview: SyncOverview) -> None:
         self._overview = overview
-        self.device_id.setText(f"Device id: {overview.device_id}")
+        show_message(self.store_problem, "")
         self._show_pending()
         self._show_last_synced()
         self.problem_list.clear()
-        for problem in overview.problems:
-            item = QListWidgetItem(problem_text(problem))
+        owners = overview.owners or (None,) * len(overview.problems)
+        for problem, owner in zip(overview.problems, owners, strict=True):
+            text = problem_text(problem, owner)
+            item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, problem.id)
-            item.setToolTip(f"{problem.record_type} {problem.record_id}")
+            item.setToolTip(f"{text}\nThe server's reason code: {problem.code}")
             self.problem_list.addItem(item)
         self.problems_box.setVisible(bool(overview.problems))
         self._update_buttons()
 
     def _overview_failed(self, error: Exception) -> None:
-        self.device_id.setText(f"The conversation store could not be read: {error}")
+        show_message(self.store_problem, f"The conversation store could not be read: {error}")
 
     def _show_pending(self) -> None:
+        # Before sync was ever set up there is nowhere to send to: no count to worry about.
+        set_up = bool(self._settings.sync_server_url)
+        self._state_form.setRowVisible(self.pending, set_up)
         status = self.manager.status
         if self.manager.active and status.state is not SyncState.CONNECTING:
             count = status.pending
@@ -377,3 +413,9 @@ class SyncPage(SettingsPage):
             self.account_line.show()
         else:
             self.account_line.hide()
+
+
+def _host_name() -> str:
+    from snapask_desktop.sync.device.account import default_device_name
+
+    return default_device_name()
