@@ -372,7 +372,7 @@ class Desktop(QObject):
         self._history_wanted = False
         self._tell("Your conversations could not be opened", str(error), problem=True)
 
-    def show_settings(self, page: str | None = None) -> None:
+    def show_settings(self, page: str | None = None, provider: str | None = None) -> None:
         from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
         from snapask_desktop.ui.settings.page import PageContext
         from snapask_desktop.ui.sync.page import SyncPage
@@ -397,6 +397,8 @@ class Desktop(QObject):
             self._settings_dialog.load(self.settings)
         if page:
             self._settings_dialog.show_page(page)
+        if provider:
+            self._settings_dialog.choose_provider(provider)
         self._settings_dialog.show()
         self._settings_dialog.raise_()
         self._settings_dialog.activateWindow()
@@ -443,7 +445,9 @@ class Desktop(QObject):
 
         welcome = WelcomeDialog(self.settings, in_tray=self.launcher is None)
         welcome.open_settings.connect(self.show_settings)
-        welcome.settings_changed.connect(self._settings_changed)
+        welcome.local_model_chosen.connect(
+            lambda provider: self.show_settings("general", provider=provider)
+        )
         welcome.show()
         self._welcome = welcome
 

@@ -275,6 +275,27 @@ def test_key_set_and_remove_through_the_keyring(dialog: SettingsDialog, qtbot: Q
     waits.until(qtbot, lambda: box.status_label.text() == "No key is set.")
 
 
+def test_the_last_key_message_is_gone_when_settings_is_reopened(
+    dialog: SettingsDialog, qtbot: QtBot
+) -> None:
+    dialog.show_page("api_key")
+    box = _key_page(dialog).boxes["gemini"]
+    waits.until(qtbot, lambda: box.entry.isEnabled())
+    box.entry.setText("AIzaSy-test-key-123")
+    box.save_button.click()
+    waits.until(qtbot, lambda: box.message.text() == "The key was saved.")
+    dialog.wait_for_work()
+    box.entry.setText("half-typed")
+    dialog.reject()
+    dialog.show()
+    assert box.message.isHidden()
+    assert box.message.text() == ""
+    assert box.entry.text() == ""
+    waits.until(
+        qtbot, lambda: box.status_label.text() == "A key is set, kept in the system keyring."
+    )
+
+
 def test_an_environment_key_is_reported_as_such(
     qtbot: QtBot, store: SettingsStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

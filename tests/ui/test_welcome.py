@@ -53,7 +53,7 @@ def test_welcome_lists_the_hotkeys_in_use(qtbot: QtBot, store: SettingsStore) ->
         ("Ctrl+Alt+S", "Capture region"),
         ("Ctrl+Alt+K", "Reopen last conversation"),
     ]
-    dialog = WelcomeDialog(settings, store, platform="linux")
+    dialog = WelcomeDialog(settings, platform="linux")
     qtbot.addWidget(dialog)
     texts = [label.text() for label in dialog.findChildren(QLabel)]
     assert "<b>Ctrl+Alt+S</b>" in texts and "Capture region" in texts
@@ -62,7 +62,7 @@ def test_welcome_lists_the_hotkeys_in_use(qtbot: QtBot, store: SettingsStore) ->
 
 
 def test_open_settings_asks_for_the_api_key_page(qtbot: QtBot, store: SettingsStore) -> None:
-    dialog = WelcomeDialog(Settings(), store, platform="linux")
+    dialog = WelcomeDialog(Settings(), platform="linux")
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.settings_button.isDefault()
@@ -73,35 +73,47 @@ def test_open_settings_asks_for_the_api_key_page(qtbot: QtBot, store: SettingsSt
     assert not store.path.exists()  # nothing changed
 
 
-def test_use_a_local_model_switches_the_provider_and_opens_general(
+def test_use_a_local_model_opens_general_unsaved_and_cancel_undoes_it(
     qtbot: QtBot, store: SettingsStore, tmp_path: Path
 ) -> None:
-    dialog = WelcomeDialog(Settings(), store, platform="linux")
+    dialog = WelcomeDialog(Settings(), platform="linux")
     qtbot.addWidget(dialog)
     dialog.show()
     with (
-        waits.signal(qtbot, dialog.settings_changed) as changed,
-        waits.signal(qtbot, dialog.open_settings) as opened,
+        qtbot.assertNotEmitted(dialog.open_settings),
+        waits.signal(qtbot, dialog.local_model_chosen) as chosen,
     ):
         qtbot.mouseClick(dialog.local_button, Qt.MouseButton.LeftButton)
-    assert changed.args[0].provider == "openai"
-    assert opened.args == ["general"]
-    assert store.load().settings.provider == "openai"
-    assert not needs_welcome(store.load().settings)
+    assert chosen.args == ["openai"]
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert not store.path.exists()  # nothing saved yet: Settings' Save does that
 
-    # What the app does next: Settings on the General page, the local server in use.
-    settings_dialog = SettingsDialog(changed.args[0], store, data_dir=tmp_path, platform="linux")
+    # What the app does next: Settings on the General page, the local server chosen.
+    settings_dialog = SettingsDialog(Settings(), store, data_dir=tmp_path, platform="linux")
     qtbot.addWidget(settings_dialog)
-    settings_dialog.show_page(opened.args[0])
+    settings_dialog.show()
+    settings_dialog.choose_provider(chosen.args[0])
     general = settings_dialog.stack.currentWidget()
     assert isinstance(general, GeneralPage)
     assert general.provider.currentData() == "openai"
     assert "(in use)" in general.openai_box.title()
+
+    settings_dialog.reject()  # Cancel undoes the choice
+    assert not store.path.exists()
+    assert general.provider.currentData() == "gemini"
+
+    settings_dialog.show()
+    settings_dialog.choose_provider("openai")
+    with waits.signal(qtbot, settings_dialog.settings_changed) as changed:
+        settings_dialog.save_button.click()
+    assert changed.args[0].provider == "openai"
+    assert store.load().settings.provider == "openai"
+    assert not needs_welcome(store.load().settings)
     settings_dialog.wait_for_work()
 
 
 def test_later_closes_without_changes(qtbot: QtBot, store: SettingsStore) -> None:
-    dialog = WelcomeDialog(Settings(), store, platform="linux")
+    dialog = WelcomeDialog(Settings(), platform="linux")
     qtbot.addWidget(dialog)
     dialog.show()
     with qtbot.assertNotEmitted(dialog.open_settings):
@@ -111,8 +123,8 @@ def test_later_closes_without_changes(qtbot: QtBot, store: SettingsStore) -> Non
 
 
 def test_welcome_says_where_the_app_now_lives(qtbot: QtBot, store: SettingsStore) -> None:
-    in_tray = WelcomeDialog(Settings(), store, platform="linux")
-    no_tray = WelcomeDialog(Settings(), store, platform="linux", in_tray=False)
+    in_tray = WelcomeDialog(Settings(), platform="linux")
+    no_tray = WelcomeDialog(Settings(), platform="linux", in_tray=False)
     for dialog in (in_tray, no_tray):
         qtbot.addWidget(dialog)
     assert in_tray.home.text().startswith("SnapAsk now lives in the system tray")

@@ -111,6 +111,11 @@ class _KeyBox(QGroupBox):
         self.status: KeyStatus | None = None
         self._set_busy(False)  # Remove stays off until the lookup finds a key
 
+    def forget_message(self) -> None:
+        """Drop the last save/remove message and any half-typed key (Settings reopened)."""
+        self.entry.clear()
+        show_message(self.message, "")
+
     def refresh(self) -> None:
         """Look the key up again on the worker (typing goes on meanwhile)."""
         self._calls.call(lambda: key_status(self.provider), self._show_status)
@@ -194,6 +199,9 @@ class ApiKeyPage(SettingsPage):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if not event.spontaneous():  # shown again, not merely un-minimised
+            for box in self.boxes.values():
+                box.forget_message()  # "The key was saved." belongs to the last visit
         self._refresh_all()  # a key may have been set elsewhere (CLI, environment)
 
     def _refresh_all(self) -> None:

@@ -147,6 +147,14 @@ class SettingsDialog(QDialog):
         page = self.pages[key]
         self.nav.setCurrentRow(self.stack.indexOf(page))
 
+    def choose_provider(self, provider: str) -> None:
+        """Show General with this provider chosen, unsaved (the welcome's "use a local
+        model"): Save keeps it like any other change, Cancel undoes it."""
+        general = self.pages["general"]
+        if isinstance(general, GeneralPage):
+            general.use_provider(provider)
+        self.show_page("general")
+
     def pending_changes(self) -> dict[str, Any] | None:
         """The checked settings that differ from the saved ones; None (messages shown) if any
         value is refused."""

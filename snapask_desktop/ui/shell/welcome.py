@@ -1,8 +1,8 @@
 """The first-run welcome: what SnapAsk does, its hotkeys, and the way to an API key.
 
 Shown when the selected provider needs a key and none is set (`needs_welcome`). "Open
-Settings" asks for the API key page; "Use a local model instead" switches the provider to the
-OpenAI-compatible server and asks for the General page.
+Settings" asks for the API key page; "Use a local model instead" asks for the General page with
+the OpenAI-compatible server chosen but not saved: Settings' Save keeps it, Cancel undoes it.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from PySide6.QtWidgets import (
 from snapask_desktop import credentials
 from snapask_desktop.capture.hotkey_defaults import ACTION_LABELS, ACTIONS, effective_bindings
 from snapask_desktop.capture.session import platform_name
-from snapask_desktop.config import Settings, SettingsStore
+from snapask_desktop.config import Settings
 from snapask_desktop.ui import style
 from snapask_desktop.ui.settings.api_key_page import GEMINI_KEY_URL
-from snapask_desktop.ui.workers import BackgroundCalls
 
 INTRO = (
     "Press a hotkey, drag over part of the screen, and ask about what you see: an error "
@@ -66,12 +65,11 @@ class WelcomeDialog(QDialog):
     """A short first-run introduction that leads to Settings."""
 
     open_settings = Signal(str)  # the settings page to open: "api_key" or "general"
-    settings_changed = Signal(object)  # the provider was switched to a local model
+    local_model_chosen = Signal(str)  # Settings → General with this provider chosen, unsaved
 
     def __init__(
         self,
         settings: Settings,
-        settings_store: SettingsStore | None = None,
         *,
         platform: str | None = None,
         in_tray: bool = True,
@@ -80,9 +78,6 @@ class WelcomeDialog(QDialog):
         """`in_tray`: the app shows a tray icon (else its launcher window, where no tray is)."""
         super().__init__(parent)
         self.setWindowTitle("Welcome to SnapAsk")
-        self._settings = settings
-        self._store = settings_store or SettingsStore()
-        self.calls = BackgroundCalls(self)
         heading = QLabel("Welcome to SnapAsk")
         font = heading.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
@@ -101,10 +96,6 @@ class WelcomeDialog(QDialog):
         need.setWordWrap(True)
         need.setTextFormat(Qt.TextFormat.RichText)
         need.setOpenExternalLinks(True)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        style.set_role(self.message, "error")
-        self.message.hide()
         self.settings_button = QPushButton("Open &Settings")
         self.settings_button.setDefault(True)
         self.settings_button.setToolTip("Enter your API key")
@@ -128,7 +119,6 @@ class WelcomeDialog(QDialog):
         column.addWidget(keys)
         column.addWidget(self.home)
         column.addWidget(need)
-        column.addWidget(self.message)
         column.addStretch(1)
         column.addLayout(buttons)
         self.setStyleSheet(style.stylesheet(self.palette()))
@@ -160,20 +150,7 @@ class WelcomeDialog(QDialog):
 
     @Slot()
     def use_local_model(self) -> None:
-        """Switch the provider to the OpenAI-compatible server, then ask for General."""
-        self.local_button.setEnabled(False)
-        self.settings_button.setEnabled(False)
-
-        def done(settings: Settings) -> None:
-            self._settings = settings
-            self.settings_changed.emit(settings)
-            self.accept()
-            self.open_settings.emit("general")
-
-        def failed(error: Exception) -> None:
-            self.local_button.setEnabled(True)
-            self.settings_button.setEnabled(True)
-            self.message.setText(f"The setting was not saved: {error}")
-            self.message.show()
-
-        self.calls.call(lambda: self._store.update(provider="openai"), done, failed)
+        """Close and ask for General with the OpenAI-compatible server chosen (saved only by
+        Settings' Save, so Cancel there undoes it)."""
+        self.accept()
+        self.local_model_chosen.emit("openai")
