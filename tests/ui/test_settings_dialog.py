@@ -384,6 +384,32 @@ def test_templates_add_edit_reorder_remove_and_save(
     assert store.load().settings.prompt_templates == expected
 
 
+def test_move_up_and_down_are_enabled_only_where_a_template_can_move(
+    qtbot: QtBot, store: SettingsStore, tmp_path: Path
+) -> None:
+    start = Settings(prompt_templates=[{"label": "Fix grammar", "prompt": "Fix the grammar."}])
+    dialog = _dialog(qtbot, store, tmp_path, settings=start)
+    page = _templates(dialog)
+
+    def moves() -> tuple[bool, bool]:
+        return page.up_button.isEnabled(), page.down_button.isEnabled()
+
+    assert moves() == (False, False)  # a single template cannot move
+    page.add_button.click()
+    page.add_button.click()
+    assert page.list.currentRow() == 2 and moves() == (True, False)  # last row
+    page.list.setCurrentRow(1)
+    assert moves() == (True, True)
+    page.up_button.click()
+    assert page.list.currentRow() == 0 and moves() == (False, True)  # first row
+    page.list.setCurrentRow(1)
+    page.remove_button.click()  # the old last row is now the selected one
+    assert page.list.currentRow() == 1 and moves() == (True, False)
+    page.remove_button.click()
+    assert page.list.count() == 1 and moves() == (False, False)
+    dialog.wait_for_work()
+
+
 def test_a_template_without_a_prompt_is_refused(dialog: SettingsDialog, qtbot: QtBot) -> None:
     page = _templates(dialog)
     page.add_button.click()

@@ -125,6 +125,7 @@ class TemplatesPage(SettingsPage):
         row = self.list.currentRow()
         if row >= 0:
             self.list.takeItem(row)
+            self._enable_moves()  # the row may now be the last one
 
     def move_template(self, step: int) -> None:
         """Move the selected template up (-1) or down (+1)."""
@@ -148,14 +149,15 @@ class TemplatesPage(SettingsPage):
         with QSignalBlocker(self.label), QSignalBlocker(self.prompt):
             self.label.setText(data["label"])
             self.prompt.setPlainText(data["prompt"])
-        for widget in (
-            self.label,
-            self.prompt,
-            self.remove_button,
-            self.up_button,
-            self.down_button,
-        ):
+        for widget in (self.label, self.prompt, self.remove_button):
             widget.setEnabled(item is not None)
+        self._enable_moves()
+
+    def _enable_moves(self) -> None:
+        """Move up/down only where the selection can move (not a lone or edge template)."""
+        row = self.list.currentRow()
+        self.up_button.setEnabled(row > 0)
+        self.down_button.setEnabled(0 <= row < self.list.count() - 1)
 
     @Slot()
     def _edited(self) -> None:
