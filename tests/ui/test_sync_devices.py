@@ -170,9 +170,11 @@ def test_a_concurrent_rename_shows_a_banner_on_both_and_keeping_the_other_wins_o
     for device, window in ((a, window_a), (b, window_b)):
         wait_for(lambda w=window: w.banner.isVisible(), f"the banner on {device.name}")
         wait_for(lambda w=window: w.header.title.full_text() == "Revenue 2025", "the winner shown")
-        assert "kept «Revenue 2025»" in window.banner.label.text()
-        assert window.banner.keep_button.text() == "Keep the other version «Sales by region»"
+        assert "kept “Revenue 2025”" in window.banner.label.text()
     assert "here and on another device" in window_a.banner.label.text()  # A's rename lost
+    # A's own rename lost: A calls it this device's version; on B it is the other one.
+    assert window_a.banner.keep_button.text() == "Keep this device's version “Sales by region”"
+    assert window_b.banner.keep_button.text() == "Keep the other version “Sales by region”"
 
     window_b.banner.keep_button.click()  # on B, the device whose rename won, take A's one
     for device, window in ((a, window_a), (b, window_b)):

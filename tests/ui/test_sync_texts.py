@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop.store.records import ConflictRecord, Message
+from snapask_desktop.sync.clock import Stamp
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.records import FieldStamp
 from snapask_desktop.ui.chat.conflict_banner import ConflictBanner, banner_content, quoted
@@ -28,15 +30,16 @@ def conflict(
     loser: str = THERE,
     winner: str = HERE,
     number: int = 1,
+    apart_s: int = 0,
 ) -> ConflictRecord:
     return ConflictRecord(
         id=number,
         conversation_id=CID,
         field=field,  # type: ignore[arg-type]
         losing_value=losing,
-        losing_stamp=FieldStamp(100, loser),
+        losing_stamp=FieldStamp(Stamp(1_800_000_000_000).pack(), loser),
         winning_value=winning,
-        winning_stamp=FieldStamp(200, winner),
+        winning_stamp=FieldStamp(Stamp(1_800_000_000_000 + apart_s * 1000, 1).pack(), winner),
         created_at=1,
     )
 
@@ -44,13 +47,28 @@ def conflict(
 def test_a_title_conflict_names_both_versions_and_who_renamed() -> None:
     content = banner_content([conflict("title", "Setup dialog", "Installer error")], HERE)
     assert content is not None
-    assert content.text == "Renamed on another device at the same time: kept «Installer error»."
-    assert content.keep_label == "Keep the other version «Setup dialog»"
+    assert content.text == (
+        "Renamed here and on another device at the same time: kept “Installer error”."
+    )
+    assert content.keep_label == "Keep the other version “Setup dialog”"
     assert content.conflict_id == 1 and content.more == 0
     mine_lost = banner_content([conflict("title", "A", "B", loser=HERE, winner=THERE)], HERE)
     assert mine_lost is not None and mine_lost.text.startswith("Renamed here and on another")
+    assert mine_lost.keep_label == "Keep this device's version “A”"  # our own edit lost
+    assert mine_lost.keep_tip == "Rename it to “A” on every device"
     others = banner_content([conflict("title", "A", "B", loser=THIRD, winner=THERE)], HERE)
     assert others is not None and others.text.startswith("Renamed on two other devices")
+    assert others.keep_label == "Keep the other version “A”"
+
+
+def test_edits_far_apart_in_time_are_said_to_be_made_while_offline() -> None:
+    offline = banner_content([conflict("title", "A", "B", apart_s=3600)], HERE)
+    assert offline is not None
+    assert offline.text == "Renamed here and on another device while one was offline: kept “B”."
+    pinned = banner_content([conflict("pinned", True, False, apart_s=-600)], HERE)
+    assert pinned is not None and "while one was offline: kept it unpinned." in pinned.text
+    close = banner_content([conflict("archived", True, False, apart_s=20)], HERE)
+    assert close is not None and "at the same time" in close.text
 
 
 def test_a_cancelled_delete_offers_to_delete_it() -> None:
@@ -92,9 +110,9 @@ def test_the_newest_record_is_shown_first_and_the_rest_counted() -> None:
 
 def test_long_and_empty_titles_are_quoted_readably() -> None:
     assert quoted("  A   very\nlong title that goes on and on and on forever ") == (
-        "«A very long title that goes on and on a…»"
+        "“A very long title that goes on and on a…”"
     )
-    assert quoted("") == "«Untitled»"
+    assert quoted("") == "“Untitled”"
 
 
 def test_the_banner_widget_shows_and_reports_the_choice(qtbot: QtBot) -> None:
@@ -103,7 +121,7 @@ def test_the_banner_widget_shows_and_reports_the_choice(qtbot: QtBot) -> None:
     records = [conflict("title", "R&D notes", "Notes"), conflict("pinned", True, False, number=0)]
     banner.show_conflicts(records, HERE)
     assert not banner.isHidden()
-    assert banner.keep_button.text() == "Keep the other version «R&&D notes»"  # no mnemonic
+    assert banner.keep_button.text() == "Keep the other version “R&&D notes”"  # no mnemonic
     assert banner.more.text() == "1 more after this one"
     with waits.signal(qtbot, banner.keep_requested) as kept:
         banner.keep_button.click()
@@ -115,6 +133,30 @@ def test_the_banner_widget_shows_and_reports_the_choice(qtbot: QtBot) -> None:
     assert dismissed.args == [0]
     banner.show_conflicts([], HERE)
     assert banner.isHidden()
+
+
+def test_a_narrow_banner_shortens_the_button_and_keeps_the_whole_label_in_the_tooltip(
+    qtbot: QtBot,
+) -> None:
+    window = QWidget()  # the banner sits in a layout, as in the chat window
+    qtbot.addWidget(window)
+    banner = ConflictBanner()
+    QVBoxLayout(window).addWidget(banner)
+    title = "Quarterly revenue by region"
+    banner.show_conflicts([conflict("title", title, "Notes")], HERE)
+    window.resize(900, 200)
+    window.show()
+    full = f"Keep the other version “{title[:23]}…”"
+    waits.until(qtbot, lambda: banner.keep_button.text() == full)
+    assert banner.keep_button.toolTip() == f"Rename it to “{title}” on every device"
+
+    window.resize(300, 200)
+    waits.until(qtbot, lambda: banner.keep_button.text().endswith("…"))
+    assert banner.keep_button.text() != full
+    assert banner.keep_button.geometry().right() <= banner.contentsRect().right()
+    assert banner.width() <= window.width()  # the card does not push the window wider
+    assert banner.keep_button.toolTip().startswith(full)
+    assert banner.label.wordWrap()  # the sentence wraps, never cut
 
 
 def test_the_tray_shows_one_state_an_answer_first() -> None:
