@@ -219,6 +219,41 @@ def test_delete_with_the_key_then_undo_restores_it(
     assert not window.undo_bar.isVisible()
 
 
+def test_archive_shows_the_undo_bar_and_undo_brings_it_back(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    older = store.create_conversation("older").id
+    target = store.create_conversation("filed away").id
+    window.refresh()
+    _activate(window, qtbot)
+    window.select(target)
+    window.view.setFocus()
+
+    QTest.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert window.undo_bar.isVisible()
+    assert window.undo_bar.label.text() == "Archived “filed away”"
+    assert "archive" in window.undo_bar.undo_button.toolTip()
+    waits.until(qtbot, lambda: store.get_conversation(target).conversation.archived)
+    waits.until(qtbot, lambda: _ids(window) == [older])
+
+    qtbot.mouseClick(window.undo_bar.undo_button, Qt.MouseButton.LeftButton)
+    waits.until(qtbot, lambda: not store.get_conversation(target).conversation.archived)
+    waits.until(qtbot, lambda: _ids(window) == [target, older])
+    assert window.current_id() == target
+    assert not window.undo_bar.isVisible()
+
+    # A delete after an archive: the bar offers the delete only; the archive stays.
+    window.archive_action.trigger()
+    waits.until(qtbot, lambda: _ids(window) == [older])
+    window.select(older)
+    window.delete_action.trigger()
+    assert window.undo_bar.label.text() == "Deleted “older”"
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    waits.until(qtbot, lambda: _ids(window) == [older])
+    window.calls.wait()
+    assert store.get_conversation(target).conversation.archived
+
+
 def test_undo_with_ctrl_z_restores_several_deletes(
     store: Store, window: HistoryWindow, qtbot: QtBot
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -368,15 +369,25 @@ class _TitleDelegate(HistoryDelegate):
 # --------------------------------------------------------------------------- undo bar
 
 
-class UndoBar(QFrame):
-    """A non-modal "Deleted — Undo" bar that hides itself after a few seconds."""
+# kind: (past tense, undo tip, dismiss tip)
+_UNDO_WORDS: Final = {
+    "delete": ("Deleted", "Bring the conversation back", "the delete stays"),
+    "archive": ("Archived", "Move it back out of the archive", "it stays archived"),
+}
 
-    undo_requested = Signal(list)  # the ids to restore
+
+class UndoBar(QFrame):
+    """A non-modal "Deleted — Undo" (or "Archived — Undo") bar that hides itself after a few
+    seconds. It offers one kind of change at a time: another kind leaves the earlier one done."""
+
+    undo_requested = Signal(list)  # the deleted ids to restore
+    unarchive_requested = Signal(list)  # the archived ids to bring back
 
     def __init__(self, seconds: float = UNDO_SECONDS, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         style.set_role(self, "card")
         self._ids: list[str] = []
+        self.kind = "delete"
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(round(seconds * 1000))
@@ -384,17 +395,15 @@ class UndoBar(QFrame):
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.undo_button = QPushButton("&Undo")
-        self.undo_button.setToolTip("Bring the conversation back (Ctrl+Z)")
         self.undo_button.clicked.connect(self.undo)
-        close = QPushButton("Dismiss")
-        style.set_role(close, "flat")
-        close.setToolTip("Hide this message; the delete stays")
-        close.clicked.connect(self.dismiss)
+        self.close_button = QPushButton("Dismiss")
+        style.set_role(self.close_button, "flat")
+        self.close_button.clicked.connect(self.dismiss)
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 6, 6, 6)
         row.addWidget(self.label, 1)
         row.addWidget(self.undo_button)
-        row.addWidget(close)
+        row.addWidget(self.close_button)
         self.hide()
 
     @property
@@ -402,28 +411,38 @@ class UndoBar(QFrame):
         """Ids that Undo would restore."""
         return list(self._ids)
 
-    def add(self, conversation_id: str, title: str) -> None:
-        """Offer undo for one more deleted conversation (the timer starts over)."""
+    def add(self, conversation_id: str, title: str, kind: str = "delete") -> None:
+        """Offer undo for one more deleted ("delete") or archived ("archive") conversation
+        (the timer starts over)."""
+        if kind != self.kind:
+            self._ids = []  # the earlier change of the other kind stays done
+            self.kind = kind
         self._ids.append(conversation_id)
+        done, undo_tip, dismiss_tip = _UNDO_WORDS[kind]
         if len(self._ids) == 1:
-            self.label.setText(f"Deleted “{_short(title)}”")
+            self.label.setText(f"{done} “{_short(title)}”")
         else:
-            self.label.setText(f"Deleted {len(self._ids)} conversations")
+            self.label.setText(f"{done} {len(self._ids)} conversations")
+        self.undo_button.setToolTip(f"{undo_tip} (Ctrl+Z)")
+        self.close_button.setToolTip(f"Hide this message; {dismiss_tip}")
         self.show()
         self._timer.start()
 
     @Slot()
     def undo(self) -> None:
-        """Ask to restore everything this bar offers, and hide."""
+        """Ask to undo everything this bar offers, and hide."""
         ids, self._ids = self._ids, []
         self.hide()
         self._timer.stop()
         if ids:
-            self.undo_requested.emit(ids)
+            if self.kind == "archive":
+                self.unarchive_requested.emit(ids)
+            else:
+                self.undo_requested.emit(ids)
 
     @Slot()
     def dismiss(self) -> None:
-        """Hide; the deletes stay."""
+        """Hide; the changes stay."""
         self._ids = []
         self._timer.stop()
         self.hide()
@@ -533,6 +552,7 @@ class HistoryWindow(QWidget):
         style.set_role(self.status, "muted")
         self.undo_bar = UndoBar(undo_seconds)
         self.undo_bar.undo_requested.connect(self._restore)
+        self.undo_bar.unarchive_requested.connect(self._unarchive)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
@@ -580,7 +600,7 @@ class HistoryWindow(QWidget):
         window = Qt.ShortcutContext.WindowShortcut
         self.find_action = action("&Find", ["Ctrl+F"], self.focus_search, "Search", window, self)
         self.undo_action = action(
-            "&Undo delete", ["Ctrl+Z"], self.undo_bar.undo, "Undo the delete", window, self
+            "&Undo", ["Ctrl+Z"], self.undo_bar.undo, "Undo the delete or archive", window, self
         )
 
     # ----------------------------------------------------------------- public
@@ -799,6 +819,8 @@ class HistoryWindow(QWidget):
         row = self._current_row()
         if row is not None:
             summary = row.summary
+            if not summary.archived:  # archiving hides it from the list: offer to undo
+                self.undo_bar.add(summary.id, row.title, "archive")
             self._write(
                 lambda: self._store.update_conversation(summary.id, archived=not summary.archived)
             )
@@ -845,6 +867,20 @@ class HistoryWindow(QWidget):
                 self.conversation_edited.emit(conversation.id)
             if restored:
                 self.select(restored[-1].id)
+
+        self.calls.call(work, done, self._write_failed)
+
+    @Slot(list)
+    def _unarchive(self, ids: list[str]) -> None:
+        def work() -> list[Conversation]:
+            return [self._store.update_conversation(cid, archived=False) for cid in ids]
+
+        def done(back: list[Conversation]) -> None:
+            self.refresh()
+            for conversation in back:
+                self.conversation_edited.emit(conversation.id)
+            if back:
+                self.select(back[-1].id)
 
         self.calls.call(work, done, self._write_failed)
 
