@@ -198,6 +198,7 @@ class Desktop(QObject):
         self.chat.settings_requested.connect(self.show_settings)
         self.chat.conversation_changed.connect(self._conversation_changed)
         self.chat.answering_changed.connect(self._update_tray_state)
+        self.chat.answer_ready.connect(self._answer_ready)
         self.chat.waiting_changed.connect(self._update_tray_state)
         sync = self.sync
         sync.status_changed.connect(self._sync_status)
@@ -508,6 +509,12 @@ class Desktop(QObject):
     def _picture_downloaded(self, sha256: str) -> None:
         if self._history is not None:
             self._history.picture_arrived(sha256)  # its thumbnail can be drawn now
+
+    def _answer_ready(self, conversation_id: str, title: str, text: str) -> None:
+        # An answer done while the chat was hidden: a tray message (a click opens it); where
+        # there is no tray, the launcher is on screen and a dialog would only interrupt.
+        if self.tray.is_visible():
+            self.tray.notify_answer(conversation_id, title, text)
 
     def _tell(self, title: str, message: str, problem: bool = False) -> None:
         if self.tray.is_visible():

@@ -14,6 +14,7 @@ from snapask_desktop.app import Desktop
 from snapask_desktop.config import Settings
 from snapask_desktop.services import Services
 from snapask_desktop.ui.shell.tray import TrayState
+from tests.support import fake_gemini as fg
 from tests.support import waits
 
 
@@ -170,3 +171,51 @@ def test_the_tray_tooltip_says_when_no_api_key_is_set(
     credentials.set_api_key("gemini", "AIza-typed-in-settings")
     desktop._key_changed("gemini")  # what Settings' API key page signals
     waits.until(qtbot, lambda: NO_KEY_NOTICE not in desktop.tray.tooltip())
+
+
+def test_an_answer_done_while_the_chat_is_hidden_is_told_by_the_tray_and_a_click_opens_it(
+    qtbot: QtBot, desktop: Desktop, gemini: fg.FakeGemini
+) -> None:
+    gemini.script(fg.Reply(("## Shapes\n\nThe picture shows **a blue square**.",)))
+    desktop.tray.show()  # the offscreen platform has no tray; the icon still takes messages
+    desktop.chat.new_chat()
+    window = desktop.chat.window
+    waits.until(qtbot, window.isVisible)
+    window.prompt.setPlainText("What is it?")
+    window.send_button.click()
+    window.hide()  # before the worker's result can be delivered: it finishes while hidden
+    waits.until(qtbot, lambda: desktop.tray.last_message is not None)
+    assert desktop.tray.last_message == (
+        "Answer ready: What is it?",
+        "Shapes The picture shows a blue square.",
+    )
+    cid = desktop.chat.controller.conversation_id
+    assert cid is not None
+
+    desktop.chat.new_chat()  # the user moved on; the message still opens its conversation
+    window.hide()
+    desktop.tray._icon.messageClicked.emit()  # what Qt sends when the message is clicked
+    waits.until(
+        qtbot, lambda: window.isVisible() and desktop.chat.controller.conversation_id == cid
+    )
+
+
+def test_an_answer_seen_in_the_open_chat_is_not_notified(
+    qtbot: QtBot, desktop: Desktop, gemini: fg.FakeGemini
+) -> None:
+    gemini.script(fg.Reply(("Seen.",)))
+    desktop.tray.show()
+    desktop.chat.new_chat()
+    window = desktop.chat.window
+    waits.until(qtbot, window.isVisible)
+    window.prompt.setPlainText("Visible?")
+    window.send_button.click()
+    controller = desktop.chat.controller
+    waits.until(
+        qtbot,
+        lambda: (
+            not controller.answering_here
+            and [a.status for a in window.transcript.answers()] == ["final"]
+        ),
+    )
+    assert desktop.tray.last_message is None

@@ -661,6 +661,7 @@ class ChatUI(QObject):
     answering_changed = Signal(bool)  # an answer is streaming (tray icon)
     waiting_changed = Signal(int)  # questions waiting for the provider (tray icon)
     settings_requested = Signal(str)  # "Settings…" from an API key or model error: the page
+    answer_ready = Signal(str, str, str)  # conversation id, title, text: done while hidden
 
     def __init__(
         self,
@@ -682,6 +683,7 @@ class ChatUI(QObject):
         self.controller.conversation_changed.connect(self.conversation_changed)
         self.controller.answering_changed.connect(self.answering_changed)
         self.controller.waiting_count_changed.connect(self.waiting_changed)
+        self.controller.answer_finished.connect(self._answer_finished)
 
     @property
     def window(self) -> ChatWindow:
@@ -787,6 +789,14 @@ class ChatUI(QObject):
         sync.blob_failed.connect(controller.blob_failed)  # type: ignore[attr-defined]
         sync.status_changed.connect(self._sync_status)  # type: ignore[attr-defined]
         controller.set_blob_fetcher(sync.fetch_blob)  # type: ignore[attr-defined]
+
+    def _answer_finished(self, outcome: str, text: str) -> None:
+        # Only a complete answer nobody can see is worth a notification.
+        window = self._window
+        hidden = window is None or not window.isVisible() or window.isMinimized()
+        cid = self.controller.conversation_id
+        if outcome == "final" and hidden and cid is not None:
+            self.answer_ready.emit(cid, self.controller.title, text)
 
     def _sync_status(self, status: SyncStatus) -> None:
         # Back in touch with the server: a picture that could not be fetched is tried again.

@@ -15,6 +15,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus, summary
 
 RECENT_COUNT = 5
 RECENT_TITLE_CHARS = 48
+ANSWER_SNIPPET_CHARS = 140
 
 
 class TrayState(enum.Enum):
@@ -39,6 +40,16 @@ STATE_TOOLTIPS = {
 
 
 NO_KEY_NOTICE = "No API key is set: add one in Settings → API key."
+
+
+def answer_message(title: str, text: str) -> tuple[str, str]:
+    """The notification for an answer that finished while the chat was hidden: its
+    conversation's title, and the answer's start as plain words (no Markdown marks)."""
+    words = " ".join(line.strip().lstrip("#>*-` ").strip() for line in text.splitlines())
+    words = " ".join(words.replace("**", "").replace("`", "").split())
+    if len(words) > ANSWER_SNIPPET_CHARS:
+        words = words[: ANSWER_SNIPPET_CHARS - 1].rstrip() + "…"
+    return f"Answer ready: {title}", words or "The answer is ready."
 
 
 def tooltip(state: TrayState, detail: str = "", notice: str = "") -> str:
@@ -116,6 +127,9 @@ class Tray(QObject):
         self._icon = QSystemTrayIcon(tray_icon(TrayState.IDLE), self)
         self._icon.setToolTip(tooltip(TrayState.IDLE))
         self._icon.activated.connect(self._activated)
+        self._icon.messageClicked.connect(self._message_clicked)
+        self._message_opens: str | None = None  # the conversation a click on the message opens
+        self.last_message: tuple[str, str] | None = None  # (title, text) last shown
         self.menu = QMenu()
         self._labels = {"capture_region": "Capture region", "capture_full": "Capture full screen"}
         self._recent: list[tuple[str, str]] = []
@@ -228,7 +242,23 @@ class Tray(QObject):
             if problem
             else QSystemTrayIcon.MessageIcon.Information
         )
+        self._show_message(title, message, kind, None)
+
+    def notify_answer(self, conversation_id: str, title: str, text: str) -> None:
+        """Tell that an answer finished while the chat was hidden; a click opens it."""
+        heading, words = answer_message(title, text)
+        self._show_message(heading, words, QSystemTrayIcon.MessageIcon.Information, conversation_id)
+
+    def _show_message(
+        self, title: str, message: str, kind: QSystemTrayIcon.MessageIcon, opens: str | None
+    ) -> None:
+        self._message_opens = opens
+        self.last_message = (title, message)
         self._icon.showMessage(title, message, kind, 8000)
+
+    def _message_clicked(self) -> None:
+        if self._message_opens is not None:
+            self.open_conversation.emit(self._message_opens)
 
     def _build_menu(self) -> None:
         add = self._add
