@@ -436,11 +436,16 @@ class Desktop(QObject):
         self.launcher.show()
 
     def _maybe_welcome(self) -> None:
+        # The keyring (~130 ms to import, then a D-Bus call) is asked on a worker, so the tray
+        # is ready without waiting for it; the welcome follows when the answer is in.
         from snapask_desktop import credentials
 
-        missing = credentials.needs_api_key(self.settings.provider)
+        provider = self.settings.provider
+        self.reads.call(lambda: credentials.needs_api_key(provider), self._welcome_if_no_key)
+
+    def _welcome_if_no_key(self, missing: bool) -> None:
         self._show_key_missing(missing)
-        if not missing:
+        if not missing or self._welcome is not None:
             return
         from snapask_desktop.ui.shell.welcome import WelcomeDialog  # only when it is shown
 

@@ -166,8 +166,9 @@ def test_the_tray_tooltip_says_when_no_api_key_is_set(
     from snapask_desktop.ui.shell.tray import NO_KEY_NOTICE
 
     monkeypatch.delenv("GEMINI_API_KEY")
-    desktop.start()
-    assert desktop.tray.tooltip().endswith(NO_KEY_NOTICE)
+    desktop.start()  # the keyring is asked on a worker: the tray is up before the answer
+    waits.until(qtbot, lambda: desktop.tray.tooltip().endswith(NO_KEY_NOTICE))
+    assert desktop._welcome is not None and desktop._welcome.isVisible()  # and the welcome
     credentials.set_api_key("gemini", "AIza-typed-in-settings")
     desktop._key_changed("gemini")  # what Settings' API key page signals
     waits.until(qtbot, lambda: NO_KEY_NOTICE not in desktop.tray.tooltip())
