@@ -6,7 +6,8 @@ and only that slot re-emits the public signal: receivers, even plain Python call
 run on the main thread and never touch widgets from the sync thread. Once `stop()` has been
 called, late callbacks are dropped.
 
-Imported only when sync is set up: it pulls in websockets, httpx and the sync engine.
+Imported only when sync is set up: it pulls in websockets and the sync engine (httpx is
+imported only to sign in).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 It lives on the main thread and never blocks it: the keyring, the sign-in request, stopping a
 bridge and store reads run on workers (`BackgroundCalls`). Windows watch its signals, which
 stay the same object across sign-ins (the bridge behind them is replaced). Nothing of the sync
-engine (websockets, httpx) is imported until sync is set up and a token exists.
+engine (websockets; httpx only to sign in) is imported until sync is set up and a token exists.
 """
 
 from __future__ import annotations
