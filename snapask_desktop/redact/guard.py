@@ -9,12 +9,18 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
 from snapask_desktop.ocr import OcrError, OcrResult, recognise
-from snapask_desktop.redact.paint import paint_boxes, png_bytes
+from snapask_desktop.redact.paint import FILL, paint_boxes, png_bytes
 from snapask_desktop.redact.secrets import Finding, find_secrets, mask_text
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from snapask_desktop.editor.marks import Mark, Redaction
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +46,7 @@ class GuardedPicture:
     def secret_count(self) -> int:
         """How many secrets were painted: both readings may find the same one (same kind,
         overlapping boxes), which counts once."""
-        kept: list[Finding] = []
-        for finding in self.findings:
-            if not any(_same_secret(finding, other) for other in kept):
-                kept.append(finding)
-        return len(kept)
+        return len(_distinct(self.findings))
 
 
 def _same_secret(a: Finding, b: Finding) -> bool:
@@ -94,3 +96,81 @@ def _redacted(
     boxes = [box for finding in findings for box in finding.boxes]
     painted = png_bytes(paint_boxes(image, boxes))
     return GuardedPicture(painted, mask_text(result.words, boxes), findings)
+
+
+def apply_marks(data: bytes, marks: Sequence[Mark]) -> bytes:
+    """The picture with the user's redactions and mark-up painted in, as PNG: the bytes that
+    are stored, sent and synced. No marks: `data` unchanged.
+
+    Fails closed: whatever goes wrong (a picture that cannot be decoded, a bad mark, a box
+    that did not come out solid) raises RedactionFailed, so nothing is stored or sent.
+    """
+    if not marks:
+        return data
+    from snapask_desktop.editor.marks import redacted_boxes
+    from snapask_desktop.editor.render import render_marks
+
+    try:
+        painted = png_bytes(render_marks(_decode(data), marks))
+        check = _decode(painted).convert("RGB")
+        for box in redacted_boxes(marks):
+            clipped = (
+                max(0, box[0]),
+                max(0, box[1]),
+                min(check.width, box[2]),
+                min(check.height, box[3]),
+            )
+            if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+                continue
+            extrema = check.crop(clipped).getextrema()
+            if any(channel != (value, value) for channel, value in zip(extrema, FILL, strict=True)):
+                raise ValueError(f"the box {box} did not come out solid")
+    except Exception as error:  # any failure at all: the unredacted picture must not go out
+        raise RedactionFailed(
+            f"The picture was not sent: your redactions and marks could not be painted ({error})."
+        ) from error
+    return painted
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Boxes over what looks like a secret, to propose before sending; `problem` says in
+    plain words why the picture could not be looked at (no boxes then is no all-clear)."""
+
+    redactions: tuple[Redaction, ...]
+    problem: str | None = None
+
+
+def suggest_redactions(data: bytes) -> Suggestions:
+    """Read `data` on this device (twice, like `guard_picture`) and propose a box over every
+    suspected secret, grown by the painting's padding."""
+    from snapask_desktop.editor.marks import Redaction, grow
+    from snapask_desktop.redact.paint import PAD
+
+    try:
+        image = _decode(data)
+        findings = [
+            *find_secrets(recognise(image).words),
+            *find_secrets(recognise(image, sparse=True).words),
+        ]
+    except (OcrError, UnidentifiedImageError, OSError, ValueError) as error:
+        return Suggestions((), f"The picture could not be read for secrets: {error}")
+    picture = GuardedPicture(data, None, tuple(findings))
+    kept: list[Redaction] = []
+    boxes: set[tuple[int, int, int, int]] = set()
+    for finding in _distinct(picture.findings):
+        for box in finding.boxes:
+            grown = grow(box, PAD, image.size)
+            if grown not in boxes:
+                boxes.add(grown)
+                kept.append(Redaction(grown, finding.kind))
+    return Suggestions(tuple(kept))
+
+
+def _distinct(findings: Sequence[Finding]) -> list[Finding]:
+    """Both readings' findings, the second reading's copy of a secret left out."""
+    kept: list[Finding] = []
+    for finding in findings:
+        if not any(_same_secret(finding, other) for other in kept):
+            kept.append(finding)
+    return kept
