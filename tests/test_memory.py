@@ -47,3 +47,27 @@ def test_pyside_still_tells_qt_modules_apart_but_keeps_no_source(tmp_path: Path)
     assert wrapped == "[True, False]"  # installed once
     assert kinds == "[0, -1]"  # PySide6's own verdicts: uses Qt, ignore
     assert kept == "[]"
+
+
+VERDICT_PROBE = """
+import sys, types
+sys.path.insert(0, sys.argv[1])
+from snapask_desktop import memory
+memory.forget_pyside_source_reads()
+feature = sys.modules["PySide6.support.feature"]
+import with_qt, without_qt, latin
+no_file = types.ModuleType("no_file")
+print([feature._mod_uses_pyside(m) for m in (with_qt, without_qt, latin, no_file)])
+"""
+
+
+def test_the_byte_check_gives_pyside_s_own_verdicts(tmp_path: Path) -> None:
+    (tmp_path / "with_qt.py").write_text("# a comment naming PySide6 is enough for PySide6\n")
+    (tmp_path / "without_qt.py").write_text("VALUE = 'Qt'\n")
+    (tmp_path / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nNAME = '\\xe9 PySide6'\n")
+    result = subprocess.run(
+        [sys.executable, "-c", VERDICT_PROBE, str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[True, False, True, False]"
