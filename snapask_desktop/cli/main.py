@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str]) -> int:
     """Parse argv, run the chosen command and return its exit code."""
+    if not argv:  # plain `snapask`: the tray app, without building every command's parser
+        from snapask_desktop.cli.app_cmd import start_app
+
+        return start_app()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
