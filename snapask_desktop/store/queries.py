@@ -121,7 +121,9 @@ def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
 
 
 def _hit(summary: ConversationSummary, candidate: _Candidate) -> SearchHit:
-    snippet, spans = fts.parse_marked(candidate.marked)
+    # Message text is Markdown (answers); titles and a picture's read text are not.
+    markdown = candidate.matched_in == "message" and not candidate.in_picture
+    snippet, spans = fts.parse_marked(candidate.marked, markdown=markdown)
     return SearchHit(
         summary, candidate.matched_in, candidate.message_id, snippet, spans, candidate.in_picture
     )

@@ -7,6 +7,8 @@ match, for search as you type.
 
 from __future__ import annotations
 
+from snapask_desktop.markdown_plain import plain_text
+
 # Private-use code points mark matches inside snippet() output; user text can't contain them
 # in a way that matters because we strip them from the input first.
 MARK_START = "\ue000"
@@ -40,8 +42,13 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def parse_marked(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """Split FTS snippet() output with MARK_START/MARK_END into plain text and match spans."""
+def parse_marked(
+    snippet: str, *, markdown: bool = False
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Split FTS snippet() output with MARK_START/MARK_END into plain text and
+    match spans; `markdown` snippets (messages) lose their Markdown marks and line breaks."""
+    if markdown:
+        snippet = plain_text(snippet).strip()
     text: list[str] = []
     spans: list[tuple[int, int]] = []
     length = 0
@@ -53,17 +60,19 @@ def parse_marked(snippet: str) -> tuple[str, tuple[tuple[int, int], ...]]:
             if start is not None and length > start:
                 spans.append((start, length))
             start = None
+        elif markdown and ch.isspace() and text and text[-1] == " ":
+            continue  # one line: runs of spaces and line breaks become one space
         else:
-            text.append(ch)
+            text.append(" " if markdown and ch.isspace() else ch)
             length += 1
     return "".join(text), tuple(spans)
 
 
 def preview(text: str | None, max_chars: int = 120) -> str:
-    """One line of at most ``max_chars`` for the history list."""
+    """One line of at most ``max_chars`` plain words (no Markdown marks) for the history list."""
     if not text:
         return ""
-    line = " ".join(text.split())
+    line = " ".join(plain_text(text).split())
     if len(line) <= max_chars:
         return line
     return line[: max_chars - 1].rstrip() + ELLIPSIS

@@ -161,3 +161,17 @@ def test_query_builder_quotes_everything() -> None:
     assert fts_query("ab ") == '"ab"'
     assert fts_query("* ( ) ^") is None
     assert parse_marked("a \ue000b\ue001 c") == ("a b c", ((2, 3),))
+
+
+def test_snippets_and_previews_show_plain_words_not_markdown(store: Store) -> None:
+    chat = store.create_conversation("Migration")
+    store.add_message(chat.id, "user", "why?")
+    store.add_message(
+        chat.id,
+        "model",
+        "## The fix\n\nRun **`python manage.py migrate`** as [the guide](https://x.example) says.",
+    )
+    [summary] = store.list_conversations()
+    assert summary.preview == "The fix Run python manage.py migrate as the guide says."
+    [hit] = store.search("guide")
+    assert hit.marked() == "The fix Run python manage.py migrate as the [guide] says."

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from snapask_desktop.markdown_plain import plain_text
 from snapask_desktop.resources import resource_path
 from snapask_desktop.sync.clock import wall_clock_ms
 from snapask_desktop.sync.device.status import SyncState, SyncStatus, summary
@@ -45,8 +46,7 @@ NO_KEY_NOTICE = "No API key is set: add one in Settings → API key."
 def answer_message(title: str, text: str) -> tuple[str, str]:
     """The notification for an answer that finished while the chat was hidden: its
     conversation's title, and the answer's start as plain words (no Markdown marks)."""
-    words = " ".join(line.strip().lstrip("#>*-` ").strip() for line in text.splitlines())
-    words = " ".join(words.replace("**", "").replace("`", "").split())
+    words = " ".join(plain_text(text).split())
     if len(words) > ANSWER_SNIPPET_CHARS:
         words = words[: ANSWER_SNIPPET_CHARS - 1].rstrip() + "…"
     return f"Answer ready: {title}", words or "The answer is ready."
