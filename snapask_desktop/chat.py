@@ -21,10 +21,15 @@ from snapask_desktop.store.records import ConversationDetail, Message
 # The client and stream modules bring asyncio, httpx, Pillow and tenacity, and the store module
 # SQLAlchemy: all arrive with the first question (the service only holds them until then).
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from snapask_desktop.ai.answer_stream import AnswerStream
     from snapask_desktop.ai.client import AIClient
+    from snapask_desktop.ai.image_prep import PreparedImage
     from snapask_desktop.ai.resilience import OnRetry
+    from snapask_desktop.editor.marks import Mark
     from snapask_desktop.picture_text import PictureText
+    from snapask_desktop.redact.guard import GuardedPicture
     from snapask_desktop.store.repository import Store
 
 SYSTEM_PROMPT = (
@@ -113,13 +118,35 @@ class ChatService:
         self._client_for = client_for
         self._pictures = pictures
 
-    def _keep_picture(self, image: bytes, on_redacted: OnRedacted | None = None) -> str:
-        """Store a picture (redacted first when that is on; RedactionFailed stores nothing)
-        and have its text read; returns its hash. `on_redacted` hears of painted secrets."""
+    def final_picture(
+        self, image: bytes, marks: Sequence[Mark] = ()
+    ) -> tuple[bytes, GuardedPicture | None]:
+        """The bytes that are stored, sent and synced for `image`: the user's `marks` painted
+        in, then redacted when "Hide secrets before sending" is on. Raises RedactionFailed
+        (MarksFailed for the marks) when that cannot be done: nothing may go out then."""
+        if marks:
+            from snapask_desktop.redact.guard import apply_marks
+
+            image = apply_marks(image, marks)
         if self._pictures is None:
-            return self.store.add_screenshot(image).sha256
-        data, guarded = self._pictures.before_storing(image)
+            return image, None
+        return self._pictures.before_storing(image)
+
+    def picture_to_send(self, image: bytes, marks: Sequence[Mark], provider: str) -> PreparedImage:
+        """Exactly what `provider` would receive for `image` with `marks`: `final_picture`,
+        then the client's downscaling and encoding ("What will be sent")."""
+        data, _ = self.final_picture(image, marks)
+        return self._client_for(provider).prepare(data)
+
+    def _keep_picture(
+        self, image: bytes, on_redacted: OnRedacted | None = None, marks: Sequence[Mark] = ()
+    ) -> str:
+        """Store a picture (`final_picture`: RedactionFailed stores nothing) and have its text
+        read; returns its hash. `on_redacted` hears of painted secrets."""
+        data, guarded = self.final_picture(image, marks)
         sha = self.store.add_screenshot(data).sha256
+        if self._pictures is None:
+            return sha
         self._pictures.after_storing(self.store, sha, guarded)
         if guarded is not None and guarded.redacted and on_redacted is not None:
             on_redacted(data, guarded.secret_count)
@@ -131,12 +158,15 @@ class ChatService:
         image: bytes | None = None,
         title: str | None = None,
         on_redacted: OnRedacted | None = None,
+        marks: Sequence[Mark] = (),
     ) -> Message:
         """Save a new conversation with its first question (and picture); returns the question.
 
-        `on_redacted(data, count)` is called when `count` suspected secrets were painted out:
-        `data` is the picture as stored and sent."""
-        sha = self._keep_picture(image, on_redacted) if image is not None else None
+        `marks` (redactions and mark-up drawn by the user) are painted into the picture before
+        it is stored: only that picture is stored, sent and synced. `on_redacted(data, count)`
+        is called when `count` suspected secrets were painted out: `data` is the picture as
+        stored and sent."""
+        sha = self._keep_picture(image, on_redacted, marks) if image is not None else None
         _, message = self.store.start_conversation(
             title or make_title(question), question, screenshot_sha256=sha
         )

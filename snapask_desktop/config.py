@@ -187,6 +187,12 @@ class Settings:
         "paint out what looks like a secret (keys, tokens, passwords) before a picture is kept "
         "or sent; if that cannot be done, the picture is not sent",
     )
+    ask_before_suggested_redaction: bool = _setting(
+        False,
+        _bool,
+        "always ask before sending a picture with a suggested redaction: the picture opens in "
+        "the editor with the suggested boxes, to accept (Enter) or send as it is",
+    )
     sync_server_url: str | None = _setting(
         None, _optional_url, "sync server, e.g. http://192.168.1.5:8765 (empty: sync off)"
     )

@@ -15,7 +15,13 @@ from snapask_desktop.ai import errors
 from snapask_desktop.ai.answer_stream import AnswerStream, StreamStatus
 from snapask_desktop.ai.cache import AnswerCache, cache_key
 from snapask_desktop.ai.gemini import GeminiProvider
-from snapask_desktop.ai.image_prep import JPEG_QUALITY, MAX_SIDE, prep_signature, prepare_image
+from snapask_desktop.ai.image_prep import (
+    JPEG_QUALITY,
+    MAX_SIDE,
+    PreparedImage,
+    prep_signature,
+    prepare_image,
+)
 from snapask_desktop.ai.openai_compat import OpenAICompatProvider
 from snapask_desktop.ai.provider import Provider
 from snapask_desktop.ai.registry import GEMINI, OPENAI, PROVIDERS
@@ -148,6 +154,10 @@ class AIClient:
             self.cache.put(key, text)
         except sqlite3.Error as exc:
             log.warning("answer cache not written: %s", exc)
+
+    def prepare(self, data: bytes) -> PreparedImage:
+        """`data` downscaled and encoded exactly as this client sends a picture."""
+        return prepare_image(data, max_side=self._max_side, quality=self._quality)
 
     async def _prepare_images(self, request: AskRequest) -> AskRequest:
         turns = []

@@ -29,6 +29,11 @@ class RedactionFailed(Exception):
     """Redaction is on and could not be done, so the picture was not stored or sent."""
 
 
+class MarksFailed(RedactionFailed):
+    """The user's redactions or mark-up could not be painted, so the picture was not stored
+    or sent."""
+
+
 @dataclass(frozen=True)
 class GuardedPicture:
     """The bytes to store and send, the text read from them (None if not read) and why not."""
@@ -126,7 +131,7 @@ def apply_marks(data: bytes, marks: Sequence[Mark]) -> bytes:
             if any(channel != (value, value) for channel, value in zip(extrema, FILL, strict=True)):
                 raise ValueError(f"the box {box} did not come out solid")
     except Exception as error:  # any failure at all: the unredacted picture must not go out
-        raise RedactionFailed(
+        raise MarksFailed(
             f"The picture was not sent: your redactions and marks could not be painted ({error})."
         ) from error
     return painted

@@ -510,6 +510,7 @@ def test_tab_order_runs_from_the_prompt_through_every_control(window, qtbot) -> 
         "Summarize",
         "Translate",
         "",  # the picture
+        "Hide / mark up…",  # not sent yet: it can be edited
         "New",
         "✕",
     ]

@@ -534,19 +534,25 @@ def test_picture_text_settings_are_explained_and_saved(
     assert "nothing is sent" in general.redact_note.text()
     assert "History search" in general.read_text_note.text()
     # One line each, shown whole: the page must not squeeze them.
-    for note in (general.read_text_note, general.redact_note):
+    for note in (general.read_text_note, general.redact_note, general.ask_note):
         assert note.height() >= note.sizeHint().height()
         assert note.width() >= note.sizeHint().width()
     dialog.wait_for_work()
     waits.delivered()
     assert not general.ocr_missing.isVisibleTo(dialog)  # the engine is installed here
 
+    assert not general.ask_suggested.isChecked()
+    assert general.ask_suggested.text() == (
+        "Always ask before sending a picture with a suggested redaction"
+    )
     general.read_picture_text.setChecked(False)
     general.redact_secrets.setChecked(True)
+    general.ask_suggested.setChecked(True)
     with waits.signal(qtbot, dialog.settings_changed) as changed:
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     saved: Settings = changed.args[0]
     assert (saved.read_picture_text, saved.redact_secrets) == (False, True)
+    assert saved.ask_before_suggested_redaction
     assert store.load().settings == saved
 
     monkeypatch.setitem(sys.modules, "tesserocr", None)  # the [ocr] extra not installed

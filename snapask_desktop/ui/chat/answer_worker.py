@@ -31,6 +31,7 @@ from snapask_desktop.ui.chat.status import retry_text
 from snapask_desktop.ui.workers import sentence
 
 if TYPE_CHECKING:  # the store module imports SQLAlchemy, which the idle app does without
+    from snapask_desktop.editor.marks import Mark
     from snapask_desktop.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class AnswerJob:
     use_cache: bool = True
     title: str | None = None  # a new conversation's title (a quick action's name)
     local_read: bool = False  # "Extract text": read the picture on this device, no AI
+    marks: tuple[Mark, ...] = ()  # redactions and mark-up drawn on `image`, painted in first
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class AnswerOutcome:
     read_by: str | None = None  # the local engine that read the picture (no AI asked)
     ocr_missing: bool = False  # a local read found no engine: `problem` says what to install
     redaction_failed: bool = False  # hiding secrets is on and failed: `problem` says why
+    marks_failed: bool = False  # the user's redactions/marks could not be painted: not sent
 
     @property
     def reason(self) -> str:
@@ -168,7 +171,8 @@ class AnswerWorker(QRunnable):
         state = self._run_state
         job, conversation_id = state.job, state.job.conversation_id
         if job.question is not None:
-            from snapask_desktop.redact.guard import RedactionFailed  # Pillow: not at startup
+            # Pillow: not at startup
+            from snapask_desktop.redact.guard import MarksFailed, RedactionFailed
 
             try:
                 message = self._save_question()
@@ -179,6 +183,7 @@ class AnswerWorker(QRunnable):
                     problem=sentence(str(error.__cause__ or error)),
                     question_saved=False,
                     redaction_failed=True,
+                    marks_failed=isinstance(error, MarksFailed),
                 )
             except StoreError as error:
                 problem = f"Your question could not be saved: {user_reason(error)}"
@@ -257,7 +262,11 @@ class AnswerWorker(QRunnable):
         assert job.question is not None
         if job.conversation_id is None:
             return self._chat.start_conversation(
-                job.question, job.image, title=job.title, on_redacted=self._redacted
+                job.question,
+                job.image,
+                title=job.title,
+                on_redacted=self._redacted,
+                marks=job.marks,
             )
         return self._chat.add_question(job.conversation_id, job.question)
 

@@ -37,6 +37,7 @@ from snapask_desktop.ai.types import AIError
 from snapask_desktop.answer_queue import Backoff, should_queue
 from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
 from snapask_desktop.config import Settings
+from snapask_desktop.editor.marks import EditList, Mark, pending_suggestions
 from snapask_desktop.store.records import ConversationDetail, Message
 from snapask_desktop.ui.chat import status
 from snapask_desktop.ui.chat.answer_worker import (
@@ -58,6 +59,8 @@ from snapask_desktop.ui.chat.titles import action_title
 from snapask_desktop.ui.workers import Task, TaskSignals
 
 if TYPE_CHECKING:
+    from snapask_desktop.ai.image_prep import PreparedImage
+    from snapask_desktop.redact.guard import Suggestions
     from snapask_desktop.store.records import ApplyReport, ConflictRecord
 
 # "missing": a synced picture whose bytes are not downloaded yet; "downloading": asked for.
@@ -138,6 +141,13 @@ class ChatController(QObject):
     answering_changed = Signal(bool)  # any answer streaming (tray icon)
     waiting_count_changed = Signal(int)  # questions waiting for the provider
     secrets_hidden = Signal(int)  # this many suspected secrets were painted out before sending
+    # The picture editor (redactions and mark-up before the first question).
+    marks_changed = Signal()  # the marks to paint into the unsent picture changed
+    suggestions_ready = Signal(object)  # Suggestions for the unsent picture
+    preview_ready = Signal(int, object)  # token, PreparedImage: exactly what would be sent
+    preview_failed = Signal(int, str)  # token, why nothing would be sent
+    review_requested = Signal(str)  # "always ask": the question waits for the picture's review
+    review_passed = Signal(str)  # ... nothing suggested: send the question now
     # (after picture_changed has shown the picture as it was sent)
 
     def __init__(
@@ -201,6 +211,13 @@ class ChatController(QObject):
         self._missing_sha: str | None = None  # the shown picture, not downloaded yet
         self._conflicts: tuple[ConflictRecord, ...] = ()
         self._gone = False  # the shown conversation was deleted (Restore brings it back)
+        # The unsent picture's edits: painted in before it is stored (and so sent and synced).
+        self.edits = EditList()
+        self._marks: tuple[Mark, ...] = ()  # what the user confirmed (Done in the editor)
+        self._suggestions: Suggestions | None = None
+        self._suggest_task = 0
+        self._reviewed = False  # the picture was looked at in the editor ("always ask")
+        self._reviewing: str | None = None  # a question waiting for the suggestions
 
     def _connect_answers(self) -> None:
         a = self._answer_signals
@@ -252,6 +269,32 @@ class ChatController(QObject):
     def has_picture(self) -> bool:
         """Whether the shown conversation has a picture (here, coming, or to download)."""
         return self._picture_state in ("pending", "ready", "missing", "downloading")
+
+    @property
+    def can_edit_picture(self) -> bool:
+        """Whether the shown picture is not sent yet and can be redacted and marked up."""
+        return (
+            self._cid is None
+            and self._picture_state == "ready"
+            and self._png is not None
+            and self._held_question is None
+            and not self.answering_here
+        )
+
+    @property
+    def unsent_picture(self) -> bytes | None:
+        """The shown picture's bytes as captured, while it can still be edited."""
+        return self._png if self.can_edit_picture else None
+
+    @property
+    def marks(self) -> tuple[Mark, ...]:
+        """The redactions and mark-up that will be painted into the picture before sending."""
+        return self._marks
+
+    @property
+    def suggestions(self) -> Suggestions | None:
+        """Suggested redactions for the unsent picture, once looked for."""
+        return self._suggestions
 
     @property
     def picture_id(self) -> int | None:
@@ -442,6 +485,11 @@ class ChatController(QObject):
             self._set_status(status.PREPARING_PICTURE)
             self._update_answering()
             return True
+        if self._reviewing is not None:
+            return False  # the picture is being looked at for secrets
+        if self._must_review():
+            self._review(question)
+            return False  # the question stays in the box until the picture was reviewed
         if self._cid is not None and not self._queue.withdraw(self._cid):
             return False  # the queue is sending this conversation right now
         self._unsaved_question = None
@@ -504,6 +552,8 @@ class ChatController(QObject):
 
     def _start(self, question: str | None, announce: bool = True) -> None:
         job = self._job(self._cid, question, self._png if self._cid is None else None)
+        if self._cid is None:
+            job = dataclasses.replace(job, marks=self._marks)
         self._launch(job)
         if announce:
             self.answer_started.emit()
@@ -625,7 +675,8 @@ class ChatController(QObject):
             self._unsaved_question = unsaved_question  # Retry saves it again
         if outcome.redaction_failed:  # the question stays, unsent: Retry, or fix in Settings
             self.answer_finished.emit("error", "")
-            self._set_status(status.redaction_failed(outcome.reason))
+            failed = status.marks_failed if outcome.marks_failed else status.redaction_failed
+            self._set_status(failed(outcome.reason))
             return
         if not outcome.answer_saved:  # the text stays on screen; Retry asks (and saves) again
             if outcome.read_by is not None:
@@ -753,6 +804,103 @@ class ChatController(QObject):
             self._task_errors[token] = on_error
         self._pool.start(Task(token, fn, self._task_signals))  # the pool deletes it when done
         return token
+
+    # --- the picture editor: redactions and mark-up before the first question ------------
+    def find_suggestions(self) -> None:
+        """Look for secrets in the unsent picture on this device (once per picture);
+        `suggestions_ready` tells what was found."""
+        png = self.unsent_picture
+        if png is None or self._suggest_task:
+            if self._suggestions is not None:
+                self.suggestions_ready.emit(self._suggestions)
+            return
+        from snapask_desktop.redact.guard import suggest_redactions
+
+        def found(_token: int, suggestions: Suggestions) -> None:
+            self._suggestions = suggestions
+            self.suggestions_ready.emit(suggestions)
+            if self._reviewing is not None:
+                self._reviewed_by_finder(suggestions)
+
+        def failed(reason: str) -> None:
+            from snapask_desktop.redact.guard import Suggestions as Found
+
+            found(0, Found((), reason))
+
+        self._suggest_task = self._run_task(lambda: suggest_redactions(png), found, failed)
+
+    def set_marks(self, marks: tuple[Mark, ...]) -> None:
+        """The user is done editing: these marks are painted in before the picture is sent,
+        and the thumbnail shows the picture as it will be sent."""
+        png = self.unsent_picture
+        if png is None:
+            return
+        self._marks = tuple(marks)
+        self._reviewed = True
+        self.marks_changed.emit()
+        chosen = self._marks
+        if not chosen:
+            self._picture_task = self._run_task(lambda: _decode(png), self._picture_decoded)
+            return
+        from snapask_desktop.redact.guard import apply_marks
+
+        self._picture_task = self._run_task(
+            lambda: _decode(apply_marks(png, chosen)), self._picture_decoded
+        )
+
+    def preview(self, marks: tuple[Mark, ...]) -> int:
+        """Work out exactly what would be sent with `marks` (painted, redacted when that is
+        on, downscaled, encoded); `preview_ready` / `preview_failed` answer with the token."""
+        png = self.unsent_picture
+        if png is None:
+            return 0
+        chat, provider = self._chat, self._settings.provider
+        token = 0
+
+        def work() -> PreparedImage:
+            return chat.picture_to_send(png, marks, provider)
+
+        def failed(reason: str) -> None:
+            self.preview_failed.emit(token, reason)
+
+        token = self._run_task(
+            work, lambda t, prepared: self.preview_ready.emit(t, prepared), failed
+        )
+        return token
+
+    def review_cancelled(self) -> None:
+        """The editor opened for "always ask" was closed without sending."""
+        self._set_status(status.REVIEW_CANCELLED)
+
+    def _must_review(self) -> bool:
+        return (
+            self._settings.ask_before_suggested_redaction
+            and self._cid is None
+            and self._png is not None
+            and not self._reviewed
+        )
+
+    def _review(self, question: str) -> None:
+        self._reviewing = question
+        if self._suggestions is not None:
+            self._reviewed_by_finder(self._suggestions)
+            return
+        self._set_status(status.CHECKING_PICTURE)
+        self.find_suggestions()
+
+    def _reviewed_by_finder(self, suggestions: Suggestions) -> None:
+        question, self._reviewing = self._reviewing, None
+        if question is None:
+            return
+        if suggestions.problem is None and not pending_suggestions(
+            suggestions.redactions, self._marks
+        ):
+            self._reviewed = True
+            self._set_status(status.IDLE)
+            self.review_passed.emit(question)
+            return
+        self._set_status(status.review_suggested(suggestions.problem))
+        self.review_requested.emit(question)
 
     # --- sync: changes from other devices, conflicts, pictures downloaded later ------------
     def set_blob_fetcher(self, fetch: Callable[[str], None] | None) -> None:

@@ -119,6 +119,36 @@ def redaction_failed(reason: str) -> ChatStatus:
     )
 
 
+CHECKING_PICTURE = ChatStatus("sending", "Looking for secrets in the picture before sending…")
+REVIEW_CANCELLED = ChatStatus(
+    "idle", "Not sent. Press Enter to review the picture again, or Ctrl+E to edit it."
+)
+
+
+def review_suggested(problem: str | None) -> ChatStatus:
+    """ "Always ask before sending a picture with a suggested redaction": the editor opens."""
+    if problem:
+        return ChatStatus(
+            "idle",
+            "Not sent yet: the picture could not be checked for secrets. Look at it first.",
+            detail=problem,
+        )
+    return ChatStatus(
+        "idle", "Not sent yet: some parts look like secrets. Enter hides them; then send."
+    )
+
+
+def marks_failed(reason: str) -> ChatStatus:
+    """The user's redactions or mark-up could not be painted: nothing was sent."""
+    return ChatStatus(
+        "error",
+        "Nothing was sent: your redactions and marks could not be painted on the picture. "
+        "Press Retry, or edit the picture again (Ctrl+E).",
+        "retry",
+        reason,
+    )
+
+
 def secrets_hidden(count: int) -> ChatStatus:
     """Redaction painted over suspected secrets before the picture was sent."""
     what = "1 secret was" if count == 1 else f"{count} secrets were"

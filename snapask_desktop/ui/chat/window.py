@@ -6,7 +6,8 @@ hides it. It only draws what its ChatController reports and calls the controller
 
 Keys: Enter sends, Shift+Enter new line, Up (empty box or at the start) recalls earlier prompts,
 Ctrl+. stops, Ctrl+R retries, Ctrl+Shift+C copies the last answer, Ctrl+N starts a new chat,
-Esc hides the window.
+Ctrl+E hides parts of a picture not sent yet and marks it up (ui/chat/editor.py), Esc hides the
+window.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
 from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.editor import PictureEditor
 from snapask_desktop.ui.chat.status import READING_HERE, ChatStatus, secrets_hidden
 from snapask_desktop.ui.chat.widgets import (
     NO_PICTURE_HINT,
@@ -160,10 +162,21 @@ class ChatWindow(QWidget):
         self.picture_note = QLabel()
         self.picture_note.setWordWrap(True)
         style.set_role(self.picture_note, "muted")
+        self.edit_button = QPushButton("Hide / mark up…")
+        self.edit_button.setAutoDefault(False)
+        self.edit_button.setToolTip(
+            "Hide parts of the picture with solid boxes, or mark it up, before sending (Ctrl+E)"
+        )
+        self.edit_button.hide()
+        picture_side = QVBoxLayout()
+        picture_side.addStretch(1)
+        picture_side.addWidget(self.picture_note)
+        picture_side.addWidget(self.edit_button, 0, Qt.AlignmentFlag.AlignLeft)
         picture_row = QHBoxLayout()
         picture_row.setContentsMargins(10, 8, 10, 0)
         picture_row.addWidget(self.thumbnail)
-        picture_row.addWidget(self.picture_note, 1, Qt.AlignmentFlag.AlignBottom)
+        picture_row.addLayout(picture_side, 1)
+        self.editor: PictureEditor | None = None
         self.banner = ConflictBanner()
         banner_row = QHBoxLayout()
         banner_row.setContentsMargins(10, 6, 10, 0)
@@ -227,6 +240,13 @@ class ChatWindow(QWidget):
         c.answer_finished.connect(self._answer_finished)
         c.status_changed.connect(self._status_changed)
         c.secrets_hidden.connect(self._secrets_hidden)
+        c.marks_changed.connect(self._marks_changed)
+        c.review_requested.connect(lambda question: self.edit_picture(review=question))
+        c.review_passed.connect(self._send)
+        c.preview_ready.connect(self._preview_ready)
+        c.preview_failed.connect(self._preview_failed)
+        c.suggestions_ready.connect(self._suggestions_ready)
+        self.edit_button.clicked.connect(lambda: self.edit_picture())
         c.actions_changed.connect(self._rebuild_chips)
         c.answering_changed.connect(lambda _on: self._update_controls())
         self.prompt.submitted.connect(self._submit)
@@ -248,6 +268,7 @@ class ChatWindow(QWidget):
         add("Ctrl+R", self.controller.retry)
         add("Ctrl+Shift+C", self.copy_last_answer)
         add("Ctrl+N", self.controller.new_conversation)
+        add("Ctrl+E", self.edit_picture)
 
     def _rebuild_chips(self) -> None:
         self._keeping_focus(self._make_chips)
@@ -275,6 +296,7 @@ class ChatWindow(QWidget):
             self.status_row.button,
             self.status_row.settings_button,
             self.thumbnail,
+            self.edit_button,
             self.header.new_button,
             self.header.close_button,
         )
@@ -323,6 +345,84 @@ class ChatWindow(QWidget):
         if self.viewer is None:
             self.viewer = PictureViewer()
         self.viewer.show_image(self._image, self.screen())
+
+    def edit_picture(self, review: str | None = None) -> None:
+        """Open the picture editor on the unsent picture. `review`: the question waiting for
+        it ("always ask before sending a picture with a suggested redaction"): sent on Send."""
+        png = self.controller.unsent_picture
+        if png is None:
+            return
+        if self.editor is not None:
+            self.editor.close()
+        image = QImage.fromData(png)  # the picture as captured, under the marks
+        editor = PictureEditor(
+            image,
+            self.controller.edits,
+            self.controller.preview,
+            review=review is not None,
+            parent=self,
+        )
+        self.editor = editor
+        editor.accepted.connect(lambda: self._editor_done(editor, review))
+        editor.rejected.connect(lambda: self._editor_cancelled(editor, review))
+        found = self.controller.suggestions
+        if found is not None:
+            editor.show_suggestions(found.redactions, found.problem)
+        else:
+            self.controller.find_suggestions()
+        area = self.screen().availableGeometry() if self.screen() else QRect(0, 0, 1280, 800)
+        hint = editor.sizeHint().expandedTo(QSize(560, 420))
+        editor.setGeometry(centered(hint.boundedTo(area.size() * 0.9), area))
+        editor.show()
+        editor.raise_()
+        editor.activateWindow()
+        editor.canvas.setFocus()
+
+    def _editor_done(self, editor: PictureEditor, review: str | None) -> None:
+        if self.editor is editor:
+            self.editor = None
+        self.controller.edits = editor.edits
+        self.controller.set_marks(editor.edits.marks)
+        if review is not None:
+            self._send(review)
+        editor.deleteLater()
+
+    def _editor_cancelled(self, editor: PictureEditor, review: str | None) -> None:
+        if self.editor is editor:
+            self.editor = None
+        if review is not None:
+            self.controller.review_cancelled()
+        editor.deleteLater()
+
+    def _preview_ready(self, token: int, prepared: object) -> None:
+        if self.editor is not None:
+            p = prepared  # a PreparedImage
+            self.editor.show_preview(token, p.data, p.width, p.height, p.mime)  # type: ignore[attr-defined]
+
+    def _preview_failed(self, token: int, reason: str) -> None:
+        if self.editor is not None:
+            self.editor.preview_failed(token, reason)
+
+    def _suggestions_ready(self, found: object) -> None:
+        if self.editor is not None:
+            self.editor.show_suggestions(found.redactions, found.problem)  # type: ignore[attr-defined]
+
+    def _marks_changed(self) -> None:
+        edits = self.controller.edits
+        hidden, marked = edits.redaction_count, edits.markup_count
+        parts = []
+        if hidden:
+            parts.append("1 part hidden" if hidden == 1 else f"{hidden} parts hidden")
+        if marked:
+            parts.append("1 mark" if marked == 1 else f"{marked} marks")
+        if parts:
+            self.picture_note.setText(
+                " · ".join(parts) + ". The picture shows what will be sent (Ctrl+E edits it)."
+            )
+            self.thumbnail.setToolTip("Show the picture as it will be sent (Space)")
+        else:
+            self.picture_note.clear()
+        self._update_controls()
 
     def copy_last_answer(self) -> None:
         """Copy the newest answer to the clipboard."""
@@ -476,6 +576,7 @@ class ChatWindow(QWidget):
         for chip in self.chip_buttons():
             usable = picture or not chip.property("needsPicture")
             chip.setEnabled(not busy and not loading and usable)
+        self.edit_button.setVisible(self.controller.can_edit_picture)
         self._update_wording(picture)
 
     def _update_wording(self, picture: bool) -> None:

@@ -99,6 +99,10 @@ class GeneralPage(SettingsPage):
             "an e-mail address, a card number, an IBAN or a private key is painted over with a "
             "solid box. If the picture cannot be read, nothing is sent."
         )
+        self.ask_suggested = QCheckBox(
+            "Always ask before sending a picture with a suggested redaction"
+        )
+        self.ask_note = _note("Opens the picture with boxes over what looks like a secret.")
         self.ocr_missing = QLabel()  # filled from a worker: finding the engine imports it
         self.ocr_missing.setWordWrap(True)
         style.set_role(self.ocr_missing, "warning")
@@ -162,6 +166,9 @@ class GeneralPage(SettingsPage):
             self.redact_secrets,
             self.redact_note,
             self._error("redact_secrets"),
+            self.ask_suggested,
+            self.ask_note,
+            self._error("ask_before_suggested_redaction"),
             self.ocr_missing,
         ):
             picture_form.addWidget(widget)
@@ -196,6 +203,7 @@ class GeneralPage(SettingsPage):
         self.start_at_login.setChecked(settings.start_at_login)
         self.read_picture_text.setChecked(settings.read_picture_text)
         self.redact_secrets.setChecked(settings.redact_secrets)
+        self.ask_suggested.setChecked(settings.ask_before_suggested_redaction)
         self._provider_changed()
         self._check_ocr()
 
@@ -213,6 +221,7 @@ class GeneralPage(SettingsPage):
             "start_at_login": self.start_at_login.isChecked(),
             "read_picture_text": self.read_picture_text.isChecked(),
             "redact_secrets": self.redact_secrets.isChecked(),
+            "ask_before_suggested_redaction": self.ask_suggested.isChecked(),
         }
 
     def use_provider(self, provider: str) -> None:
