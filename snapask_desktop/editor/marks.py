@@ -192,3 +192,17 @@ def arrow_shape(arrow: Arrow) -> tuple[tuple[float, float], list[tuple[float, fl
     # The shaft stops inside the head, so its square end never pokes out of the point.
     shaft_end = (x1 - ux * head * 0.6, y1 - uy * head * 0.6)
     return shaft_end, corners
+
+
+def frame_bands(frame: Frame) -> list[Rect]:
+    """A box outline as the filled bands it is made of, inside its box (top, bottom, left,
+    right): the editor and the painted picture fill the same pixels."""
+    left, top, right, bottom = frame.box
+    w = max(1, min(frame.width, (right - left + 1) // 2, (bottom - top + 1) // 2))
+    bands = [
+        (left, top, right, top + w),
+        (left, bottom - w, right, bottom),
+        (left, top + w, left + w, bottom - w),
+        (right - w, top + w, right, bottom - w),
+    ]
+    return [band for band in bands if not is_empty(band)]

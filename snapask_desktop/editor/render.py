@@ -20,6 +20,7 @@ from snapask_desktop.editor.marks import (
     Mark,
     Redaction,
     arrow_shape,
+    frame_bands,
     redacted_boxes,
 )
 from snapask_desktop.redact.paint import paint_boxes
@@ -73,7 +74,8 @@ def _frame(image: Image.Image, mark: Frame) -> None:
     if right <= left or bottom <= top:
         return
     draw = ImageDraw.Draw(image)
-    draw.rectangle((left, top, right - 1, bottom - 1), outline=MARK_COLOUR, width=mark.width)
+    for band in frame_bands(mark):
+        draw.rectangle((band[0], band[1], band[2] - 1, band[3] - 1), fill=MARK_COLOUR)
 
 
 def _arrow(image: Image.Image, mark: Arrow) -> None:

@@ -55,6 +55,7 @@ from snapask_desktop.editor.marks import (
     arrow_shape,
     box_between,
     clean_label,
+    frame_bands,
     is_empty,
     pending_suggestions,
 )
@@ -285,10 +286,8 @@ def _draw_mark(painter: QPainter, mark: Mark) -> None:
         alpha = round(255 * HIGHLIGHT_ALPHA)
         painter.fillRect(_rectf(mark.box), QColor(*HIGHLIGHT_COLOUR, alpha))
     elif isinstance(mark, Frame):
-        half = mark.width / 2
-        painter.setPen(QPen(red, mark.width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.SquareCap))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(_rectf(mark.box).adjusted(half, half, -half, -half))
+        for band in frame_bands(mark):  # filled bands: the same pixels as the sent picture
+            painter.fillRect(_rectf(band), red)
     elif isinstance(mark, Arrow):
         shaft_end, head = arrow_shape(mark)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
