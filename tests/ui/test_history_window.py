@@ -581,3 +581,22 @@ def test_the_store_is_not_watched_while_history_is_hidden(window: HistoryWindow)
     assert window.watcher._timer.isActive()
     window.hide()
     assert not window.watcher._timer.isActive()  # an idle app reads nothing
+
+
+def test_a_match_in_a_pictures_text_shows_on_one_line(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    shot = store.add_screenshot(_png(7))
+    chat = store.create_conversation("Stack trace")
+    store.add_message(chat.id, "user", "why?", screenshot_sha256=shot.sha256)
+    store.set_screenshot_text(
+        shot.sha256, "Traceback (most recent call last)\n  File app.py, line 12\nKeyError", "t"
+    )
+    window.search.setText("app")
+    window._run_search()
+    row = window.model.data(window.model.index(0), ROW_ROLE)
+    assert row.summary.id == chat.id and row.summary.title == "Stack trace"
+    # Drawn in a one-line box, a line break showed as two half-cut lines.
+    assert "\n" not in row.detail and "File app.py, line 12 KeyError" in row.detail
+    [(start, end)] = row.detail_highlights
+    assert row.detail[start:end] == "app"

@@ -41,6 +41,15 @@ THUMB_PENDING_ROLE = Qt.ItemDataRole.UserRole + 3
 Index = QModelIndex | QPersistentModelIndex
 
 
+_LINE_BREAKS = str.maketrans(dict.fromkeys("\n\r\t\v\f\x1c\x1d\x1e\x85\u2028\u2029", " "))
+
+
+def one_line(text: str) -> str:
+    """`text` with every line break as a space, character for character (highlight spans
+    still fit)."""
+    return text.translate(_LINE_BREAKS)
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryRow:
     """One row: the conversation summary, plus where a search matched it."""
@@ -52,13 +61,16 @@ class HistoryRow:
 
     @property
     def title(self) -> str:
-        """The title to show (a placeholder for an empty one)."""
-        return self.summary.title or UNTITLED
+        """The title to show (a placeholder for an empty one), on one line."""
+        return one_line(self.summary.title) or UNTITLED
 
     @property
     def detail(self) -> str:
-        """The second line: the matching snippet, else the newest message's start."""
-        return self.snippet if self.matched_in == "message" else self.summary.preview
+        """The second line: the matching snippet, else the newest message's start, on one line
+        (a picture's read text keeps its line breaks in the store; drawn in a one-line box they
+        showed as half-cut lines)."""
+        text = self.snippet if self.matched_in == "message" else self.summary.preview
+        return one_line(text)
 
     @property
     def detail_highlights(self) -> tuple[tuple[int, int], ...]:
