@@ -80,9 +80,13 @@ def make_title(question: str, now_ms: int | None = None) -> str:
 
 def stored_picture(store: Store, sha256: str) -> ImageInput:
     """A stored picture as providers take it, typed by its row (the store checked the type
-    when it kept the bytes)."""
+    when it kept the bytes); its text is read only for a model that reads no pictures."""
+    from snapask_desktop.picture_text import text_of
+
     info = store.screenshot_info(sha256)
-    return ImageInput(data=store.screenshot_bytes(sha256), mime=info.mime, sha256=info.sha256)
+    data = store.screenshot_bytes(sha256)
+    read_text = functools.partial(text_of, store, sha256)
+    return ImageInput(data=data, mime=info.mime, sha256=info.sha256, read_text=read_text)
 
 
 def build_turns(detail: ConversationDetail, picture: Callable[[str], ImageInput]) -> list[Turn]:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from snapask_desktop import paths
-from snapask_desktop.ai.registry import PROVIDERS
+from snapask_desktop.ai.registry import PICTURE_MODES, PROVIDERS, PictureMode
 from snapask_desktop.atomic_file import atomic_write
 
 SETTINGS_FILE = "settings.json"
@@ -53,6 +53,16 @@ def _provider(value: object) -> str:
     if text not in PROVIDERS:
         raise SettingsError(f"must be one of: {', '.join(PROVIDERS)}")
     return text
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise SettingsError(f"must be one of: {', '.join(choices)}")
+        return text
+
+    return check
 
 
 def _url(value: object) -> str:
@@ -161,6 +171,12 @@ class Settings:
         "OpenAI-compatible server (Ollama, LM Studio, llama.cpp)",
     )
     openai_model: str = _setting("llava", _text, "model name on the OpenAI-compatible server")
+    openai_pictures: PictureMode = _setting(  # noqa: RUF009 (a Literal of str: immutable)
+        "auto",
+        _one_of(*PICTURE_MODES),
+        "pictures for that model: send, text (a model that reads none gets the text read from "
+        "them), or auto (send; their text once the model says it reads no pictures)",
+    )
     request_timeout_s: float = _setting(
         120.0, _number_in(5, 3600), "seconds to wait for an answer before giving up"
     )

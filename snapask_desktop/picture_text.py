@@ -73,6 +73,22 @@ class PictureText:
             reader.shutdown(wait=True, cancel_futures=True)
 
 
+def text_of(store: Store, sha256: str) -> str | None:
+    """A stored picture's text: as kept, else read now (and kept); None if it cannot be read
+    (no OCR engine here, or the picture is unreadable). Blocks for the reading."""
+    from snapask_desktop.redact.guard import guard_picture
+
+    kept = store.screenshot_text(sha256)
+    if kept is not None:
+        return kept
+    guarded = guard_picture(store.screenshot_bytes(sha256), redact=False)
+    if guarded.text is None:
+        log.info("picture %s… has no text for a text-only model: %s", sha256[:12], guarded.problem)
+        return None
+    _keep(store, sha256, guarded.text)
+    return guarded.text
+
+
 def _keep(store: Store, sha256: str, text: str) -> None:
     from snapask_desktop.ocr.engine import engine_name
     from snapask_desktop.store.errors import StoreError

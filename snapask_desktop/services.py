@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from snapask_desktop import credentials, paths
-from snapask_desktop.ai.registry import REGISTRY
+from snapask_desktop.ai.registry import OPENAI, REGISTRY, PictureMode
 from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
 from snapask_desktop.picture_text import PictureText
@@ -210,6 +210,7 @@ def _inputs(settings: Settings, provider: str) -> tuple[object, ...]:
         settings.request_timeout_s,
         settings.max_retries,
         settings.answer_cache,
+        settings.openai_pictures if provider == OPENAI.name else None,
     )
 
 
@@ -259,7 +260,10 @@ class Services:
         if self.settings.answer_cache:
             cache = AnswerCache(self.data_dir / CACHE_FILENAME)
         retry = RetryPolicy(max_attempts=self.settings.max_retries + 1)
-        return AIClient(backend, cache=cache, retry=retry)
+        pictures: PictureMode = "send"  # Gemini reads pictures
+        if provider == OPENAI.name:
+            pictures = self.settings.openai_pictures
+        return AIClient(backend, cache=cache, retry=retry, pictures=pictures)
 
     def apply_settings(self, settings: Settings, key_changed_for: str | None = None) -> None:
         """Use new settings. A client whose inputs changed (or whose key did) is rebuilt on next

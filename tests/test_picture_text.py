@@ -93,3 +93,32 @@ def test_reading_can_be_switched_off(
     pictures.wait(timeout_s=60)
     sha = store.get_conversation(question.conversation_id).messages[0].screenshot_sha256
     assert sha is not None and store.screenshot_text(sha) is None
+
+
+def test_a_text_only_model_is_sent_the_picture_s_text_read_here(
+    store: Store, pictures: PictureText, switches: Switches
+) -> None:
+    from snapask_desktop.ai.client import AIClient
+    from snapask_desktop.ai.openai_compat import OpenAICompatProvider
+    from snapask_desktop.ai.resilience import RetryPolicy
+    from tests.support.fake_openai import FakeOpenAI, openai_error
+
+    switches.set(read_picture_text=False)  # not read when kept: read when the model needs it
+    data = png_bytes(render(DIALOG, font("Sans", 13)))
+    with FakeOpenAI() as fake:
+        provider = OpenAICompatProvider(fake.base_url, timeout_s=10)
+        retry = RetryPolicy(max_attempts=1)
+        with AIClient(provider, retry=retry, pictures="auto") as client:
+            chat = ChatService(store, lambda _name: client, pictures)
+            question = chat.start_conversation("Which button keeps my work?", data)
+            fake.script(openai_error(500, "this model is missing data required for image input",
+                                     "api_error"))  # fmt: skip
+            result = chat.answer(question.conversation_id, provider="openai", model="phi3").wait()
+        bodies = [request.body for request in fake.chat_requests()]
+    assert result.status == "final", result.error
+    assert isinstance(bodies[0]["messages"][-1]["content"], list)  # the picture, first
+    sent = bodies[1]["messages"][-1]["content"]
+    assert isinstance(sent, str)  # then its text
+    assert "Save changes to the document" in sent and sent.endswith("Which button keeps my work?")
+    sha = store.get_conversation(question.conversation_id).messages[0].screenshot_sha256
+    assert sha is not None and "Save changes" in (store.screenshot_text(sha) or "")  # kept

@@ -32,7 +32,8 @@ from snapask_desktop.ai.resilience import (
     RetryPolicy,
     resilient_stream,
 )
-from snapask_desktop.ai.types import AskRequest, ImageInput
+from snapask_desktop.ai.text_only import PictureMode, as_text, has_pictures
+from snapask_desktop.ai.types import AIError, AskRequest, ErrorKind, ImageInput
 from snapask_desktop.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class AIClient:
     Images attached unprepared are downscaled/re-encoded once (memoised by hash) before
     sending; the cache key uses the source hash, so a repeated question is answered from the
     cache without decoding anything. `close()` stops the worker loop and closes the cache.
+    `pictures`: "send" them; "text" (a model that reads none) sends the text read from each
+    instead; "auto" sends them, and their text once the model has said it reads no pictures.
     """
 
     def __init__(
@@ -60,8 +63,11 @@ class AIClient:
         breaker: BreakerPolicy | None = None,
         max_side: int = MAX_SIDE,
         jpeg_quality: int = JPEG_QUALITY,
+        pictures: PictureMode = "send",
     ) -> None:
         self.provider = provider
+        self.pictures = pictures
+        self._text_only_models: set[str] = set()  # learnt in "auto" mode, for this client's life
         self.cache = cache
         self.retry = retry or RetryPolicy()
         self.breaker = ProviderBreaker(provider.name, breaker)
@@ -92,10 +98,7 @@ class AIClient:
             yield hit
             return
         parts: list[str] = []
-        ready = await self._prepare_images(request)
-        stream = resilient_stream(
-            self.provider, ready, policy=self.retry, breaker=self.breaker, on_retry=on_retry
-        )
+        stream = self._answer(request, on_retry)
         received = 0
         async with contextlib.aclosing(stream):
             async for chunk in stream:
@@ -159,6 +162,42 @@ class AIClient:
         """`data` downscaled and encoded exactly as this client sends a picture."""
         return prepare_image(data, max_side=self._max_side, quality=self._quality)
 
+    def reads_no_pictures(self, model: str) -> bool:
+        """Whether pictures go to `model` as their text (set so, or learnt in "auto" mode)."""
+        return self.pictures == "text" or model in self._text_only_models
+
+    async def _answer(self, request: AskRequest, on_retry: OnRetry | None) -> AsyncIterator[str]:
+        """The provider's chunks, pictures sent as their text where the model reads none."""
+        if has_pictures(request) and self.reads_no_pictures(request.model):
+            async for chunk in self._attempt(await self._as_text(request), on_retry):
+                yield chunk
+            return
+        started = False
+        try:
+            async for chunk in self._attempt(await self._prepare_images(request), on_retry):
+                started = True
+                yield chunk
+        except AIError as error:
+            if started or error.kind is not ErrorKind.NO_PICTURES or self.pictures != "auto":
+                raise
+            self._text_only_models.add(request.model)
+            log.info("model %s reads no pictures: sending the text read from them", request.model)
+            async for chunk in self._attempt(await self._as_text(request), on_retry):
+                yield chunk
+
+    async def _attempt(self, request: AskRequest, on_retry: OnRetry | None) -> AsyncIterator[str]:
+        stream = resilient_stream(
+            self.provider, request, policy=self.retry, breaker=self.breaker, on_retry=on_retry
+        )
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                yield chunk
+
+    async def _as_text(self, request: AskRequest) -> AskRequest:
+        # Reading a picture may run OCR (a second or two): off the event loop.
+        texts = await asyncio.to_thread(_read_texts, request)
+        return as_text(request, texts)
+
     async def _prepare_images(self, request: AskRequest) -> AskRequest:
         turns = []
         for turn in request.turns:
@@ -182,6 +221,21 @@ class AIClient:
             while len(self._prepared) > _PREPARED_MEMO:
                 self._prepared.popitem(last=False)
         return cached
+
+
+def _read_texts(request: AskRequest) -> list[str | None]:
+    texts: list[str | None] = []
+    for turn in request.turns:
+        if turn.image is None:
+            continue
+        text = None
+        if turn.image.read_text is not None:
+            try:
+                text = turn.image.read_text()
+            except Exception:  # the question still goes out, saying the text is missing
+                log.warning("the text of a picture could not be read", exc_info=True)
+        texts.append(text)
+    return texts
 
 
 def build_provider(

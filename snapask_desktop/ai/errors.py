@@ -91,6 +91,16 @@ def model_not_found(provider: str, model: str, detail: str = "") -> AIError:
     return AIError(ErrorKind.MODEL_NOT_FOUND, msg, detail=detail)
 
 
+def no_pictures(provider: str, model: str, detail: str = "") -> AIError:
+    """The model reads no pictures (a text-only model was sent one)."""
+    msg = (
+        f"The model '{model}' at {label(provider)} cannot read pictures. Choose a model that "
+        "can (llava, qwen2.5vl, gemma3), or let SnapAsk send the text it reads from pictures: "
+        f"`snapask config set {provider}_pictures text`."
+    )
+    return AIError(ErrorKind.NO_PICTURES, msg, detail=detail)
+
+
 def timeout(provider: str, seconds: float | None, detail: str = "") -> AIError:
     """No answer within the time limit."""
     within = f" (nothing for {seconds:g} s)" if seconds else ""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from snapask_desktop.ai import errors
 from snapask_desktop.ai.provider import check_request
+from snapask_desktop.ai.text_only import takes_no_pictures
 from snapask_desktop.ai.types import AIError, AskRequest
 
 if TYPE_CHECKING:  # httpx (with its TLS stack) is imported when a request is first made
@@ -166,6 +167,8 @@ def map_status(
 ) -> AIError:
     """Translate an HTTP error status from an OpenAI-compatible server into an AIError."""
     status = response.status_code
+    if status >= 400 and takes_no_pictures(message):  # Ollama and llama.cpp answer it with 500
+        return errors.no_pictures(provider, model, detail)
     if status in (401, 403):
         return errors.invalid_key(provider, detail)
     if status == 404:

@@ -9,6 +9,13 @@ the settings module import it without bringing in any of the AI layer's librarie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+# How pictures reach a model (the setting `openai_pictures`; Gemini always reads them): "send"
+# them, "text" (a model that reads none gets the text read from them), or "auto" (send; their
+# text once the model has said it reads no pictures). See ai/text_only.py.
+PictureMode = Literal["auto", "send", "text"]
+PICTURE_MODES: tuple[PictureMode, ...] = ("auto", "send", "text")
 
 
 @dataclass(frozen=True)

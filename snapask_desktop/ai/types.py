@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,19 +15,28 @@ class ImageInput:
 
     `prepared` says whether `data` was already passed through `prepare_image`; when it is
     False the AI client downsizes and re-encodes it (once, memoised) before sending.
+    `read_text`, when given, returns the text read from the picture ("" if none, None if it
+    could not be read); it is called only for a model that reads no pictures (it may run OCR).
     """
 
     data: bytes = field(repr=False)
     mime: str
     sha256: str
     prepared: bool = False
+    read_text: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_bytes(
-        cls, data: bytes, mime: str = "image/png", *, prepared: bool = False
+        cls,
+        data: bytes,
+        mime: str = "image/png",
+        *,
+        prepared: bool = False,
+        read_text: Callable[[], str | None] | None = None,
     ) -> ImageInput:
         """Wrap raw bytes, computing their SHA-256."""
-        return cls(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(), prepared=prepared)
+        sha256 = hashlib.sha256(data).hexdigest()
+        return cls(data=data, mime=mime, sha256=sha256, prepared=prepared, read_text=read_text)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class ErrorKind(enum.Enum):
     CANCELLED = "cancelled"
     BAD_IMAGE = "bad_image"
     UNAVAILABLE = "unavailable"
+    NO_PICTURES = "no_pictures"  # the model reads no pictures (a text-only model)
 
 
 # Transient by nature: worth another attempt after a wait.

@@ -114,10 +114,30 @@ def test_server_errors(
 def test_bad_request_passes_the_server_words(
     fake_openai: FakeOpenAI, local_ai: OpenAICompatProvider
 ) -> None:
-    fake_openai.script(openai_error(400, "this model does not support images", "invalid_request"))
+    fake_openai.script(openai_error(400, "the prompt exceeds the context length", "invalid"))
     error = error_of(local_ai)
     assert error.kind is ErrorKind.BAD_REQUEST
-    assert "does not support images" in error.user_message
+    assert "exceeds the context length" in error.user_message
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [  # the servers' own words when a model that reads no pictures is sent one
+        (500, "Failed to create new sequence: failed to process inputs: this model is "
+         "missing data required for image input"),  # Ollama
+        (500, "image input is not supported - hint: if this is unexpected, you may need to "
+         "provide the mmproj"),  # llama.cpp's server
+        (400, "Model does not support images. Please use a model that does."),  # LM Studio
+    ],
+)  # fmt: skip
+def test_a_model_that_reads_no_pictures_is_named_as_such_and_not_retried(
+    fake_openai: FakeOpenAI, local_ai: OpenAICompatProvider, status: int, message: str
+) -> None:
+    fake_openai.script(openai_error(status, message, "api_error"))
+    error = error_of(local_ai)
+    assert error.kind is ErrorKind.NO_PICTURES
+    assert not error.retryable
+    assert f"'{MODEL}'" in error.user_message and "openai_pictures text" in error.user_message
 
 
 def test_cut_off_mid_stream(fake_openai: FakeOpenAI, local_ai: OpenAICompatProvider) -> None:

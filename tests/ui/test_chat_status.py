@@ -28,6 +28,12 @@ def test_the_chat_status_and_reads_modules_import_no_qt() -> None:
         (ErrorKind.NO_KEY, "No API key is set for Gemini.", "api_key"),
         (ErrorKind.INVALID_KEY, "Gemini rejected the API key.", "api_key"),
         (ErrorKind.MODEL_NOT_FOUND, "Gemini has no model called 'gemini-x'.", "general"),
+        (
+            ErrorKind.NO_PICTURES,
+            "The model 'gemini-x' cannot read pictures. Choose one that "
+            "can, or have its pictures sent as their text.",
+            "general",
+        ),
     ],
 )
 def test_key_and_model_failures_point_to_the_settings_page_that_fixes_them(

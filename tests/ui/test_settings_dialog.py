@@ -75,6 +75,7 @@ def test_save_round_trips_through_the_settings_file(
     general.use_provider("openai")
     general.openai_base_url.setText("http://127.0.0.1:1234/v1/")
     general.openai_model.setText("qwen2.5vl")
+    general.openai_pictures.setCurrentIndex(general.openai_pictures.findData("text"))
     general.translate_to.setCurrentText("German")
     general.max_retries.setValue(5)
     general.request_timeout.setValue(60)
@@ -88,6 +89,7 @@ def test_save_round_trips_through_the_settings_file(
         "http://127.0.0.1:1234/v1",  # checked and cleaned by config
         "qwen2.5vl",
     )
+    assert saved.openai_pictures == "text"
     assert (saved.translate_to, saved.max_retries, saved.request_timeout_s) == ("German", 5, 60.0)
     assert saved.answer_cache is False
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -97,6 +99,7 @@ def test_save_round_trips_through_the_settings_file(
         "provider",
         "openai_base_url",
         "openai_model",
+        "openai_pictures",
         "translate_to",
         "max_retries",
         "request_timeout_s",
@@ -107,6 +110,7 @@ def test_save_round_trips_through_the_settings_file(
     reopened = _general(again)
     assert reopened.provider.currentData() == "openai"
     assert reopened.openai_model.text() == "qwen2.5vl"
+    assert reopened.openai_pictures.currentData() == "text"
     assert reopened.translate_to.currentText() == "German"
     assert not reopened.answer_cache.isChecked()
 

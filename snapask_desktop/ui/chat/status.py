@@ -17,7 +17,10 @@ from snapask_desktop.ai.types import AIError, ErrorKind
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
 StatusAction = Literal["", "retry", "send_now", "restore", "regenerate", "ask_ai"]
 # Failures the user fixes in Settings (the AI layer's own messages point to the CLI).
-SETTINGS_KINDS = frozenset({ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND})
+SETTINGS_KINDS = frozenset(
+    {ErrorKind.NO_KEY, ErrorKind.INVALID_KEY, ErrorKind.MODEL_NOT_FOUND, ErrorKind.NO_PICTURES}
+)
+_GENERAL_KINDS = frozenset({ErrorKind.MODEL_NOT_FOUND, ErrorKind.NO_PICTURES})
 
 
 @dataclass(frozen=True)
@@ -207,9 +210,11 @@ def failure(error: AIError | None, reason: str, *, provider: str, model: str) ->
         ErrorKind.NO_KEY: f"No API key is set for {errors.label(provider)}.",
         ErrorKind.INVALID_KEY: f"{name} rejected the API key.",
         ErrorKind.MODEL_NOT_FOUND: f"{name} has no model called '{model}'.",
+        ErrorKind.NO_PICTURES: f"The model '{model}' cannot read pictures. Choose one that "
+        "can, or have its pictures sent as their text.",
     }
     fix = "Fix it in Settings, then press Retry."
-    page = "general" if kind is ErrorKind.MODEL_NOT_FOUND else "api_key"
+    page = "general" if kind in _GENERAL_KINDS else "api_key"
     return ChatStatus("error", f"{messages[kind]} {fix}", "retry", settings_page=page)
 
 

@@ -50,6 +50,14 @@ LANGUAGES = (
 )
 
 
+# How pictures reach the local model (the setting openai_pictures), as the list shows them.
+OPENAI_PICTURE_CHOICES = (
+    ("Send them; their text if the model reads none", "auto"),
+    ("Send them (a vision model)", "send"),
+    ("Send the text read from them (a text-only model)", "text"),
+)
+
+
 class GeneralPage(SettingsPage):
     """Provider, models, server URLs, answers, cache, start at login, data folder."""
 
@@ -69,6 +77,13 @@ class GeneralPage(SettingsPage):
         self.openai_base_url.setPlaceholderText("http://127.0.0.1:11434/v1")
         self.openai_model = QLineEdit()
         self.openai_model.setPlaceholderText("llava, qwen2.5vl, gemma3 …")
+        self.openai_pictures = QComboBox()
+        for label, mode in OPENAI_PICTURE_CHOICES:
+            self.openai_pictures.addItem(label, mode)
+        self.openai_pictures.setToolTip(
+            "A model that reads no pictures (a text-only model) gets the text SnapAsk reads "
+            "from them on this device instead."
+        )
         self.translate_to = self._combo(LANGUAGES)
         self.request_timeout = QDoubleSpinBox()
         self.request_timeout.setRange(5, 3600)
@@ -140,6 +155,7 @@ class GeneralPage(SettingsPage):
             "&Server URL:", field_box(self.openai_base_url, self._error("openai_base_url"))
         )
         openai.addRow("M&odel:", field_box(self.openai_model, self._error("openai_model")))
+        openai.addRow("Pictu&res:", field_box(self.openai_pictures, self._error("openai_pictures")))
         answers = QGroupBox("Answers")
         answer_form = QFormLayout(answers)
         answer_form.addRow(
@@ -194,6 +210,8 @@ class GeneralPage(SettingsPage):
         self.gemini_base_url.setText(settings.gemini_base_url or "")
         self.openai_base_url.setText(settings.openai_base_url)
         self.openai_model.setText(settings.openai_model)
+        chosen = self.openai_pictures.findData(settings.openai_pictures)
+        self.openai_pictures.setCurrentIndex(max(0, chosen))
         self.translate_to.setCurrentText(settings.translate_to)
         timeout = settings.request_timeout_s
         self.request_timeout.setDecimals(0 if float(timeout).is_integer() else 1)
@@ -214,6 +232,7 @@ class GeneralPage(SettingsPage):
             "gemini_base_url": self.gemini_base_url.text().strip() or None,
             "openai_base_url": self.openai_base_url.text(),
             "openai_model": self.openai_model.text(),
+            "openai_pictures": self.openai_pictures.currentData(),
             "translate_to": self.translate_to.currentText(),
             "request_timeout_s": self.request_timeout.value(),
             "max_retries": self.max_retries.value(),
