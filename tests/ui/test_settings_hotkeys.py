@@ -76,7 +76,7 @@ def test_recorder_records_a_combination_and_it_is_saved(
     with waits.signal(qtbot, recorder.hotkey_changed) as changed:
         QTest.keyClick(recorder, Qt.Key.Key_K, CTRL_ALT)
     assert changed.args == [parse_hotkey("Ctrl+Alt+K")]
-    assert recorder.text() == "Ctrl+Alt+K"
+    assert recorder.text() == "Ctrl+Alt+K" and not recorder.listening
     with waits.signal(qtbot, dialog.settings_changed) as saved:
         dialog.save()
     assert saved.args[0].hotkeys == {"capture_region": "<ctrl>+<alt>+k"}
@@ -92,7 +92,7 @@ def test_a_clash_with_another_action_is_refused(dialog: SettingsDialog, qtbot: Q
         "Ctrl+Alt+S is already set for Capture region: give one of them another key."
     ]
     assert recorder.hotkey == parse_hotkey("Ctrl+Alt+W")
-    assert recorder.text() == "Ctrl+Alt+W"
+    assert recorder.listening and recorder.text() == ""  # listens on for another try
     assert row.message.text() == refused.args[0]
     assert not row.message.isHidden()
 
@@ -125,7 +125,7 @@ def test_holding_modifiers_shows_them_and_letting_go_restores(dialog: SettingsDi
     _send(recorder, release, Qt.Key.Key_Alt, CTRL_ALT)
     assert recorder.text() == "Ctrl+…"
     _send(recorder, release, Qt.Key.Key_Control, Mod.ControlModifier)
-    assert recorder.text() == "Ctrl+Alt+S"
+    assert recorder.text() == "" and recorder.listening  # let go: still listening
     assert recorder.hotkey == parse_hotkey("Ctrl+Alt+S")
 
 
@@ -269,3 +269,47 @@ def test_the_app_listens_for_what_settings_shows(dialog: SettingsDialog) -> None
     listened = hotkey_bindings(settings)
     assert listened == {action: hotkey for action, hotkey in shown.items() if hotkey}
     assert hotkey_labels(listened) == {a: h.label() for a, h in listened.items()}
+
+
+def test_a_focused_field_says_it_is_listening(dialog: SettingsDialog) -> None:
+    other = _page(dialog).rows["capture_full"].recorder
+    recorder = _recorder(dialog, "capture_region")
+    assert recorder.listening and recorder.text() == ""
+    assert recorder.placeholderText() == "Press the keys… (Esc cancels)"
+    assert "listening" in recorder.accessibleName()
+    tinted = recorder.palette().color(recorder.palette().ColorRole.Base)
+    assert tinted != other.palette().color(other.palette().ColorRole.Base)
+    assert not other.listening and other.text() == "Ctrl+Alt+W"
+
+
+def test_esc_cancels_recording_and_keeps_the_hotkey_then_closes_the_dialog(
+    dialog: SettingsDialog, qtbot: QtBot
+) -> None:
+    recorder = _recorder(dialog, "capture_region")
+    QTest.keyClick(recorder, Qt.Key.Key_Control, Mod.NoModifier)
+    with waits.signal(qtbot, dialog.hotkey_recording) as recording:
+        QTest.keyClick(recorder, Qt.Key.Key_Escape)
+    assert recording.args == [False]
+    assert not recorder.listening and recorder.text() == "Ctrl+Alt+S"
+    assert recorder.hotkey == parse_hotkey("Ctrl+Alt+S")
+    assert dialog.isVisible()  # the first Esc was the recording's
+    QTest.keyClick(recorder, Qt.Key.Key_Return)  # Enter listens again
+    assert recorder.listening
+    QTest.keyClick(recorder, Qt.Key.Key_Escape)
+    QTest.keyClick(recorder, Qt.Key.Key_Escape)  # not listening: Esc is the dialog's again
+    waits.until(qtbot, lambda: not dialog.isVisible())
+
+
+def test_after_a_recording_the_field_rests_until_asked_again(
+    dialog: SettingsDialog, qtbot: QtBot
+) -> None:
+    recorder = _recorder(dialog, "reopen_last")
+    message = _page(dialog).rows["reopen_last"].message
+    QTest.keyClick(recorder, Qt.Key.Key_Y, CTRL_ALT)
+    assert not recorder.listening and recorder.text() == "Ctrl+Alt+Y"
+    assert message.text() == "Set to Ctrl+Alt+Y. Save to keep it." and not message.isHidden()
+    QTest.keyClick(recorder, Qt.Key.Key_J, CTRL_ALT)  # not listening: taken for nothing
+    assert recorder.hotkey == parse_hotkey("Ctrl+Alt+Y")
+    qtbot.mouseClick(recorder, Qt.MouseButton.LeftButton)
+    assert recorder.listening and recorder.text() == ""
+    assert message.isHidden()  # the last result goes when it listens again

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QPalette
 from PySide6.QtWidgets import QLineEdit, QWidget
 
 from snapask_desktop.capture.hotkey_spec import Hotkey, HotkeyError, validate
 from snapask_desktop.capture.session import platform_name
+from snapask_desktop.ui import style
 
 OFF_TEXT = "Off"
 Key = Qt.Key
@@ -137,17 +138,26 @@ def modifiers_label(modifiers: frozenset[str], platform: str | None = None) -> s
     return Hotkey(modifiers, "a").label(platform)[:-1] + "…"
 
 
-class HotkeyRecorder(QLineEdit):
-    """Shows a hotkey and records a new one: focus it and press the combination.
+LISTENING_TEXT = "Press the keys… (Esc cancels)"
 
-    Tab moves on and Esc leaves the dialog as usual; every other key press is read as a
-    hotkey. `hotkey_changed(Hotkey | None)` follows every accepted change, `refused(str)`
-    every refusal, and `recording_changed(bool)` tells when it listens (the app pauses
-    its global hotkeys meanwhile, or pressing the old combination would fire it).
+
+class HotkeyRecorder(QLineEdit):
+    """Shows a hotkey and records a new one: focus it (or click it, or press Enter or Space in
+    it) and it listens, saying "Press the keys…"; the next combination pressed is the new
+    hotkey, Esc cancels and keeps the old one.
+
+    While it listens every key press but Tab is read as a hotkey; when it does not, Esc leaves
+    the dialog as usual. `hotkey_changed(Hotkey | None)` follows every accepted change,
+    `recorded(Hotkey)` every combination taken from the keyboard, `refused(str)` every refusal
+    (it listens on), `cancelled()` an Esc, and `recording_changed(bool)` tells when it listens
+    (the app pauses its global hotkeys meanwhile, or pressing the old combination would fire
+    it).
     """
 
     hotkey_changed = Signal(object)
+    recorded = Signal(object)
     refused = Signal(str)
+    cancelled = Signal()
     recording_changed = Signal(bool)
 
     def __init__(
@@ -161,17 +171,23 @@ class HotkeyRecorder(QLineEdit):
         self._platform = platform_name(platform)
         self._hotkey = hotkey
         self._check: Callable[[Hotkey], str | None] | None = None
+        self._listening = False
         self.setReadOnly(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setPlaceholderText("Press keys…")
-        self.setToolTip("Click here, then press the new key combination")
+        self.setPlaceholderText(LISTENING_TEXT)
+        self.setToolTip("Click here, then press the new key combination (Esc cancels)")
         self._show_current()
 
     @property
     def hotkey(self) -> Hotkey | None:
         """The hotkey shown (None: off)."""
         return self._hotkey
+
+    @property
+    def listening(self) -> bool:
+        """True while the next key combination pressed here becomes the hotkey."""
+        return self._listening
 
     def set_hotkey(self, hotkey: Hotkey | None) -> None:
         """Show another hotkey (None: off) and report it if it changed."""
@@ -194,8 +210,20 @@ class HotkeyRecorder(QLineEdit):
         problem = self._check(hotkey) if self._check else None
         if problem:
             return self._refuse(problem)
+        self._set_listening(False)
         self.set_hotkey(hotkey)
+        self.recorded.emit(hotkey)
         return None
+
+    def listen(self) -> None:
+        """Start listening for a new combination."""
+        self._set_listening(True)
+
+    def cancel(self) -> None:
+        """Stop listening and keep the hotkey as it was."""
+        if self._listening:
+            self._set_listening(False)
+            self.cancelled.emit()
 
     # ----------------------------------------------------------------- events
 
@@ -213,6 +241,13 @@ class HotkeyRecorder(QLineEdit):
         event.accept()
         if event.isAutoRepeat():
             return
+        if not self._listening:
+            if event.key() in (Key.Key_Return, Key.Key_Enter, Key.Key_Space):
+                self.listen()
+            return
+        if event.key() == Key.Key_Escape and not event.modifiers():
+            self.cancel()
+            return
         reading = read_key(event.key(), event.modifiers(), self._platform)
         if reading.problem:
             self._refuse(reading.problem)
@@ -228,31 +263,52 @@ class HotkeyRecorder(QLineEdit):
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         event.accept()
+        if not self._listening:
+            return
         # X11 still lists a modifier in its own release: take it out.
         held = _modifiers(event.modifiers(), self._platform) - {
             modifier_of(event.key(), self._platform)
         }
-        if held:
-            self.setText(modifiers_label(held, self._platform))
-        else:
-            self._show_current()  # let go without a key: nothing changes
+        self.setText(modifiers_label(held, self._platform))  # let go without a key: listen on
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        self.listen()
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        self.recording_changed.emit(True)
+        self.listen()
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
         super().focusOutEvent(event)
-        self._show_current()
-        self.recording_changed.emit(False)
+        if event.reason() == Qt.FocusReason.PopupFocusReason:
+            return  # a menu or tooltip over the window: still ours
+        self.cancel()
 
     # ----------------------------------------------------------------- helpers
 
-    @staticmethod
-    def _passes_through(event: QKeyEvent) -> bool:
+    def _passes_through(self, event: QKeyEvent) -> bool:
         held = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         plain = held in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier)
+        if self._listening:
+            return plain and event.key() in (Key.Key_Tab, Key.Key_Backtab)
+        if event.key() in (Key.Key_Return, Key.Key_Enter, Key.Key_Space) and plain:
+            return False  # they start listening here, not press the dialog's default button
         return plain and event.key() in (Key.Key_Tab, Key.Key_Backtab, Key.Key_Escape)
+
+    def _set_listening(self, on: bool) -> None:
+        if on == self._listening:
+            return
+        self._listening = on
+        self._show_current()
+        self.setPalette(QPalette())  # back to the window's own colours
+        if on:  # a tinted field: it is plain that this one is waiting for keys
+            palette = QPalette(self.palette())
+            base = palette.color(QPalette.ColorRole.Base)
+            tint = style.mix(base, style.accent_color(palette), 0.18)
+            palette.setColor(QPalette.ColorRole.Base, tint)
+            self.setPalette(palette)
+        self.recording_changed.emit(on)
 
     def _refuse(self, message: str) -> str:
         self._show_current()
@@ -260,5 +316,9 @@ class HotkeyRecorder(QLineEdit):
         return message
 
     def _show_current(self) -> None:
+        if self._listening:
+            self.setText("")  # the placeholder says "Press the keys…"
+            self.setAccessibleName("Hotkey: listening, press the keys (Esc cancels)")
+            return
         self.setText(self._hotkey.label(self._platform) if self._hotkey else OFF_TEXT)
         self.setAccessibleName(f"Hotkey: {self.text()}")

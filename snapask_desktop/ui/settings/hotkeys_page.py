@@ -41,6 +41,7 @@ class _HotkeyRow(QWidget):
         self.off.clicked.connect(lambda: self.recorder.set_hotkey(None))
         self.message = error_label()
         self.recorder.refused.connect(lambda text: show_message(self.message, text))
+        self.recorder.recording_changed.connect(self._listening)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.recorder, 1)
@@ -51,6 +52,10 @@ class _HotkeyRow(QWidget):
         column.setSpacing(2)
         column.addLayout(row)
         column.addWidget(self.message)
+
+    def _listening(self, on: bool) -> None:
+        if on and self.message.property("role") == "muted":
+            show_message(self.message, "")  # the last result is old news once it listens again
 
 
 class HotkeysPage(SettingsPage):
@@ -70,6 +75,8 @@ class HotkeysPage(SettingsPage):
             row = _HotkeyRow(action, defaults[action], context.platform)
             row.recorder.set_check(lambda hotkey, action=action: self._own_clash(action, hotkey))
             row.recorder.hotkey_changed.connect(lambda _hotkey: self._check_clashes())
+            row.recorder.recorded.connect(lambda hotkey, row=row: self._recorded(row, hotkey))
+            row.recorder.cancelled.connect(self._check_clashes)
             row.recorder.recording_changed.connect(self.recording_changed)
             label = QLabel(f"{ACTION_LABELS[action]}:")
             label.setBuddy(row.recorder)
@@ -79,8 +86,8 @@ class HotkeysPage(SettingsPage):
         column = QVBoxLayout(self)
         column.addWidget(
             note_label(
-                "Click a field and press the new key combination; Tab moves on. Hotkeys work "
-                "while other apps have focus."
+                "Click a field and press the new key combination; Esc cancels, Tab moves on. "
+                "Hotkeys work while other apps have focus."
             )
         )
         column.addLayout(form)
@@ -121,6 +128,13 @@ class HotkeysPage(SettingsPage):
                     f"{ACTION_LABELS[other]}: give one of them another key."
                 )
         return None
+
+    def _recorded(self, row: _HotkeyRow, hotkey: Hotkey) -> None:
+        """Say what was recorded, unless a clash warning speaks for the row."""
+        self._check_clashes()  # also drops a refusal shown before this combination
+        if row.message.isHidden():
+            label = hotkey.label(self._platform)
+            show_message(row.message, f"Set to {label}. Save to keep it.", "muted")
 
     def _check_clashes(self) -> None:
         for row in self.rows.values():
