@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,8 +17,15 @@ from pytestqt.qtbot import QtBot
 
 from snapask_desktop.services import Services
 from snapask_desktop.store.repository import Store
-from snapask_desktop.ui.history.model import ID_ROLE, ROW_ROLE, THUMB_PENDING_ROLE, HistoryRow
+from snapask_desktop.ui.history.model import (
+    CONFLICT_ROLE,
+    ID_ROLE,
+    ROW_ROLE,
+    THUMB_PENDING_ROLE,
+    HistoryRow,
+)
 from snapask_desktop.ui.history.window import HistoryWindow, split_highlights
+from tests.store.sync_fixtures import ServerLog, StoreFactory
 from tests.support import waits
 
 
@@ -600,3 +608,50 @@ def test_a_match_in_a_pictures_text_shows_on_one_line(
     assert "\n" not in row.detail and "File app.py, line 12 KeyError" in row.detail
     [(start, end)] = row.detail_highlights
     assert row.detail[start:end] == "app"
+
+
+def test_a_conversation_with_an_unsettled_conflict_is_badged(tmp_path: Path, qtbot: QtBot) -> None:
+    factory = StoreFactory(tmp_path)
+    laptop, phone = factory.new(), factory.new()
+    log = ServerLog()
+    try:
+        renamed = laptop.create_conversation("Error dialog")
+        calm = laptop.create_conversation("Receipt")
+        for _round in range(2):
+            for store in (laptop, phone):
+                log.push(store)
+                log.catch_up(store)
+        laptop.update_conversation(renamed.id, title="Setup dialog")  # both offline
+        phone.update_conversation(renamed.id, title="Installer error")
+        for store in (laptop, phone, laptop):
+            log.push(store)
+            log.catch_up(store)
+        [record] = laptop.conflicts(renamed.id)
+
+        window = HistoryWindow(laptop)
+        qtbot.addWidget(window)
+        window.resize(600, 300)
+        window.show()
+        qtbot.waitExposed(window)
+        model = window.model
+        badged = {
+            model.data(model.index(n), ID_ROLE): model.data(model.index(n), CONFLICT_ROLE)
+            for n in range(model.rowCount())
+        }
+        assert badged == {renamed.id: True, calm.id: False}
+        row = model.row_of(renamed.id)
+        assert "two devices" in model.data(model.index(row), Qt.ItemDataRole.ToolTipRole)
+        assert "sync conflict" in model.data(model.index(row), Qt.ItemDataRole.AccessibleTextRole)
+        window.search.setText("installer")  # found by a search too
+        window._run_search()
+        assert model.data(model.index(0), CONFLICT_ROLE) is True
+
+        laptop.dismiss_conflict(record.id)  # settled in the chat window
+        window.search.setText("")
+        window._run_search()
+        window.refresh()
+        assert not any(model.data(model.index(n), CONFLICT_ROLE) for n in range(model.rowCount()))
+        window.shutdown()
+    finally:
+        laptop.close()
+        phone.close()

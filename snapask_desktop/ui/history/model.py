@@ -37,6 +37,8 @@ UNTITLED = "Untitled conversation"
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB_PENDING_ROLE = Qt.ItemDataRole.UserRole + 3
+CONFLICT_TIP = "changed on two devices at once: open it to choose"
+CONFLICT_ROLE = Qt.ItemDataRole.UserRole + 4  # True: a sync conflict the user has not settled
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -137,6 +139,7 @@ class HistoryModel(QAbstractListModel):
         self._exhausted = False
         self._search = ""
         self._include_archived = False
+        self._conflicted: frozenset[str] = frozenset()
         self.search_truncated = False
         self.pages_loaded = 0
         if thumbnails is not None:
@@ -172,6 +175,11 @@ class HistoryModel(QAbstractListModel):
     def refresh(self) -> None:
         """Reload what is shown (as many rows as before), e.g. after a change elsewhere."""
         self._reload(keep=len(self._rows))
+
+    def has_conflict(self, conversation_id: str) -> bool:
+        """True when the conversation has a sync conflict not settled yet (kept or dismissed
+        in its chat window)."""
+        return conversation_id in self._conflicted
 
     def row_at(self, row: int) -> HistoryRow | None:
         """The row's data, or None when out of range."""
@@ -252,6 +260,8 @@ class HistoryModel(QAbstractListModel):
             return row.summary.id
         if role == ROW_ROLE:
             return row
+        if role == CONFLICT_ROLE:
+            return row.summary.id in self._conflicted
         if role == Qt.ItemDataRole.DecorationRole:
             sha = row.summary.first_screenshot_sha256
             if sha is None or self._thumbnails is None:
@@ -261,9 +271,9 @@ class HistoryModel(QAbstractListModel):
             sha = row.summary.first_screenshot_sha256
             return bool(sha and self._thumbnails and self._thumbnails.is_pending(sha))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row)
+            return self._tooltip(row, row.summary.id in self._conflicted)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self._accessible_text(row)
+            return self._accessible_text(row, row.summary.id in self._conflicted)
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -291,6 +301,7 @@ class HistoryModel(QAbstractListModel):
         self._exhausted = False
         self.search_truncated = False
         self.pages_loaded = 0
+        self._conflicted = self._load_conflicted()
         if self._search:
             self._rows = self._load_search()
         else:
@@ -302,6 +313,13 @@ class HistoryModel(QAbstractListModel):
                     break
                 self._rows.extend(HistoryRow(summary) for summary in page)
         self.endResetModel()
+
+    def _load_conflicted(self) -> frozenset[str]:
+        # Conflict records are few (local, only those not settled): one small read a reload.
+        try:
+            return frozenset(record.conversation_id for record in self._store.conflicts())
+        except StoreError:
+            return frozenset()  # the list itself says what failed; no badge is no harm
 
     def _load_pinned(self) -> list[ConversationSummary]:
         try:
@@ -348,11 +366,15 @@ class HistoryModel(QAbstractListModel):
                 )
 
     @staticmethod
-    def _tooltip(row: HistoryRow) -> str:
+    def _tooltip(row: HistoryRow, conflict: bool = False) -> str:
         when = dt.datetime.fromtimestamp(row.summary.last_activity_at / 1000)
         flags = [
             name
-            for name, on in (("pinned", row.summary.pinned), ("archived", row.summary.archived))
+            for name, on in (
+                ("pinned", row.summary.pinned),
+                ("archived", row.summary.archived),
+                (CONFLICT_TIP, conflict),
+            )
             if on
         ]
         extra = f" · {', '.join(flags)}" if flags else ""
@@ -362,8 +384,10 @@ class HistoryModel(QAbstractListModel):
         )
 
     @staticmethod
-    def _accessible_text(row: HistoryRow) -> str:
+    def _accessible_text(row: HistoryRow, conflict: bool = False) -> str:
         parts = [row.title]
+        if conflict:
+            parts.append("sync conflict")
         if row.summary.pinned:
             parts.append("pinned")
         if row.summary.archived:

@@ -64,6 +64,7 @@ from snapask_desktop.store.records import Conversation
 from snapask_desktop.store.repository import Store
 from snapask_desktop.ui import style
 from snapask_desktop.ui.history.model import (
+    CONFLICT_ROLE,
     ID_ROLE,
     PAGE_SIZE,
     ROW_ROLE,
@@ -176,7 +177,10 @@ class HistoryDelegate(QStyledItemDelegate):
         layout = _row_layout(option.rect, QFontMetrics(title_font), QFontMetrics(small_font))  # type: ignore[attr-defined]
 
         self._paint_thumbnail(painter, layout.thumb, index, palette)
-        title_right = self._paint_badges(painter, layout.title, row, small_font, palette, selected)
+        conflict = bool(index.data(CONFLICT_ROLE))
+        title_right = self._paint_badges(
+            painter, layout.title, row, small_font, palette, selected, conflict
+        )
         title_rect = QRect(layout.title)
         title_rect.setRight(title_right)
         _paint_runs(
@@ -258,20 +262,27 @@ class HistoryDelegate(QStyledItemDelegate):
         font: QFont,
         palette: QPalette,
         selected: bool,
+        conflict: bool = False,
     ) -> int:
-        """Draw "Pinned"/"Archived" at the right of the title line; returns where the title ends."""
+        """Draw "Conflict" (amber), "Pinned", "Archived" at the right of the title line, right
+        to left; returns where the title ends."""
+        accent = palette.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight
+        )
+        warning = accent if selected else style.warning_color(palette)
         labels = [
-            name
-            for name, on in (("Archived", row.summary.archived), ("Pinned", row.summary.pinned))
+            (name, colour)
+            for name, colour, on in (
+                ("Conflict", warning, conflict),
+                ("Archived", accent, row.summary.archived),
+                ("Pinned", accent, row.summary.pinned),
+            )
             if on
         ]
         right = rect.right()
         metrics = QFontMetrics(font)
         painter.setFont(font)
-        accent = palette.color(
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight
-        )
-        for label in labels:
+        for label, colour in labels:
             width = metrics.horizontalAdvance(label) + 12
             badge = QRect(
                 right - width + 1,
@@ -279,12 +290,12 @@ class HistoryDelegate(QStyledItemDelegate):
                 width,
                 metrics.height() + 2,
             )
-            fill = QColor(accent)
+            fill = QColor(colour)
             fill.setAlphaF(0.16)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(fill)
             painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-            painter.setPen(accent)
+            painter.setPen(colour)
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
             right = badge.left() - 6
         return right
