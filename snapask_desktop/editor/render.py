@@ -78,23 +78,46 @@ def _frame(image: Image.Image, mark: Frame) -> None:
         draw.rectangle((band[0], band[1], band[2] - 1, band[3] - 1), fill=MARK_COLOUR)
 
 
-def _arrow(image: Image.Image, mark: Arrow) -> None:
+def arrow_image(mark: Arrow) -> tuple[Image.Image, tuple[int, int]]:
+    """The arrow alone (RGBA, transparent around it) and where its top-left corner goes: the
+    editor draws this very image, so the arrow looks as it will be sent."""
     shaft_end, head = arrow_shape(mark)
-    draw = ImageDraw.Draw(image)
-    draw.line([mark.start, shaft_end], fill=MARK_COLOUR, width=mark.width)
-    draw.polygon(head, fill=MARK_COLOUR)
+    points = [mark.start, shaft_end, *head]
+    margin = mark.width + 2
+    left = int(min(x for x, _ in points)) - margin
+    top = int(min(y for _, y in points)) - margin
+    right = int(max(x for x, _ in points)) + margin + 1
+    bottom = int(max(y for _, y in points)) + margin + 1
+    tile = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(tile)
+
+    def moved(point: tuple[float, float]) -> tuple[float, float]:
+        return point[0] - left, point[1] - top
+
+    draw.line([moved(mark.start), moved(shaft_end)], fill=MARK_COLOUR, width=mark.width)
+    draw.polygon([moved(corner) for corner in head], fill=MARK_COLOUR)
+    return tile, (left, top)
+
+
+def _arrow(image: Image.Image, mark: Arrow) -> None:
+    tile, at = arrow_image(mark)
+    image.paste(tile, at, tile)
+
+
+def label_image(mark: Label) -> Image.Image:
+    """The label alone (RGBA, transparent outside its rounded box), the size of `label_box`:
+    the editor draws this very image, so the label looks as it will be sent."""
+    left, top, right, bottom = label_box(mark)
+    tile = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(tile)
+    draw.rounded_rectangle((0, 0, tile.width - 1, tile.height - 1), radius=3, fill=MARK_COLOUR)
+    draw.text((LABEL_PAD, LABEL_PAD), mark.text, font=_font(mark.size), fill=LABEL_TEXT)
+    return tile
 
 
 def _label(image: Image.Image, mark: Label) -> None:
-    draw = ImageDraw.Draw(image)
-    box = label_box(mark)
-    draw.rounded_rectangle((box[0], box[1], box[2] - 1, box[3] - 1), radius=3, fill=MARK_COLOUR)
-    draw.text(
-        (mark.at[0] + LABEL_PAD, mark.at[1] + LABEL_PAD),
-        mark.text,
-        font=_font(mark.size),
-        fill=LABEL_TEXT,
-    )
+    tile = label_image(mark)
+    image.paste(tile, mark.at, tile)
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

@@ -91,7 +91,11 @@ _PATTERNS: tuple[_Pattern, ...] = (
     # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-) and similar secret keys.
     # Tokens: 8 characters after the prefix are enough (the prefixes are distinctive, and OCR
     # may cut the rest off as other words, which the match then goes on over).
-    _Pattern("api_key", re.compile(rf"\bsk-(?:proj-|svcacct-|admin-|ant-)?{_KEY_CHARS}{{8,}}")),
+    # OCR may read spaces around the dashes of a monospaced key ("sk- proj -4fGh…").
+    _Pattern(
+        "api_key",
+        re.compile(rf"\bsk- ?(?:(?:proj|svcacct|admin|ant) ?- ?)?{_KEY_CHARS}{{8,}}"),
+    ),
     # Slack's tokens go on with digits (xoxb-2048-…), which OCR may cut off after the first group.
     _Pattern(
         "slack_token", re.compile(rf"\bxox[abposr]-(?:[0-9]{_KEY_CHARS}{{3,}}|{_KEY_CHARS}{{8,}})")
@@ -112,7 +116,10 @@ _PATTERNS: tuple[_Pattern, ...] = (
         _value_ok,
     ),
     _Pattern(
-        "email", re.compile(r"\b[\w.%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+\b"), token=False
+        # OCR may read a space after a dot of the domain ("example. com").
+        "email",
+        re.compile(r"\b[\w.%+\-]+@[A-Za-z0-9\-]+(?:\.(?:[A-Za-z0-9\-]+| [a-z]{2,6}\b))+\b"),
+        token=False,
     ),
     _Pattern("card_number", re.compile(r"\b\d(?:[ \-]?\d){12,18}\b"), _card_ok, token=False),
     # Written in groups of four, an IBAN is unmistakable (and OCR may spoil its checksum);

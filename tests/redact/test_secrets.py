@@ -49,6 +49,13 @@ def found(*lines: str) -> list[tuple[str, list[str]]]:
         ("DB_PASSWORD=Tr0ub4dor", "password", ["DB_PASSWORD=Tr0ub4dor"]),
         ("client_secret: 9f8e7d6c5b4a", "password", None),
         ("mail jane.doe@example.com now", "email", ["jane.doe@example.com"]),
+        # as OCR reads monospaced text: spaces around a key's dashes, after a domain's dot
+        (
+            f"export OPENAI_KEY={SK} proj -4fGh7KpQ2xLm9NvB3cRt8YwZ",
+            "api_key",
+            [f"OPENAI_KEY={SK}", "proj", "-4fGh7KpQ2xLm9NvB3cRt8YwZ"],
+        ),
+        ("notify: jane.doe@example. com", "email", ["jane.doe@example.", "com"]),
         ("card 4111 1111 1111 1111 exp", "card_number", ["4111", "1111", "1111", "1111"]),
         ("IBAN DE89 3704 0044 0532 0130 00", "iban", None),
         ("iban GB82WEST12345698765432", "iban", ["GB82WEST12345698765432"]),

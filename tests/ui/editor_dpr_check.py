@@ -13,17 +13,21 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from snapask_desktop.editor.marks import EditList
+from snapask_desktop.editor.marks import Arrow, EditList, Label
 from snapask_desktop.redact.guard import apply_marks
 from snapask_desktop.redact.paint import png_bytes
 from snapask_desktop.ui.chat.editor import PictureEditor
 
 # (tool key, image box) with odd edges: at a ratio of 2 they lie between logical pixels.
 DRAWN = [
+    ("arrow", (201, 151, 121, 63)),
     ("redact", (21, 13, 77, 51)),
     ("frame", (101, 31, 187, 95)),
     ("highlight", (33, 121, 151, 149)),
 ]
+
+
+LABEL_AT = (151, 101)  # odd: between logical pixels at a ratio of 2
 
 
 def noisy(width: int, height: int) -> Image.Image:
@@ -36,6 +40,14 @@ def noisy(width: int, height: int) -> Image.Image:
         ]
     )
     return image
+
+
+def _where(mark) -> list[int]:
+    if isinstance(mark, Label):
+        return list(mark.at)
+    if isinstance(mark, Arrow):
+        return [*mark.start, *mark.end]
+    return list(mark.box)
 
 
 def send(canvas, kind: QEvent.Type, point: tuple[float, float], buttons) -> None:
@@ -70,6 +82,14 @@ def main() -> None:
         send(canvas, QEvent.Type.MouseButtonPress, start, left)
         send(canvas, QEvent.Type.MouseMove, end, left)
         send(canvas, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)
+    editor.choose("label")  # a click places a label; typed, Enter
+    point = view.to_widget(*LABEL_AT)
+    send(canvas, QEvent.Type.MouseButtonPress, point, Qt.MouseButton.LeftButton)
+    send(canvas, QEvent.Type.MouseButtonRelease, point, Qt.MouseButton.NoButton)
+    canvas.label_edit.setText("this one?")
+    canvas.label_edit.committed.emit()
+    for _ in range(5):
+        app.processEvents()
     marks = editor.edits.marks
     sent = Image.open(io.BytesIO(apply_marks(data, marks))).convert("RGB")
     # What the editor shows, in device pixels, where the picture is drawn.
@@ -93,7 +113,7 @@ def main() -> None:
             {
                 "dpr": dpr,
                 "scale": view.scale,
-                "boxes": [list(mark.box) for mark in marks],
+                "boxes": [_where(mark) for mark in marks],
                 "kinds": [type(mark).__name__ for mark in marks],
                 "worst_difference": worst,
                 "shown_size": [shown.width(), shown.height()],

@@ -131,7 +131,8 @@ def test_hidden_parts_never_reach_the_provider_or_the_store(
     assert editor.edits.marks[-1] == Redaction(USER_BOX)
     qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Done
     assert window.editor is None
-    assert "parts hidden" in window.picture_note.text()
+    hidden = len(editor.edits.marks)
+    assert window.picture_note.text() == f"{hidden} hidden. Shown as it will be sent."
 
     ask(window, qtbot, "what is on this screen?")
     waits.until(qtbot, lambda: settled(window) and len(gemini.generate_requests()) == 1)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.ui.editor_dpr_check import DRAWN
+from tests.ui.editor_dpr_check import DRAWN, LABEL_AT
 
 
 @pytest.mark.parametrize("ratio", ["1", "2"])
@@ -28,7 +28,8 @@ def test_marks_land_on_the_image_pixels_drawn_over_and_show_as_sent(ratio: str) 
     result = json.loads(out.strip().splitlines()[-1])
     assert result["dpr"] == float(ratio)
     assert result["scale"] == 1 / float(ratio)  # one image pixel on one device pixel
-    assert result["kinds"] == ["Redaction", "Frame", "Highlight"]
-    assert [tuple(box) for box in result["boxes"]] == [box for _tool, box in DRAWN]
-    # Solid boxes and outlines are the same pixels; the highlighter's blend may round apart.
+    assert result["kinds"] == ["Arrow", "Redaction", "Frame", "Highlight", "Label"]
+    assert [tuple(box) for box in result["boxes"]] == [*(box for _tool, box in DRAWN), LABEL_AT]
+    # Solid boxes, outlines, arrows and labels are the same pixels; the highlighter's blend
+    # (and a label's anti-aliased corners) may round one or two levels apart.
     assert result["worst_difference"] <= 2, result

@@ -12,13 +12,14 @@ Done; Esc cancels.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PIL.Image import Image as PILImage
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QFont,
     QImage,
     QKeyEvent,
     QKeySequence,
@@ -27,7 +28,6 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
     QPixmap,
-    QPolygonF,
     QResizeEvent,
     QShortcut,
 )
@@ -52,7 +52,6 @@ from snapask_desktop.editor.marks import (
     Label,
     Mark,
     Redaction,
-    arrow_shape,
     box_between,
     clean_label,
     frame_bands,
@@ -62,10 +61,9 @@ from snapask_desktop.editor.marks import (
 from snapask_desktop.editor.render import (
     HIGHLIGHT_ALPHA,
     HIGHLIGHT_COLOUR,
-    LABEL_PAD,
-    LABEL_TEXT,
     MARK_COLOUR,
-    label_box,
+    arrow_image,
+    label_image,
 )
 from snapask_desktop.editor.view import ImageView
 from snapask_desktop.ui import style
@@ -163,6 +161,7 @@ class EditorCanvas(QWidget):
         scaled = (w, h) != (self.image.width(), self.image.height())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scaled)
         painter.drawPixmap(QRectF(x, y, w, h), self._pixmap, QRectF(self._pixmap.rect()))
+        painter.setClipRect(QRectF(x, y, w, h))  # marks end at the picture's edge, as sent
         painter.translate(x, y)
         painter.scale(view.scale, view.scale)  # from here on: image pixels
         marks = list(self.edits.marks)
@@ -289,28 +288,29 @@ def _draw_mark(painter: QPainter, mark: Mark) -> None:
         for band in frame_bands(mark):  # filled bands: the same pixels as the sent picture
             painter.fillRect(_rectf(band), red)
     elif isinstance(mark, Arrow):
-        shaft_end, head = arrow_shape(mark)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(QPen(red, mark.width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
-        painter.drawLine(QPointF(*mark.start), QPointF(*shaft_end))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(red)
-        painter.drawPolygon(QPolygonF([QPointF(*p) for p in head]))
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        tile, at = _arrow_tile(mark)
+        painter.drawImage(QPointF(*at), tile)
     elif isinstance(mark, Label):
-        box = label_box(mark)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(red)
-        painter.drawRoundedRect(_rectf(box), 3, 3)
-        font = QFont(painter.font())
-        font.setPixelSize(mark.size)
-        painter.setFont(font)
-        painter.setPen(QColor(*LABEL_TEXT))
-        painter.drawText(
-            _rectf(box).adjusted(LABEL_PAD, LABEL_PAD, -LABEL_PAD, -LABEL_PAD),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            mark.text,
-        )
+        painter.drawImage(QPointF(*mark.at), _label_tile(mark))
+
+
+@functools.lru_cache(maxsize=64)
+def _label_tile(mark: Label) -> QImage:
+    """The label as the sent picture has it (Pillow's glyphs, not the desktop's font)."""
+    return _qimage(label_image(mark))
+
+
+@functools.lru_cache(maxsize=64)
+def _arrow_tile(mark: Arrow) -> tuple[QImage, tuple[int, int]]:
+    """The arrow as the sent picture has it."""
+    tile, at = arrow_image(mark)
+    return _qimage(tile), at
+
+
+def _qimage(tile: PILImage) -> QImage:
+    data = tile.tobytes("raw", "RGBA")
+    image = QImage(data, tile.width, tile.height, 4 * tile.width, QImage.Format.Format_RGBA8888)
+    return image.copy()  # owns its pixels (`data` goes away)
 
 
 def _rectf(box: tuple[int, int, int, int]) -> QRectF:
@@ -571,6 +571,12 @@ class PictureEditor(QDialog):
                 "Nothing here looks like a secret to SnapAsk; drag boxes over anything else."
             )
             style.set_role(self.suggestion_note, "muted")
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow light/dark palette switches."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.setStyleSheet(style.stylesheet(self.palette()))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Keep the canvas drawn to its new size."""

@@ -412,13 +412,11 @@ class ChatWindow(QWidget):
         hidden, marked = edits.redaction_count, edits.markup_count
         parts = []
         if hidden:
-            parts.append("1 part hidden" if hidden == 1 else f"{hidden} parts hidden")
+            parts.append(f"{hidden} hidden")
         if marked:
             parts.append("1 mark" if marked == 1 else f"{marked} marks")
         if parts:
-            self.picture_note.setText(
-                " · ".join(parts) + ". The picture shows what will be sent (Ctrl+E edits it)."
-            )
+            self.picture_note.setText(" · ".join(parts) + ". Shown as it will be sent.")
             self.thumbnail.setToolTip("Show the picture as it will be sent (Space)")
         else:
             self.picture_note.clear()
