@@ -351,6 +351,8 @@ class Desktop(QObject):
         self._history.show()
         self._history.raise_()
         self._history.activateWindow()
+        # Searching finds words inside pictures: read those that came without their text.
+        self.services.pictures.read_missing(self.services.store)
 
     def _store_ready(self, store: object) -> None:
         """The store opened (on whichever thread): tell the user if a damaged file was set aside,
@@ -512,6 +514,8 @@ class Desktop(QObject):
             self._tell("Sync", restored_notice(len(report.restored)))
 
     def _picture_downloaded(self, sha256: str) -> None:
+        # Picture text is not synced: each device reads the pictures it receives.
+        self.services.pictures.read_later(self.services.store, sha256)
         if self._history is not None:
             self._history.picture_arrived(sha256)  # its thumbnail can be drawn now
 

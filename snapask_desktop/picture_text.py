@@ -3,6 +3,9 @@
 Redaction runs before the picture is stored, on the caller's (worker) thread, and fails closed
 (`RedactionFailed`: nothing is stored or sent). Without redaction the text is read after the
 picture is stored, on a thread of its own, so the question goes out without waiting for OCR.
+The same thread reads pictures that came without their text: synced from another device (the
+text is not synced), kept before OCR was installed or while reading was off, or cut short by a
+quit (`read_later`, `read_missing`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ class PictureText:
         self._reader: ThreadPoolExecutor | None = None
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self._closing = threading.Event()  # a quit waits for one picture, not a whole backlog
+        self._tried: set[str] = set()  # unreadable here this session: not tried again
+        self._sweeping = False
 
     def before_storing(self, data: bytes) -> tuple[bytes, GuardedPicture | None]:
         """The bytes to store and send; redacted (and read) when redaction is on.
@@ -46,13 +52,60 @@ class PictureText:
         """Keep the text: at once when redaction read it, else read on the reader thread."""
         if guarded is not None and guarded.text is not None:
             _keep(store, sha256, guarded.text)
-        elif self._settings().read_picture_text:
+        else:
+            self.read_later(store, sha256)
+
+    def read_later(self, store: Store, sha256: str) -> None:
+        """Read a stored picture's text on the reader thread (when reading is on)."""
+        if self._settings().read_picture_text:
+            self._submit(self._read_one, store, sha256)
+
+    def read_missing(self, store: Store) -> None:
+        """Read, newest first, every stored picture whose text was never read here (when
+        reading is on and OCR is installed); one sweep at a time."""
+        if not self._settings().read_picture_text:
+            return
+        with self._lock:
+            if self._sweeping:
+                return
+            self._sweeping = True
+        self._submit(self._sweep, store)
+
+    def _submit(self, work: Callable[..., None], *args: object) -> None:
+        with self._lock:
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="snapask-ocr")
+            future = self._reader.submit(work, *args)
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _read_one(self, store: Store, sha256: str) -> None:
+        if not self._closing.is_set() and not _read_and_keep(store, sha256):
+            self._tried.add(sha256)
+
+    def _sweep(self, store: Store) -> None:
+        from snapask_desktop.ocr.engine import available
+        from snapask_desktop.store.errors import StoreError
+
+        try:
+            if (missing := available()) is not None:
+                log.info("pictures without their text stay so: %s", missing)
+                return
+            while not self._closing.is_set() and self._settings().read_picture_text:
+                try:
+                    batch = [sha for sha in store.unread_pictures(50) if sha not in self._tried]
+                except StoreError as error:
+                    log.warning("pictures without their text could not be listed: %s", error)
+                    return
+                if not batch:
+                    return
+                for sha in batch:
+                    self._read_one(store, sha)
+                    if self._closing.is_set():
+                        return
+        finally:
             with self._lock:
-                if self._reader is None:
-                    self._reader = ThreadPoolExecutor(1, thread_name_prefix="snapask-ocr")
-                future = self._reader.submit(_read_and_keep, store, sha256)
-                self._pending.add(future)
-            future.add_done_callback(self._done)
+                self._sweeping = False
 
     def _done(self, future: Future[None]) -> None:
         with self._lock:
@@ -66,7 +119,8 @@ class PictureText:
             future.exception(timeout=timeout_s)
 
     def close(self) -> None:
-        """Finish what is being read and stop the reader thread."""
+        """Finish the picture being read, drop the rest, and stop the reader thread."""
+        self._closing.set()
         with self._lock:
             reader, self._reader = self._reader, None
         if reader is not None:
@@ -99,16 +153,22 @@ def _keep(store: Store, sha256: str, text: str) -> None:
         log.warning("the text of picture %s… was not kept: %s", sha256[:12], error)
 
 
-def _read_and_keep(store: Store, sha256: str) -> None:
+def _read_and_keep(store: Store, sha256: str) -> bool:
+    """Read and keep a picture's text; False when it cannot be read here (bytes not here yet,
+    unreadable, no engine)."""
     from snapask_desktop.redact.guard import guard_picture
     from snapask_desktop.store.errors import StoreError
 
     try:
         if store.screenshot_text(sha256) is not None:
-            return  # the same picture again: read once
+            return True  # the same picture again: read once
+        if store.missing_blob(sha256):
+            return False  # a synced picture whose bytes have not arrived (read when they do)
         guarded = guard_picture(store.screenshot_bytes(sha256), redact=False)
     except StoreError as error:
         log.warning("picture %s… could not be read for its text: %s", sha256[:12], error)
-        return
-    if guarded.text is not None:
-        _keep(store, sha256, guarded.text)
+        return False
+    if guarded.text is None:
+        return False
+    _keep(store, sha256, guarded.text)
+    return True

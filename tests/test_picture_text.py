@@ -122,3 +122,54 @@ def test_a_text_only_model_is_sent_the_picture_s_text_read_here(
     assert "Save changes to the document" in sent and sent.endswith("Which button keeps my work?")
     sha = store.get_conversation(question.conversation_id).messages[0].screenshot_sha256
     assert sha is not None and "Save changes" in (store.screenshot_text(sha) or "")  # kept
+
+
+def test_pictures_kept_without_their_text_are_read_newest_first_and_found(
+    store: Store, pictures: PictureText, switches: Switches
+) -> None:
+    switches.set(read_picture_text=False)  # as before OCR was installed, or reading was off
+    chat = _chat(store, pictures)
+    lines = ["Invoice 2041 is overdue", "Deploy finished on staging", "Quarterly budget draft"]
+    asked = [chat.start_conversation("what?", png_bytes(render([line], font("Sans", 15))))
+             for line in lines]  # fmt: skip
+    assert len(store.unread_pictures()) == 3 and store.search("staging") == []
+    pictures.read_missing(store)  # reading is off: nothing happens
+    pictures.wait(timeout_s=60)
+    assert len(store.unread_pictures()) == 3
+
+    switches.set(read_picture_text=True)
+    pictures.read_missing(store)
+    pictures.read_missing(store)  # one sweep at a time: a second ask adds nothing
+    pictures.wait(timeout_s=120)
+    assert store.unread_pictures() == []
+    assert [h.summary.id for h in store.search("staging")] == [asked[1].conversation_id]
+    assert [h.summary.id for h in store.search("invoice")] == [asked[0].conversation_id]
+
+
+def test_a_picture_whose_bytes_are_not_here_is_read_when_they_arrive(
+    store: Store, pictures: PictureText, tmp_path: Path
+) -> None:
+    data = png_bytes(render(DIALOG, font("Sans", 13)))
+    sha = store.add_screenshot(data).sha256
+    blob = next(path for path in (tmp_path / "data" / "blobs").rglob(f"{sha}*") if path.is_file())
+    blob.unlink()  # as a synced picture's record before its bytes are downloaded
+    assert store.missing_blob(sha)
+    pictures.read_missing(store)
+    pictures.wait(timeout_s=60)
+    assert store.unread_pictures() == [sha]
+    store.put_blob(sha, data)
+    pictures.read_later(store, sha)  # the app does this when the download ends
+    pictures.wait(timeout_s=60)
+    assert "Save changes" in (store.screenshot_text(sha) or "")
+
+
+def test_closing_drops_the_backlog_after_the_picture_being_read(
+    store: Store, pictures: PictureText, switches: Switches
+) -> None:
+    switches.set(read_picture_text=False)
+    for n in range(6):
+        store.add_screenshot(png_bytes(render([f"Backlog page {n}"], font("Sans", 15))))
+    switches.set(read_picture_text=True)
+    pictures.read_missing(store)
+    pictures.close()  # returns after at most the picture being read
+    assert len(store.unread_pictures()) >= 5

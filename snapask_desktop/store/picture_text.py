@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from snapask_desktop.store import search as fts
-from snapask_desktop.store.models import ScreenshotTextRow
+from snapask_desktop.store.models import ScreenshotRow, ScreenshotTextRow
 
 _TABLE = ScreenshotTextRow.__table__
 MAX_TEXT_CHARS = 200_000  # a dense 4K screen holds about 20,000 characters
@@ -24,6 +24,20 @@ def put(conn: Connection, sha256: str, recognised: str, engine: str, now_ms: int
         .values(**values)
         .on_conflict_do_update(index_elements=["sha256"], set_=values)
     )
+
+
+def unread(conn: Connection, limit: int) -> list[str]:
+    """Up to `limit` pictures whose text was never read here, newest first (synced ones, those
+    kept before OCR was installed or while reading was off, or cut short by a quit)."""
+    shot = ScreenshotRow.__table__
+    query = (
+        select(shot.c.sha256)
+        .outerjoin(_TABLE, _TABLE.c.sha256 == shot.c.sha256)
+        .where(_TABLE.c.sha256.is_(None))
+        .order_by(shot.c.created_at.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
 
 
 def get(conn: Connection, sha256: str) -> str | None:

@@ -408,6 +408,11 @@ class Store:
         with self._read() as conn:
             return picture_text.get(conn, sha)
 
+    def unread_pictures(self, limit: int = 50) -> list[str]:
+        """Hashes of up to `limit` pictures whose text was never read here, newest first."""
+        with self._read() as conn:
+            return picture_text.unread(conn, limit)
+
     def screenshot_bytes(self, sha256: str, *, verify: bool = False) -> bytes:
         """The picture's bytes; ``verify`` re-hashes them (BlobCorrupt on mismatch)."""
         info = self.screenshot_info(sha256)
