@@ -356,9 +356,13 @@ class PictureEditor(QDialog):
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
         self.setWindowTitle("SnapAsk — hide and mark up before sending")
+        # The chat waits: a question sent meanwhile would go without the marks being drawn.
+        self.setWindowModality(Qt.WindowModality.WindowModal)
         self.edits = copy.deepcopy(edits)  # Cancel leaves the chat's marks as they were
         self._preview = preview
         self._preview_token = 0
+        self._preview_busy = False  # one at a time: with "Hide secrets" on, each reads (OCR)
+        self._preview_again = False
         self.sent_bytes: bytes | None = None  # "What will be sent", exactly
         self._suggestions_known = False
         self._suggestion_problem: str | None = None
@@ -486,7 +490,7 @@ class PictureEditor(QDialog):
 
     def show_preview(self, token: int, data: bytes, width: int, height: int, mime: str) -> None:
         """What would be sent with the marks as they were at `token`."""
-        if token != self._preview_token:
+        if token != self._preview_token or self._preview_done():
             return
         self.sent_bytes = data
         image = QImage.fromData(data)
@@ -505,7 +509,7 @@ class PictureEditor(QDialog):
 
     def preview_failed(self, token: int, reason: str) -> None:
         """Nothing would be sent: say why."""
-        if token != self._preview_token:
+        if token != self._preview_token or self._preview_done():
             return
         self.sent_image.clear()
         self.sent_bytes = None
@@ -545,8 +549,25 @@ class PictureEditor(QDialog):
         self._timer.start()
 
     def _ask_preview(self) -> None:
+        if self._preview_busy:
+            self._preview_again = True  # asked for when the one under way ends
+            return
         self.sent_size.setText("Working it out…")
+        style.set_role(self.sent_size, "muted")
+        self._preview_busy = True
         self._preview_token = self._preview(self.edits.marks)
+        if not self._preview_token:
+            self._preview_busy = False
+
+    def _preview_done(self) -> bool:
+        """The preview under way ended; True if the marks changed meanwhile (another is
+        started, and this one is not shown)."""
+        self._preview_busy = False
+        if self._preview_again:
+            self._preview_again = False
+            self._ask_preview()
+            return True
+        return False
 
     def _update(self) -> None:
         self.undo_button.setEnabled(self.edits.can_undo)
