@@ -663,3 +663,28 @@ def test_ctrl_r_after_a_full_answer_adds_nothing(window, services, gemini, qtbot
     waits.delivered(lambda: window.controller._pool.waitForDone(waits.DEADLINE_MS))
     assert len(gemini.generate_requests()) == 1 and len(answers(window)) == 1
     assert window.controller.status.kind == "idle"
+
+
+def _retry_shown(window: ChatWindow) -> bool:
+    return settled(window) and window.status_row.button.isVisibleTo(window)
+
+
+def test_retry_outside_the_queue_tries_at_once_past_the_providers_rest(
+    window: ChatWindow, gemini: FakeGemini, qtbot
+) -> None:
+    # Five unreadable replies in a row (not worth queueing) make the provider rest for 30 s.
+    gemini.script(*(fg.Malformed() for _ in range(6)))
+    ask(window, qtbot, "what now?")
+    for _failure in range(5):
+        waits.until(qtbot, lambda: _retry_shown(window))
+        assert window.status_row.button.text() == "Retry"
+        qtbot.mouseClick(window.status_row.button, Qt.MouseButton.LeftButton)
+    waits.until(qtbot, lambda: _retry_shown(window) and len(gemini.generate_requests()) == 6)
+    # The sixth try went out at once (the user asked) and the line says it was tried.
+    assert window.status_row.label.text().startswith("Tried again just now, without success.")
+    gemini.script(fg.Reply(("Back again.",)))
+    qtbot.mouseClick(window.status_row.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: settled(window), timeout=3000)  # not after the 30 s rest
+    assert len(gemini.generate_requests()) == 7
+    assert answers(window)[-1].text() == "Back again."
+    assert window.controller.status.kind == "idle"

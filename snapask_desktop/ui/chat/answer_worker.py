@@ -51,6 +51,7 @@ class AnswerJob:
     title: str | None = None  # a new conversation's title (a quick action's name)
     local_read: bool = False  # "Extract text": read the picture on this device, no AI
     marks: tuple[Mark, ...] = ()  # redactions and mark-up drawn on `image`, painted in first
+    trial: bool = False  # the user's own Retry: asked even while the provider rests (breaker)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ class AnswerWorker(QRunnable):
         if job.local_read:
             return self._read_locally(conversation_id)
         try:
+            if job.trial:  # before the breaker's check: the user asked for a try now
+                self._chat.allow_trial(job.provider)
             answer = self._chat.answer(
                 conversation_id,
                 provider=job.provider,

@@ -513,15 +513,16 @@ class ChatController(QObject):
             self._set_status(status.TRYING_NOW)
             return True
         self._trial_for.discard(self._cid or "")  # not waiting: nothing to try
+        # The user's own Retry tries at once, even while the provider rests after failures.
         if self._unsaved_question is not None:
             question, self._unsaved_question = self._unsaved_question, None
-            self._start(question=question)
+            self._start(question=question, trial=True)
             return True
         if self._cid is None:
             return False
         if self._status.action == "regenerate":  # the new answer replaces the stopped one
             self.answer_discarded.emit()
-        self._start(question=None)
+        self._start(question=None, trial=True)
         return True
 
     def stop(self) -> None:
@@ -550,10 +551,12 @@ class ChatController(QObject):
             self._queue.stop(timeout_s)
         self._pool.waitForDone(int(timeout_s * 1000))
 
-    def _start(self, question: str | None, announce: bool = True) -> None:
+    def _start(self, question: str | None, announce: bool = True, trial: bool = False) -> None:
         job = self._job(self._cid, question, self._png if self._cid is None else None)
         if self._cid is None:
             job = dataclasses.replace(job, marks=self._marks)
+        if trial:
+            job = dataclasses.replace(job, trial=True)
         self._launch(job)
         if announce:
             self.answer_started.emit()
@@ -697,7 +700,12 @@ class ChatController(QObject):
             self._set_status(status.STOPPED)
         elif queued:
             entry = self._queue.get(outcome.conversation_id or "")
-            self._set_status(status.waiting(outcome.reason, entry.due_in_s if entry else None))
+            due = entry.due_in_s if entry else None
+            self._set_status(status.waiting(outcome.reason, due, tried_now=job.trial))
+        elif job.trial:  # the user's Retry went out and failed: say so, not the same words
+            self._set_status(
+                status.tried_again(self._failure_status(outcome.error, outcome.reason))
+            )
         else:
             self._set_status(self._failure_status(outcome.error, outcome.reason))
 

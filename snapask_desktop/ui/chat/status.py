@@ -6,6 +6,7 @@ and tests read the wording without a window.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -79,6 +80,14 @@ def retry_text(attempt: int, error: AIError, wait_s: float) -> str:
     """The line shown while an answer is retried: what happened and when the next try is."""
     seconds = max(1, math.ceil(wait_s))
     return f"{error.user_message} Retrying in {seconds} s… (try {attempt + 1})"
+
+
+TRIED_AGAIN = "Tried again just now, without success."
+
+
+def tried_again(failed: ChatStatus) -> ChatStatus:
+    """A failure right after the user's own Retry: said as such, not as the same words again."""
+    return dataclasses.replace(failed, message=f"{TRIED_AGAIN} {failed.message}".strip())
 
 
 def with_retry(reason: str) -> ChatStatus:
