@@ -177,10 +177,18 @@ class ChatService:
         return message
 
     def add_question(
-        self, conversation_id: str, question: str, image: bytes | None = None
+        self,
+        conversation_id: str,
+        question: str,
+        image: bytes | None = None,
+        on_redacted: OnRedacted | None = None,
+        marks: Sequence[Mark] = (),
     ) -> Message:
-        """Save a follow-up question in an existing conversation."""
-        sha = self._keep_picture(image) if image is not None else None
+        """Save a follow-up question in an existing conversation, with its own picture if
+        given (a capture into the open conversation). The picture goes the way a new
+        conversation's does (`final_picture`): `marks` painted in, secrets hidden when that
+        is on, failing closed; `on_redacted` as for `start_conversation`."""
+        sha = self._keep_picture(image, on_redacted, marks) if image is not None else None
         return self.store.add_message(conversation_id, "user", question, screenshot_sha256=sha)
 
     def allow_trial(self, provider: str) -> None:

@@ -15,6 +15,8 @@ from snapask_desktop.ai.gemini import GeminiProvider
 from snapask_desktop.ai.resilience import RetryPolicy
 from snapask_desktop.ai.types import ErrorKind
 from snapask_desktop.chat import ChatService, build_turns, make_title, stored_picture
+from snapask_desktop.editor.marks import Redaction
+from snapask_desktop.redact.paint import FILL
 from snapask_desktop.store import Store
 from snapask_desktop.store.errors import InvalidInput, NotFound
 from tests.store.helpers import png_bytes
@@ -94,6 +96,33 @@ def test_follow_up_history_skips_cancelled_answers(chat: ChatService, store: Sto
     turns = build_turns(store.get_conversation(cid), lambda sha: stored_picture(store, sha))
     assert [(t.role, t.text) for t in turns] == [("user", "one\n\ntwo")]
     assert turns[0].image is not None and turns[0].image.sha256 == first.screenshot_sha256
+
+
+def test_a_follow_up_brings_its_own_picture_painted_like_the_first(
+    chat: ChatService, store: Store
+) -> None:
+    first = chat.start_conversation("what is this?", png_bytes(seed=1))
+    cid = first.conversation_id
+    chat.answer(cid, provider="gemini", model="m").wait()
+    hidden = Redaction((10, 10, 60, 40))
+    painted: list[int] = []
+    follow_up = chat.add_question(
+        cid,
+        "and this one?",
+        png_bytes(seed=2),
+        on_redacted=lambda _data, count: painted.append(count),
+        marks=(hidden,),
+    )
+    assert follow_up.screenshot_sha256 not in (None, first.screenshot_sha256)
+    kept = Image.open(io.BytesIO(store.screenshot_bytes(follow_up.screenshot_sha256)))
+    assert kept.convert("RGB").crop((10, 10, 60, 40)).getcolors() == [(50 * 30, FILL)]
+    assert painted == []  # the user's marks are not "secrets found"
+    # Both pictures go to the provider, each in its own turn.
+    text = "".join(chat.answer(cid, provider="gemini", model="m"))
+    assert text == "You asked: and this one? [2 images]."
+    turns = build_turns(store.get_conversation(cid), lambda sha: stored_picture(store, sha))
+    shas = [t.image.sha256 for t in turns if t.image is not None]
+    assert shas == [first.screenshot_sha256, follow_up.screenshot_sha256]
 
 
 def test_pictures_go_to_the_provider_with_the_type_the_store_recorded(store: Store) -> None:

@@ -167,6 +167,28 @@ def test_a_picture_arrives_by_hash_and_downloads_when_first_needed(fleet: Fleet)
     assert message.screenshot_sha256 == shot.sha256
 
 
+def test_a_follow_up_with_its_own_picture_syncs_with_both_pictures(fleet: Fleet) -> None:
+    """A capture added to an open conversation is a message with its own picture: the
+    protocol carries `screenshot_sha256` per message, so the other device gets both."""
+    a, b = fleet.device(), fleet.device()
+    red, blue = _png((200, 30, 30)), _png((30, 30, 200))
+    first = a.store.add_screenshot(red)
+    conversation, _ = a.store.start_conversation("Two", "what?", screenshot_sha256=first.sha256)
+    a.store.add_message(conversation.id, "model", "a red box", model="m")
+    second = a.store.add_screenshot(blue)
+    a.store.add_message(conversation.id, "user", "and now?", screenshot_sha256=second.sha256)
+    converge([a, b])
+
+    messages = b.store.get_conversation(conversation.id).messages
+    assert [m.screenshot_sha256 for m in messages] == [first.sha256, None, second.sha256]
+    runner = b.start()
+    wait_for(lambda: runner.status.state.value == "up_to_date", what="b live")
+    for sha, png in ((first.sha256, red), (second.sha256, blue)):
+        assert runner.fetch_blob(sha).result(20) is True
+        assert b.store.screenshot_bytes(sha, verify=True) == png
+    assert snapshot(a.store) == snapshot(b.store)
+
+
 def test_an_unknown_picture_is_reported_missing_not_invented(fleet: Fleet) -> None:
     b = fleet.device()
     runner = b.start()

@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnswerJob:
-    """What to do: save `question` (starting a conversation when `conversation_id` is None,
-    with `image` as its picture), then answer; with `question` None, answer the waiting one."""
+    """What to do: save `question` (starting a conversation when `conversation_id` is None),
+    with `image` as its picture if given, then answer; with `question` None, answer the
+    waiting one."""
 
     provider: str
     model: str
@@ -271,7 +272,13 @@ class AnswerWorker(QRunnable):
                 on_redacted=self._redacted,
                 marks=job.marks,
             )
-        return self._chat.add_question(job.conversation_id, job.question)
+        return self._chat.add_question(
+            job.conversation_id,
+            job.question,
+            job.image,
+            on_redacted=self._redacted,
+            marks=job.marks,
+        )
 
     def _stream(self, conversation_id: str, answer: Answer) -> AnswerOutcome:
         state = self._run_state
