@@ -159,7 +159,7 @@ ui = ChatUI(services)
 ui.prepare()  # what the tray app builds ahead
 recent = services.lazy_store.recent(5)
 ui.shutdown()  # joins the answer queue's thread: its start-up read is done
-heavy = ("sqlalchemy", "alembic", "httpx", "markdown_it", "pygments", "google.genai")
+heavy = ("sqlalchemy", "alembic", "httpx", "markdown_it", "pygments", "google.genai", "PIL")
 print([len(recent), *[name in sys.modules for name in heavy], services.lazy_store.is_open])
 saved = services.chat.start_conversation("after start-up")
 print(["sqlalchemy" in sys.modules, services.lazy_store.recent(1)[0].id == saved.conversation_id])
@@ -182,7 +182,7 @@ def test_the_idle_chat_ui_holds_no_orm_until_a_question_is_saved(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     idle, after = result.stdout.strip().splitlines()[-2:]
-    assert idle == "[1, False, False, False, False, False, False, False]"
+    assert idle == "[1, False, False, False, False, False, False, False, False]"
     assert after == "[True, True]"
 
 

@@ -64,7 +64,6 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui import style
 from snapask_desktop.ui.chat.conflict_banner import ConflictBanner
 from snapask_desktop.ui.chat.controller import ChatController
-from snapask_desktop.ui.chat.editor import PictureEditor
 from snapask_desktop.ui.chat.status import READING_HERE, ChatStatus, secrets_hidden
 from snapask_desktop.ui.chat.widgets import (
     NO_PICTURE_HINT,
@@ -89,6 +88,7 @@ from snapask_desktop.ui.workers import Task, TaskSignals
 if TYPE_CHECKING:
     from snapask_desktop.store.records import Message
     from snapask_desktop.ui.chat.capture_flow import Picture
+    from snapask_desktop.ui.chat.editor import PictureEditor  # with Pillow: loaded when opened
 
 STATE_NAME = "chat"
 DEFAULT_SIZE = QSize(440, 620)
@@ -354,6 +354,8 @@ class ChatWindow(QWidget):
             return
         if self.editor is not None:
             self.editor.close()
+        from snapask_desktop.ui.chat.editor import PictureEditor
+
         image = QImage.fromData(png)  # the picture as captured, under the marks
         editor = PictureEditor(
             image,
