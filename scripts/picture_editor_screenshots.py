@@ -1,6 +1,7 @@
 """Offscreen renders of the picture editor for docs/screenshots/ (editor-suggestions,
-editor-marked-up, editor-marked-up-dark, chat-picture-edited), made with the real chat window,
-editor, store, Tesseract and the fake Gemini.
+editor-marked-up, editor-marked-up-dark, chat-picture-edited, editor-review and
+chat-review-asked: "always ask before sending a picture with a suggested redaction"), made
+with the real chat window, editor, store, Tesseract and the fake Gemini.
 Run: `.venv/bin/python scripts/picture_editor_screenshots.py`.
 """
 
@@ -109,6 +110,31 @@ def main() -> None:
         editor.accept()
         wait(lambda: "hidden" in window.picture_note.text(), "the note")
         save(window, "chat-picture-edited")
+        chat.shutdown()
+        window.hide()
+        services.close()
+
+        # "Always ask before sending a picture with a suggested redaction": asked on Send.
+        settings = Settings(
+            gemini_base_url=gemini.url, max_retries=0, ask_before_suggested_redaction=True
+        )
+        services = Services(settings, TMP / "ask")
+        chat = ChatUI(services, state=WindowStateStore(TMP / "ask.ini"))
+        window, controller = chat.window, chat.controller
+        controller.new_from_picture(png, QImage.fromData(png))
+        window.show_near(QRect(40, 40, 200, 120))
+        window.resize(460, 420)
+        window.prompt.setPlainText("why does the deploy fail?")
+        window._send(window.prompt.toPlainText())
+        wait(lambda: window.editor is not None, "the review")
+        review = window.editor
+        assert review is not None
+        review.resize(780, 600)
+        wait(review.accept_button.isVisible, "the suggestions")
+        wait(lambda: "px" in review.sent_size.text(), "what will be sent")
+        save(review, "editor-review")
+        save(window, "chat-review-asked")
+        review.reject()
         chat.shutdown()
         window.hide()
         services.close()

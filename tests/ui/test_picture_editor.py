@@ -173,7 +173,7 @@ def test_always_ask_opens_the_editor_with_suggestions_and_sends_after_review(
         ask(window, qtbot, "is this safe to share?")
         waits.until(qtbot, lambda: window.editor is not None)
         editor = window.editor
-        assert editor is not None and editor.done_button.text() == "Send"
+        assert editor is not None and editor.done_button.text() == "Send as shown"
         assert gemini.generate_requests() == []  # nothing went out
         assert window.prompt.toPlainText() == "is this safe to share?"  # still in the box
         waits.until(qtbot, lambda: editor.accept_button.isVisible())

@@ -112,6 +112,10 @@ class EditorCanvas(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Picture to hide parts of and mark up")
+        self.setAccessibleDescription(
+            "Drag to draw with the chosen tool: R hide, A arrow, B box, H highlighter, T text"
+        )
 
     def sizeHint(self) -> QSize:
         """The picture at its natural size (one image pixel on one device pixel)."""
@@ -446,14 +450,15 @@ class PictureEditor(QDialog):
         self.cancel_button.setAutoDefault(False)
         self.cancel_button.setToolTip("Close without changing the picture (Esc)")
         self.cancel_button.clicked.connect(self.reject)
-        self.done_button = QPushButton("Send" if review else "Done")
+        self._review = review
+        self.done_button = QPushButton("Send as shown" if review else "Done")
         self.done_button.setAutoDefault(False)
         self.done_button.setToolTip(
             ("Send the picture as shown" if review else "Use these marks") + " (Ctrl+Enter)"
         )
         self.done_button.clicked.connect(self.accept)
         buttons = QHBoxLayout()
-        self.keys = QLabel("Drag to draw · Ctrl+Z undo · Esc cancels")
+        self.keys = QLabel()
         style.set_role(self.keys, "muted")
         buttons.addWidget(self.keys, 1)
         buttons.addWidget(self.cancel_button)
@@ -573,6 +578,9 @@ class PictureEditor(QDialog):
         self.undo_button.setEnabled(self.edits.can_undo)
         self.redo_button.setEnabled(self.edits.can_redo)
         pending = len(self.canvas.pending)
+        finish = "sends" if self._review else "done"
+        first = "Enter hides the dashed parts" if pending else f"Enter {finish}"
+        self.keys.setText(f"Drag to draw · {first} · Ctrl+Z undo · Esc cancels")
         problem = self._suggestion_problem
         self.accept_button.setVisible(pending > 0)
         if problem:
