@@ -42,6 +42,8 @@ from snapask_desktop.sync.wire import (
     check_uuid,
     decode_json,
     encode_json,
+    is_device_id,
+    is_uuid,
 )
 
 SUPPORTED_PROTOCOLS: tuple[int, ...] = (PROTOCOL_VERSION,)
@@ -565,15 +567,43 @@ def _change(f: Fields, after: int, cursor: int) -> Change:
     return Change(seq=seq, op_id=op_id, device_id=device_id, payload=payload)
 
 
+def _quick_change(item: Any, after: int, cursor: int) -> Change | None:
+    """``_change``'s rules in straight-line code (a page holds up to 1,000 changes); None when
+    anything is off, and ``_change`` then says what."""
+    if type(item) is not dict:
+        return None
+    seq, op_id = item.get("seq"), item.get("op_id")
+    device_id = item.get("device_id", MISSING)
+    if not (
+        type(seq) is int
+        and after < seq <= cursor
+        and is_uuid(op_id)
+        and (device_id is None or is_device_id(device_id))
+        and "payload" in item
+    ):
+        return None
+    try:
+        payload = parse_payload(item["payload"])
+    except ProtocolError:
+        return None
+    if (device_id is None) != isinstance(payload, PurgeRecord):
+        return None
+    return Change(seq=seq, op_id=op_id, device_id=device_id, payload=payload)
+
+
 def _changes(f: Fields) -> Changes:
     since = f.integer("since")
     cursor = f.integer("cursor", since)
     has_more = f.boolean("has_more")
     items = f.array("changes", MAX_PAGE_CHANGES, too_many=ErrorCode.TOO_LARGE)
     changes: list[Change] = []
+    after = since
     for i, item in enumerate(items):
-        after = changes[-1].seq if changes else since
-        changes.append(_change(Fields(item, _FIELD, f"changes[{i}]"), after, cursor))
+        change = _quick_change(item, after, cursor) or _change(
+            Fields(item, _FIELD, f"changes[{i}]"), after, cursor
+        )
+        changes.append(change)
+        after = change.seq
     if has_more and (not changes or changes[-1].seq != cursor):
         f.fail("cursor", "with has_more, must be the last change's seq (and the page not empty)")
     return Changes(since, cursor, has_more, tuple(changes), id=f.request_id())

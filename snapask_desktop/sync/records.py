@@ -15,13 +15,23 @@ from typing import Any, Literal, NamedTuple
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import (
     MAX_BLOB_BYTES,
+    MAX_HLC,
     MAX_IMAGE_SIDE,
     MAX_MODEL_CHARS,
     MAX_PURGE_SCREENSHOTS,
+    MAX_SAFE_INT,
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
+    MAX_VV_ENTRIES,
 )
-from snapask_desktop.sync.wire import Fields, check_sha256
+from snapask_desktop.sync.wire import (
+    Fields,
+    check_sha256,
+    is_device_id,
+    is_sha256,
+    is_text,
+    is_uuid,
+)
 
 FieldName = Literal["title", "pinned", "archived", "deleted"]
 FIELDS: tuple[FieldName, ...] = ("title", "pinned", "archived", "deleted")
@@ -103,6 +113,15 @@ class ConversationState:
     @classmethod
     def from_wire(cls, obj: Any) -> ConversationState:
         """Validate a conversation payload (raises ProtocolError ``bad_payload``)."""
+        state = _quick_conversation(obj)
+        if state is not None:
+            check_conversation(state)
+            return state
+        return cls._checked(obj)
+
+    @classmethod
+    def _checked(cls, obj: Any) -> ConversationState:
+        # Field by field, naming the first thing wrong; _quick_conversation accepts the same.
         f = Fields(obj, _BAD)
         f.only(_CONVERSATION_KEYS)
         _expect_type(f, "conversation")
@@ -173,6 +192,11 @@ class MessageRecord:
     @classmethod
     def from_wire(cls, obj: Any) -> MessageRecord:
         """Validate a message payload (raises ProtocolError ``bad_payload``)."""
+        return _quick_message(obj) or cls._checked(obj)
+
+    @classmethod
+    def _checked(cls, obj: Any) -> MessageRecord:
+        # Field by field, naming the first thing wrong; _quick_message accepts the same.
         f = Fields(obj, _BAD)
         f.only(_MESSAGE_KEYS)
         _expect_type(f, "message")
@@ -268,13 +292,95 @@ DEVICE_PAYLOAD_TYPES = ("conversation", "message", "screenshot")
 
 def parse_payload(obj: Any, *, from_device: bool = False) -> Payload:
     """Any payload by its ``type``; ``from_device`` refuses the server-only ``purge``."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise ProtocolError(_BAD, "must be an object")
     kind = obj.get("type")
     allowed = DEVICE_PAYLOAD_TYPES if from_device else tuple(_PAYLOADS)
     if not isinstance(kind, str) or kind not in allowed:
         raise ProtocolError(_BAD, f"type: must be one of {', '.join(allowed)}, not {kind!r}")
     return _PAYLOADS[kind].from_wire(obj)
+
+
+# ---------------------------------------------------------------------- quick checks
+# An initial sync reads 60,000 payloads. The checked readers above spend most of their time on
+# the Fields plumbing that exists to name a problem; these straight-line versions test exactly
+# the same rules on the usual shape (a dict of exact JSON types) and return None on anything
+# else, which the checked reader then refuses with its message (or accepts: a str subclass, for
+# one). tests/sync/test_records.py checks both accept the same payloads.
+
+
+def _quick_message(obj: Any) -> MessageRecord | None:
+    if type(obj) is not dict or obj.keys() != _MESSAGE_KEYS or obj["type"] != "message":
+        return None
+    record_id, conversation_id = obj["id"], obj["conversation_id"]
+    text, model, sha = obj["text"], obj["model"], obj["screenshot_sha256"]
+    hlc, device, created_at = obj["hlc"], obj["device"], obj["created_at"]
+    if (
+        is_uuid(record_id)
+        and is_uuid(conversation_id)
+        and obj["role"] in ROLES
+        and is_text(text, MAX_TEXT_CHARS)
+        and (model is None or is_text(model, MAX_MODEL_CHARS))
+        and obj["status"] in STATUSES
+        and (sha is None or is_sha256(sha))
+        and type(hlc) is int
+        and 0 <= hlc <= MAX_HLC
+        and is_device_id(device)
+        and type(created_at) is int
+        and 0 <= created_at <= MAX_SAFE_INT
+    ):
+        return MessageRecord(
+            record_id, conversation_id, obj["role"], text, model, obj["status"], sha, hlc,
+            device, created_at,
+        )  # fmt: skip
+    return None
+
+
+def _quick_conversation(obj: Any) -> ConversationState | None:
+    if type(obj) is not dict or obj.keys() != _CONVERSATION_KEYS or obj["type"] != "conversation":
+        return None
+    vv, stamps = obj["vv"], obj["field_hlc"]
+    created_at, updated_at, hlc = obj["created_at"], obj["updated_at"], obj["hlc"]
+    if not (
+        is_uuid(obj["id"])
+        and is_text(obj["title"], MAX_TITLE_CHARS)
+        and type(obj["pinned"]) is bool
+        and type(obj["archived"]) is bool
+        and type(obj["deleted"]) is bool
+        and type(created_at) is int
+        and 0 <= created_at <= MAX_SAFE_INT
+        and type(updated_at) is int
+        and 0 <= updated_at <= MAX_SAFE_INT
+        and type(hlc) is int
+        and 0 <= hlc <= MAX_HLC
+        and is_device_id(obj["device"])
+        and type(vv) is dict
+        and len(vv) <= MAX_VV_ENTRIES
+        and type(stamps) is dict
+        and stamps.keys() == _FIELD_SET
+    ):
+        return None
+    for device, counter in vv.items():
+        if not (is_device_id(device) and type(counter) is int and 1 <= counter <= MAX_SAFE_INT):
+            return None
+    field_hlc: dict[str, FieldStamp] = {}
+    for name in FIELDS:
+        stamp = stamps[name]
+        if not (type(stamp) is list and len(stamp) == 2):
+            return None
+        stamp_hlc, stamp_device = stamp
+        if not (
+            type(stamp_hlc) is int and 0 <= stamp_hlc <= MAX_HLC and is_device_id(stamp_device)
+        ):
+            return None
+        field_hlc[name] = FieldStamp(stamp_hlc, stamp_device)
+    return ConversationState(
+        obj["id"], obj["title"], obj["pinned"], obj["archived"], obj["deleted"], created_at,
+        updated_at, dict(vv), hlc, field_hlc, obj["device"],
+    )  # fmt: skip
+
+
+_FIELD_SET = frozenset(FIELDS)
 
 
 def payload_hlc(payload: Payload) -> int | None:

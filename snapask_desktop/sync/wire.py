@@ -321,6 +321,34 @@ def check_int(value: Any, where: str, code: ErrorCode, lo: int, hi: int) -> int:
     return value
 
 
+def is_uuid(value: Any) -> bool:
+    """Whether ``value`` passes ``check_uuid`` (no message: for quick paths)."""
+    return type(value) is str and _UUID.fullmatch(value) is not None
+
+
+def is_device_id(value: Any) -> bool:
+    """Whether ``value`` passes ``check_device_id``."""
+    return type(value) is str and _DEVICE_ID.fullmatch(value) is not None
+
+
+def is_sha256(value: Any) -> bool:
+    """Whether ``value`` passes ``check_sha256``."""
+    return type(value) is str and _SHA256.fullmatch(value) is not None
+
+
+def is_text(value: Any, max_chars: int) -> bool:
+    """Whether ``value`` passes ``Fields.text`` (no minimum length, not nullable)."""
+    if type(value) is not str or len(value) > max_chars or "\x00" in value:
+        return False
+    if value.isascii():  # O(1) in CPython; only non-ASCII text can hold a lone surrogate
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_uuid(value: Any, where: str, code: ErrorCode) -> str:
     """A UUID in canonical lowercase 8-4-4-4-12 form."""
     if not isinstance(value, str):

@@ -640,3 +640,24 @@ def test_bearer_tokens_are_read_from_the_authorization_header(
     header: str | None, token: str | None
 ) -> None:
     assert bearer_token(header) == token
+
+
+def test_quick_and_checked_changes_agree() -> None:
+    # A page's changes are first read by protocol._quick_change, which must accept exactly what
+    # _change accepts (and else leave the message to it).
+    from snapask_desktop.sync import protocol
+    from snapask_desktop.sync.wire import Fields
+
+    values: list[object] = [None, True, 0, 4, 5, 6, 7, 5.0, "5", OP, OP.upper(), LAPTOP, "a b"]
+    values += [conversation_wire(), conversation_wire() | {"vv": {}}, purge_wire(), [], {}]
+    variants = [_change()]
+    for key in ("seq", "op_id", "device_id", "payload", "extra"):
+        variants += [_change(**{key: value}) for value in values]
+        variants.append({k: v for k, v in _change().items() if k != key})
+    for item in variants:
+        try:
+            checked: object = protocol._change(Fields(item, ErrorCode.BAD_FIELD), 4, 6)
+        except ProtocolError:
+            checked = None
+        assert protocol._quick_change(item, 4, 6) in (None, checked), item
+    assert protocol._quick_change(_change(), 4, 6) is not None

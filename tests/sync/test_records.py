@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from snapask_desktop.sync import records
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import (
     MAX_BLOB_BYTES,
@@ -236,3 +237,71 @@ def test_field_stamps_order_by_hlc_then_device() -> None:
     assert FieldStamp(1, "z") < FieldStamp(2, "a")
     assert FieldStamp(2, "a") < FieldStamp(2, "b")
     assert FieldStamp(2, "b").to_wire() == [2, "b"]
+
+
+# ---------------------------------------------------------------------- quick and checked paths
+# from_wire first tries a straight-line check (records._quick_*), which must accept exactly what
+# the field-by-field reader (_checked) accepts and build the same record: every key of a valid
+# payload (and of its vv and field_hlc) is set in turn to each of these values, or removed.
+
+_TRICKY: list[object] = [
+    *(None, True, False, 0, 1, -1, 1.0, 1.5, 2**53 - 1, 2**53, 2**63 - 1, 2**63, 2**64),
+    *("", "x", "é", "\ud800", "a\x00b", "x" * 65, "x" * (MAX_TITLE_CHARS + 1), "x" * 300),
+    *(CONV, CONV.upper(), LAPTOP, PHONE, "a b", SHA, SHA.upper(), "image/png"),
+    *("user", "model", "system", "final", "error", "cancelled", "pending"),
+    *("message", "conversation", "screenshot", [], [1], [hlc(0), LAPTOP], [hlc(0), "a b"], {}),
+    {LAPTOP: 1},
+]
+_REMOVE = object()
+
+
+def _variants(base: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    paths = [(key,) for key in [*base, "extra"]]
+    for inner in ("vv", "field_hlc"):
+        if inner in base:
+            paths += [(inner, key) for key in [*base[inner], "extra"]]
+    for path in paths:
+        for value in [*_TRICKY, _REMOVE]:
+            payload = json.loads(json.dumps(base))
+            target = payload if len(path) == 1 else payload[path[0]]
+            if value is _REMOVE:
+                target.pop(path[-1], None)
+            else:
+                target[path[-1]] = value
+            found.append(payload)
+    return found
+
+
+def _outcome(read: Callable[[Any], Any], payload: Any) -> object:
+    try:
+        return read(payload)
+    except ProtocolError as error:
+        return ("refused", error.message)
+
+
+def test_quick_and_checked_messages_agree() -> None:
+    for payload in _variants(message_wire()):
+        quick = records._quick_message(payload)
+        checked = _outcome(MessageRecord._checked, payload)
+        assert quick is None or quick == checked, payload
+        assert _outcome(MessageRecord.from_wire, payload) == checked
+
+
+def test_quick_and_checked_conversations_agree() -> None:
+    for payload in _variants(conversation_wire()):
+        quick = records._quick_conversation(payload)
+        checked = _outcome(ConversationState._checked, payload)
+        if quick is not None:  # from_wire checks its invariants next, as _checked does last
+            assert _outcome(lambda q: records.check_conversation(q) or q, quick) == checked
+        assert _outcome(ConversationState.from_wire, payload) == checked
+
+
+@pytest.mark.parametrize(
+    ("make", "quick"),
+    [(message_wire, "_quick_message"), (conversation_wire, "_quick_conversation")],
+)
+def test_the_quick_path_takes_valid_payloads(make: Callable[[], Any], quick: str) -> None:
+    # Else every payload would quietly take the slow path (the initial sync's figure).
+    payload = make()
+    assert getattr(records, quick)(payload) == parse_payload(payload)
