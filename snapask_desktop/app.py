@@ -227,7 +227,12 @@ class Desktop(QObject):
     def _begin_capture(self, mode: str) -> None:
         if self.capture.busy:
             return
-        grab = self.capture.capture_region if mode == "region" else self.capture.capture_full
+        if mode == "region":
+            # Asked before the chat window is hidden: only a conversation in view is offered.
+            offer_add = self.chat.can_add_picture()
+            grab = lambda: self.capture.capture_region(offer_add)  # noqa: E731
+        else:
+            grab = self.capture.capture_full
         # Never capture our own windows: hide them first and give the screen a moment.
         if self._hide_own_windows():
             QTimer.singleShot(HIDE_BEFORE_GRAB_MS, grab)
@@ -281,7 +286,10 @@ class Desktop(QObject):
         self._tell("Capture failed", reason, problem=True)
 
     def _show_picture(self, picture: Picture) -> None:
-        self.chat.new_from_picture(picture)
+        if picture.into_chat:
+            self.chat.add_to_open(picture)
+        else:
+            self.chat.new_from_picture(picture)
         self._warm_store_soon()
 
     # -- hotkeys -----------------------------------------------------------------------------

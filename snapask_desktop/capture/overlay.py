@@ -55,6 +55,10 @@ HINT_TEXT = "Drag to select  ·  Enter: whole screen  ·  Esc: cancel"
 # how to go on (Enter and Esc work as well, arrows still nudge).
 ASK_TEXT = "Ask  ↵"
 CANCEL_TEXT = "Cancel  Esc"
+# With a conversation open in the chat window, a capture may go into it instead: the choice is
+# a button and a key each (Enter: a new chat as ever; Shift+Enter or A: into the open one).
+NEW_CHAT_TEXT = "New chat  ↵"
+ADD_TEXT = "Add to open chat  ⇧↵"
 _TOOLBAR_GAP = 8
 _DIM = QColor(0, 0, 0, 110)
 _ACCENT = QColor(64, 156, 255)
@@ -100,10 +104,12 @@ class RegionOverlay(QObject):
     """Shows a frozen grab on every screen and lets the person pick a region.
 
     Emits `selected(Rect)` with the chosen physical desktop rectangle (always inside the
-    grab) or `cancelled()`; either way the windows are hidden again.
+    grab), `added(Rect)` when it was chosen for the open conversation (offered by
+    `start(..., offer_add=True)`), or `cancelled()`; either way the windows are hidden again.
     """
 
     selected = Signal(object)
+    added = Signal(object)  # Rect: the picture goes into the open conversation
     cancelled = Signal()
 
     def __init__(self, parent: QObject | None = None, *, confirm_on_release: bool = False):
@@ -114,6 +120,7 @@ class RegionOverlay(QObject):
         self._image: QImage | None = None
         self._layout: ScreenLayout | None = None
         self._state: sel.SelectionState | None = None
+        self._offer_add = False
         self._app = QGuiApplication.instance()
         if self._app is not None:
             self._app.screenAdded.connect(self._screens_changed)
@@ -131,8 +138,13 @@ class RegionOverlay(QObject):
         for surface in self._surfaces:
             surface.warm_up()
 
-    def start(self, grab: Grab, layout: ScreenLayout | None = None) -> None:
-        """Show `grab` frozen on every screen and wait for a selection."""
+    def start(
+        self, grab: Grab, layout: ScreenLayout | None = None, *, offer_add: bool = False
+    ) -> None:
+        """Show `grab` frozen on every screen and wait for a selection. `offer_add`: a
+        conversation is open, and the selection may go into it (`added`) as well as into a
+        new chat (`selected`)."""
+        self._offer_add = offer_add
         self._layout = layout or current_layout(grab)
         bounds = self._layout.virtual.intersected(grab.rect) or grab.rect
         self._grab, self._image = grab, qimage_view(grab)
@@ -161,6 +173,11 @@ class RegionOverlay(QObject):
     def readout_text(self) -> str:
         """The live size label, e.g. "1280 × 720" (physical pixels)."""
         return sel.readout(self._state) if self._state else ""
+
+    @property
+    def offers_add(self) -> bool:
+        """True while the overlay offers to add the picture to the open conversation."""
+        return self._state is not None and self._offer_add
 
     @property
     def layout(self) -> ScreenLayout | None:
@@ -208,7 +225,10 @@ class RegionOverlay(QObject):
         if key == Qt.Key.Key_Escape:
             self.cancel()
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._confirm()
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self._confirm(add=shift and self._offer_add)
+        elif key == Qt.Key.Key_A and self._offer_add:
+            self._confirm(add=True)
         elif key in _NUDGE_KEYS and self._state is not None:
             fast = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
             step = sel.NUDGE_FAST_PX if fast else sel.NUDGE_PX
@@ -233,7 +253,7 @@ class RegionOverlay(QObject):
         else:
             self._repaint()
 
-    def _confirm(self) -> None:
+    def _confirm(self, add: bool = False) -> None:
         if self._state is None or self._layout is None or self._grab is None:
             return
         rect = sel.confirm(self._state, self._whole_screen())
@@ -241,7 +261,7 @@ class RegionOverlay(QObject):
             return
         rect = rect.intersected(self._grab.rect)
         if rect is not None and self._end():
-            self.selected.emit(rect)
+            (self.added if add else self.selected).emit(rect)
 
     def _whole_screen(self) -> Rect:
         assert self._layout is not None and self._grab is not None
@@ -254,6 +274,7 @@ class RegionOverlay(QObject):
             surface.releaseKeyboard()
             surface.hide()
         self._state = None
+        self._offer_add = False
         self._grab = self._image = None
         return True
 
@@ -323,7 +344,9 @@ class _Surface(QWidget):
         painter = QPainter(image)
         try:
             self._paint_label(
-                painter, f"{HINT_TEXT} 0123456789 × {ASK_TEXT} {CANCEL_TEXT}", QPointF(0, 0)
+                painter,
+                f"{HINT_TEXT} 0123456789 × {ASK_TEXT} {CANCEL_TEXT} {NEW_CHAT_TEXT} {ADD_TEXT}",
+                QPointF(0, 0),
             )
         finally:
             painter.end()
@@ -364,6 +387,8 @@ class _Surface(QWidget):
             button = self._button_at(event.position())
             if button == "ask":
                 self._overlay._confirm()
+            elif button == "add":
+                self._overlay._confirm(add=True)
             elif button == "cancel":
                 self._overlay.cancel()
             else:
@@ -445,8 +470,8 @@ class _Surface(QWidget):
         self._paint_toolbar(painter)
 
     def toolbar(self) -> dict[str, QRectF]:
-        """Where the Ask and Cancel buttons of a finished selection are on this window
-        (window coordinates; {} when this window shows none)."""
+        """Where the buttons of a finished selection are on this window, by name ("ask",
+        "add" when offered, "cancel"; window coordinates; {} when this window shows none)."""
         _image, _grab, state = self._overlay._paint_state()
         monitor, layout = self._monitor, self._overlay.layout
         if state is None or monitor is None or layout is None or state.dragging:
@@ -459,20 +484,29 @@ class _Surface(QWidget):
             return {}
         area = self._local(monitor, rect)
         metrics = QFontMetrics(self._label_font())
+        buttons = self._buttons()
         sizes = [
-            QRectF(metrics.boundingRect(t)).adjusted(-9, -5, 9, 5) for t in (ASK_TEXT, CANCEL_TEXT)
+            QRectF(metrics.boundingRect(text)).adjusted(-9, -5, 9, 5) for _name, text in buttons
         ]
         height = max(size.height() for size in sizes)
-        width = sum(size.width() for size in sizes) + 6
+        width = sum(size.width() for size in sizes) + 6 * (len(sizes) - 1)
         x = min(max(area.right() - width, 2.0), self.width() - width - 2)
         y = area.bottom() + _TOOLBAR_GAP  # below the selection; above it, or inside, if no room
         if y + height > self.height() - 2:
             y = area.top() - height - _TOOLBAR_GAP - 26  # clear of the size label
             if y < 2:
                 y = area.bottom() - height - _TOOLBAR_GAP
-        ask = QRectF(x, y, sizes[0].width(), height)
-        cancel = QRectF(ask.right() + 6, y, sizes[1].width(), height)
-        return {"ask": ask, "cancel": cancel}
+        placed: dict[str, QRectF] = {}
+        for (name, _text), size in zip(buttons, sizes, strict=True):
+            placed[name] = QRectF(x, y, size.width(), height)
+            x += size.width() + 6
+        return placed
+
+    def _buttons(self) -> list[tuple[str, str]]:
+        """The toolbar's buttons (name, label) in their order."""
+        if self._overlay.offers_add:
+            return [("ask", NEW_CHAT_TEXT), ("add", ADD_TEXT), ("cancel", CANCEL_TEXT)]
+        return [("ask", ASK_TEXT), ("cancel", CANCEL_TEXT)]
 
     def _button_at(self, pos: QPointF) -> str | None:
         return next((name for name, r in self.toolbar().items() if r.contains(pos)), None)
@@ -482,9 +516,9 @@ class _Surface(QWidget):
         if not buttons:
             return
         painter.setFont(self._label_font())
-        for name, text in (("ask", ASK_TEXT), ("cancel", CANCEL_TEXT)):
+        for name, text in self._buttons():
             box = buttons[name]
-            # A light edge on Cancel: its dark fill alone vanishes on a dark screen.
+            # A light edge on the others: their dark fill alone vanishes on a dark screen.
             painter.setPen(Qt.PenStyle.NoPen if name == "ask" else QPen(_BUTTON_EDGE))
             painter.setBrush(_ACCENT if name == "ask" else _LABEL_BG)
             painter.drawRoundedRect(box.adjusted(0.5, 0.5, -0.5, -0.5), 5, 5)

@@ -181,3 +181,69 @@ def test_the_buttons_stay_on_screen_for_a_selection_at_the_bottom(
     drag(overlay, QPoint(400, bottom - 300), QPoint(600, bottom))
     ask = surface(overlay).toolbar()["ask"]
     assert ask.bottom() < bottom - 300  # above the selection instead
+
+
+@pytest.fixture
+def offering(qtbot, screen_rect: Rect):
+    """The overlay while a conversation is open in the chat window."""
+    widget = RegionOverlay()
+    widget.start(pattern_grab(screen_rect), offer_add=True)
+    yield widget
+    widget.dispose()
+
+
+def test_without_an_open_conversation_nothing_is_offered_and_a_does_nothing(
+    qtbot, overlay: RegionOverlay
+) -> None:
+    drag(overlay, QPoint(40, 30), QPoint(240, 130))
+    assert set(surface(overlay).toolbar()) == {"ask", "cancel"}
+    with qtbot.assertNotEmitted(overlay.added), qtbot.assertNotEmitted(overlay.selected):
+        QTest.keyClick(surface(overlay), Qt.Key.Key_A)
+    with qtbot.waitSignal(overlay.selected), qtbot.assertNotEmitted(overlay.added):
+        QTest.keyClick(surface(overlay), Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+
+
+def test_with_an_open_conversation_the_toolbar_offers_new_chat_or_add(
+    qtbot, offering: RegionOverlay
+) -> None:
+    window = surface(offering)
+    drag(offering, QPoint(300, 200), QPoint(500, 350))
+    buttons = window.toolbar()
+    assert list(buttons) == ["ask", "add", "cancel"]
+    ask, add, cancel = buttons["ask"], buttons["add"], buttons["cancel"]
+    assert ask.right() < add.left() and add.right() < cancel.left()
+    assert add.width() > ask.width()  # "Add to open chat ⇧↵" is not cut to the other's size
+    with qtbot.waitSignal(offering.added) as blocker, qtbot.assertNotEmitted(offering.selected):
+        QTest.mouseClick(window, LEFT, pos=add.center().toPoint())
+    assert blocker.args == [Rect(300, 200, 200, 150)]
+    assert not offering.active and not offering.offers_add
+
+
+@pytest.mark.parametrize(
+    ("key", "modifier", "signal"),
+    [
+        (Qt.Key.Key_Return, Qt.KeyboardModifier.NoModifier, "selected"),
+        (Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier, "added"),
+        (Qt.Key.Key_Enter, Qt.KeyboardModifier.ShiftModifier, "added"),
+        (Qt.Key.Key_A, Qt.KeyboardModifier.NoModifier, "added"),
+    ],
+)
+def test_each_choice_has_its_key(qtbot, offering: RegionOverlay, key, modifier, signal) -> None:
+    drag(offering, QPoint(40, 30), QPoint(240, 130))
+    other = offering.selected if signal == "added" else offering.added
+    with qtbot.waitSignal(getattr(offering, signal)) as blocker, qtbot.assertNotEmitted(other):
+        QTest.keyClick(surface(offering), key, modifier)
+    assert blocker.args == [Rect(40, 30, 200, 100)]
+
+
+def test_the_offer_ends_with_the_capture(qtbot, screen_rect: Rect) -> None:
+    widget = RegionOverlay()
+    try:
+        widget.start(pattern_grab(screen_rect), offer_add=True)
+        widget.cancel()
+        widget.start(pattern_grab(screen_rect))  # the next capture, with no chat open
+        assert not widget.offers_add
+        drag(widget, QPoint(40, 30), QPoint(240, 130))
+        assert "add" not in surface(widget).toolbar()
+    finally:
+        widget.dispose()

@@ -27,6 +27,7 @@ class Picture:
     grab: Grab
     region: Rect  # physical desktop pixels
     mode: str  # "region" | "full"
+    into_chat: bool = False  # chosen for the open conversation (a follow-up with this picture)
 
 
 class _EncodeSignals(QObject):
@@ -76,6 +77,7 @@ class CaptureFlow(QObject):
         self._signals.done.connect(self.encoded)
         self._signals.failed.connect(self._encode_failed)
         overlay.selected.connect(self._region_selected)
+        overlay.added.connect(lambda region: self._region_selected(region, into_chat=True))
         overlay.cancelled.connect(self._region_cancelled)
 
     @property
@@ -83,14 +85,15 @@ class CaptureFlow(QObject):
         """True while the region overlay is up."""
         return self._overlay.active
 
-    def capture_region(self) -> None:
-        """Freeze the screen under the overlay and let the person drag a region."""
+    def capture_region(self, offer_add: bool = False) -> None:
+        """Freeze the screen under the overlay and let the person drag a region; `offer_add`:
+        a conversation is open, and the overlay offers to add the picture to it."""
         if self._overlay.active:
             return
         grab = self._grab_desktop("region")
         if grab is not None:
             self._grab = grab
-            self._overlay.start(grab)
+            self._overlay.start(grab, offer_add=offer_add)
 
     def capture_full(self) -> None:
         """Capture the whole monitor under the mouse pointer."""
@@ -116,17 +119,17 @@ class CaptureFlow(QObject):
             self.failed.emit(f"The screenshot failed: {error}")
         return None
 
-    def _region_selected(self, region: Rect) -> None:
+    def _region_selected(self, region: Rect, into_chat: bool = False) -> None:
         grab, self._grab = self._grab, None
         if grab is not None:
-            self._deliver(grab, region, "region")
+            self._deliver(grab, region, "region", into_chat)
 
     def _region_cancelled(self) -> None:
         self._grab = None
         self.cancelled.emit()
 
-    def _deliver(self, grab: Grab, region: Rect, mode: str) -> None:
-        picture = Picture(next(self._ids), crop(grab, region), region, mode)
+    def _deliver(self, grab: Grab, region: Rect, mode: str, into_chat: bool = False) -> None:
+        picture = Picture(next(self._ids), crop(grab, region), region, mode, into_chat)
         self.captured.emit(picture)
         self._pool.start(_EncodeJob(picture, self._signals))
 

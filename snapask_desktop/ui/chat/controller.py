@@ -95,6 +95,16 @@ class _Running:
 
 
 @dataclass(frozen=True)
+class _Held:
+    """A question typed while its picture was being encoded, whose conversation is no longer
+    shown: saved when the PNG arrives (a new chat, or a follow-up in `conversation_id`)."""
+
+    question: str
+    conversation_id: str | None = None
+    marks: tuple[Mark, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoadedConversation:
     """A conversation read from the store, with its first picture decoded."""
 
@@ -104,6 +114,7 @@ class LoadedConversation:
     missing: bool = False  # that picture's bytes are not on this device (synced, not fetched)
     conflicts: tuple[ConflictRecord, ...] = ()
     device_id: str = ""
+    thread: dict[str, QImage | None] = dataclasses.field(default_factory=dict)  # see reads.py
 
 
 def quick_actions(settings: Settings) -> list[QuickAction]:
@@ -148,6 +159,10 @@ class ChatController(QObject):
     preview_failed = Signal(int, str)  # token, why nothing would be sent
     review_requested = Signal(str)  # "always ask": the question waits for the picture's review
     review_passed = Signal(str)  # ... nothing suggested: send the question now
+    # A capture added to the open conversation: the next question's picture.
+    attachment_changed = Signal(QImage, str)  # the picture as it will be sent (null: none),
+    # its PictureState ("none", "pending", "ready", "failed")
+    picture_sent = Signal(QImage)  # the picture of the question just asked, for its bubble
     # (after picture_changed has shown the picture as it was sent)
 
     def __init__(
@@ -175,7 +190,7 @@ class ChatController(QObject):
         self._task_signals.done.connect(self._task_done)
         self._task_signals.failed.connect(self._task_failed)
         # picture id -> a question held for it when its conversation was switched away from
-        self._held_elsewhere: OrderedDict[int, str] = OrderedDict()
+        self._held_elsewhere: OrderedDict[int, _Held] = OrderedDict()
         self._answering = False
         self._queue_sending = False
         self._waiting = 0
@@ -218,6 +233,14 @@ class ChatController(QObject):
         self._suggest_task = 0
         self._reviewed = False  # the picture was looked at in the editor ("always ask")
         self._reviewing: str | None = None  # a question waiting for the suggestions
+        # A capture added to the shown conversation (`add_picture`): asked with the next question.
+        self._attach_png: bytes | None = None
+        self._attach_id: int | None = None
+        self._attach_state: PictureState = "none"
+        self._attach_image = QImage()  # shown in the window, as it will be sent
+        self._attach_task = 0
+        self._thread: dict[str, QImage | None] = {}  # the follow-ups' own pictures (reads.py)
+        self._first_sha: str | None = None
 
     def _connect_answers(self) -> None:
         a = self._answer_signals
@@ -271,8 +294,38 @@ class ChatController(QObject):
         return self._picture_state in ("pending", "ready", "missing", "downloading")
 
     @property
+    def can_add_picture(self) -> bool:
+        """Whether a capture can go into the shown conversation as its next question's
+        picture (one is open, read, not deleted, and no question waits for a picture)."""
+        return (
+            self._cid is not None and self._ready and not self._gone and self._held_question is None
+        )
+
+    @property
+    def thread_pictures(self) -> dict[str, QImage | None]:
+        """The shown conversation's follow-up pictures by hash (None: not downloaded yet)."""
+        return self._thread
+
+    @property
+    def first_picture_sha(self) -> str | None:
+        """The hash of the picture shown above the transcript (the first one)."""
+        return self._first_sha
+
+    @property
+    def attachment_state(self) -> PictureState:
+        """The state of the picture added to the shown conversation ("none" without one)."""
+        return self._attach_state
+
+    @property
     def can_edit_picture(self) -> bool:
-        """Whether the shown picture is not sent yet and can be redacted and marked up."""
+        """Whether the shown picture (or the one added to the conversation) is not sent yet
+        and can be redacted and marked up."""
+        if self._attach_state != "none":
+            return (
+                self._attach_state == "ready"
+                and self._attach_png is not None
+                and not self.answering_here
+            )
         return (
             self._cid is None
             and self._picture_state == "ready"
@@ -283,8 +336,11 @@ class ChatController(QObject):
 
     @property
     def unsent_picture(self) -> bytes | None:
-        """The shown picture's bytes as captured, while it can still be edited."""
-        return self._png if self.can_edit_picture else None
+        """The unsent picture's bytes as captured, while it can still be edited: the one added
+        to the conversation, or a new chat's."""
+        if not self.can_edit_picture:
+            return None
+        return self._attach_png if self._attach_state != "none" else self._png
 
     @property
     def marks(self) -> tuple[Mark, ...]:
@@ -392,12 +448,71 @@ class ChatController(QObject):
             if png is not None:
                 self._picture_task = self._run_task(lambda: _decode(png), self._picture_decoded)
 
+    def add_picture(
+        self, png: bytes | None, image: QImage | None = None, picture_id: int | None = None
+    ) -> None:
+        """A capture for the shown conversation: asked about with the next question, as a
+        follow-up with its own picture (`png` may come later, as for `new_from_picture`). It
+        can be redacted and marked up until then; a picture added before replaces it. Without
+        a conversation that can take it (`can_add_picture`), it starts a new chat instead."""
+        if not self.can_add_picture:
+            self.new_from_picture(png, image, picture_id)
+            return
+        self._forget_edits()
+        self._attach_png, self._attach_id = png, picture_id
+        self._attach_state = "ready" if png is not None else "pending"
+        self._attach_image = image if image is not None and not image.isNull() else QImage()
+        self._attach_task = 0
+        if self._attach_image.isNull() and png is not None:
+            self._attach_task = self._run_task(lambda: _decode(png), self._attachment_decoded)
+        self.attachment_changed.emit(self._attach_image, self._attach_state)
+        self.marks_changed.emit()
+
+    def remove_picture(self) -> None:
+        """Leave out the picture added to the conversation (not once it is being sent)."""
+        if self._attach_state != "none" and not self.answering_here:
+            self._clear_attachment()
+
+    def _clear_attachment(self) -> None:
+        self._forget_edits()
+        self._attach_png = self._attach_id = None
+        self._attach_state = "none"
+        self._attach_image = QImage()
+        self._attach_task = 0
+        self.attachment_changed.emit(QImage(), "none")
+        self.marks_changed.emit()
+
+    def _forget_edits(self) -> None:
+        """A different unsent picture: the marks, suggestions and review were of the last."""
+        self.edits = EditList()
+        self._marks = ()
+        self._suggestions = None
+        self._suggest_task = 0
+        self._reviewed = False
+        self._reviewing = None
+
+    def _attachment_decoded(self, token: int, image: QImage) -> None:
+        if token == self._attach_task and self._attach_state != "none":
+            self._attach_image = image
+            self.attachment_changed.emit(image, self._attach_state)
+
     def set_picture_bytes(self, png: bytes, picture_id: int | None = None) -> bool:
         """The PNG of the pending picture is ready; a held question goes out now (also one held
-        for a picture whose conversation is no longer shown: it starts that conversation)."""
+        for a picture whose conversation is no longer shown: it starts that conversation, or
+        goes into the one it was added to)."""
         if picture_id is not None and picture_id in self._held_elsewhere:
-            question = self._held_elsewhere.pop(picture_id)
-            self._start_elsewhere(question, png)
+            held_there = self._held_elsewhere.pop(picture_id)
+            self._start_elsewhere(held_there, png)
+            return True
+        if picture_id is not None and picture_id == self._attach_id:
+            if self._attach_state not in ("pending", "failed"):
+                return False
+            self._attach_png = png
+            self._attach_state = "ready"
+            self.attachment_changed.emit(self._attach_image, "ready")
+            held, self._held_question = self._held_question, None
+            if held is not None:
+                self._start(question=held, announce=False)
             return True
         if self._cid is not None or picture_id != self._picture_id:
             return False  # a picture of a conversation no longer shown
@@ -413,12 +528,16 @@ class ChatController(QObject):
     def picture_failed(self, reason: str, picture_id: int | None = None) -> None:
         """The picture could not be encoded: say so; a held question can go without it."""
         if picture_id is not None and picture_id in self._held_elsewhere:
-            self.question_restored.emit(self._held_elsewhere.pop(picture_id))
+            self.question_restored.emit(self._held_elsewhere.pop(picture_id).question)
             self._update_answering()
             return
-        if self._cid is not None or picture_id != self._picture_id:
+        if picture_id is not None and picture_id == self._attach_id:
+            self._attach_state = "failed"
+            self.attachment_changed.emit(self._attach_image, "failed")
+        elif self._cid is not None or picture_id != self._picture_id:
             return
-        self._set_picture_state("failed")
+        else:
+            self._set_picture_state("failed")
         if self._held_question is not None:
             self._unsaved_question, self._held_question = self._held_question, None
             self._update_answering()
@@ -455,11 +574,16 @@ class ChatController(QObject):
         """Before leaving a conversation: what the user typed there must not be lost."""
         held, unsaved = self._held_question, self._unsaved_question
         if held is not None:
-            if self._picture_id is not None:  # saved with its picture once the PNG is ready
-                self._held_elsewhere[self._picture_id] = held
+            # Saved with its picture once the PNG is ready: a new chat, or a follow-up.
+            if self._attach_id is not None:
+                there = _Held(held, self._cid, self._marks)
+                self._held_elsewhere[self._attach_id] = there
+            elif self._picture_id is not None:
+                self._held_elsewhere[self._picture_id] = _Held(held)
+            if self._attach_id is not None or self._picture_id is not None:
                 while len(self._held_elsewhere) > MAX_HELD_ELSEWHERE:
                     _, oldest = self._held_elsewhere.popitem(last=False)
-                    self.question_restored.emit(oldest)
+                    self.question_restored.emit(oldest.question)
             else:
                 self.question_restored.emit(held)
         if unsaved is not None:
@@ -478,9 +602,14 @@ class ChatController(QObject):
         if action is not None and action.needs_picture and not self.has_picture:
             self._set_status(status.needs_picture(action.label))
             return False
-        if self._cid is None and self._picture_state == "pending":
+        pending = self._attach_state == "pending" and self._cid is not None
+        if pending and not self._queue.withdraw(self._cid or ""):
+            return False  # the queue is sending this conversation right now
+        if (self._cid is None and self._picture_state == "pending") or pending:
             self._held_question = question
             self.question_added.emit(self.shown_text(question))
+            if pending:
+                self.picture_sent.emit(self._attach_image)
             self.answer_started.emit()
             self._set_status(status.PREPARING_PICTURE)
             self._update_answering()
@@ -494,6 +623,8 @@ class ChatController(QObject):
             return False  # the queue is sending this conversation right now
         self._unsaved_question = None
         self.question_added.emit(self.shown_text(question))
+        if self._cid is not None and self._attach_png is not None:
+            self.picture_sent.emit(self._attach_image)
         self._start(question=question)
         return True
 
@@ -552,8 +683,11 @@ class ChatController(QObject):
         self._pool.waitForDone(int(timeout_s * 1000))
 
     def _start(self, question: str | None, announce: bool = True, trial: bool = False) -> None:
-        job = self._job(self._cid, question, self._png if self._cid is None else None)
-        if self._cid is None:
+        # A follow-up's question takes the picture added to the conversation, if any.
+        follow_up = self._attach_png if question is not None else None
+        png = self._png if self._cid is None else follow_up
+        job = self._job(self._cid, question, png)
+        if png is not None:
             job = dataclasses.replace(job, marks=self._marks)
         if trial:
             job = dataclasses.replace(job, trial=True)
@@ -563,11 +697,12 @@ class ChatController(QObject):
         self._set_status(status.READING_HERE if job.local_read else status.SENDING)
         self._update_answering()
 
-    def _start_elsewhere(self, question: str, png: bytes) -> None:
-        """Start a new conversation with a held question whose picture just arrived, while
-        another conversation is shown (it answers in the background, like any switched-away
-        answer, and shows up in the history)."""
-        self._launch(self._job(None, question, png), view=ELSEWHERE)
+    def _start_elsewhere(self, held: _Held, png: bytes) -> None:
+        """Ask a held question whose picture just arrived, while another conversation is shown:
+        a new conversation, or a follow-up in the one the picture was added to (it answers in
+        the background, like any switched-away answer, and shows up in the history)."""
+        job = self._job(held.conversation_id, held.question, png)
+        self._launch(dataclasses.replace(job, marks=held.marks), view=ELSEWHERE)
         self._update_answering()
 
     def _job(
@@ -618,10 +753,27 @@ class ChatController(QObject):
             self._cid = message.conversation_id
             self._title = self._action_labels().get(message.text) or make_title(message.text)
             self.title_changed.emit(self._title)
+        running = self._runs.get(run_id)
+        sent = None if running is None else running.run.job
+        # The added picture is stored with the question: it is in the thread now.
+        added = self._attach_png
+        # (The same object, not only the same bytes: a picture added after it stays.)
+        if added is not None and sent is not None and sent.conversation_id and sent.image is added:
+            self._clear_attachment()
 
     def _redacted(self, run_id: int, data: bytes, count: int) -> None:
         """Secrets were painted out before sending: show the picture as sent, and say so."""
         if self._view_of(run_id) != self._view:
+            return
+        running = self._runs.get(run_id)
+        if running is not None and running.run.job.conversation_id is not None:
+            # A follow-up's picture: its bubble shows it as it was sent.
+            def sent(_token: int, image: QImage) -> None:
+                if self._view_of(run_id) == self._view:
+                    self.picture_sent.emit(image)
+                    self.secrets_hidden.emit(count)
+
+            self._run_task(lambda: _decode(data), sent)
             return
         self._png = data
 
@@ -742,6 +894,7 @@ class ChatController(QObject):
         self._title = detail.conversation.title or NEW_CHAT_TITLE
         self.title_changed.emit(self._title)
         self._device_id = loaded.device_id or self._device_id  # before: the transcript uses it
+        self._set_thread(loaded)
         self.transcript_loaded.emit(self._shown_messages(detail.messages))
         picture = loaded.picture
         self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
@@ -847,14 +1000,18 @@ class ChatController(QObject):
         self._reviewed = True
         self.marks_changed.emit()
         chosen = self._marks
-        if not chosen:
-            self._picture_task = self._run_task(lambda: _decode(png), self._picture_decoded)
-            return
-        from snapask_desktop.redact.guard import apply_marks
 
-        self._picture_task = self._run_task(
-            lambda: _decode(apply_marks(png, chosen)), self._picture_decoded
-        )
+        def painted() -> QImage:
+            if not chosen:
+                return _decode(png)
+            from snapask_desktop.redact.guard import apply_marks
+
+            return _decode(apply_marks(png, chosen))
+
+        if self._attach_state != "none":
+            self._attach_task = self._run_task(painted, self._attachment_decoded)
+        else:
+            self._picture_task = self._run_task(painted, self._picture_decoded)
 
     def preview(self, marks: tuple[Mark, ...]) -> int:
         """Work out exactly what would be sent with `marks` (painted, redacted when that is
@@ -881,10 +1038,10 @@ class ChatController(QObject):
         self._set_status(status.REVIEW_CANCELLED)
 
     def _must_review(self) -> bool:
+        unsent = self._png if self._cid is None else self._attach_png
         return (
             self._settings.ask_before_suggested_redaction
-            and self._cid is None
-            and self._png is not None
+            and unsent is not None
             and not self._reviewed
         )
 
@@ -990,6 +1147,9 @@ class ChatController(QObject):
 
     def blob_arrived(self, sha256: str) -> None:
         """A picture was downloaded: show it if it is the missing one shown here."""
+        if sha256 in self._thread and self._thread[sha256] is None:
+            self.reload()  # a follow-up's picture: its bubble shows it after the re-read
+            return
         if sha256 != self._missing_sha:
             return
         store, cid = self._chat.store, self._cid
@@ -1042,6 +1202,7 @@ class ChatController(QObject):
             self._conflicts = loaded.conflicts
             self.conflicts_changed.emit(loaded.conflicts)
         if self._can_refresh_transcript():
+            self._set_thread(loaded)
             self.transcript_refreshed.emit(self._shown_messages(detail.messages))
             if status.stale_after_sync(self._status):
                 self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
@@ -1053,6 +1214,15 @@ class ChatController(QObject):
                 self._emit_picture(loaded.picture, "ready")
             elif loaded.missing and loaded.picture_sha and self._picture_state == "none":
                 self._picture_missing(loaded.picture_sha)
+
+    def _set_thread(self, loaded: LoadedConversation) -> None:
+        """Take the follow-ups' pictures of a read; ask for those not downloaded yet."""
+        self._first_sha = loaded.picture_sha
+        self._thread = dict(loaded.thread)
+        if self._blob_fetcher is not None:
+            for sha, image in self._thread.items():
+                if image is None:
+                    self._blob_fetcher(sha)
 
     def _can_refresh_transcript(self) -> bool:
         return not self.answering_here and not self._unsaved_shown
@@ -1229,6 +1399,10 @@ def _with_picture(read: ConversationRead) -> LoadedConversation:
     if read.picture_png is not None:
         image = QImage.fromData(read.picture_png)
         picture = None if image.isNull() else image
+    thread: dict[str, QImage | None] = {}
+    for sha, png in read.thread.items():
+        image = None if png is None else QImage.fromData(png)
+        thread[sha] = None if image is None or image.isNull() else image
     return LoadedConversation(
-        read.detail, picture, read.picture_sha, read.missing, read.conflicts, read.device_id
+        read.detail, picture, read.picture_sha, read.missing, read.conflicts, read.device_id, thread
     )

@@ -6,7 +6,7 @@ and decodes the picture bytes there, so the main thread never waits for the disk
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from snapask_desktop.store.errors import BlobMissing, NotFound
@@ -26,6 +26,9 @@ class ConversationRead:
     missing: bool = False  # that picture's bytes are not on this device (synced, not fetched)
     conflicts: tuple[ConflictRecord, ...] = ()
     device_id: str = ""
+    # The follow-ups' own pictures (captures added to the conversation), by hash: their
+    # bytes, or None while not downloaded. The first picture is not among them.
+    thread: dict[str, bytes | None] = field(default_factory=dict)
 
 
 def first_picture(detail: ConversationDetail) -> str | None:
@@ -43,7 +46,24 @@ def read_conversation(
     missing = sha is not None and store.missing_blob(sha)
     png = store.screenshot_bytes(sha) if sha is not None and not missing and with_picture else None
     conflicts = tuple(store.conflicts(detail.conversation.id))
-    return ConversationRead(detail, sha, png, missing, conflicts, store.device_id)
+    thread = follow_up_pictures(store, detail, sha)
+    return ConversationRead(detail, sha, png, missing, conflicts, store.device_id, thread)
+
+
+def follow_up_pictures(
+    store: Store, detail: ConversationDetail, first: str | None
+) -> dict[str, bytes | None]:
+    """The bytes of every picture after the first (None for one not downloaded yet)."""
+    pictures: dict[str, bytes | None] = {}
+    for message in detail.messages:
+        sha = message.screenshot_sha256
+        if sha is None or sha == first or sha in pictures:
+            continue
+        try:
+            pictures[sha] = None if store.missing_blob(sha) else store.screenshot_bytes(sha)
+        except BlobMissing:
+            pictures[sha] = None
+    return pictures
 
 
 def reread_conversation(

@@ -10,9 +10,12 @@ import time
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QGuiApplication,
+    QIcon,
     QImage,
     QKeyEvent,
     QMouseEvent,
+    QPainter,
+    QPen,
     QPixmap,
     QResizeEvent,
     QScreen,
@@ -215,14 +218,29 @@ class PromptEdit(QPlainTextEdit):
         self.setFixedHeight(height + margins.bottom() + 2)
 
 
+# A follow-up's own picture in its bubble: at most this many logical pixels high.
+BUBBLE_PICTURE_HEIGHT = 96
+
+
 class QuestionBubble(QFrame):
-    """One of the user's questions."""
+    """One of the user's questions, with its own picture when it brought one (a capture added
+    to the conversation); clicking the picture asks to show it full size."""
+
+    picture_clicked = Signal(QImage)
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         style.set_role(self, "bubble")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
+        self.picture = QToolButton()
+        self.picture.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        style.set_role(self.picture, "flat")
+        self.picture.hide()
+        self.picture.clicked.connect(lambda: self.picture_clicked.emit(self._image))
+        self._image = QImage()
+        self.picture_key = ""  # what `set_picture` showed: "" none, the hash, or "hash?" missing
+        layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignLeft)
         self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
@@ -237,6 +255,46 @@ class QuestionBubble(QFrame):
         """A small line under the question (e.g. waiting to send); empty hides it."""
         self.note.setText(text)
         self.note.setVisible(bool(text))
+
+    def set_picture(self, image: QImage, key: str = "", placeholder: str = "") -> None:
+        """Show the question's own picture (a null image with `placeholder`: a framed word
+        where a picture not downloaded yet will be; a null image alone: none)."""
+        self._image = image
+        self.picture_key = key
+        if image.isNull() and not placeholder:
+            self.picture.hide()
+            return
+        ratio = self.devicePixelRatioF()
+        if image.isNull():
+            logical = QSize(BUBBLE_PICTURE_HEIGHT * 3 // 2, BUBBLE_PICTURE_HEIGHT * 2 // 3)
+            thumb = QImage(logical * ratio, QImage.Format.Format_ARGB32_Premultiplied)
+            thumb.fill(Qt.GlobalColor.transparent)
+            thumb.setDevicePixelRatio(ratio)
+            painter = QPainter(thumb)
+            pen = QPen(self.palette().mid().color(), 1, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            frame = QRect(QPoint(0, 0), logical)
+            painter.drawRect(frame.adjusted(0, 0, -1, -1))
+            painter.drawText(frame, Qt.AlignmentFlag.AlignCenter, placeholder)
+            painter.end()
+            self.picture.setToolTip("The picture is not on this computer yet")
+        else:
+            bound = QSize(BUBBLE_PICTURE_HEIGHT * 3, BUBBLE_PICTURE_HEIGHT)
+            logical = image.size()
+            if logical.width() > bound.width() or logical.height() > bound.height():
+                logical = logical.scaled(bound, Qt.AspectRatioMode.KeepAspectRatio)
+            thumb = image.scaled(
+                logical.expandedTo(QSize(1, 1)) * ratio,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            thumb.setDevicePixelRatio(ratio)
+            self.picture.setToolTip("Show this picture full size")
+        pixmap = QPixmap.fromImage(thumb)
+        pixmap.setDevicePixelRatio(ratio)
+        self.picture.setIcon(QIcon(pixmap))
+        self.picture.setIconSize(logical)
+        self.picture.show()
 
 
 class AnswerBubble(QWidget):
@@ -321,6 +379,8 @@ class AnswerBubble(QWidget):
 class Transcript(QScrollArea):
     """The conversation, newest at the bottom; follows a streaming answer while at the bottom."""
 
+    picture_clicked = Signal(QImage)  # a follow-up's own picture, to show full size
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -342,6 +402,10 @@ class Transcript(QScrollArea):
         self.setWidget(body)
         self._stick = True
         self.device_id = ""  # this device's id, once known: who read a local reading
+        # The follow-ups' own pictures by hash (None: not downloaded yet); the first picture
+        # is the window's, above the transcript, and not repeated in its bubble.
+        self.pictures: dict[str, QImage | None] = {}
+        self.first_picture: str | None = None
         bar = self.verticalScrollBar()
         bar.rangeChanged.connect(self._range_changed)
         bar.valueChanged.connect(self._value_changed)
@@ -389,7 +453,7 @@ class Transcript(QScrollArea):
         the end are added; anything else is redrawn. The view follows only if it was at the
         bottom; otherwise it stays where the user was reading."""
         shown = [_bubble_key(bubble) for bubble in self.bubbles()]
-        wanted = [_message_key(message) for message in messages]
+        wanted = [self._message_key(message) for message in messages]
         if shown == wanted:
             return
         stick, bar = self._stick, self.verticalScrollBar()
@@ -411,7 +475,9 @@ class Transcript(QScrollArea):
     def _add_messages(self, messages: tuple[Message, ...], follow: bool = True) -> None:
         for message in messages:
             if message.role == "user":
-                self._add(QuestionBubble(message.text), follow)
+                bubble = self._add(QuestionBubble(message.text), follow)
+                assert isinstance(bubble, QuestionBubble)
+                self._show_own_picture(bubble, message)
             else:
                 bubble = self._add(AnswerBubble(), follow)
                 assert isinstance(bubble, AnswerBubble)
@@ -420,6 +486,24 @@ class Transcript(QScrollArea):
                     elsewhere = bool(self.device_id) and message.device_id != self.device_id
                     bubble.set_read_here(engine, elsewhere=elsewhere)
                 bubble.finish(message.status, message.text)
+
+    def _show_own_picture(self, bubble: QuestionBubble, message: Message) -> None:
+        sha = message.screenshot_sha256
+        if sha is None or sha == self.first_picture or sha not in self.pictures:
+            return
+        image = self.pictures[sha]
+        if image is None:
+            bubble.set_picture(QImage(), f"{sha}?", "Not downloaded")
+        else:
+            bubble.set_picture(image, sha)
+
+    def _message_key(self, message: Message) -> tuple[str, ...]:
+        if message.role != "user":
+            return _message_key(message)
+        sha = message.screenshot_sha256
+        if sha is None or sha == self.first_picture or sha not in self.pictures:
+            return ("user", message.text, "")
+        return ("user", message.text, sha if self.pictures[sha] is not None else f"{sha}?")
 
     def scroll_to_end(self) -> None:
         """Jump to the newest message and keep following."""
@@ -435,6 +519,8 @@ class Transcript(QScrollArea):
         self.hint.setVisible(not self.bubbles())
 
     def _add(self, widget: QWidget, follow: bool = True) -> QWidget:
+        if isinstance(widget, QuestionBubble):
+            widget.picture_clicked.connect(self.picture_clicked)
         self.hint.hide()
         self._layout.insertWidget(self._layout.count() - 1, widget)
         if follow:
@@ -464,7 +550,7 @@ def _message_key(message: Message) -> tuple[str, ...]:
 
 def _bubble_key(bubble: QWidget) -> tuple[str, ...]:
     if isinstance(bubble, QuestionBubble):
-        return ("user", bubble.label.text())
+        return ("user", bubble.label.text(), bubble.picture_key)
     if isinstance(bubble, AnswerBubble):
         return ("model", bubble.text(), bubble.status)
     return ("other",)

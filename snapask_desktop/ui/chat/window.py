@@ -189,12 +189,14 @@ class ChatWindow(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(False)
         self.send_button.setAutoDefault(False)
+        self._build_attachment()
         self.grip = QSizeGrip(self)
         self.grip.setToolTip("Drag to resize")
         bottom = QVBoxLayout()
         bottom.setContentsMargins(10, 6, 10, 4)
         bottom.setSpacing(6)
         bottom.addWidget(self.chips)
+        bottom.addWidget(self.attachment)
         prompt_row = QHBoxLayout()
         prompt_row.setSpacing(6)
         prompt_row.addWidget(self.prompt, 1)
@@ -217,6 +219,43 @@ class ChatWindow(QWidget):
         self._rebuild_chips()
         self.setTabOrder(self.prompt, self.send_button)
 
+    def _build_attachment(self) -> None:
+        """The row above the prompt that shows a capture added to the open conversation."""
+        self.attachment = QWidget()
+        self.attachment.setObjectName("Attachment")
+        row = QHBoxLayout(self.attachment)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        self.attachment_thumb = QToolButton()
+        self.attachment_thumb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.attachment_thumb.setToolTip("Show the added picture full size")
+        style.set_role(self.attachment_thumb, "flat")
+        self.attachment_note = QLabel()
+        self.attachment_note.setWordWrap(True)
+        style.set_role(self.attachment_note, "muted")
+        self.attachment_edit = QPushButton("Hide / mark up…")
+        self.attachment_edit.setAutoDefault(False)
+        self.attachment_edit.setToolTip(
+            "Hide parts of the added picture with solid boxes, or mark it up, before sending "
+            "(Ctrl+E)"
+        )
+        self.attachment_remove = QPushButton("Remove")
+        self.attachment_remove.setAutoDefault(False)
+        self.attachment_remove.setToolTip("Ask the next question without this picture")
+        side = QVBoxLayout()
+        side.setSpacing(4)
+        side.addWidget(self.attachment_note)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.attachment_edit)
+        buttons.addWidget(self.attachment_remove)
+        buttons.addStretch(1)
+        side.addLayout(buttons)
+        row.addWidget(self.attachment_thumb, 0, Qt.AlignmentFlag.AlignTop)
+        row.addLayout(side, 1)
+        self._attachment_image = QImage()
+        self.attachment.hide()
+
     def _connect(self) -> None:
         c = self.controller
         c.conversation_reset.connect(self._reset)
@@ -225,7 +264,7 @@ class ChatWindow(QWidget):
         c.picture_state_changed.connect(self._picture_state)
         c.transcript_loaded.connect(self._show_transcript)
         c.transcript_loaded.connect(lambda _messages: self._update_controls())
-        c.transcript_refreshed.connect(self.transcript.sync_messages)
+        c.transcript_refreshed.connect(self._sync_transcript)
         c.conflicts_changed.connect(
             lambda conflicts: self.banner.show_conflicts(conflicts, self.controller.device_id)
         )
@@ -247,6 +286,12 @@ class ChatWindow(QWidget):
         c.preview_failed.connect(self._preview_failed)
         c.suggestions_ready.connect(self._suggestions_ready)
         self.edit_button.clicked.connect(lambda: self.edit_picture())
+        c.attachment_changed.connect(self._attachment_changed)
+        c.picture_sent.connect(self._picture_sent)
+        self.attachment_edit.clicked.connect(lambda: self.edit_picture())
+        self.attachment_remove.clicked.connect(self.controller.remove_picture)
+        self.attachment_thumb.clicked.connect(lambda: self._view(self._attachment_image))
+        self.transcript.picture_clicked.connect(self._view)
         c.actions_changed.connect(self._rebuild_chips)
         c.answering_changed.connect(lambda _on: self._update_controls())
         self.prompt.submitted.connect(self._submit)
@@ -297,6 +342,9 @@ class ChatWindow(QWidget):
             self.status_row.settings_button,
             self.thumbnail,
             self.edit_button,
+            self.attachment_thumb,
+            self.attachment_edit,
+            self.attachment_remove,
             self.header.new_button,
             self.header.close_button,
         )
@@ -340,11 +388,14 @@ class ChatWindow(QWidget):
 
     def show_picture(self) -> None:
         """Open the picture viewer."""
-        if self._image.isNull():
+        self._view(self._image)
+
+    def _view(self, image: QImage) -> None:
+        if image.isNull():
             return
         if self.viewer is None:
             self.viewer = PictureViewer()
-        self.viewer.show_image(self._image, self.screen())
+        self.viewer.show_image(image, self.screen())
 
     def edit_picture(self, review: str | None = None) -> None:
         """Open the picture editor on the unsent picture. `review`: the question waiting for
@@ -417,12 +468,56 @@ class ChatWindow(QWidget):
             parts.append(f"{hidden} hidden")
         if marked:
             parts.append("1 mark" if marked == 1 else f"{marked} marks")
-        if parts:
+        if self.controller.attachment_state != "none":
+            self._attachment_changed(self._attachment_image, self.controller.attachment_state)
+        elif parts:
             self.picture_note.setText(" · ".join(parts) + ". Shown as it will be sent.")
             self.thumbnail.setToolTip("Show the picture as it will be sent (Space)")
         else:
             self.picture_note.clear()
         self._update_controls()
+
+    def _attachment_changed(self, image: QImage, state: str) -> None:
+        """A capture added to the open conversation (or its new look, or its end)."""
+        self._attachment_image = image
+        if state == "none":
+            self.attachment.hide()
+            self.attachment_thumb.setIcon(QIcon())
+            self._update_controls()
+            return
+        if not image.isNull():
+            ratio = self.devicePixelRatioF()
+            logical = thumbnail_size(image.size()).boundedTo(QSize(THUMB_HEIGHT * 2, THUMB_HEIGHT))
+            logical = image.size().scaled(logical, Qt.AspectRatioMode.KeepAspectRatio)
+            thumb = _scaled(image, logical.expandedTo(QSize(1, 1)), ratio, smooth=True)
+            pixmap = QPixmap.fromImage(thumb)
+            pixmap.setDevicePixelRatio(thumb.devicePixelRatio())
+            self.attachment_thumb.setIcon(QIcon(pixmap))
+            self.attachment_thumb.setIconSize(logical)
+        edits = self.controller.edits
+        hidden, marked = edits.redaction_count, edits.markup_count
+        parts = []
+        if hidden:
+            parts.append(f"{hidden} hidden")
+        if marked:
+            parts.append("1 mark" if marked == 1 else f"{marked} marks")
+        notes = {
+            "pending": "Preparing the picture…",
+            "failed": "The picture could not be saved: the next question goes without it.",
+        }
+        note = notes.get(state, "Added to this chat: it goes with your next question.")
+        if parts and state == "ready":
+            note += " " + " · ".join(parts) + ", shown as it will be sent."
+        self.attachment_note.setText(note)
+        self.attachment.show()
+        self._update_controls()
+
+    def _picture_sent(self, image: QImage) -> None:
+        """The question just asked took the added picture: its bubble shows it."""
+        questions = self.transcript.questions()
+        if questions and not image.isNull():
+            questions[-1].set_picture(image)
+        self.attachment.hide()
 
     def copy_last_answer(self) -> None:
         """Copy the newest answer to the clipboard."""
@@ -436,7 +531,7 @@ class ChatWindow(QWidget):
         self.banner.show_conflicts((), "")
         self._answer = None
         self.picture_note.clear()
-        self._update_controls()
+        self._attachment_changed(QImage(), "none")  # an added picture went with its chat
 
     def _title_changed(self, title: str) -> None:
         self.header.set_title(title)
@@ -520,7 +615,16 @@ class ChatWindow(QWidget):
 
     def _show_transcript(self, messages: tuple[Message, ...]) -> None:
         self.transcript.device_id = self.controller.device_id
+        self._take_thread_pictures()
         self.transcript.show_messages(messages)
+
+    def _sync_transcript(self, messages: tuple[Message, ...]) -> None:
+        self._take_thread_pictures()
+        self.transcript.sync_messages(messages)
+
+    def _take_thread_pictures(self) -> None:
+        self.transcript.pictures = self.controller.thread_pictures
+        self.transcript.first_picture = self.controller.first_picture_sha
 
     def _answer_read_here(self, engine: str) -> None:
         if self._answer is not None:
@@ -576,7 +680,11 @@ class ChatWindow(QWidget):
         for chip in self.chip_buttons():
             usable = picture or not chip.property("needsPicture")
             chip.setEnabled(not busy and not loading and usable)
-        self.edit_button.setVisible(self.controller.can_edit_picture)
+        adding = self.controller.attachment_state != "none"
+        self.edit_button.setVisible(self.controller.can_edit_picture and not adding)
+        self.attachment_edit.setVisible(adding)
+        self.attachment_edit.setEnabled(self.controller.can_edit_picture)
+        self.attachment_remove.setEnabled(adding and not busy)
         self._update_wording(picture)
 
     def _update_wording(self, picture: bool) -> None:
@@ -839,6 +947,22 @@ class ChatUI(QObject):
         screens = [(s.geometry(), s.devicePixelRatio()) for s in QGuiApplication.screens()]
         anchor = logical_anchor(QRect(region.x, region.y, region.width, region.height), screens)
         window.show_near(anchor)
+
+    def can_add_picture(self) -> bool:
+        """Whether a capture may go into the conversation open now: the window is on screen
+        (asked before it is hidden for the capture) and shows one that can take it."""
+        window = self._window
+        shown = window is not None and window.isVisible() and not window.isMinimized()
+        return shown and self.controller.can_add_picture
+
+    def add_to_open(self, picture: Picture) -> None:
+        """A capture chosen for the open conversation: it goes with the next question there
+        (a new chat if that conversation can no longer take it); the window comes back where
+        it was."""
+        window = self.window
+        self._hidden = []
+        self.controller.add_picture(None, qimage_view(picture.grab), picture_id=picture.capture_id)
+        window.show_near(None)
 
     def picture_encoded(self, capture_id: int, png: bytes) -> None:
         """The PNG of a capture is ready (from the encoding worker)."""

@@ -1,0 +1,193 @@
+"""A capture added to the open conversation (real services, the fake Gemini): it goes with
+the next question as that follow-up's own picture, marked up through the same path as a new
+chat's, and the provider receives both pictures."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QRect, Qt, QThreadPool
+from PySide6.QtGui import QImage
+
+from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.editor.marks import Redaction
+from snapask_desktop.redact.paint import FILL
+from snapask_desktop.services import Services
+from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.window import ChatWindow
+from snapask_desktop.ui.window_state import WindowStateStore
+from tests.store.helpers import png_bytes
+from tests.support import waits
+from tests.ui.test_chat_controller import idle, sent_images, stored
+
+
+@pytest.fixture
+def controller(services: Services, qtbot) -> Iterator[ChatController]:
+    built = ChatController(
+        services.chat,
+        services.settings,
+        pool=QThreadPool(),
+        queue_backoff=Backoff(first_s=60, max_s=60),
+    )
+    yield built
+    built.shutdown()
+
+
+def opened(controller: ChatController, services: Services, qtbot) -> str:
+    """A conversation with one picture, answered, open in the controller."""
+    first = services.chat.start_conversation("what is this?", png_bytes(64, 48, seed=1))
+    cid = first.conversation_id
+    services.chat.answer(cid, provider="gemini", model="m").wait()
+    with waits.signal(qtbot, controller.transcript_loaded):
+        controller.open_conversation(cid)
+    assert controller.can_add_picture
+    return cid
+
+
+def test_an_added_picture_goes_with_the_next_question(controller, services, gemini, qtbot):
+    cid = opened(controller, services, qtbot)
+    added: list[tuple[QImage, str]] = []
+    sent: list[QImage] = []
+    controller.attachment_changed.connect(lambda image, state: added.append((image, state)))
+    controller.picture_sent.connect(sent.append)
+    second = png_bytes(80, 60, seed=2)
+    controller.add_picture(None, QImage.fromData(second), picture_id=11)
+    assert controller.conversation_id == cid  # the same conversation, not a new chat
+    assert controller.attachment_state == "pending" and added[-1][1] == "pending"
+    assert controller.send("and this one?")  # held until its PNG is ready
+    assert controller.answering_here and sent and sent[0].width() == 80
+    assert controller.set_picture_bytes(second, picture_id=11)
+    waits.until(qtbot, lambda: idle(controller) and controller.attachment_state == "none")
+
+    messages = services.store.get_conversation(cid).messages
+    assert [m.screenshot_sha256 is not None for m in messages] == [True, False, True, False]
+    assert messages[2].screenshot_sha256 == hashlib.sha256(second).hexdigest()
+    assert stored(services, cid)[-1] == ("model", "final", "You asked: and this one? [2 images].")
+    assert len(sent_images(gemini)) == 2
+    assert added[-1][1] == "none"  # in the thread now: the next question goes without it
+    assert controller.send("and again?")
+    waits.until(qtbot, lambda: idle(controller))
+    assert services.store.get_conversation(cid).messages[-2].screenshot_sha256 is None
+
+
+def test_an_added_picture_is_edited_like_a_new_chats(controller, services, gemini, qtbot):
+    cid = opened(controller, services, qtbot)
+    assert not controller.can_edit_picture  # the first picture is sent: it can't change
+    second = png_bytes(80, 60, seed=2)
+    shown: list[QImage] = []
+    controller.attachment_changed.connect(lambda image, _state: shown.append(image))
+    controller.add_picture(second, QImage.fromData(second), picture_id=12)
+    assert controller.can_edit_picture and controller.unsent_picture == second
+    controller.set_marks((Redaction((0, 0, 40, 30)),))
+    waits.until(qtbot, lambda: len(shown) >= 2)  # shown as it will be sent
+    assert QImage(shown[-1]).pixelColor(5, 5).getRgb()[:3] == FILL
+
+    assert controller.send("what is hidden?")
+    waits.until(qtbot, lambda: idle(controller))
+    sha = services.store.get_conversation(cid).messages[2].screenshot_sha256
+    kept = Image.open(io.BytesIO(services.store.screenshot_bytes(sha))).convert("RGB")
+    assert kept.crop((0, 0, 40, 30)).getcolors() == [(40 * 30, FILL)]
+    last = Image.open(io.BytesIO(sent_images(gemini)[-1])).convert("RGB")
+    assert last.crop((0, 0, 40, 30)).getcolors() == [(40 * 30, FILL)]
+    assert controller.marks == () and not controller.can_edit_picture
+
+
+def test_removing_the_added_picture_sends_the_question_without_it(
+    controller, services, gemini, qtbot
+):
+    cid = opened(controller, services, qtbot)
+    controller.add_picture(png_bytes(seed=4), picture_id=13)
+    controller.remove_picture()
+    assert controller.attachment_state == "none" and controller.unsent_picture is None
+    assert controller.send("no picture this time")
+    waits.until(qtbot, lambda: idle(controller))
+    assert services.store.get_conversation(cid).messages[-2].screenshot_sha256 is None
+    assert len(sent_images(gemini)) == 1
+
+
+def test_without_an_open_conversation_an_added_picture_starts_a_new_chat(
+    controller, services, qtbot
+):
+    assert not controller.can_add_picture
+    png = png_bytes(seed=5)
+    controller.add_picture(png, picture_id=14)
+    assert controller.conversation_id is None and controller.picture_state == "ready"
+    assert controller.attachment_state == "none" and controller.unsent_picture == png
+
+
+def test_a_question_held_for_an_added_picture_follows_it_when_the_chat_changes(
+    controller, services, gemini, qtbot
+):
+    cid = opened(controller, services, qtbot)
+    second = png_bytes(seed=6)
+    controller.add_picture(None, QImage.fromData(second), picture_id=15)
+    assert controller.send("held for the picture")
+    controller.new_conversation()  # moved on before the PNG was ready
+    assert controller.set_picture_bytes(second, picture_id=15)
+    waits.until(
+        qtbot,
+        lambda: stored(services, cid)[-1][0] == "model" and len(stored(services, cid)) == 4,
+    )
+    messages = services.store.get_conversation(cid).messages
+    assert messages[2].text == "held for the picture"
+    assert messages[2].screenshot_sha256 == hashlib.sha256(second).hexdigest()
+    assert len(services.store.list_conversations()) == 1  # no new chat was started
+
+
+@pytest.fixture
+def window(controller: ChatController, tmp_path, qtbot) -> Iterator[ChatWindow]:
+    built = ChatWindow(controller, WindowStateStore(tmp_path / "ui-state.ini"))
+    qtbot.addWidget(built)
+    built.show_near(QRect(20, 20, 100, 80))
+    qtbot.waitExposed(built)
+    yield built
+    if built.editor is not None:
+        built.editor.reject()
+
+
+def test_the_window_shows_the_added_picture_then_each_picture_in_the_thread(
+    window: ChatWindow, controller, services, gemini, qtbot
+):
+    cid = opened(controller, services, qtbot)
+    assert not window.attachment.isVisible() and not window.edit_button.isVisible()
+    second = png_bytes(90, 50, seed=7)
+    controller.add_picture(second, QImage.fromData(second), picture_id=21)
+    assert window.attachment.isVisible() and window.attachment_edit.isVisible()
+    assert "next question" in window.attachment_note.text()
+    assert not window.edit_button.isVisible()  # the first picture is sent: not editable
+
+    # Ctrl+E edits the added picture, not the conversation's first one.
+    qtbot.keyClick(window.prompt, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    editor = window.editor
+    assert editor is not None
+    assert (editor.canvas.image.width(), editor.canvas.image.height()) == (90, 50)
+    editor.reject()
+
+    window.prompt.setFocus()
+    qtbot.keyClicks(window.prompt, "and this?")
+    qtbot.keyClick(window.prompt, Qt.Key.Key_Return)
+    waits.until(qtbot, lambda: idle(controller))
+    assert not window.attachment.isVisible()
+    asked = window.transcript.questions()
+    assert [not q.picture.isHidden() for q in asked] == [False, True]
+
+    # Reopened, each follow-up's picture is in its bubble (the first stays above).
+    controller.new_conversation()
+    with waits.signal(qtbot, controller.transcript_loaded):
+        controller.open_conversation(cid)
+    waits.until(qtbot, lambda: len(window.transcript.questions()) == 2)
+    asked = window.transcript.questions()
+    assert [not q.picture.isHidden() for q in asked] == [False, True]
+    assert asked[1].picture_key == hashlib.sha256(second).hexdigest()
+    assert window.thumbnail.isVisible()
+
+
+def test_removing_the_added_picture_in_the_window(window, controller, services, qtbot):
+    opened(controller, services, qtbot)
+    controller.add_picture(png_bytes(seed=8), picture_id=22)
+    qtbot.mouseClick(window.attachment_remove, Qt.MouseButton.LeftButton)
+    assert not window.attachment.isVisible() and controller.attachment_state == "none"
