@@ -81,6 +81,54 @@ def test_hotkey_region_question_answer(screen: Xvfb, isolated_env: Path) -> None
     assert code == 0, app.output()
 
 
+def test_a_second_capture_goes_into_the_open_conversation(screen: Xvfb, isolated_env: Path):
+    """Shift+Enter in the overlay adds the picture to the conversation in the chat window: the
+    follow-up is stored with it, and the provider gets both pictures."""
+    driver = XDriver(screen.name)
+    second = Rect(800, 250, 240, 180)
+    with FakeGemini() as gemini:
+        app = App(screen, isolated_env, gemini)
+        try:
+            app.wait_for("ready in the system tray", timeout=waits.DEADLINE_S)
+            for n, (region, key, question) in enumerate(
+                ((REGION, "Return", "what is this?"), (second, "shift+Return", "and this?"))
+            ):
+                driver.drain()
+                xdotool(app.env, "key", "ctrl+alt+s")
+                overlay = driver.wait_mapped("SnapAsk capture", timeout=waits.DEADLINE_S)
+                xdotool(app.env, "mousemove", str(region.x), str(region.y), "mousedown", "1")
+                xdotool(app.env, "mousemove", str(region.x + 50), str(region.y + 40))
+                xdotool(app.env, "mousemove", str(region.right), str(region.bottom), "mouseup", "1")
+                xdotool(app.env, "key", key)
+                driver.wait_unmapped(overlay.window_id, timeout=waits.DEADLINE_S)
+                chat = driver.wait_mapped("SnapAsk —", timeout=waits.DEADLINE_S)
+                focus(app.env, chat.window_id)
+                xdotool(app.env, "type", "--delay", "5", question)
+                xdotool(app.env, "key", "Return")
+                wait_until(
+                    lambda n=n: len(gemini.generate_requests()) > n,
+                    what=f"question {n + 1}",
+                    timeout=waits.DEADLINE_S,
+                )
+            with Store.open(isolated_env / "data") as store:
+                detail = wait_until(
+                    lambda: _answered(store, messages=4),
+                    what="the follow-up answered in the same conversation",
+                    timeout=waits.DEADLINE_S,
+                )
+                assert len(store.list_conversations()) == 1
+                first, _, follow_up, answer = detail.messages
+                assert answer.text == "You asked: and this? [2 images]."
+                pictures = [store.screenshot_bytes(m.screenshot_sha256) for m in (first, follow_up)]
+            for png, region in zip(pictures, (REGION, second), strict=True):
+                picture = Image.open(io.BytesIO(png)).convert("RGB")
+                assert picture.tobytes() == pattern_image(region).tobytes()
+        finally:
+            code = app.stop()
+            driver.close()
+    assert code == 0, app.output()
+
+
 def test_hotkeys_still_work_after_typing_a_question_mark(screen: Xvfb, isolated_env: Path) -> None:
     """Almost every question ends in "?": typing one must not leave the hotkeys dead."""
     driver = XDriver(screen.name)
@@ -107,12 +155,12 @@ def test_hotkeys_still_work_after_typing_a_question_mark(screen: Xvfb, isolated_
     assert code == 0, app.output()
 
 
-def _answered(store: Store):
+def _answered(store: Store, messages: int = 2):
     rows = store.list_conversations(limit=5)
     if not rows:
         return None
     detail = store.get_conversation(rows[0].id)
-    return detail if len(detail.messages) == 2 else None
+    return detail if len(detail.messages) == messages else None
 
 
 def test_cli_hands_capture_and_history_to_the_warm_app(screen: Xvfb, isolated_env: Path) -> None:
