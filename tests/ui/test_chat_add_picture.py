@@ -14,7 +14,7 @@ from PySide6.QtCore import QRect, Qt, QThreadPool
 from PySide6.QtGui import QImage
 
 from snapask_desktop.answer_queue import Backoff
-from snapask_desktop.editor.marks import Redaction
+from snapask_desktop.editor.marks import EditList, Redaction
 from snapask_desktop.redact.paint import FILL
 from snapask_desktop.services import Services
 from snapask_desktop.ui.chat.controller import ChatController
@@ -82,7 +82,9 @@ def test_an_added_picture_is_edited_like_a_new_chats(controller, services, gemin
     controller.attachment_changed.connect(lambda image, _state: shown.append(image))
     controller.add_picture(second, QImage.fromData(second), picture_id=12)
     assert controller.can_edit_picture and controller.unsent_picture == second
-    controller.set_marks((Redaction((0, 0, 40, 30)),))
+    edits = EditList()
+    edits.add(Redaction((0, 0, 40, 30)))
+    assert controller.set_marks(edits, controller.unsent_picture)
     waits.until(qtbot, lambda: len(shown) >= 2)  # shown as it will be sent
     assert QImage(shown[-1]).pixelColor(5, 5).getRgb()[:3] == FILL
 

@@ -294,3 +294,41 @@ def test_a_picture_that_cannot_be_painted_sends_nothing(
     assert "out of memory" in line.detail.lower() and line.action == "retry"
     assert gemini.generate_requests() == [] and services.store.list_conversations() == []
     assert window.controller.conversation_id is None
+
+
+def test_a_new_capture_while_editing_closes_the_editor_and_its_marks_stay_with_their_picture(
+    window: ChatWindow, screen: SecretScreen, qtbot
+):
+    editor = open_editor(window, qtbot)
+    drag(qtbot, editor.canvas, USER_BOX)
+    other = png_bytes(Image.new("RGB", (300, 200), "white"))
+    window.controller.new_from_picture(other, QImage.fromData(other))  # the next capture
+    assert window.editor is None and not editor.isVisible()
+    editor.accept()  # even if it were accepted now, the new picture takes no old marks
+    assert window.controller.marks == ()
+    assert window.controller.unsent_picture == other
+
+
+def test_always_ask_waits_for_a_picture_still_being_prepared(
+    services: Services, screen: SecretScreen, gemini: FakeGemini, tmp_path: Path, qtbot
+):
+    services.apply_settings(
+        dataclasses.replace(services.settings, ask_before_suggested_redaction=True)
+    )
+    controller = ChatController(services.chat, services.settings, pool=QThreadPool())
+    window = ChatWindow(controller, WindowStateStore(tmp_path / "ui-state.ini"))
+    qtbot.addWidget(window)
+    png = png_bytes(screen.image)
+    controller.new_from_picture(None, QImage.fromData(png), picture_id=7)  # PNG on its way
+    window.show_near(QRect(20, 20, 100, 80))
+    try:
+        ask(window, qtbot, "what is this?")
+        assert window.prompt.toPlainText() == "what is this?"  # held back, not sent
+        assert controller.status.message.startswith("Looking for secrets")
+        controller.set_picture_bytes(png, picture_id=7)
+        waits.until(qtbot, lambda: window.editor is not None)
+        assert gemini.generate_requests() == [] and services.store.list_conversations() == []
+    finally:
+        if window.editor is not None:
+            window.editor.reject()
+        controller.shutdown()

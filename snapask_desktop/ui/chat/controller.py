@@ -233,6 +233,7 @@ class ChatController(QObject):
         self._suggest_task = 0
         self._reviewed = False  # the picture was looked at in the editor ("always ask")
         self._reviewing: str | None = None  # a question waiting for the suggestions
+        self._review_after_png: str | None = None  # ... for the picture's PNG, then those
         # A capture added to the shown conversation (`add_picture`): asked with the next question.
         self._attach_png: bytes | None = None
         self._attach_id: int | None = None
@@ -490,6 +491,7 @@ class ChatController(QObject):
         self._suggest_task = 0
         self._reviewed = False
         self._reviewing = None
+        self._review_after_png = None
 
     def _attachment_decoded(self, token: int, image: QImage) -> None:
         if token == self._attach_task and self._attach_state != "none":
@@ -510,6 +512,9 @@ class ChatController(QObject):
             self._attach_png = png
             self._attach_state = "ready"
             self.attachment_changed.emit(self._attach_image, "ready")
+            review, self._review_after_png = self._review_after_png, None
+            if review is not None:
+                self._review(review)
             held, self._held_question = self._held_question, None
             if held is not None:
                 self._start(question=held, announce=False)
@@ -520,6 +525,9 @@ class ChatController(QObject):
             return False
         self._png = png
         self._set_picture_state("ready")
+        review, self._review_after_png = self._review_after_png, None
+        if review is not None:
+            self._review(review)
         held, self._held_question = self._held_question, None
         if held is not None:
             self._start(question=held, announce=False)
@@ -602,6 +610,12 @@ class ChatController(QObject):
         if action is not None and action.needs_picture and not self.has_picture:
             self._set_status(status.needs_picture(action.label))
             return False
+        if self._reviewing is not None or self._review_after_png is not None:
+            return False  # the picture is being looked at for secrets
+        if self._must_review(pending=True):
+            self._review_after_png = question  # looked at once its PNG is ready
+            self._set_status(status.CHECKING_PICTURE)
+            return False
         pending = self._attach_state == "pending" and self._cid is not None
         if pending and not self._queue.withdraw(self._cid or ""):
             return False  # the queue is sending this conversation right now
@@ -614,8 +628,6 @@ class ChatController(QObject):
             self._set_status(status.PREPARING_PICTURE)
             self._update_answering()
             return True
-        if self._reviewing is not None:
-            return False  # the picture is being looked at for secrets
         if self._must_review():
             self._review(question)
             return False  # the question stays in the box until the picture was reviewed
@@ -977,7 +989,11 @@ class ChatController(QObject):
             return
         from snapask_desktop.redact.guard import suggest_redactions
 
+        view = self._view
+
         def found(_token: int, suggestions: Suggestions) -> None:
+            if view != self._view:
+                return  # another picture is shown by now
             self._suggestions = suggestions
             self.suggestions_ready.emit(suggestions)
             if self._reviewing is not None:
@@ -990,13 +1006,15 @@ class ChatController(QObject):
 
         self._suggest_task = self._run_task(lambda: suggest_redactions(png), found, failed)
 
-    def set_marks(self, marks: tuple[Mark, ...]) -> None:
-        """The user is done editing: these marks are painted in before the picture is sent,
-        and the thumbnail shows the picture as it will be sent."""
+    def set_marks(self, edits: EditList, picture: bytes | None = None) -> bool:
+        """The user is done editing: `edits`' marks are painted in before the picture is
+        sent, and the thumbnail shows the picture as it will be sent. `picture`: the bytes
+        they were drawn on; False (nothing changes) when that is no longer the unsent one."""
         png = self.unsent_picture
-        if png is None:
-            return
-        self._marks = tuple(marks)
+        if png is None or (picture is not None and picture is not png):
+            return False
+        self.edits = edits
+        self._marks = edits.marks
         self._reviewed = True
         self.marks_changed.emit()
         chosen = self._marks
@@ -1012,6 +1030,7 @@ class ChatController(QObject):
             self._attach_task = self._run_task(painted, self._attachment_decoded)
         else:
             self._picture_task = self._run_task(painted, self._picture_decoded)
+        return True
 
     def preview(self, marks: tuple[Mark, ...]) -> int:
         """Work out exactly what would be sent with `marks` (painted, redacted when that is
@@ -1037,13 +1056,16 @@ class ChatController(QObject):
         """The editor opened for "always ask" was closed without sending."""
         self._set_status(status.REVIEW_CANCELLED)
 
-    def _must_review(self) -> bool:
-        unsent = self._png if self._cid is None else self._attach_png
-        return (
-            self._settings.ask_before_suggested_redaction
-            and unsent is not None
-            and not self._reviewed
-        )
+    def _must_review(self, *, pending: bool = False) -> bool:
+        """ "Always ask": the unsent picture (a new chat's, or the one added to the
+        conversation) was not looked at in the editor yet (`pending`: its PNG is still being
+        made)."""
+        if self._cid is None:
+            state, png = self._picture_state, self._png
+        else:
+            state, png = self._attach_state, self._attach_png
+        here = state == "pending" if pending else png is not None
+        return self._settings.ask_before_suggested_redaction and here and not self._reviewed
 
     def _review(self, question: str) -> None:
         self._reviewing = question

@@ -416,7 +416,7 @@ class ChatWindow(QWidget):
             parent=self,
         )
         self.editor = editor
-        editor.accepted.connect(lambda: self._editor_done(editor, review))
+        editor.accepted.connect(lambda: self._editor_done(editor, png, review))
         editor.rejected.connect(lambda: self._editor_cancelled(editor, review))
         found = self.controller.suggestions
         if found is not None:
@@ -431,21 +431,21 @@ class ChatWindow(QWidget):
         editor.activateWindow()
         editor.canvas.setFocus()
 
-    def _editor_done(self, editor: PictureEditor, review: str | None) -> None:
-        if self.editor is editor:
-            self.editor = None
-        self.controller.edits = editor.edits
-        self.controller.set_marks(editor.edits.marks)
-        if review is not None:
-            self._send(review)
+    def _editor_done(self, editor: PictureEditor, png: bytes, review: str | None) -> None:
         editor.deleteLater()
+        if self.editor is not editor:
+            return  # closed because another picture came
+        self.editor = None
+        if self.controller.set_marks(editor.edits, png) and review is not None:
+            self._send(review)
 
     def _editor_cancelled(self, editor: PictureEditor, review: str | None) -> None:
-        if self.editor is editor:
-            self.editor = None
+        editor.deleteLater()
+        if self.editor is not editor:
+            return
+        self.editor = None
         if review is not None:
             self.controller.review_cancelled()
-        editor.deleteLater()
 
     def _preview_ready(self, token: int, prepared: object) -> None:
         if self.editor is not None:
@@ -527,6 +527,9 @@ class ChatWindow(QWidget):
 
     # --- controller signals ----------------------------------------------------------------
     def _reset(self) -> None:
+        editor, self.editor = self.editor, None
+        if editor is not None:  # drawn on a picture no longer shown: its marks must not apply
+            editor.reject()
         self.transcript.clear()
         self.banner.show_conflicts((), "")
         self._answer = None
