@@ -688,3 +688,23 @@ def test_retry_outside_the_queue_tries_at_once_past_the_providers_rest(
     assert len(gemini.generate_requests()) == 7
     assert answers(window)[-1].text() == "Back again."
     assert window.controller.status.kind == "idle"
+
+
+def test_the_input_asks_for_a_follow_up_once_something_was_asked(
+    window: ChatWindow, services: Services, gemini: FakeGemini, qtbot
+) -> None:
+    window.controller.new_from_picture(png_bytes(40, 30, seed=6))
+    waits.until(qtbot, lambda: window.controller.has_picture)
+    assert window.prompt.placeholderText() == "Ask about the picture…"
+    ask(window, qtbot, "what is it?")
+    assert window.prompt.placeholderText() == "Ask a follow-up…"  # at once, not at the end
+    waits.until(qtbot, lambda: settled(window))
+    assert window.prompt.placeholderText() == "Ask a follow-up…"
+    cid = window.controller.conversation_id
+    window.controller.new_conversation()
+    assert window.prompt.placeholderText() == "Ask anything…"
+    assert cid is not None
+    window.controller.open_conversation(cid)  # reopened from History or the tray
+    waits.until(qtbot, lambda: len(window.transcript.bubbles()) == 2)
+    waits.until(qtbot, lambda: not window.prompt.isReadOnly())
+    assert window.prompt.placeholderText() == "Ask a follow-up…"
