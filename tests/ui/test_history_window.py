@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMenu
 from pytestqt.qtbot import QtBot
@@ -655,3 +655,28 @@ def test_a_conversation_with_an_unsettled_conflict_is_badged(tmp_path: Path, qtb
     finally:
         laptop.close()
         phone.close()
+
+
+def test_history_follows_a_switch_to_a_dark_palette(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    store.start_conversation("Chart", "summarize the chart")
+    window.refresh()
+    light = window.view.viewport().grab().toImage().pixelColor(4, 60)
+    dark = QPalette(QApplication.palette())
+    for role, colour in {
+        QPalette.ColorRole.Window: "#2b2b2b",
+        QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1e1e1e",
+        QPalette.ColorRole.Text: "#e6e6e6",
+    }.items():
+        dark.setColor(role, QColor(colour))
+    before = QApplication.palette()
+    QApplication.setPalette(dark)
+    try:
+        QApplication.processEvents()
+        shown = window.view.viewport().grab().toImage().pixelColor(4, 60)
+        assert light.lightnessF() > 0.5 and shown.lightnessF() < 0.3
+        assert window.view.palette().color(QPalette.ColorRole.Text).lightnessF() > 0.7
+    finally:
+        QApplication.setPalette(before)

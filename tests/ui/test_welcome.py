@@ -8,7 +8,8 @@ import keyring
 import keyring.backends.fail
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QDialog, QLabel
 from pytestqt.qtbot import QtBot
 
 from snapask_desktop import credentials
@@ -131,3 +132,38 @@ def test_welcome_says_where_the_app_now_lives(qtbot: QtBot, store: SettingsStore
     assert "no system tray" in no_tray.home.text()
     texts = [label.text() for label in in_tray.findChildren(QLabel)]
     assert in_tray.home.text() in texts
+
+
+def _dark_palette() -> QPalette:
+    palette = QPalette(QApplication.palette())
+    for role, colour in {
+        QPalette.ColorRole.Window: "#2b2b2b",
+        QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1e1e1e",
+        QPalette.ColorRole.Text: "#e6e6e6",
+        QPalette.ColorRole.Link: "#0000ff",  # a dark blue some dark themes keep
+    }.items():
+        palette.setColor(role, QColor(colour))
+    return palette
+
+
+def test_welcome_and_settings_follow_a_switch_to_dark(
+    qtbot: QtBot, store: SettingsStore, tmp_path: Path
+) -> None:
+    welcome = WelcomeDialog(Settings(), platform="linux")
+    settings = SettingsDialog(Settings(), store, data_dir=tmp_path, platform="linux")
+    for window in (welcome, settings):
+        qtbot.addWidget(window)
+        window.show()
+    light_link = welcome.need.text()
+    light_nav = settings.nav.viewport().grab().toImage().pixelColor(4, 200)
+    before = QApplication.palette()
+    QApplication.setPalette(_dark_palette())
+    try:
+        QApplication.processEvents()
+        assert welcome.need.text() != light_link  # the link lifted to read on dark
+        shown = settings.nav.viewport().grab().toImage().pixelColor(4, 200)
+        assert light_nav.lightnessF() > 0.5 and shown.lightnessF() < 0.3
+    finally:
+        QApplication.setPalette(before)
+        settings.wait_for_work()

@@ -685,6 +685,13 @@ class HistoryWindow(QWidget):
 
     # ----------------------------------------------------------------- events
 
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow light/dark palette switches (the style sheet holds the old colours)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.setStyleSheet(style.stylesheet(self.palette()))
+            self.view.viewport().update()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._refresh_pending:  # changes that came in while the window was hidden

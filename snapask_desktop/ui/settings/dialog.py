@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QEvent, Signal, Slot
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -103,6 +103,12 @@ class SettingsDialog(QDialog):
         self.setStyleSheet(style.stylesheet(self.palette()) + _NAV_SHEET)
         self.load(settings)
         self.nav.setCurrentRow(0)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow light/dark palette switches (the style sheet holds the old colours)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.setStyleSheet(style.stylesheet(self.palette()) + _NAV_SHEET)
 
     def _add_page(self, page: SettingsPage) -> None:
         self.pages[page.key] = page

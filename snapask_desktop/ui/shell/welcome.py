@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QGridLayout,
@@ -88,11 +88,7 @@ class WelcomeDialog(QDialog):
         keys = self._hotkey_grid(settings, platform)
         self.home = QLabel(IN_TRAY if in_tray else NO_TRAY)
         self.home.setWordWrap(True)
-        need = QLabel(
-            "To answer, SnapAsk needs a Gemini API key (free to start at "
-            f"{style.link_html(GEMINI_KEY_URL, 'aistudio.google.com', self.palette())}), or a "
-            "model that runs on this computer through Ollama or LM Studio."
-        )
+        need = self.need = QLabel(self._need_text())
         need.setWordWrap(True)
         need.setTextFormat(Qt.TextFormat.RichText)
         need.setOpenExternalLinks(True)
@@ -124,6 +120,20 @@ class WelcomeDialog(QDialog):
         self.setStyleSheet(style.stylesheet(self.palette()))
         self.setMinimumWidth(520)
         self.settings_button.setFocus()
+
+    def _need_text(self) -> str:
+        return (
+            "To answer, SnapAsk needs a Gemini API key (free to start at "
+            f"{style.link_html(GEMINI_KEY_URL, 'aistudio.google.com', self.palette())}), or a "
+            "model that runs on this computer through Ollama or LM Studio."
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow light/dark palette switches (the style sheet and the link hold colours)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.setStyleSheet(style.stylesheet(self.palette()))
+            self.need.setText(self._need_text())
 
     @staticmethod
     def _hotkey_grid(settings: Settings, platform: str | None) -> QWidget:
