@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+import orjson
+
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import (
     MAX_DEVICE_ID_CHARS,
@@ -48,8 +50,16 @@ def decode_json(text: str | bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError(ErrorCode.BAD_JSON, f"not UTF-8 text ({exc.reason})") from None
-    elif len(text) > max_bytes // 4 and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise ProtocolError(ErrorCode.TOO_LARGE, f"the JSON is over {max_bytes:,} bytes")
+    else:
+        if len(text) > max_bytes // 4 and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+            raise ProtocolError(ErrorCode.TOO_LARGE, f"the JSON is over {max_bytes:,} bytes")
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = b""  # a lone surrogate: only the strict parser below can say what it means
+    value = _compact_json(raw)
+    if value is not _NOT_COMPACT:
+        return value
     try:
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except ProtocolError:
@@ -58,6 +68,30 @@ def decode_json(text: str | bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         raise ProtocolError(ErrorCode.BAD_JSON, "the JSON is nested too deeply") from None
     except ValueError as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"not valid JSON ({exc})") from None
+
+
+_NOT_COMPACT: Any = object()
+
+
+def _compact_json(raw: bytes) -> Any:
+    """The value of ``raw`` if it is valid JSON written exactly as ``encode_json`` (and every
+    sender of this protocol) writes it, else _NOT_COMPACT.
+
+    orjson parses in a fifth of the time of the json module with a duplicate-key hook, but
+    keeps the last of a repeated key silently. Writing its result back and comparing proves
+    there was none: an object that lost a key cannot print as the text it came from. orjson
+    also refuses NaN and Infinity, lone surrogates and integers past 64 bits; whatever it
+    refuses or writes differently goes to the strict parser, which says what is wrong.
+    """
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_COMPACT
+    try:
+        same = orjson.dumps(value) == raw
+    except TypeError:  # e.g. an integer orjson reads but does not write
+        return _NOT_COMPACT
+    return value if same else _NOT_COMPACT
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

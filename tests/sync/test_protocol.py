@@ -661,3 +661,45 @@ def test_quick_and_checked_changes_agree() -> None:
             checked = None
         assert protocol._quick_change(item, 4, 6) in (None, checked), item
     assert protocol._quick_change(_change(), 4, 6) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"pull","since":0,"since":1}',  # compact: orjson reads it, keeping the last
+        '{"a":{"b":1,"b":1}}',
+        '[{"a":1},{"a":1,"a":1}]',
+        '{"a":NaN}',
+        '{"a":-Infinity}',
+        '{"a":"\\ud800"}',
+        '{"a":18446744073709551616}',
+        '{"a":1e400}',
+        '{"a":-0}',
+        '{"a":"\\u00e9\\n","b":[1.5,true,null]}',
+        '{"a":"é\\u001f"}',
+        '{"a":1}',
+        "[1,2",
+        "",
+    ],
+)
+def test_json_reads_as_the_strict_parser_does(text: str) -> None:
+    # decode_json parses with orjson when writing the result back gives the same text, else
+    # with the json module (refusing repeated keys and NaN); either way the outcome is the same.
+    from snapask_desktop.sync import wire
+
+    def strict(raw: str) -> object:  # decode_json before orjson
+        hooks = {"object_pairs_hook": wire._unique_keys, "parse_constant": wire._no_constant}
+        try:
+            return json.loads(raw, **hooks)
+        except ProtocolError as error:
+            return error.message
+        except ValueError as error:
+            return f"not valid JSON ({error})"
+
+    def fast(raw: str) -> object:
+        try:
+            return wire.decode_json(raw)
+        except ProtocolError as error:
+            return error.message
+
+    assert fast(text) == strict(text)
