@@ -332,3 +332,12 @@ def test_always_ask_waits_for_a_picture_still_being_prepared(
         if window.editor is not None:
             window.editor.reject()
         controller.shutdown()
+
+
+def test_enter_on_a_focused_button_presses_that_button(window: ChatWindow, qtbot):
+    editor = open_editor(window, qtbot)
+    drag(qtbot, editor.canvas, USER_BOX)
+    editor.cancel_button.setFocus()
+    qtbot.keyClick(editor.cancel_button, Qt.Key.Key_Return)
+    waits.until(qtbot, lambda: window.editor is None)
+    assert window.controller.marks == ()  # cancelled, not done

@@ -414,7 +414,8 @@ class PictureEditor(QDialog):
         self.suggestion_note.setWordWrap(True)
         style.set_role(self.suggestion_note, "muted")
         self.accept_button = QPushButton("Hide suggested (Enter)")
-        self.accept_button.setAutoDefault(False)
+        # Enter on a focused button presses that button (not the dialog's Enter below).
+        self.accept_button.setAutoDefault(True)
         self.accept_button.setToolTip("Put a solid box over every part that looks like a secret")
         self.accept_button.clicked.connect(self.accept_suggestions)
         self.accept_button.hide()
@@ -447,12 +448,12 @@ class PictureEditor(QDialog):
         sent.addLayout(sent_text, 1)
 
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAutoDefault(False)
+        self.cancel_button.setAutoDefault(True)
         self.cancel_button.setToolTip("Close without changing the picture (Esc)")
         self.cancel_button.clicked.connect(self.reject)
         self._review = review
         self.done_button = QPushButton("Send as shown" if review else "Done")
-        self.done_button.setAutoDefault(False)
+        self.done_button.setAutoDefault(True)
         self.done_button.setToolTip(
             ("Send the picture as shown" if review else "Use these marks") + " (Ctrl+Enter)"
         )
