@@ -101,6 +101,11 @@ def main() -> None:
             xdotool(app.env, "windowfocus", "--sync", str(chat.window_id))
             xdotool(app.env, "type", "--delay", "10", "Why does this fail and how do I fix it?")
             xdotool(app.env, "key", "Return")
+            # The answer is asked once the picture is ready; on a busy machine that takes more
+            # than a fixed pause: wait for the request, then for the streamed answer to render.
+            deadline = time.monotonic() + 60
+            while not gemini.generate_requests() and time.monotonic() < deadline:
+                time.sleep(0.1)
             time.sleep(3)
             shoot(screen.name, "chat")
             app.cli()  # a second launch shows History in the running app
