@@ -67,6 +67,10 @@ def test_a_downscaled_picture_sent_holds_nothing_of_a_hidden_part(chat) -> None:
     assert max(channel[1] for channel in inside.getextrema()) <= 12
     # Outside it the picture is the original's (bright), and the arrow is there.
     assert min(sent.convert("L").crop((0, 0, left - 4, sent.height)).getextrema()) > 100
+    mx, my = round(1350 * scale), round(700 * scale)  # the middle of the arrow's shaft
+    rgb = sent.convert("RGB")
+    around = [rgb.getpixel((x, y)) for x in range(mx - 2, mx + 3) for y in range(my - 2, my + 3)]
+    assert any(r > 180 and g < 120 and b < 120 for r, g, b in around), around
 
     stored = service.store.screenshot_bytes(question.screenshot_sha256)
     kept = Image.open(io.BytesIO(stored)).convert("RGB")
