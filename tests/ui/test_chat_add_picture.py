@@ -193,3 +193,63 @@ def test_removing_the_added_picture_in_the_window(window, controller, services, 
     controller.add_picture(png_bytes(seed=8), picture_id=22)
     qtbot.mouseClick(window.attachment_remove, Qt.MouseButton.LeftButton)
     assert not window.attachment.isVisible() and controller.attachment_state == "none"
+
+
+def test_a_picture_added_to_a_chat_without_one_enables_the_picture_actions(
+    controller, services, qtbot
+):
+    first = services.chat.start_conversation("hello", None)
+    services.chat.answer(first.conversation_id, provider="gemini", model="m").wait()
+    with waits.signal(qtbot, controller.transcript_loaded):
+        controller.open_conversation(first.conversation_id)
+    assert not controller.has_picture
+    controller.add_picture(png_bytes(seed=9), picture_id=31)
+    assert controller.has_picture
+    explain = next(a for a in controller.quick_actions() if a.key == "explain")
+    assert controller.send(explain.prompt)  # refused without a picture
+    waits.until(qtbot, lambda: idle(controller))
+    assert services.store.get_conversation(first.conversation_id).messages[2].screenshot_sha256
+
+
+def test_a_failed_added_picture_is_gone_once_the_question_goes_without_it(
+    window, controller, services, gemini, qtbot
+):
+    cid = opened(controller, services, qtbot)
+    controller.add_picture(None, QImage.fromData(png_bytes(seed=10)), picture_id=32)
+    controller.picture_failed("The screenshot could not be saved (disk full).", picture_id=32)
+    assert window.attachment.isVisibleTo(window) and "could not" in window.attachment_note.text()
+    assert controller.send("go on")
+    assert controller.attachment_state == "none" and not window.attachment.isVisibleTo(window)
+    waits.until(qtbot, lambda: idle(controller))
+    assert services.store.get_conversation(cid).messages[2].screenshot_sha256 is None
+
+
+def test_an_added_picture_that_cannot_be_painted_stays_to_retry(
+    window, controller, services, gemini, qtbot, monkeypatch
+):
+    import snapask_desktop.editor.render as render
+
+    cid = opened(controller, services, qtbot)
+    controller.add_picture(png_bytes(80, 60, seed=11), picture_id=33)
+    edits = EditList()
+    edits.add(Redaction((0, 0, 40, 30)))
+    assert controller.set_marks(edits, controller.unsent_picture)
+    real = render.paint_boxes
+
+    def broken(*_args, **_kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(render, "paint_boxes", broken)
+    assert controller.send("what is hidden?")
+    waits.until(qtbot, lambda: idle(controller))
+    assert controller.status.message.startswith("Nothing was sent"), controller.status
+    assert len(services.store.get_conversation(cid).messages) == 2  # nothing stored
+    assert len(gemini.generate_requests()) == 1  # only the first question's
+    assert window.attachment.isVisibleTo(window) and controller.can_edit_picture
+
+    monkeypatch.setattr(render, "paint_boxes", real)
+    assert controller.retry()
+    waits.until(qtbot, lambda: idle(controller) and controller.attachment_state == "none")
+    sha = services.store.get_conversation(cid).messages[2].screenshot_sha256
+    kept = Image.open(io.BytesIO(services.store.screenshot_bytes(sha))).convert("RGB")
+    assert kept.crop((0, 0, 40, 30)).getcolors() == [(40 * 30, FILL)]

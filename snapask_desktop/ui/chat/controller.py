@@ -291,8 +291,10 @@ class ChatController(QObject):
 
     @property
     def has_picture(self) -> bool:
-        """Whether the shown conversation has a picture (here, coming, or to download)."""
-        return self._picture_state in ("pending", "ready", "missing", "downloading")
+        """Whether the shown conversation has a picture (here, coming, or to download), or one
+        was added to it for the next question."""
+        added = self._attach_state in ("pending", "ready")
+        return added or self._picture_state in ("pending", "ready", "missing", "downloading")
 
     @property
     def can_add_picture(self) -> bool:
@@ -634,6 +636,8 @@ class ChatController(QObject):
         if self._cid is not None and not self._queue.withdraw(self._cid):
             return False  # the queue is sending this conversation right now
         self._unsaved_question = None
+        if self._attach_state == "failed":  # said so when it failed: the question goes alone
+            self._clear_attachment()
         self.question_added.emit(self.shown_text(question))
         if self._cid is not None and self._attach_png is not None:
             self.picture_sent.emit(self._attach_image)
@@ -840,6 +844,9 @@ class ChatController(QObject):
             return
         if unsaved_question is not None:
             self._unsaved_question = unsaved_question  # Retry saves it again
+            if job.image is not None and job.image is self._attach_png:
+                # Not stored: the added picture is still to send (and to edit), so show it.
+                self.attachment_changed.emit(self._attach_image, self._attach_state)
         if outcome.redaction_failed:  # the question stays, unsent: Retry, or fix in Settings
             self.answer_finished.emit("error", "")
             failed = status.marks_failed if outcome.marks_failed else status.redaction_failed
