@@ -104,7 +104,9 @@ def main() -> None:
             shoot(screen.name, "chat-added", window_box(env, chat.window_id))
             gemini.script(fg.Reply((SECOND_ANSWER,)))
             xdotool(env, "key", "Return")
-            time.sleep(3)
+            # Waited for, not a fixed pause: on a busy machine the answer takes its time.
+            wait_until(lambda: len(gemini.generate_requests()) > 1, what="the follow-up")
+            time.sleep(1.5)
             shoot(screen.name, "chat-two-pictures", window_box(env, chat.window_id))
         finally:
             app.stop()

@@ -159,3 +159,22 @@ def test_answer_text_the_store_cannot_hold_is_reported(chat: ChatService, store,
     assert isinstance(result.save_error, InvalidInput)
     assert "not valid Unicode" in str(result.save_error)
     assert len(store.get_conversation(question.conversation_id).messages) == 1
+
+
+def test_export_keeps_each_picture_of_a_conversation_in_place(
+    chat: ChatService, store: Store, tmp_path: Path
+) -> None:
+    from snapask_desktop.export import export
+
+    first = chat.start_conversation("what is this?", png_bytes(seed=1))
+    cid = first.conversation_id
+    store.add_message(cid, "model", "a box", model="m")
+    follow_up = chat.add_question(cid, "and this?", png_bytes(seed=2))
+    report = export(store, [cid], tmp_path / "md", "md")
+    assert report.pictures == 2
+    (page,) = (tmp_path / "md").glob("*.md")
+    text = page.read_text()
+    shown = [text.index(m.screenshot_sha256[:12]) for m in (first, follow_up)]
+    assert shown[0] < text.index("a box") < shown[1]  # each picture with its own question
+    document = export(store, [cid], tmp_path / "json", "json")
+    assert document.pictures == 2
