@@ -278,8 +278,14 @@ def settings_dialog(settings: Settings) -> SettingsDialog:
     return dialog
 
 
+TEMPLATES = [
+    {"label": "Fix grammar", "prompt": "Fix the grammar of the text in the picture."},
+    {"label": "Explain like I'm new", "prompt": "Explain what the picture shows to a beginner."},
+]
+
+
 def settings_shots() -> None:
-    dialog = settings_dialog(Settings())
+    dialog = settings_dialog(Settings(prompt_templates=TEMPLATES))
     save(dialog, "settings-general")
     in_dark(dialog, "settings-general")
     dialog.show_page("api_key")
@@ -295,6 +301,8 @@ def settings_shots() -> None:
     save(dialog, "settings-hotkeys-recording")
     page.rows["reopen_last"].recorder.cancel()
     dialog.show_page("templates")
+    templates = dialog.page("templates")
+    templates.list.setCurrentRow(0)  # type: ignore[attr-defined]
     save(dialog, "settings-templates")
     dialog.hide()
 
