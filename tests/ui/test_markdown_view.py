@@ -236,3 +236,13 @@ def test_clicking_a_nested_blocks_copy_link(qtbot) -> None:
     with waits.signal(qtbot, view.code_copied):
         qtbot.mouseClick(piece.viewport(), Qt.MouseButton.LeftButton, pos=point)
     assert QApplication.clipboard().text() == "make test"
+
+
+def test_a_code_block_that_is_the_whole_answer_has_no_second_copy_button(qtbot) -> None:
+    alone = _show(qtbot, "```\nSave changes?\nCancel  Save\n```")
+    (box,) = alone.pieces()
+    assert isinstance(box, CodeBox)
+    assert box.copy_button.isHidden() and box.language.isHidden()  # the answer's Copy does it
+    with_prose = _show(qtbot, "Read:\n\n```\nSave changes?\n```")
+    box = with_prose.pieces()[1]
+    assert isinstance(box, CodeBox) and not box.copy_button.isHidden()

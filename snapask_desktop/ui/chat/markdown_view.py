@@ -407,16 +407,23 @@ class CodeBox(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.text)
 
-    def set_code(self, piece: Piece, theme: MarkdownTheme, copied: bool) -> None:
-        """Show `piece` (a code piece) in `theme`'s colours."""
+    def set_code(
+        self, piece: Piece, theme: MarkdownTheme, copied: bool, alone: bool = False
+    ) -> None:
+        """Show `piece` (a code piece) in `theme`'s colours; `alone`: it is the whole answer,
+        whose own Copy button copies the same (a second one would only repeat it)."""
         self.index = piece.index
         self.code = piece.code
         self.language.setText(piece.language)
+        self.language.setVisible(bool(piece.language) or not alone)
         self.copy_button.setText("Copied ✓" if copied else "Copy")
-        self.setStyleSheet(
+        self.copy_button.setVisible(not alone)
+        sheet = (
             f"QFrame#codeBox {{ background: {theme.surface}; border: 1px solid {theme.border};"
             f" border-radius: {style.RADIUS}px; }}"
         )
+        if sheet != self.styleSheet():  # a new sheet re-polishes: not on every streamed chunk
+            self.setStyleSheet(sheet)
         self.text.set_bar_colour(QColor(theme.muted))
         body = piece.html or "&nbsp;"
         self.text.show_html(
@@ -537,7 +544,8 @@ class MarkdownView(QWidget):
                     self._pieces.append(widget)
                 widget.show()  # now, not on the next event loop pass: the height counts at once
             if isinstance(widget, CodeBox):
-                widget.set_code(piece, theme, self._copied == piece.index)
+                alone = len(pieces) == 1
+                widget.set_code(piece, theme, self._copied == piece.index, alone)
             elif isinstance(widget, TextPiece):
                 widget.set_bar_colour(QColor(theme.muted))
                 widget.show_html(piece.html)
