@@ -129,3 +129,29 @@ def test_a_picture_without_secrets_says_nothing(window, gemini: FakeGemini, qtbo
     waits.until(qtbot, lambda: settled(window) and len(gemini.generate_requests()) == 1)
     waits.delivered(lambda: window.controller._pool.waitForDone(waits.DEADLINE_MS))
     assert window.picture_note.text() == ""
+
+
+def test_secrets_in_a_picture_added_to_the_conversation_are_hidden_and_told_there(
+    redacting, gemini: FakeGemini, tmp_path: Path, qtbot
+):
+    first = redacting.chat.start_conversation("hello", None)
+    cid = first.conversation_id
+    redacting.chat.answer(cid, provider="gemini", model="m").wait()
+    window = open_window(redacting, dialog_png(), tmp_path, qtbot)
+    controller = window.controller
+    try:
+        with waits.signal(qtbot, controller.transcript_loaded):
+            controller.open_conversation(cid)
+        original = secrets_png()
+        controller.add_picture(original, QImage.fromData(original), picture_id=41)
+        ask(window, qtbot, "and this?")
+        follow_up = window.transcript.questions()[-1]
+        waits.until(qtbot, lambda: settled(window) and bool(follow_up.picture_note.text()))
+        assert follow_up.picture_note.text() == (
+            "2 secrets were hidden before sending. The picture shows what was sent."
+        )
+        assert window.picture_note.text() == ""  # not the conversation's picture above
+        sha = redacting.store.get_conversation(cid).messages[2].screenshot_sha256
+        assert redacting.store.screenshot_bytes(sha) != original  # painted
+    finally:
+        controller.shutdown()

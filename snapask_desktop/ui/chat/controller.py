@@ -163,6 +163,7 @@ class ChatController(QObject):
     attachment_changed = Signal(QImage, str)  # the picture as it will be sent (null: none),
     # its PictureState ("none", "pending", "ready", "failed")
     picture_sent = Signal(QImage)  # the picture of the question just asked, for its bubble
+    follow_up_secrets_hidden = Signal(int)  # ... painted: this many suspected secrets
     # (after picture_changed has shown the picture as it was sent)
 
     def __init__(
@@ -787,7 +788,7 @@ class ChatController(QObject):
             def sent(_token: int, image: QImage) -> None:
                 if self._view_of(run_id) == self._view:
                     self.picture_sent.emit(image)
-                    self.secrets_hidden.emit(count)
+                    self.follow_up_secrets_hidden.emit(count)
 
             self._run_task(lambda: _decode(data), sent)
             return

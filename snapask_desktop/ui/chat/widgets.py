@@ -241,6 +241,11 @@ class QuestionBubble(QFrame):
         self._image = QImage()
         self.picture_key = ""  # what `set_picture` showed: "" none, the hash, or "hash?" missing
         layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignLeft)
+        self.picture_note = QLabel()  # about the picture (secrets hidden): stays, unlike `note`
+        self.picture_note.setWordWrap(True)
+        style.set_role(self.picture_note, "muted")
+        self.picture_note.hide()
+        layout.addWidget(self.picture_note)
         self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
@@ -255,6 +260,11 @@ class QuestionBubble(QFrame):
         """A small line under the question (e.g. waiting to send); empty hides it."""
         self.note.setText(text)
         self.note.setVisible(bool(text))
+
+    def set_picture_note(self, text: str) -> None:
+        """A line under the question's own picture (e.g. what was hidden); empty hides it."""
+        self.picture_note.setText(text)
+        self.picture_note.setVisible(bool(text))
 
     def set_picture(self, image: QImage, key: str = "", placeholder: str = "") -> None:
         """Show the question's own picture (a null image with `placeholder`: a framed word

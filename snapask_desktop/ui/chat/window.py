@@ -279,6 +279,7 @@ class ChatWindow(QWidget):
         c.answer_finished.connect(self._answer_finished)
         c.status_changed.connect(self._status_changed)
         c.secrets_hidden.connect(self._secrets_hidden)
+        c.follow_up_secrets_hidden.connect(self._follow_up_secrets_hidden)
         c.marks_changed.connect(self._marks_changed)
         c.review_requested.connect(lambda question: self.edit_picture(review=question))
         c.review_passed.connect(self._send)
@@ -591,6 +592,11 @@ class ChatWindow(QWidget):
             self.thumbnail.setToolTip("The picture is not on this computer yet")
         else:
             self.thumbnail.setToolTip("Show the picture full size (Space)")
+
+    def _follow_up_secrets_hidden(self, count: int) -> None:
+        questions = self.transcript.questions()
+        if questions:
+            questions[-1].set_picture_note(secrets_hidden(count).message)
 
     def _secrets_hidden(self, count: int) -> None:
         self.picture_note.setText(secrets_hidden(count).message)
