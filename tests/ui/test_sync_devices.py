@@ -276,3 +276,34 @@ def test_history_shows_synced_changes_and_downloads_the_thumbnails_it_draws(
         )
     finally:
         history.shutdown()
+
+
+def test_a_follow_up_picture_from_another_device_shows_in_the_open_thread(
+    devices: tuple[Device, Device], qtbot: QtBot
+) -> None:
+    a, b = devices
+    a.connect()
+    b.connect()
+    first = a.store.add_screenshot(png_bytes(120, 80, seed=21))
+    conversation, _ = a.store.start_conversation(
+        "Two pictures", "What is this?", screenshot_sha256=first.sha256
+    )
+    a.store.add_message(conversation.id, "model", "A chart.", model="m")
+    wait_for(lambda: synced_to(b, conversation.id), "the conversation on B")
+    window = open_in_window(b, conversation.id)
+    wait_for(lambda: b.chat.controller.picture_state == "ready", "the first picture on B")
+
+    # A adds a capture to the conversation: B's open window shows it with that question.
+    png = png_bytes(90, 60, seed=22)
+    second = a.store.add_screenshot(png)
+    a.store.add_message(conversation.id, "user", "And this one?", screenshot_sha256=second.sha256)
+
+    def follow_up() -> QuestionBubble | None:
+        questions = window.transcript.questions()
+        return questions[1] if len(questions) == 2 else None
+
+    wait_for(lambda: follow_up() is not None, "the follow-up on B")
+    wait_for(lambda: follow_up().picture_key == second.sha256, "its picture downloaded")
+    assert b.store.screenshot_bytes(second.sha256, verify=True) == png
+    assert window.transcript.questions()[0].picture.isHidden()  # the first is shown above
+    assert not follow_up().picture.isHidden()
