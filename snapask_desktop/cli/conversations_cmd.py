@@ -28,7 +28,12 @@ def register(commands: Any) -> None:
         "words", nargs="*", metavar="[IMAGE] QUESTION", help="'-' reads the question from stdin"
     )
     ask.add_argument("--continue", dest="continue_id", metavar="ID", help="ask a follow-up")
-    ask.add_argument("--action", choices=list(actions.ACTIONS_BY_KEY), help="a quick action")
+    ask.add_argument(
+        "--action",
+        choices=list(actions.ACTIONS_BY_KEY),
+        help="a quick action; extract reads the picture's text on this device (the ocr extra), "
+        "no AI provider is asked",
+    )
     ask.add_argument("--provider", choices=PROVIDERS, help="override the setting")
     ask.add_argument("--model", help="override the configured model")
     ask.add_argument("--no-cache", action="store_true", help="always ask the provider")
@@ -95,6 +100,9 @@ def run_ask(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.redact:
         settings = dataclasses.replace(settings, redact_secrets=True)
+    read_here = args.action == "extract"
+    if read_here:  # the reading keeps the picture's text itself: no second reading on a thread
+        settings = dataclasses.replace(settings, read_picture_text=False)
     title = None
     if args.action:
         action = actions.find_action(args.action)
@@ -108,7 +116,11 @@ def run_ask(args: argparse.Namespace) -> int:
             image = load_image_file(image_path)
             check_image(image)  # refuse a bad picture before anything is saved
         with _services(settings) as services:
+            if read_here and image is None and args.continue_id is not None:
+                _has_picture(services.store, args.continue_id)  # refuse before saving anything
             conversation_id = _save_question(services, args.continue_id, question, image, title)
+            if read_here:
+                return _read_here(services.store, conversation_id)
             return _stream_answer(services, conversation_id, provider, model, not args.no_cache)
     except AIError as error:
         return _fail(error.user_message)
@@ -128,6 +140,44 @@ def _save_question(
     if question.strip() or image is not None:
         services.chat.add_question(conversation_id, question, image)
     return conversation_id
+
+
+def _has_picture(store: Any, continue_id: str) -> None:
+    from snapask_desktop.local_read import newest_picture
+
+    conversation_id = store.resolve_id(continue_id)
+    if newest_picture(store.get_conversation(conversation_id)) is None:
+        short = output.short_id(conversation_id)
+        raise ValueError(f"conversation {short} has no picture to extract text from")
+
+
+def _read_here(store: Any, conversation_id: str) -> int:
+    """ "Extract text" as in the chat window: the picture is read on this device, the text is
+    kept as the answer, and no provider is asked."""
+    from snapask_desktop.local_read import keep_reading, read_picture
+    from snapask_desktop.ocr import OcrError, OcrUnavailable
+
+    short = output.short_id(conversation_id)
+    try:
+        text, engine = read_picture(store, conversation_id)
+    except OcrUnavailable as error:
+        output.error(f"Extract text reads the picture on this device, but {error}")
+        output.note(
+            f"your question is saved; to have the AI read the picture instead: "
+            f"snapask ask --continue {short}"
+        )
+        return exits.FAILED
+    except (OcrError, ValueError) as error:
+        output.error(f"the text could not be read on this device: {error}")
+        output.note(f"your question is saved; to ask the AI: snapask ask --continue {short}")
+        return exits.FAILED
+    keep_reading(store, conversation_id, text, engine)
+    if text.strip():
+        print(text)
+    else:
+        output.note("no text was found in the picture")
+    output.note(f"conversation {short} (read on this device by {engine}; nothing was sent)")
+    return exits.OK
 
 
 def _stream_answer(

@@ -135,3 +135,47 @@ def test_ask_redact_without_the_engine_sends_nothing_and_keeps_nothing(
     assert "The picture was not sent" in result.stderr
     assert gemini.generate_requests() == []
     assert json.loads(snapask("history", "--json", env=env).stdout) == []
+
+
+def test_ask_extract_reads_here_and_asks_no_provider(env, gemini: FakeGemini, dialog) -> None:
+    result = snapask("ask", str(dialog), "--action", "extract", env=env)
+    assert result.returncode == 0, result.stderr
+    assert cer("\n".join(DIALOG), result.stdout) <= 0.02, result.stdout
+    assert "read on this device" in result.stderr
+    assert gemini.generate_requests() == []
+    (row,) = json.loads(snapask("history", "--json", env=env).stdout)
+    assert row["title"] == "Extract text" and row["message_count"] == 2
+    shown = json.loads(snapask("show", "--json", row["id"], env=env).stdout)
+    answer = shown["messages"][-1]
+    assert answer["role"] == "model" and answer["model"].startswith("local:tesseract")
+    assert "closing" in answer["text"]
+    # the text is kept for search once (no second reading on a thread of its own)
+    found = json.loads(snapask("history", "--json", "--search", "closing", env=env).stdout)
+    assert [r["id"] for r in found] == [row["id"]]
+
+
+def test_ask_extract_without_the_engine_says_so_and_the_ai_can_read_it(
+    env, gemini: FakeGemini, dialog, no_engine
+) -> None:
+    result = snapask("ask", str(dialog), "--action", "extract", env=env | no_engine)
+    assert result.returncode == 1
+    assert "Extract text reads the picture on this device" in result.stderr
+    assert "OCR engine is not installed" in result.stderr and "[ocr]" in result.stderr
+    assert gemini.generate_requests() == []
+    (row,) = json.loads(snapask("history", "--json", env=env).stdout)
+    assert row["message_count"] == 1  # the question is kept, unanswered
+    assert f"snapask ask --continue {row['id'][:8]}" in result.stderr
+    retry = snapask("ask", "--continue", row["id"][:8], env=env)
+    assert retry.returncode == 0, retry.stderr
+    (request,) = gemini.generate_requests()
+    assert "inlineData" in request.body["contents"][0]["parts"][0]
+
+
+def test_ask_extract_on_a_conversation_without_picture_saves_nothing(env, gemini) -> None:
+    assert snapask("ask", "what is a sandbox?", env=env).returncode == 0
+    (row,) = json.loads(snapask("history", "--json", env=env).stdout)
+    result = snapask("ask", "--continue", row["id"][:8], "--action", "extract", env=env)
+    assert result.returncode == 1
+    assert "has no picture to extract text from" in result.stderr
+    (after,) = json.loads(snapask("history", "--json", env=env).stdout)
+    assert after["message_count"] == row["message_count"] == 2
