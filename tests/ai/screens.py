@@ -36,20 +36,43 @@ _WORDS = [
 ]
 
 
+Drawn = list[tuple[str, tuple[int, int, int, int]]]  # each text drawn and its box
+
+
 def screenshot(
-    width: int = 1920, height: int = 1080, *, scale: int = 1, seed: int = 7
+    width: int = 1920,
+    height: int = 1080,
+    *,
+    scale: int = 1,
+    seed: int = 7,
+    drawn: Drawn | None = None,
 ) -> Image.Image:
     """A desktop-like RGB picture: title bar, sidebar list, code editor with small text,
-    a toolbar, and a photo-like gradient panel. `scale` mimics HiDPI (2 = 4K UI at 200 %)."""
+    a toolbar, and a photo-like gradient panel. `scale` mimics HiDPI (2 = 4K UI at 200 %).
+    `drawn`, when given, receives every text drawn with its box (what OCR should read)."""
     rng = random.Random(seed)
     img = Image.new("RGB", (width, height), (246, 246, 248))
-    draw = ImageDraw.Draw(img)
+    draw = _Recorder(img, drawn)
     font = ImageFont.load_default(size=12 * scale)
     _title_bar(draw, width, scale, font)
     _sidebar(draw, height, scale, font, rng)
     _editor(draw, width, height, scale, font, rng)
-    _photo_panel(img, width, height, scale)
+    _photo_panel(img, draw, width, height, scale)
     return img
+
+
+class _Recorder(ImageDraw.ImageDraw):
+    """ImageDraw that also notes each text and its box in `drawn`."""
+
+    def __init__(self, img: Image.Image, drawn: Drawn | None) -> None:
+        super().__init__(img)
+        self.drawn = drawn
+
+    def text(self, xy, text, fill=None, font=None, *args, **kwargs) -> None:  # type: ignore[override]
+        super().text(xy, text, fill, font, *args, **kwargs)
+        if self.drawn is not None and text.strip():
+            box = self.textbbox(xy, text, font=font)
+            self.drawn.append((text.strip(), tuple(int(v) for v in box)))  # type: ignore[arg-type]
 
 
 def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
@@ -98,13 +121,15 @@ def _editor(
         line += 1
 
 
-def _photo_panel(img: Image.Image, width: int, height: int, s: int) -> None:
+def _photo_panel(
+    img: Image.Image, draw: ImageDraw.ImageDraw, width: int, height: int, s: int
+) -> None:
     left, top = int(width * 0.70), 60 * s
     w, h = width - left - 20 * s, int(height * 0.45)
     grad = Image.linear_gradient("L").resize((w, h))
     panel = Image.merge("RGB", (grad, grad.rotate(90).resize((w, h)), Image.new("L", (w, h), 140)))
     img.paste(panel, (left, top))
-    ImageDraw.Draw(img).text(
+    draw.text(
         (left, top + h + 10 * s),
         "Figure 1: preview of the capture",
         fill=(60, 60, 60),
