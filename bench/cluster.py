@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -82,6 +83,42 @@ def connections(cluster: Cluster) -> dict[str, int]:
             line = next(x for x in str(text).splitlines() if x.startswith("snapask_connections "))
             found[name] = int(float(line.split()[1]))
     return found
+
+
+def cpu_times(cluster: Cluster) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each part of the cluster: every instance,
+    HAProxy, Redis, the PostgreSQL backends serving the cluster's database (by pid: backends
+    come and go) and this process, which holds every device."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(pid: int | str) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    found = {name: cpu(pid) for name, pid in cluster.state.pids.items()}
+    found["bench"] = cpu("self")
+    database = f" {cluster.state.database_url.rpartition('/')[2]} "
+    redis = f"127.0.0.1:{cluster.state.redis_url.rpartition(':')[2].partition('/')[0]}"
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if line.startswith("postgres:") and database in line:
+                    found[f"pg{entry.name}"] = cpu(entry.name)
+                elif line.startswith("redis-server") and redis in line.split():
+                    found["redis"] = cpu(entry.name)
+    return found
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each part used between two ``cpu_times``; PostgreSQL's backends summed."""
+    used: Counter[str] = Counter()
+    for name, seconds in after.items():
+        used["postgres" if name.startswith("pg") else name] += seconds - before.get(name, 0.0)
+    return {name: round(seconds, 2) for name, seconds in sorted(used.items())}
 
 
 # ---------------------------------------------------------------------------- latency
@@ -313,6 +350,7 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         device.lost_at = device.noticed_at = device.recovered_s = None
     lags: list[float] = []
     lag_task = asyncio.create_task(_loop_lag(lags))
+    cpu_before = cpu_times(cluster)
     killed_at = time.perf_counter()
     cluster.kill_instance(victim)
     await asyncio.sleep(1)
@@ -322,6 +360,8 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
     deadline = time.monotonic() + 120
     while any(d.recovered_s is None for d in affected) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    recovery_s = time.perf_counter() - killed_at
+    cpu = cpu_used(cpu_before, cpu_times(cluster))
     lag_task.cancel()
     await asyncio.sleep(2)  # pushers keep going after the recovery
     stop.set()
@@ -355,6 +395,10 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         "reconnected_count": len(recovered),
         "not_reconnected_count": len(affected) - len(recovered),
         "recovery_steps_p50_s": json.dumps(steps),
+        # CPU each part used from the kill until the last device was back (2 cores: at most
+        # twice the wall time in all); "bench" holds every device, PostgreSQL is its backends.
+        "recovery_wall_s": round(recovery_s, 2),
+        "recovery_cpu_s": json.dumps(cpu),
         # This process's own delay in running a ready task during the recovery: every step
         # above includes it (the bench holds all 3,000 WebSockets on the same two cores).
         "bench_loop_lag_p50_s": round(percentile(lags, 50), 2) if lags else -1,

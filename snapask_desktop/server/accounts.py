@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from snapask_desktop.server import schema
@@ -193,15 +193,25 @@ def issue_token(db: Database, user_id: int, device_id: str, device_name: str, to
 def authenticate(db: Database, token: str) -> Identity | None:
     """The identity behind a token, or None for an unknown or revoked one."""
     hashed = token_hash(token)
-    with db.read() as conn:
-        row = conn.execute(
-            select(d.c.user_id, u.c.name, d.c.id)
-            .join(u, u.c.id == d.c.user_id)
-            .where(d.c.token_hash == hashed, d.c.revoked.is_(False))
-        ).one_or_none()
-    if row is None:
-        return None
-    return Identity(user_id=row[0], user=row[1], device_id=row[2], token_hash=hashed)
+    return identities(db, [hashed]).get(hashed)
+
+
+def identities(db: Database, hashes: Iterable[str]) -> dict[str, Identity]:
+    """token hash -> identity, for those of ``hashes`` that are current and not revoked: one
+    statement per 500 (the server checks the tokens of many upgrades at once)."""
+    wanted = sorted(set(hashes))
+    found: dict[str, Identity] = {}
+    for start in range(0, len(wanted), 500):
+        with db.read_once() as conn:
+            rows = conn.execute(
+                select(d.c.user_id, u.c.name, d.c.id, d.c.token_hash)
+                .join(u, u.c.id == d.c.user_id)
+                .where(d.c.token_hash.in_(wanted[start : start + 500]), d.c.revoked.is_(False))
+            )
+            for row in rows:
+                found[row[3]] = Identity(user_id=row[0], user=row[1], device_id=row[2],
+                                         token_hash=row[3])  # fmt: skip
+    return found
 
 
 def list_devices(db: Database, user_id: int | None = None) -> list[DeviceInfo]:
@@ -271,16 +281,19 @@ def record_progress(
     """Save devices' last-seen times and acknowledged cursors (each only moves forward)."""
     if not seen and not applied:
         return
+    device = (d.c.user_id == bindparam("k_user")) & (d.c.id == bindparam("k_device"))
     with db.write() as conn:
-        for (user_id, device_id), when in seen.items():
+        # One executemany each (a pipeline on PostgreSQL): after a failover an instance notes
+        # hundreds of devices in one round, and a statement each was a round trip each.
+        if seen:
             conn.execute(
-                update(d)
-                .where(d.c.user_id == user_id, d.c.id == device_id)
-                .values(last_seen_at=when)
+                update(d).where(device).values(last_seen_at=bindparam("k_value")),
+                [{"k_user": u, "k_device": i, "k_value": v} for (u, i), v in seen.items()],
             )
-        for (user_id, device_id), cursor in applied.items():
+        if applied:
             conn.execute(
                 update(d)
-                .where(d.c.user_id == user_id, d.c.id == device_id, d.c.applied_cursor < cursor)
-                .values(applied_cursor=cursor)
+                .where(device, d.c.applied_cursor < bindparam("k_value"))
+                .values(applied_cursor=bindparam("k_value")),
+                [{"k_user": u, "k_device": i, "k_value": v} for (u, i), v in applied.items()],
             )

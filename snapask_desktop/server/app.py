@@ -14,14 +14,15 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from websockets.asyncio.server import Server, serve
 
 from snapask_desktop.server import accounts
-from snapask_desktop.server.accounts import DeviceKey
+from snapask_desktop.server.accounts import DeviceKey, Identity
+from snapask_desktop.server.batched_reads import BatchedReads
 from snapask_desktop.server.blobs import BlobStore
 from snapask_desktop.server.catchup import behind, read_heads
 from snapask_desktop.server.changes import ChangeRow, changes_frame
@@ -31,6 +32,7 @@ from snapask_desktop.server.fanout import Fanout, InProcessFanout
 from snapask_desktop.server.http_routes import HttpRoutes
 from snapask_desktop.server.httpbody import SyncConnection
 from snapask_desktop.server.metrics import Metrics
+from snapask_desktop.server.passwords import token_hash
 from snapask_desktop.server.session import Session
 from snapask_desktop.server.tombstones import collect_tombstones
 from snapask_desktop.sync.errors import ErrorCode
@@ -71,6 +73,9 @@ class SyncServer:
         # The health check's own thread: queued behind a burst of reads, a ping would miss the
         # balancer's check and take a busy but healthy instance out of service.
         self._health = ThreadPoolExecutor(1, thread_name_prefix="snapask-health")
+        # Token checks and heads of many reconnecting devices, one query per batch.
+        self._identities: BatchedReads[str, Identity] = BatchedReads(self._read_identities)
+        self._heads: BatchedReads[int, int] = BatchedReads(self._read_heads)
         self.sessions: set[Session] = set()
         self._by_user: dict[int, set[Session]] = {}
         self._by_device: dict[DeviceKey, Session] = {}
@@ -197,6 +202,24 @@ class SyncServer:
         """Run a password check on a sign-in thread (scrypt: slow on purpose)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._signins, fn, *args)
+
+    async def identify(self, token: str) -> Identity | None:
+        """Who a token belongs to (None: unknown or revoked), read no earlier than this call,
+        together with the other token checks asked for meanwhile (server/batched_reads.py)."""
+        return await self._identities.get(token_hash(token))
+
+    async def read_head(self, user_id: int) -> int:
+        """The user's head, read no earlier than this call (batched like ``identify``)."""
+        head = await self._heads.get(user_id)
+        if head is None:
+            raise LookupError(f"user {user_id} has no counter row")
+        return head
+
+    async def _read_identities(self, hashes: Sequence[str]) -> dict[str, Identity]:
+        return await self.run_read(accounts.identities, self.db, hashes)
+
+    async def _read_heads(self, user_ids: Sequence[int]) -> dict[int, int]:
+        return await self.run_read(read_heads, self.db, user_ids)
 
     # ------------------------------------------------------------------ sessions
 

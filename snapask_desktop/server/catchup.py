@@ -31,15 +31,16 @@ def frame_cursor(frame: str) -> int:
 
 
 def read_heads(db: Database, user_ids: Iterable[int]) -> dict[int, int]:
-    """The head (last seq) of each of these users: one query per 500 users."""
+    """The head (last seq) of each of these users: one statement per 500 users (each head is
+    read no earlier than the call; heads of different users need not share a snapshot)."""
     ids = sorted(set(user_ids))
     counters = schema.user_counters
     heads: dict[int, int] = {}
-    with db.read() as conn:
-        for start in range(0, len(ids), 500):
-            query = select(counters.c.user_id, counters.c.head).where(
-                counters.c.user_id.in_(ids[start : start + 500])
-            )
+    for start in range(0, len(ids), 500):
+        query = select(counters.c.user_id, counters.c.head).where(
+            counters.c.user_id.in_(ids[start : start + 500])
+        )
+        with db.read_once() as conn:
             heads.update({int(u): int(h) for u, h in conn.execute(query)})
     return heads
 

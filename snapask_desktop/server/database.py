@@ -49,6 +49,11 @@ class Database:
             self._engine = _server_engine(url)
         self._create()
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for instrumentation: tests count the statements it runs)."""
+        return self._engine
+
     def _create(self) -> None:
         from snapask_desktop.server import migrate  # Alembic loads only at start
 
@@ -87,6 +92,18 @@ class Database:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def read_once(self) -> Iterator[Connection]:
+        """A connection for one read statement: on PostgreSQL no transaction around it (a
+        statement sees one snapshot anyway), which saves the BEGIN and COMMIT round trips.
+        Two statements here may see different snapshots: use ``read()`` for those."""
+        if self.is_sqlite:  # in process: a transaction costs no round trip
+            with self.read() as conn:
+                yield conn
+            return
+        with self._engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def checkpoint(self) -> None:
         """Copy the SQLite WAL into the database file without blocking writers (PASSIVE)."""

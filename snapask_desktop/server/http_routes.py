@@ -51,6 +51,8 @@ class RouteHost(Protocol):
 
     async def run_read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
+    async def identify(self, token: str) -> Identity | None: ...
+
     async def dependencies(self) -> dict[str, str]: ...
 
     async def run_sign_in(self, fn: Callable[..., T], *args: Any) -> T: ...
@@ -257,7 +259,7 @@ class HttpRoutes:
         token = bearer_token(request.headers.get("Authorization"))
         if token is None:
             return None
-        return await self.server.run_read(accounts.authenticate, self.server.db, token)
+        return await self.server.identify(token)
 
 
 def metrics_refusal(

@@ -335,7 +335,7 @@ class Session:
             # at or below that head).
             self.server.hello_done(self, frame)
             await self.server.live_ready(self.user_id)
-            head = await self.server.run_read(changes.read_head, self.server.db, self.user_id)
+            head = await self.server.read_head(self.user_id)
             self._send_frame(
                 Welcome(
                     device_id=self.device_id,
