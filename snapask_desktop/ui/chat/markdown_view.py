@@ -185,8 +185,12 @@ def _formatter(dark: bool) -> HtmlFormatter:
     return HtmlFormatter(nowrap=True, noclasses=True, style=style_name)
 
 
+@functools.lru_cache(maxsize=64)
 def highlight(code: str, language: str, dark: bool) -> str:
-    """`code` as HTML spans coloured for `language` (escaped text when it is not known)."""
+    """`code` as HTML spans coloured for `language` (escaped text when it is not known).
+
+    Kept for the next renders: while an answer streams, every render highlights all its blocks
+    again, and Pygments costs about 2 ms a line; only the block still growing is new."""
     lexer = _lexer(language.lower()) if language else None
     if lexer is None or not code:
         return html.escape(code)
@@ -300,6 +304,23 @@ def theme_from_palette(palette: QPalette, point_size: float = 10.0) -> MarkdownT
     )
 
 
+def _pieces_sheet(theme: MarkdownTheme) -> str:
+    """Code boxes on their well, and slim sideways scroll bars (the platform's are heavy inside
+    a bubble): one style sheet on the view, as one on each piece costs ~2 ms a piece."""
+    return (
+        f"QFrame#codeBox {{ background: {theme.surface}; border: 1px solid {theme.border};"
+        f" border-radius: {style.RADIUS}px; }}"
+        " QScrollBar:horizontal { height: 8px; background: transparent;"
+        " margin: 0px; }"
+        f" QScrollBar::handle:horizontal {{ background: {theme.muted};"
+        " border-radius: 3px; min-width: 24px; margin: 1px 2px; }"
+        " QScrollBar::add-line:horizontal,"
+        " QScrollBar::sub-line:horizontal { width: 0px; border: none; }"
+        " QScrollBar::add-page:horizontal,"
+        " QScrollBar::sub-page:horizontal { background: transparent; }"
+    )
+
+
 class TextPiece(QTextBrowser):
     """A read-only text view as tall as its content; scrolls sideways only when a line must
     not wrap (code), and passes vertical wheel turns on to the transcript."""
@@ -322,24 +343,7 @@ class TextPiece(QTextBrowser):
         self.document().documentLayout().documentSizeChanged.connect(self.fit_height)
         self.horizontalScrollBar().rangeChanged.connect(self.fit_height)
         self._html = ""
-        self._bar_colour = ""
-        self.set_bar_colour(QColor("#999999"))
         self.fit_height()
-
-    def set_bar_colour(self, colour: QColor) -> None:
-        """A slim sideways scroll bar in `colour` (the platform's one is heavy inside a bubble)."""
-        if colour.name() == self._bar_colour:
-            return  # a new style sheet re-polishes the widget: not on every streamed chunk
-        self._bar_colour = colour.name()
-        self.setStyleSheet(
-            "QScrollBar:horizontal { height: 8px; background: transparent; margin: 0px; }"
-            f" QScrollBar::handle:horizontal {{ background: {style.css(colour)};"
-            " border-radius: 3px; min-width: 24px; margin: 1px 2px; }"
-            " QScrollBar::add-line:horizontal, QScrollBar::sub-line:horizontal"
-            " { width: 0px; border: none; }"
-            " QScrollBar::add-page:horizontal, QScrollBar::sub-page:horizontal"
-            " { background: transparent; }"
-        )
 
     def show_html(self, text: str) -> None:
         """Show `text` unless it is what is shown already."""
@@ -418,13 +422,6 @@ class CodeBox(QFrame):
         self.language.setVisible(bool(piece.language) or not alone)
         self.copy_button.setText("Copied ✓" if copied else "Copy")
         self.copy_button.setVisible(not alone)
-        sheet = (
-            f"QFrame#codeBox {{ background: {theme.surface}; border: 1px solid {theme.border};"
-            f" border-radius: {style.RADIUS}px; }}"
-        )
-        if sheet != self.styleSheet():  # a new sheet re-polishes: not on every streamed chunk
-            self.setStyleSheet(sheet)
-        self.text.set_bar_colour(QColor(theme.muted))
         body = piece.html or "&nbsp;"
         self.text.show_html(
             f'<pre style="font-family:{theme.mono}; margin:0px; color:{theme.text}">{body}</pre>'
@@ -527,6 +524,9 @@ class MarkdownView(QWidget):
         self.rendered.emit()
 
     def _show_pieces(self, pieces: tuple[Piece, ...], theme: MarkdownTheme) -> None:
+        sheet = _pieces_sheet(theme)
+        if sheet != self.styleSheet():  # one sheet for all pieces, set when colours change
+            self.setStyleSheet(sheet)
         if not pieces:
             pieces = (Piece("prose", ""),)  # an empty answer still takes a line
         for position, piece in enumerate(pieces):
@@ -547,7 +547,6 @@ class MarkdownView(QWidget):
                 alone = len(pieces) == 1
                 widget.set_code(piece, theme, self._copied == piece.index, alone)
             elif isinstance(widget, TextPiece):
-                widget.set_bar_colour(QColor(theme.muted))
                 widget.show_html(piece.html)
         for widget in self._pieces[len(pieces) :]:
             self._layout.removeWidget(widget)
