@@ -143,12 +143,19 @@ class ChatService:
         return self._client_for(provider).prepare(data)
 
     def _keep_picture(
-        self, image: bytes, on_redacted: OnRedacted | None = None, marks: Sequence[Mark] = ()
+        self,
+        image: bytes,
+        on_redacted: OnRedacted | None = None,
+        marks: Sequence[Mark] = (),
+        keep_original: bool = False,
     ) -> str:
         """Store a picture (`final_picture`: RedactionFailed stores nothing) and have its text
-        read; returns its hash. `on_redacted` hears of painted secrets."""
+        read; returns its hash. `on_redacted` hears of painted secrets. `keep_original`: the
+        picture as given is kept too, on this device only (`Store.keep_original`)."""
         data, guarded = self.final_picture(image, marks)
         sha = self.store.add_screenshot(data).sha256
+        if keep_original and data != image:
+            self.store.keep_original(sha, image)
         if self._pictures is None:
             return sha
         self._pictures.after_storing(self.store, sha, guarded)
@@ -163,6 +170,7 @@ class ChatService:
         title: str | None = None,
         on_redacted: OnRedacted | None = None,
         marks: Sequence[Mark] = (),
+        keep_original: bool = False,
     ) -> Message:
         """Save a new conversation with its first question (and picture); returns the question.
 
@@ -170,7 +178,11 @@ class ChatService:
         it is stored: only that picture is stored, sent and synced. `on_redacted(data, count)`
         is called when `count` suspected secrets were painted out: `data` is the picture as
         stored and sent."""
-        sha = self._keep_picture(image, on_redacted, marks) if image is not None else None
+        sha = (
+            self._keep_picture(image, on_redacted, marks, keep_original)
+            if image is not None
+            else None
+        )
         _, message = self.store.start_conversation(
             title or make_title(question), question, screenshot_sha256=sha
         )
@@ -183,12 +195,17 @@ class ChatService:
         image: bytes | None = None,
         on_redacted: OnRedacted | None = None,
         marks: Sequence[Mark] = (),
+        keep_original: bool = False,
     ) -> Message:
         """Save a follow-up question in an existing conversation, with its own picture if
         given (a capture into the open conversation). The picture goes the way a new
         conversation's does (`final_picture`): `marks` painted in, secrets hidden when that
         is on, failing closed; `on_redacted` as for `start_conversation`."""
-        sha = self._keep_picture(image, on_redacted, marks) if image is not None else None
+        sha = (
+            self._keep_picture(image, on_redacted, marks, keep_original)
+            if image is not None
+            else None
+        )
         return self.store.add_message(conversation_id, "user", question, screenshot_sha256=sha)
 
     def allow_trial(self, provider: str) -> None:

@@ -37,6 +37,9 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.blobs_dir = root / "blobs"
         self.thumbs_dir = root / "thumbs"
+        # A picture's original, before the user hid parts of it, kept when asked: on this
+        # device only (no row, no outbox entry: never synced or exported), removed with it.
+        self.originals_dir = root / "originals"
 
     def put(self, data: bytes) -> StoredBlob:
         """Check and store a picture plus its thumbnail; the same bytes are stored once."""
@@ -73,8 +76,8 @@ class BlobStore:
             return False
 
     def remove(self, sha256: str, mime: str) -> None:
-        """Delete a picture and its thumbnail (absent files are fine)."""
-        paths = [self.thumbnail_path(sha256)]
+        """Delete a picture, its thumbnail and its kept original (absent files are fine)."""
+        paths = [self.thumbnail_path(sha256), self.original_path(sha256)]
         with contextlib.suppress(BlobMissing):
             paths.append(self.blob_path(sha256, _ext(mime)))
         for path in paths:
@@ -91,6 +94,21 @@ class BlobStore:
     def blob_path(self, sha256: str, ext: str) -> Path:
         """Where the picture with this hash lives."""
         return self.blobs_dir / sha256[:2] / f"{sha256}.{ext}"
+
+    def keep_original(self, sha256: str, data: bytes) -> None:
+        """Keep `data` as the original of the stored picture `sha256` (atomically)."""
+        atomic_write(self.original_path(sha256), bytes(data), TEMP_PREFIX)
+
+    def original(self, sha256: str) -> bytes | None:
+        """The kept original of picture `sha256`, if one was kept."""
+        try:
+            return self.original_path(sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def original_path(self, sha256: str) -> Path:
+        """Where the kept original of picture `sha256` lives."""
+        return self.originals_dir / sha256[:2] / f"{sha256}.orig"
 
     def thumbnail_path(self, sha256: str) -> Path:
         """Where the picture's thumbnail lives."""

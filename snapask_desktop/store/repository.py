@@ -418,6 +418,16 @@ class Store:
         info = self.screenshot_info(sha256)
         return self._blobs.read(info.sha256, info.mime, verify=verify)
 
+    def keep_original(self, sha256: str, data: bytes) -> None:
+        """Keep, on this device only, the original of the stored picture `sha256` (the user
+        hid parts of it and asked to keep it); removed when the picture is."""
+        info = self.screenshot_info(sha256)  # NotFound for a picture not stored
+        self._blobs.keep_original(info.sha256, data)
+
+    def original_bytes(self, sha256: str) -> bytes | None:
+        """The kept original of picture `sha256` (None when none was kept)."""
+        return self._blobs.original(validate.sha256(sha256))
+
     def thumbnail_path(self, sha256: str) -> Path:
         """Path of the picture's JPEG thumbnail (long side 256 px), remade if missing."""
         info = self.screenshot_info(sha256)

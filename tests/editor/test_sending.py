@@ -4,6 +4,7 @@ fake Gemini: downscaled and re-encoded, the request still holds nothing of a hid
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,8 @@ from snapask_desktop.chat import ChatService
 from snapask_desktop.editor.marks import Arrow, Redaction
 from snapask_desktop.redact.guard import MarksFailed
 from snapask_desktop.redact.paint import png_bytes
-from snapask_desktop.store import Store
+from snapask_desktop.store import NotFound, Store
+from snapask_desktop.store.blobs import BlobStore
 from tests.support.fake_gemini import FakeGemini
 
 SIZE = (2400, 1350)  # a 1.25x-scaled full-HD screen: sent downscaled, as JPEG
@@ -84,3 +86,30 @@ def test_marks_that_cannot_be_painted_store_nothing(chat) -> None:
             "q", b"\x89PNG\r\n\x1a\nbroken", marks=(Redaction((0, 0, 4, 4)),)
         )
     assert service.store.list_conversations() == [] and gemini.generate_requests() == []
+
+
+def test_the_original_is_kept_on_this_device_only_when_asked(chat) -> None:
+    service, _gemini = chat
+    original = png_bytes(Image.new("RGB", (120, 80), (200, 220, 240)))
+    marks = (Redaction((10, 10, 50, 40)),)
+    asked = service.start_conversation("q", original, marks=marks, keep_original=True)
+    assert service.store.original_bytes(asked.screenshot_sha256) == original
+    not_asked = service.start_conversation(
+        "q", png_bytes(Image.new("RGB", (90, 60), "white")), marks=marks
+    )
+    assert service.store.original_bytes(not_asked.screenshot_sha256) is None
+    # Not a picture of the store (so never synced or exported): only a file beside it.
+    with pytest.raises(NotFound):
+        service.store.screenshot_info(hashlib.sha256(original).hexdigest())
+    kept = [p for p in service.store.data_dir.rglob("*.orig")]
+    assert [p.read_bytes() for p in kept] == [original]
+
+
+def test_a_kept_original_goes_with_its_picture(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    stored = blobs.put(png_bytes(Image.new("RGB", (40, 30), "black")))
+    blobs.keep_original(stored.sha256, b"the original")
+    assert blobs.original(stored.sha256) == b"the original"
+    blobs.remove(stored.sha256, stored.mime)
+    assert blobs.original(stored.sha256) is None
+    assert not list(tmp_path.rglob("*.orig"))

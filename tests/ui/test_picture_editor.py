@@ -129,6 +129,7 @@ def test_hidden_parts_never_reach_the_provider_or_the_store(
     qtbot.keyClick(editor, Qt.Key.Key_R)
     drag(qtbot, editor.canvas, USER_BOX)
     assert editor.edits.marks[-1] == Redaction(USER_BOX)
+    assert not editor.keep_original.isChecked()  # the original is not kept unless asked
     qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Done
     assert window.editor is None
     hidden = len(editor.edits.marks)
@@ -341,3 +342,21 @@ def test_enter_on_a_focused_button_presses_that_button(window: ChatWindow, qtbot
     qtbot.keyClick(editor.cancel_button, Qt.Key.Key_Return)
     waits.until(qtbot, lambda: window.editor is None)
     assert window.controller.marks == ()  # cancelled, not done
+
+
+def test_the_original_is_kept_here_when_asked(
+    window: ChatWindow, services: Services, screen: SecretScreen, gemini: FakeGemini, qtbot
+):
+    editor = open_editor(window, qtbot)
+    drag(qtbot, editor.canvas, USER_BOX)
+    qtbot.keyClick(editor, Qt.Key.Key_K)
+    assert editor.keep_original.isChecked()
+    qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.controller.keep_original
+    ask(window, qtbot, "what is this?")
+    waits.until(qtbot, lambda: settled(window) and len(gemini.generate_requests()) == 1)
+    store = services.store
+    message = store.get_conversation(window.controller.conversation_id).messages[0]
+    assert store.original_bytes(message.screenshot_sha256) == png_bytes(screen.image)
+    ((_mime, sent),) = sent_pictures(gemini)
+    assert not unpainted(sent, USER_BOX)  # what was sent is still the painted picture

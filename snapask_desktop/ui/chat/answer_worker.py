@@ -52,6 +52,7 @@ class AnswerJob:
     title: str | None = None  # a new conversation's title (a quick action's name)
     local_read: bool = False  # "Extract text": read the picture on this device, no AI
     marks: tuple[Mark, ...] = ()  # redactions and mark-up drawn on `image`, painted in first
+    keep_original: bool = False  # keep `image` as it came, on this device only
     trial: bool = False  # the user's own Retry: asked even while the provider rests (breaker)
 
 
@@ -271,6 +272,7 @@ class AnswerWorker(QRunnable):
                 title=job.title,
                 on_redacted=self._redacted,
                 marks=job.marks,
+                keep_original=job.keep_original,
             )
         return self._chat.add_question(
             job.conversation_id,
@@ -278,6 +280,7 @@ class AnswerWorker(QRunnable):
             job.image,
             on_redacted=self._redacted,
             marks=job.marks,
+            keep_original=job.keep_original,
         )
 
     def _stream(self, conversation_id: str, answer: Answer) -> AnswerOutcome:

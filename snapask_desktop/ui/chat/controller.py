@@ -230,6 +230,7 @@ class ChatController(QObject):
         # The unsent picture's edits: painted in before it is stored (and so sent and synced).
         self.edits = EditList()
         self._marks: tuple[Mark, ...] = ()  # what the user confirmed (Done in the editor)
+        self._keep_original = False  # ... and whether the picture as captured is kept too
         self._suggestions: Suggestions | None = None
         self._suggest_task = 0
         self._reviewed = False  # the picture was looked at in the editor ("always ask")
@@ -350,6 +351,11 @@ class ChatController(QObject):
     def marks(self) -> tuple[Mark, ...]:
         """The redactions and mark-up that will be painted into the picture before sending."""
         return self._marks
+
+    @property
+    def keep_original(self) -> bool:
+        """Whether the unsent picture as captured is kept (on this device) when sent."""
+        return self._keep_original
 
     @property
     def suggestions(self) -> Suggestions | None:
@@ -490,6 +496,7 @@ class ChatController(QObject):
         """A different unsent picture: the marks, suggestions and review were of the last."""
         self.edits = EditList()
         self._marks = ()
+        self._keep_original = False
         self._suggestions = None
         self._suggest_task = 0
         self._reviewed = False
@@ -705,7 +712,7 @@ class ChatController(QObject):
         png = self._png if self._cid is None else follow_up
         job = self._job(self._cid, question, png)
         if png is not None:
-            job = dataclasses.replace(job, marks=self._marks)
+            job = dataclasses.replace(job, marks=self._marks, keep_original=self._keep_original)
         if trial:
             job = dataclasses.replace(job, trial=True)
         self._launch(job)
@@ -1014,15 +1021,19 @@ class ChatController(QObject):
 
         self._suggest_task = self._run_task(lambda: suggest_redactions(png), found, failed)
 
-    def set_marks(self, edits: EditList, picture: bytes | None = None) -> bool:
+    def set_marks(
+        self, edits: EditList, picture: bytes | None = None, *, keep_original: bool = False
+    ) -> bool:
         """The user is done editing: `edits`' marks are painted in before the picture is
         sent, and the thumbnail shows the picture as it will be sent. `picture`: the bytes
-        they were drawn on; False (nothing changes) when that is no longer the unsent one."""
+        they were drawn on; False (nothing changes) when that is no longer the unsent one.
+        `keep_original`: the picture as captured is kept too, on this device only."""
         png = self.unsent_picture
         if png is None or (picture is not None and picture is not png):
             return False
         self.edits = edits
         self._marks = edits.marks
+        self._keep_original = keep_original and bool(edits.marks)
         self._reviewed = True
         self.marks_changed.emit()
         chosen = self._marks

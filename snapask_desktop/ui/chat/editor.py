@@ -33,6 +33,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -436,12 +437,17 @@ class PictureEditor(QDialog):
         sent_text.addWidget(self.sent_title)
         sent_text.addWidget(self.sent_size)
         self.sent_note = QLabel(
-            "Only this picture is kept and synced; hidden parts are solid black, not blurred, "
-            "and the original is not kept."
+            "Only this picture is kept and synced; hidden parts are solid black, not blurred."
         )
         self.sent_note.setWordWrap(True)
         style.set_role(self.sent_note, "muted")
         sent_text.addWidget(self.sent_note)
+        self.keep_original = QCheckBox("Also keep the original on this device (K)")
+        self.keep_original.setToolTip(
+            "The picture as captured is kept in SnapAsk's data folder on this computer only: "
+            "never sent, synced or exported; deleted with the picture. Off: it is not kept."
+        )
+        sent_text.addWidget(self.keep_original)
         sent_text.addStretch(1)
         sent = QHBoxLayout()
         sent.addWidget(self.sent_image)
@@ -482,6 +488,7 @@ class PictureEditor(QDialog):
         add(QKeySequence.StandardKey.Undo, self.canvas.undo)
         add("Ctrl+Y", self.canvas.redo)
         add("Ctrl+Shift+Z", self.canvas.redo)
+        add("K", self.keep_original.toggle)
         add("Ctrl+Return", self.accept)
         add("Ctrl+Enter", self.accept)
 

@@ -417,6 +417,7 @@ class ChatWindow(QWidget):
             parent=self,
         )
         self.editor = editor
+        editor.keep_original.setChecked(self.controller.keep_original)
         editor.accepted.connect(lambda: self._editor_done(editor, png, review))
         editor.rejected.connect(lambda: self._editor_cancelled(editor, review))
         found = self.controller.suggestions
@@ -437,7 +438,8 @@ class ChatWindow(QWidget):
         if self.editor is not editor:
             return  # closed because another picture came
         self.editor = None
-        if self.controller.set_marks(editor.edits, png) and review is not None:
+        keep = editor.keep_original.isChecked()
+        if self.controller.set_marks(editor.edits, png, keep_original=keep) and review is not None:
             self._send(review)
 
     def _editor_cancelled(self, editor: PictureEditor, review: str | None) -> None:
@@ -472,7 +474,8 @@ class ChatWindow(QWidget):
         if self.controller.attachment_state != "none":
             self._attachment_changed(self._attachment_image, self.controller.attachment_state)
         elif parts:
-            self.picture_note.setText(" · ".join(parts) + ". Shown as it will be sent.")
+            kept = " The original stays on this device." if self.controller.keep_original else ""
+            self.picture_note.setText(" · ".join(parts) + ". Shown as it will be sent." + kept)
             self.thumbnail.setToolTip("Show the picture as it will be sent (Space)")
         else:
             self.picture_note.clear()
