@@ -14,12 +14,15 @@ from PySide6.QtCore import QRect, Qt, QThreadPool
 from PySide6.QtGui import QImage
 
 from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.capture.geometry import Rect
 from snapask_desktop.editor.marks import EditList, Redaction
 from snapask_desktop.redact.paint import FILL
 from snapask_desktop.services import Services
+from snapask_desktop.ui.chat.capture_flow import Picture
 from snapask_desktop.ui.chat.controller import ChatController
-from snapask_desktop.ui.chat.window import ChatWindow
+from snapask_desktop.ui.chat.window import ChatUI, ChatWindow
 from snapask_desktop.ui.window_state import WindowStateStore
+from tests.capture.support.pattern import pattern_grab
 from tests.store.helpers import png_bytes
 from tests.support import waits
 from tests.ui.test_chat_controller import idle, sent_images, stored
@@ -253,3 +256,36 @@ def test_an_added_picture_that_cannot_be_painted_stays_to_retry(
     sha = services.store.get_conversation(cid).messages[2].screenshot_sha256
     kept = Image.open(io.BytesIO(services.store.screenshot_bytes(sha))).convert("RGB")
     assert kept.crop((0, 0, 40, 30)).getcolors() == [(40 * 30, FILL)]
+
+
+def test_a_new_capture_for_the_open_chat_closes_the_editor_of_the_one_it_replaces(
+    services, tmp_path, qtbot
+):
+    chat = ChatUI(services, state=WindowStateStore(tmp_path / "ui.ini"))
+    controller = chat.controller
+    try:
+        cid = opened(controller, services, qtbot)
+        chat.window.show_near(None)
+        qtbot.waitExposed(chat.window)
+        assert chat.can_add_picture()
+        area = Rect(0, 0, 80, 60)
+        chat.add_to_open(Picture(1, pattern_grab(area), area, "region", True))
+        chat.picture_encoded(1, png_bytes(80, 60, seed=1))
+        waits.until(qtbot, lambda: controller.can_edit_picture)
+        chat.window.edit_picture()
+        editor = chat.window.editor
+        assert editor is not None
+        editor.edits.add(Redaction((0, 0, 10, 10)))
+
+        chat.add_to_open(Picture(2, pattern_grab(area), area, "region", True))
+        assert chat.window.editor is None and controller.marks == ()
+        assert controller.attachment_state == "pending" and controller.conversation_id == cid
+
+        services.store.delete_conversation(cid)  # in History, while the overlay was up
+        controller.changed_elsewhere(cid)
+        waits.until(qtbot, lambda: not controller.can_add_picture)
+        chat.add_to_open(Picture(3, pattern_grab(area), area, "region", True))
+        assert controller.conversation_id is None and controller.picture_state == "pending"
+    finally:
+        chat.shutdown()
+        chat.window.hide()

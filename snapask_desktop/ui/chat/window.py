@@ -530,10 +530,14 @@ class ChatWindow(QWidget):
             answers[-1].copy()
 
     # --- controller signals ----------------------------------------------------------------
-    def _reset(self) -> None:
+    def drop_editor(self) -> None:
+        """Close the picture editor without applying its marks: another picture came."""
         editor, self.editor = self.editor, None
         if editor is not None:  # drawn on a picture no longer shown: its marks must not apply
             editor.reject()
+
+    def _reset(self) -> None:
+        self.drop_editor()
         self.transcript.clear()
         self.banner.show_conflicts((), "")
         self._answer = None
@@ -971,8 +975,11 @@ class ChatUI(QObject):
         """A capture chosen for the open conversation: it goes with the next question there
         (a new chat if that conversation can no longer take it); the window comes back where
         it was."""
+        if not self.controller.can_add_picture:  # e.g. deleted meanwhile: a new chat after all
+            self.new_from_picture(picture)
+            return
         window = self.window
-        self._hidden = []
+        window.drop_editor()  # it was drawing on the picture this one replaces
         self.controller.add_picture(None, qimage_view(picture.grab), picture_id=picture.capture_id)
         window.show_near(None)
 
