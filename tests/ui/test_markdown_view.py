@@ -246,3 +246,37 @@ def test_a_code_block_that_is_the_whole_answer_has_no_second_copy_button(qtbot) 
     with_prose = _show(qtbot, "Read:\n\n```\nSave changes?\n```")
     box = with_prose.pieces()[1]
     assert isinstance(box, CodeBox) and not box.copy_button.isHidden()
+
+
+def _wheel(target, dx: int, dy: int, modifiers=Qt.KeyboardModifier.NoModifier) -> bool:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    inside = QPointF(10, 10)
+    event = QWheelEvent(
+        inside,
+        QPointF(target.mapToGlobal(QPoint(10, 10))),
+        QPoint(0, 0),
+        QPoint(dx, dy),
+        Qt.MouseButton.NoButton,
+        modifiers,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(target.viewport(), event)
+    return event.isAccepted()
+
+
+def test_a_code_box_scrolls_sideways_by_wheel_and_lets_the_transcript_scroll_down(qtbot) -> None:
+    view = _show(qtbot, f"```python\n{LONG_LINE}\n```")
+    (box,) = view.pieces()
+    assert isinstance(box, CodeBox)
+    bar = box.text.horizontalScrollBar()
+    assert bar.value() == 0
+    assert not _wheel(box.text, 0, -120)  # down: not ours, the transcript scrolls
+    assert bar.value() == 0
+    assert _wheel(box.text, 0, -120, Qt.KeyboardModifier.ShiftModifier)  # Shift+wheel: sideways
+    assert bar.value() > 0
+    moved = bar.value()
+    assert _wheel(box.text, 120, 0)  # a sideways wheel (touchpad) scrolls back
+    assert bar.value() < moved
