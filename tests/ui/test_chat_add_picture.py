@@ -289,3 +289,24 @@ def test_a_new_capture_for_the_open_chat_closes_the_editor_of_the_one_it_replace
     finally:
         chat.shutdown()
         chat.window.hide()
+
+
+def test_a_reopened_thread_keeps_thumbnails_and_shows_a_picture_at_full_size_on_click(
+    window: ChatWindow, controller, services, qtbot
+):
+    cid = opened(controller, services, qtbot)
+    big = png_bytes(1600, 900, seed=12)
+    services.chat.add_question(cid, "and this big one?", big)
+    controller.new_conversation()
+    with waits.signal(qtbot, controller.transcript_loaded):
+        controller.open_conversation(cid)
+    sha = hashlib.sha256(big).hexdigest()
+    kept = controller.thread_pictures[sha]
+    assert kept is not None and kept.width() <= 576 and kept.height() <= 192
+    waits.until(qtbot, lambda: len(window.transcript.questions()) == 2)
+    bubble = window.transcript.questions()[1]
+    with waits.signal(qtbot, controller.thread_picture_ready) as shown:
+        qtbot.mouseClick(bubble.picture, Qt.MouseButton.LeftButton)
+    assert (shown.args[0].width(), shown.args[0].height()) == (1600, 900)
+    assert window.viewer is not None and window.viewer.isVisible()
+    window.viewer.close()

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from PySide6.QtCore import Property, QObject, QThreadPool, Signal
+from PySide6.QtCore import Property, QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from snapask_desktop.actions import BUILTIN_ACTIONS
@@ -163,6 +163,7 @@ class ChatController(QObject):
     attachment_changed = Signal(QImage, str)  # the picture as it will be sent (null: none),
     # its PictureState ("none", "pending", "ready", "failed")
     picture_sent = Signal(QImage)  # the picture of the question just asked, for its bubble
+    thread_picture_ready = Signal(QImage)  # `show_thread_picture`: one at full size
     follow_up_secrets_hidden = Signal(int)  # ... painted: this many suspected secrets
     # (after picture_changed has shown the picture as it was sent)
 
@@ -310,6 +311,20 @@ class ChatController(QObject):
     def thread_pictures(self) -> dict[str, QImage | None]:
         """The shown conversation's follow-up pictures by hash (None: not downloaded yet)."""
         return self._thread
+
+    def show_thread_picture(self, sha256: str) -> None:
+        """Read one of the follow-ups' pictures at full size (the thread keeps thumbnails);
+        `thread_picture_ready` brings it."""
+        store = self._chat.store
+
+        def failed(reason: str) -> None:
+            self._set_status(status.picture_not_shown(reason))
+
+        self._run_task(
+            lambda: _decode(picture_bytes(store, sha256)),
+            lambda _token, image: self.thread_picture_ready.emit(image),
+            failed,
+        )
 
     @property
     def first_picture_sha(self) -> str | None:
@@ -1434,6 +1449,19 @@ def _decode(png: bytes) -> QImage:
     return image
 
 
+# A follow-up's picture is kept no larger than its bubble shows it at a ratio of 2 (a full
+# screen is 8 MB decoded; a thread may hold several); the viewer reads it again at full size.
+THREAD_THUMB_PX = (576, 192)
+
+
+def _thread_thumbnail(image: QImage) -> QImage:
+    width, height = THREAD_THUMB_PX
+    if image.width() <= width and image.height() <= height:
+        return image
+    smooth = Qt.TransformationMode.SmoothTransformation
+    return image.scaled(width, height, Qt.AspectRatioMode.KeepAspectRatio, smooth)
+
+
 def _with_picture(read: ConversationRead) -> LoadedConversation:
     """Decode a read conversation's picture (on the worker that read it)."""
     picture = None
@@ -1443,7 +1471,7 @@ def _with_picture(read: ConversationRead) -> LoadedConversation:
     thread: dict[str, QImage | None] = {}
     for sha, png in read.thread.items():
         image = None if png is None else QImage.fromData(png)
-        thread[sha] = None if image is None or image.isNull() else image
+        thread[sha] = None if image is None or image.isNull() else _thread_thumbnail(image)
     return LoadedConversation(
         read.detail, picture, read.picture_sha, read.missing, read.conflicts, read.device_id, thread
     )

@@ -226,7 +226,7 @@ class QuestionBubble(QFrame):
     """One of the user's questions, with its own picture when it brought one (a capture added
     to the conversation); clicking the picture asks to show it full size."""
 
-    picture_clicked = Signal(QImage)
+    picture_clicked = Signal(QImage, str)  # the picture shown (maybe a thumbnail), its key
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -237,7 +237,9 @@ class QuestionBubble(QFrame):
         self.picture.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         style.set_role(self.picture, "flat")
         self.picture.hide()
-        self.picture.clicked.connect(lambda: self.picture_clicked.emit(self._image))
+        self.picture.clicked.connect(
+            lambda: self.picture_clicked.emit(self._image, self.picture_key)
+        )
         self._image = QImage()
         self.picture_key = ""  # what `set_picture` showed: "" none, the hash, or "hash?" missing
         layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignLeft)
@@ -389,7 +391,8 @@ class AnswerBubble(QWidget):
 class Transcript(QScrollArea):
     """The conversation, newest at the bottom; follows a streaming answer while at the bottom."""
 
-    picture_clicked = Signal(QImage)  # a follow-up's own picture, to show full size
+    picture_clicked = Signal(QImage, str)  # a follow-up's own picture (key: its hash, if
+    # known), to show full size
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -292,7 +292,8 @@ class ChatWindow(QWidget):
         self.attachment_edit.clicked.connect(lambda: self.edit_picture())
         self.attachment_remove.clicked.connect(self.controller.remove_picture)
         self.attachment_thumb.clicked.connect(lambda: self._view(self._attachment_image))
-        self.transcript.picture_clicked.connect(self._view)
+        self.transcript.picture_clicked.connect(self._view_follow_up)
+        c.thread_picture_ready.connect(self._view)
         c.actions_changed.connect(self._rebuild_chips)
         c.answering_changed.connect(lambda _on: self._update_controls())
         self.prompt.submitted.connect(self._submit)
@@ -390,6 +391,13 @@ class ChatWindow(QWidget):
     def show_picture(self) -> None:
         """Open the picture viewer."""
         self._view(self._image)
+
+    def _view_follow_up(self, image: QImage, key: str) -> None:
+        """A follow-up's picture: read again at full size if the thread keeps a thumbnail."""
+        if key in self.controller.thread_pictures:
+            self.controller.show_thread_picture(key)
+        else:
+            self._view(image)  # sent from this window: its full picture is at hand
 
     def _view(self, image: QImage) -> None:
         if image.isNull():
