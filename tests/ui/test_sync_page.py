@@ -218,7 +218,7 @@ def test_refused_changes_are_listed_and_can_be_dismissed(
     dialog: SettingsDialog, store: Store, qtbot: QtBot
 ) -> None:
     page = page_of(dialog)
-    refused = store.create_conversation("Refused")
+    refused = store.create_conversation("Refused " + "x" * 120)
     gone, message = store.start_conversation("Gone", "a question")
     by_id = {op.record_id: op for op in store.outbox_pending()}
     store.outbox_reject(by_id[refused.id].op_id, "bad_payload", "the title is too long")
@@ -230,7 +230,7 @@ def test_refused_changes_are_listed_and_can_be_dismissed(
     items = [page.problem_list.item(row) for row in range(2)]  # newest first
     assert [item.text() for item in items] == [
         "A message in a deleted conversation: it was changed",
-        'The conversation "Refused": the title is too long',
+        f"The conversation “Refused {'x' * 39}…”: the title is too long",
     ]
     for item in items:  # named as the user knows them, never by an internal id
         assert refused.id[:8] not in item.toolTip() and message.id[:8] not in item.toolTip()

@@ -68,6 +68,17 @@ def pending_line(count: int) -> str:
 _WHAT = {"message": "A message", "screenshot": "A picture"}
 
 
+TITLE_CHARS = 48  # a refused title may be the very one too long for the server
+
+
+def _named(title: str) -> str:
+    """“A title” in the app's quotes, cut with … when long (it wraps in a narrow list)."""
+    text = " ".join(title.split())
+    if len(text) > TITLE_CHARS:
+        text = text[: TITLE_CHARS - 1].rstrip() + "…"
+    return f"“{text}”"
+
+
 def problem_subject(record_type: str, owner: OwnerTitle | None) -> str:
     """The refused record named as a user knows it: by its conversation's title, never its id."""
     if record_type == "conversation":
@@ -75,13 +86,17 @@ def problem_subject(record_type: str, owner: OwnerTitle | None) -> str:
             return "A conversation no longer on this device"
         if owner.deleted:
             return "A deleted conversation"
-        return f'The conversation "{owner.title}"' if owner.title else "An untitled conversation"
+        return (
+            f"The conversation {_named(owner.title)}" if owner.title else "An untitled conversation"
+        )
     what = _WHAT.get(record_type, "A change")
     if owner is None:
         return f"{what} in a conversation no longer on this device"
     if owner.deleted:
         return f"{what} in a deleted conversation"
-    return f'{what} in "{owner.title}"' if owner.title else f"{what} in an untitled conversation"
+    return (
+        f"{what} in {_named(owner.title)}" if owner.title else f"{what} in an untitled conversation"
+    )
 
 
 def problem_text(problem: Any, owner: OwnerTitle | None) -> str:
