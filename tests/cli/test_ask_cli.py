@@ -81,6 +81,19 @@ def test_follow_up_sends_history_with_picture(env, gemini, shot) -> None:
     assert history(env)[0]["message_count"] == 4
 
 
+def test_a_follow_up_can_bring_its_own_picture(env, gemini, shot, tmp_path) -> None:
+    snapask("ask", str(shot), "what is this?", env=env)
+    (row,) = history(env)
+    second = tmp_path / "second.png"
+    Image.new("RGB", (320, 200), "navy").save(second)
+    result = snapask("ask", "--continue", row["id"][:6], str(second), "and this one?", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "You asked: and this one? [2 images]." in result.stdout
+    shown = snapask("show", row["id"][:8], env=env).stdout
+    assert "[picture 640x360" in shown and "[picture 320x200" in shown
+    assert len(history(env)) == 1
+
+
 def test_repeated_question_is_answered_from_cache(env, gemini, shot) -> None:
     first = snapask("ask", str(shot), "explain", env=env)
     second = snapask("ask", str(shot), "explain", env=env)
