@@ -240,6 +240,7 @@ def test_what_will_be_sent_is_the_exact_picture_and_its_size(
     assert f"{screen.image.width} × {screen.image.height} px" in expected
     decoded = Image.open(io.BytesIO(prepared.data)).convert("RGB")
     assert not unpainted(decoded, USER_BOX)
+    assert not window.original_button.isVisible()  # nothing was kept
 
 
 def test_tools_undo_and_redo_by_key(window: ChatWindow, qtbot):
@@ -360,3 +361,15 @@ def test_the_original_is_kept_here_when_asked(
     assert store.original_bytes(message.screenshot_sha256) == png_bytes(screen.image)
     ((_mime, sent),) = sent_pictures(gemini)
     assert not unpainted(sent, USER_BOX)  # what was sent is still the painted picture
+
+    # It can be seen again here, also when the conversation is reopened.
+    waits.until(qtbot, lambda: window.original_button.isVisible())
+    qtbot.mouseClick(window.original_button, Qt.MouseButton.LeftButton)
+    waits.until(qtbot, lambda: window.original_viewer is not None)
+    shown = window.original_viewer.label.pixmap().toImage()
+    assert (shown.width(), shown.height()) == screen.image.size
+    cid = window.controller.conversation_id
+    window.controller.new_conversation()
+    assert not window.original_button.isVisible()
+    window.controller.open_conversation(cid)
+    waits.until(qtbot, lambda: window.original_button.isVisible())

@@ -159,6 +159,8 @@ class ChatController(QObject):
     preview_failed = Signal(int, str)  # token, why nothing would be sent
     review_requested = Signal(str)  # "always ask": the question waits for the picture's review
     review_passed = Signal(str)  # ... nothing suggested: send the question now
+    original_available = Signal(bool)  # the shown picture's original is kept on this device
+    original_ready = Signal(QImage)  # `show_original`: the kept original, decoded
     # A capture added to the open conversation: the next question's picture.
     attachment_changed = Signal(QImage, str)  # the picture as it will be sent (null: none),
     # its PictureState ("none", "pending", "ready", "failed")
@@ -232,6 +234,7 @@ class ChatController(QObject):
         self.edits = EditList()
         self._marks: tuple[Mark, ...] = ()  # what the user confirmed (Done in the editor)
         self._keep_original = False  # ... and whether the picture as captured is kept too
+        self._original_sha: str | None = None  # the shown picture, whose original is kept
         self._suggestions: Suggestions | None = None
         self._suggest_task = 0
         self._reviewed = False  # the picture was looked at in the editor ("always ask")
@@ -788,12 +791,14 @@ class ChatController(QObject):
         self.conversation_changed.emit(message.conversation_id)
         if self._view_of(run_id) != self._view:
             return
+        running = self._runs.get(run_id)
+        sent = None if running is None else running.run.job
         if self._cid is None:
             self._cid = message.conversation_id
             self._title = self._action_labels().get(message.text) or make_title(message.text)
             self.title_changed.emit(self._title)
-        running = self._runs.get(run_id)
-        sent = None if running is None else running.run.job
+            if sent is not None and sent.keep_original and sent.marks:
+                self._set_original(message.screenshot_sha256)
         # The added picture is stored with the question: it is in the thread now.
         added = self._attach_png
         # (The same object, not only the same bytes: a picture added after it stays.)
@@ -945,6 +950,8 @@ class ChatController(QObject):
         self._status_for_loaded(detail)
         if loaded.missing and loaded.picture_sha:
             self._picture_missing(loaded.picture_sha)
+        if loaded.picture_sha:
+            self._find_original(loaded.picture_sha)
         if self._reload_after_load:
             self._reload_after_load = False
             self.reload()
@@ -1085,6 +1092,42 @@ class ChatController(QObject):
             work, lambda t, prepared: self.preview_ready.emit(t, prepared), failed
         )
         return token
+
+    def show_original(self) -> None:
+        """Read and decode the shown picture's kept original (`original_ready`)."""
+        sha, store, view = self._original_sha, self._chat.store, self._view
+        if sha is None:
+            return
+
+        def read() -> QImage:
+            data = store.original_bytes(sha)
+            if data is None:
+                raise ValueError("the original is no longer on this device")
+            return _decode(data)
+
+        def shown(_token: int, image: QImage) -> None:
+            if view == self._view:
+                self.original_ready.emit(image)
+
+        def failed(reason: str) -> None:
+            if view == self._view:
+                self._set_original(None)
+                self._set_status(status.picture_not_shown(reason))
+
+        self._run_task(read, shown, failed)
+
+    def _find_original(self, sha: str) -> None:
+        store, view = self._chat.store, self._view
+
+        def found(_token: int, kept: bool) -> None:
+            if view == self._view and kept:
+                self._set_original(sha)
+
+        self._run_task(lambda: store.original_bytes(sha) is not None, found, lambda _r: None)
+
+    def _set_original(self, sha: str | None) -> None:
+        self._original_sha = sha
+        self.original_available.emit(sha is not None)
 
     def review_cancelled(self) -> None:
         """The editor opened for "always ask" was closed without sending."""

@@ -168,10 +168,18 @@ class ChatWindow(QWidget):
             "Hide parts of the picture with solid boxes, or mark it up, before sending (Ctrl+E)"
         )
         self.edit_button.hide()
+        self.original_button = QPushButton("Show the original")
+        self.original_button.setAutoDefault(False)
+        self.original_button.setToolTip(
+            "The picture as captured, before parts were hidden: kept on this computer only"
+        )
+        self.original_button.hide()
+        self.original_viewer: PictureViewer | None = None
         picture_side = QVBoxLayout()
         picture_side.addStretch(1)
         picture_side.addWidget(self.picture_note)
         picture_side.addWidget(self.edit_button, 0, Qt.AlignmentFlag.AlignLeft)
+        picture_side.addWidget(self.original_button, 0, Qt.AlignmentFlag.AlignLeft)
         picture_row = QHBoxLayout()
         picture_row.setContentsMargins(10, 8, 10, 0)
         picture_row.addWidget(self.thumbnail)
@@ -287,6 +295,9 @@ class ChatWindow(QWidget):
         c.preview_failed.connect(self._preview_failed)
         c.suggestions_ready.connect(self._suggestions_ready)
         self.edit_button.clicked.connect(lambda: self.edit_picture())
+        self.original_button.clicked.connect(self.controller.show_original)
+        c.original_available.connect(self.original_button.setVisible)
+        c.original_ready.connect(self._show_original)
         c.attachment_changed.connect(self._attachment_changed)
         c.picture_sent.connect(self._picture_sent)
         self.attachment_edit.clicked.connect(lambda: self.edit_picture())
@@ -344,6 +355,7 @@ class ChatWindow(QWidget):
             self.status_row.settings_button,
             self.thumbnail,
             self.edit_button,
+            self.original_button,
             self.attachment_thumb,
             self.attachment_edit,
             self.attachment_remove,
@@ -450,6 +462,12 @@ class ChatWindow(QWidget):
         if self.controller.set_marks(editor.edits, png, keep_original=keep) and review is not None:
             self._send(review)
 
+    def _show_original(self, image: QImage) -> None:
+        if self.original_viewer is None:
+            self.original_viewer = PictureViewer()
+            self.original_viewer.setWindowTitle("SnapAsk — the original (on this device only)")
+        self.original_viewer.show_image(image, self.screen())
+
     def _editor_cancelled(self, editor: PictureEditor, review: str | None) -> None:
         editor.deleteLater()
         if self.editor is not editor:
@@ -546,6 +564,7 @@ class ChatWindow(QWidget):
 
     def _reset(self) -> None:
         self.drop_editor()
+        self.original_button.hide()
         self.transcript.clear()
         self.banner.show_conflicts((), "")
         self._answer = None
