@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 import uuid
@@ -447,6 +448,16 @@ def test_a_message_stamped_too_far_ahead_stops_the_batch_too(store: Store) -> No
     report = store.apply_changes([change(7, remote), change(8, ahead)], 9, now_ms=now)
     assert (report.cursor, report.skew_ahead_ms) == (7, MAX_DRIFT_MS + 1)
     assert store.get_conversation(remote.id).messages == ()
+
+
+def test_a_stamp_at_the_drift_limit_is_applied(store: Store) -> None:
+    # The last stamp of the millisecond MAX_DRIFT_MS ahead is still within the limit.
+    now = wall_clock_ms()
+    remote = remote_conversation("c", at=now - 1_000)
+    edge = remote_message(remote.id, "just in time", at=now + MAX_DRIFT_MS)
+    edge = dataclasses.replace(edge, hlc=edge.hlc | ((1 << COUNTER_BITS) - 1))
+    report = store.apply_changes([change(7, remote), change(8, edge)], 8, now_ms=now)
+    assert (report.cursor, report.applied, report.skew_ahead_ms) == (8, 2, None)
 
 
 def test_the_drift_limit_the_server_announced_is_the_one_used(store: Store) -> None:
