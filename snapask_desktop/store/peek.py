@@ -39,7 +39,9 @@ SUMMARY_COLUMNS = """
       WHERE m.conversation_id = c.id AND m.screenshot_sha256 IS NOT NULL
       ORDER BY m.hlc, m.id LIMIT 1) AS first_screenshot_sha256,
     (SELECT substr(m.text, 1, 400) FROM message m
-      WHERE m.conversation_id = c.id ORDER BY m.hlc DESC, m.id DESC LIMIT 1) AS last_text
+      WHERE m.conversation_id = c.id ORDER BY m.hlc DESC, m.id DESC LIMIT 1) AS last_text,
+    (SELECT count(DISTINCT m.screenshot_sha256) FROM message m
+      WHERE m.conversation_id = c.id) AS picture_count
 """
 # The literal "deleted = 0 [AND archived = 0]" terms let SQLite pick the matching partial index.
 VISIBLE = {False: "c.deleted = 0 AND c.archived = 0", True: "c.deleted = 0"}
@@ -114,7 +116,7 @@ def connection(db_path: Path, mode: str) -> Iterator[sqlite3.Connection | None]:
 def summary(row: Sequence[Any]) -> ConversationSummary:
     """The history row from a result row in SUMMARY_COLUMNS order (a plain sqlite3 row here, a
     SQLAlchemy row in ``queries``: both index by position)."""
-    cid, title, pinned, archived, created, updated, activity, count, sha, last_text = row
+    cid, title, pinned, archived, created, updated, activity, count, sha, last_text, pictures = row
     return ConversationSummary(
         id=cid,
         title=title,
@@ -127,4 +129,5 @@ def summary(row: Sequence[Any]) -> ConversationSummary:
         message_count=count,
         first_screenshot_sha256=sha,
         preview=preview(last_text),
+        picture_count=pictures,
     )

@@ -79,6 +79,7 @@ class ConversationSummary:
     message_count: int
     first_screenshot_sha256: str | None
     preview: str
+    picture_count: int = 0  # different pictures in it (a capture may be added to a chat)
 
     @property
     def cursor(self) -> HistoryCursor:

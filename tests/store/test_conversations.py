@@ -111,6 +111,7 @@ def test_summary_counts_messages_and_finds_first_screenshot(store: Store) -> Non
     [summary] = store.list_conversations()
     assert summary.message_count == 4
     assert summary.first_screenshot_sha256 == first_shot.sha256
+    assert summary.picture_count == 2
     assert summary.last_activity_hlc == last.hlc
     assert summary.last_activity_at == last.hlc >> 16
     assert summary.preview.startswith("A long answer word word")
@@ -279,3 +280,20 @@ def test_owner_title_names_the_conversation_of_any_synced_record(store: Store) -
     assert store.owner_title("screenshot", shot.sha256) == OwnerTitle("Kept", False)
     assert store.owner_title("message", str(uuid.uuid4())) is None
     assert store.owner_title("device", kept.id) is None
+
+
+def test_summary_counts_each_picture_once(store: Store) -> None:
+    conversation = store.create_conversation("Pictures")
+    assert store.list_conversations()[0].picture_count == 0
+    shot = store.add_screenshot(png_bytes(seed=3))
+    store.add_message(conversation.id, "user", "look", screenshot_sha256=shot.sha256)
+    store.add_message(conversation.id, "user", "again", screenshot_sha256=shot.sha256)
+    assert store.list_conversations()[0].picture_count == 1
+    other = store.add_screenshot(png_bytes(seed=4))
+    store.add_message(conversation.id, "user", "and this", screenshot_sha256=other.sha256)
+    [summary] = store.list_conversations()
+    assert summary.picture_count == 2
+    # The tray's recent list reads it with plain sqlite3 (store/peek.py), the same way.
+    from snapask_desktop.store.peek import recent_conversations
+
+    assert recent_conversations(store.path, 1)[0].picture_count == 2

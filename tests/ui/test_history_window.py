@@ -384,6 +384,41 @@ def test_thumbnails_load_in_the_background(
     assert window.model.data(pictured, THUMB_PENDING_ROLE) is False
 
 
+def test_a_conversation_with_several_pictures_says_so(
+    store: Store, window: HistoryWindow, qtbot: QtBot
+) -> None:
+    first = store.add_screenshot(_png(3))
+    conversation, _ = store.start_conversation("two", "what?", screenshot_sha256=first.sha256)
+    second = store.add_screenshot(_png(4))
+    store.add_message(conversation.id, "user", "and this?", screenshot_sha256=second.sha256)
+    store.start_conversation("one", "q", screenshot_sha256=first.sha256)
+    window.refresh()
+    model = window.model
+    rows = {model.data(model.index(r), ID_ROLE): model.index(r) for r in range(model.rowCount())}
+    two = rows[conversation.id]
+    assert "2 messages · 2 pictures" in model.data(two, Qt.ItemDataRole.ToolTipRole)
+    assert "2 pictures" in model.data(two, Qt.ItemDataRole.AccessibleTextRole)
+    (one,) = [index for cid, index in rows.items() if cid != conversation.id]
+    assert "picture" not in model.data(one, Qt.ItemDataRole.ToolTipRole)
+    # A dark "+1" pill is painted over the thumbnail's corner (the same picture, alone in
+    # the other row, has none).
+    for index in (two, one):
+        waits.until(qtbot, lambda i=index: model.data(i, Qt.ItemDataRole.DecorationRole))
+    window.view.viewport().update()
+    qtbot.wait(50)
+    shot = window.view.viewport().grab().toImage()
+
+    def dark(index) -> int:
+        box = window.view.visualRect(index)
+        return sum(
+            shot.pixelColor(x, y).lightness() < 60
+            for x in range(box.left(), box.left() + 76)
+            for y in range(box.top(), box.bottom())
+        )
+
+    assert dark(two) > dark(one) + 100, (dark(two), dark(one))
+
+
 def test_a_missing_picture_keeps_the_placeholder(
     store: Store, window: HistoryWindow, qtbot: QtBot
 ) -> None:

@@ -113,6 +113,11 @@ def count_label(count: int) -> str:
     return f"{count:,} message" + ("" if count == 1 else "s")
 
 
+def pictures_label(count: int) -> str:
+    """'2 pictures' for a conversation with more than one (captures added to it); '' else."""
+    return f"{count:,} pictures" if count > 1 else ""
+
+
 class HistoryModel(QAbstractListModel):
     """Pinned conversations, then the others newest first (lazy pages), or search hits while
     a search is active."""
@@ -378,10 +383,9 @@ class HistoryModel(QAbstractListModel):
             if on
         ]
         extra = f" · {', '.join(flags)}" if flags else ""
-        return (
-            f"{row.title}\n{count_label(row.summary.message_count)} · last activity "
-            f"{when:%Y-%m-%d %H:%M}{extra}"
-        )
+        pictures = pictures_label(row.summary.picture_count)
+        counts = " · ".join(p for p in (count_label(row.summary.message_count), pictures) if p)
+        return f"{row.title}\n{counts} · last activity {when:%Y-%m-%d %H:%M}{extra}"
 
     @staticmethod
     def _accessible_text(row: HistoryRow, conflict: bool = False) -> str:
@@ -392,8 +396,8 @@ class HistoryModel(QAbstractListModel):
             parts.append("pinned")
         if row.summary.archived:
             parts.append("archived")
-        parts += [
-            count_label(row.summary.message_count),
-            format_activity(row.summary.last_activity_at),
-        ]
+        parts.append(count_label(row.summary.message_count))
+        if row.summary.picture_count > 1:
+            parts.append(pictures_label(row.summary.picture_count))
+        parts.append(format_activity(row.summary.last_activity_at))
         return ", ".join(parts)

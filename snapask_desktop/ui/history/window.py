@@ -177,6 +177,8 @@ class HistoryDelegate(QStyledItemDelegate):
         layout = _row_layout(option.rect, QFontMetrics(title_font), QFontMetrics(small_font))  # type: ignore[attr-defined]
 
         self._paint_thumbnail(painter, layout.thumb, index, palette)
+        if row.summary.picture_count > 1:
+            self._paint_more_pictures(painter, layout.thumb, row.summary.picture_count, small_font)
         conflict = bool(index.data(CONFLICT_ROLE))
         title_right = self._paint_badges(
             painter, layout.title, row, small_font, palette, selected, conflict
@@ -232,6 +234,24 @@ class HistoryDelegate(QStyledItemDelegate):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(style.border_color(palette))
         painter.drawPath(path)
+
+    @staticmethod
+    def _paint_more_pictures(painter: QPainter, box: QRect, count: int, font: QFont) -> None:
+        """A "+1" pill in the thumbnail's corner: the conversation has more pictures than the
+        first one shown (captures added to it)."""
+        label = f"+{count - 1}"
+        painter.save()
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        pill = QRect(0, 0, metrics.horizontalAdvance(label) + 10, metrics.height() + 2)
+        pill.moveBottomRight(box.bottomRight() - QPoint(3, 3))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(20, 20, 20, 200))  # on any picture, light or dark
+        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)
+        painter.restore()
 
     @staticmethod
     def _paint_placeholder(painter: QPainter, box: QRect, palette: QPalette, pending: bool) -> None:
