@@ -41,10 +41,16 @@ def plan_changes(cursor: int, frame: Changes) -> ChangesPlan:
 
 def retry_delay_ms(attempt: int, jitter: float, *, floor_ms: int = 0) -> int:
     """Backoff before retry ``attempt`` (0-based): ``min(max, base * 2**attempt)`` with equal
-    jitter (``jitter`` in [0, 1) picks between half and all of it), never below ``floor_ms``."""
+    jitter (``jitter`` in [0, 1) picks between half and all of it), never below ``floor_ms``;
+    the first retry with full jitter (anywhere from 0 to ``base``)."""
     if attempt < 0 or not 0.0 <= jitter < 1.0:
         raise ValueError("attempt must be >= 0 and jitter in [0, 1)")
     ceiling = min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** min(attempt, 32))
+    if attempt == 0:
+        # When a server instance dies, its devices all retry at once: spread over the whole
+        # first second they come back half as densely, and the first of them half a second
+        # sooner. Later retries keep equal jitter: a server that stays away is not hammered.
+        return max(floor_ms, int(jitter * ceiling))
     return max(floor_ms, int(ceiling / 2 + jitter * ceiling / 2))
 
 
