@@ -341,7 +341,10 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         asyncio.create_task(_push_loop(url, d, t, acked[u], stop, push_every_s))
         for u, d, t in pushing
     ]
+    steady_from = cpu_times(cluster), time.perf_counter()
     await asyncio.sleep(2)
+    steady = cpu_used(steady_from[0], cpu_times(cluster))
+    steady_s = time.perf_counter() - steady_from[1]
     held = connections(cluster)
     victim = max(held, key=lambda name: held[name])
     dropped_before = sum(d.lost_at is not None for d in listeners)
@@ -366,8 +369,16 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
     await asyncio.sleep(2)  # pushers keep going after the recovery
     stop.set()
     await asyncio.gather(*pushers)
-    await asyncio.sleep(2)  # the last live frames land
+    # Every acknowledged change must reach every listener: wait for the last live frames (on
+    # an overloaded machine they can be seconds late), then count what never came.
+    stopped_at = time.monotonic()
+    while time.monotonic() < stopped_at + 30:
+        lost = sum(len(acked[d.user] - d.seen) for d in listeners)
+        if not lost:
+            break
+        await asyncio.sleep(0.5)
     lost = sum(len(acked[d.user] - d.seen) for d in listeners)
+    all_landed_s = time.monotonic() - stopped_at
     for device in listeners:
         device.stopping = True
     for task in tasks:
@@ -399,6 +410,9 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         # twice the wall time in all); "bench" holds every device, PostgreSQL is its backends.
         "recovery_wall_s": round(recovery_s, 2),
         "recovery_cpu_s": json.dumps(cpu),
+        # The same parts' CPU per second before the kill (the pushes and their live frames),
+        # which goes on during the recovery too.
+        "steady_cpu_s_per_s": json.dumps({k: round(v / steady_s, 2) for k, v in steady.items()}),
         # This process's own delay in running a ready task during the recovery: every step
         # above includes it (the bench holds all 3,000 WebSockets on the same two cores).
         "bench_loop_lag_p50_s": round(percentile(lags, 50), 2) if lags else -1,
@@ -409,6 +423,7 @@ async def _failover_run(cluster: Cluster, devices: list[tuple[int, str, str]], u
         "caught_up_max_s": round(max(recovered), 2) if recovered else -1,
         "acked_ops_count": sum(len(s) for s in acked.values()),
         "lost_count": lost,
+        "last_change_landed_s": round(all_landed_s, 1),  # after the pushers stopped
         "failures": "; ".join(f"{n} x {why}" for why, n in FAILURES.most_common(4)),
     }
 
