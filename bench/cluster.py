@@ -15,8 +15,12 @@ HAProxy in front) and prints one JSON line:
   ``--push-every`` s); for every device it held, the time from the kill until it is connected
   again through the balancer and has every change its user's devices had acknowledged; and
   how many acknowledged changes a device never got.
+- ``reconnect``: the CPU one reconnect costs each part (the instance, PostgreSQL, Redis,
+  this process as the devices), without the rest of a failover: ``--devices`` devices of one
+  instance connect (hello, welcome, pull until up to date) 100 at a time, twice; CPU seconds
+  per part divided by the devices. Independent of the machine's load, unlike wall times.
 
-    .venv/bin/python bench/cluster.py [--only latency|ops|failover] [--instances 3]
+    .venv/bin/python bench/cluster.py [--only latency|ops|failover|reconnect] [--instances 3]
                                       [--devices 3000] [--seconds 10]
 """
 
@@ -108,7 +112,7 @@ def cpu_times(cluster: Cluster) -> dict[str, float]:
                 line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
                 if line.startswith("postgres:") and database in line:
                     found[f"pg{entry.name}"] = cpu(entry.name)
-                elif line.startswith("redis-server") and redis in line.split():
+                elif line.partition(" ")[0].endswith("redis-server") and redis in line.split():
                     found["redis"] = cpu(entry.name)
     return found
 
@@ -182,6 +186,57 @@ def bench_ops(root: Path, instances: int, pushers: int, seconds: float) -> dict[
             rate = asyncio.run(_ops_run(ws_url(cluster), devices, seconds))
         figures[f"ops_per_s_{count}_instances"] = round(rate, 1)
     return figures
+
+
+# ---------------------------------------------------------------------------- reconnect
+
+
+async def _reconnect_round(
+    url: str, devices: list[tuple[int, str, str]], at_once: int
+) -> list[Any]:
+    gate = asyncio.Semaphore(at_once)
+    opened: list[Any] = []
+
+    async def one(device_id: str, token: str) -> None:
+        async with gate:
+            ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"},
+                               open_timeout=60, ping_interval=None, compression=None,
+                               max_size=None)  # fmt: skip
+            opened.append(ws)
+            await ws.send(json.dumps({"type": "hello", "id": "h", "protocol": 1,
+                                      "device_id": device_id, "cursor": 0}))  # fmt: skip
+            if json.loads(await ws.recv()).get("type") != "welcome":
+                raise OSError("no welcome")
+            await ws.send(json.dumps({"type": "pull", "id": "p", "since": 0}))
+            while json.loads(await ws.recv()).get("id") != "p":
+                pass
+
+    await asyncio.gather(*(one(d, t) for _, d, t in devices))
+    return opened
+
+
+def bench_reconnect(root: Path, devices_count: int, rounds: int) -> dict[str, Any]:
+    per_user = 20
+    with running_cluster(root, 1) as cluster:
+        devices = server_load.provision(cluster.state.database_url, -(-devices_count // per_user),
+                                        per_user)[:devices_count]  # fmt: skip
+        url = cluster.instance_url(cluster.names[0]).replace("http://", "ws://") + "/v1/sync"
+
+        async def run() -> dict[str, Any]:
+            figures: dict[str, Any] = {}
+            for n in range(rounds):
+                before, started = cpu_times(cluster), time.perf_counter()
+                opened = await _reconnect_round(url, devices, 100)
+                wall = time.perf_counter() - started
+                used = cpu_used(before, cpu_times(cluster))
+                per = {k: round(v * 1000 / len(devices), 2) for k, v in used.items()}
+                figures[f"round{n + 1}_cpu_ms_per_reconnect"] = json.dumps(per)
+                figures[f"round{n + 1}_wall_s"] = round(wall, 1)
+                await asyncio.gather(*(ws.close() for ws in opened))
+                await asyncio.sleep(2)  # the closes' own work, outside the next round
+            return figures
+
+        return {"devices_count": len(devices), **asyncio.run(run())}
 
 
 # ---------------------------------------------------------------------------- failover
@@ -448,13 +503,15 @@ def bench_failover(root: Path, devices_count: int, push_every_s: float) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("latency", "ops", "failover"))
+    parser.add_argument("--only", choices=("latency", "ops", "failover", "reconnect"))
     parser.add_argument("--instances", type=int, default=3)
     parser.add_argument("--changes", type=int, default=200, help="latency: changes measured")
     parser.add_argument("--gap-ms", type=int, default=20, help="latency: pause between changes")
     parser.add_argument("--pushers", type=int, default=40, help="ops: pushing devices")
     parser.add_argument("--seconds", type=float, default=10.0, help="ops: push time per run")
-    parser.add_argument("--devices", type=int, default=3000, help="failover: devices held")
+    parser.add_argument(
+        "--devices", type=int, default=None, help="failover: devices held (3000); reconnect: 1000"
+    )
     parser.add_argument(
         "--push-every", type=float, default=1.0, help="failover: seconds between a user's pushes"
     )
@@ -471,7 +528,11 @@ def main() -> None:
         if args.only in (None, "failover"):
             emit(
                 "cluster_failover",
-                **bench_failover(root / "failover", args.devices, args.push_every),
+                **bench_failover(root / "failover", args.devices or 3000, args.push_every),
+            )
+        if args.only == "reconnect":  # not part of the default run: it repeats failover's work
+            emit(
+                "cluster_reconnect", **bench_reconnect(root / "reconnect", args.devices or 1000, 2)
             )
 
 
