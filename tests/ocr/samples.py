@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
@@ -103,3 +104,14 @@ def cer(expected: str, got: str) -> float:
     """Character error rate of `got` against `expected`, after `normalise`."""
     want = normalise(expected)
     return edit_distance(want, normalise(got)) / max(1, len(want))
+
+
+def word_match(expected: list[str], got: str) -> tuple[float, float]:
+    """(recall, precision) of the words of `got` against `expected`, counted as multisets.
+
+    For screens, where reading order across panes is a matter of layout rather than of
+    reading: every expected word read exactly counts once, wherever it came.
+    """
+    want, have = Counter(expected), Counter(got.split())
+    hits = sum((want & have).values())
+    return hits / max(1, sum(want.values())), hits / max(1, sum(have.values()))
