@@ -68,23 +68,25 @@ def binding() -> Any:
 _local = threading.local()
 
 
-def api(sparse: bool = False) -> PyTessBaseAPI:
+def api(sparse: bool = False, *, block: bool = False) -> PyTessBaseAPI:
     """This thread's Tesseract instance (loading the model costs ~100 ms, so it is kept).
 
     One per thread because an instance holds the picture being read and is not thread-safe.
-    `sparse` reads text in no particular order but misses less of it (see recognise).
+    `sparse` reads text in no particular order but misses less of it (see recognise); `block`
+    reads one block of text found by the layout (a piece read on a worker thread).
     """
-    key = "sparse" if sparse else "layout"
+    key = "block" if block else "sparse" if sparse else "layout"
     cached = getattr(_local, key, None)
     if cached is not None:
         return cached
     tesserocr = binding()
     folder = tessdata_dir()
+    psm = tesserocr.PSM
     try:
         instance = tesserocr.PyTessBaseAPI(
             path=f"{folder}{os.sep}",
             lang=LANGUAGE,
-            psm=tesserocr.PSM.SPARSE_TEXT if sparse else tesserocr.PSM.AUTO,
+            psm=psm.SINGLE_BLOCK if block else psm.SPARSE_TEXT if sparse else psm.AUTO,
             oem=tesserocr.OEM.LSTM_ONLY,
         )
     except RuntimeError as error:  # a damaged or incompatible model file
