@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a file: make `bench`, `tests` and the pa
 
 from bench._common import emit, percentile
 from snapask_desktop.ocr import recognise
+from snapask_desktop.ocr.recognise import workers
 from snapask_desktop.redact.guard import guard_picture
 from snapask_desktop.redact.paint import png_bytes
 from tests.ai.screens import Drawn, screenshot
@@ -67,7 +68,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-redact", action="store_true", help="only read (a shorter run)")
     args = parser.parse_args()
-    figures: dict[str, float | int] = {"runs_count": args.runs, "load_average_1m": load()}
+    figures: dict[str, float | int] = {
+        "runs_count": args.runs,
+        "threads_count": workers(),
+        "load_average_1m": load(),
+    }
     for sample in samples():
         got = recognise(sample.image).text
         figures[f"cer_{sample.kind}_pct"] = round(100 * cer(sample.text, got), 2)
