@@ -105,9 +105,10 @@ def main() -> None:
 
             store = Store.open(root / "device")
             engine = SyncEngine(store, server.ws_url, lambda: token)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = asyncio.run(engine.sync_once())
             elapsed = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu_started
             count = _count_conversations(store.path)
             store.close()
         finally:
@@ -119,10 +120,14 @@ def main() -> None:
         initial_sync_s=round(elapsed, 2),
         changes_count=total,
         changes_per_s=round(total / elapsed),
+        # the device's CPU time (parse on its loop thread, apply on a worker): comparable under
+        # load, when wall time is mostly waiting for a core
+        client_cpu_s=round(cpu_s, 2),
         conversations_count=count,
         client_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         server_fill_s=round(fill_s, 1),
         database="postgresql" if args.postgres else "sqlite",
+        load_average_1m=float(Path("/proc/loadavg").read_text().split()[0]),
     )
 
 
