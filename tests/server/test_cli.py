@@ -175,3 +175,15 @@ def test_serve_on_postgresql_and_a_missing_driver_said_plainly(tmp_path: Path) -
             code, err = proc.terminate()
         assert code == 0, err
         assert "alembic.runtime" not in err  # migrated by `user add`; nothing noisy here
+
+
+def test_the_log_has_one_line_per_connection_opened_and_closed(server: ServerProcess) -> None:
+    """websockets' own INFO line per connection ("connection open", without user or device)
+    doubled the server's, and its formatting was ~3 % of a reconnect's CPU; its warnings and
+    errors still reach the log."""
+    laptop = new_id()
+    connect_device(server, _sign_in(server, "ada", laptop), laptop).close()
+    code, err = server.terminate()
+    assert code == 0, err
+    assert f"open: user ada device {laptop}" in err and f"close: user ada device {laptop}" in err
+    assert "INFO websockets" not in err and "connection open" not in err, err
