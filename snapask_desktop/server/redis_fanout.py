@@ -40,6 +40,7 @@ NOTICE_CHANNEL = "snapask:notices"  # instance to instance: "replaced …"
 _RETRY_FIRST_S = 0.2
 _RETRY_MAX_S = 5.0
 _OUTBOX_LIMIT = 10_000  # frames waiting to be published; past it Redis counts as broken
+_PUBLISH_BATCH = 500  # frames published in one pipeline at most
 _ALIVE = "snapask-alive"  # our own ping: redis-py hides its health-check pongs
 
 
@@ -173,14 +174,21 @@ class RedisFanout:
             subscriber.deliver(frame, committed_at)
 
     async def _publish_loop(self) -> None:
-        # One task publishes, so frames leave in the order they were committed.
+        # One task publishes, so frames leave in the order they were committed; whatever queued
+        # meanwhile goes in one pipeline, one round trip (a reconnect storm queues hundreds of
+        # "replaced" notices at once, each a round trip before).
         while True:
-            target, message = await self._outbox.get()
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty() and len(batch) < _PUBLISH_BATCH:
+                batch.append(self._outbox.get_nowait())
             client = self._client
             if client is None or not self.healthy:
                 continue
             try:
-                await asyncio.wait_for(client.publish(target, message), 3 * self.health_check_s)
+                async with client.pipeline(transaction=False) as pipe:
+                    for target, message in batch:
+                        pipe.publish(target, message)
+                    await asyncio.wait_for(pipe.execute(), 3 * self.health_check_s)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._broken(f"publish failed: {type(exc).__name__}: {exc}")
 
