@@ -224,7 +224,9 @@ class SharedLimits:
         self, fn: Callable[..., Awaitable[Any]], keys: list[str], args: list[Any]
     ) -> Any:
         try:
-            return await asyncio.wait_for(fn(keys=keys, args=args), 2 * self.timeout_s)
+            # asyncio.timeout, not wait_for: no task of its own for every call (several a reconnect)
+            async with asyncio.timeout(2 * self.timeout_s):
+                return await fn(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             log.debug("shared limits: redis did not answer (%s); local limits apply", exc)
             return None

@@ -4,6 +4,7 @@ down each instance falls back to its own count."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import http.client
 import json
@@ -14,6 +15,7 @@ from typing import Any
 import redis as redis_client
 
 from snapask_desktop.server.config import SignInLimits
+from snapask_desktop.server.shared_limits import SharedLimits
 from snapask_desktop.server.testing import RunningServer
 from tests.server.conftest import PASSWORD, Pair, wait_redis
 from tests.server.helpers import Conn, connect_device, new_id, refused_status
@@ -159,3 +161,29 @@ def test_a_device_takes_its_frame_budget_to_another_instance(
     replies = [second.hello(device_id)] + [second.pull(0) for _ in range(5)]
     assert "rate_limited" in [r.get("code") for r in replies], replies
     second.close()
+
+
+def test_every_call_is_bounded_when_redis_answers_nothing(redis: RedisServer) -> None:
+    """A frozen Redis (its socket open, no answer): each call gives up within twice its
+    timeout and answers None, so the caller falls back to its own limits."""
+
+    async def main() -> list[float]:
+        limits = SharedLimits(redis.url, timeout_s=0.2)
+        assert await limits.claim_connection(1, "d", "c", 20) is True  # connected, answering
+        redis.freeze()
+        try:
+            took = []
+            for call in (
+                lambda: limits.claim_connection(1, "d2", "c2", 20),
+                lambda: limits.load_frames(1, "d"),
+                lambda: limits.release_connection(1, "d", "c"),
+            ):
+                started = time.monotonic()
+                assert await call() is None
+                took.append(time.monotonic() - started)
+            return took
+        finally:
+            redis.thaw()
+            await limits.close()
+
+    assert all(0.15 <= t <= 1.0 for t in asyncio.run(main()))
