@@ -37,8 +37,39 @@ def prepare(image: Image.Image) -> Prepared:
     # inverted (per-line inversion inside Tesseract misses short labels).
     if ImageStat.Stat(grey).mean[0] < 128:
         grey = ImageOps.invert(grey)
+    grey = _invert_dark_bands(grey)
     scale = scale_for(grey.width, grey.height)
     if scale != 1.0:
         size = (round(grey.width * scale), round(grey.height * scale))
         grey = grey.resize(size, Image.Resampling.BICUBIC)
     return Prepared(grey, scale)
+
+
+# A row whose pixels are mostly dark has a dark background (a row through dark text on a light
+# page is at most about half ink); bands of such rows thinner than this are rules, not bars.
+_DARK_ROW = 0.7
+_MIN_BAND = 6
+
+
+def _invert_dark_bands(grey: Image.Image) -> Image.Image:
+    """Full-width dark bars on a light page (a window's title bar, a dark toolbar) inverted to
+    dark text on light: Tesseract's layout drops their light text (a title bar was lost whole)."""
+    dark = grey.point(lambda v: 255 if v < 128 else 0).resize(
+        (1, grey.height), Image.Resampling.BOX
+    )
+    rows = [dark.getpixel((0, y)) >= 255 * _DARK_ROW for y in range(grey.height)]
+    out = grey
+    y = 0
+    while y < grey.height:
+        if not rows[y]:
+            y += 1
+            continue
+        start = y
+        while y < grey.height and rows[y]:
+            y += 1
+        if y - start >= _MIN_BAND:
+            if out is grey:
+                out = grey.copy()
+            band = (0, start, grey.width, y)
+            out.paste(ImageOps.invert(grey.crop(band)), band[:2])
+    return out
