@@ -24,6 +24,7 @@ from snapask_desktop.sync.limits import MAX_PAGE_BYTES
 from snapask_desktop.sync.merge import cancel_delete_for_messages
 from snapask_desktop.sync.protocol import InvalidOp, Op, OpResult
 from snapask_desktop.sync.records import (
+    PICTURE_TEXT_PREFIX,
     ConversationState,
     MessageRecord,
     PurgeRecord,
@@ -34,6 +35,8 @@ from snapask_desktop.sync.wire import RequestId, encode_json
 
 c = schema.changes
 _IN_CHUNK = 500
+# Only the type key can hold this unescaped: a quote inside any string value is escaped.
+_PICTURE_TEXT_MARK = '"type":"picture_text"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,18 @@ def changes_frame(
     more = "true" if has_more else "false"
     body = ",".join(row.to_json() for row in rows)
     return f'{head}"since":{since},"cursor":{cursor},"has_more":{more},"changes":[{body}]}}'
+
+
+def without_picture_text(frame: str) -> str:
+    """A live ``changes`` frame without its picture_text changes (for a device that does not
+    read them; 5.1). Its since and cursor stay: the device's cursor passes them."""
+    if _PICTURE_TEXT_MARK not in frame:
+        return frame
+    body = json.loads(frame)
+    body["changes"] = [
+        change for change in body["changes"] if change["payload"].get("type") != "picture_text"
+    ]
+    return encode_json(body)
 
 
 def fitting(rows: Sequence[ChangeRow], overhead: int, max_bytes: int) -> int:
@@ -393,6 +408,16 @@ def append_purge(conn: Connection, user_id: int, purge: PurgeRecord, op_id: str)
     return row
 
 
+_PAGE = select(c.c.seq, c.c.op_id, c.c.device_id, c.c.payload, c.c.size).where(
+    c.c.user_id == bindparam("uid"), c.c.seq > bindparam("since")
+)
+# For a device that does not read picture_text records (5.1): they are left out, as a
+# collected change is, and its cursor still passes them.
+_PAGE_WITHOUT_TEXT = _PAGE.where(
+    c.c.payload.not_like(PICTURE_TEXT_PREFIX.replace("_", "\\_") + "%", escape="\\")
+)
+
+
 def read_page(
     db: Database,
     user_id: int,
@@ -401,14 +426,14 @@ def read_page(
     request_id: RequestId | None = None,
     *,
     max_page_bytes: int = MAX_PAGE_BYTES,
+    picture_text: bool = True,
 ) -> tuple[str, int]:
-    """A pull reply's frame text and how many changes it holds (page and head: one snapshot)."""
+    """A pull reply's frame text and how many changes it holds (page and head: one snapshot);
+    without ``picture_text``, such changes are left out."""
+    query = _PAGE if picture_text else _PAGE_WITHOUT_TEXT
     with db.read() as conn:
         result = conn.execute(
-            select(c.c.seq, c.c.op_id, c.c.device_id, c.c.payload, c.c.size)
-            .where(c.c.user_id == user_id, c.c.seq > since)
-            .order_by(c.c.seq)
-            .limit(limit + 1)
+            query.order_by(c.c.seq).limit(limit + 1), {"uid": user_id, "since": since}
         ).all()
         head = int(
             conn.execute(

@@ -25,9 +25,12 @@ from websockets.exceptions import ConnectionClosed
 from snapask_desktop.server import changes
 from snapask_desktop.server.accounts import Identity, now_ms
 from snapask_desktop.server.catchup import frame_cursor
+from snapask_desktop.server.changes import without_picture_text
 from snapask_desktop.sync.errors import CLOSES_WITH, CloseCode, ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import MAX_ERROR_MESSAGE_CHARS, MAX_PAGE_CHANGES
 from snapask_desktop.sync.protocol import (
+    FEATURE_PICTURE_TEXT,
+    SUPPORTED_FEATURES,
     Ack,
     Applied,
     BlobGet,
@@ -94,6 +97,9 @@ class Session:
         # The cursor of the last changes frame queued to the device, and whether it has caught
         # up once (a pull reply without has_more): then it counts as live (server/catchup.py).
         self.sent_cursor = 0
+        # Whether the device said it reads picture_text records (5.1); an older one is never
+        # sent one: its pull pages leave them out and its live frames are filtered.
+        self.picture_text = False
         self.caught_up = False
         self.hello_done = False
         self.closing = False
@@ -115,6 +121,8 @@ class Session:
             self._close_now(CloseCode.POLICY_VIOLATION, "too slow")
             return
         self.sent_cursor = max(self.sent_cursor, frame_cursor(frame))
+        if not self.picture_text:
+            frame = without_picture_text(frame)
         self._enqueue(frame, committed_at)
 
     async def catch_up(self) -> None:
@@ -122,7 +130,12 @@ class Session:
         if self.closing or not self.caught_up:
             return
         text, count = await self.server.run_read(
-            changes.read_page, self.server.db, self.user_id, self.sent_cursor, MAX_PAGE_CHANGES
+            changes.read_page,
+            self.server.db,
+            self.user_id,
+            self.sent_cursor,
+            MAX_PAGE_CHANGES,
+            picture_text=self.picture_text,
         )
         if count:
             self.deliver(text, time.perf_counter())
@@ -333,6 +346,7 @@ class Session:
             # committed later then arrives live, and every earlier one is at or below the head
             # the device pulls to. Frames delivered before the welcome are dropped (they are
             # at or below that head).
+            self.picture_text = FEATURE_PICTURE_TEXT in frame.features
             self.server.hello_done(self, frame)
             await self.server.live_ready(self.user_id)
             head = await self.server.read_head(self.user_id)
@@ -343,6 +357,7 @@ class Session:
                     server_time_ms=now_ms(),
                     limits=self.server.limits,
                     id=frame.id,
+                    features=SUPPORTED_FEATURES,
                 )
             )
             self.hello_done = True
@@ -397,7 +412,13 @@ class Session:
         elif isinstance(frame, Pull):
             started = time.perf_counter()
             text, _count = await server.run_read(
-                changes.read_page, server.db, self.user_id, frame.since, frame.limit, frame.id
+                changes.read_page,
+                server.db,
+                self.user_id,
+                frame.since,
+                frame.limit,
+                frame.id,
+                picture_text=self.picture_text,
             )
             server.metrics.pull_seconds.observe(time.perf_counter() - started)
             self.sent_cursor = max(self.sent_cursor, frame_cursor(text))

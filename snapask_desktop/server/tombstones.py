@@ -16,7 +16,7 @@ from snapask_desktop.server.blobs import BlobStore
 from snapask_desktop.server.changes import ChangeRow, append_purge, lock_user
 from snapask_desktop.server.database import Database
 from snapask_desktop.sync.limits import MAX_PURGE_SCREENSHOTS, TOMBSTONE_MIN_AGE_MS
-from snapask_desktop.sync.records import PurgeRecord
+from snapask_desktop.sync.records import PurgeRecord, picture_text_prefix
 
 cv, m, ch, dv = schema.conversations, schema.messages, schema.changes, schema.devices
 
@@ -92,6 +92,16 @@ def _collect_one(
         if dropped:
             sh = schema.screenshots
             conn.execute(delete(sh).where(sh.c.user_id == user_id, sh.c.sha256.in_(dropped)))
+            # The text read from a dropped picture goes with it (its changes name no
+            # conversation, so they are found by their payload).
+            for sha in dropped:
+                conn.execute(
+                    delete(ch).where(
+                        ch.c.user_id == user_id,
+                        ch.c.conversation_id.is_(None),
+                        ch.c.payload.like(picture_text_prefix(sha) + "%"),
+                    )
+                )
         conn.execute(
             schema.collected.insert().values(
                 user_id=user_id, conversation_id=conversation_id, collected_at=now_ms

@@ -44,6 +44,7 @@ __all__ = [
     "edit_stamp",
     "edit_updates",
     "keep_other_version",
+    "keeps_text",
     "merge_conversation",
     "merge_states",
     "message_added",
@@ -331,6 +332,13 @@ def message_added(known: MessageRecord | None, incoming: MessageRecord) -> bool:
             f"message {incoming.id} exists with different content; messages never change",
         )
     return False
+
+
+def keeps_text(kept: str | None, incoming: str) -> bool:
+    """Whether a picture's `incoming` text replaces the one `kept` (None: none yet). Every
+    reading of the same bytes is valid; the longer one (more was read), then the greater,
+    wins, so devices that received the readings in any order keep the same one."""
+    return kept is None or (len(incoming), incoming) > (len(kept), kept)
 
 
 def screenshot_added(known: ScreenshotRecord | None, incoming: ScreenshotRecord) -> bool:

@@ -60,6 +60,12 @@ def _envelope(type_name: str, request_id: RequestId | None, body: dict[str, Any]
     return head | body
 
 
+# Optional parts of protocol 1 that both sides announce in hello and welcome (5.1).
+FEATURE_PICTURE_TEXT = "picture_text"  # picture_text records (3.5)
+SUPPORTED_FEATURES: tuple[str, ...] = (FEATURE_PICTURE_TEXT,)
+MAX_FEATURES = 32
+_FEATURE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
 # ====================================================================== device -> server
 
 
@@ -72,6 +78,7 @@ class Hello:
     protocol: int = PROTOCOL_VERSION
     client: str | None = None
     id: RequestId | None = None
+    features: tuple[str, ...] = ()  # optional parts of the protocol the device speaks (5.1)
 
     def to_wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -81,6 +88,8 @@ class Hello:
         }
         if self.client is not None:
             body["client"] = self.client
+        if self.features:
+            body["features"] = list(self.features)
         return _envelope("hello", self.id, body)
 
 
@@ -209,15 +218,18 @@ class Welcome:
     limits: Limits = DEFAULT_LIMITS
     protocol: int = PROTOCOL_VERSION
     id: RequestId | None = None
+    features: tuple[str, ...] = ()  # optional parts of the protocol the server speaks (5.1)
 
     def to_wire(self) -> dict[str, Any]:
-        body = {
+        body: dict[str, Any] = {
             "protocol": self.protocol,
             "device_id": self.device_id,
             "head": self.head,
             "server_time_ms": self.server_time_ms,
             "limits": self.limits.to_wire(),
         }
+        if self.features:
+            body["features"] = list(self.features)
         return _envelope("welcome", self.id, body)
 
 
@@ -436,6 +448,18 @@ def _protocol(f: Fields) -> int:
     return version
 
 
+def _features(f: Fields) -> tuple[str, ...]:
+    """The optional ``features`` array of hello/welcome: names this side does not know are
+    kept (and ignored by the code that asks for one it knows)."""
+    if "features" not in f.obj:
+        return ()
+    items = f.array("features", MAX_FEATURES)
+    for i, name in enumerate(items):
+        if not isinstance(name, str) or not _FEATURE_NAME.fullmatch(name):
+            f.fail("features", f"item {i} must be a feature name like picture_text")
+    return tuple(items)
+
+
 def _hello(f: Fields) -> Hello:
     client = f.text("client", MAX_CLIENT_CHARS) if "client" in f.obj else None
     return Hello(
@@ -444,6 +468,7 @@ def _hello(f: Fields) -> Hello:
         cursor=f.integer("cursor"),
         client=client,
         id=f.request_id(),
+        features=_features(f),
     )
 
 
@@ -530,6 +555,7 @@ def _welcome(f: Fields) -> Welcome:
         server_time_ms=f.integer("server_time_ms"),
         limits=_limits(f.nested("limits")),
         id=f.request_id(),
+        features=_features(f),
     )
 
 

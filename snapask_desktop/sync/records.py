@@ -50,6 +50,9 @@ _MESSAGE_KEYS = frozenset(
 )
 _SCREENSHOT_KEYS = frozenset({"type", "sha256", "size_bytes", "width", "height", "mime"})
 _PURGE_KEYS = frozenset({"type", "conversation_id", "screenshots"})
+_PICTURE_TEXT_KEYS = frozenset({"type", "sha256", "text", "engine"})
+MAX_PICTURE_TEXT_CHARS = 200_000  # a dense 4K screen holds about 20,000 characters
+MAX_ENGINE_CHARS = 60
 _CONFLICT_KEYS = frozenset(
     {"conversation_id", "field", "losing_value", "losing_stamp", "winning_value", "winning_stamp"}
 )
@@ -279,15 +282,52 @@ class PurgeRecord:
         return cls(conversation_id=f.uuid("conversation_id"), screenshots=shas)
 
 
-Payload = ConversationState | MessageRecord | ScreenshotRecord | PurgeRecord
+@dataclass(frozen=True, slots=True)
+class PictureTextRecord:
+    """The text a device read from a picture (local OCR), for search on every device.
 
-_PAYLOADS: dict[str, type[ConversationState | MessageRecord | ScreenshotRecord | PurgeRecord]] = {
+    Sent only between devices and servers that announce the ``picture_text`` feature (5.1);
+    every reading of the same bytes is valid, and devices keep the one ``merge.keeps_text``
+    prefers, so all converge on one text."""
+
+    sha256: str
+    text: str
+    engine: str
+
+    def to_wire(self) -> dict[str, Any]:
+        """The outbox/change payload."""
+        return {"type": "picture_text", "sha256": self.sha256, "text": self.text,
+                "engine": self.engine}  # fmt: skip
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> PictureTextRecord:
+        """Validate a picture text payload (raises ProtocolError ``bad_payload``)."""
+        f = Fields(obj, _BAD)
+        f.only(_PICTURE_TEXT_KEYS)
+        _expect_type(f, "picture_text")
+        return cls(
+            sha256=f.req_sha256("sha256"),
+            text=f.req_text("text", MAX_PICTURE_TEXT_CHARS, min_chars=0),
+            engine=f.req_text("engine", MAX_ENGINE_CHARS, min_chars=1),
+        )
+
+
+Payload = ConversationState | MessageRecord | ScreenshotRecord | PurgeRecord | PictureTextRecord
+
+_PAYLOADS: dict[str, type[Payload]] = {
     "conversation": ConversationState,
     "message": MessageRecord,
     "screenshot": ScreenshotRecord,
     "purge": PurgeRecord,
+    "picture_text": PictureTextRecord,
 }
-DEVICE_PAYLOAD_TYPES = ("conversation", "message", "screenshot")
+DEVICE_PAYLOAD_TYPES = ("conversation", "message", "screenshot", "picture_text")
+PICTURE_TEXT_PREFIX = '{"type":"picture_text"'  # how its stored JSON starts (encode_json order)
+
+
+def picture_text_prefix(sha256: str) -> str:
+    """How the stored JSON of a picture_text change for picture `sha256` starts."""
+    return f'{PICTURE_TEXT_PREFIX},"sha256":"{sha256}"'
 
 
 def parse_payload(obj: Any, *, from_device: bool = False) -> Payload:

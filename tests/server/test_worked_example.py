@@ -55,6 +55,7 @@ def _same_shape(got: dict[str, Any], want: dict[str, Any]) -> None:
         assert got["type"] == "welcome" and got["id"] == want["id"]
         assert got["head"] == want["head"] and got["limits"] == want["limits"]
         assert got["device_id"] == want["device_id"] and got["protocol"] == 1
+        assert got.get("features") == want.get("features")
     elif want["type"] == "error":
         assert {k: got[k] for k in ("type", "id", "code")} == {
             k: want[k] for k in ("type", "id", "code")
