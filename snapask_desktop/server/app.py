@@ -37,7 +37,7 @@ from snapask_desktop.server.session import Session
 from snapask_desktop.server.tombstones import collect_tombstones
 from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.limits import MAX_FRAME_BYTES
-from snapask_desktop.sync.protocol import Hello, Limits, OpResult
+from snapask_desktop.sync.protocol import SUPPORTED_FEATURES, Hello, Limits, OpResult
 
 if TYPE_CHECKING:
     from snapask_desktop.server.shared_limits import SharedLimits
@@ -67,6 +67,7 @@ class SyncServer:
             frame_burst=config.frame_burst,
             max_drift_ms=config.max_drift_ms,
         )
+        self.features: tuple[str, ...] = SUPPORTED_FEATURES  # announced in every welcome
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="snapask-db-write")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="snapask-db-read")
         self._signins = ThreadPoolExecutor(2, thread_name_prefix="snapask-signin")

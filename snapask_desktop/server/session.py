@@ -30,7 +30,6 @@ from snapask_desktop.sync.errors import CLOSES_WITH, CloseCode, ErrorCode, Proto
 from snapask_desktop.sync.limits import MAX_ERROR_MESSAGE_CHARS, MAX_PAGE_CHANGES
 from snapask_desktop.sync.protocol import (
     FEATURE_PICTURE_TEXT,
-    SUPPORTED_FEATURES,
     Ack,
     Applied,
     BlobGet,
@@ -346,7 +345,10 @@ class Session:
             # committed later then arrives live, and every earlier one is at or below the head
             # the device pulls to. Frames delivered before the welcome are dropped (they are
             # at or below that head).
-            self.picture_text = FEATURE_PICTURE_TEXT in frame.features
+            features = self.server.features
+            self.picture_text = FEATURE_PICTURE_TEXT in frame.features and (
+                FEATURE_PICTURE_TEXT in features
+            )
             self.server.hello_done(self, frame)
             await self.server.live_ready(self.user_id)
             head = await self.server.read_head(self.user_id)
@@ -357,7 +359,7 @@ class Session:
                     server_time_ms=now_ms(),
                     limits=self.server.limits,
                     id=frame.id,
-                    features=SUPPORTED_FEATURES,
+                    features=features,
                 )
             )
             self.hello_done = True

@@ -10,7 +10,13 @@ import json
 from collections.abc import Sequence
 from typing import Any, cast
 
-from snapask_desktop.store.models import ConversationRow, MessageRow, OutboxRow, ScreenshotRow
+from snapask_desktop.store.models import (
+    ConversationRow,
+    MessageRow,
+    OutboxRow,
+    ScreenshotRow,
+    ScreenshotTextRow,
+)
 from snapask_desktop.store.records import (
     ConflictRecord,
     Conversation,
@@ -29,6 +35,7 @@ from snapask_desktop.sync.records import (
     FieldName,
     FieldStamp,
     MessageRecord,
+    PictureTextRecord,
     ScreenshotRecord,
 )
 
@@ -158,6 +165,11 @@ def message_columns(record: MessageRecord) -> dict[str, Any]:
         "device_id": record.device,
         "created_at": record.created_at,
     }
+
+
+def picture_text_record(row: ScreenshotTextRow | Any) -> PictureTextRecord:
+    """The picture_text payload of a kept text row."""
+    return PictureTextRecord(sha256=row.sha256, text=row.text, engine=row.engine)
 
 
 def screenshot_record(row: ScreenshotRow | Any) -> ScreenshotRecord:

@@ -10,7 +10,7 @@ from snapask_desktop.sync.records import Conflict, FieldName, FieldStamp
 Role = Literal["user", "model"]
 # "pending": only read, from a file an older release wrote (it never syncs)
 Status = Literal["final", "cancelled", "error", "pending"]
-RecordType = Literal["conversation", "message", "screenshot"]
+RecordType = Literal["conversation", "message", "screenshot", "picture_text"]
 
 
 @dataclass(frozen=True, slots=True)

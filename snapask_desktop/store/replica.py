@@ -18,18 +18,24 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from snapask_desktop.store import conflicts, convert, outbox
+from snapask_desktop.store import conflicts, convert, outbox, picture_text
 from snapask_desktop.store.errors import InvalidInput
 from snapask_desktop.store.lite import CURSOR_KEY, cursor_value
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
 from snapask_desktop.store.purge import purge_conversation
 from snapask_desktop.store.records import ApplyReport, ConflictRecord
-from snapask_desktop.sync.clock import COUNTER_BITS, HybridClock, ahead_ms
+from snapask_desktop.sync.clock import (
+    COUNTER_BITS,
+    HybridClock,
+    ahead_ms,
+    wall_clock_ms,
+)
 from snapask_desktop.sync.errors import ProtocolError
 from snapask_desktop.sync.merge import (
     cancel_delete_for_messages,
     edit_conversation,
     edit_stamp,
+    keeps_text,
     merge_conversation,
     message_added,
     message_restores,
@@ -42,6 +48,7 @@ from snapask_desktop.sync.records import (
     Conflict,
     ConversationState,
     MessageRecord,
+    PictureTextRecord,
     PurgeRecord,
     ScreenshotRecord,
     check_conversation,
@@ -151,7 +158,7 @@ def fresh_changes(changes: Sequence[Change], new_cursor: int, stored: int) -> li
                 raise InvalidInput(
                     f"change {change.seq}: a synced message is a final user or model message"
                 )
-        elif not isinstance(payload, ScreenshotRecord | PurgeRecord):
+        elif not isinstance(payload, ScreenshotRecord | PurgeRecord | PictureTextRecord):
             raise InvalidInput(f"change {change.seq} has no sync payload")
     return [change for change in changes if change.seq > stored]
 
@@ -299,6 +306,13 @@ class _Batch:
             self._screenshot(payload)
         elif isinstance(payload, PurgeRecord):
             self._purge(payload)
+        elif isinstance(payload, PictureTextRecord):
+            self._picture_text(payload)
+
+    def _picture_text(self, record: PictureTextRecord) -> None:
+        # Written at once (a page holds few): keeps_text picks one reading on every device.
+        if keeps_text(picture_text.get(self.conn, record.sha256), record.text):
+            picture_text.put(self.conn, record.sha256, record.text, record.engine, wall_clock_ms())
 
     def _conversation(self, remote: ConversationState) -> None:
         local = self.states.get(remote.id)

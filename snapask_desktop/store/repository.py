@@ -76,7 +76,7 @@ from snapask_desktop.sync.merge import (
     new_conversation,
 )
 from snapask_desktop.sync.protocol import Change
-from snapask_desktop.sync.records import ConversationState
+from snapask_desktop.sync.records import ConversationState, PictureTextRecord
 
 log = logging.getLogger(__name__)
 
@@ -395,12 +395,15 @@ class Store:
         clean = validate.text_value(recognised, "the picture's text", picture_text.MAX_TEXT_CHARS)
         name = validate.text_value(engine, "the OCR engine's name", 60)
         with self._write_conn() as conn:
-            if conn.execute(
+            if not conn.execute(
                 select(ScreenshotRow.sha256).where(ScreenshotRow.sha256 == sha)
             ).first():
-                picture_text.put(conn, sha, clean, name, wall_clock_ms())
-            else:
                 raise NotFound(f"no screenshot {sha[:12]}…")
+            now = wall_clock_ms()
+            picture_text.put(conn, sha, clean, name, now)
+            # Other devices find the picture by its text too (sent where the server reads it).
+            record = PictureTextRecord(sha256=sha, text=clean, engine=name)
+            outbox.enqueue(conn, "picture_text", sha, record.to_wire(), now)
 
     def screenshot_text(self, sha256: str) -> str | None:
         """The text read from a picture on this device, or None if it was never read."""

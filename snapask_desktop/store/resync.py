@@ -12,21 +12,28 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from snapask_desktop.store import convert, outbox
-from snapask_desktop.store.models import ConversationRow, MessageRow, ScreenshotRow
+from snapask_desktop.store.models import (
+    ConversationRow,
+    MessageRow,
+    ScreenshotRow,
+    ScreenshotTextRow,
+)
 from snapask_desktop.store.records import RecordType
 from snapask_desktop.store.replica import CURSOR_KEY, write_meta
 
 _CONVERSATION = ConversationRow.__table__
 _MESSAGE = MessageRow.__table__
 _SCREENSHOT = ScreenshotRow.__table__
+_TEXT = ScreenshotTextRow.__table__
 
 
 def requeue_everything(conn: Connection, now: int) -> int:
     """Replace the outbox with one fresh op per record and set the cursor to 0.
 
     Screenshots first, then conversations, then messages (a message's picture and
-    conversation reach the server before it). Pending messages are not sent yet and stay out.
-    Every queued op's record is in the store in its newest state, so nothing queued is lost.
+    conversation reach the server before it), then the text read from pictures. Pending
+    messages are not sent yet and stay out. Every queued op's record is in the store in its
+    newest state, so nothing queued is lost.
     """
     outbox.clear(conn)
     ops: list[tuple[RecordType, str, dict[str, Any]]] = []
@@ -41,6 +48,8 @@ def requeue_everything(conn: Connection, now: int) -> int:
     )
     for row in conn.execute(messages):
         ops.append(("message", row.id, convert.message_record(row).to_wire()))
+    for row in conn.execute(select(_TEXT).order_by(_TEXT.c.rid)):
+        ops.append(("picture_text", row.sha256, convert.picture_text_record(row).to_wire()))
     count = outbox.enqueue_many(conn, ops, now)
     write_meta(conn, CURSOR_KEY, "0")
     return count

@@ -264,3 +264,31 @@ def test_a_picture_over_the_accounts_quota_stays_local_and_says_why(tmp_path: Pa
             assert a.store.screenshot_bytes(shot.sha256) == png  # kept on the device
         finally:
             fleet.close()
+
+
+def test_the_text_read_from_a_picture_syncs_and_every_device_keeps_the_same(
+    fleet: Fleet,
+) -> None:
+    a, b, c = fleet.device(), fleet.device(), fleet.device()
+    shot = a.store.add_screenshot(_png((20, 90, 200)))
+    conversation, _ = a.store.start_conversation("Blue", "what?", screenshot_sha256=shot.sha256)
+    converge([a, b, c])
+    a.store.set_screenshot_text(shot.sha256, "Invoice 2041 overdue", "tesseract 5.5.4")
+    c.store.set_screenshot_text(shot.sha256, "lnvoice 2O41 overdue!", "tesseract 5.3.0")
+    converge([a, b, c])
+    for device in (a, b, c):  # the longer reading wins everywhere
+        assert device.store.screenshot_text(shot.sha256) == "lnvoice 2O41 overdue!"
+        assert [h.summary.id for h in device.store.search("overdue")] == [conversation.id]
+        assert device.store.outbox_count() == 0
+
+
+def test_a_server_that_reads_no_picture_text_is_not_sent_it(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    shot = a.store.add_screenshot(_png((200, 90, 20)))
+    a.store.start_conversation("Orange", "what?", screenshot_sha256=shot.sha256)
+    a.store.set_screenshot_text(shot.sha256, "Quarterly budget", "tesseract 5.5.4")
+    fleet.server.server.features = ()  # its welcome names none, as an older server's
+    converge([a, b])
+    assert a.store.outbox_count() == 0  # dropped, not refused: nothing shows as refused
+    assert a.store.sync_problems() == []
+    assert b.store.screenshot_text(shot.sha256) is None  # b reads it itself when it can

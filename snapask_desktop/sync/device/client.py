@@ -24,6 +24,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.errors import CloseCode, ErrorCode
 from snapask_desktop.sync.protocol import (
     DEFAULT_LIMITS,
+    SUPPORTED_FEATURES,
     Applied,
     Blob,
     BlobGet,
@@ -102,6 +103,7 @@ class SyncEngine:
         self._wake = asyncio.Event()
         self._conn: Connection | None = None
         self._limits: Limits = DEFAULT_LIMITS
+        self._server_features: frozenset[str] = frozenset()  # from the last welcome
         self._state = SessionState()
         self.status = SyncStatus()
 
@@ -162,7 +164,7 @@ class SyncEngine:
         conn = await self._connect()
         try:
             await self._hello(conn)
-            outgoing = Outgoing(self._store, conn, self._limits)
+            outgoing = Outgoing(self._store, conn, self._limits, self._server_features)
             result.pushed += await self._push(outgoing, result)
             result.pulled += await self._pull_all(conn, outgoing, result)
             await self._flush_applied(conn, outgoing, force=True)
@@ -202,7 +204,7 @@ class SyncEngine:
         conn = await self._connect()
         try:
             await self._hello(conn)
-            outgoing = Outgoing(self._store, conn, self._limits)
+            outgoing = Outgoing(self._store, conn, self._limits, self._server_features)
             await self._catch_up(conn, outgoing)
             # What connecting and catching up allocated and freed would otherwise stay resident
             # for as long as the app idles (tens of MB after a first sync).
@@ -232,13 +234,15 @@ class SyncEngine:
         self._state.start(cursor)
         client = f"snapask-desktop/{__version__}"
         try:
-            welcome = await conn.request(Hello(device_id, cursor, client=client))
+            hello = Hello(device_id, cursor, client=client, features=SUPPORTED_FEATURES)
+            welcome = await conn.request(hello)
         except ServerError as error:
             stop = _needs_user(error)
             raise NeedsUser(stop) if stop else error from None
         assert isinstance(welcome, Welcome)
         self._conn = conn
         self._limits = DEFAULT_LIMITS.tightest(welcome.limits)
+        self._server_features = frozenset(welcome.features)
         drift_ms = self._limits.max_drift_ms
         if abs(welcome.server_time_ms - wall_clock_ms()) > drift_ms:
             self._events.notice(

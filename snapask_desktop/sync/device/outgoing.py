@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 
 from snapask_desktop.sync.device.connection import Connection, ServerError
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
-from snapask_desktop.sync.protocol import Ack, BlobAck, BlobPut, Limits, Op, Push
+from snapask_desktop.sync.protocol import (
+    FEATURE_PICTURE_TEXT,
+    Ack,
+    BlobAck,
+    BlobPut,
+    Limits,
+    Op,
+    Push,
+)
 from snapask_desktop.sync.records import ScreenshotRecord, parse_payload
 from snapask_desktop.sync.wire import encode_json
 
@@ -37,10 +45,19 @@ class PushOutcome:
 class Outgoing:
     """Pushes a store's outbox over one connection."""
 
-    def __init__(self, store: Store, conn: Connection, limits: Limits) -> None:
+    def __init__(
+        self,
+        store: Store,
+        conn: Connection,
+        limits: Limits,
+        server_features: frozenset[str] = frozenset(),
+    ) -> None:
         self._store = store
         self._conn = conn
         self._limits = limits
+        # An older server refuses picture_text ops: they are dropped instead (the text is a
+        # convenience; every device reads the pictures it receives itself).
+        self._sends_text = FEATURE_PICTURE_TEXT in server_features
         self.held: set[str] = set()  # op ids refused for clock skew: kept, not resent yet
 
     async def push_all(self) -> PushOutcome:
@@ -66,7 +83,11 @@ class Outgoing:
 
     async def _wire_ops(self, ops: Iterable[OutboxOp], outcome: PushOutcome) -> list[_Ready]:
         ready: list[_Ready] = []
+        unsent: list[str] = []
         for op in ops:
+            if not self._sends_text and op.payload.get("type") == "picture_text":
+                unsent.append(op.op_id)
+                continue
             try:
                 payload = parse_payload(op.payload, from_device=True)
             except ProtocolError as error:
@@ -79,6 +100,8 @@ class Outgoing:
                 continue
             wire = Op(op.op_id, payload)
             ready.append((wire, len(encode_json(wire.to_wire()).encode("utf-8"))))
+        if unsent:
+            await asyncio.to_thread(self._store.outbox_ack, unsent)
         return ready
 
     def _batches(self, ready: list[_Ready]) -> list[list[_Ready]]:
