@@ -56,7 +56,7 @@ class OpenAICompatProvider:
         except AIError as error:
             raise errors.redacted(error, self._api_key) from None
         except Exception as exc:
-            raise errors.redacted(self._map(exc), self._api_key) from exc
+            raise errors.redacted(self.map_error(exc), self._api_key) from exc
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -69,7 +69,8 @@ class OpenAICompatProvider:
         detail = f"HTTP {response.status_code} from {self.endpoint}: {message}"
         return map_status(self.name, response, message, model, detail)
 
-    def _map(self, exc: Exception) -> AIError:
+    def map_error(self, exc: Exception) -> AIError:
+        """The AIError for an exception met while talking to the server."""
         import httpx
 
         detail = f"{type(exc).__name__}: {exc}"

@@ -103,15 +103,15 @@ class FakeOpenAI(ScriptedServer):
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     def _dispatch(self, out: Responder, request: RecordedRequest) -> None:
+        rejection = self._check_key(request)  # a server with keys wants one on every route
+        if rejection is not None and request.path.startswith("/v1/"):
+            return out.json(rejection.status, rejection.body, rejection.headers)
         if request.method == "GET" and request.path == "/v1/models":
             names = sorted(self.models or {"llava"})
             data = [{"id": n, "object": "model", "owned_by": "library"} for n in names]
             return out.json(200, {"object": "list", "data": data})
         if request.method != "POST" or request.path != "/v1/chat/completions":
             return out.json(404, {"error": "404 page not found"})
-        rejection = self._check_key(request)
-        if rejection is not None:
-            return out.json(rejection.status, rejection.body, rejection.headers)
         body = request.body if isinstance(request.body, dict) else {}
         model = str(body.get("model", ""))
         if self.models is not None and model not in self.models:

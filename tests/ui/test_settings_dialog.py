@@ -565,3 +565,24 @@ def test_picture_text_settings_are_explained_and_saved(
     waits.until(qtbot, lambda: general.ocr_missing.isVisibleTo(dialog))
     assert "install the OCR extra" in general.ocr_missing.text()
     assert "pip install 'snapask-desktop[ocr]'" in general.ocr_missing.toolTip()
+
+
+def test_the_local_server_is_tried_as_typed_without_saving(
+    dialog: SettingsDialog, store: SettingsStore, qtbot: QtBot
+) -> None:
+    from tests.support.fake_openai import FakeOpenAI
+
+    general = _general(dialog)
+    general.use_provider("openai")
+    with FakeOpenAI(models={"llava", "phi3"}) as fake:
+        general.openai_base_url.setText(fake.base_url)
+        general.openai_model.setText("qwen2.5vl")
+        qtbot.mouseClick(general.test_server_button, Qt.MouseButton.LeftButton)
+        waits.until(qtbot, lambda: "It has" in general.server_result.text())
+        assert "no model 'qwen2.5vl'. It has: llava, phi3." in general.server_result.text()
+        general.openai_model.setText("phi3")
+        qtbot.mouseClick(general.test_server_button, Qt.MouseButton.LeftButton)
+        waits.until(qtbot, lambda: general.server_result.text().startswith("Connected:"))
+        assert [r.path for r in fake.requests] == ["/v1/models", "/v1/models"]
+    assert general.test_server_button.isEnabled()
+    assert store.load().settings == Settings()  # trying saved nothing

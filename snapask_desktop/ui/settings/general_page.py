@@ -4,9 +4,9 @@ and what happens to a picture's text (read on this device, secrets hidden before
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QUrl, Slot
+from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,10 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from snapask_desktop.ai.registry import REGISTRY
+from snapask_desktop.ai.registry import OPENAI, REGISTRY
 from snapask_desktop.config import Settings
 from snapask_desktop.ui import style
 from snapask_desktop.ui.settings.page import PageContext, SettingsPage, error_label, field_box
+
+if TYPE_CHECKING:  # the check (with httpx) loads when the button is pressed
+    from snapask_desktop.ai.server_check import ServerCheck
 
 GEMINI_MODELS = ("gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.5-pro")
 LANGUAGES = (
@@ -97,6 +100,12 @@ class GeneralPage(SettingsPage):
             narrow.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.translate_to.setMinimumWidth(220)
         self.translate_to.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.test_server_button = QPushButton("T&est connection")
+        self.test_server_button.setToolTip("Ask the server for its models (nothing is saved)")
+        self.test_server_button.clicked.connect(self._test_server)
+        self.server_result = QLabel()
+        self.server_result.setWordWrap(True)
+        self.server_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.answer_cache = QCheckBox("Answer a repeated question from the cache")
         self.clear_cache_button = QPushButton("Clear answer cache")
         self.clear_cache_button.setEnabled(context.clear_cache is not None)
@@ -156,6 +165,8 @@ class GeneralPage(SettingsPage):
         )
         openai.addRow("M&odel:", field_box(self.openai_model, self._error("openai_model")))
         openai.addRow("Pictu&res:", field_box(self.openai_pictures, self._error("openai_pictures")))
+        openai.addRow("", self.test_server_button)
+        openai.addRow("", self.server_result)
         answers = QGroupBox("Answers")
         answer_form = QFormLayout(answers)
         answer_form.addRow(
@@ -254,6 +265,36 @@ class GeneralPage(SettingsPage):
         self.openai_box.setTitle(
             "OpenAI-compatible server" + (" (in use)" if chosen == "openai" else "")
         )
+
+    @Slot()
+    def _test_server(self) -> None:
+        """Try the server and model as typed (not yet saved), on a worker."""
+        base_url = self.openai_base_url.text().strip()
+        model = self.openai_model.text().strip()
+        if not base_url or not model:
+            self.server_result.setText("Enter the server URL and the model first.")
+            return
+        self.test_server_button.setEnabled(False)
+        self.server_result.setText(f"Asking {base_url}…")
+
+        def check() -> ServerCheck:
+            from snapask_desktop import credentials
+            from snapask_desktop.ai.server_check import check_server
+
+            key = credentials.get_api_key(OPENAI.name)
+            return check_server(base_url, model, key.value if key else None)
+
+        def done(result: ServerCheck) -> None:
+            self.test_server_button.setEnabled(True)
+            self.server_result.setText(result.message)
+            style.set_role(self.server_result, "muted" if result.ok else "error")
+
+        def failed(error: Exception) -> None:
+            self.test_server_button.setEnabled(True)
+            self.server_result.setText(f"The test could not run: {error}")
+            style.set_role(self.server_result, "error")
+
+        self.context.calls.call(check, done, failed)
 
     def _check_ocr(self) -> None:
         """Say when the OCR engine is missing: both settings need it (found on a worker, as
