@@ -112,13 +112,21 @@ def server(provider: str, status: int | None, message: str = "", detail: str = "
     """The provider failed on its side (5xx); the status code stays in ``detail`` (the log)."""
     what = "is overloaded right now" if status == 503 else "had a problem"
     # The provider's own message often ends in a full stop already, and often says to try
-    # again itself: the advice is given once.
-    said = f": {message.strip().rstrip('.')}" if message.strip() else ""
-    advice = "" if _ADVISES_RETRY.search(message) else " Try again in a moment."
+    # again itself: the advice is given once. Words that only repeat ours are left out.
+    own = message.strip()
+    if status == 503 and _ONLY_OVERLOADED.fullmatch(own):
+        own = ""
+    said = f": {own.rstrip('.')}" if own else ""
+    advice = "" if _ADVISES_RETRY.search(own) else " Try again in a moment."
     msg = f"{label(provider, start=True)} {what}{said}.{advice}"
     return AIError(ErrorKind.SERVER, msg, detail=detail)
 
 
+_ONLY_OVERLOADED = re.compile(
+    r"(?:(?:the |this )?(?:model|service|server)\s+)?(?:is\s+)?(?:currently\s+)?overloaded\.?"
+    r"(?:\s*(?:please )?try again(?: later| in a moment)?\.?)?",
+    re.IGNORECASE,
+)
 _ADVISES_RETRY = re.compile(r"\b(?:try|retry)\b.{0,20}\b(?:again|later)\b|\bretry\b", re.IGNORECASE)
 
 

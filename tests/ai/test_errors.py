@@ -88,7 +88,7 @@ def test_retry_after_from_google_retry_info() -> None:
 def test_server_message_has_one_full_stop() -> None:
     from snapask_desktop.ai import errors
 
-    error = errors.server("gemini", 503, "The model is overloaded. Please try again later.")
+    error = errors.server("gemini", 503, "The backend had a hiccup. Please try again later.")
     assert ".." not in error.user_message
     assert error.user_message.endswith("Please try again later.")
     assert error.user_message.lower().count("try again") == 1  # the advice once
@@ -128,3 +128,8 @@ def test_an_overloaded_provider_is_said_plainly_with_the_advice_once() -> None:
     assert errors.server("gemini", 503).user_message == (
         "Gemini is overloaded right now. Try again in a moment."
     )
+    for repeats in ("The model is overloaded.", "The model is overloaded. Please try again later.",
+                    "overloaded"):  # fmt: skip
+        assert errors.server("gemini", 503, repeats).user_message == (
+            "Gemini is overloaded right now. Try again in a moment."  # not "...: The model is…"
+        ), repeats
