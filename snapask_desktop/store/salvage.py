@@ -105,6 +105,11 @@ def _revision_by_shape(connection: sqlite3.Connection) -> str:
     # Each revision adds something the one before it lacks (see store/migrations/versions).
     names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     columns = {row[1] for row in connection.execute("PRAGMA table_info(conversation)")}
+    outbox = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
+    ).fetchone()
+    if outbox is not None and "'picture_text'" in str(outbox[0]):
+        return "0006"  # the outbox's record types (a table made again, no new name)
     if "screenshot_text" in names:
         return "0005"
     if "conflict" in names or "device" in columns:
