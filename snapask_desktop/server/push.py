@@ -21,6 +21,7 @@ from snapask_desktop.sync.records import (
     ScreenshotRecord,
     payload_hlc,
 )
+from snapask_desktop.sync.sealed import SealedRecord
 from snapask_desktop.sync.wire import encode_json
 
 
@@ -106,6 +107,10 @@ def _judge(
 
 def _check(payload: Payload, held: Holdings, now_ms: int, max_drift_ms: int) -> None:
     """Refusals that do not depend on the record's kind: clock skew, a collected conversation."""
+    if isinstance(payload, SealedRecord):  # no account is encrypted until keys_put is served
+        raise ProtocolError(
+            ErrorCode.NOT_ENCRYPTED, "this account is not end-to-end encrypted; send it clear"
+        )
     hlc = payload_hlc(payload)
     if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
         raise ProtocolError(

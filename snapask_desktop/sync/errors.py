@@ -25,12 +25,16 @@ class ErrorCode(enum.StrEnum):
     QUOTA_EXCEEDED = "quota_exceeded"
     INTERNAL = "internal"
     SHUTTING_DOWN = "shutting_down"
+    ENCRYPTION_REQUIRED = "encryption_required"  # hello without e2ee to an encrypted account
+    KEYS_CONFLICT = "keys_conflict"  # keys_put against a key record replaced meanwhile
     # op rejections
     BAD_PAYLOAD = "bad_payload"
     CLOCK_SKEW = "clock_skew"
     MESSAGE_MISMATCH = "message_mismatch"
     SCREENSHOT_MISMATCH = "screenshot_mismatch"
     GONE = "gone"
+    ENCRYPTED_ACCOUNT = "encrypted_account"  # a clear payload for an encrypted account
+    NOT_ENCRYPTED = "not_encrypted"  # a sealed payload for an account that is not encrypted
 
 
 class CloseCode(enum.IntEnum):
@@ -47,6 +51,7 @@ class CloseCode(enum.IntEnum):
     HELLO_TIMEOUT = 4002
     DEVICE_MISMATCH = 4003
     REPLACED = 4004
+    ENCRYPTION_REQUIRED = 4005
 
 
 OP_REJECTIONS: frozenset[ErrorCode] = frozenset(
@@ -56,6 +61,8 @@ OP_REJECTIONS: frozenset[ErrorCode] = frozenset(
         ErrorCode.MESSAGE_MISMATCH,
         ErrorCode.SCREENSHOT_MISMATCH,
         ErrorCode.GONE,
+        ErrorCode.ENCRYPTED_ACCOUNT,
+        ErrorCode.NOT_ENCRYPTED,
     }
 )
 """Codes that appear in rejected `ack` results (all others only in `error` frames)."""
@@ -70,6 +77,7 @@ CLOSES_WITH: dict[ErrorCode, CloseCode] = {
     ErrorCode.DEVICE_MISMATCH: CloseCode.DEVICE_MISMATCH,
     ErrorCode.REPLACED: CloseCode.REPLACED,
     ErrorCode.SHUTTING_DOWN: CloseCode.GOING_AWAY,
+    ErrorCode.ENCRYPTION_REQUIRED: CloseCode.ENCRYPTION_REQUIRED,
 }
 """Error frames after which the server closes the connection, and with which code."""
 

@@ -17,6 +17,12 @@ MAX_PAGE_BYTES: Final = 4 * 1024 * 1024
 MAX_BLOB_BYTES: Final = 50 * 1024 * 1024
 BLOB_CHUNK_BYTES: Final = 4 * 1024 * 1024
 
+# Encrypted accounts (section 12): a sealed payload is the record's JSON (UTF-8) plus 57 bytes;
+# a sealed picture counts against MAX_BLOB_BYTES with its 21-byte header and 40 bytes a chunk.
+MAX_SEALED_BYTES: Final = 2 * 1024 * 1024
+MIN_SEALED_BYTES: Final = 57  # version, key id, nonce and tag around an empty payload
+MAX_ITEMS_KEYS: Final = 64  # wrapped items keys in one account's key record
+
 # Connections
 FRAMES_PER_SECOND: Final = 50
 FRAME_BURST: Final = 100

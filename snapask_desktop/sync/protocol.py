@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from snapask_desktop.sync import limits
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
+from snapask_desktop.sync.keyrecord import KeyRecord
 from snapask_desktop.sync.limits import (
     BLOB_CHUNK_BYTES,
     DEFAULT_PAGE_CHANGES,
@@ -62,6 +63,7 @@ def _envelope(type_name: str, request_id: RequestId | None, body: dict[str, Any]
 
 # Optional parts of protocol 1 that both sides announce in hello and welcome (5.1).
 FEATURE_PICTURE_TEXT = "picture_text"  # picture_text records (3.5)
+FEATURE_E2EE = "e2ee"  # encrypted accounts: sealed payloads and the key frames (12)
 SUPPORTED_FEATURES: tuple[str, ...] = (FEATURE_PICTURE_TEXT,)
 MAX_FEATURES = 32
 _FEATURE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -178,7 +180,31 @@ class BlobGet:
         return _envelope("blob_get", self.id, {"sha256": self.sha256, "offset": self.offset})
 
 
-ClientFrame = Hello | Push | Pull | Applied | BlobPut | BlobGet
+@dataclass(frozen=True, slots=True)
+class KeysGet:
+    """Ask for the account's key record (12.5)."""
+
+    id: RequestId | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return _envelope("keys_get", self.id, {})
+
+
+@dataclass(frozen=True, slots=True)
+class KeysPut:
+    """Store a key record if the stored one is still ``expect_version`` (0: none yet, which
+    turns the account encrypted)."""
+
+    record: KeyRecord
+    expect_version: int
+    id: RequestId | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        body = {"record": self.record.to_wire(), "expect_version": self.expect_version}
+        return _envelope("keys_put", self.id, body)
+
+
+ClientFrame = Hello | Push | Pull | Applied | BlobPut | BlobGet | KeysGet | KeysPut
 
 
 # ====================================================================== server -> device
@@ -219,6 +245,12 @@ class Welcome:
     protocol: int = PROTOCOL_VERSION
     id: RequestId | None = None
     features: tuple[str, ...] = ()  # optional parts of the protocol the server speaks (5.1)
+    keys_version: int = 0  # > 0: the account is encrypted, its key record at this version (12)
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether the account is encrypted (it has a key record)."""
+        return self.keys_version > 0
 
     def to_wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -230,6 +262,8 @@ class Welcome:
         }
         if self.features:
             body["features"] = list(self.features)
+        if self.keys_version:
+            body["keys_version"] = self.keys_version
         return _envelope("welcome", self.id, body)
 
 
@@ -381,7 +415,21 @@ class Error:
         return _envelope("error", self.id, body)
 
 
-ServerFrame = Welcome | Ack | Changes | BlobAck | Blob | BlobMissing | Error
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The account's key record and its version (0 and None: not encrypted); the reply to
+    ``keys_get`` and ``keys_put``, and sent live when another device replaced the record."""
+
+    version: int
+    record: KeyRecord | None
+    id: RequestId | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        record = None if self.record is None else self.record.to_wire()
+        return _envelope("keys", self.id, {"version": self.version, "record": record})
+
+
+ServerFrame = Welcome | Ack | Changes | BlobAck | Blob | BlobMissing | Error | Keys
 Frame = ClientFrame | ServerFrame
 
 
@@ -529,6 +577,16 @@ def _blob_get(f: Fields) -> BlobGet:
     )
 
 
+def _keys_get(f: Fields) -> KeysGet:
+    f.only(frozenset({"type", "id"}))
+    return KeysGet(id=f.request_id())
+
+
+def _keys_put(f: Fields) -> KeysPut:
+    record = KeyRecord.from_wire(f.raw("record"), _FIELD, f.where("record"))
+    return KeysPut(record, f.integer("expect_version"), id=f.request_id())
+
+
 _CLIENT_PARSERS: dict[str, Callable[[Fields], ClientFrame]] = {
     "hello": _hello,
     "push": _push,
@@ -536,6 +594,8 @@ _CLIENT_PARSERS: dict[str, Callable[[Fields], ClientFrame]] = {
     "applied": _applied,
     "blob_put": _blob_put,
     "blob_get": _blob_get,
+    "keys_get": _keys_get,
+    "keys_put": _keys_put,
 }
 
 
@@ -556,6 +616,7 @@ def _welcome(f: Fields) -> Welcome:
         limits=_limits(f.nested("limits")),
         id=f.request_id(),
         features=_features(f),
+        keys_version=f.opt_integer("keys_version", 0),
     )
 
 
@@ -665,6 +726,15 @@ def _error(f: Fields) -> Error:
     return Error(code, message, retry_after_ms=retry, id=f.request_id())
 
 
+def _keys(f: Fields) -> Keys:
+    version = f.integer("version")
+    raw = f.raw("record")
+    if (raw is None) != (version == 0):
+        f.fail("record", "must be null exactly when version is 0")
+    record = None if raw is None else KeyRecord.from_wire(raw, _FIELD, f.where("record"))
+    return Keys(version, record, id=f.request_id())
+
+
 _SERVER_PARSERS: dict[str, Callable[[Fields], ServerFrame]] = {
     "welcome": _welcome,
     "ack": _ack,
@@ -673,6 +743,7 @@ _SERVER_PARSERS: dict[str, Callable[[Fields], ServerFrame]] = {
     "blob": _blob,
     "blob_missing": _blob_missing,
     "error": _error,
+    "keys": _keys,
 }
 
 CLIENT_FRAME_TYPES: tuple[str, ...] = tuple(_CLIENT_PARSERS)
@@ -699,6 +770,10 @@ __all__ = [
     "Frame",
     "Hello",
     "InvalidOp",
+    "KeyRecord",
+    "Keys",
+    "KeysGet",
+    "KeysPut",
     "Limits",
     "Op",
     "OpResult",

@@ -24,6 +24,7 @@ from snapask_desktop.sync.limits import (
     MAX_TITLE_CHARS,
     MAX_VV_ENTRIES,
 )
+from snapask_desktop.sync.sealed import SealedRecord
 from snapask_desktop.sync.wire import (
     Fields,
     check_sha256,
@@ -312,7 +313,14 @@ class PictureTextRecord:
         )
 
 
-Payload = ConversationState | MessageRecord | ScreenshotRecord | PurgeRecord | PictureTextRecord
+Payload = (
+    ConversationState
+    | MessageRecord
+    | ScreenshotRecord
+    | PurgeRecord
+    | PictureTextRecord
+    | SealedRecord
+)
 
 _PAYLOADS: dict[str, type[Payload]] = {
     "conversation": ConversationState,
@@ -320,8 +328,9 @@ _PAYLOADS: dict[str, type[Payload]] = {
     "screenshot": ScreenshotRecord,
     "purge": PurgeRecord,
     "picture_text": PictureTextRecord,
+    "sealed": SealedRecord,  # an encrypted account's records (section 12.2)
 }
-DEVICE_PAYLOAD_TYPES = ("conversation", "message", "screenshot", "picture_text")
+DEVICE_PAYLOAD_TYPES = ("conversation", "message", "screenshot", "picture_text", "sealed")
 PICTURE_TEXT_PREFIX = '{"type":"picture_text"'  # how its stored JSON starts (encode_json order)
 
 

@@ -75,3 +75,12 @@ def test_states_of_one_conversation_merge_with_the_stored_one() -> None:
     plan = plan_push([_op(renamed), _op(pinned)], held, head=0, now_ms=W, max_drift_ms=300_000)
     merged = plan.states[CONV]
     assert (merged.title, merged.pinned) == ("Renamed", True)
+
+
+def test_a_sealed_op_for_an_account_that_is_not_encrypted_is_refused() -> None:
+    from snapask_desktop.sync.sealed import SealedRecord
+
+    sealed = SealedRecord("conversation", CONV, bytes(57))
+    plan = plan_push([_op(sealed)], Holdings(), head=3, now_ms=W, max_drift_ms=300_000)
+    assert _codes(plan.results) == [ErrorCode.NOT_ENCRYPTED]
+    assert plan.accepted == [] and plan.head == 3

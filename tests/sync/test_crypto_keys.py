@@ -155,7 +155,11 @@ def test_a_wrapped_key_of_an_unknown_format_or_length_is_refused() -> None:
 def test_a_passphrase_change_rewraps_and_old_records_still_open() -> None:
     """Only the wrapping changes: what was sealed before opens with the unwrapped key."""
     keys = ItemsKeys([items_key()])
-    ctx = RecordContext("message", "e4b02264-de64-465f-811f-e29692d356f6")
+    ctx = RecordContext(
+        "message",
+        "e4b02264-de64-465f-811f-e29692d356f6",
+        conversation_id="c4b241ed-5754-4db5-a971-53d2a2a9af53",
+    )
     sealed = seal_record(keys.current, ctx, b'{"text": "hello"}')
     wrapped = [wrap_items_key(root(), k) for k in keys]
     new_root = root("a brand new passphrase", SALT_B)

@@ -25,7 +25,12 @@ from snapask_desktop.sync.crypto import (
     seal_record,
 )
 from snapask_desktop.sync.crypto.aead import NONCE_BYTES
-from snapask_desktop.sync.crypto.blobs import CHUNK_OVERHEAD, HEADER_BYTES, sealed_size
+from snapask_desktop.sync.crypto.blobs import (
+    CHUNK_OVERHEAD,
+    HEADER_BYTES,
+    blob_id_of_sha256,
+    sealed_size,
+)
 from snapask_desktop.sync.crypto.records import OVERHEAD_BYTES
 from tests.sync.crypto_support import flip, items_key, keys
 
@@ -54,7 +59,7 @@ def _chunks(sealed: bytes, chunk: int = SMALL_CHUNK) -> tuple[bytes, list[bytes]
     [
         RecordContext("conversation", CONV_ID),
         RecordContext("conversation", CONV_ID, deleted_at=117637120000000000),
-        RecordContext("message", MSG_A),
+        RecordContext("message", MSG_A, conversation_id=CONV_ID),
         RecordContext("screenshot", "ab" * 32),
     ],
 )
@@ -67,14 +72,17 @@ def test_a_sealed_record_opens_to_its_payload_and_hides_it(ctx: RecordContext) -
 
 
 def test_sealing_the_same_payload_twice_uses_two_nonces() -> None:
-    ctx = RecordContext("message", MSG_A)
+    ctx = RecordContext("message", MSG_A, conversation_id=CONV_ID)
     first, second = (seal_record(items_key(), ctx, b"same") for _ in range(2))
     assert first[17 : 17 + NONCE_BYTES] != second[17 : 17 + NONCE_BYTES]
     assert first != second
 
 
 def test_two_records_swapped_by_the_server_are_both_refused() -> None:
-    a, b = RecordContext("message", MSG_A), RecordContext("message", MSG_B)
+    a, b = (
+        RecordContext("message", MSG_A, conversation_id=CONV_ID),
+        RecordContext("message", MSG_B, conversation_id=CONV_ID),
+    )
     sealed_a = seal_record(items_key(), a, _payload(MSG_A, "yes, delete it"))
     sealed_b = seal_record(items_key(), b, _payload(MSG_B, "no, keep it"))
     with pytest.raises(Tampered, match=f"message {MSG_B}"):
@@ -86,13 +94,32 @@ def test_two_records_swapped_by_the_server_are_both_refused() -> None:
 @pytest.mark.parametrize(
     ("sealed_as", "opened_as"),
     [
-        (RecordContext("message", MSG_A), RecordContext("message", MSG_B)),  # id
-        (RecordContext("conversation", MSG_A), RecordContext("message", MSG_A)),  # kind
+        (
+            RecordContext("message", MSG_A, conversation_id=CONV_ID),
+            RecordContext("message", MSG_B, conversation_id=CONV_ID),
+        ),  # id
+        (
+            RecordContext("conversation", MSG_A),
+            RecordContext("message", MSG_A, conversation_id=CONV_ID),
+        ),  # kind
         (RecordContext("conversation", CONV_ID), RecordContext("conversation", CONV_ID, 5)),
         (RecordContext("conversation", CONV_ID, 5), RecordContext("conversation", CONV_ID)),
         (RecordContext("conversation", CONV_ID, 5), RecordContext("conversation", CONV_ID, 6)),
+        (
+            RecordContext("message", MSG_A, conversation_id=CONV_ID),
+            RecordContext("message", MSG_A, conversation_id=MSG_B),
+        ),
+        (RecordContext("screenshot", "ab" * 32), RecordContext("picture_text", "ab" * 32)),
     ],
-    ids=["record id", "kind", "deleted_at added", "deleted_at removed", "deleted_at moved"],
+    ids=[
+        "record id",
+        "kind",
+        "deleted_at added",
+        "deleted_at removed",
+        "deleted_at moved",
+        "message moved to another conversation",
+        "picture record read as its text",
+    ],
 )
 def test_changed_clear_metadata_is_refused(
     sealed_as: RecordContext, opened_as: RecordContext
@@ -103,7 +130,7 @@ def test_changed_clear_metadata_is_refused(
 
 
 def test_a_changed_version_byte_is_refused_as_unknown_or_tampered() -> None:
-    ctx = RecordContext("message", MSG_A)
+    ctx = RecordContext("message", MSG_A, conversation_id=CONV_ID)
     sealed = seal_record(items_key(), ctx, b"{}")
     for version in (0, 2, 255):  # older or newer formats are never read
         with pytest.raises(UnsupportedVersion, match=f"format {version}"):
@@ -113,7 +140,7 @@ def test_a_changed_version_byte_is_refused_as_unknown_or_tampered() -> None:
 def test_a_header_naming_another_held_key_is_refused() -> None:
     other = ItemsKey.generate(generation=1)
     both = ItemsKeys([items_key(), other])
-    ctx = RecordContext("message", MSG_A)
+    ctx = RecordContext("message", MSG_A, conversation_id=CONV_ID)
     sealed = seal_record(items_key(), ctx, b"{}")
     with pytest.raises(Tampered):
         open_record(both, ctx, sealed[:1] + other.key_id + sealed[17:])
@@ -123,7 +150,7 @@ def test_a_header_naming_another_held_key_is_refused() -> None:
 
 def test_a_record_sealed_for_another_account_does_not_open() -> None:
     stranger = ItemsKey(key_id=items_key().key_id, key=ItemsKey.generate().key)
-    ctx = RecordContext("message", MSG_A)
+    ctx = RecordContext("message", MSG_A, conversation_id=CONV_ID)
     with pytest.raises(Tampered):
         open_record(keys(), ctx, seal_record(stranger, ctx, b"{}"))
 
@@ -141,7 +168,7 @@ def test_any_flipped_bit_of_a_sealed_record_is_refused(payload: bytes, data: st.
 @FLIPS
 @given(st.binary(max_size=100), st.data())
 def test_a_cut_or_extended_sealed_record_is_refused(payload: bytes, data: st.DataObject) -> None:
-    ctx = RecordContext("message", MSG_A)
+    ctx = RecordContext("message", MSG_A, conversation_id=CONV_ID)
     sealed = seal_record(items_key(), ctx, payload)
     cut = data.draw(st.integers(0, len(sealed) - 1))
     with pytest.raises(CryptoError):
@@ -156,7 +183,11 @@ def test_a_record_context_is_checked() -> None:
     with pytest.raises(ValueError, match="deleted_at"):
         RecordContext("message", MSG_A, deleted_at=5)
     with pytest.raises(ValueError, match="record id"):
-        RecordContext("message", "")
+        RecordContext("message", "", conversation_id=CONV_ID)
+    with pytest.raises(ValueError, match="conversation_id"):
+        RecordContext("message", MSG_A)
+    with pytest.raises(ValueError, match="conversation_id"):
+        RecordContext("conversation", CONV_ID, conversation_id=CONV_ID)
 
 
 # pictures --------------------------------------------------------------------------------
@@ -190,7 +221,14 @@ def test_the_blob_id_deduplicates_but_cannot_be_guessed_without_the_key() -> Non
         hashlib.sha256(PICTURE).hexdigest(),
         hashlib.blake2b(PICTURE, digest_size=32).hexdigest(),
         hashlib.blake2b(PICTURE, digest_size=32, key=items_key().key).hexdigest(),
+        hashlib.blake2b(hashlib.sha256(PICTURE).digest(), digest_size=32).hexdigest(),
     }
+
+
+def test_a_device_maps_the_sha256_its_store_keeps_to_the_blob_id() -> None:
+    sha = hashlib.sha256(PICTURE).hexdigest()
+    assert blob_id_of_sha256(items_key(), sha) == blob_id(items_key(), PICTURE)
+    assert blob_id_of_sha256(ItemsKey.generate(), sha) != blob_id(items_key(), PICTURE)
 
 
 def _broken_sequences() -> list[tuple[str, list[int]]]:

@@ -26,7 +26,7 @@ from snapask_desktop.sync.signin import parse_device_grant, parse_device_request
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sync-protocol.md"
 TEXT = DOC.read_text(encoding="utf-8")
 BLOCK = re.compile(r"(?:^(C→S|S→C)\n)?```json\n(.*?)\n```", re.MULTILINE | re.DOTALL)
-PAYLOAD_TYPES = {"conversation", "message", "screenshot", "purge", "picture_text"}
+PAYLOAD_TYPES = {"conversation", "message", "screenshot", "purge", "picture_text", "sealed"}
 
 
 def _section(number: int) -> str:

@@ -211,7 +211,7 @@ def test_a_payload_needs_a_known_type(payload: object) -> None:
 
 def test_a_device_may_not_send_a_purge() -> None:
     assert isinstance(parse_payload(purge_wire()), PurgeRecord)
-    with pytest.raises(ProtocolError, match="message, screenshot, picture_text, not 'purge'"):
+    with pytest.raises(ProtocolError, match="message, screenshot, picture_text, sealed, not 'purge'"):
         parse_payload(purge_wire(), from_device=True)
 
 

@@ -4,7 +4,13 @@ Standard Notes' protocol 004 on libsodium: an Argon2id root key wraps random ite
 which seal record payloads and chunked pictures with XChaCha20-Poly1305. No I/O, no keyring.
 """
 
-from snapask_desktop.sync.crypto.blobs import blob_id, open_blob, open_blob_chunks, seal_blob
+from snapask_desktop.sync.crypto.blobs import (
+    blob_id,
+    blob_id_of_sha256,
+    open_blob,
+    open_blob_chunks,
+    seal_blob,
+)
 from snapask_desktop.sync.crypto.errors import (
     CryptoError,
     Tampered,
@@ -47,6 +53,7 @@ __all__ = [
     "WeakParameters",
     "WrongPassphrase",
     "blob_id",
+    "blob_id_of_sha256",
     "check_new_passphrase",
     "derive_root_key",
     "new_params",

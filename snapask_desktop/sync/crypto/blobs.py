@@ -7,6 +7,7 @@ blob fails to open instead of yielding part of a picture.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterator
 
@@ -34,9 +35,16 @@ _LABEL = "snapask.blob-chunk"
 
 
 def blob_id(key: ItemsKey, plaintext: bytes) -> str:
-    """Keyed BLAKE2b-256 of the picture, hex: devices deduplicate, the server cannot guess."""
+    """Keyed BLAKE2b-256 of the picture's SHA-256, hex: devices deduplicate, the server cannot
+    confirm a guessed picture by hashing it."""
+    return blob_id_of_sha256(key, hashlib.sha256(plaintext).hexdigest())
+
+
+def blob_id_of_sha256(key: ItemsKey, sha256: str) -> str:
+    """The blob id of the picture whose SHA-256 is `sha256` (hex): a device maps the hash its
+    store keys pictures by to the id the server sees without reading the picture again."""
     return nacl.hash.blake2b(
-        plaintext,
+        bytes.fromhex(sha256),
         digest_size=BLOB_ID_BYTES,
         key=key.blob_id_key(),
         encoder=nacl.encoding.HexEncoder,

@@ -13,7 +13,7 @@ from snapask_desktop.sync.crypto.aead import FORMAT_VERSION, KEY_ID_BYTES, SUPPO
 from snapask_desktop.sync.crypto.errors import Tampered, UnsupportedVersion
 from snapask_desktop.sync.crypto.keys import ItemsKey, ItemsKeys
 
-KINDS = frozenset({"conversation", "message", "screenshot"})
+KINDS = frozenset({"conversation", "message", "screenshot", "picture_text"})
 HEADER_BYTES = 1 + KEY_ID_BYTES
 OVERHEAD_BYTES = HEADER_BYTES + aead.NONCE_BYTES + aead.TAG_BYTES  # 57
 _LABEL = "snapask.record"
@@ -26,6 +26,7 @@ class RecordContext:
     kind: str
     record_id: str
     deleted_at: int | None = None  # a deleted conversation's delete stamp (HLC), else None
+    conversation_id: str | None = None  # a message's conversation, else None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -34,10 +35,14 @@ class RecordContext:
             raise ValueError("a record id is 1 to 128 characters")
         if self.deleted_at is not None and self.kind != "conversation":
             raise ValueError("only a conversation carries deleted_at")
+        if (self.conversation_id is not None) != (self.kind == "message"):
+            raise ValueError("a message, and only a message, carries conversation_id")
 
 
 def _ad(ctx: RecordContext, key_id: bytes, version: int) -> bytes:
-    return aead.encode_ad(_LABEL, version, key_id, ctx.kind, ctx.record_id, ctx.deleted_at)
+    return aead.encode_ad(
+        _LABEL, version, key_id, ctx.kind, ctx.record_id, ctx.conversation_id, ctx.deleted_at
+    )
 
 
 def _what(ctx: RecordContext) -> str:
