@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from websockets.asyncio.server import Server, serve
 
-from snapask_desktop.server import accounts
+from snapask_desktop.server import accounts, keys
 from snapask_desktop.server.accounts import DeviceKey, Identity
 from snapask_desktop.server.batched_reads import BatchedReads
 from snapask_desktop.server.blobs import BlobStore
@@ -36,8 +36,17 @@ from snapask_desktop.server.passwords import token_hash
 from snapask_desktop.server.session import Session
 from snapask_desktop.server.tombstones import collect_tombstones
 from snapask_desktop.sync.errors import ErrorCode
+from snapask_desktop.sync.keyrecord import KeyRecord
 from snapask_desktop.sync.limits import MAX_FRAME_BYTES
-from snapask_desktop.sync.protocol import SUPPORTED_FEATURES, Hello, Limits, OpResult
+from snapask_desktop.sync.protocol import (
+    FEATURE_E2EE,
+    SUPPORTED_FEATURES,
+    Hello,
+    Keys,
+    Limits,
+    OpResult,
+    encode_frame,
+)
 
 if TYPE_CHECKING:
     from snapask_desktop.server.shared_limits import SharedLimits
@@ -67,7 +76,8 @@ class SyncServer:
             frame_burst=config.frame_burst,
             max_drift_ms=config.max_drift_ms,
         )
-        self.features: tuple[str, ...] = SUPPORTED_FEATURES  # announced in every welcome
+        # Announced in every welcome; the server serves encrypted accounts (section 12.9).
+        self.features: tuple[str, ...] = tuple(dict.fromkeys((*SUPPORTED_FEATURES, FEATURE_E2EE)))
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="snapask-db-write")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="snapask-db-read")
         self._signins = ThreadPoolExecutor(2, thread_name_prefix="snapask-signin")
@@ -76,7 +86,7 @@ class SyncServer:
         self._health = ThreadPoolExecutor(1, thread_name_prefix="snapask-health")
         # Token checks and heads of many reconnecting devices, one query per batch.
         self._identities: BatchedReads[str, Identity] = BatchedReads(self._read_identities)
-        self._heads: BatchedReads[int, int] = BatchedReads(self._read_heads)
+        self._accounts: BatchedReads[int, tuple[int, int]] = BatchedReads(self._read_accounts)
         self.sessions: set[Session] = set()
         self._by_user: dict[int, set[Session]] = {}
         self._by_device: dict[DeviceKey, Session] = {}
@@ -210,18 +220,42 @@ class SyncServer:
         together with the other token checks asked for meanwhile (server/batched_reads.py)."""
         return await self._identities.get(token_hash(token))
 
-    async def read_head(self, user_id: int) -> int:
-        """The user's head, read no earlier than this call (batched like ``identify``)."""
-        head = await self._heads.get(user_id)
-        if head is None:
+    async def read_account(self, user_id: int) -> tuple[int, int]:
+        """The user's head and key record version (0: not encrypted), read no earlier than
+        this call (batched like ``identify``)."""
+        found = await self._accounts.get(user_id)
+        if found is None:
             raise LookupError(f"user {user_id} has no counter row")
-        return head
+        return found
 
     async def _read_identities(self, hashes: Sequence[str]) -> dict[str, Identity]:
         return await self.run_read(accounts.identities, self.db, hashes)
 
-    async def _read_heads(self, user_ids: Sequence[int]) -> dict[int, int]:
-        return await self.run_read(read_heads, self.db, user_ids)
+    async def _read_accounts(self, user_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        return await self.run_read(keys.read_accounts, self.db, user_ids)
+
+    async def put_keys(self, user_id: int, expect_version: int, record: KeyRecord) -> keys.KeysPut:
+        """Replace the user's key record (compare and swap; ``keys_conflict`` if stale). The
+        first record turns the account encrypted: the clear copies' rows go in its
+        transaction, their files and the SQLite WAL's old pages right after. The caller
+        answers, then ``publish_keys``."""
+        put = await self.run_write(
+            keys.put_keys, self.db, user_id, expect_version, record, accounts.now_ms()
+        )
+        if put.turned_on:
+            log.info("user %s turned end-to-end encryption on; clear copies dropped", user_id)
+            await self.run_write(self.blobs.discard, user_id, put.dropped_blobs)
+            try:
+                await self.run_read(functools.partial(self.db.checkpoint, truncate=True))
+            except Exception:  # the next rounds' checkpoints copy the WAL over anyway
+                log.exception("emptying the SQLite WAL after a turn-on failed")
+        return put
+
+    async def publish_keys(self, user_id: int, put: keys.KeysPut) -> None:
+        """Send the new key record live to the user's connections on every instance (the one
+        that put it skips it, Session.deliver; one without e2ee is closed with 4005)."""
+        live = encode_frame(Keys(put.version, put.record))
+        await self.fanout.publish(user_id, live, time.perf_counter())
 
     # ------------------------------------------------------------------ sessions
 

@@ -3,12 +3,20 @@
 Complete blobs live once on disk, content-addressed (``blobs/ab/abcd…``), whoever uploaded them;
 the ``blobs`` table says which users hold which hash, so a user only ever reads blobs they
 uploaded themselves. Uploads in progress are per user (``blobs/partial/<user>/<sha>``).
+
+An encrypted account's blobs (section 12.9) are sealed and named by a keyed hash the server
+cannot check, so they are never shared: they live per user (``blobs/sealed/<user>/ab/abcd…``).
+Sharing them would let one account plant bytes under the SHA-256 of another's picture, or read
+a picture it only knows the hash of. A complete upload whose bytes do hash to the id it was sent
+under is a clear picture: an encrypted account refuses it (``encrypted_account``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +24,10 @@ from sqlalchemy import and_, case, delete, func, select, update
 
 from snapask_desktop.server import schema
 from snapask_desktop.server.accounts import now_ms
+from snapask_desktop.server.changes import lock_user
 from snapask_desktop.server.config import BlobQuota
 from snapask_desktop.server.database import Database
+from snapask_desktop.server.keys import keys_version
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import BLOB_CHUNK_BYTES
 from snapask_desktop.sync.protocol import Blob, BlobAck, BlobGet, BlobMissing, BlobPut
@@ -40,23 +50,33 @@ class BlobStore:
         self.quota = quota or BlobQuota()
         self.root = root
         self.partial_root = root / "partial"
+        self.sealed_root = root / "sealed"
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
-        """Where a complete blob's bytes are."""
+        """Where a complete blob's bytes are (a clear account's)."""
         return self.root / sha256[:2] / sha256
+
+    def sealed_path(self, user_id: int, blob_id: str) -> Path:
+        """Where a complete sealed blob of an encrypted account is."""
+        return self.sealed_root / str(user_id) / blob_id[:2] / blob_id
+
+    def _final(self, user_id: int, sha256: str, encrypted: bool) -> Path:
+        return self.sealed_path(user_id, sha256) if encrypted else self.path(sha256)
 
     def _partial(self, user_id: int, sha256: str) -> Path:
         return self.partial_root / str(user_id) / sha256
 
-    def _state(self, user_id: int, sha256: str) -> BlobState | None:
+    def _state(self, user_id: int, sha256: str) -> tuple[BlobState | None, bool]:
+        """The user's row for the blob, and whether the account is encrypted."""
         with self.db.read() as conn:
             row = conn.execute(
                 select(b.c.size, b.c.received, b.c.complete).where(
                     b.c.user_id == user_id, b.c.sha256 == sha256
                 )
             ).one_or_none()
-        return None if row is None else BlobState(row[0], row[1], bool(row[2]))
+            encrypted = keys_version(conn, user_id) > 0
+        return (None if row is None else BlobState(row[0], row[1], bool(row[2]))), encrypted
 
     def _save(self, user_id: int, sha256: str, state: BlobState, *, exists: bool) -> None:
         values = {
@@ -73,14 +93,10 @@ class BlobStore:
             else:
                 conn.execute(b.insert().values(user_id=user_id, sha256=sha256, **values))
 
-    def _forget(self, user_id: int, sha256: str) -> None:
-        with self.db.write() as conn:
-            conn.execute(delete(b).where(b.c.user_id == user_id, b.c.sha256 == sha256))
-
     def put(self, user_id: int, frame: BlobPut) -> BlobAck:
         """Store one chunk if it continues (or restarts) the upload; say what is held."""
         sha = frame.sha256
-        state = self._state(user_id, sha)
+        state, _ = self._state(user_id, sha)
         exists = state is not None
         if state is not None and state.complete:
             if state.size != frame.size:
@@ -114,23 +130,54 @@ class BlobStore:
                 os.fsync(fh.fileno())
             state = BlobState(state.size, state.received + len(frame.data), False)
         if state.received == state.size:
-            if _sha256_of(partial) != sha:
-                partial.unlink(missing_ok=True)
-                self._forget(user_id, sha)
-                raise ProtocolError(
-                    ErrorCode.BLOB_MISMATCH,
-                    f"sha256: the {state.size:,} bytes received do not hash to {sha[:12]}…; "
-                    "the upload was discarded",
-                )
-            final = self.path(sha)
-            if final.exists():
-                partial.unlink()
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(partial, final)
-            state = BlobState(state.size, state.size, True)
+            return self._complete(user_id, frame, partial, exists=exists)
         self._save(user_id, sha, state, exists=exists)
         return BlobAck(sha, state.size, state.received, state.complete, id=frame.id)
+
+    def _complete(self, user_id: int, frame: BlobPut, partial: Path, *, exists: bool) -> BlobAck:
+        """Keep a finished upload: checked against its SHA-256 for a clear account; for an
+        encrypted one, refused if it is a clear picture (it hashes to the id it was sent
+        under), else kept as the sealed bytes it should be (its id cannot be checked here)."""
+        sha, size = frame.sha256, frame.size
+        clear_picture = _sha256_of(partial) == sha
+        problem = None
+        with self.db.write() as conn:
+            # Under the user's lock: a keys_put that turned the account encrypted meanwhile
+            # has committed (and dropped the user's blobs), so no clear picture slips past it.
+            lock_user(conn, user_id)
+            encrypted = keys_version(conn, user_id) > 0
+            if encrypted and clear_picture:
+                problem = ProtocolError(
+                    ErrorCode.ENCRYPTED_ACCOUNT,
+                    f"sha256: the account is end-to-end encrypted and these {size:,} bytes are "
+                    f"the clear picture {sha[:12]}…; seal it; the upload was discarded",
+                )
+            elif not encrypted and not clear_picture:
+                problem = ProtocolError(
+                    ErrorCode.BLOB_MISMATCH,
+                    f"sha256: the {size:,} bytes received do not hash to {sha[:12]}…; "
+                    "the upload was discarded",
+                )
+            if problem is not None:
+                conn.execute(delete(b).where(b.c.user_id == user_id, b.c.sha256 == sha))
+            else:
+                final = self._final(user_id, sha, encrypted)
+                if final.exists():
+                    partial.unlink()
+                else:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(partial, final)
+                values = {"size": size, "received": size, "complete": True, "updated_at": now_ms()}
+                if exists:
+                    conn.execute(
+                        update(b).where(b.c.user_id == user_id, b.c.sha256 == sha).values(values)
+                    )
+                else:
+                    conn.execute(b.insert().values(user_id=user_id, sha256=sha, **values))
+        if problem is not None:
+            partial.unlink(missing_ok=True)
+            raise problem
+        return BlobAck(sha, size, size, True, id=frame.id)
 
     def _check_quota(self, user_id: int, size: int, replacing: BlobState | None) -> None:
         """Refuse to start an upload of ``size`` bytes that would take the user past a quota."""
@@ -205,7 +252,7 @@ class BlobStore:
 
     def get(self, user_id: int, frame: BlobGet) -> Blob | BlobMissing:
         """The chunk at ``offset`` of a complete blob the user holds, else ``blob_missing``."""
-        state = self._state(user_id, frame.sha256)
+        state, encrypted = self._state(user_id, frame.sha256)
         if state is None or not state.complete:
             return BlobMissing(frame.sha256, id=frame.id)
         if frame.offset >= state.size:
@@ -214,7 +261,7 @@ class BlobStore:
                 f"offset: {frame.offset:,} is at or past the blob's size {state.size:,}",
             )
         try:
-            with open(self.path(frame.sha256), "rb") as fh:
+            with open(self._final(user_id, frame.sha256, encrypted), "rb") as fh:
                 fh.seek(frame.offset)
                 data = fh.read(BLOB_CHUNK_BYTES)
         except FileNotFoundError:
@@ -227,7 +274,23 @@ class BlobStore:
             return
         with self.db.write() as conn:
             conn.execute(delete(b).where(b.c.user_id == user_id, b.c.sha256.in_(shas)))
-            still = set(conn.execute(select(b.c.sha256).where(b.c.sha256.in_(shas))).scalars())
+        self._unlink_unheld(user_id, shas)
+
+    def discard(self, user_id: int, shas: Sequence[str]) -> None:
+        """Delete the files of a user whose blob rows were just deleted (an account turned
+        encrypted, server/keys.py): its uploads in progress, stray ones included, and each
+        clear picture no other user holds."""
+        shutil.rmtree(self.partial_root / str(user_id), ignore_errors=True)
+        self._unlink_unheld(user_id, shas)
+
+    def _unlink_unheld(self, user_id: int, shas: Sequence[str]) -> None:
+        still: set[str] = set()
+        with self.db.read() as conn:
+            for start in range(0, len(shas), 500):
+                chunk = list(shas[start : start + 500])
+                still.update(
+                    conn.execute(select(b.c.sha256).where(b.c.sha256.in_(chunk))).scalars()
+                )
         for sha in shas:
             self._partial(user_id, sha).unlink(missing_ok=True)
             if sha not in still:

@@ -105,13 +105,16 @@ class Database:
         with self._engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
-    def checkpoint(self) -> None:
-        """Copy the SQLite WAL into the database file without blocking writers (PASSIVE)."""
+    def checkpoint(self, *, truncate: bool = False) -> None:
+        """Copy the SQLite WAL into the database file without blocking writers (PASSIVE);
+        ``truncate``: wait for readers and writers, then empty the WAL file, so that pages
+        overwritten since (deleted clear copies, server/keys.py) are gone from it too."""
         if not self.is_sqlite:
             return
+        mode = "TRUNCATE" if truncate else "PASSIVE"
         raw = self._engine.raw_connection()
         try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            raw.cursor().execute(f"PRAGMA wal_checkpoint({mode})").close()
         finally:
             raw.close()
 
@@ -186,6 +189,9 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     # whichever push crosses SQLite's default threshold. This is only the safety net.
     cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_SAFETY_PAGES}")
     cursor.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows are overwritten with zeros, not left in free space: when an account turns
+    # encrypted, its clear copies must be gone from the file (most builds have it on already).
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 # The Alembic revision this code writes (server/migrations/versions); a database at an
 # unknown revision was written by a newer server.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -144,4 +144,15 @@ collected = Table(
     Column("conversation_id", String(36), nullable=False),
     Column("collected_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("user_id", "conversation_id"),
+)
+
+# An encrypted account's key record (revision 0003, section 12.9): the account is encrypted
+# exactly when it has one. ``record`` is the JSON text as put; ``version`` counts from 1.
+key_records = Table(
+    "key_records",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
-from snapask_desktop.server import changes
+from snapask_desktop.server import changes, keys
 from snapask_desktop.server.accounts import Identity, now_ms
 from snapask_desktop.server.catchup import frame_cursor
 from snapask_desktop.server.changes import without_picture_text
 from snapask_desktop.sync.errors import CLOSES_WITH, CloseCode, ErrorCode, ProtocolError
 from snapask_desktop.sync.limits import MAX_ERROR_MESSAGE_CHARS, MAX_PAGE_CHANGES
 from snapask_desktop.sync.protocol import (
+    FEATURE_E2EE,
     FEATURE_PICTURE_TEXT,
     Ack,
     Applied,
@@ -37,6 +39,9 @@ from snapask_desktop.sync.protocol import (
     ClientFrame,
     Error,
     Hello,
+    Keys,
+    KeysGet,
+    KeysPut,
     Pull,
     Push,
     Welcome,
@@ -59,6 +64,10 @@ _PARSE_OFF_LOOP_CHARS = 256 * 1024
 _FRAME_OVERHEAD_BYTES = 100
 # How long a stalled connection is given to take a close frame before its socket is aborted.
 _STALLED_CLOSE_S = 1.0
+# How a live ``keys`` frame (section 12.9) starts, as encode_frame writes it.
+_KEYS_FRAME = '{"type":"keys",'
+_KEYS_VERSION = re.compile(r'"version":(\d+)[,}]')
+_ENCRYPTED = "this account is end-to-end encrypted; update SnapAsk to sync it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,10 @@ class Session:
         # Whether the device said it reads picture_text records (5.1); an older one is never
         # sent one: its pull pages leave them out and its live frames are filtered.
         self.picture_text = False
+        # Whether the device speaks encrypted accounts (12.9), and the key record version it
+        # put last (its own live keys frame is not sent back to it).
+        self.e2ee = False
+        self._put_keys_version = 0
         self.caught_up = False
         self.hello_done = False
         self.closing = False
@@ -112,6 +125,9 @@ class Session:
         """A live ``changes`` frame (Fanout subscriber)."""
         if self.closing or not self.hello_done:
             return
+        if frame.startswith(_KEYS_FRAME):
+            self._deliver_keys(frame)
+            return
         budget = self.server.config.send_buffer_bytes
         if self._queued_bytes and self._queued_bytes + len(frame) > 2 * budget:
             # The device reads slower than its user writes: drop it; it reconnects and pulls.
@@ -123,6 +139,16 @@ class Session:
         if not self.picture_text:
             frame = without_picture_text(frame)
         self._enqueue(frame, committed_at)
+
+    def _deliver_keys(self, frame: str) -> None:
+        """A live ``keys`` frame: the account's key record was replaced or first stored."""
+        if not self.e2ee:  # the account just turned encrypted: an old client must stop
+            self.close_with(ErrorCode.ENCRYPTION_REQUIRED, _ENCRYPTED)
+            return
+        found = _KEYS_VERSION.search(frame)
+        if found is not None and int(found[1]) == self._put_keys_version:
+            return  # this connection put it and had the reply
+        self._enqueue(frame, None)
 
     async def catch_up(self) -> None:
         """Queue, as a live frame, what the log holds after what this connection was sent."""
@@ -349,9 +375,14 @@ class Session:
             self.picture_text = FEATURE_PICTURE_TEXT in frame.features and (
                 FEATURE_PICTURE_TEXT in features
             )
+            self.e2ee = FEATURE_E2EE in frame.features and FEATURE_E2EE in features
             self.server.hello_done(self, frame)
             await self.server.live_ready(self.user_id)
-            head = await self.server.read_head(self.user_id)
+            head, keys_version = await self.server.read_account(self.user_id)
+            if keys_version and not self.e2ee:
+                # An old client must neither take ciphertext for damage nor write clear data.
+                self._error(ErrorCode.ENCRYPTION_REQUIRED, _ENCRYPTED, frame.id)
+                return False
             self._send_frame(
                 Welcome(
                     device_id=self.device_id,
@@ -360,6 +391,7 @@ class Session:
                     limits=self.server.limits,
                     id=frame.id,
                     features=features,
+                    keys_version=keys_version,
                 )
             )
             self.hello_done = True
@@ -432,10 +464,29 @@ class Session:
             self._send_frame(await server.run_write(server.blobs.put, self.user_id, frame))
         elif isinstance(frame, BlobGet):
             self._send_frame(await server.run_read(server.blobs.get, self.user_id, frame))
+        elif isinstance(frame, KeysGet | KeysPut):
+            await self._keys(frame)
         elif isinstance(frame, Hello):
             self._error(
                 ErrorCode.BAD_SEQUENCE, "hello was already sent on this connection", frame.id
             )
+
+    async def _keys(self, frame: KeysGet | KeysPut) -> None:
+        server = self.server
+        if not self.e2ee:
+            raise ProtocolError(
+                ErrorCode.BAD_SEQUENCE, f"announce {FEATURE_E2EE!r} in hello's features first"
+            )
+        if isinstance(frame, KeysGet):
+            version, record = await server.run_read(keys.read_keys, server.db, self.user_id)
+            self._send_frame(Keys(version, record, id=frame.id))
+            return
+        put = await server.put_keys(self.user_id, frame.expect_version, frame.record)
+        # No await between the reply and the live frame: the reply goes first, and this
+        # connection knows to skip its own live frame.
+        self._put_keys_version = put.version
+        self._send_frame(Keys(put.version, put.record, id=frame.id))
+        await server.publish_keys(self.user_id, put)
 
 
 def _cheap_request_id(message: str | bytes) -> RequestId | None:

@@ -6,6 +6,7 @@ import itertools
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -94,9 +95,13 @@ class Conn:
         self.send(frame)
         return self.reply_to(frame["id"], timeout)
 
-    def hello(self, device_id: str, cursor: int = 0) -> dict[str, Any]:
-        return self.request({"type": "hello", "protocol": 1, "device_id": device_id,
-                             "cursor": cursor})  # fmt: skip
+    def hello(self, device_id: str, cursor: int = 0,
+              features: Sequence[str] | None = None) -> dict[str, Any]:  # fmt: skip
+        frame: dict[str, Any] = {"type": "hello", "protocol": 1, "device_id": device_id,
+                                 "cursor": cursor}  # fmt: skip
+        if features is not None:
+            frame["features"] = list(features)
+        return self.request(frame)
 
     def push(self, *ops: dict[str, Any]) -> dict[str, Any]:
         return self.request({"type": "push", "ops": list(ops)})
@@ -167,11 +172,11 @@ def open_ws(server: RunningServer | ServerProcess, token: str | None,
 
 
 def connect_device(server: RunningServer | ServerProcess, token: str, device_id: str | None = None,
-                   cursor: int = 0) -> Conn:  # fmt: skip
+                   cursor: int = 0, features: Sequence[str] | None = None) -> Conn:  # fmt: skip
     """Connect and (if device_id is given) complete hello."""
     conn = Conn(open_ws(server, token))
     if device_id is not None:
-        welcome = conn.hello(device_id, cursor)
+        welcome = conn.hello(device_id, cursor, features)
         assert welcome["type"] == "welcome", welcome
     return conn
 

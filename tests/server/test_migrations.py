@@ -60,7 +60,8 @@ def test_a_schema_1_file_upgrades_in_place_and_keeps_everything(tmp_path: Path) 
     url = f"sqlite+pysqlite:///{data / 'server.db'}"
     Database(url).dispose()
     with sqlite3.connect(data / "server.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        version = db.execute("SELECT version_num FROM alembic_version").fetchall()
+        assert version == [(schema.HEAD_REVISION,)]
         after = {table: _rows(db, table) for table in V1_TABLES}
         pk = [row[1] for row in db.execute("PRAGMA table_info(devices)") if row[5]]
     assert after == before  # every row of every table, devices included
@@ -119,9 +120,8 @@ def test_postgresql_upgrades_a_schema_1_database_and_matches_the_code() -> None:
         db = Database(url)
         try:
             with db.read() as conn:
-                assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-                    "0002"
-                )
+                version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                assert version == schema.HEAD_REVISION
                 counts = {
                     t: conn.execute(select(func.count()).select_from(text(t))).scalar()
                     for t in V1_TABLES
