@@ -28,6 +28,7 @@ def register(commands: Any) -> None:
         "words", nargs="*", metavar="[IMAGE] QUESTION", help="'-' reads the question from stdin"
     )
     ask.add_argument("--continue", dest="continue_id", metavar="ID", help="ask a follow-up")
+    ask.set_defaults(trailing="words")  # `ask IMAGE --continue ID QUESTION` reads as written
     ask.add_argument(
         "--action",
         choices=list(actions.ACTIONS_BY_KEY),

@@ -41,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """argv parsed; a command whose positionals may follow its options (``ask IMAGE
+    --continue ID QUESTION``) names them with ``set_defaults(trailing=...)``: argparse stops
+    filling a ``*`` positional at the first option and would refuse the words after it."""
+    args, extras = parser.parse_known_args(argv)
+    trailing = getattr(args, "trailing", None)
+    words = [w for w in extras if w == "-" or not w.startswith("-")]
+    if trailing and extras and words == extras:
+        setattr(args, trailing, [*getattr(args, trailing), *extras])
+    elif extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def run(argv: list[str]) -> int:
     """Parse argv, run the chosen command and return its exit code."""
     if not argv:  # plain `snapask`: the tray app, without building every command's parser
@@ -48,7 +62,7 @@ def run(argv: list[str]) -> int:
 
         return start_app()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:  # plain `snapask`: the tray app
         from snapask_desktop.cli.app_cmd import start_app

@@ -94,6 +94,19 @@ def test_a_follow_up_can_bring_its_own_picture(env, gemini, shot, tmp_path) -> N
     assert len(history(env)) == 1
 
 
+def test_the_picture_may_come_before_the_continue_option(env, gemini, shot, tmp_path) -> None:
+    snapask("ask", str(shot), "what is this?", env=env)
+    (row,) = history(env)
+    second = tmp_path / "second.png"
+    Image.new("RGB", (320, 200), "navy").save(second)
+    result = snapask("ask", str(second), "--continue", row["id"][:6], "and this?", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "You asked: and this? [2 images]." in result.stdout
+    assert len(history(env)) == 1
+    wrong = snapask("ask", str(second), "--continue", row["id"][:6], "--bogus", "x", env=env)
+    assert wrong.returncode == 2 and "unrecognized arguments: --bogus x" in wrong.stderr
+
+
 def test_repeated_question_is_answered_from_cache(env, gemini, shot) -> None:
     first = snapask("ask", str(shot), "explain", env=env)
     second = snapask("ask", str(shot), "explain", env=env)
