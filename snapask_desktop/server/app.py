@@ -98,6 +98,7 @@ class SyncServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._shutdown_task: asyncio.Future[None] | None = None
         self._drain_cut = asyncio.Event()
+        self._empty_wal = False  # an account turned encrypted: empty the SQLite WAL file
         self.port = 0
 
     def _make_fanout(self) -> Fanout:
@@ -245,11 +246,20 @@ class SyncServer:
         if put.turned_on:
             log.info("user %s turned end-to-end encryption on; clear copies dropped", user_id)
             await self.run_write(self.blobs.discard, user_id, put.dropped_blobs)
+            self._empty_wal = True
             try:
-                await self.run_read(functools.partial(self.db.checkpoint, truncate=True))
-            except Exception:  # the next rounds' checkpoints copy the WAL over anyway
+                await self._checkpoint()
+            except Exception:  # the put is committed; housekeeping empties the WAL later
                 log.exception("emptying the SQLite WAL after a turn-on failed")
         return put
+
+    async def _checkpoint(self) -> None:
+        """Copy the SQLite WAL into the file; empty it while a turn-on's deleted clear copies
+        may still be in it (retried each housekeeping round until no reader is in the way)."""
+        truncate = self._empty_wal
+        done = await self.run_read(functools.partial(self.db.checkpoint, truncate=truncate))
+        if truncate and done:
+            self._empty_wal = False
 
     async def publish_keys(self, user_id: int, put: keys.KeysPut) -> None:
         """Send the new key record live to the user's connections on every instance (the one
@@ -476,7 +486,7 @@ class SyncServer:
                     for session in self.sessions:
                         self._seen[session.key] = now
                 await self.run_write(self._flush_progress)
-                await self.run_read(self.db.checkpoint)
+                await self._checkpoint()
                 if now - last_claims >= _CLAIM_REFRESH_S:
                     last_claims = now
                     await self._refresh_claims()

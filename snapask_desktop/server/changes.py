@@ -37,6 +37,9 @@ c = schema.changes
 _IN_CHUNK = 500
 # Only the type key can hold this unescaped: a quote inside any string value is escaped.
 _PICTURE_TEXT_MARK = '"type":"picture_text"'
+# An encrypted account's picture_text records (12.9): sealed, their kind in clear.
+_SEALED_TEXT_PREFIX = '{"type":"sealed","kind":"picture_text"'
+_SEALED_TEXT_MARK = '"kind":"picture_text"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +97,16 @@ def changes_frame(
 def without_picture_text(frame: str) -> str:
     """A live ``changes`` frame without its picture_text changes (for a device that does not
     read them; 5.1). Its since and cursor stay: the device's cursor passes them."""
-    if _PICTURE_TEXT_MARK not in frame:
+    if _PICTURE_TEXT_MARK not in frame and _SEALED_TEXT_MARK not in frame:
         return frame
     body = json.loads(frame)
-    body["changes"] = [
-        change for change in body["changes"] if change["payload"].get("type") != "picture_text"
-    ]
+    body["changes"] = [change for change in body["changes"] if not _is_text(change["payload"])]
     return encode_json(body)
+
+
+def _is_text(payload: dict[str, Any]) -> bool:
+    kind = payload.get("type")
+    return kind == "picture_text" or (kind == "sealed" and payload.get("kind") == "picture_text")
 
 
 def fitting(rows: Sequence[ChangeRow], overhead: int, max_bytes: int) -> int:
@@ -139,6 +145,18 @@ _LOCK_USER = (
     .where(_COUNTER.c.user_id == bindparam("uid"))
     .values(head=_COUNTER.c.head)
     .returning(_COUNTER.c.head)
+)
+# The lock of a push, which also reads whether the account is encrypted (no extra round trip).
+_LOCK_USER_KEYS = (
+    update(_COUNTER)
+    .where(_COUNTER.c.user_id == bindparam("uid"))
+    .values(head=_COUNTER.c.head)
+    .returning(
+        _COUNTER.c.head,
+        select(schema.key_records.c.version)
+        .where(schema.key_records.c.user_id == _COUNTER.c.user_id)
+        .scalar_subquery(),
+    )
 )
 _SET_HEAD = (
     update(_COUNTER)
@@ -210,10 +228,11 @@ def apply_push(
     start if PostgreSQL aborts the transaction for a lost race)."""
 
     def push_in(conn: Connection) -> tuple[push.PushPlan, list[ChangeRow]]:
-        head = lock_user(conn, user_id)
+        head, keys_version = conn.execute(_LOCK_USER_KEYS, {"uid": user_id}).one()
         held = _holdings(conn, user_id, ops)
+        held.encrypted = bool(keys_version)
         stored_states = set(held.states)
-        plan = push.plan_push(ops, held, head=head, now_ms=now_ms, max_drift_ms=max_drift_ms)
+        plan = push.plan_push(ops, held, head=int(head), now_ms=now_ms, max_drift_ms=max_drift_ms)
         return plan, _write_plan(conn, user_id, device_id, plan, stored_states)
 
     plan, rows = db.transact(push_in)
@@ -414,7 +433,8 @@ _PAGE = select(c.c.seq, c.c.op_id, c.c.device_id, c.c.payload, c.c.size).where(
 # For a device that does not read picture_text records (5.1): they are left out, as a
 # collected change is, and its cursor still passes them.
 _PAGE_WITHOUT_TEXT = _PAGE.where(
-    c.c.payload.not_like(PICTURE_TEXT_PREFIX.replace("_", "\\_") + "%", escape="\\")
+    c.c.payload.not_like(PICTURE_TEXT_PREFIX.replace("_", "\\_") + "%", escape="\\"),
+    c.c.payload.not_like(_SEALED_TEXT_PREFIX.replace("_", "\\_") + "%", escape="\\"),
 )
 
 

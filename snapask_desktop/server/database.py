@@ -105,18 +105,22 @@ class Database:
         with self._engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
-    def checkpoint(self, *, truncate: bool = False) -> None:
+    def checkpoint(self, *, truncate: bool = False) -> bool:
         """Copy the SQLite WAL into the database file without blocking writers (PASSIVE);
         ``truncate``: wait for readers and writers, then empty the WAL file, so that pages
-        overwritten since (deleted clear copies, server/keys.py) are gone from it too."""
+        overwritten since (deleted clear copies, server/keys.py) are gone from it too.
+        Returns False if readers kept it from completing."""
         if not self.is_sqlite:
-            return
+            return True
         mode = "TRUNCATE" if truncate else "PASSIVE"
         raw = self._engine.raw_connection()
         try:
-            raw.cursor().execute(f"PRAGMA wal_checkpoint({mode})").close()
+            cursor = raw.cursor()
+            busy = cursor.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
+            cursor.close()
         finally:
             raw.close()
+        return not busy
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:

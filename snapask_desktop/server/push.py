@@ -29,6 +29,7 @@ from snapask_desktop.sync.wire import encode_json
 class Holdings:
     """What the server holds of the records a push names (read under the user's lock)."""
 
+    encrypted: bool = False  # the account has a key record: sealed payloads only (12.9)
     op_seqs: dict[str, int] = field(default_factory=dict)  # op ids applied before -> seq
     collected: set[str] = field(default_factory=set)  # conversations collected (section 10)
     states: dict[str, ConversationState] = field(default_factory=dict)
@@ -60,11 +61,14 @@ class PushPlan:
 
 
 def conversation_of(payload: object) -> str | None:
-    """The conversation a conversation or message payload belongs to (else None)."""
+    """The conversation a conversation or message payload belongs to, sealed or clear (else
+    None)."""
     if isinstance(payload, ConversationState):
         return payload.id
     if isinstance(payload, MessageRecord):
         return payload.conversation_id
+    if isinstance(payload, SealedRecord):
+        return payload.id if payload.kind == "conversation" else payload.conversation_id
     return None
 
 
@@ -106,10 +110,18 @@ def _judge(
 
 
 def _check(payload: Payload, held: Holdings, now_ms: int, max_drift_ms: int) -> None:
-    """Refusals that do not depend on the record's kind: clock skew, a collected conversation."""
-    if isinstance(payload, SealedRecord):  # no account is encrypted until keys_put is served
+    """Refusals that do not depend on the record's kind: a payload sealed or clear against the
+    account's kind (12.9), clock skew, a collected conversation. A sealed payload's stamps are
+    inside the ciphertext: its devices judge clock skew."""
+    sealed = isinstance(payload, SealedRecord)
+    if sealed and not held.encrypted:
         raise ProtocolError(
             ErrorCode.NOT_ENCRYPTED, "this account is not end-to-end encrypted; send it clear"
+        )
+    if held.encrypted and not sealed:
+        raise ProtocolError(
+            ErrorCode.ENCRYPTED_ACCOUNT,
+            "this account is end-to-end encrypted: the server takes only sealed records",
         )
     hlc = payload_hlc(payload)
     if hlc is not None and too_far_ahead(hlc, now_ms, max_drift_ms):
@@ -126,7 +138,8 @@ def _check(payload: Payload, held: Holdings, now_ms: int, max_drift_ms: int) -> 
 
 
 def _take(payload: Payload, held: Holdings, plan: PushPlan) -> bool:
-    """Add the payload to what the server holds; True if it is a record new to its table."""
+    """Add the payload to what the server holds; True if it is a record new to its table. A
+    sealed payload is kept only in the change log: the server cannot merge or compare it."""
     if isinstance(payload, MessageRecord):
         added = message_added(held.messages.get(payload.id), payload)
         held.messages[payload.id] = payload

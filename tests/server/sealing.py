@@ -72,3 +72,9 @@ def opened(wire: dict[str, Any]) -> dict[str, Any]:
 def sealed_picture(picture: bytes) -> tuple[str, bytes]:
     """(blob id, sealed bytes) of a picture under KEY (small chunks: several per picture)."""
     return seal_blob(KEY, picture, chunk_bytes=1024)
+
+
+def sealed_text(blob_id: str, payload: str) -> dict[str, Any]:
+    """A picture_text record of the picture ``blob_id``, sealed (the payload is not checked)."""
+    ctx = RecordContext("picture_text", blob_id)
+    return SealedRecord("picture_text", blob_id, seal_record(KEY, ctx, payload.encode())).to_wire()

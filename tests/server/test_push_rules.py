@@ -8,6 +8,7 @@ import uuid
 from snapask_desktop.server.push import Holdings, plan_push
 from snapask_desktop.sync.errors import ErrorCode
 from snapask_desktop.sync.protocol import InvalidOp, Op, OpResult
+from snapask_desktop.sync.sealed import SealedRecord
 from tests.sync.factories import CONV, PHONE, W, created, edited, message, screenshot
 
 
@@ -78,9 +79,36 @@ def test_states_of_one_conversation_merge_with_the_stored_one() -> None:
 
 
 def test_a_sealed_op_for_an_account_that_is_not_encrypted_is_refused() -> None:
-    from snapask_desktop.sync.sealed import SealedRecord
-
     sealed = SealedRecord("conversation", CONV, bytes(57))
     plan = plan_push([_op(sealed)], Holdings(), head=3, now_ms=W, max_drift_ms=300_000)
     assert _codes(plan.results) == [ErrorCode.NOT_ENCRYPTED]
     assert plan.accepted == [] and plan.head == 3
+
+
+def test_an_encrypted_account_takes_sealed_ops_without_judging_their_contents() -> None:
+    msg = str(uuid.uuid4())
+    ops = [
+        _op(created()),  # clear: refused, whatever it holds
+        _op(message()),
+        _op(SealedRecord("conversation", CONV, bytes(57), deleted_at=W << 16)),
+        _op(SealedRecord("message", msg, bytes(60), conversation_id=CONV)),
+        _op(SealedRecord("message", msg, bytes(61), conversation_id=CONV)),  # other content
+        _op(SealedRecord("screenshot", "ab" * 32, bytes(57))),
+    ]
+    plan = plan_push(ops, Holdings(encrypted=True), head=4, now_ms=W, max_drift_ms=1)
+    assert _codes(plan.results) == [ErrorCode.ENCRYPTED_ACCOUNT] * 2 + [None] * 4
+    assert [r.seq for r in plan.results[2:]] == [5, 6, 7, 8]
+    assert [(a.conversation_id, a.new_record) for a in plan.accepted] == [
+        (CONV, False), (CONV, False), (CONV, False), (None, False),
+    ]  # fmt: skip
+    assert plan.states == {} and plan.newest == {}  # nothing merged, nothing kept in clear
+
+
+def test_a_sealed_op_for_a_collected_conversation_is_gone() -> None:
+    held = Holdings(encrypted=True, collected={CONV})
+    ops = [
+        _op(SealedRecord("conversation", CONV, bytes(57))),
+        _op(SealedRecord("message", str(uuid.uuid4()), bytes(57), conversation_id=CONV)),
+    ]
+    plan = plan_push(ops, held, head=0, now_ms=W, max_drift_ms=300_000)
+    assert _codes(plan.results) == [ErrorCode.GONE, ErrorCode.GONE] and plan.accepted == []
