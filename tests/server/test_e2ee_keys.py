@@ -168,6 +168,7 @@ def test_turning_encryption_on_drops_every_clear_copy_and_keeps_the_counter(
     assert (page["cursor"], page["changes"], page["has_more"]) == (4, [], False)
     gone = conn.request({"type": "blob_get", "sha256": sha})
     assert gone["type"] == "blob_missing"
-    # A re-sent op is not answered `duplicate` (its change is gone): the op id was dropped.
+    # A re-sent op is not answered `duplicate` (its change is gone): the op id was dropped,
+    # and a clear payload is refused (the device sends it again sealed).
     again = conn.push(pushed_op)["results"][0]
-    assert again["status"] != "duplicate"
+    assert (again["status"], again["code"]) == ("rejected", "encrypted_account")
