@@ -40,6 +40,7 @@ class UserInfo:
     name: str
     created_at: int
     devices: int
+    keys_version: int = 0  # > 0: an encrypted account, its key record at this version
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +136,15 @@ def add_user(db: Database, name: str, password: str, *, password_hash: str | Non
 
 
 def list_users(db: Database) -> list[UserInfo]:
-    """Every user with their device count, by name."""
+    """Every user with their device count and key record version, by name."""
     count = select(func.count()).select_from(d).where(d.c.user_id == u.c.id).scalar_subquery()
+    k = schema.key_records
+    keys = select(k.c.version).where(k.c.user_id == u.c.id).scalar_subquery()
     with db.read() as conn:
-        rows = conn.execute(select(u.c.id, u.c.name, u.c.created_at, count).order_by(u.c.name))
-        return [UserInfo(r[0], r[1], r[2], r[3]) for r in rows]
+        rows = conn.execute(
+            select(u.c.id, u.c.name, u.c.created_at, count, keys).order_by(u.c.name)
+        )
+        return [UserInfo(r[0], r[1], r[2], r[3], r[4] or 0) for r in rows]
 
 
 def user_id_by_name(db: Database, name: str) -> int | None:

@@ -162,9 +162,11 @@ class BlobStore:
                 conn.execute(delete(b).where(b.c.user_id == user_id, b.c.sha256 == sha))
             else:
                 final = self._final(user_id, sha, encrypted)
-                if final.exists():
-                    partial.unlink()
+                if final.exists() and not encrypted:
+                    partial.unlink()  # the same verified bytes, uploaded before
                 else:
+                    # A sealed blob is this account's own and unchecked: the newest upload
+                    # wins over a file left without its row (its bytes may differ).
                     final.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(partial, final)
                 values = {"size": size, "received": size, "complete": True, "updated_at": now_ms()}

@@ -236,9 +236,10 @@ def _user_list(config: ServerConfig) -> int:
     if not users:
         print("no users yet: add one with `snapask-sync-server user add NAME`")
         return 0
-    print(f"{'USER':<24} {'CREATED':<19} DEVICES")
+    print(f"{'USER':<24} {'CREATED':<19} {'DEVICES':<7} ENCRYPTED")
     for user in users:
-        print(f"{user.name:<24} {_when(user.created_at):<19} {user.devices}")
+        encrypted = f"yes (keys v{user.keys_version})" if user.keys_version else "no"
+        print(f"{user.name:<24} {_when(user.created_at):<19} {user.devices:<7} {encrypted}")
     return 0
 
 

@@ -53,6 +53,8 @@ def test_user_add_list_and_errors(tmp_path: Path) -> None:
     listed = cli(data, "user", "list")
     assert listed.returncode == 0
     assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["ada"]
+    assert listed.stdout.splitlines()[0].split()[-1] == "ENCRYPTED"
+    assert listed.stdout.splitlines()[1].split()[-1] == "no"
     assert cli(data, "device", "list").stdout.strip() == "no devices"
     unknown = cli(data, "device", "list", "--user", "zed")
     assert unknown.returncode == 1 and "zed" in unknown.stderr

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from snapask_desktop.server import schema
+from snapask_desktop.server import accounts, schema
 from snapask_desktop.server.testing import RunningServer
 from snapask_desktop.sync.crypto import ItemsKey
 from snapask_desktop.sync.protocol import FEATURE_E2EE
@@ -156,7 +156,9 @@ def test_turning_encryption_on_drops_every_clear_copy_and_keeps_the_counter(
     counts = user_rows(srv)
     assert counts["changes"] == 4 and counts["blobs"] == 1 and counts["key_records"] == 0
 
+    assert [u.keys_version for u in accounts.list_users(srv.server.db)] == [0]
     assert keys_put(conn, 0)["version"] == 1
+    assert [u.keys_version for u in accounts.list_users(srv.server.db)] == [1]
     assert user_rows(srv) == {
         "changes": 0, "op_ids": 0, "conversations": 0, "messages": 0, "screenshots": 0,
         "blobs": 0, "key_records": 1,
