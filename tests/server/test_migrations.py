@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from snapask_desktop.server import migrate, schema
 from snapask_desktop.server.database import Database
@@ -129,4 +130,25 @@ def test_postgresql_upgrades_a_schema_1_database_and_matches_the_code() -> None:
         finally:
             db.dispose()
         assert counts == {table: len(rows) for table, rows in before.items()}
+        _no_schema_drift(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_key_records_revision_goes_down_and_up_again(tmp_path: Path, backend: str) -> None:
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite+pysqlite:///{tmp_path / 'keys.db'}"
+        else:
+            url = stack.enter_context(fresh_database())
+        Database(url).dispose()
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                assert "key_records" in inspect(conn).get_table_names()
+                migrate.downgrade(conn, "0002")
+                assert "key_records" not in inspect(conn).get_table_names()
+                assert migrate.current_revision(conn) == "0002"
+        finally:
+            engine.dispose()
+        Database(url).dispose()  # a start upgrades it again
         _no_schema_drift(url)
