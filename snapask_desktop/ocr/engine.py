@@ -68,14 +68,13 @@ def binding() -> Any:
 _local = threading.local()
 
 
-def api(sparse: bool = False, *, block: bool = False) -> PyTessBaseAPI:
+def api(sparse: bool = False) -> PyTessBaseAPI:
     """This thread's Tesseract instance (loading the model costs ~100 ms, so it is kept).
 
     One per thread because an instance holds the picture being read and is not thread-safe.
-    `sparse` reads text in no particular order but misses less of it (see recognise); `block`
-    reads one block of text found by the layout (a piece read on a worker thread).
+    `sparse` reads text in no particular order but misses less of it (see recognise).
     """
-    key = "block" if block else "sparse" if sparse else "layout"
+    key = "sparse" if sparse else "layout"
     cached = getattr(_local, key, None)
     if cached is not None:
         return cached
@@ -86,7 +85,7 @@ def api(sparse: bool = False, *, block: bool = False) -> PyTessBaseAPI:
         instance = tesserocr.PyTessBaseAPI(
             path=f"{folder}{os.sep}",
             lang=LANGUAGE,
-            psm=psm.SINGLE_BLOCK if block else psm.SPARSE_TEXT if sparse else psm.AUTO,
+            psm=psm.SPARSE_TEXT if sparse else psm.AUTO,
             oem=tesserocr.OEM.LSTM_ONLY,
         )
     except RuntimeError as error:  # a damaged or incompatible model file

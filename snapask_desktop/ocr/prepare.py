@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageOps, ImageStat
+
+from snapask_desktop.ocr.split import Ink
 
 # Tesseract's models read text best at about 20-30 px cap height; UI text is 9-14 px, so a
 # plain screenshot loses characters (13 px DejaVu Sans: 44 % CER at 1x, 0 % at 2x). Enlarging
@@ -31,18 +33,55 @@ def scale_for(width: int, height: int) -> float:
 
 
 def prepare(image: Image.Image) -> Prepared:
-    """Grey, inverted when mostly dark (dark themes), enlarged by `scale_for`."""
-    grey = ImageOps.grayscale(image.convert("RGB"))
+    """`page`, enlarged by `scale_for`: the picture as one reading sees it."""
+    grey = page(image)
+    scale = scale_for(grey.width, grey.height)
+    return Prepared(enlarge(grey, scale), scale)
+
+
+def page(image: Image.Image) -> Image.Image:
+    """Grey, inverted when mostly dark (dark themes), dark bars inverted, at the picture's size."""
+    grey = (image if image.mode in ("RGB", "L") else image.convert("RGB")).convert("L")
     # Tesseract's binarisation expects dark text on a light page; a dark theme reads far better
     # inverted (per-line inversion inside Tesseract misses short labels).
     if ImageStat.Stat(grey).mean[0] < 128:
         grey = ImageOps.invert(grey)
-    grey = _invert_dark_bands(grey)
-    scale = scale_for(grey.width, grey.height)
-    if scale != 1.0:
-        size = (round(grey.width * scale), round(grey.height * scale))
-        grey = grey.resize(size, Image.Resampling.BICUBIC)
-    return Prepared(grey, scale)
+    return _invert_dark_bands(grey)
+
+
+def enlarge(grey: Image.Image, scale: float) -> Image.Image:
+    """`grey` enlarged `scale` times (bicubic), or itself at 1."""
+    if scale == 1.0:
+        return grey
+    size = (round(grey.width * scale), round(grey.height * scale))
+    return grey.resize(size, Image.Resampling.BICUBIC)
+
+
+# Neighbouring pixels that differ by more than this are an edge of something drawn: ink.
+_EDGE = 24
+
+
+def ink(grey: Image.Image) -> Ink:
+    """Where `grey` has ink (see ocr/split.py): each pixel that differs by more than _EDGE
+    from the one to its left or the one above it."""
+    width, height = grey.size
+    edges = Image.new("L", grey.size, 0)
+    if width > 1:
+        across = ImageChops.difference(
+            grey.crop((1, 0, width, height)), grey.crop((0, 0, width - 1, height))
+        )
+        edges.paste(across, (1, 0))
+    if height > 1:
+        down = Image.new("L", grey.size, 0)
+        down.paste(
+            ImageChops.difference(
+                grey.crop((0, 1, width, height)), grey.crop((0, 0, width, height - 1))
+            ),
+            (0, 1),
+        )
+        edges = ImageChops.lighter(edges, down)
+    mask = edges.point(lambda v: 1 if v > _EDGE else 0)
+    return Ink(width, height, mask.tobytes(), mask.transpose(Image.Transpose.TRANSPOSE).tobytes())
 
 
 # A row whose pixels are mostly dark has a dark background (a row through dark text on a light

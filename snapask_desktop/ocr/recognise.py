@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from PIL import Image
 
-from snapask_desktop.ocr import engine
-from snapask_desktop.ocr.prepare import prepare
-from snapask_desktop.ocr.result import Box, OcrResult, Word
-from snapask_desktop.ocr.split import Piece, Rect, cut, share_out
+from snapask_desktop.ocr import engine, split
+from snapask_desktop.ocr.prepare import enlarge, ink, page, scale_for
+from snapask_desktop.ocr.result import OcrResult, Word
+from snapask_desktop.ocr.split import Found
 
 # Below this many pixels (after enlarging: a 500x500 region at 2x) a picture is read on one
-# thread: the layout pass the split needs and a second model instance cost more than the
-# second core saves.
+# thread: a second model instance and the pieces' overhead cost more than the second core
+# saves.
 SPLIT_PIXELS = 1_000_000
-PIECES_PER_WORKER = 2  # more pieces than workers, so a worker with short lines is not idle
-
-_Found = tuple[str, tuple[int, int, int, int], float, int, int]  # text, bounds, conf, line, block
+PIECES_PER_WORKER = 3  # more pieces than workers, so a worker with short lines is not idle
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -45,128 +43,88 @@ def recognise(image: Image.Image, *, sparse: bool = False, threads: int | None =
     """
     if image.width == 0 or image.height == 0:
         return OcrResult((), image.width, image.height)
-    prepared = prepare(image)
+    grey = page(image)
+    scale = scale_for(grey.width, grey.height)
     count = workers() if threads is None else max(1, threads)
-    found: list[_Found] | None = None
-    if not sparse and count > 1 and prepared.image.width * prepared.image.height >= SPLIT_PIXELS:
-        found = _read_in_pieces(prepared.image, count)
+    found: list[Found] | None = None
+    if not sparse and count > 1 and grey.width * grey.height * scale * scale >= SPLIT_PIXELS:
+        found = _read_in_pieces(grey, scale, count)
     if found is None:
-        found = _read_whole(prepared.image, sparse)
-    words = [
-        Word(text, _original_box(bounds, prepared.scale, image.width, image.height), conf, ln, bl)
-        for text, bounds, conf, ln, bl in found
-    ]
+        found = _read_whole(grey, scale, sparse)
+    words = [Word(text, box, conf, line, block) for text, box, conf, line, block in found]
     return OcrResult(tuple(words), image.width, image.height)
 
 
-def _read_whole(image: Image.Image, sparse: bool) -> list[_Found]:
+def _read_whole(grey: Image.Image, scale: float, sparse: bool) -> list[Found]:
     api = engine.api(sparse)
     try:
-        api.SetImage(image)
+        api.SetImage(enlarge(grey, scale))
         if not api.Recognize():
             raise engine.OcrError("Tesseract could not read the picture")
-        return _words(api)
+        return _words(api, (0, 0), scale, grey.size)
     finally:
         api.Clear()  # drop the picture and results: they are large and may hold secrets
 
 
-def _read_in_pieces(image: Image.Image, count: int) -> list[_Found] | None:
-    """The words of `image` read piece by piece on `count` threads, in the layout's reading
-    order; None when the layout found too little text to share out."""
-    pieces = cut(_layout(image), count * PIECES_PER_WORKER, image.width, image.height)
-    if len(pieces) < 2:
+def _read_in_pieces(grey: Image.Image, scale: float, count: int) -> list[Found] | None:
+    """The words of `grey` read piece by piece on `count` threads, in reading order; None
+    when it holds too little text to share out."""
+    cut = split.pieces(split.blocks(ink(grey)), count * PIECES_PER_WORKER)
+    if len(cut) < 2:
         return None
-    first, *others = share_out(pieces, count)
-    # The calling thread reads a share too, with the model it found the layout with: one model
-    # fewer in memory (~25 MB) than a pool of `count` threads.
-    futures = [
-        _thread_pool(count - 1).submit(_read_pieces, image, pieces, group) for group in others
-    ]
+    # Heaviest first, each thread taking the next piece when it is done: they finish together.
+    queue = deque(sorted(range(len(cut)), key=lambda i: -cut[i].weight))
+    read: dict[int, list[Found]] = {}
+    pool = _thread_pool(count - 1)
+    futures = [pool.submit(_read_pieces, grey, scale, cut, queue, read) for _ in range(count - 1)]
     try:
-        by_piece = _read_pieces(image, pieces, first, here=True)
+        _read_pieces(grey, scale, cut, queue, read)  # this thread reads pieces too
     finally:
-        results = [future.result() for future in futures]  # never leave a worker reading
-    for result in results:
-        by_piece.update(result)
-    found: list[_Found] = []
-    line = -1
-    for index, piece in enumerate(pieces):
-        previous = None
-        for text, bounds, conf, piece_line, _ in by_piece[index]:
-            if piece_line != previous:
-                line += 1
-                previous = piece_line
-            found.append((text, bounds, conf, line, piece.block))
-    return found
-
-
-def _layout(image: Image.Image) -> list[list[Rect]]:
-    """The text lines of each text block, in reading order, in `image`'s pixels."""
-    tesserocr = engine.binding()
-    ril = tesserocr.RIL
-    text_blocks = _text_block_types(tesserocr)
-    api = engine.api(False)
-    blocks: list[list[Rect]] = []
-    try:
-        api.SetImage(image)
-        iterator = api.AnalyseLayout()
-        kind = None
-        for item in tesserocr.iterate_level(iterator, ril.TEXTLINE) if iterator else ():
-            if item.IsAtBeginningOf(ril.BLOCK) or not blocks:
-                blocks.append([])
-                kind = item.BlockType()
-            bounds = item.BoundingBox(ril.TEXTLINE)
-            if bounds is not None and kind in text_blocks:
-                blocks[-1].append(bounds)
-    finally:
-        api.Clear()
-    return [lines for lines in blocks if lines]
-
-
-def _text_block_types(tesserocr: Any) -> set[int]:
-    pt = tesserocr.PT
-    return {
-        pt.FLOWING_TEXT,
-        pt.HEADING_TEXT,
-        pt.PULLOUT_TEXT,
-        pt.TABLE,
-        pt.VERTICAL_TEXT,
-        pt.CAPTION_TEXT,
-        pt.INLINE_EQUATION,
-    }
+        queue.clear()  # after a failure here the workers stop at the piece they are reading
+        wait(futures)  # never leave a worker reading
+    for future in futures:
+        future.result()  # a worker's failure
+    return split.merge(cut, [read[i] for i in range(len(cut))])
 
 
 def _read_pieces(
-    image: Image.Image, pieces: list[Piece], group: list[int], *, here: bool = False
-) -> dict[int, list[_Found]]:
-    """Each piece of `group` read as one block: on a worker with that thread's block model,
-    `here` with this thread's layout model switched to one block for the while."""
-    tesserocr = engine.binding()
-    api = engine.api(False) if here else engine.api(block=True)
-    if here:
-        api.SetPageSegMode(tesserocr.PSM.SINGLE_BLOCK)
-    out: dict[int, list[_Found]] = {}
+    grey: Image.Image,
+    scale: float,
+    cut: list[split.Piece],
+    queue: deque[int],
+    read: dict[int, list[Found]],
+) -> None:
+    """Take pieces from `queue` until it is empty; each is cut out, enlarged and read with
+    this thread's model into `read`."""
+    psm = engine.binding().PSM
+    api = engine.api(False)
     try:
-        api.SetImage(image)
-        for index in group:
-            left, top, right, bottom = pieces[index].rect
-            api.SetRectangle(left, top, right - left, bottom - top)
+        while queue:
+            try:
+                index = queue.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            piece = cut[index]
+            # Lines of text only: read as one block (Tesseract's layout pass would cost more
+            # and drop the line numbers of a code editor); anything taller, by Tesseract's
+            # layout, which leaves out what is a picture rather than text.
+            api.SetPageSegMode(psm.SINGLE_BLOCK if piece.lines_only else psm.AUTO)
+            api.SetImage(enlarge(grey.crop(piece.rect), scale))
             if not api.Recognize():
                 raise engine.OcrError("Tesseract could not read the picture")
-            out[index] = _words(api)
+            read[index] = _words(api, piece.rect[:2], scale, grey.size)
     finally:
         api.Clear()
-        if here:
-            api.SetPageSegMode(tesserocr.PSM.AUTO)
-    return out
+        api.SetPageSegMode(psm.AUTO)
 
 
-def _words(api: Any) -> list[_Found]:
-    """The words of the last reading with their boxes (in the picture read), confidence,
-    and the index of their line and block."""
+def _words(api: Any, origin: tuple[int, int], scale: float, size: tuple[int, int]) -> list[Found]:
+    """The words of the last reading with their boxes in the picture's pixels (the reading
+    was of a part enlarged `scale` times whose corner is at `origin`), confidence, and the
+    index of their line and block."""
     tesserocr = engine.binding()
     level = tesserocr.RIL.WORD
-    found: list[_Found] = []
+    found: list[Found] = []
     iterator = api.GetIterator()
     line = block = -1
     for item in tesserocr.iterate_level(iterator, level) if iterator else ():
@@ -181,7 +139,8 @@ def _words(api: Any) -> list[_Found]:
         bounds = item.BoundingBox(level)
         if not text.strip() or bounds is None:
             continue
-        found.append((text.strip(), bounds, float(item.Confidence(level)), line, block))
+        box = split.to_original(bounds, origin, scale, size)
+        found.append((text.strip(), box, float(item.Confidence(level)), line, block))
     return found
 
 
@@ -191,15 +150,3 @@ def _thread_pool(size: int) -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max(1, size), thread_name_prefix="snapask-ocr-piece")
         return _pool
-
-
-def _original_box(bounds: tuple[int, int, int, int], scale: float, width: int, height: int) -> Box:
-    """A box of the enlarged picture in the original's pixels, rounded outwards so that a box
-    painted over it covers every pixel of the word."""
-    left, top, right, bottom = bounds
-    return (
-        max(0, math.floor(left / scale)),
-        max(0, math.floor(top / scale)),
-        min(width, math.ceil(right / scale)),
-        min(height, math.ceil(bottom / scale)),
-    )

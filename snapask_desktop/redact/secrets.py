@@ -105,7 +105,8 @@ _PATTERNS: tuple[_Pattern, ...] = (
     _Pattern("google_api_key", re.compile(rf"\bAIza{_KEY_CHARS}{{8,}}")),
     _Pattern("stripe_key", re.compile(r"(?i)\b[sr]k_[a-z]{0,2}(?:live|test)[_ ]+[A-Za-z0-9]{8,}")),
     # header.payload.signature, each base64url; '{"' encodes as eyJ, which no word starts with.
-    _Pattern("jwt", re.compile(rf"\beyJ{_KEY_CHARS}{{8,}}(?:[.,] ?{_KEY_CHARS}*)*")),
+    # OCR may read a space on either side of a dot ("eyJhbGci .eyJzdWIi").
+    _Pattern("jwt", re.compile(rf"\beyJ{_KEY_CHARS}{{8,}}(?: ?[.,] ?{_KEY_CHARS}*)*")),
     _Pattern("bearer_token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/\-]{20,}=*")),
     _Pattern(
         "password",
