@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, text
 
-from snapask_desktop.store import picture_text
+from snapask_desktop.store import backlog, picture_text
 from snapask_desktop.store import search as fts
 from snapask_desktop.store.peek import SUMMARY_COLUMNS, VISIBLE, summary
 from snapask_desktop.store.records import (
@@ -110,6 +110,9 @@ def search(conn: Connection, user_text: str, limit: int) -> list[SearchHit]:
         + _message_matches(conn, query, limit)
         + _picture_matches(conn, query)
     )
+    unindexed_from = backlog.mark(conn)
+    if unindexed_from is not None:  # a large sync's messages, until they are indexed
+        candidates += _unindexed_matches(conn, user_text, unindexed_from, limit)
     candidates.sort(key=lambda c: (c.recency, c.conversation_id), reverse=True)
     chosen: dict[str, _Candidate] = {}
     for candidate in candidates:
@@ -161,6 +164,36 @@ def _message_matches(conn: Connection, query: str, limit: int) -> list[_Candidat
             if row.conversation_id not in found:
                 found[row.conversation_id] = _Candidate(
                     row.hlc, row.conversation_id, "message", row.marked, row.id
+                )
+                if len(found) == limit:
+                    break
+    finally:
+        result.close()
+    return list(found.values())
+
+
+def _unindexed_matches(
+    conn: Connection, user_text: str, unindexed_from: int, limit: int
+) -> list[_Candidate]:
+    # The messages past the backlog mark are not in message_fts: read them newest first and
+    # match the same words in Python (store/backlog.py). Slower than the index (~0.1 s for
+    # 50,000 messages when a word is rare), and only until the indexing step has run.
+    terms = fts.plain_terms(user_text)
+    if terms is None:
+        return []
+    sql = """SELECT m.id, m.conversation_id, m.hlc, m.text FROM message m
+             CROSS JOIN conversation c ON c.id = m.conversation_id
+             WHERE m.rid >= ? AND c.deleted = 0 ORDER BY m.rid DESC"""
+    found: dict[str, _Candidate] = {}
+    result = conn.exec_driver_sql(sql, (unindexed_from,))
+    try:
+        for message_id, conversation_id, hlc, body in result:
+            if conversation_id in found:
+                continue
+            marked = fts.marked_match(body, terms, SNIPPET_TOKENS)
+            if marked is not None:
+                found[conversation_id] = _Candidate(
+                    hlc, conversation_id, "message", marked, message_id
                 )
                 if len(found) == limit:
                     break

@@ -197,3 +197,5 @@ class ApplyReport:
     mismatches: int  # messages/screenshots whose id existed with other content
     skew_ahead_ms: int | None  # set when stopped at a change stamped too far ahead
     wrote_ops: bool  # applying wrote outbox ops (restores) that should be pushed
+    # the new messages were left out of the full-text index: `Store.index_search_backlog`
+    search_backlog: bool = False

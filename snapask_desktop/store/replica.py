@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from snapask_desktop.store import conflicts, convert, outbox, picture_text
+from snapask_desktop.store import backlog, conflicts, convert, outbox, picture_text
 from snapask_desktop.store.errors import InvalidInput
 from snapask_desktop.store.lite import CURSOR_KEY, cursor_value
 from snapask_desktop.store.models import ConversationRow, MessageRow, MetaRow, ScreenshotRow
@@ -222,6 +222,7 @@ def apply_changes(
         mismatches=batch.mismatches,
         skew_ahead_ms=ahead,
         wrote_ops=batch.wrote_ops,
+        search_backlog=batch.deferred_search,
     )
     removed = tuple(b for b in batch.removed_blobs if b[0] not in batch.screenshots)
     return ApplyOutcome(report, removed)
@@ -259,6 +260,7 @@ class _Batch:
         self.restored: list[str] = []
         self.mismatches = 0
         self.wrote_ops = False
+        self.deferred_search = False
         self.removed_blobs: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------------ reading
@@ -448,6 +450,11 @@ class _Batch:
         if self.new_messages:
             # Before their new conversations: the history-order trigger then has no row to
             # update for them, and _ORPHAN_ACTIVITY sets each new conversation's order once.
+            if len(self.new_messages) >= backlog.DEFER_MIN_MESSAGES:
+                # Many at once (a first sync's pages): indexed for search after the sync, in
+                # one pass, not page by page (revision 0007; the mark commits with the page).
+                backlog.defer(conn)
+                self.deferred_search = True
             _bulk_insert(conn, "message", _MESSAGE_COLUMNS, self.new_messages)
         if self.inserts:
             ids = sorted(self.inserts)

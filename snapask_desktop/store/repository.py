@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, exc, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from snapask_desktop.store import conflicts as conflict_store
 from snapask_desktop.store import (
+    backlog,
     convert,
     dbfile,
     outbox,
@@ -38,6 +38,7 @@ from snapask_desktop.store import (
     resync,
     validate,
 )
+from snapask_desktop.store import conflicts as conflict_store
 from snapask_desktop.store.blobs import BlobStore
 from snapask_desktop.store.engine import BEGIN_IMMEDIATE, BEGIN_OPTION, make_engine
 from snapask_desktop.store.errors import (
@@ -312,6 +313,21 @@ class Store:
         query_text = validate.text_value(text, "the search text", 1000)
         with self._read() as conn:
             return queries.search(conn, query_text, validate.limit(limit))
+
+    def search_backlog(self) -> int:
+        """How many messages are not in the full-text index yet: a large sync leaves them to
+        `index_search_backlog` (search still finds them meanwhile, reading them one by one)."""
+        with self._read() as conn:
+            return backlog.count(conn)
+
+    def index_search_backlog(self, max_rows: int = backlog.STEP_ROWS) -> int:
+        """Put up to ``max_rows`` of the messages a large sync left unindexed into the
+        full-text index, in one short transaction; returns how many remain (0: all done)."""
+        with self._read() as conn:
+            if backlog.mark(conn) is None:
+                return 0  # the usual case: no write transaction at all
+        with self._write_conn() as conn:
+            return backlog.index_step(conn, max_rows)
 
     # ----------------------------------------------------------------- messages
 

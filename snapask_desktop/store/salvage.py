@@ -108,6 +108,8 @@ def _revision_by_shape(connection: sqlite3.Connection) -> str:
     outbox = connection.execute(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
     ).fetchone()
+    if "message_fts_backlog" in names:
+        return "0007"
     if outbox is not None and "'picture_text'" in str(outbox[0]):
         return "0006"  # the outbox's record types (a table made again, no new name)
     if "screenshot_text" in names:

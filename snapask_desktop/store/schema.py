@@ -7,5 +7,5 @@ A test asserts this chain equals the Alembic scripts' chain.
 from __future__ import annotations
 
 DB_FILENAME = "snapask.db"
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD_REVISION = REVISIONS[-1]

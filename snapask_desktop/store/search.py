@@ -7,6 +7,10 @@ match, for search as you type.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import dataclass
+
 from snapask_desktop.markdown_plain import plain_text
 
 # Private-use code points mark matches inside snippet() output; user text can't contain them
@@ -21,15 +25,23 @@ MIN_PREFIX_CHARS = 2
 
 def fts_query(user_text: str) -> str | None:
     """The FTS5 MATCH expression for the user's text, or None if nothing searchable remains."""
-    cleaned = user_text.replace(MARK_START, " ").replace(MARK_END, " ")
-    terms = [term for term in cleaned.split() if _has_token(term)][:MAX_TERMS]
+    terms = _terms(user_text)
     if not terms:
         return None
     quoted = [_quote(term) for term in terms]
-    last = terms[-1]
-    if sum(ch.isalnum() for ch in last) >= MIN_PREFIX_CHARS and not user_text[-1:].isspace():
+    if _last_is_prefix(user_text, terms):
         quoted[-1] += " *"
     return " ".join(quoted)
+
+
+def _terms(user_text: str) -> list[str]:
+    cleaned = user_text.replace(MARK_START, " ").replace(MARK_END, " ")
+    return [term for term in cleaned.split() if _has_token(term)][:MAX_TERMS]
+
+
+def _last_is_prefix(user_text: str, terms: list[str]) -> bool:
+    last = terms[-1]
+    return sum(ch.isalnum() for ch in last) >= MIN_PREFIX_CHARS and not user_text[-1:].isspace()
 
 
 def _has_token(term: str) -> bool:
@@ -76,3 +88,78 @@ def preview(text: str | None, max_chars: int = 120) -> str:
     if len(line) <= max_chars:
         return line
     return line[: max_chars - 1].rstrip() + ELLIPSIS
+
+
+# --- matching without the index: messages a large sync brought, before they are indexed
+
+# unicode61 splits on everything that is not a letter, digit or mark; "_" is a separator too.
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The user's terms as unicode61 sees them: each a phrase of folded words."""
+
+    phrases: tuple[tuple[str, ...], ...]
+    prefix: bool  # the last word of the last phrase is a prefix (search as you type)
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as the index compares words (remove_diacritics 2)."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def plain_terms(user_text: str) -> Terms | None:
+    """What ``fts_query`` asks of the index, for matching text in Python (None: nothing)."""
+    terms = _terms(user_text)
+    if not terms:
+        return None
+    phrases = tuple(tuple(_WORD.findall(fold(term))) for term in terms)
+    if not all(phrases):  # a word unicode61 would read otherwise: match nothing, not all
+        return None
+    return Terms(phrases, _last_is_prefix(user_text, terms))
+
+
+def marked_match(text: str, terms: Terms, window: int) -> str | None:
+    """A snippet of ``text`` (about ``window`` words, matches between MARK_START and MARK_END,
+    as FTS5's snippet()) when every term occurs in it, else None."""
+    folded_text = fold(text)
+    if not all(word in folded_text for phrase in terms.phrases for word in phrase):
+        return None  # most rows end here, before splitting into words
+    words = list(_WORD.finditer(text))
+    folded = [fold(word.group()) for word in words]
+    marked: set[int] = set()
+    for number, phrase in enumerate(terms.phrases):
+        prefix = terms.prefix and number == len(terms.phrases) - 1
+        found = _occurrences(folded, phrase, prefix)
+        if not found:
+            return None
+        marked |= found
+    first = min(marked)
+    start = max(0, min(first - window // 4, len(words) - window))
+    end = min(len(words), start + window)
+    parts = [ELLIPSIS if start > 0 else text[: words[0].start()]]
+    for index in range(start, end):
+        word = words[index]
+        if index > start:
+            parts.append(text[words[index - 1].end() : word.start()])
+        parts.append(MARK_START + word.group() + MARK_END if index in marked else word.group())
+    parts.append(ELLIPSIS if end < len(words) else text[words[-1].end() :])
+    return "".join(parts)
+
+
+def _occurrences(folded: list[str], phrase: tuple[str, ...], prefix: bool) -> set[int]:
+    """Indexes of the words covered by each occurrence of ``phrase`` in ``folded``."""
+    size = len(phrase)
+    covered: set[int] = set()
+    for at in range(len(folded) - size + 1):
+        if all(
+            folded[at + k] == phrase[k]
+            or (prefix and k == size - 1 and folded[at + k].startswith(phrase[k]))
+            for k in range(size)
+        ):
+            covered.update(range(at, at + size))
+    return covered

@@ -1,5 +1,5 @@
-"""Makes tests/data/snapask-v3.db, -v4.db or -v5.db: a database written by SnapAsk's store at
-schema 0003, 0004 or 0005, for the tests that upgrade a real user's file.
+"""Makes tests/data/snapask-v3.db, -v4.db, -v5.db or -v6.db: a database written by SnapAsk's
+store at schema 0003, 0004, 0005 or 0006, for the tests that upgrade a real user's file.
 
 Each file must come from the code of its time, so run this with that code first on the path,
 from the repository root, naming the revision::
@@ -7,10 +7,11 @@ from the repository root, naming the revision::
     mkdir /tmp/snapask-old && git archive COMMIT snapask_desktop | tar -x -C /tmp/snapask-old
     PYTHONPATH=/tmp/snapask-old .venv/bin/python tests/data/make_old_db.py REVISION
 
-with COMMIT f3aaf55 for 0003 (before revision 0004), dd31b44 for 0004 (before 0005) and
-34a05fe for 0005 (before 0006). It uses only the store's public API of that time, so the rows
-(random ids, real clocks) are exactly what a user's file holds; the upgrade tests read them back
-from the file itself. It refuses to run with code of another revision.
+with COMMIT f3aaf55 for 0003 (before revision 0004), dd31b44 for 0004 (before 0005), 34a05fe
+for 0005 (before 0006) and 2e357cc for 0006 (before 0007). It uses only the store's public API
+of that time, so the rows (random ids, real clocks) are exactly what a user's file holds; the
+upgrade tests read them back from the file itself. It refuses to run with code of another
+revision.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ from typing import Any
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-FILES = {"0003": "snapask-v3.db", "0004": "snapask-v4.db", "0005": "snapask-v5.db"}
-CURSORS = {"0003": "23", "0004": "31", "0005": "31"}
+FILES = {
+    "0003": "snapask-v3.db",
+    "0004": "snapask-v4.db",
+    "0005": "snapask-v5.db",
+    "0006": "snapask-v6.db",
+}
+CURSORS = {"0003": "23", "0004": "31", "0005": "31", "0006": "31"}
 
 
 def _png(seed: int) -> bytes:
@@ -58,7 +64,7 @@ def _fill(store: Any, revision: str) -> None:
     if revision == "0003":  # a pending message: only releases before issue 9 wrote one
         draft = store.create_conversation("Draft")
         store.add_message(draft.id, "user", "still typing", status="pending")
-    if revision == "0005":  # the text read from a picture (revision 0005)
+    if revision in ("0005", "0006"):  # the text read from a picture (revision 0005)
         store.set_screenshot_text(shot.sha256, "RECU Total 42,50 EUR TVA", "tesseract 5.5.4")
     store.outbox_ack([op.op_id for op in store.outbox_pending(limit=2)])  # some were sent
     store.set_meta("sync_cursor", CURSORS[revision])
