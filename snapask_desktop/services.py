@@ -164,6 +164,16 @@ class LazyStore:
             return []
         return self.get().outbox_pending(limit)
 
+    def search_backlog(self) -> int:
+        """As `Store.search_backlog`."""
+        return self._light(lambda: lite.search_backlog(self.path), lambda s: s.search_backlog())
+
+    def index_search_backlog(self) -> int:
+        """As `Store.index_search_backlog`; with nothing to index the store stays closed."""
+        if self.search_backlog() == 0:
+            return 0
+        return self.get().index_search_backlog()
+
     def mark_synced(self, at_ms: int | None = None) -> None:
         """As `Store.mark_synced`."""
         when = wall_clock_ms() if at_ms is None else at_ms

@@ -20,7 +20,9 @@ from snapask_desktop.chat import Answer
 from snapask_desktop.config import Settings
 from snapask_desktop.services import LazyStore, Services
 from snapask_desktop.store import NotOurDatabase, Store
+from snapask_desktop.store.backlog import DEFER_MIN_MESSAGES
 from snapask_desktop.store.schema import DB_FILENAME
+from tests.store.sync_fixtures import ServerLog, remote_conversation, remote_message
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_FILE = ROOT / "tests" / "data" / "snapask-v1.db"
@@ -220,6 +222,7 @@ def test_the_sync_idle_path_reads_and_remembers_without_opening_the_store(
         assert lazy.device_id == device_id
         assert (lazy.sync_cursor(), lazy.outbox_count(), lazy.outbox_pending()) == (0, 0, [])
         lazy.mark_synced(1_700_000_000_000)
+        assert (lazy.search_backlog(), lazy.index_search_backlog()) == (0, 0)  # nothing to index
         assert not lazy.is_open
         assert lazy.last_synced_at() == 1_700_000_000_000  # through the store: it opens now
         lazy.update_conversation(conversation.id, title="pending")
@@ -307,3 +310,23 @@ def test_an_idle_signed_in_session_holds_no_orm_until_there_is_work(tmp_path: Pa
             asyncio.run(SyncEngine(phone, server.ws_url, lambda: phone_token).sync_once())
             titles = [row.title for row in phone.list_conversations()]
     assert titles == ["renamed while syncing"]
+
+
+def test_a_search_backlog_left_behind_is_indexed_through_the_store(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    log = ServerLog()
+    conversation = remote_conversation("many")
+    log.add(conversation)
+    for number in range(DEFER_MIN_MESSAGES):
+        log.add(remote_message(conversation.id, f"message {number}"))
+    with Store.open(data_dir) as store:
+        log.catch_up(store)  # then quit (or crashed) before indexing
+    lazy = LazyStore(data_dir)
+    try:
+        assert lazy.search_backlog() == DEFER_MIN_MESSAGES and not lazy.is_open
+        while lazy.index_search_backlog():
+            pass
+        assert lazy.is_open and lazy.search_backlog() == 0
+        assert len(lazy.search("message")) == 1
+    finally:
+        lazy.close()

@@ -1,11 +1,12 @@
 """The sync engine's idle path with plain sqlite3: an app signed in to a sync server, with
 nothing to send or apply, never imports SQLAlchemy (~45 MB of the idle tray app).
 
-An idle session reads the device id, the cursor and the outbox's size, and remembers when it
-was last in step with the server (one meta row). Everything else (sending ops, applying
-changes) needs the full `Store`. The same rules as `peek`: a missing file holds nothing yet; a
-file this version can't use as it is raises `PeekUnavailable`, and the caller opens the `Store`
-instead. The queries mirror `replica.read_cursor`, `outbox.count` and `Store.mark_synced`;
+An idle session reads the device id, the cursor and the outbox's size, asks whether a large
+sync left messages to index for search, and remembers when it was last in step with the server
+(one meta row). Everything else (sending ops, applying changes) needs the full `Store`. The
+same rules as `peek`: a missing file holds nothing yet; a file this version can't use as it is
+raises `PeekUnavailable`, and the caller opens the `Store` instead. The queries mirror
+`replica.read_cursor`, `outbox.count`, `backlog.count` and `Store.mark_synced`;
 tests/store/test_lite.py checks that they agree with the real store on real files.
 """
 
@@ -63,6 +64,18 @@ def outbox_count(db_path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
+def search_backlog(db_path: Path) -> int:
+    """How many messages a large sync left out of the full-text index (`backlog.count`)."""
+    with connection(db_path, "ro") as db:
+        if db is None:
+            return 0
+        row = db.execute("SELECT from_rid FROM message_fts_backlog").fetchone()
+        if row is None:
+            return 0
+        found = db.execute("SELECT count(*) FROM message WHERE rid >= ?", (row[0],)).fetchone()
+    return int(found[0])
+
+
 def mark_synced(db_path: Path, at_ms: int) -> None:
     """Remember when this device was last fully in step with the server (unix ms)."""
     if isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0:
@@ -86,5 +99,6 @@ __all__ = [
     "device_id",
     "mark_synced",
     "outbox_count",
+    "search_backlog",
     "sync_cursor",
 ]

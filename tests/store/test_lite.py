@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from snapask_desktop.store import Store, lite
+from snapask_desktop.store.backlog import DEFER_MIN_MESSAGES
 from snapask_desktop.store.schema import DB_FILENAME
 from snapask_desktop.sync.protocol import Change
-from tests.store.sync_fixtures import PHONE, remote_conversation
+from tests.store.sync_fixtures import PHONE, ServerLog, remote_conversation, remote_message
 
 V1_FILE = Path(__file__).resolve().parents[1] / "data" / "snapask-v1.db"
 
@@ -33,6 +34,24 @@ def test_the_idle_reads_agree_with_the_store(tmp_path: Path) -> None:
         store.apply_changes([remote_change(7, "from elsewhere")], 7)
         assert lite.sync_cursor(store.path) == store.sync_cursor() == 7
         assert lite.outbox_count(store.path) == 0
+
+
+def test_the_search_backlog_agrees_with_the_store(tmp_path: Path) -> None:
+    log = ServerLog()
+    conversation = remote_conversation("many")
+    log.add(conversation)
+    for number in range(DEFER_MIN_MESSAGES):
+        log.add(remote_message(conversation.id, f"message {number}"))
+    with Store.open(tmp_path) as store:
+        assert lite.search_backlog(store.path) == store.search_backlog() == 0
+        log.catch_up(store)
+        assert lite.search_backlog(store.path) == store.search_backlog() == DEFER_MIN_MESSAGES
+        store.index_search_backlog(max_rows=30)
+        assert lite.search_backlog(store.path) == store.search_backlog() == DEFER_MIN_MESSAGES - 30
+        while store.index_search_backlog():
+            pass
+        assert lite.search_backlog(store.path) == 0
+    assert lite.search_backlog(tmp_path / "none" / DB_FILENAME) == 0
 
 
 def test_the_last_sync_written_here_is_the_one_the_store_reads(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from snapask_desktop.server.config import BlobQuota
 from snapask_desktop.server.testing import running_server
+from snapask_desktop.store.backlog import DEFER_MIN_MESSAGES
 from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for
 
 
@@ -292,3 +293,22 @@ def test_a_server_that_reads_no_picture_text_is_not_sent_it(fleet: Fleet) -> Non
     assert a.store.outbox_count() == 0  # dropped, not refused: nothing shows as refused
     assert a.store.sync_problems() == []
     assert b.store.screenshot_text(shot.sha256) is None  # b reads it itself when it can
+
+
+def test_a_device_joining_a_large_history_finds_every_message_by_search(fleet: Fleet) -> None:
+    a = fleet.device()
+    conversation = a.store.create_conversation("a long chat")
+    count = DEFER_MIN_MESSAGES + 20  # one page, enough to be indexed after the sync
+    for number in range(count):
+        a.store.add_message(conversation.id, "user", f"question tok{number} about capybaras")
+    a.sync()
+    b, c = fleet.device(), fleet.device()
+    b.sync()  # one pass: it indexes before it returns
+    assert b.store.search_backlog() == 0
+    runner = c.start()  # live: indexes after its catch-up says "up to date"
+    wait_for(lambda: c.store.search_backlog() == 0 and runner.status.state.value == "up_to_date",
+             what="c caught up and indexed")  # fmt: skip
+    for device in (b, c):
+        for number in range(count):
+            [hit] = device.store.search(f"tok{number} ")
+            assert hit.summary.id == conversation.id

@@ -105,6 +105,7 @@ class SyncEngine:
         self._limits: Limits = DEFAULT_LIMITS
         self._server_features: frozenset[str] = frozenset()  # from the last welcome
         self._state = SessionState()
+        self._index_due = False  # an applied page left its messages for search to index
         self.status = SyncStatus()
 
     # ----------------------------------------------------------------- entry points
@@ -170,6 +171,7 @@ class SyncEngine:
             await self._flush_applied(conn, outgoing, force=True)
             result.cursor = self._state.cursor
             await self._up_to_date(outgoing)
+            await self._index_search()
         finally:
             self._conn = None
             await conn.close()
@@ -267,6 +269,8 @@ class SyncEngine:
         await self._pull_all(conn, outgoing, result)
         await self._flush_applied(conn, outgoing, force=True)
         await self._up_to_date(outgoing)
+        # Also after a crash or quit while indexing: nothing may be left to pull then.
+        await self._index_search()
 
     async def _idle(self, conn: Connection, outgoing: Outgoing) -> None:
         """Wait for a live frame, a local change or the poll tick, and handle it."""
@@ -282,6 +286,8 @@ class SyncEngine:
         sent = await self._push(outgoing, PassResult())
         await self._flush_applied(conn, outgoing, force=not frames)
         await self._up_to_date(outgoing, activity=bool(frames or sent))
+        if self._index_due:  # a gap's pull brought many messages
+            await self._index_search()
 
     async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
         limit = self._limits.max_page_changes
@@ -328,6 +334,7 @@ class SyncEngine:
                 self._store.apply_changes, plan.apply, plan.new_cursor, max_drift_ms=drift_ms
             )
         self._state.cursor = report.cursor
+        self._index_due |= report.search_backlog
         self._events.applied(report)
         if report.wrote_ops:
             await self._push(outgoing, result)
@@ -368,6 +375,14 @@ class SyncEngine:
         await asyncio.to_thread(self._store.mark_synced, now)
         message = "Up to date" if not outgoing.held else _CLOCK_AHEAD
         await self._report(SyncState.UP_TO_DATE, message, pending=pending, last_synced_ms=now)
+
+    async def _index_search(self) -> None:
+        """Index for search the messages large pages left out (store/backlog.py), once they
+        are all applied and "up to date" is said: one short write after another on a worker,
+        so a local edit never waits long; search finds them meanwhile, only more slowly."""
+        self._index_due = False
+        while await asyncio.to_thread(self._store.index_search_backlog) > 0:
+            pass
 
     async def _push(self, outgoing: Outgoing, result: PassResult) -> int:
         outcome = await outgoing.push_all()
