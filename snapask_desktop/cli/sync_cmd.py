@@ -1,4 +1,5 @@
-"""`snapask sync …`: sign this device in to a sync server, sync now, show the sync state."""
+"""`snapask sync …`: sign this device in to a sync server, sync now, show the sync state, turn
+end-to-end encryption on and unlock this device for an encrypted account."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def register(commands: Any) -> None:
     signin.set_defaults(handler=run_signin)
     signout = actions.add_parser("signout", help="forget this device's token; sync stops")
     signout.set_defaults(handler=run_signout)
+    encrypt = actions.add_parser(
+        "encrypt", help="turn end-to-end encryption on for the account (passphrase prompted)"
+    )
+    encrypt.set_defaults(handler=run_encrypt)
+    unlock = actions.add_parser(
+        "unlock", help="unlock this device for an encrypted account (passphrase prompted)"
+    )
+    unlock.set_defaults(handler=run_unlock)
 
 
 def run_signin(args: argparse.Namespace) -> int:
@@ -68,6 +77,7 @@ def run_signout(args: argparse.Namespace) -> int:
         return exits.OK
     try:
         account.sign_out(settings.sync_server_url)
+        _keys_here(settings.sync_server_url).forget()  # an encrypted account's keys go too
     except credentials.CredentialError as error:
         output.error(str(error))
         return exits.FAILED
@@ -92,6 +102,10 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"changes to send: {store.outbox_count()}")
         print(f"cursor: {store.sync_cursor()}")
         print(f"last synced: {ago(store.last_synced_at(), wall_clock_ms())}")
+        if settings.sync_server_url and signed_in:
+            held = _keys_here(settings.sync_server_url, store.device_id).load()
+            if held is not None:
+                print(f"end-to-end encryption: keys on this device (key record {held.version})")
         conflicts = store.conflicts()
         print(f"conflicts: {len(conflicts)}")
         for problem in store.sync_problems(limit=5):
@@ -123,18 +137,20 @@ def run_now(args: argparse.Namespace) -> int:
 
 def _sync_here(settings: config.Settings) -> int:
     from snapask_desktop.sync.device import account
-    from snapask_desktop.sync.device.client import SyncEngine, SyncEvents
+    from snapask_desktop.sync.device.client import Locked, SyncEngine, SyncEvents
     from snapask_desktop.sync.device.connection import Closed, Refused, ServerError
 
     server = settings.sync_server_url or ""
     store = _open_store()
-    events = SyncEvents(notice=output.note)
     engine = SyncEngine(store, account.websocket_url(server), lambda: account.get_token(server),
-                        events=events)  # fmt: skip
+                        events=SyncEvents(notice=output.note))  # fmt: skip
     try:
         result = asyncio.run(engine.sync_once())
     except (OSError, TimeoutError, Closed, Refused, ServerError) as error:
         output.error(f"sync failed: {error}")
+        return exits.FAILED
+    except Locked as error:
+        output.error(f"{error} Run: snapask sync unlock")
         return exits.FAILED
     except Exception as error:  # NeedsUser, ClockBehind: the message says what to do
         output.error(str(error))
@@ -146,6 +162,112 @@ def _sync_here(settings: config.Settings) -> int:
     for code, message in result.rejected:
         output.note(f"not synced ({code}): {message}")
     return exits.OK if not result.rejected else exits.FAILED
+
+
+ENCRYPT_WARNING = (
+    "End-to-end encryption: the sync server will keep only sealed copies it cannot read.\n"
+    "Choose a sync passphrase (at least 10 characters; not your password). If it is lost,\n"
+    "the synced copy cannot be read by anyone, SnapAsk included; each device keeps its local\n"
+    "conversations. Every other device of the account asks for the passphrase once."
+)
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    from snapask_desktop.sync.crypto import WeakParameters, check_new_passphrase
+
+    settings = load_settings()
+    if not settings.sync_server_url:
+        output.error("sync is not set up: snapask sync signin SERVER --user NAME")
+        return exits.FAILED
+    print(ENCRYPT_WARNING)
+    passphrase = _read_secret("New sync passphrase: ")
+    try:
+        check_new_passphrase(passphrase)
+    except WeakParameters as error:
+        output.error(f"{error}; nothing was changed")
+        return exits.USAGE
+    if _read_secret("The same passphrase again: ") != passphrase:
+        output.error("the two passphrases differ; nothing was changed")
+        return exits.USAGE
+    failed = _with_engine(settings, lambda engine: engine.encrypt(passphrase))
+    if failed is not None:
+        return failed
+    print("End-to-end encryption is on. Every record is sent again, sealed.")
+    return _after_keys(settings)
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.sync_server_url:
+        output.error("sync is not set up: snapask sync signin SERVER --user NAME")
+        return exits.FAILED
+    passphrase = _read_secret("Sync passphrase: ")
+    failed = _with_engine(settings, lambda engine: engine.unlock(passphrase))
+    if failed is not None:
+        return failed
+    print("This device is unlocked; it syncs the encrypted account.")
+    return _after_keys(settings)
+
+
+def _with_engine(settings: config.Settings, action: Any) -> int | None:
+    """Run ``action(engine)`` on an engine of its own (the key derivation takes ~0.5 s);
+    None when it worked, else the exit code after saying why."""
+    from snapask_desktop.sync.crypto import CryptoError
+    from snapask_desktop.sync.device import account
+    from snapask_desktop.sync.device.client import EncryptionError, SyncEngine, SyncEvents
+    from snapask_desktop.sync.device.connection import Closed, Refused, ServerError
+
+    server = settings.sync_server_url or ""
+    store = _open_store()
+    engine = SyncEngine(store, account.websocket_url(server), lambda: account.get_token(server),
+                        events=SyncEvents(notice=output.note))  # fmt: skip
+    try:
+        asyncio.run(action(engine))
+    except (CryptoError, EncryptionError) as error:
+        output.error(str(error))
+        return exits.FAILED
+    except (OSError, TimeoutError, Closed, Refused, ServerError) as error:
+        output.error(f"could not reach the sync server: {error}")
+        return exits.FAILED
+    except Exception as error:  # NeedsUser, a keyring error: the message says what to do
+        output.error(str(error))
+        return exits.FAILED
+    finally:
+        store.close()
+    return None
+
+
+def _after_keys(settings: config.Settings) -> int:
+    """The running app syncs on with the new keys; without one, a pass runs here."""
+    from snapask_desktop.single_instance import InstanceError, Request, send
+
+    try:
+        if send(Request("sync")):
+            print("Asked the running SnapAsk to sync now.")
+            return exits.OK
+    except InstanceError:
+        pass
+    return _sync_here(settings)
+
+
+def _keys_here(server: str, device_id: str | None = None) -> Any:
+    """This device's key store for an encrypted account on ``server`` (the OS keyring)."""
+    from snapask_desktop.sync.device import account
+    from snapask_desktop.sync.device.keystore import KeyStore, keys_account
+
+    if device_id is None:
+        store = _open_store()
+        try:
+            device_id = store.device_id
+        finally:
+            store.close()
+    return KeyStore(keys_account(account.websocket_url(server), device_id))
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\n")
 
 
 def _read_password(user: str) -> str:

@@ -529,6 +529,23 @@ class Store:
                     now=wall_clock_ms(),
                 )
 
+    def note_refused_changes(self, refused: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Keep, for the user, synced changes this device refused to apply (an encrypted
+        account's change that did not open or contradicts its clear fields): each is
+        (op id, record type, record id, code, message)."""
+        now = wall_clock_ms()
+        with self._write_conn() as conn:
+            for op_id, record_type, record_id, code, message in refused:
+                conflict_store.add_problem(
+                    conn,
+                    op_id=validate.text_value(op_id, "the op id", 36),
+                    record_type=validate.text_value(record_type, "the record type", 20),
+                    record_id=validate.text_value(record_id, "the record id", 64),
+                    code=validate.text_value(code, "the code", conflict_store.MAX_CODE_CHARS),
+                    message=validate.text_value(message, "the message", 100_000),
+                    now=now,
+                )
+
     def dismiss_sync_problem(self, problem_id: int) -> None:
         """Forget a sync problem the user has seen (an unknown id is ignored)."""
         with self._write_conn() as conn:
@@ -610,6 +627,12 @@ class Store:
     def reset_sync_after_server_loss(self) -> int:
         """The server has less than we applied (``welcome.head`` < our cursor): cursor 0 and
         every local record queued again as new ops, in one transaction; returns the op count."""
+        with self._write_conn() as conn:
+            return resync.requeue_everything(conn, wall_clock_ms())
+
+    def resend_everything(self) -> int:
+        """Cursor 0 and every local record queued again (an account just turned encrypted,
+        or unlocked here for the first time: every record goes out sealed); the op count."""
         with self._write_conn() as conn:
             return resync.requeue_everything(conn, wall_clock_ms())
 

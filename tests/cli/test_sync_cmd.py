@@ -92,3 +92,49 @@ def test_signin_rejects_a_bad_address() -> None:
     result = snapask("sync", "signin", "ftp://example.org", "--user", "ada", input="x\n")
     assert result.returncode == 2
     assert "is not a server address" in result.stderr
+
+
+def test_encrypt_then_unlock_again_after_signing_out(server: RunningServer) -> None:
+    passphrase = "the sync passphrase of ada"
+    signed = snapask("sync", "signin", server.url, "--user", "ada", input=PASSWORD + "\n")
+    assert signed.returncode == 0, signed.stderr
+    with Store.open(paths.data_dir()) as store:
+        conversation, _ = store.start_conversation("Sealed from the CLI", "question")
+
+    short = snapask("sync", "encrypt", input="too short\ntoo short\n")
+    assert short.returncode == 2
+    assert "at least 10 characters; nothing was changed" in short.stderr
+    differ = snapask("sync", "encrypt", input=passphrase + "\n" + passphrase + "!\n")
+    assert differ.returncode == 2
+    assert "the two passphrases differ" in differ.stderr
+
+    on = snapask("sync", "encrypt", input=passphrase + "\n" + passphrase + "\n")
+    assert on.returncode == 0, on.stderr
+    assert "If it is lost,\nthe synced copy cannot be read" in on.stdout
+    assert "End-to-end encryption is on." in on.stdout
+    assert "Sent 2 change(s)" in on.stdout  # everything again, sealed
+    assert "end-to-end encryption: keys on this device" in snapask("sync", "status").stdout
+    again = snapask("sync", "encrypt", input=passphrase + "\n" + passphrase + "\n")
+    assert again.returncode == 1
+    assert "already end-to-end encrypted" in again.stderr
+
+    # Signing out forgets the keys too: signed in again, the device is locked until unlocked.
+    assert snapask("sync", "signout").returncode == 0
+    back = snapask("sync", "signin", server.url, "--user", "ada", input=PASSWORD + "\n")
+    assert back.returncode == 0, back.stderr
+    locked = snapask("sync", "now")
+    assert locked.returncode == 1
+    assert "Enter the sync passphrase" in locked.stderr and "snapask sync unlock" in locked.stderr
+    wrong = snapask("sync", "unlock", input="not the passphrase\n")
+    assert wrong.returncode == 1
+    assert "does not open this account's keys" in wrong.stderr
+    unlocked = snapask("sync", "unlock", input=passphrase + "\n")
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert "This device is unlocked" in unlocked.stdout
+    with Store.open(paths.data_dir()) as store:
+        assert store.get_conversation(conversation.id).conversation.title == "Sealed from the CLI"
+        assert store.outbox_count() == 0
+    for folder in (paths.config_dir(), paths.data_dir()):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert passphrase.encode() not in path.read_bytes(), path

@@ -4,6 +4,12 @@ On (re)connect (section 8): ``hello`` -> push the outbox -> pull from the cursor
 ``has_more`` is false -> live changes, pushing local changes as they appear. Every store call
 runs in a worker thread so a long write never stalls the socket. The engine reports to its
 owner only through the callbacks in ``SyncEvents`` (the tray app turns them into Qt signals).
+
+An encrypted account (section 12) is synced with the keys kept in the OS keyring: ops and
+pictures are sealed at send time, changes opened before the store applies them (a change that
+does not open is refused, kept as a sync problem and told). Without its keys the device stops
+in a *locked* state until ``unlock(passphrase)``; ``encrypt(passphrase)`` turns an account
+encrypted. Neither runs the 0.5 s key derivation on the caller's thread.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
+from uuid import uuid4
 
 from snapask_desktop import __version__, memory
 from snapask_desktop.sync.clock import wall_clock_ms
@@ -24,18 +31,24 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.errors import CloseCode, ErrorCode
 from snapask_desktop.sync.protocol import (
     DEFAULT_LIMITS,
+    FEATURE_E2EE,
     SUPPORTED_FEATURES,
     Applied,
     Blob,
     BlobGet,
     BlobMissing,
+    Change,
     Changes,
     Hello,
+    Keys,
+    KeysGet,
+    KeysPut,
     Limits,
     Pull,
     ServerFrame,
     Welcome,
 )
+from snapask_desktop.sync.sealed import SealedRecord
 from snapask_desktop.sync.session import (
     APPLIED_EVERY_MS,
     SessionState,
@@ -47,11 +60,18 @@ from snapask_desktop.sync.session import (
 if TYPE_CHECKING:
     from snapask_desktop.store import Store
     from snapask_desktop.store.replica import ApplyReport
+    from snapask_desktop.sync.device.keystore import KeyStore
+    from snapask_desktop.sync.e2ee import OpenedPage, Unlocked
+    from snapask_desktop.sync.keyrecord import KeyRecord
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0  # how often an idle connection looks for changes written by another process
 INLINE_CHANGES = 10  # frames this small are applied on the loop thread (see _apply_frame)
+# What the device speaks: the shared features and encrypted accounts (the server announces
+# e2ee once it serves section 12).
+DEVICE_FEATURES: tuple[str, ...] = (*SUPPORTED_FEATURES, FEATURE_E2EE)
+TOLD_REFUSALS = 3  # refused changes named one by one in notices; the rest are counted
 
 
 class NeedsUser(Exception):
@@ -60,6 +80,20 @@ class NeedsUser(Exception):
 
 class ClockBehind(Exception):
     """A change is stamped too far ahead of this device's clock: retry in a minute."""
+
+
+class Locked(NeedsUser):
+    """An encrypted account whose keys this device lacks, or whose passphrase was changed on
+    another device: syncing waits for ``unlock(passphrase)``."""
+
+
+class EncryptionChanged(Exception):
+    """The account was turned encrypted, or its key record changed, during the session: the
+    session starts over (ops are kept) and the next ``welcome`` says what holds."""
+
+
+class EncryptionError(Exception):
+    """``encrypt`` or ``unlock`` cannot go on; the message says why in plain words."""
 
 
 @dataclass
@@ -93,6 +127,7 @@ class SyncEngine:
         events: SyncEvents | None = None,
         jitter: Callable[[], float] = random.random,
         poll_s: float = POLL_S,
+        keystore: KeyStore | None = None,
     ) -> None:
         self._store = store
         self._url = ws_url
@@ -107,6 +142,15 @@ class SyncEngine:
         self._state = SessionState()
         self._index_due = False  # an applied page left its messages for search to index
         self.status = SyncStatus()
+        # Encrypted accounts: where the keys are kept (the OS keyring by default, named by
+        # server and device), the keys of this session (None: a clear account), the key
+        # record fetched while locked (unlocking needs no connection then), whether the
+        # account is encrypted, and a request to start the session over with new keys.
+        self._keystore = keystore
+        self._unlocked: Unlocked | None = None
+        self._key_record: tuple[int, KeyRecord] | None = None
+        self._encrypted = False
+        self._restart = False
 
     # ----------------------------------------------------------------- entry points
 
@@ -137,8 +181,9 @@ class SyncEngine:
             except (OSError, TimeoutError, Closed, Refused, ServerError, NeedsUser) as error:
                 stop = _needs_user(error)
                 if stop is not None:
-                    await self._report(SyncState.PROBLEM, stop)
-                    await self._sleep(None)  # until "sync now" or new settings
+                    locked = isinstance(error, Locked)
+                    await self._report(SyncState.PROBLEM, stop, locked=locked)
+                    await self._sleep(None)  # until "sync now", unlocking or new settings
                     self._state.waiting_for_user()
                     continue
                 log.info("sync: %s", error)
@@ -146,6 +191,14 @@ class SyncEngine:
                 worked = self.status.state is SyncState.UP_TO_DATE
                 delay = self._state.retry_delay(self._jitter(), worked=worked)
                 await self._report(SyncState.OFFLINE, _offline_text(error), retry_in_ms=delay)
+                await self._sleep(delay)
+            except EncryptionChanged as change:
+                log.info("sync: %s", change)
+                # At once after a session that worked; backing off if it keeps happening (a
+                # server whose welcome and rejections disagree).
+                worked = self.status.state is SyncState.UP_TO_DATE
+                delay = self._state.retry_delay(self._jitter(), worked=worked)
+                await self._report(SyncState.CONNECTING, "Connecting…", retry_in_ms=delay)
                 await self._sleep(delay)
             except ClockBehind as skew:
                 delay = clock_skew_delay_ms(0, self._jitter())
@@ -165,7 +218,7 @@ class SyncEngine:
         conn = await self._connect()
         try:
             await self._hello(conn)
-            outgoing = Outgoing(self._store, conn, self._limits, self._server_features)
+            outgoing = self._outgoing(conn)
             result.pushed += await self._push(outgoing, result)
             result.pulled += await self._pull_all(conn, outgoing, result)
             await self._flush_applied(conn, outgoing, force=True)
@@ -187,18 +240,194 @@ class SyncEngine:
         conn = self._conn
         if conn is None:
             raise ConnectionError("not connected to the sync server")
-        parts: list[bytes] = []
-        offset, size = 0, None
-        while size is None or offset < size:
-            reply = await conn.request(BlobGet(sha256, offset))
-            if isinstance(reply, BlobMissing):
+        unlocked = self._unlocked
+        if unlocked is None:
+            data = await _download(conn, sha256)
+            if data is None:
                 return False
-            assert isinstance(reply, Blob)
-            size = reply.size
-            parts.append(reply.data)
-            offset += len(reply.data)
-        await asyncio.to_thread(self._store.put_blob, sha256, b"".join(parts))
-        return True
+            await asyncio.to_thread(self._store.put_blob, sha256, data)
+            return True
+        from snapask_desktop.sync import e2ee
+        from snapask_desktop.sync.crypto import CryptoError
+
+        for name in e2ee.picture_ids(unlocked.keys, sha256):  # sealed with which key
+            sealed = await _download(conn, name)
+            if sealed is None:
+                continue
+            try:
+                data = await asyncio.to_thread(
+                    e2ee.open_picture, unlocked.keys, name, sha256, sealed
+                )
+            except CryptoError as error:
+                # Refused like a change: the picture stays missing here, the user is told.
+                refusal = (str(uuid4()), "screenshot", sha256, _refusal_code(error), str(error))
+                await asyncio.to_thread(self._store.note_refused_changes, [refusal])
+                self._events.notice(str(error))
+                raise
+            await asyncio.to_thread(self._store.put_blob, sha256, data)
+            return True
+        return False
+
+    # ----------------------------------------------------------------- encrypted accounts
+
+    async def encrypt(self, passphrase: str) -> None:
+        """Turn the account end-to-end encrypted with a new sync passphrase: make and store
+        its keys on the server (which drops its clear copies), keep them in the keyring, and
+        queue every local record again so all of it goes out sealed.
+
+        WeakParameters for a passphrase too short; EncryptionError when the server cannot, or
+        the account already is encrypted. Uses the live connection, or one of its own."""
+        from snapask_desktop.sync import e2ee
+        from snapask_desktop.sync.crypto import check_new_passphrase
+
+        check_new_passphrase(passphrase)
+        async with self._key_connection() as conn:
+            if FEATURE_E2EE not in self._server_features:
+                raise EncryptionError(
+                    "This sync server does not offer end-to-end encryption; update it first."
+                )
+            current = await conn.request(KeysGet())
+            assert isinstance(current, Keys)
+            if current.version:
+                raise EncryptionError(_ALREADY_ENCRYPTED)
+            record, unlocked = await asyncio.to_thread(e2ee.create_keys, passphrase)
+            try:
+                stored = await conn.request(KeysPut(record, expect_version=0))
+            except ServerError as error:
+                if error.frame.code == ErrorCode.KEYS_CONFLICT:
+                    raise EncryptionError(_ALREADY_ENCRYPTED) from None
+                raise
+            assert isinstance(stored, Keys)
+        await self._keep(replace(unlocked, version=stored.version), resend=True)
+
+    async def unlock(self, passphrase: str) -> None:
+        """Open the encrypted account's keys with its sync passphrase and keep them in the
+        keyring; on this device's first unlock every local record is queued again, sealed
+        (records written before encryption was turned on are not lost).
+
+        WrongPassphrase (or an altered key record), WeakParameters (parameters this device
+        refuses), EncryptionError when the account is not encrypted."""
+        from snapask_desktop.sync import e2ee
+
+        if self._key_record is None:
+            async with self._key_connection() as conn:
+                reply = await conn.request(KeysGet())
+            assert isinstance(reply, Keys)
+            if not reply.version or reply.record is None:
+                raise EncryptionError("This account is not end-to-end encrypted.")
+            self._key_record = (reply.version, reply.record)
+        version, record = self._key_record
+        unlocked = await asyncio.to_thread(e2ee.unlock, record, version, passphrase)
+        keystore = await self._keys_kept()
+        first = await asyncio.to_thread(keystore.load) is None
+        await self._keep(unlocked, resend=first)
+
+    async def _keep(self, unlocked: Unlocked, *, resend: bool) -> None:
+        keystore = await self._keys_kept()
+        await asyncio.to_thread(keystore.save, unlocked)
+        self._key_record = None
+        self._restart = True  # a live session starts over, sealing
+        if resend:
+            count = await asyncio.to_thread(self._store.resend_everything)
+            log.info("sync: %s records queued to be sent sealed", count)
+        self.wake()
+
+    async def _keys_kept(self) -> KeyStore:
+        if self._keystore is None:
+            from snapask_desktop.sync.device.keystore import KeyStore, keys_account
+
+            device_id = await asyncio.to_thread(lambda: self._store.device_id)
+            self._keystore = KeyStore(keys_account(self._url, device_id))
+        return self._keystore
+
+    @contextlib.asynccontextmanager
+    async def _key_connection(self) -> AsyncIterator[Connection]:
+        """The live connection, or one opened (and closed) for a key request alone."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        conn = await self._connect()
+        try:
+            await self._hello(conn, keys=False)
+            yield conn
+        finally:
+            self._conn = None
+            await conn.close()
+
+    async def _take_keys(self, conn: Connection, version: int, *, fetch: bool = False) -> None:
+        """The keys of this session (``version``: the welcome's key record version, 0 for a
+        clear account), from the keyring or, when they are older or ``fetch``, the key
+        record; Locked without them."""
+        keystore = await self._keys_kept()
+        held = await asyncio.to_thread(keystore.load)
+        self._encrypted = version > 0
+        if not version:
+            self._unlocked = None
+            if held is not None:
+                # A server that says "not encrypted" to a device holding the account's keys
+                # gets nothing in clear (a downgrade, or another server at this address).
+                raise NeedsUser(_NOT_ENCRYPTED_NOW)
+            return
+        if held is not None and held.version == version and not fetch:
+            self._unlocked = held
+            return
+        from snapask_desktop.sync import e2ee
+
+        reply = await conn.request(KeysGet())
+        assert isinstance(reply, Keys)
+        if not reply.version or reply.record is None:
+            raise EncryptionChanged("the key record went away since welcome")
+        self._key_record = (reply.version, reply.record)
+        if held is None:
+            self._unlocked = None
+            raise Locked(_LOCKED)
+        try:
+            fresh = e2ee.refresh(held, reply.record, reply.version)
+        except e2ee.KeysChanged as changed:
+            self._unlocked = None
+            raise Locked(str(changed)) from None
+        await asyncio.to_thread(keystore.save, fresh)
+        self._key_record = None
+        self._unlocked = fresh
+
+    async def _open(self, conn: Connection, changes: Sequence[Change]) -> Sequence[Change]:
+        """An encrypted account's page opened; refused changes kept as problems and told."""
+        from snapask_desktop.sync import e2ee
+
+        unlocked = self._unlocked
+        if unlocked is None:
+            if e2ee.has_sealed(changes):  # turned encrypted since this session's welcome
+                raise EncryptionChanged("sealed changes arrived for a clear account")
+            return changes
+        page = await self._open_page(unlocked, changes)
+        if page.unknown_keys:
+            # Rotated on another device: the key record has the key (12.5).
+            await self._take_keys(conn, unlocked.version, fetch=True)
+            if self._unlocked is not None:
+                page = await self._open_page(self._unlocked, changes)
+        if page.refused:
+            refusals = [
+                (_op_of(changes, r.seq), r.kind, r.record_id[:64], r.code, r.message)
+                for r in page.refused
+            ]
+            await asyncio.to_thread(self._store.note_refused_changes, refusals)
+            for refusal in page.refused[:TOLD_REFUSALS]:
+                self._events.notice(f"A synced change was refused: {refusal.message}")
+            more = len(page.refused) - TOLD_REFUSALS
+            if more > 0:
+                self._events.notice(f"{more} more synced changes were refused (Sync page).")
+        return page.changes
+
+    async def _open_page(self, unlocked: Unlocked, changes: Sequence[Change]) -> OpenedPage:
+        from snapask_desktop.sync import e2ee
+
+        if len(changes) <= INLINE_CHANGES:  # as _apply_frame: no thread hops for a live edit
+            return e2ee.open_changes(unlocked.keys, changes)
+        return await asyncio.to_thread(e2ee.open_changes, unlocked.keys, changes)
+
+    def _outgoing(self, conn: Connection) -> Outgoing:
+        keys = None if self._unlocked is None else self._unlocked.keys
+        return Outgoing(self._store, conn, self._limits, self._server_features, keys)
 
     # ----------------------------------------------------------------- one connection
 
@@ -206,7 +435,7 @@ class SyncEngine:
         conn = await self._connect()
         try:
             await self._hello(conn)
-            outgoing = Outgoing(self._store, conn, self._limits, self._server_features)
+            outgoing = self._outgoing(conn)
             await self._catch_up(conn, outgoing)
             # What connecting and catching up allocated and freed would otherwise stay resident
             # for as long as the app idles (tens of MB after a first sync).
@@ -230,13 +459,13 @@ class SyncEngine:
             raise
         return conn
 
-    async def _hello(self, conn: Connection) -> Welcome:
+    async def _hello(self, conn: Connection, *, keys: bool = True) -> Welcome:
         # Both read on a worker: the app's store may still be closed, and reading it is I/O.
         cursor, device_id = await asyncio.to_thread(self._session_start)
         self._state.start(cursor)
         client = f"snapask-desktop/{__version__}"
         try:
-            hello = Hello(device_id, cursor, client=client, features=SUPPORTED_FEATURES)
+            hello = Hello(device_id, cursor, client=client, features=DEVICE_FEATURES)
             welcome = await conn.request(hello)
         except ServerError as error:
             stop = _needs_user(error)
@@ -257,6 +486,9 @@ class SyncEngine:
             log.warning("sync: server head %s < cursor %s; resent %s ops", welcome.head,
                         cursor, count)  # fmt: skip
             self._state.server_lost_data()
+        self._restart = False
+        if keys:
+            await self._take_keys(conn, welcome.keys_version)
         return welcome
 
     def _session_start(self) -> tuple[int, str]:
@@ -277,6 +509,9 @@ class SyncEngine:
         await _first_of(conn.activity, self._wake, timeout_s=self._poll_s)
         self._wake.clear()
         frames = conn.take_live()  # raises Closed once the connection has ended
+        news, conn.keys_news = conn.keys_news, None
+        if self._restart or (news is not None and not self._current_keys(news.version)):
+            raise EncryptionChanged("the account's keys changed")
         for frame in frames:
             if await self._apply_frame(conn, outgoing, frame, PassResult()):
                 await self._pull_all(conn, outgoing, PassResult())
@@ -288,6 +523,11 @@ class SyncEngine:
         await self._up_to_date(outgoing, activity=bool(frames or sent))
         if self._index_due:  # a gap's pull brought many messages
             await self._index_search()
+
+    def _current_keys(self, version: int) -> bool:
+        """Whether the session's keys are those of key record ``version``."""
+        held = 0 if self._unlocked is None else self._unlocked.version
+        return version == held
 
     async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
         limit = self._limits.max_page_changes
@@ -325,13 +565,16 @@ class SyncEngine:
         if plan.verdict is Verdict.GAP:
             return True
         drift_ms = self._limits.max_drift_ms  # the server's, if tighter than ours
-        if len(plan.apply) <= INLINE_CHANGES:
+        changes: Sequence[Change] = plan.apply
+        if self._encrypted or self._unlocked is not None or _any_sealed(changes):
+            changes = await self._open(conn, changes)
+        if len(changes) <= INLINE_CHANGES:
             # A live edit or two: write here. A worker thread would add two thread wake-ups
             # (about a millisecond each on an idle machine) to every change's way to the screen.
-            report = self._store.apply_changes(plan.apply, plan.new_cursor, max_drift_ms=drift_ms)
+            report = self._store.apply_changes(changes, plan.new_cursor, max_drift_ms=drift_ms)
         else:
             report = await asyncio.to_thread(
-                self._store.apply_changes, plan.apply, plan.new_cursor, max_drift_ms=drift_ms
+                self._store.apply_changes, changes, plan.new_cursor, max_drift_ms=drift_ms
             )
         self._state.cursor = report.cursor
         self._index_due |= report.search_backlog
@@ -386,6 +629,9 @@ class SyncEngine:
 
     async def _push(self, outgoing: Outgoing, result: PassResult) -> int:
         outcome = await outgoing.push_all()
+        if outcome.encryption_changed:
+            # encrypted_account / not_encrypted: the ops stay queued for the next session.
+            raise EncryptionChanged("the server says the account's encryption changed")
         self._after_push(outcome)
         result.rejected.extend(outcome.rejected)
         return outcome.sent
@@ -402,6 +648,8 @@ class SyncEngine:
         if "pending" not in fields:
             fields["pending"] = await asyncio.to_thread(self._store.outbox_count)
         fields.setdefault("retry_in_ms", None)
+        fields.setdefault("locked", False)
+        fields["encrypted"] = self._encrypted
         self.status = self.status.with_(state=state, message=message, cursor=self._state.cursor,
                                         **fields)  # fmt: skip
         self._events.status(self.status)
@@ -424,6 +672,9 @@ _NEEDS_USER = {
     ErrorCode.DEVICE_MISMATCH: "The sync server knows this device by another token: sign in again.",
     ErrorCode.UNAUTHORIZED: "The sync server no longer accepts this device: sign in again.",
     ErrorCode.REPLACED: "Another copy of SnapAsk is syncing as this device; this one stopped.",
+    ErrorCode.ENCRYPTION_REQUIRED: (
+        "This account is end-to-end encrypted and this SnapAsk cannot read it: update SnapAsk."
+    ),
 }
 
 _CLOSE_CODES = {
@@ -431,6 +682,7 @@ _CLOSE_CODES = {
     CloseCode.UNAUTHORIZED: ErrorCode.UNAUTHORIZED,
     CloseCode.DEVICE_MISMATCH: ErrorCode.DEVICE_MISMATCH,
     CloseCode.REPLACED: ErrorCode.REPLACED,
+    CloseCode.ENCRYPTION_REQUIRED: ErrorCode.ENCRYPTION_REQUIRED,
 }
 
 
@@ -444,6 +696,48 @@ def _needs_user(error: Exception) -> str | None:
     elif isinstance(error, Closed) and error.code in _CLOSE_CODES:
         code = _CLOSE_CODES[CloseCode(error.code)]
     return _NEEDS_USER.get(ErrorCode(code)) if code in _NEEDS_USER else None
+
+
+_LOCKED = (
+    "Locked: this account is end-to-end encrypted. Enter the sync passphrase to sync this device."
+)
+_ALREADY_ENCRYPTED = (
+    "This account is already end-to-end encrypted: unlock this device with its sync "
+    "passphrase instead."
+)
+_NOT_ENCRYPTED_NOW = (
+    "The sync server says this account is not end-to-end encrypted, but this device holds its "
+    "keys: nothing is sent in clear. If the server was reset on purpose, sign out and in again."
+)
+
+
+def _any_sealed(changes: Sequence[Change]) -> bool:
+    return any(isinstance(c.payload, SealedRecord) for c in changes)
+
+
+def _op_of(changes: Sequence[Change], seq: int) -> str:
+    return next((c.op_id for c in changes if c.seq == seq), str(uuid4()))
+
+
+def _refusal_code(error: Exception) -> str:
+    from snapask_desktop.sync import e2ee
+
+    return e2ee.refusal_code(error)
+
+
+async def _download(conn: Connection, name: str) -> bytes | None:
+    """A blob's bytes from the server, or None if it has none under ``name``."""
+    parts: list[bytes] = []
+    offset, size = 0, None
+    while size is None or offset < size:
+        reply = await conn.request(BlobGet(name, offset))
+        if isinstance(reply, BlobMissing):
+            return None
+        assert isinstance(reply, Blob)
+        size = reply.size
+        parts.append(reply.data)
+        offset += len(reply.data)
+    return b"".join(parts)
 
 
 def _minutes(ms: int) -> str:

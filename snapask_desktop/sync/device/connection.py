@@ -25,6 +25,7 @@ from snapask_desktop.sync.protocol import (
     Changes,
     ClientFrame,
     Error,
+    Keys,
     ServerFrame,
     encode_frame,
     parse_server_frame,
@@ -75,6 +76,7 @@ class Connection:
         self.activity = asyncio.Event()  # set by a live frame or the end of the connection
         self.closed: Closed | None = None
         self.last_error: Error | None = None  # an unsolicited error, sent just before a close
+        self.keys_news: Keys | None = None  # a live ``keys`` frame: the key record changed
         self._reader = asyncio.get_running_loop().create_task(self._read_forever())
 
     @classmethod
@@ -175,6 +177,10 @@ class Connection:
         request_id = getattr(frame, "id", None)
         if request_id is None and isinstance(frame, Changes):
             self.live.put_nowait(frame)
+            self.activity.set()
+            return
+        if request_id is None and isinstance(frame, Keys):
+            self.keys_news = frame
             self.activity.set()
             return
         if request_id is None and isinstance(frame, Error):

@@ -1,5 +1,7 @@
 """Sending the outbox: blobs before the screenshot ops that name them, ops in frame-sized
-batches, and acknowledgements applied to the store (section 5.2 and 5.5)."""
+batches, and acknowledgements applied to the store (section 5.2 and 5.5). For an encrypted
+account each op and picture is sealed here, at send time: the outbox stays clear on the
+device (section 12)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from snapask_desktop.sync.wire import encode_json
 if TYPE_CHECKING:
     from snapask_desktop.store import Store
     from snapask_desktop.store.records import OutboxOp
+    from snapask_desktop.sync.crypto import ItemsKeys
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class PushOutcome:
     acknowledged: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
     clock_ahead: bool = False  # the server refused a stamp as too far ahead (clock_skew)
+    # encrypted_account / not_encrypted: the account was turned encrypted (or is not) since
+    # the session began; the ops stay queued and the session starts over to learn which.
+    encryption_changed: bool = False
 
 
 class Outgoing:
@@ -51,8 +57,10 @@ class Outgoing:
         conn: Connection,
         limits: Limits,
         server_features: frozenset[str] = frozenset(),
+        keys: ItemsKeys | None = None,
     ) -> None:
         self._store = store
+        self._keys = keys  # an encrypted account's: every op and picture is sealed
         self._conn = conn
         self._limits = limits
         # An older server refuses picture_text ops: they are dropped instead (the text is a
@@ -69,10 +77,12 @@ class Outgoing:
                 return outcome
             for batch in self._batches(await self._wire_ops(ops, outcome)):
                 await self._upload_blobs(batch)
-                ack = await self._conn.request(Push(tuple(op for op, _ in batch)))
+                ack = await self._conn.request(Push(tuple(item[0] for item in batch)))
                 assert isinstance(ack, Ack)
                 await self._settle(ack, outcome)
                 outcome.sent += len(batch)
+                if outcome.encryption_changed:
+                    return outcome
 
     async def _next_ops(self) -> list[OutboxOp]:
         limit = self._limits.max_ops_per_push + len(self.held)
@@ -98,8 +108,13 @@ class Outgoing:
                 )
                 outcome.rejected.append((str(error.code), error.message))
                 continue
+            picture = payload.sha256 if isinstance(payload, ScreenshotRecord) else None
+            if self._keys is not None:
+                from snapask_desktop.sync import e2ee  # libsodium: only for encrypted accounts
+
+                payload = e2ee.seal_payload(self._keys.current, payload)
             wire = Op(op.op_id, payload)
-            ready.append((wire, len(encode_json(wire.to_wire()).encode("utf-8"))))
+            ready.append((wire, len(encode_json(wire.to_wire()).encode("utf-8")), picture))
         if unsent:
             await asyncio.to_thread(self._store.outbox_ack, unsent)
         return ready
@@ -132,13 +147,17 @@ class Outgoing:
                 self.held.add(result.op_id)
                 outcome.clock_ahead = True
                 continue
+            if code in (ErrorCode.ENCRYPTED_ACCOUNT, ErrorCode.NOT_ENCRYPTED):
+                self.held.add(result.op_id)
+                outcome.encryption_changed = True
+                continue
             await asyncio.to_thread(self._store.outbox_reject, result.op_id, code, message)
             outcome.rejected.append((code, message))
 
     async def _upload_blobs(self, batch: list[_Ready]) -> None:
-        for op, _size in batch:
-            if isinstance(op.payload, ScreenshotRecord):
-                await self.upload_blob(op.payload.sha256)
+        for _op, _size, picture in batch:
+            if picture is not None:
+                await self.upload_blob(picture)
 
     async def upload_blob(self, sha256: str) -> bool:
         """Upload one picture's bytes (resuming where the server is); False if it stays local."""
@@ -147,10 +166,23 @@ class Outgoing:
         except Exception as error:  # a picture we never downloaded, or a damaged file
             log.info("sync: picture %s… not uploaded: %s", sha256[:12], error)
             return False
+        name = sha256
+        if self._keys is not None:
+            # Sealed afresh for each upload (new nonces): an upload always starts at offset 0,
+            # which restarts any partial one (5.5), so two sealings never mix.
+            from snapask_desktop.sync import e2ee
+            from snapask_desktop.sync.crypto import CryptoError
+
+            key = self._keys.current
+            try:
+                name, data = await asyncio.to_thread(e2ee.seal_picture, key, sha256, data)
+            except CryptoError as error:  # the stored file does not hash to its name
+                log.warning("sync: picture %s… not uploaded: %s", sha256[:12], error)
+                return False
         chunk = self._limits.blob_chunk_bytes
         offset = 0
         while True:
-            frame = BlobPut(sha256, len(data), offset, data[offset : offset + chunk])
+            frame = BlobPut(name, len(data), offset, data[offset : offset + chunk])
             try:
                 ack = await self._conn.request(frame)
             except ServerError as error:
@@ -182,6 +214,6 @@ def quota_message(detail: str) -> str:
     )
 
 
-_Ready = tuple[Op, int]  # an op and its encoded size in bytes
+_Ready = tuple[Op, int, str | None]  # an op, its encoded size, a screenshot's SHA-256
 
 __all__ = ["Outgoing", "PushOutcome"]

@@ -1,11 +1,19 @@
-"""The sync engine on its own thread and asyncio loop, driven from any other thread."""
+"""The sync engine on its own thread and asyncio loop, driven from any other thread.
+
+Encrypted accounts (docs/sync-protocol.md section 12), for the tray's passphrase dialogs:
+``status.encrypted`` and ``status.locked`` say what to show; ``encrypt(passphrase)`` and
+``unlock(passphrase)`` return futures that finish when the keys are kept (the key derivation,
+about 0.5 s, runs on a worker thread, never the caller's); a failed future's exception is
+the sentence to show (``crypto.WrongPassphrase``, ``crypto.WeakParameters``,
+``client.EncryptionError``, or a connection error when the server cannot be reached).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from snapask_desktop.loop_thread import LoopThread
 from snapask_desktop.sync.device.client import SyncEngine, SyncEvents
@@ -13,6 +21,7 @@ from snapask_desktop.sync.device.status import SyncStatus
 
 if TYPE_CHECKING:
     from snapask_desktop.store import Store
+    from snapask_desktop.sync.device.keystore import KeyStore
 
 
 class SyncRunner:
@@ -26,9 +35,12 @@ class SyncRunner:
         events: SyncEvents,
         *,
         poll_s: float | None = None,
+        keystore: KeyStore | None = None,
     ) -> None:
         self._thread = LoopThread("snapask-sync")
-        kwargs = {} if poll_s is None else {"poll_s": poll_s}
+        kwargs: dict[str, Any] = {} if poll_s is None else {"poll_s": poll_s}
+        if keystore is not None:
+            kwargs["keystore"] = keystore
         # The engine's asyncio.Event must be made on the loop that waits on it.
         self._engine: SyncEngine = self._thread.submit(
             _make(store, ws_url, token, events, kwargs)
@@ -49,6 +61,16 @@ class SyncRunner:
         """Send and fetch now; also retries at once when waiting after a failure."""
         self._thread.submit(_wake(self._engine))
 
+    def encrypt(self, passphrase: str) -> concurrent.futures.Future[None]:
+        """Turn the account end-to-end encrypted with a new sync passphrase (check it with
+        ``crypto.check_new_passphrase`` first, and warn that a lost passphrase means the synced
+        copy cannot be read; each device keeps its local data)."""
+        return self._thread.submit(self._engine.encrypt(passphrase))
+
+    def unlock(self, passphrase: str) -> concurrent.futures.Future[None]:
+        """Unlock this device for an encrypted account (``status.locked``); sync goes on."""
+        return self._thread.submit(self._engine.unlock(passphrase))
+
     def fetch_blob(self, sha256: str) -> concurrent.futures.Future[bool]:
         """Download a picture into the store; the future fails with ConnectionError offline."""
         return self._thread.submit(self._engine.fetch_blob(sha256))
@@ -63,9 +85,9 @@ async def _make(
     ws_url: str,
     token: Callable[[], str | None],
     events: SyncEvents,
-    kwargs: dict[str, float],
+    kwargs: dict[str, Any],
 ) -> SyncEngine:
-    return SyncEngine(store, ws_url, token, events=events, **kwargs)  # type: ignore[arg-type]
+    return SyncEngine(store, ws_url, token, events=events, **kwargs)
 
 
 async def _wake(engine: SyncEngine) -> None:

@@ -28,6 +28,10 @@ class SyncStatus:
     last_synced_ms: int | None = None  # the last time the device was up to date
     retry_in_ms: int | None = None  # when OFFLINE/PROBLEM retries automatically
     problems: int = 0  # rejected changes the user has not dismissed yet
+    encrypted: bool = False  # the account is end-to-end encrypted (section 12)
+    # PROBLEM because this device lacks the encrypted account's keys, or the passphrase was
+    # changed elsewhere: ask for the sync passphrase (SyncRunner.unlock), then sync goes on.
+    locked: bool = False
 
     def with_(self, **changes: object) -> SyncStatus:
         """A copy with some fields changed."""
