@@ -5,8 +5,11 @@ is filled beforehand through its storage API (not measured). The figure is the w
 one `SyncEngine.sync_once()` on a fresh store: connect, pull every page, apply, acknowledge.
 
     .venv/bin/python bench/initial_sync.py [--conversations 10000] [--messages-per 5] [--postgres]
+        [--encrypted]
 
 `--postgres`: the server on the local PostgreSQL (a throwaway database) instead of SQLite.
+`--encrypted`: an end-to-end encrypted account (sync-protocol.md 12): the log holds sealed
+records and the device, whose keys are already kept (in an in-memory keyring), opens each.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import keyring
+import keyring.backend
 
 if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,6 +42,10 @@ from snapask_desktop.sync.limits import MAX_DRIFT_MS, MAX_OPS_PER_PUSH
 from snapask_desktop.sync.merge import new_conversation
 from snapask_desktop.sync.protocol import Op
 from snapask_desktop.sync.records import MessageRecord
+
+if TYPE_CHECKING:
+    from snapask_desktop.sync.e2ee import Unlocked
+    from snapask_desktop.sync.keyrecord import KeyRecord
 
 WRITER = "0f0f0f0f-0000-4000-8000-000000000001"  # the device that "wrote" the history
 
@@ -62,11 +73,23 @@ def _ops(conversations: int, per: int) -> list[Op]:
 
 
 def _fill_server(
-    database_url: str, device_dir: Path, conversations: int, per: int
+    database_url: str,
+    device_dir: Path,
+    conversations: int,
+    per: int,
+    keys: tuple[KeyRecord, Unlocked] | None,
 ) -> tuple[str, int]:
     db = Database(database_url)
     user_id = accounts.add_user(db, "ada", "", password_hash=hash_password("bench"))
     ops = _ops(conversations, per)
+    if keys is not None:
+        from snapask_desktop.server.keys import put_keys
+        from snapask_desktop.sync.e2ee import seal_payload
+
+        record, unlocked = keys
+        put_keys(db, user_id, 0, record, wall_clock_ms())
+        current = unlocked.keys.current
+        ops = [Op(op.op_id, seal_payload(current, op.payload)) for op in ops]
     for start in range(0, len(ops), MAX_OPS_PER_PUSH):
         batch = ops[start : start + MAX_OPS_PER_PUSH]
         changes.apply_push(db, user_id, WRITER, batch, now_ms=wall_clock_ms(),
@@ -76,6 +99,39 @@ def _fill_server(
         accounts.issue_token(db, user_id, store.device_id, "new laptop", token)
     db.dispose()
     return token, len(ops)
+
+
+def _bench_keys() -> tuple[KeyRecord, Unlocked]:
+    """A key record and its keys, with a random root key instead of one derived from a
+    passphrase: Argon2id's 256 MiB would otherwise be the process's peak memory."""
+    import nacl.utils
+
+    from snapask_desktop.sync.crypto import ItemsKey, ItemsKeys, RootKey, new_params
+    from snapask_desktop.sync.crypto.keys import wrap_items_key
+    from snapask_desktop.sync.e2ee import Unlocked
+    from snapask_desktop.sync.keyrecord import KeyRecord
+
+    params = new_params()
+    root = RootKey(key=nacl.utils.random(32), params=params)
+    key = ItemsKey.generate()
+    record = KeyRecord(params.salt, params.opslimit, params.memlimit, (wrap_items_key(root, key),))
+    return record, Unlocked(1, root, ItemsKeys([key]))  # the server's first key record
+
+
+class _MemoryKeyring(keyring.backend.KeyringBackend):
+    """The device's keys for this run only (a machine without a desktop keyring)."""
+
+    priority = 1  # type: ignore[assignment]
+    secrets: dict[tuple[str, str], str] = {}  # noqa: RUF012
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.secrets.pop((service, username), None)
 
 
 def _count_conversations(path: Path) -> int:
@@ -88,7 +144,12 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--messages-per", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="server on local PostgreSQL")
+    parser.add_argument("--encrypted", action="store_true", help="an encrypted account")
     args = parser.parse_args()
+    keys: tuple[KeyRecord, Unlocked] | None = None
+    if args.encrypted:
+        keys = _bench_keys()
+        keyring.set_keyring(_MemoryKeyring())
     with (
         tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp,
         server_database(Path(tmp) / "server", postgres=args.postgres) as database_url,
@@ -96,7 +157,7 @@ def main() -> None:
         root = Path(tmp)
         started = time.perf_counter()
         token, total = _fill_server(
-            database_url, root / "device", args.conversations, args.messages_per
+            database_url, root / "device", args.conversations, args.messages_per, keys
         )
         fill_s = time.perf_counter() - started
         server = ServerProcess(root / "server", "--database-url", database_url)
@@ -104,7 +165,13 @@ def main() -> None:
             from snapask_desktop.sync.device.client import SyncEngine
 
             store = Store.open(root / "device")
-            engine = SyncEngine(store, server.ws_url, lambda: token)
+            keystore = None
+            if keys is not None:
+                from snapask_desktop.sync.device.keystore import KeyStore
+
+                keystore = KeyStore("sync-keys:bench")
+                keystore.save(keys[1])
+            engine = SyncEngine(store, server.ws_url, lambda: token, keystore=keystore)
             started, cpu_started = time.perf_counter(), time.process_time()
             result = asyncio.run(engine.sync_once())
             elapsed = time.perf_counter() - started
@@ -127,6 +194,7 @@ def main() -> None:
         client_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         server_fill_s=round(fill_s, 1),
         database="postgresql" if args.postgres else "sqlite",
+        encrypted=args.encrypted,
         load_average_1m=float(Path("/proc/loadavg").read_text().split()[0]),
     )
 
