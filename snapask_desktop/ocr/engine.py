@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from snapask_desktop.resources import bundled_tessdata
+
 if TYPE_CHECKING:
     from tesserocr import PyTessBaseAPI
 
@@ -39,12 +41,19 @@ class OcrUnavailable(OcrError):
 
 
 def tessdata_dir(system_dirs: Sequence[str | Path] = _TESSDATA_DIRS) -> Path:
-    """The folder holding eng.traineddata, or OcrUnavailable naming where it looked."""
+    """The folder holding eng.traineddata, or OcrUnavailable naming where it looked.
+
+    TESSDATA_PREFIX first (the user's choice), then the copy inside a frozen app (the model
+    it was built and tested with), then the distributions' folders.
+    """
     candidates: list[Path] = []
     prefix = os.environ.get("TESSDATA_PREFIX")
     if prefix:
         # Tesseract accepts both the tessdata folder itself and its parent here.
         candidates += [Path(prefix), Path(prefix) / "tessdata"]
+    bundled = bundled_tessdata()
+    if bundled is not None:
+        candidates.append(bundled)
     candidates += [Path(d) for d in system_dirs]
     for folder in candidates:
         if (folder / f"{LANGUAGE}.traineddata").is_file():

@@ -1,6 +1,7 @@
 """The app bundle built from snapask.spec: it starts without Python or this checkout, reaches
 the tray on a real X server and quits cleanly, opens and upgrades a store through Alembic,
-hosts the sync server, and packs into a tarball that installs for one user."""
+hosts the sync server, reads a picture's text with its own Tesseract and model, and packs into
+a tarball that installs for one user."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from websockets.sync.client import connect
 from snapask_desktop import __version__, autostart
 from snapask_desktop.store.schema import HEAD_REVISION
 from tests.capture.support.xserver import Xvfb
+from tests.ocr.samples import CODE, DIALOG, SMALL_UI, WEB, cer, font, render
 from tests.packaging.bundle import Bundle, build_bundle, frozen_env, run
 from tests.support.cli import REPO
 from tests.support.desktop_app import PANEL_HEIGHT, SCREEN, desktop, wait_until
@@ -210,6 +212,29 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     readable, _, _ = select.select([process.stdout], [], [], timeout)
     assert readable, "the server printed nothing"
     return process.stdout.readline()
+
+
+# ----------------------------------------------------------------- local OCR
+
+
+def test_text_is_read_from_a_picture_with_the_bundled_tesseract_and_model(
+    bundle: Bundle, home: Path
+) -> None:
+    internal = bundle.folder / "_internal"
+    assert (internal / "tessdata" / "eng.traineddata").is_file()
+    # A page large enough to be cut into pieces read on both threads (ocr/split.py).
+    lines = [*WEB, *DIALOG, *CODE, *SMALL_UI]
+    picture = home / "page.png"
+    image = render(lines, font("Sans", 20))
+    assert image.width * image.height * 4 >= 1_000_000  # 2x enlarged: above SPLIT_PIXELS
+    image.save(picture)
+    env = frozen_env(home)
+    env.pop("TESSDATA_PREFIX", None)
+    done = run(bundle, "ocr", str(picture), "--json", env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    read = json.loads(done.stdout)
+    assert cer("\n".join(lines), read["text"]) <= 0.02, read["text"]
+    assert read["words"][0]["text"] == "Getting"
 
 
 # ----------------------------------------------------------------- the Linux tarball

@@ -1,5 +1,5 @@
-"""What changes when SnapAsk runs frozen: resources under sys._MEIPASS, start at login through
-the bundle's executable, and the sync server behind `snapask --sync-server`."""
+"""What changes when SnapAsk runs frozen: resources and the OCR model under sys._MEIPASS, start
+at login through the bundle's executable, and the sync server behind `snapask --sync-server`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from snapask_desktop import autostart
 from snapask_desktop.__main__ import main
-from snapask_desktop.resources import resource_path, resources_dir
+from snapask_desktop.ocr.engine import tessdata_dir
+from snapask_desktop.resources import bundled_tessdata, resource_path, resources_dir
 from tests.support.cli import REPO
 
 BUNDLED_EXE = "/opt/SnapAsk app/snapask"
@@ -41,6 +42,28 @@ def test_resources_from_the_bundle_folder(tmp_path: Path, monkeypatch: pytest.Mo
     assert resource_path("icons", "snapask.svg") == icon
     with pytest.raises(FileNotFoundError, match=r"tray-idle-dark\.svg"):
         resource_path("icons", "tray-idle-dark.svg")
+
+
+def test_the_ocr_model_inside_the_bundle_comes_before_the_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = tmp_path / "usr-share-tessdata"
+    bundled = tmp_path / "tessdata"
+    for folder in (system, bundled):
+        folder.mkdir()
+        (folder / "eng.traineddata").write_bytes(b"model")
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    assert bundled_tessdata() is None  # from a checkout: the system's model
+    assert tessdata_dir([system]) == system
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert bundled_tessdata() == bundled
+    assert tessdata_dir([system]) == bundled
+    # TESSDATA_PREFIX still wins: the user's choice
+    prefix = tmp_path / "mine"
+    prefix.mkdir()
+    (prefix / "eng.traineddata").write_bytes(b"model")
+    monkeypatch.setenv("TESSDATA_PREFIX", str(prefix))
+    assert tessdata_dir([system]) == prefix
 
 
 def test_frozen_autostart_entry_runs_the_bundle(
