@@ -509,7 +509,8 @@ class Desktop(QObject):
         # Something only the user can fix (sign in again, update): say it once.
         if status.state is SyncState.PROBLEM and status.message != self._sync_problem_told:
             self._sync_problem_told = status.message
-            self._tell("Sync stopped", status.message, problem=True)
+            where = " (Settings → Sync → Unlock…)" if status.locked else ""
+            self._tell("Sync stopped", status.message + where, problem=True)
         elif status.state is SyncState.UP_TO_DATE:
             self._sync_problem_told = ""
 

@@ -28,6 +28,7 @@ from snapask_desktop.ui.shell.tray import TrayState
 from tests.ui.sync_support import PASSWORD, USER, titles, wait_for
 
 Told = list[tuple[str, str]]
+PASSPHRASE = "a long sync passphrase"
 
 
 @pytest.fixture
@@ -113,6 +114,21 @@ def test_a_conversation_deleted_here_that_got_messages_elsewhere_is_kept_and_tol
     wait_for(lambda: any(title == "Sync" for title, _ in told), "the user told")
     assert ("Sync", "A conversation you deleted got new messages on another device, so it "
             "was kept. Delete it again if you no longer want it.") in told  # fmt: skip
+
+
+def test_encryption_turned_on_elsewhere_locks_this_device_and_says_where_to_unlock(
+    synced: tuple[Desktop, Told], server: RunningServer, tmp_path: Path
+) -> None:
+    desktop, told = synced
+    wait_for(lambda: sync_state(desktop) is SyncState.UP_TO_DATE, "the first sync")
+    with Store.open(tmp_path / "phone") as phone:
+        token = server.sign_in(USER, PASSWORD, phone.device_id)
+        asyncio.run(SyncEngine(phone, server.ws_url, lambda: token).encrypt(PASSPHRASE))
+    wait_for(lambda: desktop.sync.status.locked, "this device locked")
+    assert desktop.tray.state is TrayState.PROBLEM
+    wait_for(lambda: any(title == "Sync stopped" for title, _ in told), "the user told")
+    (said,) = [message for title, message in told if title == "Sync stopped"]
+    assert "Enter the sync passphrase" in said and said.endswith("(Settings → Sync → Unlock…)")
 
 
 def test_sync_now_without_sync_set_up_says_how_to_set_it_up(

@@ -116,6 +116,13 @@ class SyncBridge(QObject):
         future = self._runner.fetch_blob(sha256)
         future.add_done_callback(lambda done, sha=sha256: self._fetched(sha, done))
 
+    def use_passphrase(self, passphrase: str, *, new: bool) -> concurrent.futures.Future[None]:
+        """Turn the account end-to-end encrypted with a new passphrase (`new`), or unlock this
+        device with the account's; the future fails with the sentence to show."""
+        if not self.running:
+            raise RuntimeError("Sync is not running: sign in first.")
+        return self._runner.encrypt(passphrase) if new else self._runner.unlock(passphrase)
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """End syncing and its thread (blocks up to `timeout_s`; any thread may call it). Call it
         before the store closes."""

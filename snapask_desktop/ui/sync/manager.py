@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PASSPHRASE_TIMEOUT_S = 120.0  # keys derived, stored, fetched or put: a minute is plenty
 NOTICE_REPEAT_S = 600.0  # the same notice (e.g. clock skew on every reconnect) at most this often
 OFF = SyncStatus()
 SIGNED_OUT = SyncStatus(SyncState.OFF, "Signed out")
@@ -82,6 +83,7 @@ class SyncManager(QObject):
     account_changed = Signal(object)  # Settings saved by a sign-in or sign-out
     sign_in_finished = Signal(bool, str)  # ok, the error to show under the form
     sign_out_finished = Signal(bool, str)
+    passphrase_finished = Signal(bool, str)  # ok, the error to show in the passphrase dialog
 
     def __init__(
         self,
@@ -223,13 +225,18 @@ class SyncManager(QObject):
         bridge = self._detach_bridge()
         self._set_status(SyncStatus(SyncState.OFF, "Signing out…"))
         settings_store = self._settings_store or SettingsStore()
+        store = self._store
 
         def work() -> Settings:
             from snapask_desktop.sync.device import account
+            from snapask_desktop.sync.device.keystore import KeyStore, keys_account
 
             if bridge is not None:
                 bridge.stop()
             account.sign_out(url)
+            # An encrypted account's keys go with the token (the CLI's sign-out does the same).
+            server = account.websocket_url(account.normal_server_url(url))
+            KeyStore(keys_account(server, store.device_id)).forget()
             return settings_store.update(sync_user=None)
 
         def done(settings: Settings) -> None:
@@ -249,6 +256,23 @@ class SyncManager(QObject):
             self.sign_out_finished.emit(False, str(error))
 
         self._calls.call(work, done, failed)
+
+    def use_passphrase(self, passphrase: str, *, new: bool) -> None:
+        """Turn end-to-end encryption on with a new sync passphrase (`new`), or unlock this
+        device with the account's (a worker waits; the key derivation runs on the sync
+        thread's worker); `passphrase_finished(ok, error)` follows."""
+        bridge = self._bridge
+        if bridge is None or not bridge.running:
+            self.passphrase_finished.emit(False, "Sync is not running: sign in first.")
+            return
+
+        def work() -> None:
+            bridge.use_passphrase(passphrase, new=new).result(PASSPHRASE_TIMEOUT_S)
+
+        def failed(error: Exception) -> None:
+            self.passphrase_finished.emit(False, passphrase_error(error))
+
+        self._calls.call(work, lambda _none: self.passphrase_finished.emit(True, ""), failed)
 
     def wait(self, timeout_ms: int = -1) -> None:
         """Block until queued background work has run (tests, shutdown)."""
@@ -320,6 +344,16 @@ class SyncManager(QObject):
             return
         self._notices[text] = now
         self.notice.emit(text)
+
+
+def passphrase_error(error: BaseException) -> str:
+    """The sentence a failed encrypt or unlock shows in the passphrase dialog."""
+    if isinstance(error, TimeoutError):
+        return "The sync server did not answer in time; check the connection and try again."
+    if isinstance(error, ConnectionError):
+        return f"Not connected to the sync server ({error}); try again when it can be reached."
+    text = str(error).strip() or type(error).__name__
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def _has_token(url: str) -> bool:

@@ -39,6 +39,7 @@ from snapask_desktop.ui.settings.page import (
     show_message,
 )
 from snapask_desktop.ui.sync.manager import SyncManager, SyncOverview, read_overview
+from snapask_desktop.ui.sync.passphrase import Mode, PassphraseDialog
 from snapask_desktop.ui.workers import BackgroundCalls
 
 TICK_MS = 1000
@@ -56,6 +57,17 @@ def status_line(status: SyncStatus) -> str:
         text = text.rstrip(".")
         return f"{text} (next try in {seconds} s)." if text else f"Next try in {seconds} s."
     return text
+
+
+def encryption_line(status: SyncStatus) -> tuple[str, str | None]:
+    """What the Encryption row says, and the button it offers ("Unlock…", "Turn on…" or none)."""
+    if status.locked:
+        return "Locked: enter the sync passphrase to sync this device.", "Unlock…"
+    if status.encrypted:
+        return "On: the sync server holds only encrypted conversations and pictures.", None
+    if status.state in (SyncState.UP_TO_DATE, SyncState.SYNCING):
+        return "Off: the sync server can read what it stores.", "Turn on…"
+    return "Shown once connected.", None
 
 
 def pending_line(count: int) -> str:
@@ -163,6 +175,14 @@ class SyncPage(SettingsPage):
         self.state_line.setWordWrap(True)
         self.state_line.setTextFormat(Qt.TextFormat.PlainText)
         self.last_synced = QLabel()
+        self.encryption_line = QLabel()
+        self.encryption_line.setWordWrap(True)
+        self.encryption_button = QPushButton("Turn on…")
+        self.encryption_button.setToolTip(
+            "End-to-end encryption: the sync server keeps only what your passphrase opens"
+        )
+        self.encryption_button.clicked.connect(self.ask_passphrase)
+        self._passphrase_dialog: PassphraseDialog | None = None
         self.pending = QLabel()
         self.sync_now_button = QPushButton("Sync now")
         self.sync_now_button.setToolTip("Send and fetch changes now")
@@ -184,6 +204,7 @@ class SyncPage(SettingsPage):
         manager.status_changed.connect(self._status_changed)
         manager.sign_in_finished.connect(self._sign_in_finished)
         manager.sign_out_finished.connect(self._sign_out_finished)
+        manager.passphrase_finished.connect(self._passphrase_finished)
         manager.account_changed.connect(self._account_changed)
         manager.applied.connect(lambda _report: self._refresh_soon())
         manager.notice.connect(lambda _text: self._refresh_soon())
@@ -217,6 +238,10 @@ class SyncPage(SettingsPage):
         state_row.addWidget(self.sync_now_button, 0, Qt.AlignmentFlag.AlignTop)
         state_form.addRow("State:", state_row)
         state_form.addRow("Last synced:", self.last_synced)
+        encryption_row = self._encryption_row = QHBoxLayout()
+        encryption_row.addWidget(self.encryption_line, 1)
+        encryption_row.addWidget(self.encryption_button, 0, Qt.AlignmentFlag.AlignTop)
+        state_form.addRow("Encryption:", encryption_row)
         state_form.addRow("Changes:", self.pending)
         self.problems_box = QGroupBox("Changes the server refused (the others went through)")
         problems = QHBoxLayout(self.problems_box)
@@ -308,6 +333,34 @@ class SyncPage(SettingsPage):
         """Ask the running sync to send and fetch now."""
         self.manager.sync_now()
         self._refresh_soon()
+
+    @Slot()
+    def ask_passphrase(self) -> None:
+        """Turn encryption on, or unlock this device: the passphrase dialog, then the manager."""
+        if self._passphrase_dialog is not None:
+            self._passphrase_dialog.raise_()
+            return
+        mode = Mode.UNLOCK if self.manager.status.locked else Mode.CHOOSE
+        dialog = self._passphrase_dialog = PassphraseDialog(mode, self)
+        dialog.submitted.connect(
+            lambda passphrase: self.manager.use_passphrase(passphrase, new=mode is Mode.CHOOSE)
+        )
+        dialog.finished.connect(self._passphrase_dialog_closed)
+        dialog.open()
+
+    def _passphrase_dialog_closed(self) -> None:
+        dialog, self._passphrase_dialog = self._passphrase_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+
+    def _passphrase_finished(self, ok: bool, error: str) -> None:
+        dialog = self._passphrase_dialog
+        if dialog is None:
+            return
+        if ok:
+            dialog.finished_ok()
+        else:
+            dialog.show_error(error)
 
     @Slot()
     def dismiss_problem(self) -> None:
@@ -419,6 +472,12 @@ class SyncPage(SettingsPage):
         self.sign_out_button.setVisible(signed_in or self._busy_action == "sign_out")
         self.sign_out_button.setEnabled(not busy)
         self.sync_now_button.setEnabled(signed_in and not busy)
+        self._state_form.setRowVisible(self._encryption_row, signed_in)
+        text, action = encryption_line(self.manager.status)
+        self.encryption_line.setText(text)
+        self.encryption_button.setVisible(action is not None)
+        self.encryption_button.setText(action or "")
+        self.encryption_button.setEnabled(signed_in and not busy)
         self.dismiss_button.setEnabled(self.problem_list.currentItem() is not None)
         settings = self._settings
         if signed_in and settings.sync_server_url:
