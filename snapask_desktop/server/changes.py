@@ -153,8 +153,10 @@ _LOCK_USER_KEYS = (
     .values(head=_COUNTER.c.head)
     .returning(
         _COUNTER.c.head,
+        # Bound to the user id, not correlated: SQLite's RETURNING drops the table names, and
+        # "user_id = user_id" there would read any account's key record.
         select(schema.key_records.c.version)
-        .where(schema.key_records.c.user_id == _COUNTER.c.user_id)
+        .where(schema.key_records.c.user_id == bindparam("uid"))
         .scalar_subquery(),
     )
 )

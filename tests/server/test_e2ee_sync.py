@@ -110,6 +110,25 @@ def test_a_sealed_op_on_a_clear_account_and_a_clear_op_on_an_encrypted_one_are_r
     assert count(srv, schema.changes) == 0 and conn.pull(0)["changes"] == []
 
 
+def test_another_users_encrypted_account_leaves_a_clear_account_clear(
+    srv: RunningServer, connect: Connect
+) -> None:
+    srv.add_user("bob", PASSWORD)
+    bob_device = new_id()
+    bob = connect_device(srv, srv.sign_in("bob", PASSWORD, bob_device), bob_device, features=E2EE)
+    try:
+        turn_on(bob)
+        device_id, ada = connect()
+        chat = conversation(device_id, "Still clear")
+        assert [r["status"] for r in ada.push(op(chat))["results"]] == ["applied"]
+        refused = ada.push(op(sealed(conversation(device_id, "Sealed"))))["results"][0]
+        assert (refused["status"], refused["code"]) == ("rejected", "not_encrypted")
+        bobs = bob.push(op(chat))["results"][0]
+        assert (bobs["status"], bobs["code"]) == ("rejected", "encrypted_account")
+    finally:
+        bob.close()
+
+
 def test_sealed_ops_are_applied_and_relayed_unchanged_live_and_by_pull(
     srv: RunningServer, connect: Connect
 ) -> None:
