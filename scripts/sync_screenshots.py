@@ -1,5 +1,5 @@
-"""Offscreen renders of the sync UI for docs/screenshots/ (settings-sync*, chat-conflict*,
-chat-picture-missing.png), made with the real widgets, stores and sync server.
+"""Offscreen renders of the sync UI for docs/screenshots/ (settings-sync*, sync-passphrase*,
+chat-conflict*, chat-picture-missing.png), made with the real widgets, stores and sync server.
 
 Two devices sync through an in-process server with `SyncEngine.sync_once` in a fixed order,
 so the conflict shown is a real one. Run: `.venv/bin/python scripts/sync_screenshots.py`.
@@ -154,6 +154,53 @@ def settings_shots(server: RunningServer) -> None:
     store.close()
 
 
+def encryption_shots(server: RunningServer) -> None:
+    """Turning end-to-end encryption on (the passphrase twice, the warning), then the page."""
+    server.add_user("grace", PASSWORD)
+    store = Store.open(TMP / "desktop")
+    store.start_conversation("Payroll spreadsheet", "Which column holds the totals?")
+    manager = SyncManager(
+        Settings(), store, settings_store=SettingsStore(TMP / "config-e2ee"), poll_s=0.05
+    )
+    dialog = SettingsDialog(
+        manager.settings,
+        SettingsStore(TMP / "config-e2ee"),
+        data_dir=Path("/home/grace/.local/share/SnapAsk"),
+        platform="linux",
+        pages=(*DEFAULT_PAGES, lambda context: SyncPage(context, manager)),
+    )
+    page = dialog.page("sync")
+    assert isinstance(page, SyncPage)
+    dialog.show()
+    dialog.show_page("sync")
+    page.server.setText(server.url)
+    page.user.setText("grace")
+    page.password.setText(PASSWORD)
+    page.device_name.setText("Grace's desktop")
+    page.sign_in()
+    wait(lambda: manager.status.state is SyncState.UP_TO_DATE, "syncing")
+    page.encryption_button.click()
+    passphrase = page._passphrase_dialog
+    assert passphrase is not None
+    passphrase.first.setText("hidden harbour lantern 42")
+    passphrase.second.setText("hidden harbour lantern 4")
+    passphrase.ok.click()  # refused: the two differ
+    save(passphrase, "sync-passphrase-choose")
+    passphrase.second.setText("hidden harbour lantern 42")
+    passphrase.ok.click()
+    wait(lambda: page._passphrase_dialog is None, "the keys made and kept", timeout_s=60)
+    wait(
+        lambda: manager.status.encrypted and manager.status.state is SyncState.UP_TO_DATE,
+        "the account encrypted",
+        timeout_s=60,
+    )
+    settle(1.2)
+    save(dialog, "settings-sync-encrypted")
+    dialog.hide()
+    manager.shutdown()
+    store.close()
+
+
 def chat_shots(server: RunningServer) -> None:
     a = Store.open(TMP / "device-a")
     b = Store.open(TMP / "device-b")
@@ -222,6 +269,7 @@ def main() -> None:
     with running_server(TMP / "server") as server:
         server.add_user(USER, PASSWORD)
         settings_shots(server)
+        encryption_shots(server)
         chat_shots(server)
     app.quit()
 
