@@ -6,13 +6,18 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from snapask_desktop.ocr.split import Ink
+from snapask_desktop.ocr.split import Ink, all_lines, blocks, line_height
 
 # Tesseract's models read text best at about 20-30 px cap height; UI text is 9-14 px, so a
 # plain screenshot loses characters (13 px DejaVu Sans: 44 % CER at 1x, 0 % at 2x). Enlarging
 # costs time in proportion to the area, so large pictures (HiDPI screens, whose text is already
 # big) are enlarged less or not at all.
 _SCALES = ((2_100_000, 2.0), (4_000_000, 1.5))  # up to this many pixels: this factor
+# Lines of text this tall (ink from ascenders to descenders, the median of the picture's or
+# the piece's lines: 18 px type and larger, the UI text of a 2x HiDPI screen) are read as they
+# are: 14-24 px type read at 1x with no error, and a region of a 2x screen took half the CPU
+# with the same words found (docs/benchmarks.md).
+LARGE_TEXT = 22
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +28,11 @@ class Prepared:
     scale: float
 
 
-def scale_for(width: int, height: int) -> float:
-    """How much to enlarge a picture of this size before reading it."""
+def scale_for(width: int, height: int, line_height: int = 0) -> float:
+    """How much to enlarge a picture of this size, whose text lines are `line_height` px tall
+    (0: not known), before reading it."""
+    if line_height >= LARGE_TEXT:
+        return 1.0
     pixels = width * height
     for limit, scale in _SCALES:
         if pixels <= limit:
@@ -33,9 +41,9 @@ def scale_for(width: int, height: int) -> float:
 
 
 def prepare(image: Image.Image) -> Prepared:
-    """`page`, enlarged by `scale_for`: the picture as one reading sees it."""
+    """`page`, enlarged by `scale_for`: the picture as a reading of it as a whole sees it."""
     grey = page(image)
-    scale = scale_for(grey.width, grey.height)
+    scale = scale_for(grey.width, grey.height, line_height(all_lines(blocks(ink(grey)))))
     return Prepared(enlarge(grey, scale), scale)
 
 

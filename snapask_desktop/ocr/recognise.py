@@ -44,11 +44,12 @@ def recognise(image: Image.Image, *, sparse: bool = False, threads: int | None =
     if image.width == 0 or image.height == 0:
         return OcrResult((), image.width, image.height)
     grey = page(image)
-    scale = scale_for(grey.width, grey.height)
+    text = split.blocks(ink(grey))
+    scale = scale_for(grey.width, grey.height, split.line_height(split.all_lines(text)))
     count = workers() if threads is None else max(1, threads)
     found: list[Found] | None = None
     if not sparse and count > 1 and grey.width * grey.height * scale * scale >= SPLIT_PIXELS:
-        found = _read_in_pieces(grey, scale, count)
+        found = _read_in_pieces(grey, text, count)
     if found is None:
         found = _read_whole(grey, scale, sparse)
     words = [Word(text, box, conf, line, block) for text, box, conf, line, block in found]
@@ -66,19 +67,19 @@ def _read_whole(grey: Image.Image, scale: float, sparse: bool) -> list[Found]:
         api.Clear()  # drop the picture and results: they are large and may hold secrets
 
 
-def _read_in_pieces(grey: Image.Image, scale: float, count: int) -> list[Found] | None:
-    """The words of `grey` read piece by piece on `count` threads, in reading order; None
-    when it holds too little text to share out."""
-    cut = split.pieces(split.blocks(ink(grey)), count * PIECES_PER_WORKER)
+def _read_in_pieces(grey: Image.Image, text: list[split.Block], count: int) -> list[Found] | None:
+    """The words of `grey` (whose `text` was found by split.blocks) read piece by piece on
+    `count` threads, in reading order; None when it holds too little text to share out."""
+    cut = split.pieces(text, count * PIECES_PER_WORKER)
     if len(cut) < 2:
         return None
     # Heaviest first, each thread taking the next piece when it is done: they finish together.
     queue = deque(sorted(range(len(cut)), key=lambda i: -cut[i].weight))
     read: dict[int, list[Found]] = {}
     pool = _thread_pool(count - 1)
-    futures = [pool.submit(_read_pieces, grey, scale, cut, queue, read) for _ in range(count - 1)]
+    futures = [pool.submit(_read_pieces, grey, cut, queue, read) for _ in range(count - 1)]
     try:
-        _read_pieces(grey, scale, cut, queue, read)  # this thread reads pieces too
+        _read_pieces(grey, cut, queue, read)  # this thread reads pieces too
     finally:
         queue.clear()  # after a failure here the workers stop at the piece they are reading
         wait(futures)  # never leave a worker reading
@@ -89,13 +90,12 @@ def _read_in_pieces(grey: Image.Image, scale: float, count: int) -> list[Found] 
 
 def _read_pieces(
     grey: Image.Image,
-    scale: float,
     cut: list[split.Piece],
     queue: deque[int],
     read: dict[int, list[Found]],
 ) -> None:
-    """Take pieces from `queue` until it is empty; each is cut out, enlarged and read with
-    this thread's model into `read`."""
+    """Take pieces from `queue` until it is empty; each is cut out, enlarged as the size of its
+    text needs and read with this thread's model into `read`."""
     psm = engine.binding().PSM
     api = engine.api(False)
     try:
@@ -109,6 +109,7 @@ def _read_pieces(
             # and drop the line numbers of a code editor); anything taller, by Tesseract's
             # layout, which leaves out what is a picture rather than text.
             api.SetPageSegMode(psm.SINGLE_BLOCK if piece.lines_only else psm.AUTO)
+            scale = scale_for(grey.width, grey.height, piece.line_height)
             api.SetImage(enlarge(grey.crop(piece.rect), scale))
             if not api.Recognize():
                 raise engine.OcrError("Tesseract could not read the picture")

@@ -110,6 +110,7 @@ class Piece:
     rect: Rect
     weight: int
     lines_only: bool = True  # every line of it is no taller than LINE_MAX
+    line_height: int = 0  # the median height of its lines' ink
 
 
 def blocks(ink: Ink) -> list[Block]:
@@ -148,9 +149,22 @@ def pieces(found: Sequence[Block], count: int) -> list[Piece]:
             end = last == len(block.lines) - 1
             bottom = block.rect[3] if end else _middle(block.lines, last + 1)
             rect = (block.rect[0], top, block.rect[2], bottom)
-            lines_only = all(b - a <= LINE_MAX for a, b in block.lines[first : last + 1])
-            out.append(Piece(index, rect, weight, lines_only))
+            lines = block.lines[first : last + 1]
+            lines_only = all(b - a <= LINE_MAX for a, b in lines)
+            out.append(Piece(index, rect, weight, lines_only, line_height(lines)))
     return out
+
+
+def line_height(lines: Sequence[tuple[int, int]]) -> int:
+    """The median height of the lines' ink (top and bottom rows), 0 for no lines: how large
+    the text is, ascenders to descenders."""
+    heights = sorted(bottom - top for top, bottom in lines)
+    return heights[len(heights) // 2] if heights else 0
+
+
+def all_lines(found: Sequence[Block]) -> list[tuple[int, int]]:
+    """The lines of every block."""
+    return [line for block in found for line in block.lines]
 
 
 Found = tuple[str, Rect, float, int, int]  # text, box in the picture, confidence, line, block

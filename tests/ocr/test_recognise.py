@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from snapask_desktop.ocr import OcrUnavailable, recognise
 from snapask_desktop.ocr.engine import tessdata_dir
-from snapask_desktop.ocr.prepare import _invert_dark_bands, prepare, scale_for
+from snapask_desktop.ocr.prepare import LARGE_TEXT, _invert_dark_bands, prepare, scale_for
 from tests.ai.screens import Drawn, screenshot
 from tests.ocr.samples import (
     CODE,
@@ -130,12 +130,26 @@ def _ink_box(image: Image.Image, area: tuple[int, int, int, int]) -> tuple[int, 
     return (area[0] + left, area[1] + top, area[0] + right, area[1] + bottom)
 
 
-def test_small_text_is_enlarged_and_large_pictures_are_not() -> None:
+def test_small_text_is_enlarged_and_large_pictures_and_large_text_are_not() -> None:
     assert scale_for(800, 600) == 2.0
     assert scale_for(1920, 1080) == 2.0
     assert scale_for(3840, 2160) == 1.0
-    prepared = prepare(render(SMALL_UI, font("Sans", 9)))
-    assert prepared.scale == 2.0
+    assert scale_for(800, 600, line_height=15) == 2.0
+    assert scale_for(800, 600, line_height=LARGE_TEXT) == 1.0
+    assert prepare(render(SMALL_UI, font("Sans", 9))).scale == 2.0
+    assert prepare(render(CODE, font("SansMono", 13))).scale == 2.0
+    assert prepare(render(WEB, font("Sans", 24))).scale == 1.0
+
+
+def test_a_hidpi_screen_is_read_as_it_is() -> None:
+    # A region of a 2x screen: its UI text is 24 px, read without enlarging (measured: the same
+    # words found as at 2x, in half the CPU, docs/benchmarks.md).
+    drawn: Drawn = []
+    region = screenshot(1600, 1200, scale=2, drawn=drawn).crop((0, 0, 1200, 900))
+    assert prepare(region).scale == 1.0
+    expected = [w for text, box in drawn if box[2] <= 1200 and box[3] <= 900 for w in text.split()]
+    recall, precision = word_match(expected, recognise(region).text)
+    assert recall >= 0.6 and precision >= 0.65, (recall, precision)
 
 
 def test_dark_theme_is_inverted_to_dark_text_on_light() -> None:

@@ -19,6 +19,7 @@ from snapask_desktop.ocr.split import (
     Ink,
     Piece,
     blocks,
+    line_height,
     merge,
     pieces,
     to_original,
@@ -171,6 +172,15 @@ def test_a_box_read_in_an_enlarged_piece_is_placed_in_the_picture_rounded_outwar
     assert to_original((3, 3, 4, 4), (0, 0), 1.5, (10, 10)) == (2, 2, 3, 3)
 
 
+def test_each_piece_knows_how_tall_its_text_is() -> None:
+    small = [(10, 10 + 16 * i, 300, 21 + 16 * i) for i in range(6)]  # 11 px lines
+    large = [(10, 120 + 40 * i, 300, 150 + 40 * i) for i in range(3)]  # 30 px lines
+    found = pieces(blocks(ink_of(320, 250, [*small, *large])), 4)
+    assert {p.line_height for p in found if p.rect[3] <= 112} == {11}
+    assert {p.line_height for p in found if p.rect[1] >= 112} == {30}
+    assert line_height([(0, 10), (20, 32), (40, 52)]) == 12 and line_height([]) == 0
+
+
 def test_a_piece_with_a_line_taller_than_text_is_marked_for_tesseracts_layout() -> None:
     # as much ink each (a tall, narrow one), so each is a piece of its own
     lines = [(10, 10, 200, 22), (10, 30, 52, 30 + LINE_MAX + 10), (10, 100, 200, 112)]
@@ -246,7 +256,7 @@ def test_two_threads_read_a_screen_at_least_as_well_as_one_in_reading_order() ->
 def test_small_pictures_and_sparse_readings_stay_on_one_thread(monkeypatch) -> None:
     module = sys.modules["snapask_desktop.ocr.recognise"]
     calls: list[int] = []
-    monkeypatch.setattr(module, "_read_in_pieces", lambda grey, scale, count: calls.append(count))
+    monkeypatch.setattr(module, "_read_in_pieces", lambda grey, text, count: calls.append(count))
     small = screenshot(400, 300)
     recognise(small, threads=2)
     recognise(screenshot(1280, 720), sparse=True, threads=2)
