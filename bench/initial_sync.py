@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import keyring
-import keyring.backend
 
 if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, server_database
+from bench._common import MemoryKeyring, bench_keys, emit, server_database
 from snapask_desktop.server import accounts, changes
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.passwords import hash_password, new_token
@@ -104,39 +103,6 @@ def _fill_server(
     return token, len(ops)
 
 
-def _bench_keys() -> tuple[KeyRecord, Unlocked]:
-    """A key record and its keys, with a random root key instead of one derived from a
-    passphrase: Argon2id's 256 MiB would otherwise be the process's peak memory."""
-    import nacl.utils
-
-    from snapask_desktop.sync.crypto import ItemsKey, ItemsKeys, RootKey, new_params
-    from snapask_desktop.sync.crypto.keys import wrap_items_key
-    from snapask_desktop.sync.e2ee import Unlocked
-    from snapask_desktop.sync.keyrecord import KeyRecord
-
-    params = new_params()
-    root = RootKey(key=nacl.utils.random(32), params=params)
-    key = ItemsKey.generate()
-    record = KeyRecord(params.salt, params.opslimit, params.memlimit, (wrap_items_key(root, key),))
-    return record, Unlocked(1, root, ItemsKeys([key]))  # the server's first key record
-
-
-class _MemoryKeyring(keyring.backend.KeyringBackend):
-    """The device's keys for this run only (a machine without a desktop keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-    secrets: dict[tuple[str, str], str] = {}  # noqa: RUF012
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.secrets.pop((service, username), None)
-
-
 def _process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a running process (its /proc stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -157,8 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     keys: tuple[KeyRecord, Unlocked] | None = None
     if args.encrypted:
-        keys = _bench_keys()
-        keyring.set_keyring(_MemoryKeyring())
+        keys = bench_keys()
+        keyring.set_keyring(MemoryKeyring())
     with (
         tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp,
         server_database(Path(tmp) / "server", postgres=args.postgres) as database_url,

@@ -10,9 +10,11 @@ time, 20 ms after the previous one arrived: back to back, one device would send 
 protocol's 50 frames a second and the server makes it wait (`rate_limited`); `--gap-ms 50` lets
 every process go idle between changes, as at human pace.
 
-    .venv/bin/python bench/sync_latency.py [--changes 200] [--postgres]
+    .venv/bin/python bench/sync_latency.py [--changes 200] [--postgres] [--encrypted]
 
 `--postgres`: the server on the local PostgreSQL (a throwaway database) instead of SQLite.
+`--encrypted`: an end-to-end encrypted account (sync-protocol.md 12): A seals each change, B
+opens it; both hold the keys already (an in-memory keyring in each process).
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a file: make `bench` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, percentile, server_database
+import keyring
+
+from bench._common import MemoryKeyring, bench_keys, emit, percentile, server_database
 from snapask_desktop.server import accounts
 from snapask_desktop.server.database import Database
 from snapask_desktop.server.passwords import hash_password, new_token
@@ -38,13 +43,22 @@ from snapask_desktop.sync.device.client import SyncEvents
 from snapask_desktop.sync.device.runner import SyncRunner
 from snapask_desktop.sync.device.status import SyncState
 
+if TYPE_CHECKING:
+    from snapask_desktop.sync.device.keystore import KeyStore
+    from snapask_desktop.sync.keyrecord import KeyRecord
+
 WAIT_S = 10.0
 
 
-def tokens(database_url: str, device_ids: list[str]) -> list[str]:
-    """A user "ada" and a token for each device, straight into the server's database."""
+def tokens(database_url: str, device_ids: list[str], record: KeyRecord | None) -> list[str]:
+    """A user "ada" (encrypted with ``record``) and a token for each device, straight into
+    the server's database."""
     db = Database(database_url)
     user_id = accounts.add_user(db, "ada", "", password_hash=hash_password("bench"))
+    if record is not None:
+        from snapask_desktop.server.keys import put_keys
+
+        put_keys(db, user_id, 0, record, 0)
     tokens = []
     for index, device_id in enumerate(device_ids):
         tokens.append(new_token())
@@ -53,9 +67,10 @@ def tokens(database_url: str, device_ids: list[str]) -> list[str]:
     return tokens
 
 
-def device_b(data_dir: Path, ws_url: str, token: str) -> None:
+def device_b(data_dir: Path, ws_url: str, token: str, keys: str | None) -> None:
     """B: sync live; print ``<monotonic ns> <title>`` whenever a change lands in its store."""
     store = Store.open(data_dir)
+    keystore = _keystore("b", keys)
 
     def applied(report: ApplyReport) -> None:
         at = time.monotonic_ns()  # before the read below: the read is not part of the figure
@@ -63,13 +78,26 @@ def device_b(data_dir: Path, ws_url: str, token: str) -> None:
             title = store.get_conversation(cid).conversation.title
             print(f"{at} {title}", flush=True)
 
-    runner = SyncRunner(store, ws_url, lambda: token, SyncEvents(applied=applied), poll_s=1.0)
+    runner = SyncRunner(store, ws_url, lambda: token, SyncEvents(applied=applied), poll_s=1.0,
+                        keystore=keystore)  # fmt: skip
     runner.start()
     wait_live(runner)
     print("live", flush=True)
     sys.stdin.readline()  # until A is done
     runner.stop()
     store.close()
+
+
+def _keystore(name: str, keys: str | None) -> KeyStore | None:
+    """A keystore in this process's memory holding ``keys`` (the keyring entry's text)."""
+    if keys is None:
+        return None
+    from snapask_desktop import credentials
+    from snapask_desktop.sync.device.keystore import KeyStore
+
+    keyring.set_keyring(MemoryKeyring())
+    credentials.set_secret(f"sync-keys:bench-{name}", keys)
+    return KeyStore(f"sync-keys:bench-{name}")
 
 
 def wait_live(runner: SyncRunner) -> None:
@@ -80,12 +108,14 @@ def wait_live(runner: SyncRunner) -> None:
         time.sleep(0.01)
 
 
-def spawn_b(data_dir: Path, ws_url: str, token: str) -> subprocess.Popen[str]:
+def spawn_b(data_dir: Path, ws_url: str, token: str, keys: str | None) -> subprocess.Popen[str]:
     script = str(Path(__file__).resolve())
+    env = {**os.environ, "SNAPASK_BENCH_TOKEN": token}
+    if keys is not None:
+        env["SNAPASK_BENCH_KEYS"] = keys
     b = subprocess.Popen(
         [sys.executable, script, "--device-b", str(data_dir), ws_url],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "SNAPASK_BENCH_TOKEN": token},
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert b.stdout is not None
     if b.stdout.readline().strip() != "live":
@@ -122,10 +152,13 @@ def main() -> None:
         "--device-b", nargs=2, metavar=("DATA_DIR", "WS_URL"), help=argparse.SUPPRESS
     )
     parser.add_argument("--postgres", action="store_true", help="server on local PostgreSQL")
+    parser.add_argument("--encrypted", action="store_true", help="an encrypted account")
     args = parser.parse_args()
     if args.device_b:
-        device_b(Path(args.device_b[0]), args.device_b[1], os.environ["SNAPASK_BENCH_TOKEN"])
+        keys = os.environ.get("SNAPASK_BENCH_KEYS")
+        device_b(Path(args.device_b[0]), args.device_b[1], os.environ["SNAPASK_BENCH_TOKEN"], keys)
         return
+    record, held = bench_keys() if args.encrypted else (None, None)
     with (
         tempfile.TemporaryDirectory(prefix="snapask-bench-") as tmp,
         server_database(Path(tmp) / "server", postgres=args.postgres) as database_url,
@@ -134,15 +167,26 @@ def main() -> None:
         a = Store.open(root / "a")
         with Store.open(root / "b") as b_store:
             b_id = b_store.device_id
-        token_a, token_b = tokens(database_url, [a.device_id, b_id])
+        token_a, token_b = tokens(database_url, [a.device_id, b_id], record)
+        keystore: KeyStore | None = None
+        keys_text = None
+        if held is not None:
+            from snapask_desktop import credentials
+            from snapask_desktop.sync.device.keystore import KeyStore
+
+            keyring.set_keyring(MemoryKeyring())
+            keystore = KeyStore("sync-keys:bench-a")
+            keystore.save(held)
+            keys_text = credentials.get_secret("sync-keys:bench-a")
         server = ServerProcess(root / "server", "--database-url", database_url)
         # A's engine is woken by its store's commit; the idle poll is for other processes.
-        runner_a = SyncRunner(a, server.ws_url, lambda: token_a, SyncEvents(), poll_s=1.0)
+        runner_a = SyncRunner(a, server.ws_url, lambda: token_a, SyncEvents(), poll_s=1.0,
+                              keystore=keystore)  # fmt: skip
         b = None
         try:
             runner_a.start()
             wait_live(runner_a)
-            b = spawn_b(root / "b", server.ws_url, token_b)
+            b = spawn_b(root / "b", server.ws_url, token_b, keys_text)
             latencies = measure(a, b, args.changes, args.gap_ms)
         finally:
             runner_a.stop()
@@ -158,6 +202,8 @@ def main() -> None:
         changes_count=len(latencies),
         gap_ms=args.gap_ms,
         database="postgresql" if args.postgres else "sqlite",
+        encrypted=args.encrypted,
+        load_average_1m=float(Path("/proc/loadavg").read_text().split()[0]),
     )
 
 

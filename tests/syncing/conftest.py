@@ -16,6 +16,7 @@ import pytest
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
 from snapask_desktop.sync.device.client import PassResult, SyncEngine, SyncEvents
+from snapask_desktop.sync.device.keystore import KeyStore, keys_account
 from snapask_desktop.sync.device.runner import SyncRunner
 from snapask_desktop.sync.device.status import SyncStatus
 from tests.support.desktop_app import wait_until
@@ -39,8 +40,14 @@ class Device:
     def events(self) -> SyncEvents:
         return SyncEvents(status=self.statuses.append, notice=self.notices.append)
 
+    def keystore(self) -> KeyStore:
+        """Where the device keeps an encrypted account's keys: named by the server's own URL,
+        also when a test routes the device through a proxy (another URL)."""
+        return KeyStore(keys_account(self.ws_url, self.store.device_id))
+
     def engine(self, url: str | None = None) -> SyncEngine:
-        return SyncEngine(self.store, url or self.ws_url, lambda: self.token, events=self.events())
+        return SyncEngine(self.store, url or self.ws_url, lambda: self.token, events=self.events(),
+                          keystore=self.keystore())  # fmt: skip
 
     def sync(self, url: str | None = None) -> PassResult:
         """One full pass: push the outbox, pull everything, disconnect."""
@@ -48,8 +55,14 @@ class Device:
 
     def start(self, url: str | None = None, poll_s: float = 0.05) -> SyncRunner:
         """Sync live in the background until the test ends."""
-        self.runner = SyncRunner(self.store, url or self.ws_url, lambda: self.token,
-                                 self.events(), poll_s=poll_s)  # fmt: skip
+        self.runner = SyncRunner(
+            self.store,
+            url or self.ws_url,
+            lambda: self.token,
+            self.events(),
+            poll_s=poll_s,
+            keystore=self.keystore(),
+        )
         self.runner.start()
         return self.runner
 

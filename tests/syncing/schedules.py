@@ -4,6 +4,7 @@ and the same test through the balancer (tests/cluster)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from snapask_desktop.store import Store
 from snapask_desktop.sync.device.connection import Closed
 from tests.support.tcp_proxy import tcp_proxy
-from tests.syncing.conftest import Fleet, converge, snapshot
+from tests.syncing.conftest import Device, Fleet, converge, snapshot
 
 ACTIONS = ("create", "rename", "pin", "delete", "restore", "message", "sync", "sync", "cut")
 steps = st.lists(
@@ -50,6 +51,16 @@ def act(store: Store, action: str, pick: int, serial: int) -> None:
         store.add_message(target, "user", f"message {serial}")
 
 
+def share_keys(devices: list[Device]) -> None:
+    """Turn the account encrypted on the first device and give the others its keys, as
+    unlocking would (one key derivation instead of three; unlocking is tested on its own)."""
+    asyncio.run(devices[0].engine().encrypt("the property test's passphrase"))
+    held = devices[0].keystore().load()
+    assert held is not None
+    for device in devices[1:]:
+        device.keystore().save(held)
+
+
 def deleted_ids(store: Store) -> list[str]:
     with sqlite3.connect(f"file:{store.path}?mode=ro", uri=True) as db:
         return [
@@ -63,13 +74,18 @@ def play_and_check(
     plan: list[tuple[str, int, int, int]],
     accepted: Callable[[], list[dict[str, Any]]],
     user: str = "ada",
+    *,
+    encrypted: bool = False,
 ) -> None:
     """Three devices of ``user`` play ``plan`` against ``server`` (anything with ``sign_in``,
     ``ws_url`` and ``port``), converge, and must hold the same data: every change the server
-    accepted (``accepted()``, the log's payloads) and an empty outbox."""
+    accepted (``accepted()``, the log's payloads) and an empty outbox. ``encrypted``: the
+    account is end-to-end encrypted first, and every device holds its keys."""
     fleet = Fleet(server, root / "devices", user)
     try:
         devices = [fleet.device() for _ in range(3)]
+        if encrypted:
+            share_keys(devices)
         with tcp_proxy(server.port) as proxy:
             for serial, (action, which, pick, cut_at) in enumerate(plan):
                 device = devices[which]
@@ -90,9 +106,11 @@ def play_and_check(
         conversation_ids = {row[0] for row in first["conversations"]}
         message_ids = {row[0] for row in first["messages"]}
         for payload in accepted():
-            if payload["type"] == "conversation":
+            kind = payload["kind"] if payload["type"] == "sealed" else payload["type"]
+            assert encrypted == (payload["type"] == "sealed")
+            if kind == "conversation":
                 assert payload["id"] in conversation_ids
-            elif payload["type"] == "message":
+            elif kind == "message":
                 assert payload["id"] in message_ids
         assert all(d.store.outbox_count() == 0 for d in devices)
     finally:

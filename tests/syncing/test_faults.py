@@ -25,6 +25,7 @@ from snapask_desktop.sync.device.status import SyncState
 from tests.support.cli import REPO
 from tests.support.tcp_proxy import tcp_proxy
 from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for
+from tests.syncing.schedules import share_keys
 
 # The upgrade request and hello are well under this; a push of the test's ops is far over it.
 AFTER_HELLO_BYTES = 3000
@@ -42,6 +43,12 @@ def server_change_log(server: RunningServer) -> list[tuple[int, str]]:
         return [(int(seq), str(op_id)) for seq, op_id in conn.execute(query)]
 
 
+@pytest.fixture(params=[False, True], ids=["clear", "encrypted"])
+def encrypted(request: pytest.FixtureRequest) -> bool:
+    """The fault tests that matter most run on an end-to-end encrypted account too."""
+    return bool(request.param)
+
+
 def _fill(store: Store, count: int, text_chars: int = 200) -> None:
     for index in range(count):
         conversation, _ = store.start_conversation(f"topic {index}", "q" * text_chars)
@@ -49,9 +56,11 @@ def _fill(store: Store, count: int, text_chars: int = 200) -> None:
 
 
 def test_a_connection_cut_mid_push_loses_and_duplicates_nothing(
-    fleet: Fleet, server: RunningServer
+    fleet: Fleet, server: RunningServer, encrypted: bool
 ) -> None:
     a, b = fleet.device(), fleet.device()
+    if encrypted:
+        share_keys([a, b])
     _fill(a.store, 120, text_chars=2000)  # 360 ops: several push frames
     written = a.store.outbox_count()
     with tcp_proxy(server.port) as proxy:
@@ -69,9 +78,11 @@ def test_a_connection_cut_mid_push_loses_and_duplicates_nothing(
 
 
 def test_replies_lost_before_the_ack_are_resent_as_duplicates(
-    fleet: Fleet, server: RunningServer
+    fleet: Fleet, server: RunningServer, encrypted: bool
 ) -> None:
     a, b = fleet.device(), fleet.device()
+    if encrypted:
+        share_keys([a, b])
     _fill(a.store, 10)
     written = a.store.outbox_count()
     with tcp_proxy(server.port) as proxy:
@@ -128,8 +139,12 @@ def test_a_device_killed_mid_push_recovers_without_loss_or_duplicates(
     assert len({op for _, op in log}) == 120
 
 
-def test_the_server_restarting_mid_sync_is_survived(fleet: Fleet, server: RunningServer) -> None:
+def test_the_server_restarting_mid_sync_is_survived(
+    fleet: Fleet, server: RunningServer, encrypted: bool
+) -> None:
     a, b = fleet.device(), fleet.device()
+    if encrypted:
+        share_keys([a, b])
     a.start()
     b.start()
     first = a.store.create_conversation("before the restart")

@@ -39,3 +39,19 @@ def test_random_edits_and_schedules_converge(
     with running_server(root / "server") as server:
         server.add_user("ada", PASSWORD)
         play_and_check(server, root, plan, lambda: _accepted(server.data_dir))
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=steps)
+def test_random_edits_and_schedules_converge_on_an_encrypted_account(
+    tmp_path_factory: pytest.TempPathFactory, plan: list[tuple[str, int, int, int]]
+) -> None:
+    """The same with every record sealed: the devices merge what the server cannot read."""
+    root = tmp_path_factory.mktemp("property-e2ee")
+    with running_server(root / "server") as server:
+        server.add_user("ada", PASSWORD)
+        play_and_check(server, root, plan, lambda: _accepted(server.data_dir), encrypted=True)
