@@ -83,7 +83,7 @@ def main() -> None:
 
     keys = ItemsKeys([items])
     payload = _message_payload()
-    ctx = RecordContext("message", str(uuid.uuid4()))
+    ctx = RecordContext("message", str(uuid.uuid4()), conversation_id=str(uuid.uuid4()))
     sealed = seal_record(items, ctx, payload)
     seal_ms = _times_ms(lambda: seal_record(items, ctx, payload), RECORD_RUNS)
     open_ms = _times_ms(lambda: open_record(keys, ctx, sealed), RECORD_RUNS)

@@ -91,9 +91,10 @@ def _fill_server(
         record, unlocked = keys
         put_keys(db, user_id, 0, record, wall_clock_ms())
         current = unlocked.keys.current
-        ops = [Op(op.op_id, seal_payload(current, op.payload)) for op in ops]
     for start in range(0, len(ops), MAX_OPS_PER_PUSH):
         batch = ops[start : start + MAX_OPS_PER_PUSH]
+        if keys is not None:  # batch by batch: the peak memory figure is the device's
+            batch = [Op(op.op_id, seal_payload(current, op.payload)) for op in batch]
         changes.apply_push(db, user_id, WRITER, batch, now_ms=wall_clock_ms(),
                            max_drift_ms=MAX_DRIFT_MS)  # fmt: skip
     token = new_token()
