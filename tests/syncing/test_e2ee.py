@@ -9,13 +9,14 @@ import io
 import json
 import sqlite3
 import subprocess
+import uuid
 
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from snapask_desktop.server.testing import RunningServer
-from snapask_desktop.sync.crypto import WrongPassphrase, derive_root_key, new_params
+from snapask_desktop.sync.crypto import Tampered, WrongPassphrase, derive_root_key, new_params
 from snapask_desktop.sync.crypto.keys import rewrap_items_keys
 from snapask_desktop.sync.device.client import Locked
 from snapask_desktop.sync.device.connection import Connection, ServerError
@@ -311,3 +312,58 @@ def test_records_the_server_altered_are_refused_and_the_device_keeps_its_data(
     b.sync()
     texts = [m.text for m in b.store.get_conversation(conversation.id).messages]
     assert texts == ["first question", "third question"]
+
+
+@SQLITE_ONLY
+def test_a_picture_the_server_altered_is_refused_and_stays_missing(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    unlock(b)
+    png = _png((30, 200, 30), "a picture")
+    shot = a.store.add_screenshot(png)
+    a.store.start_conversation("Green", "what?", screenshot_sha256=shot.sha256)
+    converge([a, b])
+    sealed = [p for p in (server.data_dir / "blobs" / "sealed").rglob("*") if p.is_file()]
+    assert len(sealed) == 1 and png not in sealed[0].read_bytes()
+    data = bytearray(sealed[0].read_bytes())
+    data[100] ^= 0x01  # one bit of the stored picture
+    sealed[0].write_bytes(bytes(data))
+
+    runner = b.start()
+    wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="b live")
+    with pytest.raises(Tampered):
+        runner.fetch_blob(shot.sha256).result(20)
+    b.stop()
+    assert b.store.missing_blob(shot.sha256)
+    assert [(p.record_id, p.code) for p in b.store.sync_problems()] == [(shot.sha256, "tampered")]
+    assert any("was altered" in notice for notice in b.notices)
+
+
+@SQLITE_ONLY
+def test_an_old_state_the_server_replays_changes_nothing(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    """Authentic but old (12.7): it opens, and the merge keeps the newer state it lost to."""
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    unlock(b)
+    conversation = a.store.create_conversation("First title")
+    a.sync()
+    (_seq, first), *_ = _payloads(server, 0)
+    a.store.update_conversation(conversation.id, title="Newer title")
+    converge([a, b])
+    with sqlite3.connect(server.data_dir / "server.db") as db:  # the old change, sent again
+        user_id, head = db.execute("SELECT user_id, head FROM user_counters").fetchone()
+        db.execute(
+            "INSERT INTO changes (user_id, seq, op_id, device_id, conversation_id, payload, size)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (user_id, head + 1, str(uuid.uuid4()), a.store.device_id, conversation.id,
+             json.dumps(first), len(json.dumps(first))),
+        )  # fmt: skip
+        db.execute("UPDATE user_counters SET head = ? WHERE user_id = ?", (head + 1, user_id))
+    b.sync()
+    assert b.store.sync_cursor() == head + 1  # applied: it opened
+    assert b.store.get_conversation(conversation.id).conversation.title == "Newer title"
+    assert b.store.sync_problems() == []
