@@ -38,6 +38,10 @@ def register(commands: Any) -> None:
         "unlock", help="unlock this device for an encrypted account (passphrase prompted)"
     )
     unlock.set_defaults(handler=run_unlock)
+    passphrase = actions.add_parser(
+        "passphrase", help="change the sync passphrase of an encrypted account (prompted)"
+    )
+    passphrase.set_defaults(handler=run_passphrase)
 
 
 def run_signin(args: argparse.Namespace) -> int:
@@ -194,6 +198,30 @@ def run_encrypt(args: argparse.Namespace) -> int:
         return failed
     print("End-to-end encryption is on. Every record is sent again, sealed.")
     return _after_keys(settings)
+
+
+def run_passphrase(args: argparse.Namespace) -> int:
+    from snapask_desktop.sync.crypto import WeakParameters, check_new_passphrase
+
+    settings = load_settings()
+    if not settings.sync_server_url:
+        output.error("sync is not set up: snapask sync signin SERVER --user NAME")
+        return exits.FAILED
+    print("Every other device of the account will ask for the new passphrase once.")
+    passphrase = _read_secret("New sync passphrase: ")
+    try:
+        check_new_passphrase(passphrase)
+    except WeakParameters as error:
+        output.error(f"{error}; nothing was changed")
+        return exits.USAGE
+    if _read_secret("The same passphrase again: ") != passphrase:
+        output.error("the two passphrases differ; nothing was changed")
+        return exits.USAGE
+    failed = _with_engine(settings, lambda engine: engine.change_passphrase(passphrase))
+    if failed is not None:
+        return failed
+    print("The sync passphrase is changed; nothing had to be sent again.")
+    return exits.OK
 
 
 def run_unlock(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -32,6 +32,7 @@ from snapask_desktop.sync.crypto import (
     new_params,
     open_blob,
     open_record,
+    rewrap_items_keys,
     seal_blob,
     seal_record,
     sealed_key_id,
@@ -131,6 +132,33 @@ def refresh(held: Unlocked, record: KeyRecord, version: int) -> Unlocked:
     known = {k.key_id for k in fresh}
     kept = [k for k in held.keys if k.key_id not in known]
     return Unlocked(version, held.root, _items_keys([*fresh, *kept]))
+
+
+def rewrap(
+    held: Unlocked, record: KeyRecord, new_passphrase: str, params: KdfParams | None = None
+) -> tuple[KeyRecord, Unlocked]:
+    """A passphrase change (12.5): the record's items keys wrapped under a new root key (new
+    salt); nothing is re-sealed. ``held`` must open ``record`` (``refresh`` first);
+    WeakParameters for a passphrase too short to choose. About 0.5 s."""
+    check_new_passphrase(new_passphrase)
+    new_root = derive_root_key(new_passphrase, params or new_params())
+    wrapped = tuple(rewrap_items_keys(held.root, new_root, record.wrapped_keys))
+    fresh = KeyRecord(
+        salt=new_root.params.salt,
+        opslimit=new_root.params.opslimit,
+        memlimit=new_root.params.memlimit,
+        wrapped_keys=wrapped,
+    )
+    return fresh, Unlocked(held.version, new_root, held.keys)
+
+
+def rotated(held: Unlocked, record: KeyRecord) -> tuple[KeyRecord, Unlocked]:
+    """A key rotation (12.5): a new items key of the next generation, wrapped by the same root
+    key and added to the record, seals from now on; the old ones stay to open older records
+    (re-sealed lazily, when next edited)."""
+    keys = held.keys.rotate()
+    wrapped = (*record.wrapped_keys, wrap_items_key(held.root, keys.current))
+    return replace(record, wrapped_keys=wrapped), Unlocked(held.version, held.root, keys)
 
 
 def unwrap_all(root: RootKey, record: KeyRecord) -> ItemsKeys:
@@ -326,6 +354,8 @@ __all__ = [
     "picture_ids",
     "refresh",
     "refusal_code",
+    "rewrap",
+    "rotated",
     "seal_payload",
     "seal_picture",
     "unlock",

@@ -134,6 +134,12 @@ def test_encrypt_then_unlock_again_after_signing_out(server: RunningServer) -> N
     with Store.open(paths.data_dir()) as store:
         assert store.get_conversation(conversation.id).conversation.title == "Sealed from the CLI"
         assert store.outbox_count() == 0
+    changed = snapask("sync", "passphrase", input="a newer passphrase\na newer passphrase\n")
+    assert changed.returncode == 0, changed.stderr
+    assert "The sync passphrase is changed" in changed.stdout
+    old = snapask("sync", "unlock", input=passphrase + "\n")
+    assert old.returncode == 1 and "does not open" in old.stderr
+    assert snapask("sync", "unlock", input="a newer passphrase\n").returncode == 0
     for folder in (paths.config_dir(), paths.data_dir()):
         for path in folder.rglob("*"):
             if path.is_file():

@@ -278,3 +278,22 @@ def test_the_keyring_keeps_the_keys_and_nothing_else_does(
     assert "root=" not in repr(loaded) and held.root.key.hex() not in repr(loaded)
     assert store.forget()
     assert store.load() is None
+
+
+def test_a_new_passphrase_rewraps_the_same_keys_and_a_rotation_adds_one(
+    made: tuple[KeyRecord, e2ee.Unlocked],
+) -> None:
+    record, held = made
+    changed, unlocked = e2ee.rewrap(held, record, "another long passphrase", min_params(bytes(16)))
+    assert changed.salt != record.salt and unlocked.matches(changed)
+    assert [k.key for k in unlocked.keys] == [k.key for k in held.keys]
+    assert e2ee.unlock(changed, 2, "another long passphrase").keys.current == held.keys.current
+    with pytest.raises(WrongPassphrase):
+        e2ee.unlock(changed, 2, PASSPHRASE)
+    with pytest.raises(WeakParameters):
+        e2ee.rewrap(held, record, "short")
+
+    bigger, rotated = e2ee.rotated(held, record)
+    assert bigger.wrapped_keys[:1] == record.wrapped_keys and len(bigger.wrapped_keys) == 2
+    assert rotated.keys.current.generation == 1
+    assert e2ee.refresh(held, bigger, 2).keys.current == rotated.keys.current

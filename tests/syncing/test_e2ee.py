@@ -5,6 +5,7 @@ and a change the server altered is refused by the device, which keeps its data a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import sqlite3
@@ -367,3 +368,40 @@ def test_an_old_state_the_server_replays_changes_nothing(
     assert b.store.sync_cursor() == head + 1  # applied: it opened
     assert b.store.get_conversation(conversation.id).conversation.title == "Newer title"
     assert b.store.sync_problems() == []
+
+
+@SQLITE_ONLY
+def test_rotating_keys_and_changing_the_passphrase_from_a_device(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    unlock(b)
+    conversation, _ = a.store.start_conversation("Before the rotation", "question")
+    converge([a, b])
+    before = b.keystore().load()
+    assert before is not None and before.keys.current.generation == 0
+
+    asyncio.run(a.engine().rotate_keys())
+    a.store.add_message(conversation.id, "user", "sealed with the new key")
+    a.sync()
+    b.sync()  # a newer key record: b opens the new key with the root key it holds, no asking
+    after = b.keystore().load()
+    assert after is not None and after.keys.current.generation == 1 and len(after.keys) == 2
+    texts = [m.text for m in b.store.get_conversation(conversation.id).messages]
+    assert texts == ["question", "sealed with the new key"]
+
+    # A record naming a key b lacks (its keyring lost it): b fetches the key record, then opens.
+    b.keystore().save(dataclasses.replace(before, version=after.version))
+    a.store.add_message(conversation.id, "model", "another one", model="m")
+    a.sync()
+    b.sync()
+    assert len(b.store.get_conversation(conversation.id).messages) == 3
+    assert b.store.sync_problems() == []
+
+    asyncio.run(a.engine().change_passphrase("the second sync passphrase"))
+    with pytest.raises(Locked, match="changed on another device"):
+        b.sync()
+    unlock(b, "the second sync passphrase")
+    b.store.add_message(conversation.id, "user", "from b after the change")
+    converge([a, b])
+    assert snapshot(a.store) == snapshot(b.store)
+    assert a.store.sync_problems() == [] and b.store.sync_problems() == []

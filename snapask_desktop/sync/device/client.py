@@ -322,6 +322,64 @@ class SyncEngine:
         first = await asyncio.to_thread(keystore.load) is None
         await self._keep(unlocked, resend=first)
 
+    async def change_passphrase(self, new_passphrase: str) -> None:
+        """A new sync passphrase for the account (12.5): its items keys re-wrapped, nothing
+        re-sealed; every other device asks for the new one. This device must be unlocked.
+
+        WeakParameters for a passphrase too short; EncryptionError when the device holds no
+        keys, or the passphrase was changed on another device (unlock with that one first)."""
+        from snapask_desktop.sync import e2ee
+        from snapask_desktop.sync.crypto import check_new_passphrase
+
+        check_new_passphrase(new_passphrase)
+        async with self._key_connection() as conn:
+            version, current, held = await self._current_record(conn)
+            record, unlocked = await asyncio.to_thread(e2ee.rewrap, held, current, new_passphrase)
+            stored = await self._put_record(conn, record, version)
+        await self._keep(replace(unlocked, version=stored), resend=False)
+
+    async def rotate_keys(self) -> None:
+        """A new items key seals from now on (12.5); records sealed before keep their key and
+        are re-sealed when next edited. Other devices open the new key with the root key they
+        hold (no passphrase asked). This device must be unlocked; EncryptionError otherwise."""
+        from snapask_desktop.sync import e2ee
+
+        async with self._key_connection() as conn:
+            version, current, held = await self._current_record(conn)
+            record, unlocked = e2ee.rotated(held, current)
+            stored = await self._put_record(conn, record, version)
+        await self._keep(replace(unlocked, version=stored), resend=False)
+
+    async def _current_record(self, conn: Connection) -> tuple[int, KeyRecord, Unlocked]:
+        """The key record now and this device's keys refreshed to it (EncryptionError)."""
+        from snapask_desktop.sync import e2ee
+
+        keystore = await self._keys_kept()
+        held = await asyncio.to_thread(keystore.load)
+        if held is None:
+            raise EncryptionError("Unlock this device with the sync passphrase first.")
+        reply = await conn.request(KeysGet())
+        assert isinstance(reply, Keys)
+        if not reply.version or reply.record is None:
+            raise EncryptionError("This account is not end-to-end encrypted.")
+        try:
+            fresh = e2ee.refresh(held, reply.record, reply.version)
+        except e2ee.KeysChanged as changed:
+            raise EncryptionError(str(changed)) from None
+        return reply.version, reply.record, fresh
+
+    async def _put_record(self, conn: Connection, record: KeyRecord, expect: int) -> int:
+        try:
+            stored = await conn.request(KeysPut(record, expect_version=expect))
+        except ServerError as error:
+            if error.frame.code == ErrorCode.KEYS_CONFLICT:
+                raise EncryptionError(
+                    "The account's keys were changed on another device meanwhile; try again."
+                ) from None
+            raise
+        assert isinstance(stored, Keys)
+        return stored.version
+
     async def _keep(self, unlocked: Unlocked, *, resend: bool) -> None:
         keystore = await self._keys_kept()
         await asyncio.to_thread(keystore.save, unlocked)

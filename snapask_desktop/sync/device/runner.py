@@ -1,8 +1,9 @@
 """The sync engine on its own thread and asyncio loop, driven from any other thread.
 
 Encrypted accounts (docs/sync-protocol.md section 12), for the tray's passphrase dialogs:
-``status.encrypted`` and ``status.locked`` say what to show; ``encrypt(passphrase)`` and
-``unlock(passphrase)`` return futures that finish when the keys are kept (the key derivation,
+``status.encrypted`` and ``status.locked`` say what to show; ``encrypt(passphrase)``,
+``unlock(passphrase)``, ``change_passphrase(new)`` and ``rotate_keys()`` return futures that
+finish when the keys are kept (the key derivation,
 about 0.5 s, runs on a worker thread, never the caller's); a failed future's exception is
 the sentence to show (``crypto.WrongPassphrase``, ``crypto.WeakParameters``,
 ``client.EncryptionError``, or a connection error when the server cannot be reached).
@@ -70,6 +71,14 @@ class SyncRunner:
     def unlock(self, passphrase: str) -> concurrent.futures.Future[None]:
         """Unlock this device for an encrypted account (``status.locked``); sync goes on."""
         return self._thread.submit(self._engine.unlock(passphrase))
+
+    def change_passphrase(self, new_passphrase: str) -> concurrent.futures.Future[None]:
+        """A new sync passphrase (this device unlocked); the other devices ask for it."""
+        return self._thread.submit(self._engine.change_passphrase(new_passphrase))
+
+    def rotate_keys(self) -> concurrent.futures.Future[None]:
+        """A new items key seals from now on; nothing is asked of the other devices."""
+        return self._thread.submit(self._engine.rotate_keys())
 
     def fetch_blob(self, sha256: str) -> concurrent.futures.Future[bool]:
         """Download a picture into the store; the future fails with ConnectionError offline."""
