@@ -21,11 +21,13 @@ from snapask_desktop.sync.crypto import Tampered, WrongPassphrase, derive_root_k
 from snapask_desktop.sync.crypto.keys import rewrap_items_keys
 from snapask_desktop.sync.device.client import Locked
 from snapask_desktop.sync.device.connection import Connection, ServerError
+from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
 from snapask_desktop.sync.device.status import SyncState
 from snapask_desktop.sync.e2ee import params_of
 from snapask_desktop.sync.errors import CloseCode, ErrorCode
 from snapask_desktop.sync.keyrecord import KeyRecord
 from snapask_desktop.sync.protocol import (
+    DEFAULT_LIMITS,
     FEATURE_E2EE,
     FEATURE_PICTURE_TEXT,
     Hello,
@@ -405,3 +407,29 @@ def test_rotating_keys_and_changing_the_passphrase_from_a_device(fleet: Fleet) -
     converge([a, b])
     assert snapshot(a.store) == snapshot(b.store)
     assert a.store.sync_problems() == [] and b.store.sync_problems() == []
+
+
+@SQLITE_ONLY
+def test_a_clear_push_to_an_encrypted_account_keeps_the_op(fleet: Fleet) -> None:
+    """A device that has not yet heard of the turn-on pushes clear: refused, and kept."""
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    b.store.start_conversation("Written before b knew", "question")
+    queued = b.store.outbox_count()
+
+    async def push_clear() -> PushOutcome:
+        conn = await Connection.open(b.ws_url, b.token)
+        try:
+            await conn.request(Hello(b.store.device_id, 0, features=(FEATURE_E2EE,)))
+            return await Outgoing(b.store, conn, DEFAULT_LIMITS).push_all()
+        finally:
+            await conn.close()
+
+    outcome = asyncio.run(push_clear())
+    assert outcome.encryption_changed and outcome.rejected == []
+    assert b.store.outbox_count() == queued and b.store.sync_problems() == []
+    with pytest.raises(Locked):  # the next session learns why, and the ops wait for the keys
+        b.sync()
+    unlock(b)
+    converge([a, b])
+    assert [c.title for c in a.store.list_conversations()] == ["Written before b knew"]
