@@ -8,8 +8,13 @@ import dataclasses
 import hashlib
 import json
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends.fail import Keyring as FailKeyring
+from keyring.errors import KeyringLocked
 
+from snapask_desktop.credentials import CredentialError
 from snapask_desktop.sync import e2ee
 from snapask_desktop.sync.crypto import (
     ItemsKey,
@@ -297,3 +302,29 @@ def test_a_new_passphrase_rewraps_the_same_keys_and_a_rotation_adds_one(
     assert bigger.wrapped_keys[:1] == record.wrapped_keys and len(bigger.wrapped_keys) == 2
     assert rotated.keys.current.generation == 1
     assert e2ee.refresh(held, bigger, 2).keys.current == rotated.keys.current
+
+
+class _LockedKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("locked")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise KeyringLocked("locked")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise KeyringLocked("locked")
+
+
+def test_without_a_keyring_no_keys_are_kept_but_a_locked_one_is_said(
+    made: tuple[KeyRecord, e2ee.Unlocked],
+) -> None:
+    store = KeyStore("sync-keys:ws://127.0.0.1:1/v1/sync:device")
+    keyring.set_keyring(FailKeyring())  # the suite's fixture puts its own back afterwards
+    assert store.load() is None  # a headless machine: a clear account syncs on
+    with pytest.raises(CredentialError, match="No system keyring"):
+        store.save(made[1])
+    keyring.set_keyring(_LockedKeyring())
+    with pytest.raises(CredentialError, match="locked"):  # keys may be in it: never "none"
+        store.load()

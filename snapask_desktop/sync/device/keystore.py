@@ -34,7 +34,16 @@ class KeyStore:
     def load(self) -> Unlocked | None:
         """The keys kept for this account, or None (none yet, or an entry this SnapAsk cannot
         read: the user is asked for the passphrase again)."""
-        text = credentials.get_secret(self.account)
+        try:
+            text = credentials.get_secret(self.account)
+        except credentials.CredentialError as error:
+            import keyring.errors
+
+            # No keyring at all (a headless machine whose token comes from elsewhere): no keys
+            # can have been kept. A locked or failing keyring is raised: keys may be in it.
+            if isinstance(error.__cause__, keyring.errors.NoKeyringError):
+                return None
+            raise
         if not text:
             return None
         try:
