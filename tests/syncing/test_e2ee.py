@@ -433,3 +433,23 @@ def test_a_clear_push_to_an_encrypted_account_keeps_the_op(fleet: Fleet) -> None
     unlock(b)
     converge([a, b])
     assert [c.title for c in a.store.list_conversations()] == ["Written before b knew"]
+
+
+@SQLITE_ONLY
+def test_unlocking_after_the_passphrase_changed_again_while_locked(fleet: Fleet) -> None:
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    unlock(b)
+    a.store.start_conversation("Shared", "question")
+    converge([a, b])
+    runner = b.start()
+    wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="b live")
+    asyncio.run(a.engine().change_passphrase("the second sync passphrase"))
+    wait_for(lambda: runner.status.locked, what="b locked")
+    asyncio.run(a.engine().change_passphrase("the third sync passphrase"))
+    # b kept the record it saw when it locked; the newest passphrase still opens the keys.
+    runner.unlock("the third sync passphrase").result(30)
+    wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="b unlocked")
+    with pytest.raises(WrongPassphrase):
+        runner.unlock("not any of them at all").result(30)
+    b.stop()

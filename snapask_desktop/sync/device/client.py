@@ -308,19 +308,38 @@ class SyncEngine:
         WrongPassphrase (or an altered key record), WeakParameters (parameters this device
         refuses), EncryptionError when the account is not encrypted."""
         from snapask_desktop.sync import e2ee
+        from snapask_desktop.sync.crypto import WrongPassphrase
 
+        cached = self._key_record is not None
         if self._key_record is None:
-            async with self._key_connection() as conn:
-                reply = await conn.request(KeysGet())
-            assert isinstance(reply, Keys)
-            if not reply.version or reply.record is None:
-                raise EncryptionError("This account is not end-to-end encrypted.")
-            self._key_record = (reply.version, reply.record)
+            self._key_record = await self._fetch_record()
         version, record = self._key_record
-        unlocked = await asyncio.to_thread(e2ee.unlock, record, version, passphrase)
+        try:
+            unlocked = await asyncio.to_thread(e2ee.unlock, record, version, passphrase)
+        except WrongPassphrase:
+            # The record kept since locking may be stale (the passphrase changed once more
+            # meanwhile): a newer one is tried once; offline, the refusal stands.
+            if not cached:
+                raise
+            try:
+                newer = await self._fetch_record()
+            except (OSError, TimeoutError, Closed, Refused, ServerError, NeedsUser):
+                raise WrongPassphrase() from None
+            if newer[0] == version:
+                raise
+            self._key_record = newer
+            unlocked = await asyncio.to_thread(e2ee.unlock, newer[1], newer[0], passphrase)
         keystore = await self._keys_kept()
         first = await asyncio.to_thread(keystore.load) is None
         await self._keep(unlocked, resend=first)
+
+    async def _fetch_record(self) -> tuple[int, KeyRecord]:
+        async with self._key_connection() as conn:
+            reply = await conn.request(KeysGet())
+        assert isinstance(reply, Keys)
+        if not reply.version or reply.record is None:
+            raise EncryptionError("This account is not end-to-end encrypted.")
+        return reply.version, reply.record
 
     async def change_passphrase(self, new_passphrase: str) -> None:
         """A new sync passphrase for the account (12.5): its items keys re-wrapped, nothing
