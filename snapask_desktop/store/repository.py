@@ -636,6 +636,12 @@ class Store:
         with self._write_conn() as conn:
             return resync.requeue_everything(conn, wall_clock_ms())
 
+    def requeue_records(self) -> int:
+        """Every local record queued again, the cursor kept (a key rotation: the server's
+        newest copy of each goes out sealed with the new items key); the op count."""
+        with self._write_conn() as conn:
+            return resync.requeue_everything(conn, wall_clock_ms(), keep_cursor=True)
+
     def forget_sync_state(self) -> None:
         """Sign-out or another server: cursor 0, last-synced cleared, and every record queued
         again (the next server must receive everything); records and conflicts are kept."""

@@ -27,8 +27,10 @@ _SCREENSHOT = ScreenshotRow.__table__
 _TEXT = ScreenshotTextRow.__table__
 
 
-def requeue_everything(conn: Connection, now: int) -> int:
-    """Replace the outbox with one fresh op per record and set the cursor to 0.
+def requeue_everything(conn: Connection, now: int, *, keep_cursor: bool = False) -> int:
+    """Replace the outbox with one fresh op per record and set the cursor to 0 (unless
+    ``keep_cursor``: a key rotation sends every record again sealed with the new key, and
+    nothing needs pulling again).
 
     Screenshots first, then conversations, then messages (a message's picture and
     conversation reach the server before it), then the text read from pictures. Pending
@@ -51,5 +53,6 @@ def requeue_everything(conn: Connection, now: int) -> int:
     for row in conn.execute(select(_TEXT).order_by(_TEXT.c.rid)):
         ops.append(("picture_text", row.sha256, convert.picture_text_record(row).to_wire()))
     count = outbox.enqueue_many(conn, ops, now)
-    write_meta(conn, CURSOR_KEY, "0")
+    if not keep_cursor:
+        write_meta(conn, CURSOR_KEY, "0")
     return count

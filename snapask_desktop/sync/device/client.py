@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -351,22 +351,47 @@ class SyncEngine:
         from snapask_desktop.sync.crypto import check_new_passphrase
 
         check_new_passphrase(new_passphrase)
-        async with self._key_connection() as conn:
-            version, current, held = await self._current_record(conn)
-            record, unlocked = await asyncio.to_thread(e2ee.rewrap, held, current, new_passphrase)
-            stored = await self._put_record(conn, record, version)
-        await self._keep(replace(unlocked, version=stored), resend=False)
 
-    async def rotate_keys(self) -> None:
-        """A new items key seals from now on (12.5); records sealed before keep their key and
-        are re-sealed when next edited. Other devices open the new key with the root key they
-        hold (no passphrase asked). This device must be unlocked; EncryptionError otherwise."""
+        async def rewrap(held: Unlocked, record: KeyRecord) -> tuple[KeyRecord, Unlocked]:
+            return await asyncio.to_thread(e2ee.rewrap, held, record, new_passphrase)
+
+        await self._change_keys(rewrap)
+
+    async def rotate_keys(self) -> int:
+        """A new items key seals from now on (12.5). Every local record is queued again (the
+        cursor kept) so the server's newest copy of each is sealed with it, in the background
+        as sync goes on; the old keys stay in the key record to open what the server's log
+        still holds. Other devices open the new key with the root key they hold (no
+        passphrase asked). This device must be unlocked (EncryptionError otherwise). Returns
+        the count of records queued again."""
         from snapask_desktop.sync import e2ee
 
+        async def rotate(held: Unlocked, record: KeyRecord) -> tuple[KeyRecord, Unlocked]:
+            return e2ee.rotated(held, record)
+
+        await self._change_keys(rotate)
+        # After the new keys are kept: a session sealing with them sends these.
+        count = await asyncio.to_thread(self._store.requeue_records)
+        log.info("sync: %s records queued to be re-sealed with the new items key", count)
+        self.wake()
+        return count
+
+    async def _change_keys(
+        self, change: Callable[[Unlocked, KeyRecord], Awaitable[tuple[KeyRecord, Unlocked]]]
+    ) -> None:
+        """Put ``change(keys held, key record now)`` in place of the key record now (compare
+        and swap on its version) and keep the new keys. When another device changed the record
+        meanwhile (keys_conflict), once more from the newer record: a rotation there is taken
+        in; a passphrase changed there is an EncryptionError saying to unlock with it."""
         async with self._key_connection() as conn:
-            version, current, held = await self._current_record(conn)
-            record, unlocked = e2ee.rotated(held, current)
-            stored = await self._put_record(conn, record, version)
+            for _attempt in range(2):
+                version, current, held = await self._current_record(conn)
+                record, unlocked = await change(held, current)
+                stored = await self._put_record(conn, record, version)
+                if stored is not None:
+                    break
+            else:
+                raise EncryptionError(_KEYS_RACED)
         await self._keep(replace(unlocked, version=stored), resend=False)
 
     async def _current_record(self, conn: Connection) -> tuple[int, KeyRecord, Unlocked]:
@@ -387,14 +412,13 @@ class SyncEngine:
             raise EncryptionError(str(changed)) from None
         return reply.version, reply.record, fresh
 
-    async def _put_record(self, conn: Connection, record: KeyRecord, expect: int) -> int:
+    async def _put_record(self, conn: Connection, record: KeyRecord, expect: int) -> int | None:
+        """The stored record's version, or None when ``expect`` is stale (keys_conflict)."""
         try:
             stored = await conn.request(KeysPut(record, expect_version=expect))
         except ServerError as error:
             if error.frame.code == ErrorCode.KEYS_CONFLICT:
-                raise EncryptionError(
-                    "The account's keys were changed on another device meanwhile; try again."
-                ) from None
+                return None
             raise
         assert isinstance(stored, Keys)
         return stored.version
@@ -781,6 +805,10 @@ _LOCKED = (
 _ALREADY_ENCRYPTED = (
     "This account is already end-to-end encrypted: unlock this device with its sync "
     "passphrase instead."
+)
+_KEYS_RACED = (
+    "The account's keys were changed on another device meanwhile, twice; nothing was changed "
+    "here: try again."
 )
 _NOT_ENCRYPTED_NOW = (
     "The sync server says this account is not end-to-end encrypted, but this device holds its "
