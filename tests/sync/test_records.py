@@ -211,7 +211,8 @@ def test_a_payload_needs_a_known_type(payload: object) -> None:
 
 def test_a_device_may_not_send_a_purge() -> None:
     assert isinstance(parse_payload(purge_wire()), PurgeRecord)
-    with pytest.raises(ProtocolError, match="message, screenshot, picture_text, sealed, not 'purge'"):
+    refused = "message, screenshot, picture_text, sealed, not 'purge'"
+    with pytest.raises(ProtocolError, match=refused):
         parse_payload(purge_wire(), from_device=True)
 
 
