@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 # The Alembic revision this code writes (server/migrations/versions); a database at an
 # unknown revision was written by a newer server.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = MetaData()
 
@@ -155,4 +155,20 @@ key_records = Table(
     Column("version", BigInteger, nullable=False),
     Column("record", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# An encrypted account's devices confirm their deleted conversations (revision 0004, section
+# 12.12): device ``device_id`` holds ``conversation_id`` as deleted at the HLC ``deleted_at``,
+# having applied every change up to ``cursor``. One row per device and conversation (the
+# newest word replaces the older); collection needs every non-revoked device's.
+deleted_confirmations = Table(
+    "deleted_confirmations",
+    metadata,
+    Column("user_id", Integer, nullable=False),
+    Column("conversation_id", String(36), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("deleted_at", BigInteger, nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "conversation_id", "device_id"),
+    Index("ix_deleted_confirmations_deleted_at", "deleted_at"),
 )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
-from snapask_desktop.server import changes, keys
+from snapask_desktop.server import changes, keys, tombstones
 from snapask_desktop.server.accounts import Identity, now_ms
 from snapask_desktop.server.catchup import frame_cursor
 from snapask_desktop.server.changes import without_picture_text
@@ -37,6 +37,7 @@ from snapask_desktop.sync.protocol import (
     BlobGet,
     BlobPut,
     ClientFrame,
+    Deleted,
     Error,
     Hello,
     Keys,
@@ -460,6 +461,14 @@ class Session:
             self._send(text)
         elif isinstance(frame, Applied):
             server.note_applied(self.key, frame.cursor)
+        elif isinstance(frame, Deleted):
+            if not self.e2ee:
+                raise ProtocolError(
+                    ErrorCode.BAD_SEQUENCE, f"announce {FEATURE_E2EE!r} in hello's features first"
+                )
+            # No reply, like applied: a device says it again on every connection (12.12).
+            await server.run_write(tombstones.confirm_deleted, server.db, self.user_id,
+                                   self.device_id, frame.cursor, frame.conversations)  # fmt: skip
         elif isinstance(frame, BlobPut):
             self._send_frame(await server.run_write(server.blobs.put, self.user_id, frame))
         elif isinstance(frame, BlobGet):

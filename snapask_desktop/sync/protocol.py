@@ -21,6 +21,7 @@ from snapask_desktop.sync.limits import (
     DEFAULT_PAGE_CHANGES,
     MAX_BLOB_BYTES,
     MAX_CLIENT_CHARS,
+    MAX_DELETED_CONVERSATIONS,
     MAX_ERROR_MESSAGE_CHARS,
     MAX_FRAME_BYTES,
     MAX_OPS_PER_PUSH,
@@ -154,6 +155,32 @@ class Applied:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletedConversation:
+    """A conversation a device holds as deleted at ``deleted_at`` (its delete stamp's HLC)."""
+
+    id: str
+    deleted_at: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "deleted_at": self.deleted_at}
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """An encrypted account's device confirms (12.12) that its merged state of each
+    conversation, after applying every change up to ``cursor``, is deleted at that stamp:
+    the server cannot judge rule 9.6.1 itself, so it collects only what every device confirms."""
+
+    cursor: int
+    conversations: tuple[DeletedConversation, ...]
+    id: RequestId | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        items = [c.to_wire() for c in self.conversations]
+        return _envelope("deleted", self.id, {"cursor": self.cursor, "conversations": items})
+
+
+@dataclass(frozen=True, slots=True)
 class BlobPut:
     """One chunk of a blob upload (``data`` may be empty: a status probe)."""
 
@@ -204,7 +231,7 @@ class KeysPut:
         return _envelope("keys_put", self.id, body)
 
 
-ClientFrame = Hello | Push | Pull | Applied | BlobPut | BlobGet | KeysGet | KeysPut
+ClientFrame = Hello | Push | Pull | Applied | Deleted | BlobPut | BlobGet | KeysGet | KeysPut
 
 
 # ====================================================================== server -> device
@@ -545,6 +572,19 @@ def _applied(f: Fields) -> Applied:
     return Applied(cursor=f.integer("cursor"), id=f.request_id())
 
 
+def _deleted(f: Fields) -> Deleted:
+    f.only(frozenset({"type", "id", "cursor", "conversations"}))
+    items = f.array(
+        "conversations", MAX_DELETED_CONVERSATIONS, min_items=1, too_many=ErrorCode.TOO_LARGE
+    )
+    confirmed = []
+    for i, item in enumerate(items):
+        c = Fields(item, _FIELD, f"conversations[{i}]")
+        c.only(frozenset({"id", "deleted_at"}))
+        confirmed.append(DeletedConversation(c.uuid("id"), c.hlc("deleted_at")))
+    return Deleted(f.integer("cursor"), tuple(confirmed), id=f.request_id())
+
+
 def _blob_size(f: Fields) -> int:
     size = f.integer("size", 1)
     if size > MAX_BLOB_BYTES:
@@ -592,6 +632,7 @@ _CLIENT_PARSERS: dict[str, Callable[[Fields], ClientFrame]] = {
     "push": _push,
     "pull": _pull,
     "applied": _applied,
+    "deleted": _deleted,
     "blob_put": _blob_put,
     "blob_get": _blob_get,
     "keys_get": _keys_get,
@@ -765,6 +806,8 @@ __all__ = [
     "Change",
     "Changes",
     "ClientFrame",
+    "Deleted",
+    "DeletedConversation",
     "Error",
     "ErrorCode",
     "Frame",

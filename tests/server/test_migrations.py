@@ -152,3 +152,27 @@ def test_the_key_records_revision_goes_down_and_up_again(tmp_path: Path, backend
             engine.dispose()
         Database(url).dispose()  # a start upgrades it again
         _no_schema_drift(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_deleted_confirmations_revision_goes_down_and_up_again(
+    tmp_path: Path, backend: str
+) -> None:
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite+pysqlite:///{tmp_path / 'confirmations.db'}"
+        else:
+            url = stack.enter_context(fresh_database())
+        Database(url).dispose()
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                assert "deleted_confirmations" in inspect(conn).get_table_names()
+                migrate.downgrade(conn, "0003")
+                assert "deleted_confirmations" not in inspect(conn).get_table_names()
+                assert "key_records" in inspect(conn).get_table_names()
+                assert migrate.current_revision(conn) == "0003"
+        finally:
+            engine.dispose()
+        Database(url).dispose()  # a start upgrades it again
+        _no_schema_drift(url)

@@ -26,6 +26,8 @@ from snapask_desktop.sync.limits import MAX_ITEMS_KEYS, MAX_SEALED_BYTES
 from snapask_desktop.sync.protocol import (
     Change,
     Changes,
+    Deleted,
+    DeletedConversation,
     InvalidOp,
     Keys,
     KeysGet,
@@ -183,3 +185,20 @@ def test_malformed_key_frames_from_the_server_are_refused(text: str, fragment: s
     with pytest.raises(ProtocolError) as caught:
         parse_server_frame(text)
     assert fragment in caught.value.message
+
+
+def test_a_deleted_frame_round_trips_and_refuses_what_it_does_not_know() -> None:
+    cid = "c4b241ed-5754-4db5-a971-53d2a2a9af53"
+    frame = Deleted(57, (DeletedConversation(cid, (1 << 62) + 3),), id=4)
+    assert parse_client_frame(encode_frame(frame)) == frame
+    cases = [
+        ({"cursor": 1, "conversations": []}, "at least 1"),
+        ({"cursor": 1, "conversations": [{"id": cid}]}, "deleted_at"),
+        ({"cursor": 1, "conversations": [{"id": cid, "deleted_at": 1, "title": "x"}]}, "title"),
+        ({"cursor": -1, "conversations": [{"id": cid, "deleted_at": 1}]}, "cursor"),
+        ({"conversations": [{"id": cid, "deleted_at": 1}]}, "cursor"),
+    ]
+    for body, fragment in cases:
+        with pytest.raises(ProtocolError, match=fragment) as refused:
+            parse_client_frame(json.dumps({"type": "deleted"} | body))
+        assert refused.value.code == ErrorCode.BAD_FIELD
