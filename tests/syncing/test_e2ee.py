@@ -453,3 +453,25 @@ def test_unlocking_after_the_passphrase_changed_again_while_locked(fleet: Fleet)
     with pytest.raises(WrongPassphrase):
         runner.unlock("not any of them at all").result(30)
     b.stop()
+
+
+@SQLITE_ONLY
+def test_a_pull_of_several_pages_is_opened_page_by_page(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    """Pages over 1,000 changes: the next page is opened while this one is applied."""
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    for index in range(700):  # 1,400 changes: two pages
+        a.store.start_conversation(f"topic {index}", f"question {index}")
+    a.sync()
+    rows = _payloads(server, 0)
+    assert len(rows) == 1400
+    seq, late = rows[1200]  # in the second page
+    _rewrite(server, seq, {**late, "data": _flip(str(late["data"]), 70)})
+
+    unlock(b)
+    result = b.sync()
+    assert result.pulled == 1400
+    assert len(b.store.list_conversations(limit=1000)) == 700 - (late["kind"] == "conversation")
+    assert [(p.record_id, p.code) for p in b.store.sync_problems()] == [(late["id"], "tampered")]
