@@ -1,5 +1,6 @@
 """`snapask sync …`: sign this device in to a sync server, sync now, show the sync state, turn
-end-to-end encryption on and unlock this device for an encrypted account."""
+end-to-end encryption on, unlock this device for an encrypted account, change its sync
+passphrase and rotate its keys."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def register(commands: Any) -> None:
         "passphrase", help="change the sync passphrase of an encrypted account (prompted)"
     )
     passphrase.set_defaults(handler=run_passphrase)
+    rotate = actions.add_parser(
+        "rotate-keys",
+        help="seal with a new key from now on; every record is sent again in the background",
+    )
+    rotate.set_defaults(handler=run_rotate_keys)
 
 
 def run_signin(args: argparse.Namespace) -> int:
@@ -207,6 +213,8 @@ def run_passphrase(args: argparse.Namespace) -> int:
     if not settings.sync_server_url:
         output.error("sync is not set up: snapask sync signin SERVER --user NAME")
         return exits.FAILED
+    if (failed := _needs_keys(settings.sync_server_url)) is not None:
+        return failed
     print("Every other device of the account will ask for the new passphrase once.")
     passphrase = _read_secret("New sync passphrase: ")
     try:
@@ -222,6 +230,49 @@ def run_passphrase(args: argparse.Namespace) -> int:
         return failed
     print("The sync passphrase is changed; nothing had to be sent again.")
     return exits.OK
+
+
+ROTATE_NOTE = (
+    "A new key seals every change from now on. Every conversation is sent again, sealed with\n"
+    "it, in the background; the other devices take the new key without asking for anything."
+)
+
+
+def run_rotate_keys(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.sync_server_url:
+        output.error("sync is not set up: snapask sync signin SERVER --user NAME")
+        return exits.FAILED
+    if (failed := _needs_keys(settings.sync_server_url)) is not None:
+        return failed
+    print(ROTATE_NOTE)
+    queued: list[int] = []
+
+    async def rotate(engine: Any) -> None:
+        queued.append(await engine.rotate_keys())
+
+    failed = _with_engine(settings, rotate)
+    if failed is not None:
+        return failed
+    print(f"The keys are rotated; {queued[0]} record(s) queued to be sent again, sealed.")
+    return _after_keys(settings)
+
+
+def _needs_keys(server: str) -> int | None:
+    """None when this device holds the keys of an encrypted account (it is unlocked), else the
+    exit code after saying what to do first (nothing was asked yet)."""
+    try:
+        held = _keys_here(server).load()
+    except credentials.CredentialError as error:
+        output.error(f"the keyring cannot be read: {error}")
+        return exits.FAILED
+    if held is None:
+        output.error(
+            "this device holds no end-to-end encryption keys: unlock it first (snapask sync "
+            "unlock), or turn encryption on (snapask sync encrypt)"
+        )
+        return exits.FAILED
+    return None
 
 
 def run_unlock(args: argparse.Namespace) -> int:

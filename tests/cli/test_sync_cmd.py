@@ -144,3 +144,29 @@ def test_encrypt_then_unlock_again_after_signing_out(server: RunningServer) -> N
         for path in folder.rglob("*"):
             if path.is_file():
                 assert passphrase.encode() not in path.read_bytes(), path
+
+
+def test_rotate_keys_and_passphrase_need_an_unlocked_device(server: RunningServer) -> None:
+    passphrase = "the sync passphrase of ada"
+    signed = snapask("sync", "signin", server.url, "--user", "ada", input=PASSWORD + "\n")
+    assert signed.returncode == 0, signed.stderr
+    clear = snapask("sync", "rotate-keys")
+    assert clear.returncode == 1 and "holds no end-to-end encryption keys" in clear.stderr
+    asked = snapask("sync", "passphrase", input="a newer passphrase\na newer passphrase\n")
+    assert asked.returncode == 1 and "unlock it first" in asked.stderr
+    assert "New sync passphrase" not in asked.stdout + asked.stderr  # nothing asked
+    with Store.open(paths.data_dir()) as store:
+        conversation, _ = store.start_conversation("Sealed twice", "question")
+    on = snapask("sync", "encrypt", input=passphrase + "\n" + passphrase + "\n")
+    assert on.returncode == 0, on.stderr
+    assert "(key record 1)" in snapask("sync", "status").stdout
+
+    rotated = snapask("sync", "rotate-keys")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Every conversation is sent again" in rotated.stdout
+    assert "2 record(s) queued to be sent again" in rotated.stdout
+    assert "Sent 2 change(s)" in rotated.stdout  # no app running: sent here, at once
+    assert "(key record 2)" in snapask("sync", "status").stdout
+    with Store.open(paths.data_dir()) as store:
+        assert store.outbox_count() == 0
+        assert store.get_conversation(conversation.id).conversation.title == "Sealed twice"
