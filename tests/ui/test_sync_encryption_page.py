@@ -1,6 +1,7 @@
 """Settings → Sync → Encryption against the real server, the test keyring and a real store:
-turning end-to-end encryption on with the passphrase dialog, and unlocking a device that
-lacks the keys (a wrong passphrase said in place, the right one syncing again)."""
+turning end-to-end encryption on with the passphrase dialog, unlocking a device that lacks
+the keys (a wrong passphrase said in place, the right one syncing again), and changing the
+passphrase or rotating the keys once it is on."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.ui.settings.dialog import DEFAULT_PAGES, SettingsDialog
 from snapask_desktop.ui.settings.page import PageContext
 from snapask_desktop.ui.sync.manager import SyncManager, passphrase_error
-from snapask_desktop.ui.sync.page import SyncPage, encryption_line
+from snapask_desktop.ui.sync.page import SyncPage, encryption_line, key_actions_shown
 from snapask_desktop.ui.sync.passphrase import Mode, PassphraseDialog
 from tests.support import waits
 from tests.ui.sync_support import PASSWORD, POLL_S, USER
@@ -43,6 +44,8 @@ def test_the_encryption_row_says_where_the_account_stands(
 ) -> None:
     text, action = encryption_line(status)
     assert fragment in text and action == button
+    # Changing the passphrase and rotating the keys: only with encryption on and unlocked.
+    assert key_actions_shown(status) == (fragment == "On:")
 
 
 def test_failures_read_as_sentences() -> None:
@@ -172,3 +175,72 @@ def test_turn_encryption_on_then_unlock_a_device_that_lost_its_keys(
         settings.wait_for_work()
     finally:
         again.shutdown()
+
+
+def test_change_the_passphrase_and_rotate_the_keys_from_the_encryption_row(
+    qtbot: QtBot, server: RunningServer, store: Store, tmp_path: Path
+) -> None:
+    conversation, _ = store.start_conversation(SECRET_TITLE, "question")
+    manager = SyncManager(Settings(), store, settings_store=SettingsStore(), poll_s=POLL_S)
+    try:
+        settings, page = _open_page(qtbot, manager, tmp_path / "data")
+        page.server.setText(server.url)
+        page.user.setText(USER)
+        page.password.setText(PASSWORD)
+        with waits.signal(qtbot, manager.sign_in_finished):
+            page.sign_in_button.click()
+        waits.until(qtbot, lambda: manager.status.state is SyncState.UP_TO_DATE)
+        assert not page.change_passphrase_button.isVisibleTo(page)  # encryption is off
+        assert not page.rotate_keys_button.isVisibleTo(page)
+        page.encryption_button.click()
+        assert _passphrase(page, qtbot, PASSPHRASE) == (True, "")
+        waits.until(qtbot, lambda: manager.status.encrypted and manager.status.pending == 0)
+        waits.until(qtbot, lambda: page.change_passphrase_button.isVisibleTo(page))
+        assert page.rotate_keys_button.isVisibleTo(page)
+        ws_url = account.websocket_url(account.normal_server_url(server.url))
+        keystore = KeyStore(keys_account(ws_url, store.device_id))
+        before = keystore.load()
+        assert before is not None
+
+        page.change_passphrase_button.click()
+        dialog = page._passphrase_dialog
+        assert dialog is not None and dialog.mode is Mode.CHANGE
+        dialog.first.setText("the new sync passphrase")
+        dialog.second.setText("the new sync passphrase")
+        with waits.signal(qtbot, manager.passphrase_finished) as finished:
+            dialog.ok.click()
+        assert finished.args == [True, ""]
+        waits.until(qtbot, lambda: page._passphrase_dialog is None)
+        changed = keystore.load()
+        assert changed is not None and changed.version == before.version + 1
+        assert changed.root.params != before.root.params  # a new salt: a new root key
+        assert {k.key_id for k in changed.keys} == {k.key_id for k in before.keys}
+
+        # Rotating asks first; Cancel changes nothing.
+        page.rotate_keys_button.click()
+        box = page._rotate_box
+        assert box is not None and "sent again in the background" in box.text()
+        box.button(box.StandardButton.Cancel).click()
+        kept = keystore.load()
+        assert page._rotate_box is None and kept is not None
+        assert kept.version == changed.version and len(kept.keys) == 1
+        page.rotate_keys_button.click()
+        box = page._rotate_box
+        assert box is not None
+        with waits.signal(qtbot, manager.rotate_finished) as rotated:
+            page.rotate_confirm.click()
+        ok, text = rotated.args
+        assert ok and "2 records are being sent again" in text, text
+        assert page.keys_message.text() == text and page.keys_message.isVisibleTo(page)
+        held = keystore.load()
+        assert held is not None and held.keys.current.generation == 1 and len(held.keys) == 2
+        waits.until(
+            qtbot,
+            lambda: manager.status.state is SyncState.UP_TO_DATE and manager.status.pending == 0,
+        )
+        assert page.rotate_keys_button.isEnabled()
+        assert store.get_conversation(conversation.id).conversation.title == SECRET_TITLE
+        settings.close()
+        settings.wait_for_work()
+    finally:
+        manager.shutdown()

@@ -88,3 +88,21 @@ def test_cancel_closes_without_a_passphrase(qtbot: QtBot) -> None:
     qtbot.keyClicks(dialog.first, "whatever")
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert got == [] and dialog.result() == PassphraseDialog.DialogCode.Rejected
+
+
+def test_changing_asks_for_a_new_passphrase_twice_and_says_nothing_is_encrypted_again(
+    qtbot: QtBot,
+) -> None:
+    dialog, got = _dialog(qtbot, Mode.CHANGE)
+    assert dialog.windowTitle() == "Change the sync passphrase" and dialog.ok.text() == "Change"
+    assert "Nothing is encrypted again" in dialog.note.text()
+    assert "asks for it once" in dialog.note.text()
+    assert dialog.second.isVisible()
+    qtbot.keyClicks(dialog.first, "too short")
+    qtbot.keyClicks(dialog.second, "too short")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert got == [] and "at least 10" in dialog.error.text()
+    dialog.first.setText("a new sync passphrase")
+    dialog.second.setText("a new sync passphrase")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert got == ["a new sync passphrase"] and dialog.busy.isVisible()

@@ -76,8 +76,9 @@ class SyncRunner:
         """A new sync passphrase (this device unlocked); the other devices ask for it."""
         return self._thread.submit(self._engine.change_passphrase(new_passphrase))
 
-    def rotate_keys(self) -> concurrent.futures.Future[None]:
-        """A new items key seals from now on; nothing is asked of the other devices."""
+    def rotate_keys(self) -> concurrent.futures.Future[int]:
+        """A new items key seals from now on, and every record is queued to go out sealed
+        with it (the future gives the count); nothing is asked of the other devices."""
         return self._thread.submit(self._engine.rotate_keys())
 
     def fetch_blob(self, sha256: str) -> concurrent.futures.Future[bool]:

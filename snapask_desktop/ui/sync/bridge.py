@@ -123,6 +123,20 @@ class SyncBridge(QObject):
             raise RuntimeError("Sync is not running: sign in first.")
         return self._runner.encrypt(passphrase) if new else self._runner.unlock(passphrase)
 
+    def change_passphrase(self, passphrase: str) -> concurrent.futures.Future[None]:
+        """A new sync passphrase for the encrypted account (this device unlocked); the other
+        devices ask for it. The future fails with the sentence to show."""
+        if not self.running:
+            raise RuntimeError("Sync is not running: sign in first.")
+        return self._runner.change_passphrase(passphrase)
+
+    def rotate_keys(self) -> concurrent.futures.Future[int]:
+        """A new items key seals from now on; every record is sent again in the background.
+        The future gives the count queued, or fails with the sentence to show."""
+        if not self.running:
+            raise RuntimeError("Sync is not running: sign in first.")
+        return self._runner.rotate_keys()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """End syncing and its thread (blocks up to `timeout_s`; any thread may call it). Call it
         before the store closes."""

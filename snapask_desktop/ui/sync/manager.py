@@ -84,6 +84,7 @@ class SyncManager(QObject):
     sign_in_finished = Signal(bool, str)  # ok, the error to show under the form
     sign_out_finished = Signal(bool, str)
     passphrase_finished = Signal(bool, str)  # ok, the error to show in the passphrase dialog
+    rotate_finished = Signal(bool, str)  # ok, what to show (records re-sent, or the error)
 
     def __init__(
         self,
@@ -274,6 +275,41 @@ class SyncManager(QObject):
 
         self._calls.call(work, lambda _none: self.passphrase_finished.emit(True, ""), failed)
 
+    def change_passphrase(self, passphrase: str) -> None:
+        """A new sync passphrase for the encrypted account (a worker waits; the key derivation
+        runs on the sync thread's worker); `passphrase_finished(ok, error)` follows."""
+        bridge = self._bridge
+        if bridge is None or not bridge.running:
+            self.passphrase_finished.emit(False, "Sync is not running: sign in first.")
+            return
+
+        def work() -> None:
+            bridge.change_passphrase(passphrase).result(PASSPHRASE_TIMEOUT_S)
+
+        def failed(error: Exception) -> None:
+            self.passphrase_finished.emit(False, passphrase_error(error))
+
+        self._calls.call(work, lambda _none: self.passphrase_finished.emit(True, ""), failed)
+
+    def rotate_keys(self) -> None:
+        """Rotate the encrypted account's keys (a worker waits); `rotate_finished(ok, text)`
+        follows, with what happens next or why it failed."""
+        bridge = self._bridge
+        if bridge is None or not bridge.running:
+            self.rotate_finished.emit(False, "Sync is not running: sign in first.")
+            return
+
+        def work() -> int:
+            return bridge.rotate_keys().result(PASSPHRASE_TIMEOUT_S)
+
+        def done(count: int) -> None:
+            self.rotate_finished.emit(True, rotated_text(count))
+
+        def failed(error: Exception) -> None:
+            self.rotate_finished.emit(False, passphrase_error(error))
+
+        self._calls.call(work, done, failed)
+
     def wait(self, timeout_ms: int = -1) -> None:
         """Block until queued background work has run (tests, shutdown)."""
         self._calls.wait(timeout_ms)
@@ -354,6 +390,12 @@ def passphrase_error(error: BaseException) -> str:
         return f"Not connected to the sync server ({error}); try again when it can be reached."
     text = str(error).strip() or type(error).__name__
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def rotated_text(count: int) -> str:
+    """What the Encryption row says after a rotation."""
+    things = "1 record is" if count == 1 else f"{count} records are"
+    return f"Keys rotated: {things} being sent again, sealed with the new key."
 
 
 def _has_token(url: str) -> bool:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -68,6 +69,20 @@ def encryption_line(status: SyncStatus) -> tuple[str, str | None]:
     if status.state in (SyncState.UP_TO_DATE, SyncState.SYNCING):
         return "Off: the sync server can read what it stores.", "Turn on…"
     return "Shown once connected.", None
+
+
+def key_actions_shown(status: SyncStatus) -> bool:
+    """Whether "Change passphrase…" and "Rotate keys" are offered: encryption on, unlocked."""
+    return status.encrypted and not status.locked
+
+
+ROTATE_QUESTION = (
+    "Rotate the encryption keys?\n\n"
+    "A new key encrypts every change from now on. Every conversation, message and picture is "
+    "sent again in the background, encrypted with the new key; this can take a while for a "
+    "large history. The other devices take the new key on their own, and the passphrase stays "
+    "the same."
+)
 
 
 def pending_line(count: int) -> str:
@@ -182,7 +197,23 @@ class SyncPage(SettingsPage):
             "End-to-end encryption: the sync server keeps only what your passphrase opens"
         )
         self.encryption_button.clicked.connect(self.ask_passphrase)
+        self.change_passphrase_button = QPushButton("Change passphrase…")
+        self.change_passphrase_button.setToolTip(
+            "A new sync passphrase; nothing is encrypted again, the other devices ask for it"
+        )
+        self.change_passphrase_button.clicked.connect(self.ask_new_passphrase)
+        self.rotate_keys_button = QPushButton("Rotate keys…")
+        self.rotate_keys_button.setToolTip(
+            "Encrypt from now on with a new key; everything is sent again in the background"
+        )
+        self.rotate_keys_button.clicked.connect(self.ask_rotate_keys)
+        self.keys_message = QLabel()
+        self.keys_message.setWordWrap(True)
+        self.keys_message.hide()
         self._passphrase_dialog: PassphraseDialog | None = None
+        self._rotate_box: QMessageBox | None = None
+        self.rotate_confirm: object = None  # the question's "Rotate keys" button, once asked
+        self._rotating = False
         self.pending = QLabel()
         self.sync_now_button = QPushButton("Sync now")
         self.sync_now_button.setToolTip("Send and fetch changes now")
@@ -205,6 +236,7 @@ class SyncPage(SettingsPage):
         manager.sign_in_finished.connect(self._sign_in_finished)
         manager.sign_out_finished.connect(self._sign_out_finished)
         manager.passphrase_finished.connect(self._passphrase_finished)
+        manager.rotate_finished.connect(self._rotate_finished)
         manager.account_changed.connect(self._account_changed)
         manager.applied.connect(lambda _report: self._refresh_soon())
         manager.notice.connect(lambda _text: self._refresh_soon())
@@ -241,7 +273,10 @@ class SyncPage(SettingsPage):
         encryption_row = self._encryption_row = QHBoxLayout()
         encryption_row.addWidget(self.encryption_line, 1)
         encryption_row.addWidget(self.encryption_button, 0, Qt.AlignmentFlag.AlignTop)
+        encryption_row.addWidget(self.change_passphrase_button, 0, Qt.AlignmentFlag.AlignTop)
+        encryption_row.addWidget(self.rotate_keys_button, 0, Qt.AlignmentFlag.AlignTop)
         state_form.addRow("Encryption:", encryption_row)
+        state_form.addRow("", self.keys_message)
         state_form.addRow("Changes:", self.pending)
         self.problems_box = QGroupBox("Changes the server refused (the others went through)")
         problems = QHBoxLayout(self.problems_box)
@@ -347,6 +382,46 @@ class SyncPage(SettingsPage):
         )
         dialog.finished.connect(self._passphrase_dialog_closed)
         dialog.open()
+
+    @Slot()
+    def ask_new_passphrase(self) -> None:
+        """Change the sync passphrase: the dialog in its change mode, then the manager."""
+        if self._passphrase_dialog is not None:
+            self._passphrase_dialog.raise_()
+            return
+        dialog = self._passphrase_dialog = PassphraseDialog(Mode.CHANGE, self)
+        dialog.submitted.connect(self.manager.change_passphrase)
+        dialog.finished.connect(self._passphrase_dialog_closed)
+        dialog.open()
+
+    @Slot()
+    def ask_rotate_keys(self) -> None:
+        """Rotate the keys once the user confirms what it means (a window-modal question)."""
+        if self._rotate_box is not None:
+            self._rotate_box.raise_()
+            return
+        box = self._rotate_box = QMessageBox(QMessageBox.Icon.Question, "Rotate keys",
+                                             ROTATE_QUESTION, parent=self)  # fmt: skip
+        self.rotate_confirm = box.addButton("Rotate keys", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(self._rotate_answered)
+        box.open()
+
+    def _rotate_answered(self, button: object) -> None:
+        box, self._rotate_box = self._rotate_box, None
+        if box is not None:
+            box.deleteLater()
+        if button is not self.rotate_confirm:
+            return
+        self._rotating = True
+        show_message(self.keys_message, "Rotating the keys…", "muted")
+        self._update_buttons()
+        self.manager.rotate_keys()
+
+    def _rotate_finished(self, ok: bool, text: str) -> None:
+        self._rotating = False
+        show_message(self.keys_message, text, "muted" if ok else "error")
+        self._update_buttons()
 
     def _passphrase_dialog_closed(self) -> None:
         dialog, self._passphrase_dialog = self._passphrase_dialog, None
@@ -478,6 +553,10 @@ class SyncPage(SettingsPage):
         self.encryption_button.setVisible(action is not None)
         self.encryption_button.setText(action or "")
         self.encryption_button.setEnabled(signed_in and not busy)
+        keys = signed_in and key_actions_shown(self.manager.status)
+        for button in (self.change_passphrase_button, self.rotate_keys_button):
+            button.setVisible(keys)
+            button.setEnabled(not busy and not self._rotating)
         self.dismiss_button.setEnabled(self.problem_list.currentItem() is not None)
         settings = self._settings
         if signed_in and settings.sync_server_url:

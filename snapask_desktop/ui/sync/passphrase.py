@@ -1,4 +1,5 @@
-"""The sync passphrase of an end-to-end encrypted account: choose one, or enter it to unlock.
+"""The sync passphrase of an end-to-end encrypted account: choose one, enter it to unlock, or
+choose a new one (a change: nothing is encrypted again, the other devices ask for it).
 
 The dialog only asks; the caller derives the keys on a worker (Argon2id takes about half a
 second) and answers with `finished_ok()` or `show_error()`, so the dialog stays open, busy,
@@ -34,6 +35,11 @@ UNLOCK_NOTE = (
     "This account's conversations are end-to-end encrypted. Enter the sync passphrase chosen "
     "when encryption was turned on (or last changed) to sync this device."
 )
+CHANGE_NOTE = (
+    "Choose a new sync passphrase. Nothing is encrypted again: the keys are re-wrapped with the "
+    "new passphrase, and every other device of the account asks for it once. <b>Keep it "
+    "safe:</b> without it, a new device cannot get the synced conversations."
+)
 
 
 class Mode(enum.Enum):
@@ -41,6 +47,12 @@ class Mode(enum.Enum):
 
     CHOOSE = "choose"  # turning encryption on: typed twice, with the warning
     UNLOCK = "unlock"  # joining an encrypted account, or after a change elsewhere
+    CHANGE = "change"  # a new passphrase for an encrypted account: typed twice
+
+    @property
+    def new(self) -> bool:
+        """Whether a new passphrase is chosen (typed twice, checked for length)."""
+        return self is not Mode.UNLOCK
 
 
 def new_passphrase_problem(first: str, second: str) -> str | None:
@@ -52,6 +64,15 @@ def new_passphrase_problem(first: str, second: str) -> str | None:
     return None
 
 
+_TITLES = {
+    Mode.CHOOSE: "Turn on end-to-end encryption",
+    Mode.UNLOCK: "Unlock sync",
+    Mode.CHANGE: "Change the sync passphrase",
+}
+_OK_LABELS = {Mode.CHOOSE: "Turn on", Mode.UNLOCK: "Unlock", Mode.CHANGE: "Change"}
+_NOTES = {Mode.CHOOSE: WARNING, Mode.UNLOCK: UNLOCK_NOTE, Mode.CHANGE: CHANGE_NOTE}
+
+
 class PassphraseDialog(QDialog):
     """Asks for the sync passphrase; `submitted` carries it, the caller checks it."""
 
@@ -61,9 +82,7 @@ class PassphraseDialog(QDialog):
         super().__init__(parent)
         self.mode = mode
         self._busy = False
-        self.setWindowTitle(
-            "Turn on end-to-end encryption" if mode is Mode.CHOOSE else "Unlock sync"
-        )
+        self.setWindowTitle(_TITLES[mode])
         self.setModal(True)
         self.first = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
         self.first.setPlaceholderText("Sync passphrase")
@@ -78,7 +97,7 @@ class PassphraseDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText("Turn on" if mode is Mode.CHOOSE else "Unlock")
+        self.ok.setText(_OK_LABELS[mode])
         self.buttons.accepted.connect(self._submit)
         self.buttons.rejected.connect(self.reject)
         self.first.textChanged.connect(self._edited)
@@ -87,10 +106,10 @@ class PassphraseDialog(QDialog):
         self._edited()
 
     def _layout(self) -> None:
-        self.note = note_label(WARNING if self.mode is Mode.CHOOSE else UNLOCK_NOTE, rich=True)
+        self.note = note_label(_NOTES[self.mode], rich=True)
         form = QFormLayout()
-        form.addRow("Passphrase", self.first)
-        if self.mode is Mode.CHOOSE:
+        form.addRow("New passphrase" if self.mode is Mode.CHANGE else "Passphrase", self.first)
+        if self.mode.new:
             form.addRow("Repeat", self.second)
         else:
             self.second.hide()
