@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -557,6 +558,23 @@ class Store:
         """The highest server ``seq`` applied here (0: nothing yet)."""
         with self._read() as conn:
             return replica.read_cursor(conn)
+
+    def deleted_stamps(self, ids: Iterable[str] | None = None) -> dict[str, int]:
+        """Conversation id -> the HLC of its ``deleted`` stamp, for the conversations (of
+        ``ids``, or all) whose merged state here is deleted, rule 9.6.1 applied (a delete a
+        newer message cancelled is stored as not deleted): what an encrypted account's device
+        confirms to the server (sync-protocol.md 12.12)."""
+        query = "SELECT id, field_hlc FROM conversation WHERE deleted"
+        with self._read() as conn:
+            if ids is None:
+                rows = list(conn.exec_driver_sql(query))
+            else:
+                wanted, rows = sorted(set(ids)), []
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    rows += conn.exec_driver_sql(f"{query} AND id IN ({marks})", tuple(chunk))
+        return {cid: int(json.loads(stamps)["deleted"][0]) for cid, stamps in rows}
 
     def apply_changes(
         self,

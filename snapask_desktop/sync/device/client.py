@@ -25,6 +25,7 @@ from uuid import uuid4
 
 from snapask_desktop import __version__, memory
 from snapask_desktop.sync.clock import wall_clock_ms
+from snapask_desktop.sync.device.confirm import DeleteConfirmations
 from snapask_desktop.sync.device.connection import Closed, Connection, Refused, ServerError
 from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
@@ -151,6 +152,8 @@ class SyncEngine:
         self._key_record: tuple[int, KeyRecord] | None = None
         self._encrypted = False
         self._restart = False
+        # The deleted conversations this connection confirms (12.12; encrypted accounts).
+        self._confirms = DeleteConfirmations()
 
     # ----------------------------------------------------------------- entry points
 
@@ -218,6 +221,7 @@ class SyncEngine:
         conn = await self._connect()
         try:
             await self._hello(conn)
+            await self._start_confirming()
             outgoing = self._outgoing(conn)
             result.pushed += await self._push(outgoing, result)
             result.pulled += await self._pull_all(conn, outgoing, result)
@@ -598,6 +602,7 @@ class SyncEngine:
     async def _catch_up(self, conn: Connection, outgoing: Outgoing) -> None:
         await self._report(SyncState.SYNCING, "Syncing…")
         result = PassResult()
+        await self._start_confirming()
         await self._push(outgoing, result)
         await self._pull_all(conn, outgoing, result)
         await self._flush_applied(conn, outgoing, force=True)
@@ -678,6 +683,8 @@ class SyncEngine:
                 self._store.apply_changes, changes, plan.new_cursor, max_drift_ms=drift_ms
             )
         self._state.cursor = report.cursor
+        if self._unlocked is not None:
+            self._confirms.note(changes)
         self._index_due |= report.search_backlog
         self._events.applied(report)
         if report.wrote_ops:
@@ -700,6 +707,26 @@ class SyncEngine:
             return
         await conn.send(Applied(self._state.cursor))
         self._state.applied_sent_now(now)
+        await self._confirm_deleted(conn)
+
+    async def _start_confirming(self) -> None:
+        """A new connection of an encrypted account: every conversation deleted here is to be
+        confirmed again (12.12; the frame has no reply, so one lost is said again now)."""
+        if self._unlocked is None:
+            self._confirms.start(())
+            return
+        deleted = await asyncio.to_thread(self._store.deleted_stamps)
+        self._confirms.start(deleted)
+
+    async def _confirm_deleted(self, conn: Connection) -> None:
+        """Confirm, after ``applied`` (everything up to the cursor applied, and everything
+        that caused pushed), the pending conversations this device holds as deleted."""
+        pending = self._confirms.pending
+        if self._unlocked is None or not pending:
+            return
+        deleted = await asyncio.to_thread(self._store.deleted_stamps, pending)
+        for frame in self._confirms.frames(deleted, self._state.cursor):
+            await conn.send(frame)
 
     async def _up_to_date(self, outgoing: Outgoing, *, activity: bool = True) -> None:
         """Report "up to date" once the outbox is empty: on reaching that state, and after
