@@ -654,11 +654,22 @@ class Store:
         with self._write_conn() as conn:
             return resync.requeue_everything(conn, wall_clock_ms())
 
-    def requeue_records(self) -> int:
-        """Every local record queued again, the cursor kept (a key rotation: the server's
-        newest copy of each goes out sealed with the new items key); the op count."""
-        with self._write_conn() as conn:
-            return resync.requeue_everything(conn, wall_clock_ms(), keep_cursor=True)
+    def requeue_records(self, step: int = resync.REQUEUE_STEP) -> int:
+        """Every local record queued again after what is queued, the cursor kept (a key
+        rotation: the server's newest copy of each goes out sealed with the new items key);
+        the op count. In short transactions of ``step`` records: sync pushes the first ones
+        while the rest are queued, and an edit here never waits long. Stopped midway (a
+        crash), the records not yet queued keep their old key until next edited."""
+        now, count = wall_clock_ms(), 0
+        for kind in resync.REQUEUE_ORDER:
+            after: Any = None
+            while True:
+                with self._write_conn() as conn:
+                    queued, after = resync.requeue_step(conn, kind, after, step, now)
+                count += queued
+                if after is None:
+                    break
+        return count
 
     def forget_sync_state(self) -> None:
         """Sign-out or another server: cursor 0, last-synced cleared, and every record queued

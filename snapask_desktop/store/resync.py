@@ -27,10 +27,8 @@ _SCREENSHOT = ScreenshotRow.__table__
 _TEXT = ScreenshotTextRow.__table__
 
 
-def requeue_everything(conn: Connection, now: int, *, keep_cursor: bool = False) -> int:
-    """Replace the outbox with one fresh op per record and set the cursor to 0 (unless
-    ``keep_cursor``: a key rotation sends every record again sealed with the new key, and
-    nothing needs pulling again).
+def requeue_everything(conn: Connection, now: int) -> int:
+    """Replace the outbox with one fresh op per record and set the cursor to 0.
 
     Screenshots first, then conversations, then messages (a message's picture and
     conversation reach the server before it), then the text read from pictures. Pending
@@ -53,6 +51,47 @@ def requeue_everything(conn: Connection, now: int, *, keep_cursor: bool = False)
     for row in conn.execute(select(_TEXT).order_by(_TEXT.c.rid)):
         ops.append(("picture_text", row.sha256, convert.picture_text_record(row).to_wire()))
     count = outbox.enqueue_many(conn, ops, now)
-    if not keep_cursor:
-        write_meta(conn, CURSOR_KEY, "0")
+    write_meta(conn, CURSOR_KEY, "0")
     return count
+
+
+# A key rotation queues every record again in steps, one short transaction each: a user's edit
+# waits for one step at most (about 50 ms, 150 at worst at load 3), not for the whole store
+# (120,000 records take about 9 s of CPU; docs/benchmarks.md).
+REQUEUE_STEP = 500
+REQUEUE_ORDER: tuple[RecordType, ...] = ("screenshot", "conversation", "message", "picture_text")
+_STEP_TABLES: dict[str, tuple[Any, Any]] = {
+    "screenshot": (_SCREENSHOT, _SCREENSHOT.c.sha256),
+    "conversation": (_CONVERSATION, _CONVERSATION.c.rid),
+    "message": (_MESSAGE, _MESSAGE.c.rid),
+    "picture_text": (_TEXT, _TEXT.c.rid),
+}
+
+
+def requeue_step(
+    conn: Connection, kind: RecordType, after: Any, limit: int, now: int
+) -> tuple[int, Any]:
+    """Append one fresh op for each of up to ``limit`` records of ``kind`` past ``after`` (in
+    key order; None: from the first), keeping the outbox and the cursor: ops already queued
+    stay (a record sent twice merges away). Returns (ops queued, the key to go on after, or
+    None when this kind is done). Kinds go in ``REQUEUE_ORDER`` (pictures and conversations
+    before the messages that name them); pending messages stay out."""
+    table, key = _STEP_TABLES[kind]
+    query = select(table).order_by(key).limit(limit)
+    if after is not None:
+        query = query.where(key > after)
+    rows = conn.execute(query).all()
+    ops: list[tuple[RecordType, str, dict[str, Any]]] = []
+    for row in rows:
+        if kind == "screenshot":
+            ops.append((kind, row.sha256, convert.screenshot_record(row).to_wire()))
+        elif kind == "conversation":
+            ops.append((kind, row.id, convert.state(row).to_wire()))
+        elif kind == "message":
+            if row.status != "pending":
+                ops.append((kind, row.id, convert.message_record(row).to_wire()))
+        else:
+            ops.append((kind, row.sha256, convert.picture_text_record(row).to_wire()))
+    count = outbox.enqueue_many(conn, ops, now)
+    last = getattr(rows[-1], key.name) if len(rows) == limit else None
+    return count, last

@@ -132,3 +132,41 @@ def test_bytes_that_are_no_picture_are_refused(store: Store) -> None:
         store.put_blob(hashlib.sha256(data).hexdigest(), data)
     with pytest.raises(InvalidInput):
         store.missing_blob("not-a-hash")
+
+
+def test_a_key_rotation_queues_every_record_again_in_steps_keeping_the_cursor_and_the_outbox(
+    tmp_path: Path,
+) -> None:
+    factory = StoreFactory(tmp_path)
+    store = factory.new()
+    _fill(store)
+    store.set_screenshot_text(hashlib.sha256(png_bytes(seed=1)).hexdigest(), "read", "tess 5")
+    log = ServerLog()
+    log.push(store)
+    log.catch_up(store)
+    cursor = store.sync_cursor()
+    assert store.outbox_count() == 0 and cursor > 0
+    store.create_conversation("unsent")  # an edit still queued stays queued
+    queued_before = [op.op_id for op in store.outbox_pending()]
+
+    count = store.requeue_records(step=2)  # steps smaller than every kind's count
+
+    ops = store.outbox_pending(limit=1000)
+    assert [op.op_id for op in ops[: len(queued_before)]] == queued_before
+    again = ops[len(queued_before) :]
+    assert count == len(again) == 1 + 4 + 2 + 1  # no pending message
+    assert [op.record_type for op in again] == (
+        ["screenshot"] + ["conversation"] * 4 + ["message"] * 2 + ["picture_text"]
+    )
+    assert store.sync_cursor() == cursor  # nothing to pull again
+    states = store_states(store)
+    conversations = [op for op in again if op.record_type == "conversation"]
+    assert {op.record_id for op in conversations} == set(states)
+    for op in conversations:
+        assert op.payload == states[op.record_id].to_wire()
+    # Sent again, they change nothing on another device.
+    log.push(store)
+    other = factory.new()
+    log.catch_up(other)
+    assert store_states(other) == store_states(store)
+    assert store_messages(other) == store_messages(store)
