@@ -671,6 +671,12 @@ class Store:
                     break
         return count
 
+    def resend_conversations(self, ids: Iterable[str]) -> int:
+        """Queue these conversations' stored states again (12.12: a delete the server's newest
+        op of it does not carry); the op count."""
+        with self._write_conn() as conn:
+            return resync.requeue_conversations(conn, list(ids), wall_clock_ms())
+
     def forget_sync_state(self) -> None:
         """Sign-out or another server: cursor 0, last-synced cleared, and every record queued
         again (the next server must receive everything); records and conflicts are kept."""

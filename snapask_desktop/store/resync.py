@@ -95,3 +95,16 @@ def requeue_step(
     count = outbox.enqueue_many(conn, ops, now)
     last = getattr(rows[-1], key.name) if len(rows) == limit else None
     return count, last
+
+
+def requeue_conversations(conn: Connection, ids: list[str], now: int) -> int:
+    """Queue the stored state of these conversations again (an encrypted account's device whose
+    deleted state is newer than the server's newest op of it, sync-protocol.md 12.12: the
+    server collects a tombstone only when its newest op carries the delete). Re-sending a
+    state is always safe: merging it again changes nothing."""
+    rows = conn.execute(select(_CONVERSATION).where(_CONVERSATION.c.id.in_(sorted(ids))))
+    queued = 0
+    for row in rows:
+        outbox.enqueue(conn, "conversation", row.id, convert.state(row).to_wire(), now)
+        queued += 1
+    return queued

@@ -57,3 +57,20 @@ def test_a_new_connection_confirms_everything_deleted_here_in_bounded_rounds() -
     sent = {c.id for f in [*first, rest] for c in f.conversations}
     assert len(rest.conversations) == 5 and sent == set(many)
     assert confirms.frames(many, cursor=9) == []
+
+
+def test_a_delete_newer_than_the_servers_newest_state_is_pushed_again_not_confirmed() -> None:
+    older = created()
+    deleted = edited(older, LAPTOP, 10, deleted=True)
+    stamp = deleted.field_hlc["deleted"].hlc
+    confirms = DeleteConfirmations()
+    confirms.start(())
+    confirms.note(_changes(deleted, older))  # an older state pushed after the delete
+    assert confirms.frames({CONV: stamp}, cursor=2) == []
+    assert confirms.stale({CONV: stamp}) == [CONV]
+    assert confirms.stale({CONV: stamp}) == []  # once
+    confirms.note(_changes(deleted))  # our state came back as the newest
+    assert confirms.stale({CONV: stamp}) == []
+    assert [f.conversations for f in confirms.frames({CONV: stamp}, 3)] == [
+        (DeletedConversation(CONV, stamp),)
+    ]

@@ -87,3 +87,28 @@ def test_a_delete_a_newer_message_cancelled_is_never_confirmed_or_collected(
     assert _collect(server) == 0
     assert chat.id in _ids(a) & _ids(b)
     assert snapshot(a.store) == snapshot(b.store)
+
+
+@SQLITE_ONLY
+def test_an_older_state_sent_after_the_delete_is_outdone_by_a_device_pushing_its_own_again(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    unlock(b)
+    chat, _ = a.store.start_conversation("Outdated", "a question")
+    converge([a, b])
+    a.store.delete_conversation(chat.id)
+    a.sync()
+    stamp = a.store.deleted_stamps()[chat.id]
+    # b sends every record again before it has seen the delete (as after a first unlock):
+    # the server's newest op of the conversation is now b's older, undeleted state.
+    b.store.resend_everything()
+    b.sync()
+    assert b.store.deleted_stamps() == {chat.id: stamp}  # the delete dominates b's state
+    converge([a, b])
+    both = {(a.store.device_id, stamp), (b.store.device_id, stamp)}
+    wait_for(lambda: _confirmed(server, chat.id) == both, what="both confirmations")
+    assert _collect(server) == 1
+    converge([a, b])
+    assert chat.id not in _ids(a) | _ids(b)

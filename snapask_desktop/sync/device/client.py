@@ -727,6 +727,10 @@ class SyncEngine:
         deleted = await asyncio.to_thread(self._store.deleted_stamps, pending)
         for frame in self._confirms.frames(deleted, self._state.cursor):
             await conn.send(frame)
+        stale = self._confirms.stale(deleted)
+        if stale:  # pushed on the next round; confirmed once it comes back
+            await asyncio.to_thread(self._store.resend_conversations, stale)
+            self._wake.set()
 
     async def _up_to_date(self, outgoing: Outgoing, *, activity: bool = True) -> None:
         """Report "up to date" once the outbox is empty: on reaching that state, and after

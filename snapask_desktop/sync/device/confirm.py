@@ -51,6 +51,20 @@ class DeleteConfirmations:
     def pending(self) -> frozenset[str]:
         return frozenset(self._pending)
 
+    def stale(self, deleted_here: Mapping[str, int]) -> list[str]:
+        """The pending conversations deleted here whose newest state this connection brought
+        carries another stamp or none (an older state pushed after the delete, e.g. by a
+        device re-sending everything on unlocking): the server holds no op with this delete
+        as newest and would never collect it. The device pushes its state again (always safe);
+        it comes back, and the conversation is confirmed then."""
+        found = sorted(
+            cid
+            for cid, stamp in deleted_here.items()
+            if cid in self._pending and self._newest.get(cid, stamp) != stamp
+        )
+        self._pending -= set(found)
+        return found
+
     def frames(self, deleted_here: Mapping[str, int], cursor: int) -> list[Deleted]:
         """The frames for this round, given the delete stamps of the pending conversations
         that are deleted here (a conversation not deleted here, restored by 9.6.1 or 9.6.2,
