@@ -147,3 +147,20 @@ def test_the_deleted_frame_needs_e2ee_and_counts_only_on_an_encrypted_account(
     turn_on(conn)
     _confirm(conn, head, (new_id(), 1))
     assert count(srv, schema.deleted_confirmations) == 0
+
+
+def test_a_revoked_device_neither_holds_a_sealed_tombstone_back_nor_counts(
+    srv: RunningServer, connect: Connect
+) -> None:
+    device_id, conn = connect()
+    silent_id, _ = connect()  # never confirms anything
+    turn_on(conn)
+    chat = conversation(device_id, "Gone soon")
+    deleted = _edit(chat, device_id, deleted=True)
+    stamp = deleted.field_hlc["deleted"].hlc
+    head = conn.push(op(sealed(chat)), op(sealed(deleted)))["results"][-1]["seq"]
+    _applied(srv, device_id, conn, head)
+    _confirm(conn, head, (chat.id, stamp))
+    assert _collect(srv) == 0  # the silent device holds it
+    assert srv.revoke(silent_id)
+    assert _collect(srv) == 1
