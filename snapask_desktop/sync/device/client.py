@@ -760,6 +760,8 @@ class SyncEngine:
             pass
 
     async def _push(self, outgoing: Outgoing, result: PassResult) -> int:
+        if self._restart:  # new keys are kept: this session's would seal what a rotation queued
+            raise EncryptionChanged("the account's keys changed")
         outcome = await outgoing.push_all()
         if outcome.encryption_changed:
             # encrypted_account / not_encrypted: the ops stay queued for the next session.
