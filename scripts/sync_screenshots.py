@@ -196,6 +196,14 @@ def encryption_shots(server: RunningServer) -> None:
     )
     settle(1.2)
     save(dialog, "settings-sync-encrypted")
+    page.change_passphrase_button.click()  # a new passphrase: nothing is encrypted again
+    change = page._passphrase_dialog
+    assert change is not None
+    change.first.setText("quiet meadow compass 17")
+    change.second.setText("quiet meadow compass 17")
+    settle(0.3)
+    save(change, "sync-passphrase-change")
+    change.reject()
     dialog.hide()
     manager.shutdown()
     store.close()
