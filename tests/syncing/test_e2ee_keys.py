@@ -169,6 +169,33 @@ def test_rotating_keys_reseals_every_record_in_the_background(
     assert c.store.sync_problems() == []
 
 
+def test_a_live_device_takes_a_rotated_key_without_asking(
+    fleet: Fleet, server: RunningServer
+) -> None:
+    a, b = fleet.device(), fleet.device()
+    encrypt(a)
+    unlock(b)
+    runner = b.start()
+    wait_for(lambda: runner.status.state is SyncState.UP_TO_DATE, what="b live")
+    asyncio.run(a.engine().rotate_keys())
+    rotated = a.keystore().load()
+    assert rotated is not None
+    wait_for(  # the live keys frame: b refreshes with the root key it holds
+        lambda: (held := b.keystore().load()) is not None and held.version == rotated.version,
+        what="b holding the rotated key",
+    )
+    conversation, _ = a.store.start_conversation("After the rotation", "question")
+    a.sync()
+    newest = _newest_key_ids(server)
+    assert newest[("conversation", conversation.id)] == rotated.keys.current.key_id
+    wait_for(
+        lambda: [c.title for c in b.store.list_conversations()] == ["After the rotation"],
+        what="b opening what the new key sealed",
+    )
+    assert not runner.status.locked and b.store.sync_problems() == []
+    b.stop()
+
+
 def test_a_rotation_racing_a_passphrase_change_is_taken_in(fleet: Fleet) -> None:
     """The change derives its key for about 0.5 s; the rotation lands meanwhile, so the
     change's put meets keys_conflict and is made again from the rotated record."""
