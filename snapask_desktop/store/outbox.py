@@ -57,6 +57,19 @@ def enqueue_many(
     return len(rows)
 
 
+def queued_ids(conn: Connection, record_type: RecordType, ids: Iterable[str]) -> set[str]:
+    """Which of these records of one type have an op in the outbox."""
+    wanted = list(ids)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(OutboxRow.record_id).where(
+            OutboxRow.record_type == record_type,
+            OutboxRow.record_id.in_(wanted[start : start + 500]),
+        )
+        found.update(conn.execute(query).scalars())
+    return found
+
+
 def _row(
     op_id: str, record_type: str, record_id: str, payload: dict[str, Any], now: int
 ) -> dict[str, Any]:

@@ -648,15 +648,10 @@ class Store:
         with self._write_conn() as conn:
             return resync.requeue_everything(conn, wall_clock_ms())
 
-    def resend_everything(self) -> int:
-        """Cursor 0 and every local record queued again (an account just turned encrypted,
-        or unlocked here for the first time: every record goes out sealed); the op count."""
-        with self._write_conn() as conn:
-            return resync.requeue_everything(conn, wall_clock_ms())
-
     def requeue_records(self, step: int = resync.REQUEUE_STEP) -> int:
-        """Every local record queued again after what is queued, the cursor kept (a key
-        rotation: the server's newest copy of each goes out sealed with the new items key);
+        """Every local record queued again after what is queued, the cursor kept (encryption
+        turned on or unlocked here, a key rotation: the server's newest copy of each goes out
+        sealed with the current items key);
         the op count. In short transactions of ``step`` records: sync pushes the first ones
         while the rest are queued, and an edit here never waits long. Stopped midway (a
         crash), the records not yet queued keep their old key until next edited."""

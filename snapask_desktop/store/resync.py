@@ -72,17 +72,23 @@ def requeue_step(
     conn: Connection, kind: RecordType, after: Any, limit: int, now: int
 ) -> tuple[int, Any]:
     """Append one fresh op for each of up to ``limit`` records of ``kind`` past ``after`` (in
-    key order; None: from the first), keeping the outbox and the cursor: ops already queued
-    stay (a record sent twice merges away). Returns (ops queued, the key to go on after, or
-    None when this kind is done). Kinds go in ``REQUEUE_ORDER`` (pictures and conversations
-    before the messages that name them); pending messages stay out."""
+    key order; None: from the first), keeping the outbox and the cursor. A record that already
+    has an op queued gets no second one: what is queued is sealed when it is sent, so it goes
+    out under the current key anyway (a message sealed twice would be stored twice). Returns
+    (ops queued, the key to go on after, or None when this kind is done). Kinds go in
+    ``REQUEUE_ORDER`` (pictures and conversations before the messages that name them); pending
+    messages stay out."""
     table, key = _STEP_TABLES[kind]
     query = select(table).order_by(key).limit(limit)
     if after is not None:
         query = query.where(key > after)
     rows = conn.execute(query).all()
+    name = "sha256" if kind in ("screenshot", "picture_text") else "id"
+    queued = outbox.queued_ids(conn, kind, (getattr(row, name) for row in rows))
     ops: list[tuple[RecordType, str, dict[str, Any]]] = []
     for row in rows:
+        if getattr(row, name) in queued:
+            continue
         if kind == "screenshot":
             ops.append((kind, row.sha256, convert.screenshot_record(row).to_wire()))
         elif kind == "conversation":

@@ -103,7 +103,7 @@ def test_an_older_state_sent_after_the_delete_is_outdone_by_a_device_pushing_its
     stamp = a.store.deleted_stamps()[chat.id]
     # b sends every record again before it has seen the delete (as after a first unlock):
     # the server's newest op of the conversation is now b's older, undeleted state.
-    b.store.resend_everything()
+    b.store.requeue_records()
     b.sync()
     assert b.store.deleted_stamps() == {chat.id: stamp}  # the delete dominates b's state
     converge([a, b])

@@ -433,7 +433,9 @@ class SyncEngine:
         self._key_record = None
         self._restart = True  # a live session starts over, sealing
         if resend:
-            count = await asyncio.to_thread(self._store.resend_everything)
+            # In short steps with the cursor kept (as a rotation): an edit here never waits
+            # for the whole store, and the sealed log starts after the cursor anyway.
+            count = await asyncio.to_thread(self._store.requeue_records)
             log.info("sync: %s records queued to be sent sealed", count)
         self.wake()
 
