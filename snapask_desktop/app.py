@@ -46,6 +46,7 @@ from snapask_desktop.ui.sync.manager import SyncManager, restored_notice
 if TYPE_CHECKING:
     from snapask_desktop.capture.hotkey_spec import Hotkey
     from snapask_desktop.store.records import ApplyReport
+    from snapask_desktop.ui.chat.window import ChatUI
 
 # Hiding our own windows before a grab needs the compositor to catch up.
 HIDE_BEFORE_GRAB_MS = 120
@@ -78,7 +79,6 @@ class Desktop(QObject):
     def __init__(self, app: QApplication, services: Services, problems: list[str]) -> None:
         super().__init__()
         from snapask_desktop.capture.hotkeys import HotkeyService
-        from snapask_desktop.ui.chat.window import ChatUI
         from snapask_desktop.ui.workers import BackgroundCalls
 
         self.app = app
@@ -90,11 +90,10 @@ class Desktop(QObject):
         self.backends = choose_backend()
         self.capture = CaptureFlow(self.backends, self.overlay, parent=self)
         self.hotkeys = HotkeyService(self)
-        self.chat = ChatUI(services, parent=self)
+        self._chat: ChatUI | None = None  # built just after the tray shows (see `chat`)
         self.reads = BackgroundCalls(self)  # store reads and the store's opening, off the UI
         # Signs in and out and runs the sync client; imports nothing of it until set up.
         self.sync = SyncManager(self.settings, services.lazy_store, parent=self)
-        self.chat.attach_sync(self.sync)
         self._hotkey_problem = ""
         self._sync_problem_told = ""
         self._history = None
@@ -112,6 +111,27 @@ class Desktop(QObject):
         self._problems = list(problems)
         self._wire()
 
+    @property
+    def chat(self) -> ChatUI:
+        """The chat windows, built on first use: `start` asks for them as soon as the tray is
+        up, so the tray does not wait for their modules (~45 ms) and a capture still finds
+        them ready."""
+        if self._chat is None:
+            self._chat = self._build_chat()
+        return self._chat
+
+    def _build_chat(self) -> ChatUI:
+        from snapask_desktop.ui.chat.window import ChatUI
+
+        chat = ChatUI(self.services, parent=self)
+        chat.attach_sync(self.sync)
+        chat.settings_requested.connect(self.show_settings)
+        chat.conversation_changed.connect(self._conversation_changed)
+        chat.answering_changed.connect(self._update_tray_state)
+        chat.answer_ready.connect(self._answer_ready)
+        chat.waiting_changed.connect(self._update_tray_state)
+        return chat
+
     # -- start and stop --------------------------------------------------------------------
 
     def start(self) -> None:
@@ -127,7 +147,9 @@ class Desktop(QObject):
         # Build the chat window ahead (~80 ms), so the first capture shows in ~10 ms. (No warm-up
         # grab: it made only the first capture ~10 ms faster but kept mss's 8 MB screen buffer
         # from the start.)
-        QTimer.singleShot(WARM_UP_DELAY_MS, self.chat.prepare)
+        # Desktop as the timers' context: a Desktop deleted first (tests) cancels them.
+        QTimer.singleShot(0, self, self._chat_ready)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: self.chat.prepare())
         self.app.screenAdded.connect(self.capture.screens_changed)
         self.app.screenRemoved.connect(self.capture.screens_changed)
         for problem in self._problems:
@@ -137,10 +159,15 @@ class Desktop(QObject):
         if self.settings.sync_server_url:
             QTimer.singleShot(SYNC_START_DELAY_MS, self.sync.start)
 
+    def _chat_ready(self) -> None:
+        self.chat  # noqa: B018 -- built now, on the first turn of the event loop
+        self._update_tray_state()  # questions left waiting from the last run count at once
+
     def shutdown(self) -> None:
         """Stop listening for keys, finish the chat work, close the services."""
         self.hotkeys.stop()
-        self.chat.shutdown()
+        if self._chat is not None:
+            self._chat.shutdown()
         self.reads.wait()
         if self._history is not None:
             self._history.shutdown()
@@ -177,7 +204,7 @@ class Desktop(QObject):
     def _wire(self) -> None:
         tray = self.tray
         self._wire_menu(tray)
-        tray.open_conversation.connect(self.chat.open_conversation)
+        tray.open_conversation.connect(lambda cid: self.chat.open_conversation(cid))
         tray.pause_toggled.connect(self._pause_hotkeys)
         tray.retry_hotkeys.connect(self._apply_hotkeys)
         tray.sync_now.connect(self._sync_now)
@@ -186,20 +213,15 @@ class Desktop(QObject):
         # Restore other windows first, so the new chat window ends up on top of them.
         for done in (self.capture.captured, self.capture.cancelled, self.capture.failed):
             done.connect(self._restore_own_windows)
-        self.capture.captured.connect(self.chat.forget_hidden)
-        self.capture.cancelled.connect(self.chat.restore_windows)  # no picture: back as it was
+        self.capture.captured.connect(lambda *_args: self.chat.forget_hidden())
+        self.capture.cancelled.connect(lambda: self.chat.restore_windows())  # as it was
         self.capture.failed.connect(lambda _reason: self.chat.restore_windows())
         self.capture.captured.connect(self._show_picture)
-        self.capture.encoded.connect(self.chat.picture_encoded)
+        self.capture.encoded.connect(lambda *args: self.chat.picture_encoded(*args))
         self.capture.failed.connect(self._capture_failed)
         self.capture.encode_failed.connect(self._encode_failed)
         self._store_notice.connect(lambda title, notice: self._tell(title, notice, True))
         self.services.lazy_store.on_open(self._store_ready)
-        self.chat.settings_requested.connect(self.show_settings)
-        self.chat.conversation_changed.connect(self._conversation_changed)
-        self.chat.answering_changed.connect(self._update_tray_state)
-        self.chat.answer_ready.connect(self._answer_ready)
-        self.chat.waiting_changed.connect(self._update_tray_state)
         sync = self.sync
         sync.status_changed.connect(self._sync_status)
         sync.applied.connect(self._sync_applied)
@@ -417,7 +439,8 @@ class Desktop(QObject):
     def _settings_changed(self, settings: Settings) -> None:
         self.settings = settings
         self.services.apply_settings(settings)
-        self.chat.apply_settings(settings)
+        if self._chat is not None:  # a chat built later reads the services' new settings
+            self._chat.apply_settings(settings)
         self.sync.apply_settings(settings)
         self._apply_hotkeys()
         self._show_sync_status()
@@ -485,9 +508,10 @@ class Desktop(QObject):
         self.tray.set_recent([(row.id, row.title) for row in rows], newest=newest)
 
     def _update_tray_state(self, *_args: object) -> None:
+        chat = self._chat  # not built yet: nothing answers or waits
         state, detail = combined_state(
-            answering=self.chat.is_answering,
-            waiting=self.chat.waiting_count,
+            answering=chat is not None and chat.is_answering,
+            waiting=0 if chat is None else chat.waiting_count,
             problem=self._hotkey_problem,
             sync=self.sync.status if self.settings.sync_server_url else None,
         )

@@ -3,6 +3,9 @@ while capturing, a damaged store reported, message boxes kept."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,3 +223,32 @@ def test_an_answer_seen_in_the_open_chat_is_not_notified(
         ),
     )
     assert desktop.tray.last_message is None
+
+
+def test_the_tray_shows_before_the_chat_windows_are_built_and_they_follow_at_once(
+    tmp_path: Path,
+) -> None:
+    # A fresh interpreter: what the start-up path imported before the first turn of the loop.
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from snapask_desktop.app import Desktop\n"
+        "from snapask_desktop.config import Settings\n"
+        "from snapask_desktop.services import Services\n"
+        "app = QApplication([])\n"
+        "desktop = Desktop(app, Services(Settings()), [])\n"
+        "desktop.start()\n"
+        "before = 'snapask_desktop.ui.chat.window' in sys.modules\n"
+        "app.processEvents()\n"
+        "after = 'snapask_desktop.ui.chat.window' in sys.modules\n"
+        "built = desktop._chat is not None\n"
+        "desktop.shutdown()\n"
+        "print(before, after, built)\n"
+    )
+    env = {**os.environ, "SNAPASK_DATA_DIR": str(tmp_path / "data"),
+           "SNAPASK_CONFIG_DIR": str(tmp_path / "config"), "GEMINI_API_KEY": "x"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False True True"
