@@ -202,3 +202,36 @@ def test_a_deleted_frame_round_trips_and_refuses_what_it_does_not_know() -> None
         with pytest.raises(ProtocolError, match=fragment) as refused:
             parse_client_frame(json.dumps({"type": "deleted"} | body))
         assert refused.value.code == ErrorCode.BAD_FIELD
+
+
+TRICKY: list[Any] = [
+    None, True, 0, -1, 2**63, 1.5, "", "x", "AAAA", "A===", "AA==AA==", " " + _record()["data"],
+    MSG, CONV.upper(), BLOB, "g" * 64, [], {}, "message", "conversation", "sealed", "purge",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        _record(),
+        SealedRecord("conversation", CONV, SEALED, deleted_at=5).to_wire(),
+        SealedRecord("conversation", CONV, SEALED).to_wire(),
+        SealedRecord("screenshot", BLOB, SEALED).to_wire(),
+    ],
+)
+def test_the_quick_and_the_checked_sealed_readers_agree(base: dict[str, Any]) -> None:
+    from snapask_desktop.sync.sealed import _quick
+
+    variants = [base]
+    for key in (*base, "conversation_id", "deleted_at", "extra"):
+        variants.append({k: v for k, v in base.items() if k != key})
+        variants.extend(base | {key: value} for value in TRICKY)
+    for obj in variants:
+        quick = _quick(obj)
+        try:
+            checked: SealedRecord | None = SealedRecord._checked(obj)
+        except ProtocolError:
+            checked = None
+        assert quick is None or quick == checked, obj
+        if quick is None and checked is not None:
+            raise AssertionError(f"only the checked reader accepts {obj}")

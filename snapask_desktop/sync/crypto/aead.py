@@ -7,8 +7,8 @@ and a collision under one long-lived key stays negligible.
 from __future__ import annotations
 
 import nacl.bindings as sodium
-import nacl.exceptions
 import nacl.utils
+from nacl._sodium import ffi, lib  # PyNaCl's own cffi binding of libsodium
 
 from snapask_desktop.sync.crypto.errors import Tampered
 
@@ -56,7 +56,16 @@ def open_(key: bytes, sealed: bytes, ad: bytes, what: str) -> bytes:
     if len(sealed) < NONCE_BYTES + TAG_BYTES:
         raise Tampered(what)
     nonce, ciphertext = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
-    try:
-        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, key)
-    except nacl.exceptions.CryptoError:
-        raise Tampered(what) from None
+    # libsodium directly: PyNaCl's wrapper checks its arguments by formatting four messages on
+    # every call, half of the cost of opening a small record (an initial sync opens 60,000).
+    # The key, nonce and sizes are this module's own, checked above.
+    if len(key) != KEY_BYTES:
+        raise ValueError("an XChaCha20-Poly1305 key is 32 bytes")
+    plain = ffi.new("unsigned char[]", len(ciphertext) - TAG_BYTES)
+    plain_len = ffi.new("unsigned long long *")
+    failed = lib.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        plain, plain_len, ffi.NULL, ciphertext, len(ciphertext), ad, len(ad), nonce, key
+    )
+    if failed:
+        raise Tampered(what)
+    return ffi.buffer(plain, plain_len[0])[:]
