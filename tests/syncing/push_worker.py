@@ -2,6 +2,8 @@
 
     python -m tests.syncing.push_worker DATA_DIR WS_URL COUNT   (token in SNAPASK_TEST_TOKEN)
 
+An encrypted account's keys, as a device's keyring entry holds them, come in SNAPASK_TEST_KEYS.
+
 Prints "pushing" once its changes are written, so the test knows when to SIGKILL it.
 """
 
@@ -12,8 +14,10 @@ import os
 import sys
 from pathlib import Path
 
+from snapask_desktop import credentials
 from snapask_desktop.store import Store
 from snapask_desktop.sync.device.client import SyncEngine
+from snapask_desktop.sync.device.keystore import KeyStore
 
 
 def main() -> None:
@@ -24,7 +28,11 @@ def main() -> None:
         conversation, _ = store.start_conversation(f"crash test {index}", f"question {index}")
         store.add_message(conversation.id, "model", f"answer {index}", model="m")
     print("pushing", flush=True)
-    result = asyncio.run(SyncEngine(store, ws_url, lambda: token).sync_once())
+    keystore = KeyStore("sync-keys:push-worker")
+    if os.environ.get("SNAPASK_TEST_KEYS"):
+        credentials.set_secret(keystore.account, os.environ["SNAPASK_TEST_KEYS"])
+    engine = SyncEngine(store, ws_url, lambda: token, keystore=keystore)
+    result = asyncio.run(engine.sync_once())
     print(f"done {result.pushed}", flush=True)
     store.close()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from snapask_desktop import credentials
 from snapask_desktop.server import schema
 from snapask_desktop.server.testing import RunningServer, running_server
 from snapask_desktop.store import Store
@@ -101,14 +102,19 @@ def test_replies_lost_before_the_ack_are_resent_as_duplicates(
 
 
 def test_a_device_killed_mid_push_recovers_without_loss_or_duplicates(
-    fleet: Fleet, server: RunningServer, tmp_path: Path
+    fleet: Fleet, server: RunningServer, tmp_path: Path, encrypted: bool
 ) -> None:
     b = fleet.device()
+    keys = ""
+    if encrypted:  # the worker process gets b's keys, as its own keyring would hold them
+        share_keys([b])
+        keys = credentials.get_secret(b.keystore().account) or ""
+        assert keys
     crash_dir = tmp_path / "crashy"
     with Store.open(crash_dir) as store:
         device_id = store.device_id
     token = server.sign_in("ada", PASSWORD, device_id, "crashy")
-    env = dict(os.environ, SNAPASK_TEST_TOKEN=token, PYTHONPATH=str(REPO))
+    env = dict(os.environ, SNAPASK_TEST_TOKEN=token, PYTHONPATH=str(REPO), SNAPASK_TEST_KEYS=keys)
     with tcp_proxy(server.port) as proxy:
         proxy.hold_replies_after_client_bytes = AFTER_HELLO_BYTES  # the push arrives, no ack
         worker = subprocess.Popen(
@@ -214,11 +220,13 @@ def test_a_clock_far_ahead_is_refused_and_the_change_kept(fleet: Fleet) -> None:
 
 
 def test_the_servers_announced_drift_limit_is_the_devices_too(
-    fleet: Fleet, server: RunningServer
+    fleet: Fleet, server: RunningServer, encrypted: bool
 ) -> None:
     """The server tightened its drift limit after accepting a change stamped 3 min ahead:
     a device applies nothing stamped further ahead than the ``welcome`` allows."""
     a, b = fleet.device(), fleet.device()
+    if encrypted:  # the stamps are inside the sealed payload: b judges them after opening
+        share_keys([a, b])
     a.store.clock = HybridClock(now_ms=lambda: wall_clock_ms() + 3 * 60_000)
     a.store.create_conversation("three minutes early")
     a.sync()  # accepted under the default limit of 5 minutes
@@ -233,9 +241,11 @@ def test_the_servers_announced_drift_limit_is_the_devices_too(
 
 
 def test_a_wrong_or_revoked_token_stops_syncing_and_says_sign_in(
-    fleet: Fleet, server: RunningServer
+    fleet: Fleet, server: RunningServer, encrypted: bool
 ) -> None:
     a, b = fleet.device(), fleet.device()
+    if encrypted:
+        share_keys([a, b])
     a.token = "not-a-token"
     runner = a.start()
     wait_for(lambda: runner.status.state is SyncState.PROBLEM, what="a's problem state")
