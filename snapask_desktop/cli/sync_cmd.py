@@ -182,22 +182,30 @@ ENCRYPT_WARNING = (
 )
 
 
-def run_encrypt(args: argparse.Namespace) -> int:
+def _new_passphrase() -> str | None:
+    """A new sync passphrase, typed twice and long enough; None (said why) otherwise."""
     from snapask_desktop.sync.crypto import WeakParameters, check_new_passphrase
 
-    settings = load_settings()
-    if not settings.sync_server_url:
-        output.error("sync is not set up: snapask sync signin SERVER --user NAME")
-        return exits.FAILED
-    print(ENCRYPT_WARNING)
     passphrase = _read_secret("New sync passphrase: ")
     try:
         check_new_passphrase(passphrase)
     except WeakParameters as error:
         output.error(f"{error}; nothing was changed")
-        return exits.USAGE
+        return None
     if _read_secret("The same passphrase again: ") != passphrase:
         output.error("the two passphrases differ; nothing was changed")
+        return None
+    return passphrase
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.sync_server_url:
+        output.error("sync is not set up: snapask sync signin SERVER --user NAME")
+        return exits.FAILED
+    print(ENCRYPT_WARNING)
+    passphrase = _new_passphrase()
+    if passphrase is None:
         return exits.USAGE
     failed = _with_engine(settings, lambda engine: engine.encrypt(passphrase))
     if failed is not None:
@@ -207,8 +215,6 @@ def run_encrypt(args: argparse.Namespace) -> int:
 
 
 def run_passphrase(args: argparse.Namespace) -> int:
-    from snapask_desktop.sync.crypto import WeakParameters, check_new_passphrase
-
     settings = load_settings()
     if not settings.sync_server_url:
         output.error("sync is not set up: snapask sync signin SERVER --user NAME")
@@ -216,14 +222,8 @@ def run_passphrase(args: argparse.Namespace) -> int:
     if (failed := _needs_keys(settings.sync_server_url)) is not None:
         return failed
     print("Every other device of the account will ask for the new passphrase once.")
-    passphrase = _read_secret("New sync passphrase: ")
-    try:
-        check_new_passphrase(passphrase)
-    except WeakParameters as error:
-        output.error(f"{error}; nothing was changed")
-        return exits.USAGE
-    if _read_secret("The same passphrase again: ") != passphrase:
-        output.error("the two passphrases differ; nothing was changed")
+    passphrase = _new_passphrase()
+    if passphrase is None:
         return exits.USAGE
     failed = _with_engine(settings, lambda engine: engine.change_passphrase(passphrase))
     if failed is not None:
