@@ -133,13 +133,15 @@ def bench_latency(root: Path, instances: int, changes: int, gap_ms: int) -> dict
         a = Store.open(root / "a")
         with Store.open(root / "b") as b_store:
             b_id = b_store.device_id
-        token_a, token_b = sync_latency.tokens(cluster.state.database_url, [a.device_id, b_id])
+        token_a, token_b = sync_latency.tokens(
+            cluster.state.database_url, [a.device_id, b_id], None
+        )
         runner_a = SyncRunner(a, ws_url(cluster), lambda: token_a, SyncEvents(), poll_s=1.0)
         b = None
         try:
             runner_a.start()
             sync_latency.wait_live(runner_a)
-            b = sync_latency.spawn_b(root / "b", ws_url(cluster), token_b)
+            b = sync_latency.spawn_b(root / "b", ws_url(cluster), token_b, None)
             held = sorted(connections(cluster).values())
             if held.count(1) != 2:  # leastconn puts the second device on another instance
                 raise SystemExit(f"A and B are not on different instances: {held}")
