@@ -18,7 +18,8 @@ from snapask_desktop.actions import find_action
 from snapask_desktop.answer_queue import Backoff
 from snapask_desktop.services import Services
 from snapask_desktop.ui.chat.answer_worker import AnswerRun
-from snapask_desktop.ui.chat.controller import ChatController, quick_actions
+from snapask_desktop.ui.chat.controller import ChatController
+from snapask_desktop.ui.chat.quick_actions import quick_actions
 from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.workers import Task
 from tests.store.helpers import png_bytes

@@ -29,10 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from PySide6.QtCore import Property, QObject, Qt, QThreadPool, Signal
+from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from snapask_desktop.actions import BUILTIN_ACTIONS
 from snapask_desktop.ai.types import AIError
 from snapask_desktop.answer_queue import Backoff, should_queue
 from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
@@ -48,8 +47,16 @@ from snapask_desktop.ui.chat.answer_worker import (
     AnswerWorker,
     QueueRunner,
 )
+from snapask_desktop.ui.chat.decoding import LoadedConversation, decode_png, with_pictures
+from snapask_desktop.ui.chat.quick_actions import (
+    QuickAction,
+    action_labels,
+    extract_prompt,
+    quick_actions,
+    shown_messages,
+    shown_question,
+)
 from snapask_desktop.ui.chat.reads import (
-    ConversationRead,
     picture_bytes,
     read_conversation,
     reread_conversation,
@@ -71,21 +78,6 @@ MAX_HELD_ELSEWHERE = 8
 ELSEWHERE = -1  # the view of answers to conversations that were never shown (never current)
 
 
-@dataclass(frozen=True)
-class QuickAction:
-    """A one-click prompt chip."""
-
-    label: str
-    prompt: str
-    builtin: bool
-    key: str = ""  # a built-in action's key ("extract", …); "" for the user's templates
-
-    @property
-    def needs_picture(self) -> bool:
-        """The built-in prompts all ask about "this image": without one they make no sense."""
-        return self.builtin
-
-
 @dataclass
 class _Running:
     """An answer under way and the view it shows in (moved when its conversation is reopened)."""
@@ -102,28 +94,6 @@ class _Held:
     question: str
     conversation_id: str | None = None
     marks: tuple[Mark, ...] = ()
-
-
-@dataclass(frozen=True)
-class LoadedConversation:
-    """A conversation read from the store, with its first picture decoded."""
-
-    detail: ConversationDetail
-    picture: QImage | None
-    picture_sha: str | None = None  # the first picture's hash
-    missing: bool = False  # that picture's bytes are not on this device (synced, not fetched)
-    conflicts: tuple[ConflictRecord, ...] = ()
-    device_id: str = ""
-    thread: dict[str, QImage | None] = dataclasses.field(default_factory=dict)  # see reads.py
-
-
-def quick_actions(settings: Settings) -> list[QuickAction]:
-    """The built-in chips, then the user's own prompt templates."""
-    chips = [
-        QuickAction(a.label, a.render(settings.translate_to), True, a.key) for a in BUILTIN_ACTIONS
-    ]
-    chips += [QuickAction(t["label"], t["prompt"], False) for t in settings.prompt_templates]
-    return chips
 
 
 class ChatController(QObject):
@@ -324,7 +294,7 @@ class ChatController(QObject):
             self._set_status(status.picture_not_shown(reason))
 
         self._run_task(
-            lambda: _decode(picture_bytes(store, sha256)),
+            lambda: decode_png(picture_bytes(store, sha256)),
             lambda _token, image: self.thread_picture_ready.emit(image),
             failed,
         )
@@ -432,27 +402,11 @@ class ChatController(QObject):
         return quick_actions(self._settings)
 
     def shown_text(self, question: str) -> str:
-        """A question as its bubble shows it: a quick action's name, not its hidden prompt
-        (`snapask ask --action A "more"` stores the prompt, a blank line, then "more")."""
-        return _shown_question(question, self._action_labels())
+        """A question as its bubble shows it (a quick action's name, not its prompt)."""
+        return shown_question(question, self._action_labels())
 
     def _action_labels(self) -> dict[str, str]:
-        return {action.prompt: action.label for action in quick_actions(self._settings)}
-
-    def _shown_messages(self, messages: tuple[Message, ...]) -> tuple[Message, ...]:
-        """Messages as the window shows them: quick actions by name; a stopped answer that
-        was regenerated is left out (it stays in the store, which only grows)."""
-        labels = self._action_labels()
-        shown: list[Message] = []
-        for n, m in enumerate(messages):
-            following = messages[n + 1] if n + 1 < len(messages) else None
-            if m.status == "cancelled" and following is not None and following.role == m.role:
-                continue
-            if m.role == "user":
-                text = _shown_question(m.text, labels)
-                m = m if text == m.text else dataclasses.replace(m, text=text)
-            shown.append(m)
-        return tuple(shown)
+        return action_labels(self._settings)
 
     # --- which conversation ----------------------------------------------------------------
     def new_conversation(self) -> None:
@@ -474,7 +428,7 @@ class ChatController(QObject):
         else:
             self._emit_picture(QImage(), state)
             if png is not None:
-                self._picture_task = self._run_task(lambda: _decode(png), self._picture_decoded)
+                self._picture_task = self._run_task(lambda: decode_png(png), self._picture_decoded)
 
     def add_picture(
         self, png: bytes | None, image: QImage | None = None, picture_id: int | None = None
@@ -492,7 +446,7 @@ class ChatController(QObject):
         self._attach_image = image if image is not None and not image.isNull() else QImage()
         self._attach_task = 0
         if self._attach_image.isNull() and png is not None:
-            self._attach_task = self._run_task(lambda: _decode(png), self._attachment_decoded)
+            self._attach_task = self._run_task(lambda: decode_png(png), self._attachment_decoded)
         self.attachment_changed.emit(self._attach_image, self._attach_state)
         self.marks_changed.emit()
 
@@ -589,7 +543,7 @@ class ChatController(QObject):
         self._set_status(status.OPENING)
         store = self._chat.store
         self._load_task = self._run_task(
-            lambda: _with_picture(read_conversation(store, conversation_id)),
+            lambda: with_pictures(read_conversation(store, conversation_id)),
             self._conversation_loaded,
         )
 
@@ -759,12 +713,8 @@ class ChatController(QObject):
             question=question,
             image=png,
             title=label,
-            local_read=question is not None and question == self._extract_prompt(),
+            local_read=question is not None and question == extract_prompt(settings),
         )
-
-    def _extract_prompt(self) -> str:
-        """ "Extract text" is read on this device (no provider, no network), not by the AI."""
-        return next((a.prompt for a in self.quick_actions() if a.key == "extract"), "")
 
     def _launch(self, job: AnswerJob, view: int | None = None) -> None:
         run = AnswerRun(next(self._tokens), job)
@@ -817,7 +767,7 @@ class ChatController(QObject):
                     self.picture_sent.emit(image)
                     self.follow_up_secrets_hidden.emit(count)
 
-            self._run_task(lambda: _decode(data), sent)
+            self._run_task(lambda: decode_png(data), sent)
             return
         self._png = data
 
@@ -826,7 +776,7 @@ class ChatController(QObject):
                 self.picture_changed.emit(image)
                 self.secrets_hidden.emit(count)
 
-        self._picture_task = self._run_task(lambda: _decode(data), shown)
+        self._picture_task = self._run_task(lambda: decode_png(data), shown)
 
     def _chunk(self, run_id: int, text: str) -> None:
         if self._view_of(run_id) == self._view:
@@ -890,7 +840,7 @@ class ChatController(QObject):
             self.answer_read_here.emit(outcome.read_by)
         if job.local_read and outcome.status != "final" and outcome.question_saved:
             self.answer_finished.emit(outcome.status, outcome.text)
-            self._set_status(_local_read_status(outcome))
+            self._set_status(status.local_read_failed(outcome))
             return
         self.answer_finished.emit(outcome.status, outcome.text)
         if outcome.status == "final":
@@ -942,7 +892,7 @@ class ChatController(QObject):
         self.title_changed.emit(self._title)
         self._device_id = loaded.device_id or self._device_id  # before: the transcript uses it
         self._set_thread(loaded)
-        self.transcript_loaded.emit(self._shown_messages(detail.messages))
+        self.transcript_loaded.emit(shown_messages(detail.messages, self._action_labels()))
         picture = loaded.picture
         self._emit_picture(picture or QImage(), "ready" if picture is not None else "none")
         self._conflicts = loaded.conflicts
@@ -1062,10 +1012,10 @@ class ChatController(QObject):
 
         def painted() -> QImage:
             if not chosen:
-                return _decode(png)
+                return decode_png(png)
             from snapask_desktop.redact.guard import apply_marks
 
-            return _decode(apply_marks(png, chosen))
+            return decode_png(apply_marks(png, chosen))
 
         if self._attach_state != "none":
             self._attach_task = self._run_task(painted, self._attachment_decoded)
@@ -1103,7 +1053,7 @@ class ChatController(QObject):
             data = store.original_bytes(sha)
             if data is None:
                 raise ValueError("the original is no longer on this device")
-            return _decode(data)
+            return decode_png(data)
 
         def shown(_token: int, image: QImage) -> None:
             if view == self._view:
@@ -1224,7 +1174,7 @@ class ChatController(QObject):
 
         def reread() -> LoadedConversation | None:
             read = reread_conversation(store, cid, with_picture=decode)
-            return None if read is None else _with_picture(read)
+            return None if read is None else with_pictures(read)
 
         self._refresh_task = self._run_task(reread, self._conversation_refreshed)
 
@@ -1265,7 +1215,7 @@ class ChatController(QObject):
                 self._set_status(status.picture_not_shown(reason))
 
         self._picture_task = self._run_task(
-            lambda: _decode(picture_bytes(store, sha256)), shown, failed
+            lambda: decode_png(picture_bytes(store, sha256)), shown, failed
         )
 
     def blob_failed(self, sha256: str, _reason: str) -> None:
@@ -1302,7 +1252,7 @@ class ChatController(QObject):
             self.conflicts_changed.emit(loaded.conflicts)
         if self._can_refresh_transcript():
             self._set_thread(loaded)
-            self.transcript_refreshed.emit(self._shown_messages(detail.messages))
+            self.transcript_refreshed.emit(shown_messages(detail.messages, self._action_labels()))
             if status.stale_after_sync(self._status):
                 self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
         else:
@@ -1463,58 +1413,3 @@ class ChatController(QObject):
         if state != self._picture_state:
             self._picture_state = state
             self.picture_state_changed.emit(state)
-
-
-def _local_read_status(outcome: AnswerOutcome) -> ChatStatus:
-    """The line after "Extract text" was not read here: what is missing or wrong, and the
-    offer to ask the AI (the question is saved, unanswered) instead."""
-    if outcome.status == "cancelled":
-        return ChatStatus("idle", "Stopped: the text was not read.")
-    if outcome.ocr_missing:
-        return status.ocr_missing(outcome.reason)
-    return ChatStatus("error", f"{outcome.reason} Ask the AI sends the picture instead.", "ask_ai")
-
-
-def _shown_question(question: str, labels: dict[str, str]) -> str:
-    if question in labels:
-        return labels[question]
-    prompt, sep, rest = question.partition("\n\n")
-    # A prompt is one paragraph; what follows the first blank line is the user's own words.
-    if sep and prompt in labels and rest.strip():
-        return f"{labels[prompt]}: {rest.strip()}"
-    return question
-
-
-def _decode(png: bytes) -> QImage:
-    image = QImage.fromData(png)
-    if image.isNull():
-        raise ValueError("the picture could not be read")
-    return image
-
-
-# A follow-up's picture is kept no larger than its bubble shows it at a ratio of 2 (a full
-# screen is 8 MB decoded; a thread may hold several); the viewer reads it again at full size.
-THREAD_THUMB_PX = (576, 192)
-
-
-def _thread_thumbnail(image: QImage) -> QImage:
-    width, height = THREAD_THUMB_PX
-    if image.width() <= width and image.height() <= height:
-        return image
-    smooth = Qt.TransformationMode.SmoothTransformation
-    return image.scaled(width, height, Qt.AspectRatioMode.KeepAspectRatio, smooth)
-
-
-def _with_picture(read: ConversationRead) -> LoadedConversation:
-    """Decode a read conversation's picture (on the worker that read it)."""
-    picture = None
-    if read.picture_png is not None:
-        image = QImage.fromData(read.picture_png)
-        picture = None if image.isNull() else image
-    thread: dict[str, QImage | None] = {}
-    for sha, png in read.thread.items():
-        image = None if png is None else QImage.fromData(png)
-        thread[sha] = None if image is None or image.isNull() else _thread_thumbnail(image)
-    return LoadedConversation(
-        read.detail, picture, read.picture_sha, read.missing, read.conflicts, read.device_id, thread
-    )
