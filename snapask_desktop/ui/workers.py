@@ -5,6 +5,7 @@
   worker; the result is delivered on the main thread.
 - `Task` (QRunnable): one blocking call (load a conversation, decode a picture) that emits
   `done` / `failed` with a token, so a stale result can be told apart and ignored.
+- `TaskRunner`: runs Tasks for one owner and calls its callbacks with their results.
 
 Workers only emit signals of objects living on the main thread: Qt queues them there. The
 QRunnables are deleted by the pool as soon as they end (autoDelete): PySide6 never frees one
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
@@ -74,6 +75,60 @@ class Task(QRunnable):
             self._signals.failed.emit(self.token, sentence(user_reason(error)))
             return
         self._signals.done.emit(self.token, result)
+
+
+class TaskRunner(QObject):
+    """Runs one-call Tasks for an owner on the main thread and calls back there: `run(fn,
+    on_done, on_error)` returns the Task's token, and `on_done(token, result)` or
+    `on_error(reason)` follows. A failure without `on_error` goes to `unhandled(token,
+    reason)`, where the owner tells a stale token from the one it waits for."""
+
+    def __init__(
+        self,
+        pool: QThreadPool,
+        unhandled: Callable[[int, str], None],
+        *,
+        tokens: Iterator[int] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._unhandled = unhandled
+        self._tokens = tokens if tokens is not None else itertools.count(1)
+        self._on_done: dict[int, Callable[[int, Any], None]] = {}
+        self._on_error: dict[int, Callable[[str], None]] = {}  # optional, by token
+        self._signals = TaskSignals(self)
+        self._signals.done.connect(self._done)
+        self._signals.failed.connect(self._failed)
+
+    def run(
+        self,
+        fn: Callable[[], object],
+        on_done: Callable[[int, Any], None],
+        on_error: Callable[[str], None] | None = None,
+    ) -> int:
+        """Run `fn()` on the pool; the token given to `on_done` (returned here)."""
+        token = next(self._tokens)
+        self._on_done[token] = on_done
+        if on_error is not None:
+            self._on_error[token] = on_error
+        self._pool.start(Task(token, fn, self._signals))  # the pool deletes it when done
+        return token
+
+    def _done(self, token: int, result: object) -> None:
+        self._on_error.pop(token, None)
+        on_done = self._on_done.pop(token, None)
+        if on_done is not None:
+            on_done(token, result)
+
+    def _failed(self, token: int, reason: str) -> None:
+        if self._on_done.pop(token, None) is None:
+            return
+        on_error = self._on_error.pop(token, None)
+        if on_error is not None:
+            on_error(reason)
+        else:
+            self._unhandled(token, reason)
 
 
 class BackgroundCalls(QObject):

@@ -27,7 +27,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
@@ -63,7 +63,7 @@ from snapask_desktop.ui.chat.reads import (
 )
 from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.chat.titles import action_title
-from snapask_desktop.ui.workers import Task, TaskSignals
+from snapask_desktop.ui.workers import TaskRunner
 
 if TYPE_CHECKING:
     from snapask_desktop.ai.image_prep import PreparedImage
@@ -158,11 +158,7 @@ class ChatController(QObject):
         self._runs: dict[int, _Running] = {}  # answers under way, by run id
         self._answer_signals = AnswerSignals(self)
         self._connect_answers()
-        self._tasks: dict[int, Callable[[int, Any], None]] = {}  # token -> on_done
-        self._task_errors: dict[int, Callable[[str], None]] = {}  # token -> on_error (optional)
-        self._task_signals = TaskSignals(self)
-        self._task_signals.done.connect(self._task_done)
-        self._task_signals.failed.connect(self._task_failed)
+        self._tasks = TaskRunner(self._pool, self._task_failed, tokens=self._tokens, parent=self)
         # picture id -> a question held for it when its conversation was switched away from
         self._held_elsewhere: OrderedDict[int, _Held] = OrderedDict()
         self._answering = False
@@ -293,7 +289,7 @@ class ChatController(QObject):
         def failed(reason: str) -> None:
             self._set_status(status.picture_not_shown(reason))
 
-        self._run_task(
+        self._tasks.run(
             lambda: decode_png(picture_bytes(store, sha256)),
             lambda _token, image: self.thread_picture_ready.emit(image),
             failed,
@@ -428,7 +424,7 @@ class ChatController(QObject):
         else:
             self._emit_picture(QImage(), state)
             if png is not None:
-                self._picture_task = self._run_task(lambda: decode_png(png), self._picture_decoded)
+                self._picture_task = self._tasks.run(lambda: decode_png(png), self._picture_decoded)
 
     def add_picture(
         self, png: bytes | None, image: QImage | None = None, picture_id: int | None = None
@@ -446,7 +442,7 @@ class ChatController(QObject):
         self._attach_image = image if image is not None and not image.isNull() else QImage()
         self._attach_task = 0
         if self._attach_image.isNull() and png is not None:
-            self._attach_task = self._run_task(lambda: decode_png(png), self._attachment_decoded)
+            self._attach_task = self._tasks.run(lambda: decode_png(png), self._attachment_decoded)
         self.attachment_changed.emit(self._attach_image, self._attach_state)
         self.marks_changed.emit()
 
@@ -542,7 +538,7 @@ class ChatController(QObject):
         self._ready = False
         self._set_status(status.OPENING)
         store = self._chat.store
-        self._load_task = self._run_task(
+        self._load_task = self._tasks.run(
             lambda: with_pictures(read_conversation(store, conversation_id)),
             self._conversation_loaded,
         )
@@ -767,7 +763,7 @@ class ChatController(QObject):
                     self.picture_sent.emit(image)
                     self.follow_up_secrets_hidden.emit(count)
 
-            self._run_task(lambda: decode_png(data), sent)
+            self._tasks.run(lambda: decode_png(data), sent)
             return
         self._png = data
 
@@ -776,7 +772,7 @@ class ChatController(QObject):
                 self.picture_changed.emit(image)
                 self.secrets_hidden.emit(count)
 
-        self._picture_task = self._run_task(lambda: decode_png(data), shown)
+        self._picture_task = self._tasks.run(lambda: decode_png(data), shown)
 
     def _chunk(self, run_id: int, text: str) -> None:
         if self._view_of(run_id) == self._view:
@@ -880,7 +876,7 @@ class ChatController(QObject):
                 self._title = title
                 self.title_changed.emit(title)
 
-        self._run_task(work, done, lambda _reason: None)  # the name stays: nothing lost
+        self._tasks.run(work, done, lambda _reason: None)  # the name stays: nothing lost
 
     def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
         if token != self._load_task:
@@ -932,38 +928,14 @@ class ChatController(QObject):
         if token == self._picture_task:
             self.picture_changed.emit(image)
 
-    def _task_done(self, token: int, result: object) -> None:
-        self._task_errors.pop(token, None)
-        on_done = self._tasks.pop(token, None)
-        if on_done is not None:
-            on_done(token, result)
-
     def _task_failed(self, token: int, reason: str) -> None:
-        if self._tasks.pop(token, None) is None:
-            return
-        on_error = self._task_errors.pop(token, None)
-        if on_error is not None:
-            on_error(reason)
-            return
+        """A task failed that was run without its own `on_error`."""
         if token == self._load_task:
             self._ready = True
             self._cid = None  # nothing is shown: a question starts a new chat
             self._set_status(status.could_not_open(reason))
         elif token == self._picture_task:
             self._set_status(status.picture_not_shown(reason))
-
-    def _run_task(
-        self,
-        fn: Callable[[], object],
-        on_done: Callable[[int, Any], None],
-        on_error: Callable[[str], None] | None = None,
-    ) -> int:
-        token = next(self._tokens)
-        self._tasks[token] = on_done
-        if on_error is not None:
-            self._task_errors[token] = on_error
-        self._pool.start(Task(token, fn, self._task_signals))  # the pool deletes it when done
-        return token
 
     # --- the picture editor: redactions and mark-up before the first question ------------
     def find_suggestions(self) -> None:
@@ -991,7 +963,7 @@ class ChatController(QObject):
 
             found(0, Found((), reason))
 
-        self._suggest_task = self._run_task(lambda: suggest_redactions(png), found, failed)
+        self._suggest_task = self._tasks.run(lambda: suggest_redactions(png), found, failed)
 
     def set_marks(
         self, edits: EditList, picture: bytes | None = None, *, keep_original: bool = False
@@ -1018,9 +990,9 @@ class ChatController(QObject):
             return decode_png(apply_marks(png, chosen))
 
         if self._attach_state != "none":
-            self._attach_task = self._run_task(painted, self._attachment_decoded)
+            self._attach_task = self._tasks.run(painted, self._attachment_decoded)
         else:
-            self._picture_task = self._run_task(painted, self._picture_decoded)
+            self._picture_task = self._tasks.run(painted, self._picture_decoded)
         return True
 
     def preview(self, marks: tuple[Mark, ...]) -> int:
@@ -1038,7 +1010,7 @@ class ChatController(QObject):
         def failed(reason: str) -> None:
             self.preview_failed.emit(token, reason)
 
-        token = self._run_task(
+        token = self._tasks.run(
             work, lambda t, prepared: self.preview_ready.emit(t, prepared), failed
         )
         return token
@@ -1064,7 +1036,7 @@ class ChatController(QObject):
                 self._set_original(None)
                 self._set_status(status.picture_not_shown(reason))
 
-        self._run_task(read, shown, failed)
+        self._tasks.run(read, shown, failed)
 
     def _find_original(self, sha: str) -> None:
         store, view = self._chat.store, self._view
@@ -1073,7 +1045,7 @@ class ChatController(QObject):
             if view == self._view and kept:
                 self._set_original(sha)
 
-        self._run_task(lambda: store.original_bytes(sha) is not None, found, lambda _r: None)
+        self._tasks.run(lambda: store.original_bytes(sha) is not None, found, lambda _r: None)
 
     def _set_original(self, sha: str | None) -> None:
         self._original_sha = sha
@@ -1158,7 +1130,7 @@ class ChatController(QObject):
             if cid == self._cid:
                 self._set_status(status.did_not_work(reason))
 
-        self._run_task(lambda: store.restore_conversation(cid), done, failed)
+        self._tasks.run(lambda: store.restore_conversation(cid), done, failed)
 
     def reload(self) -> None:
         """Re-read the shown conversation (title, messages, conflicts, picture) in a worker;
@@ -1176,7 +1148,7 @@ class ChatController(QObject):
             read = reread_conversation(store, cid, with_picture=decode)
             return None if read is None else with_pictures(read)
 
-        self._refresh_task = self._run_task(reread, self._conversation_refreshed)
+        self._refresh_task = self._tasks.run(reread, self._conversation_refreshed)
 
     def keep_other_version(self, conflict_id: int) -> None:
         """Write a conflict's other value back as a new edit that wins on every device."""
@@ -1214,7 +1186,7 @@ class ChatController(QObject):
                 self._set_picture_state("none")
                 self._set_status(status.picture_not_shown(reason))
 
-        self._picture_task = self._run_task(
+        self._picture_task = self._tasks.run(
             lambda: decode_png(picture_bytes(store, sha256)), shown, failed
         )
 
@@ -1314,7 +1286,7 @@ class ChatController(QObject):
                 self.conflicts_changed.emit(self._conflicts)  # the banner's buttons work again
                 self._set_status(status.did_not_work(reason))
 
-        self._run_task(work, done, failed)
+        self._tasks.run(work, done, failed)
 
     # --- the answer queue (main thread, via QueueRunner's signals) -------------------------
     def _queue_started(self, conversation_id: str) -> None:
