@@ -36,7 +36,7 @@ from snapask_desktop.ai.types import AIError
 from snapask_desktop.answer_queue import Backoff, should_queue
 from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
 from snapask_desktop.config import Settings
-from snapask_desktop.editor.marks import EditList, Mark, pending_suggestions
+from snapask_desktop.editor.marks import Mark
 from snapask_desktop.store.records import ConversationDetail, Message
 from snapask_desktop.ui.chat import status
 from snapask_desktop.ui.chat.answer_worker import (
@@ -63,11 +63,10 @@ from snapask_desktop.ui.chat.reads import (
 )
 from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.chat.titles import action_title
+from snapask_desktop.ui.chat.unsent_picture import UnsentPicture
 from snapask_desktop.ui.workers import TaskRunner
 
 if TYPE_CHECKING:
-    from snapask_desktop.ai.image_prep import PreparedImage
-    from snapask_desktop.redact.guard import Suggestions
     from snapask_desktop.store.records import ApplyReport, ConflictRecord
 
 # "missing": a synced picture whose bytes are not downloaded yet; "downloading": asked for.
@@ -96,7 +95,7 @@ class _Held:
     marks: tuple[Mark, ...] = ()
 
 
-class ChatController(QObject):
+class ChatController(UnsentPicture, QObject):
     """One conversation at a time for the chat window; see the module docstring."""
 
     # What the window draws.
@@ -196,16 +195,8 @@ class ChatController(QObject):
         self._missing_sha: str | None = None  # the shown picture, not downloaded yet
         self._conflicts: tuple[ConflictRecord, ...] = ()
         self._gone = False  # the shown conversation was deleted (Restore brings it back)
-        # The unsent picture's edits: painted in before it is stored (and so sent and synced).
-        self.edits = EditList()
-        self._marks: tuple[Mark, ...] = ()  # what the user confirmed (Done in the editor)
-        self._keep_original = False  # ... and whether the picture as captured is kept too
+        self._forget_edits()  # the unsent picture's edits (unsent_picture.py)
         self._original_sha: str | None = None  # the shown picture, whose original is kept
-        self._suggestions: Suggestions | None = None
-        self._suggest_task = 0
-        self._reviewed = False  # the picture was looked at in the editor ("always ask")
-        self._reviewing: str | None = None  # a question waiting for the suggestions
-        self._review_after_png: str | None = None  # ... for the picture's PNG, then those
         # A capture added to the shown conversation (`add_picture`): asked with the next question.
         self._attach_png: bytes | None = None
         self._attach_id: int | None = None
@@ -304,47 +295,6 @@ class ChatController(QObject):
     def attachment_state(self) -> PictureState:
         """The state of the picture added to the shown conversation ("none" without one)."""
         return self._attach_state
-
-    @property
-    def can_edit_picture(self) -> bool:
-        """Whether the shown picture (or the one added to the conversation) is not sent yet
-        and can be redacted and marked up."""
-        if self._attach_state != "none":
-            return (
-                self._attach_state == "ready"
-                and self._attach_png is not None
-                and not self.answering_here
-            )
-        return (
-            self._cid is None
-            and self._picture_state == "ready"
-            and self._png is not None
-            and self._held_question is None
-            and not self.answering_here
-        )
-
-    @property
-    def unsent_picture(self) -> bytes | None:
-        """The unsent picture's bytes as captured, while it can still be edited: the one added
-        to the conversation, or a new chat's."""
-        if not self.can_edit_picture:
-            return None
-        return self._attach_png if self._attach_state != "none" else self._png
-
-    @property
-    def marks(self) -> tuple[Mark, ...]:
-        """The redactions and mark-up that will be painted into the picture before sending."""
-        return self._marks
-
-    @property
-    def keep_original(self) -> bool:
-        """Whether the unsent picture as captured is kept (on this device) when sent."""
-        return self._keep_original
-
-    @property
-    def suggestions(self) -> Suggestions | None:
-        """Suggested redactions for the unsent picture, once looked for."""
-        return self._suggestions
 
     @property
     def picture_id(self) -> int | None:
@@ -459,17 +409,6 @@ class ChatController(QObject):
         self._attach_task = 0
         self.attachment_changed.emit(QImage(), "none")
         self.marks_changed.emit()
-
-    def _forget_edits(self) -> None:
-        """A different unsent picture: the marks, suggestions and review were of the last."""
-        self.edits = EditList()
-        self._marks = ()
-        self._keep_original = False
-        self._suggestions = None
-        self._suggest_task = 0
-        self._reviewed = False
-        self._reviewing = None
-        self._review_after_png = None
 
     def _attachment_decoded(self, token: int, image: QImage) -> None:
         if token == self._attach_task and self._attach_state != "none":
@@ -936,157 +875,6 @@ class ChatController(QObject):
             self._set_status(status.could_not_open(reason))
         elif token == self._picture_task:
             self._set_status(status.picture_not_shown(reason))
-
-    # --- the picture editor: redactions and mark-up before the first question ------------
-    def find_suggestions(self) -> None:
-        """Look for secrets in the unsent picture on this device (once per picture);
-        `suggestions_ready` tells what was found."""
-        png = self.unsent_picture
-        if png is None or self._suggest_task:
-            if self._suggestions is not None:
-                self.suggestions_ready.emit(self._suggestions)
-            return
-        from snapask_desktop.redact.guard import suggest_redactions
-
-        view = self._view
-
-        def found(_token: int, suggestions: Suggestions) -> None:
-            if view != self._view:
-                return  # another picture is shown by now
-            self._suggestions = suggestions
-            self.suggestions_ready.emit(suggestions)
-            if self._reviewing is not None:
-                self._reviewed_by_finder(suggestions)
-
-        def failed(reason: str) -> None:
-            from snapask_desktop.redact.guard import Suggestions as Found
-
-            found(0, Found((), reason))
-
-        self._suggest_task = self._tasks.run(lambda: suggest_redactions(png), found, failed)
-
-    def set_marks(
-        self, edits: EditList, picture: bytes | None = None, *, keep_original: bool = False
-    ) -> bool:
-        """The user is done editing: `edits`' marks are painted in before the picture is
-        sent, and the thumbnail shows the picture as it will be sent. `picture`: the bytes
-        they were drawn on; False (nothing changes) when that is no longer the unsent one.
-        `keep_original`: the picture as captured is kept too, on this device only."""
-        png = self.unsent_picture
-        if png is None or (picture is not None and picture is not png):
-            return False
-        self.edits = edits
-        self._marks = edits.marks
-        self._keep_original = keep_original and bool(edits.marks)
-        self._reviewed = True
-        self.marks_changed.emit()
-        chosen = self._marks
-
-        def painted() -> QImage:
-            if not chosen:
-                return decode_png(png)
-            from snapask_desktop.redact.guard import apply_marks
-
-            return decode_png(apply_marks(png, chosen))
-
-        if self._attach_state != "none":
-            self._attach_task = self._tasks.run(painted, self._attachment_decoded)
-        else:
-            self._picture_task = self._tasks.run(painted, self._picture_decoded)
-        return True
-
-    def preview(self, marks: tuple[Mark, ...]) -> int:
-        """Work out exactly what would be sent with `marks` (painted, redacted when that is
-        on, downscaled, encoded); `preview_ready` / `preview_failed` answer with the token."""
-        png = self.unsent_picture
-        if png is None:
-            return 0
-        chat, provider = self._chat, self._settings.provider
-        token = 0
-
-        def work() -> PreparedImage:
-            return chat.picture_to_send(png, marks, provider)
-
-        def failed(reason: str) -> None:
-            self.preview_failed.emit(token, reason)
-
-        token = self._tasks.run(
-            work, lambda t, prepared: self.preview_ready.emit(t, prepared), failed
-        )
-        return token
-
-    def show_original(self) -> None:
-        """Read and decode the shown picture's kept original (`original_ready`)."""
-        sha, store, view = self._original_sha, self._chat.store, self._view
-        if sha is None:
-            return
-
-        def read() -> QImage:
-            data = store.original_bytes(sha)
-            if data is None:
-                raise ValueError("the original is no longer on this device")
-            return decode_png(data)
-
-        def shown(_token: int, image: QImage) -> None:
-            if view == self._view:
-                self.original_ready.emit(image)
-
-        def failed(reason: str) -> None:
-            if view == self._view:
-                self._set_original(None)
-                self._set_status(status.picture_not_shown(reason))
-
-        self._tasks.run(read, shown, failed)
-
-    def _find_original(self, sha: str) -> None:
-        store, view = self._chat.store, self._view
-
-        def found(_token: int, kept: bool) -> None:
-            if view == self._view and kept:
-                self._set_original(sha)
-
-        self._tasks.run(lambda: store.original_bytes(sha) is not None, found, lambda _r: None)
-
-    def _set_original(self, sha: str | None) -> None:
-        self._original_sha = sha
-        self.original_available.emit(sha is not None)
-
-    def review_cancelled(self) -> None:
-        """The editor opened for "always ask" was closed without sending."""
-        self._set_status(status.REVIEW_CANCELLED)
-
-    def _must_review(self, *, pending: bool = False) -> bool:
-        """ "Always ask": the unsent picture (a new chat's, or the one added to the
-        conversation) was not looked at in the editor yet (`pending`: its PNG is still being
-        made)."""
-        if self._cid is None:
-            state, png = self._picture_state, self._png
-        else:
-            state, png = self._attach_state, self._attach_png
-        here = state == "pending" if pending else png is not None
-        return self._settings.ask_before_suggested_redaction and here and not self._reviewed
-
-    def _review(self, question: str) -> None:
-        self._reviewing = question
-        if self._suggestions is not None:
-            self._reviewed_by_finder(self._suggestions)
-            return
-        self._set_status(status.CHECKING_PICTURE)
-        self.find_suggestions()
-
-    def _reviewed_by_finder(self, suggestions: Suggestions) -> None:
-        question, self._reviewing = self._reviewing, None
-        if question is None:
-            return
-        if suggestions.problem is None and not pending_suggestions(
-            suggestions.redactions, self._marks
-        ):
-            self._reviewed = True
-            self._set_status(status.IDLE)
-            self.review_passed.emit(question)
-            return
-        self._set_status(status.review_suggested(suggestions.problem))
-        self.review_requested.emit(question)
 
     # --- sync: changes from other devices, conflicts, pictures downloaded later ------------
     def set_blob_fetcher(self, fetch: Callable[[str], None] | None) -> None:
