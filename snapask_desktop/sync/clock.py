@@ -60,6 +60,31 @@ def too_far_ahead(hlc: int, now_ms: int, max_drift_ms: int = MAX_DRIFT_MS) -> bo
     return ahead_ms(hlc, now_ms) > max_drift_ms
 
 
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerClock:
+    """The sync server's wall clock as a device estimates it, from ``welcome.server_time_ms``
+    and this device's wall and monotonic clocks read around the ``hello`` (their midpoints).
+
+    An encrypted account's device judges its own ops' stamps against it, as the server judges
+    a clear account's (section 12.11). Since ``welcome`` the estimate moves by whichever of the
+    two local clocks moved further: the monotonic one when the wall clock was set back (the
+    user corrected a clock that was ahead), the wall one across a suspend (which the monotonic
+    clock does not count on every system). So it errs towards sending; the receivers still
+    check every stamp (9.8).
+    """
+
+    server_ms: int
+    wall_ms: int
+    monotonic_ms: int
+
+    def now_ms(self, wall_ms: int, monotonic_ms: int) -> int:
+        return self.server_ms + max(wall_ms - self.wall_ms, monotonic_ms - self.monotonic_ms)
+
+
 class HybridClock:
     """A thread-safe HLC (Kulkarni et al.): monotonic, close to wall time, causal across devices.
 

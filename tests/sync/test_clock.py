@@ -13,6 +13,7 @@ from snapask_desktop.sync.clock import (
     COUNTER_MAX,
     HybridClock,
     Order,
+    ServerClock,
     Stamp,
     ahead_ms,
     too_far_ahead,
@@ -279,3 +280,15 @@ def test_vv_validate_refuses_malformed_vectors(bad: object) -> None:
 
 def test_vv_validate_accepts_a_vector() -> None:
     assert vv_validate({"a": 1, "b": 7}) == {"a": 1, "b": 7}
+
+
+def test_the_servers_clock_moves_by_whichever_local_clock_moved_further() -> None:
+    # welcome said 1,000,000 when this device's wall clock read 400,000 (10 minutes behind
+    # the server) and its monotonic clock 7,000.
+    server = ServerClock(server_ms=1_000_000, wall_ms=400_000, monotonic_ms=7_000)
+    assert server.now_ms(400_000, 7_000) == 1_000_000
+    assert server.now_ms(405_000, 12_000) == 1_005_000  # both moved 5 s
+    # The user set the wall clock back by an hour meanwhile: the monotonic clock still counts.
+    assert server.now_ms(405_000 - 3_600_000, 12_000) == 1_005_000
+    # A suspend of an hour that the monotonic clock did not count: the wall clock did.
+    assert server.now_ms(405_000 + 3_600_000, 12_000) == 1_005_000 + 3_600_000

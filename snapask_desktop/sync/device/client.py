@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from snapask_desktop import __version__, memory
-from snapask_desktop.sync.clock import wall_clock_ms
+from snapask_desktop.sync.clock import ServerClock, monotonic_ms, wall_clock_ms
 from snapask_desktop.sync.device.confirm import DeleteConfirmations
 from snapask_desktop.sync.device.connection import Closed, Connection, Refused, ServerError
 from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
@@ -140,6 +140,7 @@ class SyncEngine:
         self._conn: Connection | None = None
         self._limits: Limits = DEFAULT_LIMITS
         self._server_features: frozenset[str] = frozenset()  # from the last welcome
+        self._server_clock: ServerClock | None = None  # the server's clock, from the welcome
         self._state = SessionState()
         self._index_due = False  # an applied page left its messages for search to index
         self.status = SyncStatus()
@@ -535,7 +536,14 @@ class SyncEngine:
 
     def _outgoing(self, conn: Connection) -> Outgoing:
         keys = None if self._unlocked is None else self._unlocked.keys
-        return Outgoing(self._store, conn, self._limits, self._server_features, keys)
+        return Outgoing(self._store, conn, self._limits, self._server_features, keys,
+                        self._server_now_ms)  # fmt: skip
+
+    def _server_now_ms(self) -> int:
+        """The server's wall clock as estimated since the last welcome (this device's before
+        any welcome)."""
+        now, mono = wall_clock_ms(), monotonic_ms()
+        return now if self._server_clock is None else self._server_clock.now_ms(now, mono)
 
     # ----------------------------------------------------------------- one connection
 
@@ -574,11 +582,17 @@ class SyncEngine:
         client = f"snapask-desktop/{__version__}"
         try:
             hello = Hello(device_id, cursor, client=client, features=DEVICE_FEATURES)
+            sent_wall, sent_mono = wall_clock_ms(), monotonic_ms()
             welcome = await conn.request(hello)
         except ServerError as error:
             stop = _needs_user(error)
             raise NeedsUser(stop) if stop else error from None
         assert isinstance(welcome, Welcome)
+        self._server_clock = ServerClock(
+            welcome.server_time_ms,
+            (sent_wall + wall_clock_ms()) // 2,
+            (sent_mono + monotonic_ms()) // 2,
+        )
         self._conn = conn
         self._limits = DEFAULT_LIMITS.tightest(welcome.limits)
         self._server_features = frozenset(welcome.features)
@@ -800,7 +814,7 @@ class SyncEngine:
 
 
 _CLOCK_AHEAD = (
-    "The sync server refused a change because this computer's clock is ahead: "
+    "A change was not synced because this computer's clock is ahead of the sync server's: "
     "check the date and time. It is kept and sent again in a minute."
 )
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from snapask_desktop.sync.clock import too_far_ahead
 from snapask_desktop.sync.device.connection import Connection, ServerError
 from snapask_desktop.sync.errors import ErrorCode, ProtocolError
 from snapask_desktop.sync.protocol import (
@@ -22,7 +23,7 @@ from snapask_desktop.sync.protocol import (
     Op,
     Push,
 )
-from snapask_desktop.sync.records import ScreenshotRecord, parse_payload
+from snapask_desktop.sync.records import Payload, ScreenshotRecord, parse_payload, payload_hlc
 from snapask_desktop.sync.wire import encode_json
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ class PushOutcome:
     sent: int = 0
     acknowledged: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
-    clock_ahead: bool = False  # the server refused a stamp as too far ahead (clock_skew)
+    # a stamp too far ahead of the server's clock: refused by the server (clock_skew), or for
+    # an encrypted account held back here, unsent (the server cannot read the stamps)
+    clock_ahead: bool = False
     # encrypted_account / not_encrypted: the account was turned encrypted (or is not) since
     # the session began; the ops stay queued and the session starts over to learn which.
     encryption_changed: bool = False
@@ -58,15 +61,19 @@ class Outgoing:
         limits: Limits,
         server_features: frozenset[str] = frozenset(),
         keys: ItemsKeys | None = None,
+        server_now_ms: Callable[[], int] | None = None,
     ) -> None:
         self._store = store
         self._keys = keys  # an encrypted account's: every op and picture is sealed
+        # The server's clock as estimated since welcome: an encrypted account's ops are judged
+        # against it here (section 12.11), as the server judges a clear account's.
+        self._server_now_ms = server_now_ms
         self._conn = conn
         self._limits = limits
         # An older server refuses picture_text ops: they are dropped instead (the text is a
         # convenience; every device reads the pictures it receives itself).
         self._sends_text = FEATURE_PICTURE_TEXT in server_features
-        self.held: set[str] = set()  # op ids refused for clock skew: kept, not resent yet
+        self.held: set[str] = set()  # op ids held for clock skew: kept, not resent yet
 
     async def push_all(self) -> PushOutcome:
         """Send every pending op (oldest first) until the outbox holds only held ops."""
@@ -109,6 +116,11 @@ class Outgoing:
                 outcome.rejected.append((str(error.code), error.message))
                 continue
             picture = payload.sha256 if isinstance(payload, ScreenshotRecord) else None
+            if self._keys is not None and self._stamped_ahead(payload):
+                # What the server's clock_skew does for a clear account: kept, sent later.
+                self.held.add(op.op_id)
+                outcome.clock_ahead = True
+                continue
             if self._keys is not None:
                 from snapask_desktop.sync import e2ee  # libsodium: only for encrypted accounts
 
@@ -118,6 +130,15 @@ class Outgoing:
         if unsent:
             await asyncio.to_thread(self._store.outbox_ack, unsent)
         return ready
+
+    def _stamped_ahead(self, payload: Payload) -> bool:
+        """Whether the payload's stamp is too far ahead of the server's clock (9.8): the server
+        cannot see an encrypted account's stamps, so the device holds such an op back itself
+        rather than let every other device stop at it."""
+        hlc = payload_hlc(payload)
+        if hlc is None or self._server_now_ms is None:
+            return False
+        return too_far_ahead(hlc, self._server_now_ms(), self._limits.max_drift_ms)
 
     def _batches(self, ready: list[_Ready]) -> list[list[_Ready]]:
         budget = self._limits.max_frame_bytes - FRAME_SLACK_BYTES
