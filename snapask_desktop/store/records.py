@@ -194,7 +194,9 @@ class ApplyReport:
     changed_conversations: frozenset[str]  # ids whose visible state or messages changed
     conflicts: tuple[ConflictRecord, ...]  # new conflict records written
     restored: tuple[str, ...]  # conversations restored by rule 9.6 (tell the user)
-    mismatches: int  # messages/screenshots whose id existed with other content
+    # messages/screenshots whose id existed here with other content: the local copy was kept
+    # and each is kept as a sync problem (written in the batch's transaction)
+    mismatches: tuple[SyncProblem, ...]
     skew_ahead_ms: int | None  # set when stopped at a change stamped too far ahead
     wrote_ops: bool  # applying wrote outbox ops (restores) that should be pushed
     # the new messages were left out of the full-text index: `Store.index_search_backlog`

@@ -180,6 +180,15 @@ def skew_stop(
 
 _STAMPED = (ConversationState, MessageRecord)  # what payload_hlc gives a stamp for
 
+_MESSAGE_MISMATCH = (
+    "A synced copy of this message differs from the one on this device. Messages never "
+    "change, so one copy is damaged: this device kept its own and did not apply the other."
+)
+_SCREENSHOT_MISMATCH = (
+    "A synced copy of this picture's details (size, dimensions or format) differs from the one "
+    "on this device: this device kept its own and did not apply the other."
+)
+
 
 # ---------------------------------------------------------------------- applying
 
@@ -209,8 +218,11 @@ def apply_changes(
     batch = _Batch(conn, device_id=device_id, clock=clock, now_ms=now_ms)
     batch.load(todo)
     for change in todo:
+        batch.op_id = change.op_id
         batch.apply(change.payload)
     batch.flush()
+    # In the same transaction as the cursor: each mismatch is kept exactly once.
+    kept = tuple(conflicts.add_problem(conn, **problem, now=now_ms) for problem in batch.mismatched)
     if cursor != stored:
         write_meta(conn, CURSOR_KEY, str(cursor))
     report = ApplyReport(
@@ -219,7 +231,7 @@ def apply_changes(
         changed_conversations=frozenset(batch.changed),
         conflicts=tuple(batch.written_conflicts),
         restored=batch.kept_visible(),
-        mismatches=batch.mismatches,
+        mismatches=kept,
         skew_ahead_ms=ahead,
         wrote_ops=batch.wrote_ops,
         search_backlog=batch.deferred_search,
@@ -258,7 +270,9 @@ class _Batch:
         self.written_conflicts: list[ConflictRecord] = []
         self.changed: set[str] = set()
         self.restored: list[str] = []
-        self.mismatches = 0
+        self.op_id = ""  # the op id of the change being applied
+        # messages/screenshots whose id arrived with other content: kept as sync problems
+        self.mismatched: list[dict[str, str]] = []
         self.wrote_ops = False
         self.deferred_search = False
         self.removed_blobs: list[tuple[str, str]] = []
@@ -368,8 +382,7 @@ class _Batch:
         try:
             added = message_added(known, record)
         except ProtocolError as mismatch:
-            self.mismatches += 1
-            log.warning("synced %s; the local copy is kept", mismatch.message)
+            self._mismatch(mismatch, "message", record.id, _MESSAGE_MISMATCH)
             return
         if added:
             self.messages[record.id] = record
@@ -422,12 +435,21 @@ class _Batch:
         try:
             added = screenshot_added(self.screenshots.get(record.sha256), record)
         except ProtocolError as mismatch:
-            self.mismatches += 1
-            log.warning("synced %s; the local copy is kept", mismatch.message)
+            self._mismatch(mismatch, "screenshot", record.sha256, _SCREENSHOT_MISMATCH)
             return
         if added:
             self.screenshots[record.sha256] = record
             self.new_screenshots.append(record)
+
+    def _mismatch(self, error: ProtocolError, kind: str, record_id: str, text: str) -> None:
+        """The same id arrived with other content (9.7): the local copy is kept, and the change
+        is kept as a sync problem for the user (on an encrypted account the server cannot
+        refuse such an op, so every device that receives it says so)."""
+        log.warning("synced %s; the local copy is kept", error.message)
+        self.mismatched.append(
+            {"op_id": self.op_id, "record_type": kind, "record_id": record_id,
+             "code": str(error.code), "message": text}
+        )  # fmt: skip
 
     def _purge(self, record: PurgeRecord) -> None:
         self.flush()  # the purge must see (and remove) everything written before it

@@ -293,7 +293,7 @@ def test_history_and_search_ignore_messages_of_unknown_conversations(store: Stor
     assert store.list_conversations()[0].message_count == 1
 
 
-def test_the_same_message_again_is_nothing_and_other_content_is_a_counted_mismatch(
+def test_the_same_message_again_is_nothing_and_other_content_is_a_kept_mismatch(
     store: Store,
 ) -> None:
     conversation = store.create_conversation("Mine")
@@ -306,9 +306,16 @@ def test_the_same_message_again_is_nothing_and_other_content_is_a_counted_mismat
     shot = store.add_screenshot(png_bytes(seed=3))
     wrong_shape = screenshot_record(shot.sha256, size=shot.size_bytes)
 
-    report = store.apply_changes([change(1, same), change(2, other), change(3, wrong_shape)], 3)
+    page = [change(1, same), change(2, other), change(3, wrong_shape)]
+    report = store.apply_changes(page, 3)
 
-    assert report.mismatches == 2 and report.changed_conversations == frozenset()
+    assert report.changed_conversations == frozenset()
+    kept = [(p.code, p.record_type, p.record_id, p.op_id) for p in report.mismatches]
+    assert kept == [
+        ("message_mismatch", "message", local.id, page[1].op_id),
+        ("screenshot_mismatch", "screenshot", shot.sha256, page[2].op_id),
+    ]
+    assert store.sync_problems()[::-1] == list(report.mismatches)  # kept for the user
     assert [m.text for m in store.get_conversation(conversation.id).messages] == ["the original"]
     assert store.screenshot_info(shot.sha256).width == 320  # the local metadata is kept
 
@@ -325,7 +332,7 @@ def test_a_local_pending_message_gives_way_to_its_sent_version(store: Store) -> 
         conversation.id, "fully typed", device=store.device_id, message_id=pending
     )
     report = store.apply_changes([change(1, sent, store.device_id)], 1)
-    assert report.mismatches == 0 and report.changed_conversations == {conversation.id}
+    assert report.mismatches == () and report.changed_conversations == {conversation.id}
     [message] = store.get_conversation(conversation.id).messages
     assert (message.text, message.status, message.hlc) == ("fully typed", "final", sent.hlc)
 
@@ -346,7 +353,7 @@ def test_own_echoes_change_nothing_but_the_cursor(store: Store) -> None:
 
     assert report.applied == log.head == 4 and report.cursor == 4
     assert report.changed_conversations == frozenset() and report.conflicts == ()
-    assert report.mismatches == 0 and not report.wrote_ops
+    assert report.mismatches == () and not report.wrote_ops
     assert snapshot(store) == before
 
 

@@ -36,6 +36,14 @@ def _ws(port: int) -> str:
     return f"ws://127.0.0.1:{port}/v1/sync"
 
 
+def server_payloads(server: RunningServer, op_id: str) -> list[str]:
+    """The payload text the server stores for the op ``op_id`` (none if it holds no such op)."""
+    changes = schema.changes
+    with server.server.db.read() as conn:
+        query = select(changes.c.payload).where(changes.c.op_id == op_id)
+        return [str(payload) for (payload,) in conn.execute(query)]
+
+
 def server_change_log(server: RunningServer) -> list[tuple[int, str]]:
     """(seq, op id) of every change the server holds, read from its database."""
     changes = schema.changes
@@ -283,12 +291,23 @@ def test_users_never_see_each_other(
         bobs.close()
 
 
-def test_a_rejected_change_leaves_the_queue_and_is_shown(fleet: Fleet) -> None:
+BAD_OP = "0b5e0c8a-3a38-4c8e-9d3c-6f0e9c1f2a11"
+
+
+def test_a_rejected_change_leaves_the_queue_and_is_shown(
+    fleet: Fleet, server: RunningServer, encrypted: bool
+) -> None:
+    """A clear account's server rejects a message that changed (message_mismatch). An
+    encrypted account's server cannot compare ciphertexts and takes it: every device that
+    receives it keeps its own copy, skips that one change, and keeps and tells the problem."""
     a, b = fleet.device(), fleet.device()
+    if encrypted:
+        share_keys([a, b])
     conversation, question = a.store.start_conversation("Topic", "the original text")
     a.sync()
     # A damaged op (the same message id with other text, as a buggy older version might have
-    # written) sits in the outbox in front of a good change.
+    # written) sits in the outbox in front of a good change. The outbox is clear on every
+    # device: an encrypted account's ops, this one too, are sealed when they are pushed.
     stored = a.store.get_conversation(conversation.id).messages[0]
     payload = {
         "type": "message", "id": question.id, "conversation_id": conversation.id,
@@ -301,20 +320,43 @@ def test_a_rejected_change_leaves_the_queue_and_is_shown(fleet: Fleet) -> None:
         db.execute(
             "INSERT INTO outbox (op_id, record_type, record_id, payload, created_at, attempts)"
             " VALUES (?, 'message', ?, ?, 0, 0)",
-            ("0b5e0c8a-3a38-4c8e-9d3c-6f0e9c1f2a11", question.id, json.dumps(payload)),
+            (BAD_OP, question.id, json.dumps(payload)),
         )
     a.store.update_conversation(conversation.id, title="Renamed after the bad op")
     result = a.sync()
 
-    assert [code for code, _ in result.rejected] == ["message_mismatch"]
     assert a.store.outbox_count() == 0  # one bad op never blocks the queue
-    problems = a.store.sync_problems()
-    assert [(p.code, p.record_id) for p in problems] == [("message_mismatch", question.id)]
-    assert any("could not be synced" in notice for notice in a.notices)
+    problem = [("message_mismatch", question.id, BAD_OP)]
+    assert [(p.code, p.record_id, p.op_id) for p in a.store.sync_problems()] == problem
     b.sync()
     detail = b.store.get_conversation(conversation.id)
-    assert detail.conversation.title == "Renamed after the bad op"
+    assert detail.conversation.title == "Renamed after the bad op"  # the rest of the page
     assert [m.text for m in detail.messages] == ["the original text"]
+    assert [m.text for m in a.store.get_conversation(conversation.id).messages] == [
+        "the original text"
+    ]
+    log = server_change_log(server)
+    assert b.store.sync_cursor() == len(log)  # b went past the bad change
+    if encrypted:
+        assert result.rejected == []  # the server took it: it cannot compare ciphertexts
+        assert BAD_OP in {op for _, op in log}
+        [stored] = [json.loads(p) for p in server_payloads(server, BAD_OP)]
+        assert stored["type"] == "sealed" and "tampered" not in json.dumps(stored)
+        # a met it when its own change came back, b when it arrived: each kept its own copy
+        # and the problem once (a second pass applies nothing again), and told its user.
+        b.sync()
+        for device in (a, b):
+            problems = [(p.code, p.record_id, p.op_id) for p in device.store.sync_problems()]
+            assert problems == problem
+            assert any(
+                n.startswith("A synced change was refused: A synced copy of this message")
+                for n in device.notices
+            )
+    else:
+        assert [code for code, _ in result.rejected] == ["message_mismatch"]
+        assert BAD_OP not in {op for _, op in log}
+        assert any("could not be synced" in notice for notice in a.notices)
+        assert b.store.sync_problems() == []  # b never saw it
 
 
 def test_a_device_over_the_frame_rate_waits_and_resends_without_disconnecting(

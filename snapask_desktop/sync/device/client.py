@@ -519,12 +519,16 @@ class SyncEngine:
                 for r in page.refused
             ]
             await asyncio.to_thread(self._store.note_refused_changes, refusals)
-            for refusal in page.refused[:TOLD_REFUSALS]:
-                self._events.notice(f"A synced change was refused: {refusal.message}")
-            more = len(page.refused) - TOLD_REFUSALS
-            if more > 0:
-                self._events.notice(f"{more} more synced changes were refused (Sync page).")
+            self._tell_refused([refusal.message for refusal in page.refused])
         return page.changes
+
+    def _tell_refused(self, reasons: Sequence[str]) -> None:
+        """Notices for synced changes this device did not apply (kept as sync problems)."""
+        for reason in reasons[:TOLD_REFUSALS]:
+            self._events.notice(f"A synced change was refused: {reason}")
+        more = len(reasons) - TOLD_REFUSALS
+        if more > 0:
+            self._events.notice(f"{more} more synced changes were refused (Sync page).")
 
     async def _open_page(self, unlocked: Unlocked, changes: Sequence[Change]) -> OpenedPage:
         from snapask_desktop.sync import e2ee
@@ -702,6 +706,8 @@ class SyncEngine:
         self._state.cursor = report.cursor
         if self._unlocked is not None:
             self._confirms.note(changes)
+        if report.mismatches:  # kept as sync problems by the store, with the cursor
+            self._tell_refused([problem.message for problem in report.mismatches])
         self._index_due |= report.search_backlog
         self._events.applied(report)
         if report.wrote_ops:
