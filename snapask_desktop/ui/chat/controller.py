@@ -27,7 +27,7 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
@@ -48,6 +48,8 @@ from snapask_desktop.ui.chat.answer_worker import (
     QueueRunner,
 )
 from snapask_desktop.ui.chat.decoding import LoadedConversation, decode_png, with_pictures
+from snapask_desktop.ui.chat.follow_ups import FollowUps
+from snapask_desktop.ui.chat.picture_arrival import PictureArrival, PictureState
 from snapask_desktop.ui.chat.quick_actions import (
     QuickAction,
     action_labels,
@@ -57,7 +59,6 @@ from snapask_desktop.ui.chat.quick_actions import (
     shown_question,
 )
 from snapask_desktop.ui.chat.reads import (
-    picture_bytes,
     read_conversation,
     reread_conversation,
 )
@@ -69,8 +70,6 @@ from snapask_desktop.ui.workers import TaskRunner
 if TYPE_CHECKING:
     from snapask_desktop.store.records import ApplyReport, ConflictRecord
 
-# "missing": a synced picture whose bytes are not downloaded yet; "downloading": asked for.
-PictureState = Literal["none", "pending", "ready", "failed", "missing", "downloading"]
 NEW_CHAT_TITLE = "New chat"
 # Questions held for pictures of conversations no longer shown (their PNG is still on its way).
 MAX_HELD_ELSEWHERE = 8
@@ -95,7 +94,7 @@ class _Held:
     marks: tuple[Mark, ...] = ()
 
 
-class ChatController(UnsentPicture, QObject):
+class ChatController(PictureArrival, FollowUps, UnsentPicture, QObject):
     """One conversation at a time for the chat window; see the module docstring."""
 
     # What the window draws.
@@ -248,60 +247,6 @@ class ChatController(UnsentPicture, QObject):
         return self._status
 
     @property
-    def picture_state(self) -> PictureState:
-        """Whether the shown conversation has a picture, and whether its PNG is ready."""
-        return self._picture_state
-
-    @property
-    def has_picture(self) -> bool:
-        """Whether the shown conversation has a picture (here, coming, or to download), or one
-        was added to it for the next question."""
-        added = self._attach_state in ("pending", "ready")
-        return added or self._picture_state in ("pending", "ready", "missing", "downloading")
-
-    @property
-    def can_add_picture(self) -> bool:
-        """Whether a capture can go into the shown conversation as its next question's
-        picture (one is open, read, not deleted, and no question waits for a picture)."""
-        return (
-            self._cid is not None and self._ready and not self._gone and self._held_question is None
-        )
-
-    @property
-    def thread_pictures(self) -> dict[str, QImage | None]:
-        """The shown conversation's follow-up pictures by hash (None: not downloaded yet)."""
-        return self._thread
-
-    def show_thread_picture(self, sha256: str) -> None:
-        """Read one of the follow-ups' pictures at full size (the thread keeps thumbnails);
-        `thread_picture_ready` brings it."""
-        store = self._chat.store
-
-        def failed(reason: str) -> None:
-            self._set_status(status.picture_not_shown(reason))
-
-        self._tasks.run(
-            lambda: decode_png(picture_bytes(store, sha256)),
-            lambda _token, image: self.thread_picture_ready.emit(image),
-            failed,
-        )
-
-    @property
-    def first_picture_sha(self) -> str | None:
-        """The hash of the picture shown above the transcript (the first one)."""
-        return self._first_sha
-
-    @property
-    def attachment_state(self) -> PictureState:
-        """The state of the picture added to the shown conversation ("none" without one)."""
-        return self._attach_state
-
-    @property
-    def picture_id(self) -> int | None:
-        """The id given with the shown picture (`new_from_picture`), if any."""
-        return self._picture_id
-
-    @property
     def answering_here(self) -> bool:
         """True while the shown conversation's answer is being saved, sent or streamed."""
         mine = any(running.view == self._view for running in self._runs.values())
@@ -359,117 +304,6 @@ class ChatController(UnsentPicture, QObject):
         """An empty chat without a picture."""
         self._switch()
         self._emit_picture(QImage(), "none")
-
-    def new_from_picture(
-        self, png: bytes | None, image: QImage | None = None, picture_id: int | None = None
-    ) -> None:
-        """A new chat about a picture: `png` may come later (`set_picture_bytes`), `image` shows
-        at once; `picture_id` ties a later `set_picture_bytes` to this picture."""
-        self._switch()
-        self._picture_id = picture_id
-        self._png = png
-        state: PictureState = "ready" if png is not None else "pending"
-        if image is not None and not image.isNull():
-            self._emit_picture(image, state)
-        else:
-            self._emit_picture(QImage(), state)
-            if png is not None:
-                self._picture_task = self._tasks.run(lambda: decode_png(png), self._picture_decoded)
-
-    def add_picture(
-        self, png: bytes | None, image: QImage | None = None, picture_id: int | None = None
-    ) -> None:
-        """A capture for the shown conversation: asked about with the next question, as a
-        follow-up with its own picture (`png` may come later, as for `new_from_picture`). It
-        can be redacted and marked up until then; a picture added before replaces it. Without
-        a conversation that can take it (`can_add_picture`), it starts a new chat instead."""
-        if not self.can_add_picture:
-            self.new_from_picture(png, image, picture_id)
-            return
-        self._forget_edits()
-        self._attach_png, self._attach_id = png, picture_id
-        self._attach_state = "ready" if png is not None else "pending"
-        self._attach_image = image if image is not None and not image.isNull() else QImage()
-        self._attach_task = 0
-        if self._attach_image.isNull() and png is not None:
-            self._attach_task = self._tasks.run(lambda: decode_png(png), self._attachment_decoded)
-        self.attachment_changed.emit(self._attach_image, self._attach_state)
-        self.marks_changed.emit()
-
-    def remove_picture(self) -> None:
-        """Leave out the picture added to the conversation (not once it is being sent)."""
-        if self._attach_state != "none" and not self.answering_here:
-            self._clear_attachment()
-
-    def _clear_attachment(self) -> None:
-        self._forget_edits()
-        self._attach_png = self._attach_id = None
-        self._attach_state = "none"
-        self._attach_image = QImage()
-        self._attach_task = 0
-        self.attachment_changed.emit(QImage(), "none")
-        self.marks_changed.emit()
-
-    def _attachment_decoded(self, token: int, image: QImage) -> None:
-        if token == self._attach_task and self._attach_state != "none":
-            self._attach_image = image
-            self.attachment_changed.emit(image, self._attach_state)
-
-    def set_picture_bytes(self, png: bytes, picture_id: int | None = None) -> bool:
-        """The PNG of the pending picture is ready; a held question goes out now (also one held
-        for a picture whose conversation is no longer shown: it starts that conversation, or
-        goes into the one it was added to)."""
-        if picture_id is not None and picture_id in self._held_elsewhere:
-            held_there = self._held_elsewhere.pop(picture_id)
-            self._start_elsewhere(held_there, png)
-            return True
-        if picture_id is not None and picture_id == self._attach_id:
-            if self._attach_state not in ("pending", "failed"):
-                return False
-            self._attach_png = png
-            self._attach_state = "ready"
-            self.attachment_changed.emit(self._attach_image, "ready")
-            review, self._review_after_png = self._review_after_png, None
-            if review is not None:
-                self._review(review)
-            held, self._held_question = self._held_question, None
-            if held is not None:
-                self._start(question=held, announce=False)
-            return True
-        if self._cid is not None or picture_id != self._picture_id:
-            return False  # a picture of a conversation no longer shown
-        if self._picture_state not in ("pending", "failed"):
-            return False
-        self._png = png
-        self._set_picture_state("ready")
-        review, self._review_after_png = self._review_after_png, None
-        if review is not None:
-            self._review(review)
-        held, self._held_question = self._held_question, None
-        if held is not None:
-            self._start(question=held, announce=False)
-        return True
-
-    def picture_failed(self, reason: str, picture_id: int | None = None) -> None:
-        """The picture could not be encoded: say so; a held question can go without it."""
-        if picture_id is not None and picture_id in self._held_elsewhere:
-            self.question_restored.emit(self._held_elsewhere.pop(picture_id).question)
-            self._update_answering()
-            return
-        if picture_id is not None and picture_id == self._attach_id:
-            self._attach_state = "failed"
-            self.attachment_changed.emit(self._attach_image, "failed")
-        elif self._cid is not None or picture_id != self._picture_id:
-            return
-        else:
-            self._set_picture_state("failed")
-        if self._held_question is not None:
-            self._unsaved_question, self._held_question = self._held_question, None
-            self._update_answering()
-            self.answer_finished.emit("error", "")
-            self._set_status(status.picture_failed(reason, question_held=True))
-        else:
-            self._set_status(status.picture_failed(reason, question_held=False))
 
     def open_conversation(self, conversation_id: str) -> None:
         """Show a saved conversation, by its id or a short prefix of it (read in a worker)."""
@@ -863,10 +697,6 @@ class ChatController(UnsentPicture, QObject):
         else:
             self._set_status(status.IDLE)
 
-    def _picture_decoded(self, token: int, image: QImage) -> None:
-        if token == self._picture_task:
-            self.picture_changed.emit(image)
-
     def _task_failed(self, token: int, reason: str) -> None:
         """A task failed that was run without its own `on_error`."""
         if token == self._load_task:
@@ -877,12 +707,6 @@ class ChatController(UnsentPicture, QObject):
             self._set_status(status.picture_not_shown(reason))
 
     # --- sync: changes from other devices, conflicts, pictures downloaded later ------------
-    def set_blob_fetcher(self, fetch: Callable[[str], None] | None) -> None:
-        """Where a missing picture is asked for (the sync service's `fetch_blob`; its answer
-        comes back through `blob_arrived` / `blob_failed`); None: sync is off."""
-        self._blob_fetcher = fetch
-        self.retry_missing_picture()
-
     def sync_applied(self, report: ApplyReport) -> None:
         """Changes from other devices are in the store: re-read the shown conversation if it
         is among them."""
@@ -946,49 +770,6 @@ class ChatController(UnsentPicture, QObject):
         """Keep things as they are and forget the conflict record."""
         self._resolve_conflict(conflict_id, keep=False)
 
-    def retry_missing_picture(self) -> None:
-        """Ask for the shown picture again if it is still not downloaded (e.g. back online)."""
-        sha = self._missing_sha
-        if sha is None or self._blob_fetcher is None or self._picture_state != "missing":
-            return
-        self._set_picture_state("downloading")
-        self._blob_fetcher(sha)
-
-    def blob_arrived(self, sha256: str) -> None:
-        """A picture was downloaded: show it if it is the missing one shown here."""
-        if sha256 in self._thread and self._thread[sha256] is None:
-            self.reload()  # a follow-up's picture: its bubble shows it after the re-read
-            return
-        if sha256 != self._missing_sha:
-            return
-        store, cid = self._chat.store, self._cid
-
-        def shown(_token: int, image: QImage) -> None:
-            if self._missing_sha == sha256 and self._cid == cid:
-                self._missing_sha = None
-                self._emit_picture(image, "ready")
-
-        def failed(reason: str) -> None:
-            if self._missing_sha == sha256 and self._cid == cid:
-                self._missing_sha = None
-                self._set_picture_state("none")
-                self._set_status(status.picture_not_shown(reason))
-
-        self._picture_task = self._tasks.run(
-            lambda: decode_png(picture_bytes(store, sha256)), shown, failed
-        )
-
-    def blob_failed(self, sha256: str, _reason: str) -> None:
-        """A download did not work (offline, or the server lacks it): the placeholder stays and
-        the picture is asked for again next time (`retry_missing_picture`, reopening)."""
-        if sha256 == self._missing_sha and self._picture_state == "downloading":
-            self._set_picture_state("missing")
-
-    def _picture_missing(self, sha256: str) -> None:
-        self._missing_sha = sha256
-        self._set_picture_state("missing")
-        self.retry_missing_picture()
-
     def _conversation_refreshed(self, token: int, loaded: LoadedConversation | None) -> None:
         if token != self._refresh_task or not self._ready:
             return
@@ -1023,15 +804,6 @@ class ChatController(UnsentPicture, QObject):
                 self._emit_picture(loaded.picture, "ready")
             elif loaded.missing and loaded.picture_sha and self._picture_state == "none":
                 self._picture_missing(loaded.picture_sha)
-
-    def _set_thread(self, loaded: LoadedConversation) -> None:
-        """Take the follow-ups' pictures of a read; ask for those not downloaded yet."""
-        self._first_sha = loaded.picture_sha
-        self._thread = dict(loaded.thread)
-        if self._blob_fetcher is not None:
-            for sha, image in self._thread.items():
-                if image is None:
-                    self._blob_fetcher(sha)
 
     def _can_refresh_transcript(self) -> bool:
         return not self.answering_here and not self._unsaved_shown
@@ -1163,13 +935,3 @@ class ChatController(UnsentPicture, QObject):
         if line != self._status:
             self._status = line
             self.status_changed.emit(line)
-
-    def _emit_picture(self, image: QImage, state: PictureState) -> None:
-        self.picture_changed.emit(image)
-        self._picture_state = state
-        self.picture_state_changed.emit(state)
-
-    def _set_picture_state(self, state: PictureState) -> None:
-        if state != self._picture_state:
-            self._picture_state = state
-            self.picture_state_changed.emit(state)
