@@ -22,48 +22,35 @@ What the status line says is chosen from `status.py`; what is read from the stor
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Property, QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from snapask_desktop.ai.types import AIError
-from snapask_desktop.answer_queue import Backoff, should_queue
-from snapask_desktop.chat import Answer, AnswerResult, ChatService, make_title
+from snapask_desktop.answer_queue import Backoff
+from snapask_desktop.chat import ChatService
 from snapask_desktop.config import Settings
-from snapask_desktop.editor.marks import Mark
-from snapask_desktop.store.records import ConversationDetail, Message
+from snapask_desktop.store.records import ConversationDetail
 from snapask_desktop.ui.chat import status
-from snapask_desktop.ui.chat.answer_worker import (
-    AnswerJob,
-    AnswerOutcome,
-    AnswerRun,
-    AnswerSignals,
-    AnswerWorker,
-    QueueRunner,
-)
-from snapask_desktop.ui.chat.decoding import LoadedConversation, decode_png, with_pictures
+from snapask_desktop.ui.chat.answer_worker import AnswerSignals, QueueRunner
+from snapask_desktop.ui.chat.answers import Answers
+from snapask_desktop.ui.chat.asking import Asking, HeldQuestion, RunningAnswer
+from snapask_desktop.ui.chat.decoding import LoadedConversation, with_pictures
 from snapask_desktop.ui.chat.follow_ups import FollowUps
 from snapask_desktop.ui.chat.picture_arrival import PictureArrival, PictureState
+from snapask_desktop.ui.chat.queued_answers import QueuedAnswers
 from snapask_desktop.ui.chat.quick_actions import (
     QuickAction,
     action_labels,
-    extract_prompt,
     quick_actions,
     shown_messages,
     shown_question,
 )
-from snapask_desktop.ui.chat.reads import (
-    read_conversation,
-    reread_conversation,
-)
+from snapask_desktop.ui.chat.reads import read_conversation, reread_conversation
 from snapask_desktop.ui.chat.status import ChatStatus
-from snapask_desktop.ui.chat.titles import action_title
 from snapask_desktop.ui.chat.unsent_picture import UnsentPicture
 from snapask_desktop.ui.workers import TaskRunner
 
@@ -71,30 +58,11 @@ if TYPE_CHECKING:
     from snapask_desktop.store.records import ApplyReport, ConflictRecord
 
 NEW_CHAT_TITLE = "New chat"
-# Questions held for pictures of conversations no longer shown (their PNG is still on its way).
-MAX_HELD_ELSEWHERE = 8
-ELSEWHERE = -1  # the view of answers to conversations that were never shown (never current)
 
 
-@dataclass
-class _Running:
-    """An answer under way and the view it shows in (moved when its conversation is reopened)."""
-
-    run: AnswerRun
-    view: int
-
-
-@dataclass(frozen=True)
-class _Held:
-    """A question typed while its picture was being encoded, whose conversation is no longer
-    shown: saved when the PNG arrives (a new chat, or a follow-up in `conversation_id`)."""
-
-    question: str
-    conversation_id: str | None = None
-    marks: tuple[Mark, ...] = ()
-
-
-class ChatController(PictureArrival, FollowUps, UnsentPicture, QObject):
+class ChatController(
+    Asking, Answers, QueuedAnswers, PictureArrival, FollowUps, UnsentPicture, QObject
+):
     """One conversation at a time for the chat window; see the module docstring."""
 
     # What the window draws.
@@ -153,12 +121,12 @@ class ChatController(PictureArrival, FollowUps, UnsentPicture, QObject):
         self._pool = pool or QThreadPool.globalInstance()
         self._view = 0  # bumped on every conversation switch; stale results are ignored
         self._tokens = itertools.count(1)
-        self._runs: dict[int, _Running] = {}  # answers under way, by run id
+        self._runs: dict[int, RunningAnswer] = {}  # answers under way, by run id
         self._answer_signals = AnswerSignals(self)
         self._connect_answers()
         self._tasks = TaskRunner(self._pool, self._task_failed, tokens=self._tokens, parent=self)
         # picture id -> a question held for it when its conversation was switched away from
-        self._held_elsewhere: OrderedDict[int, _Held] = OrderedDict()
+        self._held_elsewhere: OrderedDict[int, HeldQuestion] = OrderedDict()
         self._answering = False
         self._queue_sending = False
         self._waiting = 0
@@ -258,16 +226,6 @@ class ChatController(PictureArrival, FollowUps, UnsentPicture, QObject):
         return not self._ready
 
     @property
-    def waiting_count(self) -> int:
-        """How many questions wait for the provider to come back."""
-        return self._waiting
-
-    @property
-    def queue(self) -> QueueRunner:
-        """The answer queue (the app may show its count)."""
-        return self._queue
-
-    @property
     def settings(self) -> Settings:
         """The settings answers are made with."""
         return self._settings
@@ -327,329 +285,6 @@ class ChatController(PictureArrival, FollowUps, UnsentPicture, QObject):
         self.title_changed.emit(self._title)
         self._set_status(status.IDLE)
         self._update_answering()
-
-    # --- asking ----------------------------------------------------------------------------
-    def _keep_typed_questions(self) -> None:
-        """Before leaving a conversation: what the user typed there must not be lost."""
-        held, unsaved = self._held_question, self._unsaved_question
-        if held is not None:
-            # Saved with its picture once the PNG is ready: a new chat, or a follow-up.
-            if self._attach_id is not None:
-                there = _Held(held, self._cid, self._marks)
-                self._held_elsewhere[self._attach_id] = there
-            elif self._picture_id is not None:
-                self._held_elsewhere[self._picture_id] = _Held(held)
-            if self._attach_id is not None or self._picture_id is not None:
-                while len(self._held_elsewhere) > MAX_HELD_ELSEWHERE:
-                    _, oldest = self._held_elsewhere.popitem(last=False)
-                    self.question_restored.emit(oldest.question)
-            else:
-                self.question_restored.emit(held)
-        if unsaved is not None:
-            self.question_restored.emit(unsaved)
-
-    def send(self, text: str) -> bool:
-        """Ask `text` in the shown conversation; False when it can't be sent now (an answer
-        is under way here, or the conversation is still being opened)."""
-        question = text.strip()
-        if not question or self.answering_here or not self._ready:
-            return False
-        if self._gone:  # it would fail to save: say why, the text stays in the box
-            self._set_status(status.GONE_ELSEWHERE)
-            return False
-        action = next((a for a in self.quick_actions() if a.prompt == question), None)
-        if action is not None and action.needs_picture and not self.has_picture:
-            self._set_status(status.needs_picture(action.label))
-            return False
-        if self._reviewing is not None or self._review_after_png is not None:
-            return False  # the picture is being looked at for secrets
-        if self._must_review(pending=True):
-            self._review_after_png = question  # looked at once its PNG is ready
-            self._set_status(status.CHECKING_PICTURE)
-            return False
-        pending = self._attach_state == "pending" and self._cid is not None
-        if pending and not self._queue.withdraw(self._cid or ""):
-            return False  # the queue is sending this conversation right now
-        if (self._cid is None and self._picture_state == "pending") or pending:
-            self._held_question = question
-            self.question_added.emit(self.shown_text(question))
-            if pending:
-                self.picture_sent.emit(self._attach_image)
-            self.answer_started.emit()
-            self._set_status(status.PREPARING_PICTURE)
-            self._update_answering()
-            return True
-        if self._must_review():
-            self._review(question)
-            return False  # the question stays in the box until the picture was reviewed
-        if self._cid is not None and not self._queue.withdraw(self._cid):
-            return False  # the queue is sending this conversation right now
-        self._unsaved_question = None
-        if self._attach_state == "failed":  # said so when it failed: the question goes alone
-            self._clear_attachment()
-        self.question_added.emit(self.shown_text(question))
-        if self._cid is not None and self._attach_png is not None:
-            self.picture_sent.emit(self._attach_image)
-        self._start(question=question)
-        return True
-
-    def retry(self) -> bool:
-        """Ask again after a failure (or send a waiting question now)."""
-        if self.answering_here or not self._ready:
-            return False
-        if not self._status.action:
-            return False  # answered, or nothing asked: Ctrl+R has nothing to do again
-        if self._gone:
-            self.restore()
-            return True
-        if self._cid is not None:
-            self._trial_for.add(self._cid)  # before the kick wakes the queue's thread
-        if self._cid is not None and self._queue.kick(self._cid):
-            self._kicked = self._cid  # its outcome is told in so many words
-            self._set_status(status.TRYING_NOW)
-            return True
-        self._trial_for.discard(self._cid or "")  # not waiting: nothing to try
-        # The user's own Retry tries at once, even while the provider rests after failures.
-        if self._unsaved_question is not None:
-            question, self._unsaved_question = self._unsaved_question, None
-            self._start(question=question, trial=True)
-            return True
-        if self._cid is None:
-            return False
-        if self._status.action == "regenerate":  # the new answer replaces the stopped one
-            self.answer_discarded.emit()
-        self._start(question=None, trial=True)
-        return True
-
-    def stop(self) -> None:
-        """Stop the answer (what arrived is kept, marked stopped) or stop waiting to send."""
-        for running in self._runs.values():
-            if running.view == self._view:
-                running.run.cancel()
-                return
-        if self._held_question is not None:
-            self._unsaved_question, self._held_question = self._held_question, None
-            self._update_answering()
-            self.answer_finished.emit("cancelled", "")
-            self._set_status(status.NOT_SENT)
-        elif (
-            self._cid is not None
-            and self._queue.cancel(self._cid)
-            and not self._queue_streaming  # streaming: its `answered` signal reports the stop
-        ):
-            self._set_status(status.NOT_SENT)
-
-    def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop every answer and the queue's thread (on quit); unsent questions stay queued."""
-        for running in list(self._runs.values()):
-            running.run.cancel()
-        if self._owns_queue:
-            self._queue.stop(timeout_s)
-        self._pool.waitForDone(int(timeout_s * 1000))
-
-    def _start(self, question: str | None, announce: bool = True, trial: bool = False) -> None:
-        # A follow-up's question takes the picture added to the conversation, if any.
-        follow_up = self._attach_png if question is not None else None
-        png = self._png if self._cid is None else follow_up
-        job = self._job(self._cid, question, png)
-        if png is not None:
-            job = dataclasses.replace(job, marks=self._marks, keep_original=self._keep_original)
-        if trial:
-            job = dataclasses.replace(job, trial=True)
-        self._launch(job)
-        if announce:
-            self.answer_started.emit()
-        self._set_status(status.READING_HERE if job.local_read else status.SENDING)
-        self._update_answering()
-
-    def _start_elsewhere(self, held: _Held, png: bytes) -> None:
-        """Ask a held question whose picture just arrived, while another conversation is shown:
-        a new conversation, or a follow-up in the one the picture was added to (it answers in
-        the background, like any switched-away answer, and shows up in the history)."""
-        job = self._job(held.conversation_id, held.question, png)
-        self._launch(dataclasses.replace(job, marks=held.marks), view=ELSEWHERE)
-        self._update_answering()
-
-    def _job(
-        self, conversation_id: str | None, question: str | None, png: bytes | None
-    ) -> AnswerJob:
-        settings = self._settings
-        label = self._action_labels().get(question or "") if conversation_id is None else None
-        return AnswerJob(
-            provider=settings.provider,
-            model=settings.model_for(settings.provider),
-            conversation_id=conversation_id,
-            question=question,
-            image=png,
-            title=label,
-            local_read=question is not None and question == extract_prompt(settings),
-        )
-
-    def _launch(self, job: AnswerJob, view: int | None = None) -> None:
-        run = AnswerRun(next(self._tokens), job)
-        self._runs[run.id] = _Running(run, self._view if view is None else view)
-        # The pool deletes the worker when it ends; the run stays here until `finished`.
-        self._pool.start(AnswerWorker(self._chat, run, self._answer_signals))
-
-    def _ask_queued(self, conversation_id: str) -> Answer:  # runs on the queue's thread
-        settings = self._settings  # one read: the dataclass is immutable
-        provider = settings.provider
-        if conversation_id in self._trial_for:
-            self._trial_for.discard(conversation_id)
-            self._chat.allow_trial(provider)
-        return self._chat.answer(
-            conversation_id, provider=provider, model=settings.model_for(provider)
-        )
-
-    # --- worker results (main thread) ------------------------------------------------------
-    def _view_of(self, run_id: int) -> int | None:
-        running = self._runs.get(run_id)
-        return None if running is None else running.view
-
-    def _saved(self, run_id: int, message: Message) -> None:
-        self.conversation_changed.emit(message.conversation_id)
-        if self._view_of(run_id) != self._view:
-            return
-        running = self._runs.get(run_id)
-        sent = None if running is None else running.run.job
-        if self._cid is None:
-            self._cid = message.conversation_id
-            self._title = self._action_labels().get(message.text) or make_title(message.text)
-            self.title_changed.emit(self._title)
-            if sent is not None and sent.keep_original and sent.marks:
-                self._set_original(message.screenshot_sha256)
-        # The added picture is stored with the question: it is in the thread now.
-        added = self._attach_png
-        # (The same object, not only the same bytes: a picture added after it stays.)
-        if added is not None and sent is not None and sent.conversation_id and sent.image is added:
-            self._clear_attachment()
-
-    def _redacted(self, run_id: int, data: bytes, count: int) -> None:
-        """Secrets were painted out before sending: show the picture as sent, and say so."""
-        if self._view_of(run_id) != self._view:
-            return
-        running = self._runs.get(run_id)
-        if running is not None and running.run.job.conversation_id is not None:
-            # A follow-up's picture: its bubble shows it as it was sent.
-            def sent(_token: int, image: QImage) -> None:
-                if self._view_of(run_id) == self._view:
-                    self.picture_sent.emit(image)
-                    self.follow_up_secrets_hidden.emit(count)
-
-            self._tasks.run(lambda: decode_png(data), sent)
-            return
-        self._png = data
-
-        def shown(token: int, image: QImage) -> None:
-            if token == self._picture_task:
-                self.picture_changed.emit(image)
-                self.secrets_hidden.emit(count)
-
-        self._picture_task = self._tasks.run(lambda: decode_png(data), shown)
-
-    def _chunk(self, run_id: int, text: str) -> None:
-        if self._view_of(run_id) == self._view:
-            self._show_chunk(text)
-
-    def _show_chunk(self, text: str) -> None:
-        if self._status.kind != "answering":
-            self._set_status(status.ANSWERING)
-        self.answer_chunk.emit(text)
-
-    def _retrying(self, run_id: int, text: str) -> None:
-        if self._view_of(run_id) == self._view:
-            self._set_status(status.retrying(text))
-
-    def _finished(self, run_id: int, outcome: AnswerOutcome) -> None:
-        running = self._runs.pop(run_id, None)
-        if running is None:
-            return
-        view, question = running.view, running.run.job.question
-        self._update_answering()
-        queued = (
-            outcome.status == "error"
-            and outcome.conversation_id is not None
-            and should_queue(outcome.error)
-            and self._queue.add(outcome.conversation_id, outcome.error)
-        )
-        if outcome.status != "error" and outcome.conversation_id is not None:
-            self.conversation_changed.emit(outcome.conversation_id)
-        job = running.run.job
-        if outcome.status == "final" and job.title and outcome.conversation_id is not None:
-            self._retitle(outcome.conversation_id, job.title, outcome.text)
-        unsaved_question = question if not outcome.question_saved else None
-        if view != self._view:
-            if unsaved_question is not None:  # asked in a conversation no longer shown
-                self.question_restored.emit(unsaved_question)
-            return
-        if outcome.gone:  # deleted meanwhile: the question goes back to the box, Restore offered
-            self._gone = True
-            if unsaved_question is not None:
-                self.question_restored.emit(unsaved_question)
-            self.answer_finished.emit("error", "")
-            self._set_status(status.GONE_ELSEWHERE)
-            return
-        if unsaved_question is not None:
-            self._unsaved_question = unsaved_question  # Retry saves it again
-            if job.image is not None and job.image is self._attach_png:
-                # Not stored: the added picture is still to send (and to edit), so show it.
-                self.attachment_changed.emit(self._attach_image, self._attach_state)
-        if outcome.redaction_failed:  # the question stays, unsent: Retry, or fix in Settings
-            self.answer_finished.emit("error", "")
-            failed = status.marks_failed if outcome.marks_failed else status.redaction_failed
-            self._set_status(failed(outcome.reason))
-            return
-        if not outcome.answer_saved:  # the text stays on screen; Retry asks (and saves) again
-            if outcome.read_by is not None:
-                self.answer_read_here.emit(outcome.read_by)
-            self.answer_finished.emit("unsaved", outcome.text)
-            self._set_status(status.with_retry(outcome.reason))
-            return
-        if outcome.read_by is not None:
-            self.answer_read_here.emit(outcome.read_by)
-        if job.local_read and outcome.status != "final" and outcome.question_saved:
-            self.answer_finished.emit(outcome.status, outcome.text)
-            self._set_status(status.local_read_failed(outcome))
-            return
-        self.answer_finished.emit(outcome.status, outcome.text)
-        if outcome.status == "final":
-            self._set_status(status.answered(from_cache=outcome.from_cache))
-        elif outcome.status == "cancelled":
-            self._set_status(status.STOPPED)
-        elif queued:
-            entry = self._queue.get(outcome.conversation_id or "")
-            due = entry.due_in_s if entry else None
-            self._set_status(status.waiting(outcome.reason, due, tried_now=job.trial))
-        elif job.trial:  # the user's Retry went out and failed: say so, not the same words
-            self._set_status(
-                status.tried_again(self._failure_status(outcome.error, outcome.reason))
-            )
-        else:
-            self._set_status(self._failure_status(outcome.error, outcome.reason))
-
-    def _retitle(self, cid: str, label: str, answer: str) -> None:
-        """A quick action's conversation, titled by the action's name so far, takes a few
-        words of its first answer (unless it was renamed meanwhile)."""
-        title = action_title(label, answer)
-        if title == label:
-            return
-        store = self._chat.store
-
-        def work() -> bool:
-            if store.get_conversation(cid).conversation.title != label:
-                return False  # the user (or another device) named it already
-            store.update_conversation(cid, title=title)
-            return True
-
-        def done(_token: int, changed: object) -> None:
-            if not changed:
-                return
-            self.conversation_changed.emit(cid)
-            if cid == self._cid:
-                self._title = title
-                self.title_changed.emit(title)
-
-        self._tasks.run(work, done, lambda _reason: None)  # the name stays: nothing lost
 
     def _conversation_loaded(self, token: int, loaded: LoadedConversation) -> None:
         if token != self._load_task:
@@ -848,73 +483,7 @@ class ChatController(PictureArrival, FollowUps, UnsentPicture, QObject):
 
         self._tasks.run(work, done, failed)
 
-    # --- the answer queue (main thread, via QueueRunner's signals) -------------------------
-    def _queue_started(self, conversation_id: str) -> None:
-        self._update_answering(queue_sending=True)
-        if self._shown(conversation_id) and not self._queue_streaming:
-            self._queue_streaming = True
-            self._update_answering()
-            self.answer_started.emit()
-            self._set_status(status.SENDING_WAITING)
-
-    def _queue_chunk(self, conversation_id: str, text: str) -> None:
-        if self._shown(conversation_id) and self._queue_streaming:
-            self._show_chunk(text)
-
-    def _queue_waiting(self, conversation_id: str, delay_s: float, reason: str) -> None:
-        self._update_answering(queue_sending=False)
-        tried_now = self._kicked == conversation_id
-        if tried_now:
-            self._kicked = None
-        if self._shown(conversation_id):
-            if self._queue_streaming:
-                self._queue_streaming = False
-                self._update_answering()
-                self.answer_finished.emit("error", "")
-            self._set_status(status.waiting(reason, delay_s, tried_now=tried_now))
-
-    def _queue_answered(self, conversation_id: str, result: AnswerResult) -> None:
-        self._update_answering(queue_sending=False)
-        self.conversation_changed.emit(conversation_id)
-        if self._shown(conversation_id):
-            if not self._queue_streaming:
-                self.answer_started.emit()
-            self._queue_streaming = False
-            self._update_answering()
-            if result.save_error is not None:  # shown, not saved: Retry asks again
-                self.answer_finished.emit("unsaved", result.text)
-                self._set_status(status.with_retry(result.save_problem))
-                return
-            self.answer_finished.emit(result.status, result.text)
-            self._set_status(status.answered(stopped=result.status == "cancelled"))
-
-    def _queue_failed(self, conversation_id: str, reason: str, error: AIError | None) -> None:
-        self._update_answering(queue_sending=False)
-        if self._shown(conversation_id):
-            if self._queue_streaming:
-                self._queue_streaming = False
-                self._update_answering()
-                self.answer_finished.emit("error", "")
-            self._set_status(self._failure_status(error, reason))
-
-    def _queue_dropped(self, conversation_id: str) -> None:
-        self._update_answering(queue_sending=False)
-        self.conversation_changed.emit(conversation_id)
-        if self._shown(conversation_id):
-            self.open_conversation(conversation_id)  # answered elsewhere: show what is saved
-
-    def _queue_changed(self) -> None:
-        count = self._queue.count()
-        if count != self._waiting:
-            self._waiting = count
-            self.waiting_count_changed.emit(count)
-
     # --- helpers ---------------------------------------------------------------------------
-    def _failure_status(self, error: AIError | None, reason: str) -> ChatStatus:
-        provider = self._settings.provider
-        model = self._settings.model_for(provider)
-        return status.failure(error, reason, provider=provider, model=model)
-
     def _shown(self, conversation_id: str) -> bool:
         return conversation_id == self._cid and self._ready
 
