@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, delete, insert, select, tuple_
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, tuple_
 
 from snapask_desktop.store import convert
 from snapask_desktop.store.models import ConflictRow, SyncProblemRow
@@ -22,6 +22,11 @@ _CONFLICT = ConflictRow.__table__
 _PROBLEM = SyncProblemRow.__table__
 MAX_CODE_CHARS = 40
 _IN_CHUNK = 500
+# Built once: every local edit and every applied rename runs it, and building and caching a
+# statement costs several times what SQLite takes to find that no record exists.
+_WITH_RECORDS = select(_CONFLICT.c.conversation_id).where(
+    _CONFLICT.c.conversation_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def record(conn: Connection, found: Iterable[Conflict], now: int) -> list[ConflictRecord]:
@@ -56,10 +61,7 @@ def clear_superseded(conn: Connection, states: Sequence[ConversationState]) -> N
     with_records: set[str] = set()
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
-        found = conn.execute(
-            select(_CONFLICT.c.conversation_id).where(_CONFLICT.c.conversation_id.in_(chunk))
-        )
-        with_records.update(found.scalars())
+        with_records.update(conn.execute(_WITH_RECORDS, {"ids": chunk}).scalars())
     for conversation_id in with_records:
         state = by_id[conversation_id]
         for field in FIELDS:

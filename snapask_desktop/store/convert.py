@@ -54,6 +54,20 @@ def conversation(row: ConversationRow | Any) -> Conversation:
     )
 
 
+def conversation_from_state(state: ConversationState, last_activity: int) -> Conversation:
+    """A conversation record from its synced state and its stored ``last_activity``."""
+    return Conversation(
+        id=state.id,
+        title=state.title,
+        pinned=state.pinned,
+        archived=state.archived,
+        deleted=state.deleted,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+        last_activity_at=last_activity >> COUNTER_BITS,
+    )
+
+
 def state(row: ConversationRow | Any) -> ConversationState:
     """The synced state of a conversation row (what merges and local edits work on)."""
     stamps = row.field_hlc

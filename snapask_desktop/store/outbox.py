@@ -23,6 +23,11 @@ _DROP_CONVERSATION_OPS = delete(_TABLE).where(
     _TABLE.c.record_type == "conversation", _TABLE.c.record_id == bindparam("rid")
 )
 _INSERT = insert(_TABLE)
+# Sync reads, acknowledges and counts the outbox around every change it sends: Core statements
+# on a connection, built once (no Session, no ORM entities to load).
+_PENDING = select(_TABLE).order_by(_TABLE.c.seq).limit(bindparam("limit"))
+_ACK = delete(_TABLE).where(_TABLE.c.op_id.in_(bindparam("ids", expanding=True)))
+_COUNT = select(func.count()).select_from(_TABLE)
 
 
 def enqueue(
@@ -109,19 +114,19 @@ def clear(conn: Connection) -> int:
     return int(conn.execute(delete(OutboxRow)).rowcount or 0)  # type: ignore[attr-defined]
 
 
-def pending(session: Session, limit: int) -> list[OutboxOp]:
+def pending(conn: Connection, limit: int) -> list[OutboxOp]:
     """The oldest ``limit`` ops, in the order they were written."""
-    rows = session.scalars(select(OutboxRow).order_by(OutboxRow.seq).limit(limit))
-    return [convert.outbox_op(row) for row in rows]
+    return [convert.outbox_op(row) for row in conn.execute(_PENDING, {"limit": limit})]
 
 
-def ack(session: Session, op_ids: Iterable[str]) -> int:
+def ack(conn: Connection, op_ids: Iterable[str]) -> int:
     """Drop acknowledged ops; unknown ids are ignored (an ack may be repeated)."""
     ids = list(op_ids)
-    if not ids:
-        return 0
-    result = session.execute(delete(OutboxRow).where(OutboxRow.op_id.in_(ids)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    removed = 0
+    for start in range(0, len(ids), 500):
+        result = conn.execute(_ACK, {"ids": ids[start : start + 500]})
+        removed += int(result.rowcount or 0)
+    return removed
 
 
 def failed(session: Session, op_id: str, error: str) -> int:
@@ -134,9 +139,9 @@ def failed(session: Session, op_id: str, error: str) -> int:
     return row.attempts
 
 
-def count(session: Session) -> int:
+def count(conn: Connection) -> int:
     """How many ops wait to be sent."""
-    return int(session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+    return int(conn.execute(_COUNT).scalar() or 0)
 
 
 __all__ = [

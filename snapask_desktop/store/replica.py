@@ -111,20 +111,35 @@ class ApplyOutcome:
 
 # ---------------------------------------------------------------------- cursor and meta
 
+# Statements every applied change runs, built once (building one costs more than SQLite takes
+# to run it: a live change is one small transaction).
+_READ_META = select(_META.c.value).where(_META.c.key == bindparam("key"))
+_UPSERT = sqlite_insert(_META).values(key=bindparam("key"), value=bindparam("value"))
+_WRITE_META = _UPSERT.on_conflict_do_update(
+    index_elements=["key"], set_={"value": _UPSERT.excluded.value}
+)
+_DELETE_META = _META.delete().where(_META.c.key == bindparam("key"))
+_UPDATE_STATE = update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
+
 
 def read_cursor(conn: Connection) -> int:
     """The stored cursor (0 when none, or when the stored value is unreadable)."""
-    value = conn.execute(select(_META.c.value).where(_META.c.key == CURSOR_KEY)).scalar()
+    value = conn.execute(_READ_META, {"key": CURSOR_KEY}).scalar()
     return 0 if value is None else cursor_value(value)
 
 
 def write_meta(conn: Connection, key: str, value: str | None) -> None:
     """Set (or with None, remove) one meta value in the caller's transaction."""
     if value is None:
-        conn.execute(_META.delete().where(_META.c.key == key))
+        conn.execute(_DELETE_META, {"key": key})
         return
-    statement = sqlite_insert(_META).values(key=key, value=value)
-    conn.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+    conn.execute(_WRITE_META, {"key": key, "value": value})
+
+
+def update_states(conn: Connection, states: Sequence[ConversationState]) -> None:
+    """Write stored conversations' new states (every synced column; ``last_activity`` is
+    kept), in the caller's transaction."""
+    conn.execute(_UPDATE_STATE, [_update_params(state) for state in states])
 
 
 # ---------------------------------------------------------------------- checks (pure)
@@ -485,10 +500,7 @@ class _Batch:
             for start in range(0, len(ids), _IN_CHUNK):
                 conn.execute(_ORPHAN_ACTIVITY, {"ids": ids[start : start + _IN_CHUNK]})
         if self.updates:
-            conn.execute(
-                update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id")),
-                [_update_params(self.states[cid]) for cid in sorted(self.updates)],
-            )
+            update_states(conn, [self.states[cid] for cid in sorted(self.updates)])
         if self.replaced_messages:
             conn.execute(
                 update(_MESSAGE).where(_MESSAGE.c.id == bindparam("b_id")),

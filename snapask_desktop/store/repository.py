@@ -215,40 +215,44 @@ class Store:
             changes["pinned"] = validate.flag(pinned, "pinned")
         if archived is not None:
             changes["archived"] = validate.flag(archived, "archived")
-        with self._write() as session:
-            row = _live_conversation(session, conversation_id)
-            return self._edit(session, row, changes)
+        return self._edit(conversation_id, changes, live_only=True)
 
     def delete_conversation(self, conversation_id: str) -> None:
         """Tombstone the conversation (it syncs as an edit and vanishes from history/search)."""
-        with self._write() as session:
-            row = _conversation_row(session, conversation_id)
-            if row is None:
-                raise NotFound(f"no conversation {conversation_id}")
-            self._edit(session, row, {"deleted": True})
+        self._edit(conversation_id, {"deleted": True})
 
     def restore_conversation(self, conversation_id: str) -> Conversation:
         """Undo a delete: clear the tombstone as a new synced edit (a live one is a no-op)."""
-        with self._write() as session:
-            row = _conversation_row(session, conversation_id)
-            if row is None:
-                raise NotFound(f"no conversation {conversation_id}")
-            return self._edit(session, row, {"deleted": False})
+        return self._edit(conversation_id, {"deleted": False})
 
     def _edit(
-        self, session: Session, row: ConversationRow, changes: dict[str, Any]
+        self, conversation_id: str, changes: dict[str, Any], *, live_only: bool = False
     ) -> Conversation:
         """A local edit by the rules of section 9.4 (``merge.edit_conversation``): fresh stamp
-        past everything in the state, restore-on-edit, ``updated_at`` never backwards."""
-        state = convert.state(row)
-        if not edit_updates(state, changes):
-            return convert.conversation(row)
-        now = wall_clock_ms()
-        # last_activity: its newest message, which another process may have written.
-        hlc = edit_stamp(self.clock, state, row.last_activity)
-        edited = edit_conversation(state, changes, device_id=self._device_id, hlc=hlc, now_ms=now)
-        convert.fill_row(row, edited)
-        return self._saved_conversation(session, row, edited, now)
+        past everything in the state, restore-on-edit, ``updated_at`` never backwards.
+
+        Core statements built once, no ORM Session: this is the first step of every rename,
+        pin or delete on its way to the other devices, and the unit of work cost more than
+        the SQL (docs/benchmarks.md, "A -> B").
+        """
+        clean = _normal_id(conversation_id, "conversation")
+        with self._local_write() as conn:
+            found = conn.exec_driver_sql(_READ_EDITED, (clean,)).first()
+            if found is None or (live_only and found[_DELETED_AT]):
+                raise NotFound(f"no conversation {conversation_id}")
+            state, last_activity = convert.state_from_raw(found[:-1]), found[-1]
+            if not edit_updates(state, changes):
+                return convert.conversation_from_state(state, last_activity)
+            now = wall_clock_ms()
+            # last_activity: its newest message, which another process may have written.
+            hlc = edit_stamp(self.clock, state, last_activity)
+            edited = edit_conversation(
+                state, changes, device_id=self._device_id, hlc=hlc, now_ms=now
+            )
+            replica.update_states(conn, [edited])
+            outbox.enqueue(conn, "conversation", edited.id, edited.to_wire(), now)
+            conflict_store.clear_superseded(conn, [edited])
+            return convert.conversation_from_state(edited, last_activity)
 
     def _saved_conversation(
         self, session: Session, row: ConversationRow, state: ConversationState, now: int
@@ -457,13 +461,17 @@ class Store:
 
     def outbox_pending(self, limit: int = 100) -> list[OutboxOp]:
         """The oldest pending sync ops, in order."""
-        with self._read_session() as session:
-            return outbox.pending(session, validate.limit(limit, 10_000))
+        clean = validate.limit(limit, 10_000)
+        with self._read() as conn:
+            return outbox.pending(conn, clean)
 
     def outbox_ack(self, op_ids: Iterable[str]) -> int:
         """Remove acknowledged ops (repeats and unknown ids are ignored); returns how many."""
-        with self._write() as session:
-            return outbox.ack(session, [str(op_id) for op_id in op_ids])
+        ids = [str(op_id) for op_id in op_ids]
+        if not ids:
+            return 0
+        with self._write_conn() as conn:
+            return outbox.ack(conn, ids)
 
     def outbox_failed(self, op_id: str, error: str) -> int:
         """Record a failed send of one op; returns its attempts so far."""
@@ -472,8 +480,8 @@ class Store:
 
     def outbox_count(self) -> int:
         """How many ops wait to be sent."""
-        with self._read_session() as session:
-            return outbox.count(session)
+        with self._read() as conn:
+            return outbox.count(conn)
 
     def outbox_reject(self, op_id: str, code: str, message: str) -> None:
         """A permanently rejected op: drop it from the outbox and keep a sync problem record
@@ -756,6 +764,15 @@ class Store:
             listener()
 
     @contextlib.contextmanager
+    def _local_write(self) -> Iterator[Connection]:
+        """A Core connection in a BEGIN IMMEDIATE transaction for a local change, committed on
+        success; the change listeners hear of it after the commit (as with ``_write``)."""
+        with self._write_conn() as conn:
+            yield conn
+        for listener in list(self._listeners):
+            listener()
+
+    @contextlib.contextmanager
     def _write_conn(self, wal_pages: int | None = None) -> Iterator[Connection]:
         """A Core connection in a BEGIN IMMEDIATE transaction, committed on success.
 
@@ -841,6 +858,13 @@ def _normal_id(value: str, what: str) -> str:
         return validate.record_id(value, f"the {what} id")
     except InvalidInput:
         raise NotFound(f"no {what} {value!r}") from None
+
+
+# A conversation's synced state (convert.RAW_STATE_COLUMNS) and its last_activity, for _edit.
+_READ_EDITED = (
+    f"SELECT {', '.join(convert.RAW_STATE_COLUMNS)}, last_activity FROM conversation WHERE id = ?"
+)
+_DELETED_AT = convert.RAW_STATE_COLUMNS.index("deleted")
 
 
 def _conversation_row(session: Session, conversation_id: str) -> ConversationRow | None:

@@ -180,6 +180,28 @@ def test_ack_and_failed(store: Store) -> None:
         store.outbox_failed(ops[0].op_id, "late")
 
 
+def test_listeners_hear_local_changes_not_sync_bookkeeping(store: Store) -> None:
+    heard: list[int] = []
+    store.add_change_listener(lambda: heard.append(store.outbox_count()))
+    conversation = store.create_conversation("a")
+    renamed = store.update_conversation(conversation.id, title="b", pinned=True)
+    store.delete_conversation(conversation.id)
+    restored = store.restore_conversation(conversation.id)
+    assert heard == [1, 1, 1, 1]  # after each commit, its op already queued
+    assert (renamed.title, renamed.pinned, renamed.deleted) == ("b", True, False)
+    assert restored == store.get_conversation(conversation.id).conversation
+    assert renamed.last_activity_at == conversation.last_activity_at
+    # Acknowledging what sync sent is no local change: no wake-up of sync for it.
+    store.outbox_ack([op.op_id for op in store.outbox_pending()])
+    store.outbox_ack([str(uuid.uuid4())] * 600)  # more ids than one statement takes
+    assert heard == [1, 1, 1, 1] and store.outbox_count() == 0
+    with pytest.raises(NotFound):
+        store.update_conversation(str(uuid.uuid4()), title="x")
+    store.delete_conversation(conversation.id)
+    with pytest.raises(NotFound):  # a deleted conversation is restored, not edited
+        store.update_conversation(conversation.id, title="x")
+
+
 def _set_hlc(db_path: Path, table: str, value: int) -> None:
     connection = sqlite3.connect(db_path)
     connection.execute(f"UPDATE {table} SET hlc = ?", (value,))
