@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, tuple_
+from sqlalchemy import Connection, and_, delete, insert, select, tuple_
 
 from snapask_desktop.store import convert
 from snapask_desktop.store.models import ConflictRow, SyncProblemRow
@@ -22,11 +22,9 @@ _CONFLICT = ConflictRow.__table__
 _PROBLEM = SyncProblemRow.__table__
 MAX_CODE_CHARS = 40
 _IN_CHUNK = 500
-# Built once: every local edit and every applied rename runs it, and building and caching a
-# statement costs several times what SQLite takes to find that no record exists.
-_WITH_RECORDS = select(_CONFLICT.c.conversation_id).where(
-    _CONFLICT.c.conversation_id.in_(bindparam("ids", expanding=True))
-)
+# Driver-level SQL: every local edit and every applied rename asks, and SQLAlchemy's statement
+# layers cost several times what SQLite takes to find that no record exists.
+_WITH_RECORDS = "SELECT conversation_id FROM conflict WHERE conversation_id IN "
 
 
 def record(conn: Connection, found: Iterable[Conflict], now: int) -> list[ConflictRecord]:
@@ -61,7 +59,9 @@ def clear_superseded(conn: Connection, states: Sequence[ConversationState]) -> N
     with_records: set[str] = set()
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start : start + _IN_CHUNK]
-        with_records.update(conn.execute(_WITH_RECORDS, {"ids": chunk}).scalars())
+        marks = ", ".join("?" * len(chunk))
+        found = conn.exec_driver_sql(f"{_WITH_RECORDS}({marks})", tuple(chunk))
+        with_records.update(found.scalars())
     for conversation_id in with_records:
         state = by_id[conversation_id]
         for field in FIELDS:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from snapask_desktop.store import convert
@@ -15,19 +16,26 @@ from snapask_desktop.store.models import OutboxRow
 from snapask_desktop.store.records import OutboxOp, RecordType
 
 MAX_ERROR_CHARS = 2000
+IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's limit on bound parameters
 
-# Plain Core statements on the table, built once: through a Session an ORM-entity DELETE also
-# synchronises the identity map, which made every local edit ~1 ms slower.
+# Every local edit queues an op, and sync reads, acknowledges and counts the outbox around
+# every change it sends: driver-level SQL for those (the payload JSON as the JSON column type
+# writes it, json.dumps). Through SQLAlchemy's statement and type layers each cost several times
+# what SQLite takes, and an edit's way to the other devices starts here (docs/benchmarks.md,
+# "A -> B"). A Session's ORM-entity DELETE was slower still: it also synchronised the identity
+# map.
 _TABLE = OutboxRow.__table__
-_DROP_CONVERSATION_OPS = delete(_TABLE).where(
-    _TABLE.c.record_type == "conversation", _TABLE.c.record_id == bindparam("rid")
+_DROP_CONVERSATION_OPS = "DELETE FROM outbox WHERE record_type = 'conversation' AND record_id = ?"
+_INSERT = (
+    "INSERT INTO outbox (op_id, record_type, record_id, payload, created_at, attempts) "
+    "VALUES (?, ?, ?, ?, ?, 0)"
 )
-_INSERT = insert(_TABLE)
-# Sync reads, acknowledges and counts the outbox around every change it sends: Core statements
-# on a connection, built once (no Session, no ORM entities to load).
-_PENDING = select(_TABLE).order_by(_TABLE.c.seq).limit(bindparam("limit"))
-_ACK = delete(_TABLE).where(_TABLE.c.op_id.in_(bindparam("ids", expanding=True)))
-_COUNT = select(func.count()).select_from(_TABLE)
+_PENDING = (
+    "SELECT seq, op_id, record_type, record_id, payload, created_at, attempts, last_error "
+    "FROM outbox ORDER BY seq LIMIT ?"
+)
+_ACK = "DELETE FROM outbox WHERE op_id IN "
+_COUNT = "SELECT count(*) FROM outbox"
 
 
 def enqueue(
@@ -43,11 +51,12 @@ def enqueue(
     the same conversation redundant: those are dropped, and an offline rename/pin/archive
     spree leaves one op, not hundreds. (An ack for a dropped op is ignored, like any repeat.)
     """
+    connection = conn.connection() if isinstance(conn, Session) else conn
     if record_type == "conversation":
-        conn.execute(_DROP_CONVERSATION_OPS, {"rid": record_id})
+        connection.exec_driver_sql(_DROP_CONVERSATION_OPS, (record_id,))
     op_id = str(uuid.uuid4())
-    # Core insert: constraint failures surface here, inside the record's transaction.
-    conn.execute(_INSERT, _row(op_id, record_type, record_id, payload, now))
+    # Constraint failures surface here, inside the record's transaction.
+    connection.exec_driver_sql(_INSERT, (op_id, record_type, record_id, json.dumps(payload), now))
     return op_id
 
 
@@ -116,15 +125,21 @@ def clear(conn: Connection) -> int:
 
 def pending(conn: Connection, limit: int) -> list[OutboxOp]:
     """The oldest ``limit`` ops, in the order they were written."""
-    return [convert.outbox_op(row) for row in conn.execute(_PENDING, {"limit": limit})]
+    return [
+        OutboxOp(seq, op_id, kind, record_id, json.loads(payload), created, attempts, error)
+        for seq, op_id, kind, record_id, payload, created, attempts, error in (
+            conn.exec_driver_sql(_PENDING, (limit,))
+        )
+    ]
 
 
 def ack(conn: Connection, op_ids: Iterable[str]) -> int:
     """Drop acknowledged ops; unknown ids are ignored (an ack may be repeated)."""
     ids = list(op_ids)
     removed = 0
-    for start in range(0, len(ids), 500):
-        result = conn.execute(_ACK, {"ids": ids[start : start + 500]})
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = tuple(ids[start : start + IN_CHUNK])
+        result = conn.exec_driver_sql(_ACK + f"({', '.join('?' * len(chunk))})", chunk)
         removed += int(result.rowcount or 0)
     return removed
 
@@ -141,7 +156,7 @@ def failed(session: Session, op_id: str, error: str) -> int:
 
 def count(conn: Connection) -> int:
     """How many ops wait to be sent."""
-    return int(conn.execute(_COUNT).scalar() or 0)
+    return int(conn.exec_driver_sql(_COUNT).scalar() or 0)
 
 
 __all__ = [

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, bindparam, insert, text, update
 
 from snapask_desktop.store import backlog, conflicts, convert, outbox, picture_text
 from snapask_desktop.store.errors import InvalidInput
@@ -43,6 +42,7 @@ from snapask_desktop.sync.merge import (
 )
 from snapask_desktop.sync.protocol import Change
 from snapask_desktop.sync.records import (
+    FIELDS,
     ROLES,
     STATUSES,
     Conflict,
@@ -111,35 +111,58 @@ class ApplyOutcome:
 
 # ---------------------------------------------------------------------- cursor and meta
 
-# Statements every applied change runs, built once (building one costs more than SQLite takes
-# to run it: a live change is one small transaction).
-_READ_META = select(_META.c.value).where(_META.c.key == bindparam("key"))
-_UPSERT = sqlite_insert(_META).values(key=bindparam("key"), value=bindparam("value"))
-_WRITE_META = _UPSERT.on_conflict_do_update(
-    index_elements=["key"], set_={"value": _UPSERT.excluded.value}
+# Statements every applied change (and every local edit) runs: driver-level SQL. A live change
+# is one small transaction, in which SQLAlchemy's statement and type layers cost several times
+# what SQLite takes (docs/benchmarks.md, "A -> B").
+_READ_META = "SELECT value FROM meta WHERE key = ?"
+_WRITE_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-_DELETE_META = _META.delete().where(_META.c.key == bindparam("key"))
-_UPDATE_STATE = update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
+_DELETE_META = "DELETE FROM meta WHERE key = ?"
+_STATE_SET = [name for name in convert.RAW_STATE_COLUMNS if name != "id"]
+_UPDATE_STATE = (
+    f"UPDATE conversation SET {', '.join(f'{name} = ?' for name in _STATE_SET)} WHERE id = ?"
+)
 
 
 def read_cursor(conn: Connection) -> int:
     """The stored cursor (0 when none, or when the stored value is unreadable)."""
-    value = conn.execute(_READ_META, {"key": CURSOR_KEY}).scalar()
+    value = conn.exec_driver_sql(_READ_META, (CURSOR_KEY,)).scalar()
     return 0 if value is None else cursor_value(value)
 
 
 def write_meta(conn: Connection, key: str, value: str | None) -> None:
     """Set (or with None, remove) one meta value in the caller's transaction."""
     if value is None:
-        conn.execute(_DELETE_META, {"key": key})
+        conn.exec_driver_sql(_DELETE_META, (key,))
         return
-    conn.execute(_WRITE_META, {"key": key, "value": value})
+    conn.exec_driver_sql(_WRITE_META, (key, value))
 
 
 def update_states(conn: Connection, states: Sequence[ConversationState]) -> None:
     """Write stored conversations' new states (every synced column; ``last_activity`` is
     kept), in the caller's transaction."""
-    conn.execute(_UPDATE_STATE, [_update_params(state) for state in states])
+    conn.exec_driver_sql(_UPDATE_STATE, [_state_values(state) for state in states])
+
+
+def _state_values(state: ConversationState) -> tuple[Any, ...]:
+    # _STATE_SET's order, then the id; the JSON columns as their column type writes them.
+    s = state
+    stamps = {name: [s.field_hlc[name].hlc, s.field_hlc[name].device] for name in FIELDS}
+    return (
+        s.title,
+        s.pinned,
+        s.archived,
+        s.deleted,
+        s.created_at,
+        s.updated_at,
+        json.dumps(dict(s.vv)),
+        s.hlc,
+        json.dumps(stamps),
+        s.device,
+        s.id,
+    )
 
 
 # ---------------------------------------------------------------------- checks (pure)
@@ -535,12 +558,6 @@ class _Batch:
         self.replaced_messages.clear()
         self.new_screenshots.clear()
         self.conflicts.clear()
-
-
-def _update_params(state: ConversationState) -> dict[str, Any]:
-    columns = convert.state_columns(state)
-    columns["b_id"] = columns.pop("id")
-    return columns
 
 
 def _message_update_params(record: MessageRecord) -> dict[str, Any]:
