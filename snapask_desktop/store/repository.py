@@ -87,6 +87,7 @@ log = logging.getLogger(__name__)
 # WAL (copy + fsync). Checkpointing after several pages instead costs ~40% less commit time;
 # engine.py's journal_size_limit keeps the WAL file from staying large afterwards.
 APPLY_WAL_PAGES = 10_000
+SMALL_APPLY = 100  # changes; fewer are applied at SQLite's default checkpoint threshold
 DEFAULT_WAL_PAGES = 1000
 # A clock_skew rejection keeps its op (sync-protocol.md 5.2): it is retried, never dropped.
 KEPT_REJECTIONS = frozenset({"clock_skew"})
@@ -601,7 +602,9 @@ class Store:
         ``report.skew_ahead_ms`` says by how much.
         """
         now = wall_clock_ms() if now_ms is None else now_ms
-        with self._write_conn(wal_pages=APPLY_WAL_PAGES) as conn:
+        # A live change or two dirties a few pages: SQLite's own threshold serves them.
+        wal_pages = APPLY_WAL_PAGES if len(changes) > SMALL_APPLY else None
+        with self._write_conn(wal_pages=wal_pages) as conn:
             outcome = replica.apply_changes(
                 conn,
                 changes,
