@@ -242,6 +242,24 @@ def test_the_ack_comes_before_the_live_frame_on_the_pushing_connection(
     assert conn.recv()["type"] == "changes"
 
 
+def test_pipelined_pushes_keep_ack_then_live_order_on_every_connection(
+    device: DeviceFactory,
+) -> None:
+    """The other connections are handed a push's live frames before its ack is queued; the
+    pushing one still gets each ack before that push's live frame, all in commit order."""
+    laptop, _, conn = device()
+    _, _, other = device()
+    for n in range(3):
+        conn.send({"type": "push", "id": f"p{n}", "ops": [op(conversation(laptop, f"t{n}"))]})
+    got = [conn.recv() for _ in range(6)]
+    assert [(f["type"], f.get("id"), f.get("cursor")) for f in got] == [
+        ("ack", "p0", None), ("changes", None, 1),
+        ("ack", "p1", None), ("changes", None, 2),
+        ("ack", "p2", None), ("changes", None, 3),
+    ]  # fmt: skip
+    assert [other.next_live()["cursor"] for _ in range(3)] == [1, 2, 3]
+
+
 def test_users_never_see_each_others_data(srv: RunningServer, device: DeviceFactory) -> None:
     srv.add_user("bob", "pw-bob")
     ada_device, _, ada = device()
