@@ -1,23 +1,32 @@
 """The chat window's brain: between the window and ChatService, with all blocking work in workers.
 
-The controller keeps what the window shows (one conversation, its picture, its state) and
-reports changes as signals; the window only draws them and calls the methods here.
+`ChatController` keeps what the window shows (one conversation, its picture, its state) and
+reports changes as signals; the window only draws them and calls the methods here. It is the one
+object the window and app.py use. Its work is done by parts, one module each, mixed into it:
+they share its state (set in `__init__` and `_reset_fields`) and its signals.
 
-Flow of a question: `send()` -> AnswerWorker saves it (and starts the conversation with its
-picture) -> chunks stream -> the answer is saved. A transient failure (offline, provider down)
-hands the conversation to the answer queue, which sends it again by itself; the window shows it
-as waiting. A picture still being encoded is "pending": a question typed meanwhile is held and
-sent as soon as `set_picture_bytes()` delivers the PNG, even if another conversation is shown by
-then. Nothing typed is dropped: a question that could not be saved goes back into the prompt.
-A conversation being opened takes no question until it is read (`loading`).
+- `asking.py`: send, retry, stop; a question held while its picture is being encoded.
+- `answers.py`: what the AnswerWorkers report (saved, chunks, redacted, finished).
+- `queued_answers.py`: what the answer queue sends by itself, shown like an answer asked here.
+- `picture_arrival.py`: a picture whose bytes come later (encoded after the capture, or
+  downloaded after a sync).
+- `follow_ups.py`: a capture added to the open conversation; the thread's pictures.
+- `unsent_picture.py`: redactions, mark-up and the secrets review before sending.
+- `changes_elsewhere.py`: re-reads after a sync or an edit in History, deletes and restores,
+  conflicts.
 
-Sync: `sync_applied()` re-reads the shown conversation when another device changed it (the
-title and conflict banner at once; the transcript once no answer streams here, so a streaming
-or unsaved answer is never wiped). A synced picture whose bytes are not here yet is "missing":
-the blob fetcher is asked for it and the picture appears when `blob_arrived()` reports it.
+This module holds the signals, the state, which conversation is shown (new, opened, switched
+away from) and what every part reports through (the status line, "answering"). Flow of a
+question: `send()` -> AnswerWorker saves it (and starts the conversation with its picture) ->
+chunks stream -> the answer is saved. A transient failure (offline, provider down) hands the
+conversation to the answer queue, which sends it again by itself; the window shows it as
+waiting. Nothing typed is dropped: a question that could not be saved goes back into the
+prompt. A conversation being opened takes no question until it is read (`loading`).
 
-What the status line says is chosen from `status.py`; what is read from the store is in
-`reads.py` (both without Qt). The answer queue is reached only through QueueRunner's methods.
+Without Qt: `status.py` (what the status line says), `reads.py` (what is read from the store),
+`quick_actions.py`, `titles.py`. Pictures are decoded on workers (`decoding.py`); one-call work
+runs through `ui/workers.TaskRunner`. The answer queue is reached only through QueueRunner's
+methods.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from snapask_desktop.ui.chat import status
 from snapask_desktop.ui.chat.answer_worker import AnswerSignals, QueueRunner
 from snapask_desktop.ui.chat.answers import Answers
 from snapask_desktop.ui.chat.asking import Asking, HeldQuestion, RunningAnswer
+from snapask_desktop.ui.chat.changes_elsewhere import ChangesElsewhere
 from snapask_desktop.ui.chat.decoding import LoadedConversation, with_pictures
 from snapask_desktop.ui.chat.follow_ups import FollowUps
 from snapask_desktop.ui.chat.picture_arrival import PictureArrival, PictureState
@@ -49,19 +59,25 @@ from snapask_desktop.ui.chat.quick_actions import (
     shown_messages,
     shown_question,
 )
-from snapask_desktop.ui.chat.reads import read_conversation, reread_conversation
+from snapask_desktop.ui.chat.reads import read_conversation
 from snapask_desktop.ui.chat.status import ChatStatus
+from snapask_desktop.ui.chat.titles import NEW_CHAT_TITLE
 from snapask_desktop.ui.chat.unsent_picture import UnsentPicture
 from snapask_desktop.ui.workers import TaskRunner
 
 if TYPE_CHECKING:
-    from snapask_desktop.store.records import ApplyReport, ConflictRecord
-
-NEW_CHAT_TITLE = "New chat"
+    from snapask_desktop.store.records import ConflictRecord
 
 
 class ChatController(
-    Asking, Answers, QueuedAnswers, PictureArrival, FollowUps, UnsentPicture, QObject
+    Asking,
+    Answers,
+    QueuedAnswers,
+    PictureArrival,
+    FollowUps,
+    UnsentPicture,
+    ChangesElsewhere,
+    QObject,
 ):
     """One conversation at a time for the chat window; see the module docstring."""
 
@@ -231,11 +247,6 @@ class ChatController(
         return self._settings
 
     @property
-    def conflicts(self) -> tuple[ConflictRecord, ...]:
-        """The shown conversation's conflict records (edits made on two devices at once)."""
-        return self._conflicts
-
-    @property
     def device_id(self) -> str:
         """This device's id (known once a conversation has been read)."""
         return self._device_id
@@ -340,148 +351,6 @@ class ChatController(
             self._set_status(status.could_not_open(reason))
         elif token == self._picture_task:
             self._set_status(status.picture_not_shown(reason))
-
-    # --- sync: changes from other devices, conflicts, pictures downloaded later ------------
-    def sync_applied(self, report: ApplyReport) -> None:
-        """Changes from other devices are in the store: re-read the shown conversation if it
-        is among them."""
-        cid = self._cid
-        if cid is None:
-            return
-        if (
-            cid in report.changed_conversations
-            or cid in report.restored
-            or any(conflict.conversation_id == cid for conflict in report.conflicts)
-        ):
-            self.reload()
-
-    def changed_elsewhere(self, conversation_id: str) -> None:
-        """Another window or process renamed, deleted or restored a conversation: follow it
-        if it is the one shown."""
-        if conversation_id == self._cid:
-            self.reload()
-
-    def restore(self) -> None:
-        """Bring back the shown conversation after it was deleted (in History, elsewhere)."""
-        cid = self._cid
-        if cid is None or not self._gone:
-            return
-        store = self._chat.store
-
-        def done(_token: int, _result: object) -> None:
-            self.conversation_changed.emit(cid)
-            if cid == self._cid:
-                self.reload()
-
-        def failed(reason: str) -> None:
-            if cid == self._cid:
-                self._set_status(status.did_not_work(reason))
-
-        self._tasks.run(lambda: store.restore_conversation(cid), done, failed)
-
-    def reload(self) -> None:
-        """Re-read the shown conversation (title, messages, conflicts, picture) in a worker;
-        what the user typed, a streaming answer and an unsaved one stay as they are."""
-        cid = self._cid
-        if cid is None:
-            return
-        if not self._ready:
-            self._reload_after_load = True  # its read may have started before the change
-            return
-        decode = self._picture_state in ("none", "missing", "downloading")
-        store = self._chat.store
-
-        def reread() -> LoadedConversation | None:
-            read = reread_conversation(store, cid, with_picture=decode)
-            return None if read is None else with_pictures(read)
-
-        self._refresh_task = self._tasks.run(reread, self._conversation_refreshed)
-
-    def keep_other_version(self, conflict_id: int) -> None:
-        """Write a conflict's other value back as a new edit that wins on every device."""
-        self._resolve_conflict(conflict_id, keep=True)
-
-    def dismiss_conflict(self, conflict_id: int) -> None:
-        """Keep things as they are and forget the conflict record."""
-        self._resolve_conflict(conflict_id, keep=False)
-
-    def _conversation_refreshed(self, token: int, loaded: LoadedConversation | None) -> None:
-        if token != self._refresh_task or not self._ready:
-            return
-        if loaded is None:
-            self._gone = True
-            self._set_status(status.GONE_ELSEWHERE)
-            if self._conflicts:
-                self._conflicts = ()
-                self.conflicts_changed.emit(())
-            return
-        detail = loaded.detail
-        if detail.conversation.id != self._cid:
-            return
-        self._gone = False  # restored (here, in History or on another device)
-        title = detail.conversation.title or NEW_CHAT_TITLE
-        if title != self._title:
-            self._title = title
-            self.title_changed.emit(title)
-        if loaded.conflicts != self._conflicts:
-            self._conflicts = loaded.conflicts
-            self.conflicts_changed.emit(loaded.conflicts)
-        if self._can_refresh_transcript():
-            self._set_thread(loaded)
-            self.transcript_refreshed.emit(shown_messages(detail.messages, self._action_labels()))
-            if status.stale_after_sync(self._status):
-                self._status_for_loaded(detail)  # e.g. another device answered it meanwhile
-        else:
-            self._refresh_pending = True
-        if self._picture_state in ("none", "missing", "downloading"):
-            if loaded.picture is not None:
-                self._missing_sha = None
-                self._emit_picture(loaded.picture, "ready")
-            elif loaded.missing and loaded.picture_sha and self._picture_state == "none":
-                self._picture_missing(loaded.picture_sha)
-
-    def _can_refresh_transcript(self) -> bool:
-        return not self.answering_here and not self._unsaved_shown
-
-    def _answer_began(self) -> None:
-        self._unsaved_shown = False
-
-    def _answer_ended(self, how: str, _text: str) -> None:
-        # Connected before the window: the re-read is queued, its result lands after the
-        # window has finished the answer bubble.
-        self._unsaved_shown = how == "unsaved"
-        if self._refresh_pending and self._can_refresh_transcript():
-            self._refresh_pending = False
-            self.reload()
-
-    def _resolve_conflict(self, conflict_id: int, *, keep: bool) -> None:
-        cid = self._cid
-        if cid is None:
-            return
-        store = self._chat.store
-
-        def work() -> object:
-            if keep:
-                return store.keep_other_version(conflict_id)
-            store.dismiss_conflict(conflict_id)
-            return None
-
-        def done(_token: int, result: object) -> None:
-            self.conversation_changed.emit(cid)
-            if cid != self._cid:
-                return
-            if keep and getattr(result, "deleted", False):
-                self.new_conversation()
-                self._set_status(status.DELETED_HERE)
-            else:
-                self.reload()
-
-        def failed(reason: str) -> None:
-            if cid == self._cid:
-                self.conflicts_changed.emit(self._conflicts)  # the banner's buttons work again
-                self._set_status(status.did_not_work(reason))
-
-        self._tasks.run(work, done, failed)
 
     # --- helpers ---------------------------------------------------------------------------
     def _shown(self, conversation_id: str) -> bool:

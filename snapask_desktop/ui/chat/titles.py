@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+NEW_CHAT_TITLE = "New chat"  # a chat's title until its first question is saved
 TITLE_CHARS = 60
 # Words that open most answers about a picture and say nothing about it.
 _LEAD_IN = re.compile(
