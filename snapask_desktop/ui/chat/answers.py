@@ -16,7 +16,7 @@ from snapask_desktop.answer_queue import should_queue
 from snapask_desktop.chat import make_title
 from snapask_desktop.store.records import Message
 from snapask_desktop.ui.chat import status
-from snapask_desktop.ui.chat.answer_worker import AnswerOutcome
+from snapask_desktop.ui.chat.answer_worker import AnswerJob, AnswerOutcome
 from snapask_desktop.ui.chat.decoding import decode_png
 from snapask_desktop.ui.chat.status import ChatStatus
 from snapask_desktop.ui.chat.titles import action_title
@@ -87,7 +87,7 @@ class Answers:
         running = self._runs.pop(run_id, None)
         if running is None:
             return
-        view, question = running.view, running.run.job.question
+        job = running.run.job
         self._update_answering()
         queued = (
             outcome.status == "error"
@@ -97,14 +97,19 @@ class Answers:
         )
         if outcome.status != "error" and outcome.conversation_id is not None:
             self.conversation_changed.emit(outcome.conversation_id)
-        job = running.run.job
         if outcome.status == "final" and job.title and outcome.conversation_id is not None:
             self._retitle(outcome.conversation_id, job.title, outcome.text)
-        unsaved_question = question if not outcome.question_saved else None
-        if view != self._view:
+        unsaved_question = job.question if not outcome.question_saved else None
+        if running.view != self._view:
             if unsaved_question is not None:  # asked in a conversation no longer shown
                 self.question_restored.emit(unsaved_question)
             return
+        self._show_finished(job, outcome, unsaved_question, queued=queued)
+
+    def _show_finished(
+        self, job: AnswerJob, outcome: AnswerOutcome, unsaved_question: str | None, *, queued: bool
+    ) -> None:
+        """An answer asked in the shown conversation ended: close its bubble, say how."""
         if outcome.gone:  # deleted meanwhile: the question goes back to the box, Restore offered
             self._gone = True
             if unsaved_question is not None:
@@ -130,25 +135,34 @@ class Answers:
             return
         if outcome.read_by is not None:
             self.answer_read_here.emit(outcome.read_by)
-        if job.local_read and outcome.status != "final" and outcome.question_saved:
-            self.answer_finished.emit(outcome.status, outcome.text)
-            self._set_status(status.local_read_failed(outcome))
-            return
         self.answer_finished.emit(outcome.status, outcome.text)
-        if outcome.status == "final":
-            self._set_status(status.answered(from_cache=outcome.from_cache))
-        elif outcome.status == "cancelled":
-            self._set_status(status.STOPPED)
-        elif queued:
-            entry = self._queue.get(outcome.conversation_id or "")
-            due = entry.due_in_s if entry else None
-            self._set_status(status.waiting(outcome.reason, due, tried_now=job.trial))
-        elif job.trial:  # the user's Retry went out and failed: say so, not the same words
+        if job.local_read and outcome.status != "final" and outcome.question_saved:
             self._set_status(
-                status.tried_again(self._failure_status(outcome.error, outcome.reason))
+                status.local_read_failed(
+                    outcome.reason,
+                    stopped=outcome.status == "cancelled",
+                    engine_missing=outcome.ocr_missing,
+                )
             )
         else:
-            self._set_status(self._failure_status(outcome.error, outcome.reason))
+            self._set_status(self._finished_status(job, outcome, queued=queued))
+
+    def _finished_status(
+        self, job: AnswerJob, outcome: AnswerOutcome, *, queued: bool
+    ) -> ChatStatus:
+        """The status line once an answer asked here ended: answered, stopped, waiting in the
+        answer queue, or why it failed."""
+        if outcome.status == "final":
+            return status.answered(from_cache=outcome.from_cache)
+        if outcome.status == "cancelled":
+            return status.STOPPED
+        if queued:
+            entry = self._queue.get(outcome.conversation_id or "")
+            due = entry.due_in_s if entry else None
+            return status.waiting(outcome.reason, due, tried_now=job.trial)
+        if job.trial:  # the user's Retry went out and failed: say so, not the same words
+            return status.tried_again(self._failure_status(outcome.error, outcome.reason))
+        return self._failure_status(outcome.error, outcome.reason)
 
     def _retitle(self, cid: str, label: str, answer: str) -> None:
         """A quick action's conversation, titled by the action's name so far, takes a few

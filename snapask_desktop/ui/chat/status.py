@@ -10,13 +10,10 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from snapask_desktop.ai import errors
 from snapask_desktop.ai.types import AIError, ErrorKind
-
-if TYPE_CHECKING:
-    from snapask_desktop.ui.chat.answer_worker import AnswerOutcome
 
 StatusKind = Literal["idle", "preparing", "sending", "answering", "retrying", "waiting", "error"]
 StatusAction = Literal["", "retry", "send_now", "restore", "regenerate", "ask_ai"]
@@ -121,14 +118,14 @@ def ocr_missing(reason: str) -> ChatStatus:
     )
 
 
-def local_read_failed(outcome: AnswerOutcome) -> ChatStatus:
+def local_read_failed(reason: str, *, stopped: bool, engine_missing: bool) -> ChatStatus:
     """The line after "Extract text" was not read here: what is missing or wrong, and the
     offer to ask the AI (the question is saved, unanswered) instead."""
-    if outcome.status == "cancelled":
+    if stopped:
         return ChatStatus("idle", "Stopped: the text was not read.")
-    if outcome.ocr_missing:
-        return ocr_missing(outcome.reason)
-    return ChatStatus("error", f"{outcome.reason} Ask the AI sends the picture instead.", "ask_ai")
+    if engine_missing:
+        return ocr_missing(reason)
+    return ChatStatus("error", f"{reason} Ask the AI sends the picture instead.", "ask_ai")
 
 
 def redaction_failed(reason: str) -> ChatStatus:
