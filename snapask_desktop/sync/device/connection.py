@@ -67,13 +67,17 @@ class ServerError(Exception):
 class Connection:
     """An open sync WebSocket; use ``Connection.open`` and ``close``."""
 
-    def __init__(self, ws: ClientConnection, ack_timeout_s: float) -> None:
+    def __init__(
+        self, ws: ClientConnection, ack_timeout_s: float, activity: asyncio.Event | None = None
+    ) -> None:
         self._ws = ws
         self._ack_timeout_s = ack_timeout_s
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[ServerFrame]] = {}
         self.live: asyncio.Queue[Changes] = asyncio.Queue()
-        self.activity = asyncio.Event()  # set by a live frame or the end of the connection
+        # Set by a live frame or the end of the connection; the owner may give an event of its
+        # own, which it then awaits alone (the sync engine's wake-up: one event to wait on).
+        self.activity = asyncio.Event() if activity is None else activity
         self.closed: Closed | None = None
         self.last_error: Error | None = None  # an unsolicited error, sent just before a close
         self.keys_news: Keys | None = None  # a live ``keys`` frame: the key record changed
@@ -81,9 +85,15 @@ class Connection:
 
     @classmethod
     async def open(
-        cls, url: str, token: str, *, ack_timeout_s: float = ACK_TIMEOUT_MS / 1000
+        cls,
+        url: str,
+        token: str,
+        *,
+        ack_timeout_s: float = ACK_TIMEOUT_MS / 1000,
+        activity: asyncio.Event | None = None,
     ) -> Connection:
-        """Connect with the device token in the handshake; Refused if the server says no."""
+        """Connect with the device token in the handshake; Refused if the server says no.
+        ``activity``: the event to set on a live frame or the end (a new one by default)."""
         try:
             ws = await connect(
                 url,
@@ -101,7 +111,7 @@ class Connection:
             raise Refused(error.response.status_code, _refusal_text(error)) from None
         except InvalidHandshake as error:  # cut mid-handshake, or not a WebSocket server
             raise ConnectionError(f"no WebSocket handshake with {url}: {error}") from None
-        return cls(ws, ack_timeout_s)
+        return cls(ws, ack_timeout_s, activity)
 
     async def request(self, frame: ClientFrame) -> ServerFrame:
         """Send a frame with a fresh id and wait for its reply (an ``error`` raises ServerError).
