@@ -42,6 +42,9 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous = NORMAL")
     # A big sync transaction grows the WAL file; cut it back after a checkpoint.
     cursor.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+    # Temporary tables in memory: a synced page's rows are staged in one (store/replica.py);
+    # in a temporary file they cost ~0.1 s more CPU per initial sync (writes to the file).
+    cursor.execute("PRAGMA temp_store = MEMORY")
     cursor.close()
 
 

@@ -89,6 +89,12 @@ log = logging.getLogger(__name__)
 APPLY_WAL_PAGES = 10_000
 SMALL_APPLY = 100  # changes; fewer are applied at SQLite's default checkpoint threshold
 DEFAULT_WAL_PAGES = 1000
+# The engine applies the pages of a large pull several at once (sync/device/pages.py): a group
+# of 4,000 changes dirties ~2,000-3,000 pages, more than SQLite's default 2 MB cache holds, so
+# an apply has a larger one (spilling dirty pages to the WAL mid-transaction writes some of them
+# twice); it goes back to the default after, and frees the pages.
+APPLY_CACHE_KIB = 8192
+DEFAULT_CACHE_KIB = 2000
 # A clock_skew rejection keeps its op (sync-protocol.md 5.2): it is retried, never dropped.
 KEPT_REJECTIONS = frozenset({"clock_skew"})
 
@@ -602,9 +608,11 @@ class Store:
         ``report.skew_ahead_ms`` says by how much.
         """
         now = wall_clock_ms() if now_ms is None else now_ms
-        # A live change or two dirties a few pages: SQLite's own threshold serves them.
-        wal_pages = APPLY_WAL_PAGES if len(changes) > SMALL_APPLY else None
-        with self._write_conn(wal_pages=wal_pages) as conn:
+        # A live change or two dirties a few pages: SQLite's own threshold and cache serve them.
+        large = len(changes) > SMALL_APPLY
+        wal_pages = APPLY_WAL_PAGES if large else None
+        cache_kib = APPLY_CACHE_KIB if large else None
+        with self._write_conn(wal_pages=wal_pages, cache_kib=cache_kib) as conn:
             outcome = replica.apply_changes(
                 conn,
                 changes,
@@ -776,16 +784,20 @@ class Store:
             listener()
 
     @contextlib.contextmanager
-    def _write_conn(self, wal_pages: int | None = None) -> Iterator[Connection]:
+    def _write_conn(
+        self, wal_pages: int | None = None, cache_kib: int | None = None
+    ) -> Iterator[Connection]:
         """A Core connection in a BEGIN IMMEDIATE transaction, committed on success.
 
-        ``wal_pages`` raises the connection's automatic checkpoint threshold for this one
-        transaction (see APPLY_WAL_PAGES).
+        ``wal_pages`` raises the connection's automatic checkpoint threshold and ``cache_kib``
+        its page cache for this one transaction (see APPLY_WAL_PAGES, APPLY_CACHE_KIB).
         """
         with _translated(self.path), self._engine.connect() as conn:
             raw = conn.connection.driver_connection
             if wal_pages is not None and raw is not None:
                 raw.execute(f"PRAGMA wal_autocheckpoint = {int(wal_pages)}")
+            if cache_kib is not None and raw is not None:
+                raw.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
             try:
                 conn.execution_options(**{BEGIN_OPTION: BEGIN_IMMEDIATE})
                 with conn.begin():
@@ -793,6 +805,8 @@ class Store:
             finally:
                 if wal_pages is not None and raw is not None:
                     raw.execute(f"PRAGMA wal_autocheckpoint = {DEFAULT_WAL_PAGES}")
+                if cache_kib is not None and raw is not None:
+                    raw.execute(f"PRAGMA cache_size = -{DEFAULT_CACHE_KIB}")
 
     @contextlib.contextmanager
     def _read_session(self) -> Iterator[Session]:

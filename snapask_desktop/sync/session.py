@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from snapask_desktop.sync.limits import CLOCK_SKEW_RETRY_MS, RETRY_BASE_MS, RETRY_MAX_MS
@@ -37,6 +38,30 @@ def plan_changes(cursor: int, frame: Changes) -> ChangesPlan:
         return ChangesPlan(Verdict.GAP, (), cursor, pull_next=True)
     fresh = tuple(change for change in frame.changes if change.seq > cursor)
     return ChangesPlan(Verdict.APPLY, fresh, frame.cursor, pull_next=frame.has_more)
+
+
+def plan_pages(cursor: int, frames: Sequence[Changes]) -> ChangesPlan:
+    """``plan_changes`` over consecutive frames, to be applied as one transaction: the changes
+    of every frame that continues the cursor, up to the first that does not.
+
+    A frame that does not continue the running cursor ends the group. Alone (the first
+    frame) it keeps its own verdict; after frames to apply, the group is applied and a pull
+    follows from the new cursor (the rest is pulled again).
+    """
+    if not frames:
+        raise ValueError("plan_pages needs at least one frame")
+    first = plan_changes(cursor, frames[0])
+    if first.verdict is not Verdict.APPLY or len(frames) == 1:
+        return first
+    changes, new_cursor, pull_next = list(first.apply), first.new_cursor, first.pull_next
+    for frame in frames[1:]:
+        plan = plan_changes(new_cursor, frame)
+        if plan.verdict is not Verdict.APPLY:
+            pull_next = True
+            break
+        changes.extend(plan.apply)
+        new_cursor, pull_next = plan.new_cursor, plan.pull_next
+    return ChangesPlan(Verdict.APPLY, tuple(changes), new_cursor, pull_next)
 
 
 def retry_delay_ms(attempt: int, jitter: float, *, floor_ms: int = 0) -> int:

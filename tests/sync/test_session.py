@@ -15,6 +15,7 @@ from snapask_desktop.sync.session import (
     Verdict,
     clock_skew_delay_ms,
     plan_changes,
+    plan_pages,
     retry_delay_ms,
 )
 from tests.sync.factories import LAPTOP, OP, created
@@ -66,6 +67,46 @@ def test_a_negative_cursor_is_a_bug() -> None:
         plan_changes(-1, _frame(0, 1, [1]))
 
 
+def test_consecutive_pages_are_planned_as_one_group() -> None:
+    pages = [_frame(0, 2, [1, 2], True), _frame(2, 4, [3, 4], True), _frame(4, 5, [5])]
+    plan = plan_pages(0, pages)
+    assert plan.verdict is Verdict.APPLY
+    assert [c.seq for c in plan.apply] == [1, 2, 3, 4, 5]
+    assert (plan.new_cursor, plan.pull_next) == (5, False)
+    # the group's last page has more behind it: pull from the group's cursor
+    plan = plan_pages(0, pages[:2])
+    assert (plan.new_cursor, plan.pull_next) == (4, True)
+
+
+def test_a_group_of_one_page_is_that_page_s_plan() -> None:
+    singles = [(4, _frame(4, 7, [5, 7])), (6, _frame(2, 5, [3, 5])), (3, _frame(5, 6, [6]))]
+    for cursor, frame in singles:
+        assert plan_pages(cursor, [frame]) == plan_changes(cursor, frame)
+
+
+def test_a_group_starts_from_the_cursor_like_a_single_page() -> None:
+    overlapping = [_frame(4, 9, [5, 6, 8], True), _frame(9, 10, [10])]
+    plan = plan_pages(6, overlapping)
+    assert [c.seq for c in plan.apply] == [8, 10] and plan.new_cursor == 10
+    stale_first = [_frame(2, 5, [3, 5], True), _frame(5, 6, [6])]
+    assert plan_pages(6, stale_first).verdict is Verdict.STALE
+
+
+def test_a_page_that_does_not_continue_the_group_ends_it_and_asks_for_a_pull() -> None:
+    apart = [_frame(0, 2, [1, 2], True), _frame(3, 5, [4, 5])]  # seq 3 is missing
+    plan = plan_pages(0, apart)
+    assert [c.seq for c in plan.apply] == [1, 2]
+    assert (plan.new_cursor, plan.pull_next) == (2, True)
+    repeated = [_frame(0, 2, [1, 2], True), _frame(0, 2, [1, 2], True)]
+    plan = plan_pages(0, repeated)
+    assert [c.seq for c in plan.apply] == [1, 2] and plan.pull_next
+
+
+def test_an_empty_group_is_a_bug() -> None:
+    with pytest.raises(ValueError):
+        plan_pages(0, [])
+
+
 @given(
     st.integers(0, 50),
     st.lists(st.tuples(st.integers(0, 60), st.integers(0, 10)), min_size=1, max_size=30),
@@ -86,6 +127,32 @@ def test_the_cursor_never_moves_back_or_skips_a_change(
             assert [c.seq for c in plan.apply] == list(range(cursor + 1, plan.new_cursor + 1))
         cursor = plan.new_cursor
     assert applied == list(range(start + 1, cursor + 1))
+
+
+@given(
+    st.integers(0, 50),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(0, 10)), min_size=1, max_size=8),
+)
+def test_a_group_applies_what_its_pages_one_by_one_would(
+    start: int, frames: list[tuple[int, int]]
+) -> None:
+    pages = [
+        _frame(since, since + width, list(range(since + 1, since + width + 1)), has_more=True)
+        for since, width in frames
+    ]
+    group = plan_pages(start, pages)
+    cursor, applied, first = start, [], plan_changes(start, pages[0])
+    for page in pages:  # page by page, up to the first page that does not continue
+        plan = plan_changes(cursor, page)
+        if plan.verdict is not Verdict.APPLY:
+            break
+        applied.extend(c.seq for c in plan.apply)
+        cursor = plan.new_cursor
+    if first.verdict is Verdict.APPLY:
+        assert [c.seq for c in group.apply] == applied
+        assert (group.new_cursor, group.pull_next) == (cursor, True)
+    else:
+        assert group == first
 
 
 # ---------------------------------------------------------------------- retries

@@ -28,6 +28,7 @@ from snapask_desktop.sync.clock import ServerClock, monotonic_ms, wall_clock_ms
 from snapask_desktop.sync.device.confirm import DeleteConfirmations
 from snapask_desktop.sync.device.connection import Closed, Connection, Refused, ServerError
 from snapask_desktop.sync.device.outgoing import Outgoing, PushOutcome
+from snapask_desktop.sync.device.pages import PageReader
 from snapask_desktop.sync.device.status import SyncState, SyncStatus
 from snapask_desktop.sync.errors import CloseCode, ErrorCode
 from snapask_desktop.sync.protocol import (
@@ -45,8 +46,6 @@ from snapask_desktop.sync.protocol import (
     KeysGet,
     KeysPut,
     Limits,
-    Pull,
-    ServerFrame,
     Welcome,
 )
 from snapask_desktop.sync.sealed import SealedRecord
@@ -55,7 +54,7 @@ from snapask_desktop.sync.session import (
     SessionState,
     Verdict,
     clock_skew_delay_ms,
-    plan_changes,
+    plan_pages,
 )
 
 if TYPE_CHECKING:
@@ -663,36 +662,35 @@ class SyncEngine:
         return version == held
 
     async def _pull_all(self, conn: Connection, outgoing: Outgoing, result: PassResult) -> int:
-        limit = self._limits.max_page_changes
+        # The next pages are pulled and parsed while the store writes the last ones, and the
+        # pages that arrived meanwhile are applied together (sync/device/pages.py).
+        reader = PageReader(conn, self._limits.max_page_changes)
+        reader.start(self._state.cursor)
         pulled = 0
-        reply = await conn.request(Pull(self._state.cursor, limit))
-        while True:
-            assert isinstance(reply, Changes)
-            ahead: asyncio.Future[ServerFrame] | None = None
-            if reply.has_more and reply.since <= self._state.cursor < reply.cursor:
-                # Ask for the next page before applying this one: its transfer and parsing
-                # overlap the store's write (an initial sync is mostly these two).
-                ahead = asyncio.ensure_future(conn.request(Pull(reply.cursor, limit)))
-            try:
-                more = await self._apply_frame(conn, outgoing, reply, result)
-            except BaseException:
-                _drop(ahead)
-                raise
-            pulled += len(reply.changes)
-            if not more:
-                _drop(ahead)
-                return pulled
-            if ahead is not None and self._state.cursor == reply.cursor:
-                reply = await ahead
-            else:
-                _drop(ahead)
-                reply = await conn.request(Pull(self._state.cursor, limit))
+        try:
+            while True:
+                frames = await reader.take()
+                more = await self._apply_frames(conn, outgoing, frames, result)
+                pulled += sum(len(frame.changes) for frame in frames)
+                if not more:
+                    return pulled
+                if not reader.continues_from(self._state.cursor):
+                    reader.start(self._state.cursor)
+        finally:
+            reader.close()
 
     async def _apply_frame(
         self, conn: Connection, outgoing: Outgoing, frame: Changes, result: PassResult
     ) -> bool:
         """Apply one frame by the cursor rule; True if a pull should follow."""
-        plan = plan_changes(self._state.cursor, frame)
+        return await self._apply_frames(conn, outgoing, [frame], result)
+
+    async def _apply_frames(
+        self, conn: Connection, outgoing: Outgoing, frames: Sequence[Changes], result: PassResult
+    ) -> bool:
+        """Apply consecutive frames by the cursor rule, in one transaction; True if a pull
+        should follow."""
+        plan = plan_pages(self._state.cursor, frames)
         if plan.verdict is Verdict.STALE:
             return False
         if plan.verdict is Verdict.GAP:
@@ -918,8 +916,3 @@ def _offline_text(error: Exception) -> str:
     if isinstance(error, Closed | ServerError):
         return "Connection to the sync server lost; retrying."
     return "Offline: the sync server cannot be reached; retrying."
-
-
-def _drop(request: asyncio.Future[ServerFrame] | None) -> None:
-    if request is not None:
-        request.cancel()
