@@ -1,6 +1,6 @@
-"""A new device pulling a long history: the pages that arrive while the store writes are
-applied together (sync/device/pages.py), each group one transaction with its cursor, so a
-device killed between two of them keeps what was committed and pulls only the rest."""
+"""A new device pulling a long history: its pages are applied in groups (sync/device/pages.py),
+each group one transaction with its cursor, so a device killed between two of them keeps what
+was committed and pulls only the rest."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from snapask_desktop.store import Store
 from snapask_desktop.store.records import ApplyReport
 from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
 from snapask_desktop.sync.device.client import SyncEngine, SyncEvents
+from snapask_desktop.sync.device.pages import GROUP_CHANGES
 from snapask_desktop.sync.limits import MAX_DRIFT_MS, MAX_OPS_PER_PUSH, MAX_PAGE_CHANGES
 from snapask_desktop.sync.merge import new_conversation
 from snapask_desktop.sync.protocol import Op
@@ -68,37 +67,25 @@ def _conversations(store: Store) -> int:
 
 
 @SQLITE_ONLY
-def test_pages_that_arrive_during_a_write_are_applied_together(
+def test_the_pages_of_a_long_pull_are_applied_in_groups(
     fleet: Fleet, server: RunningServer
 ) -> None:
-    total = _fill_log(server, 1000)  # 5,000 changes: five pages
+    total = _fill_log(server, 1200)  # 6,000 changes: six pages
     b = fleet.device()
     reports: list[ApplyReport] = []
     engine = SyncEngine(
         b.store, b.ws_url, lambda: b.token, events=SyncEvents(applied=reports.append)
     )
-    # Another program holds the store's write lock: the first page waits in its write (the
-    # busy timeout) while the next pages are pulled.
-    holder = sqlite3.connect(b.store.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    outcome: list[object] = []
-    thread = threading.Thread(target=lambda: outcome.append(asyncio.run(engine.sync_once()).pulled))
-    thread.start()
-    time.sleep(2.0)
-    holder.execute("ROLLBACK")
-    holder.close()
-    thread.join(60)
-    assert outcome and outcome[0] == total
-    cursors = [report.cursor for report in reports]
-    assert cursors[0] == MAX_PAGE_CHANGES  # the first page, alone
-    assert cursors[-1] == total
-    assert len(cursors) < total // MAX_PAGE_CHANGES  # later pages applied together
-    assert all(cursor % MAX_PAGE_CHANGES == 0 for cursor in cursors)  # whole pages
-    assert sum(report.applied for report in reports) == total
-    assert _conversations(b.store) == 1000
+    assert asyncio.run(engine.sync_once()).pulled == total
+    # The first page alone (the history shows at once), then four pages in one transaction,
+    # then what came before the last page.
+    assert [report.cursor for report in reports] == [1000, 5000, 6000]
+    assert [report.applied for report in reports] == [1000, 4000, 1000]
+    assert GROUP_CHANGES == 4 * MAX_PAGE_CHANGES
+    assert _conversations(b.store) == 1200
     assert b.store.search_backlog() == 0
-    [hit] = b.store.search("tok999x3 ")
-    assert hit.summary.title == "history 999"
+    [hit] = b.store.search("tok1199x3 ")
+    assert hit.summary.title == "history 1199"
 
 
 @SQLITE_ONLY
@@ -121,9 +108,8 @@ def test_a_device_killed_mid_initial_sync_keeps_what_it_committed_and_resumes(
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(20)
-    assert [line.split()[0] for line in lines] == ["applied", "applied"], lines
-    committed = int(lines[1].split()[1])
-    assert MAX_PAGE_CHANGES < committed < total
+    assert lines == ["applied 1000\n", "applied 5000\n"]  # the first page, then a group
+    committed = 5000
     with Store.open(crash_dir) as store:
         assert store.sync_cursor() == committed
         # Every change up to the cursor is there, none after it (5 changes a conversation).

@@ -2,14 +2,14 @@
 
 An initial sync is 60 pages of 1,000 changes. Each page applied in its own transaction wrote
 the random-UUID index pages it touched to the WAL at every commit (~3 MB a page); applying
-the pages that arrived meanwhile together writes each of those index pages once per group,
-not once per page (the device's CPU for the store's write about a third less). So while one
-group is written on a worker thread, ``PageReader`` keeps pulling (and, on the loop thread,
-parsing) the next pages, up to ``max_changes`` waiting; ``take`` hands over all of them.
+pages together writes each of those index pages once per group, not once per page (the
+device's CPU for the store's write about a third less). So while one group is written on a
+worker thread, ``PageReader`` keeps pulling (and, on the loop thread, parsing) the next pages
+until ``max_changes`` wait; ``take`` hands them over then, or when the last page (no
+``has_more``) has come. The first page after ``start`` goes alone, so the history shows
+something at once. A pull of one page is applied as before.
 
-A page that arrives alone (a live change, a slow link) is applied alone, as before: nothing
-waits to fill a group. A crash loses only the uncommitted group, pulled again from the
-stored cursor.
+A crash loses only the uncommitted group, pulled again from the stored cursor.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class PageReader:
         self._room = asyncio.Event()  # fewer than max_changes waiting
         self._task: asyncio.Task[None] | None = None
         self._next_since: int | None = None  # the since of the next frame take returns
+        self._first = True  # nothing taken since start
 
     def start(self, cursor: int) -> None:
         """Pull from ``cursor`` on; whatever an earlier start pulled is dropped."""
@@ -46,6 +47,7 @@ class PageReader:
         self._arrived.clear()
         self._room.set()
         self._next_since = cursor
+        self._first = True
         self._task = asyncio.get_running_loop().create_task(self._run(cursor))
 
     def continues_from(self, cursor: int) -> bool:
@@ -53,17 +55,21 @@ class PageReader:
         return self._task is not None and self._next_since == cursor
 
     async def take(self) -> list[Changes]:
-        """Every frame pulled and not yet taken, in order; waits for the first. A failed
-        pull is raised once the frames before it are taken."""
+        """Every frame pulled and not yet taken, in order: the first page alone (shown at
+        once), then a full group, or what came before the last page or a failed pull (raised
+        at the next take)."""
         task = self._task
         if task is None:
             raise RuntimeError("PageReader.take before start")
-        while not self._frames:
+        while not self._frames or not (
+            self._first or self._waiting >= self._max_changes or task.done()
+        ):
             if task.done():
                 task.result()  # the pull's error
                 raise RuntimeError("PageReader.take after the last page")
             self._arrived.clear()
             await self._arrived.wait()
+        self._first = False
         frames, self._frames, self._waiting = self._frames, [], 0
         # Still pulling (from the last frame's cursor), or failed: the next take goes on from
         # there (and raises the failure). Ended normally: nothing follows these frames.
