@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
@@ -123,7 +125,9 @@ class RunningServer:
             loop.call_soon_threadsafe(stop.set)
         self._thread.join(60)
         if self._thread.is_alive():
-            raise RuntimeError("the test server did not stop within 60 s")
+            raise RuntimeError(
+                "the test server did not stop within 60 s\n" + _stuck_report(self._thread, loop)
+            )
         self._thread = None
         self._server = None
         self._loop = None
@@ -278,3 +282,26 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate(timeout=30)
+
+
+def _stuck_report(thread: threading.Thread, loop: asyncio.AbstractEventLoop | None) -> str:
+    """Where a server that would not stop is stuck: its loop's tasks and every thread's stack
+    (a shutdown that hangs once in a long run must say why the first time)."""
+    lines = []
+    if loop is not None and not loop.is_closed():
+        try:  # read from another thread: a set that changes meanwhile is not worth a retry
+            tasks = list(asyncio.all_tasks(loop))
+        except RuntimeError:
+            tasks = []
+        for task in tasks:
+            where = io.StringIO()
+            task.print_stack(limit=8, file=where)
+            lines.append(where.getvalue())
+    names = {t.ident: t.name for t in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        marker = " (the server's loop)" if ident == thread.ident else ""
+        stack = "".join(traceback.format_stack(frame))
+        lines.append(f"thread {names.get(ident, ident)}{marker}:\n{stack}")
+    return "\n".join(lines)
