@@ -94,3 +94,19 @@ def test_the_associated_data_encoding_cannot_be_shifted_between_fields() -> None
     assert aead.encode_ad("x", None, "a") != aead.encode_ad("x", "a", None)
     with pytest.raises(TypeError):
         aead.encode_ad("x", True)
+
+
+def test_the_associated_data_encoding_is_its_documented_bytes() -> None:
+    """Each field is 2 bytes of big-endian length then its bytes: text as UTF-8, an integer as
+    8 bytes signed big-endian, None as nothing, bytes as they are (sync-protocol.md 12.1)."""
+    encoded = aead.encode_ad("ré", -2, None, b"\x00\xff", bytearray(b"k"), 2**62)
+    assert encoded == (
+        b"\x00\x03r\xc3\xa9"
+        + b"\x00\x08\xff\xff\xff\xff\xff\xff\xff\xfe"
+        + b"\x00\x00"
+        + b"\x00\x02\x00\xff"
+        + b"\x00\x01k"
+        + b"\x00\x08\x40\x00\x00\x00\x00\x00\x00\x00"
+    )
+    with pytest.raises(ValueError):
+        aead.encode_ad("x", "a" * 0x10000)
