@@ -12,6 +12,7 @@ from snapask_desktop.store import InvalidInput, NotFound, Store
 from snapask_desktop.sync.clock import Order, vv_compare
 from tests.store.helpers import rows
 from tests.store.sync_fixtures import ServerLog, StoreFactory, state_of
+from tests.support.stamps import a_millisecond_later
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def _concurrent_renames(laptop: Store, phone: Store) -> tuple[ServerLog, str]:
     created = laptop.create_conversation("Error dialog")
     _sync(log, laptop, phone)
     laptop.update_conversation(created.id, title="Setup dialog")  # both offline
+    a_millisecond_later()  # the phone's rename is the later one
     phone.update_conversation(created.id, title="Installer error 0x80070005")
     _sync(log, laptop, phone)
     return log, created.id

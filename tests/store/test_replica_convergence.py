@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from snapask_desktop.store import NotFound, Store
+from snapask_desktop.sync.clock import HybridClock, wall_clock_ms
 from snapask_desktop.sync.merge import merge_states
 from snapask_desktop.sync.protocol import Changes
 from snapask_desktop.sync.records import ConversationState, MessageRecord, ScreenshotRecord
@@ -244,6 +245,8 @@ def _assert_deletes_stand_only_with_full_knowledge(
 def test_the_schedule_machinery_delivers_in_a_simple_case(factory: StoreFactory) -> None:
     """A fixed run of the same machinery, so a broken simulator cannot pass silently."""
     devices = [Device(factory.new()) for _ in range(REPLICAS)]
+    # Device 2's rename is the later one, even when both fall in one millisecond.
+    devices[2].store.clock = HybridClock(now_ms=lambda: wall_clock_ms() + 1_000)
     try:
         _run(
             devices,

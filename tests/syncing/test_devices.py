@@ -11,6 +11,7 @@ from PIL import Image
 from snapask_desktop.server.config import BlobQuota
 from snapask_desktop.server.testing import running_server
 from snapask_desktop.store.backlog import DEFER_MIN_MESSAGES
+from tests.support.stamps import a_millisecond_later
 from tests.syncing.conftest import PASSWORD, Fleet, converge, snapshot, wait_for
 
 
@@ -51,6 +52,7 @@ def test_concurrent_title_edits_pick_one_winner_and_keep_a_conflict(fleet: Fleet
     conversation = a.store.create_conversation("Error dialog")
     converge([a, b])
     a.store.update_conversation(conversation.id, title="Setup dialog")
+    a_millisecond_later()
     b.store.update_conversation(conversation.id, title="Installer error 0x80070005")  # later
     converge([a, b])
 

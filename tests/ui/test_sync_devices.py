@@ -21,6 +21,7 @@ from snapask_desktop.ui.history.window import HistoryWindow
 from tests.store.helpers import png_bytes
 from tests.support import fake_gemini
 from tests.support.fake_gemini import FakeGemini
+from tests.support.stamps import a_millisecond_later
 from tests.support.tcp_proxy import TcpProxy
 from tests.ui.sync_support import PASSWORD, USER, Device, make_device, titles, wait_for
 
@@ -163,6 +164,7 @@ def test_a_concurrent_rename_shows_a_banner_on_both_and_keeping_the_other_wins_o
     go_offline(b, proxy)  # both rename without seeing the other's rename
     a.store.update_conversation(cid, title="Sales by region")
     wait_for(lambda: up_to_date(a), "A's rename on the server")
+    a_millisecond_later()
     b.store.update_conversation(cid, title="Revenue 2025")  # later stamp: this one wins
     go_online(b, proxy)
     wait_for(lambda: up_to_date(a) and titles(a.store)[cid] == "Revenue 2025", "B's rename on A")
