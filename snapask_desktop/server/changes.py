@@ -440,6 +440,56 @@ _PAGE_WITHOUT_TEXT = _PAGE.where(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PageRows:
+    """The database part of a pull page (``read_rows``): its rows and the head, read in one
+    snapshot. ``frame`` makes the reply of any request id from it, exactly as ``read_page``."""
+
+    since: int
+    head: int
+    rows: tuple[ChangeRow, ...]  # what a frame without id holds at most
+    more: bool  # the log holds changes after ``rows``: every frame of it says has_more
+    max_page_bytes: int
+
+    def frame(self, request_id: RequestId | None = None) -> tuple[str, int, bool, int]:
+        """The reply's text, how many changes it holds, its has_more and its cursor."""
+        since, head = self.since, self.head
+        # The frame's bytes without changes, its cursor at its largest ("false" is the longer).
+        overhead = len(changes_frame(since, max(head, since), False, (), request_id).encode())
+        rows = self.rows[: fitting(self.rows, overhead, self.max_page_bytes)]
+        has_more = self.more or len(rows) < len(self.rows)
+        cursor = rows[-1].seq if has_more else max(head, since)
+        return changes_frame(since, cursor, has_more, rows, request_id), len(rows), has_more, cursor
+
+
+def read_rows(
+    db: Database,
+    user_id: int,
+    since: int,
+    limit: int,
+    *,
+    max_page_bytes: int = MAX_PAGE_BYTES,
+    picture_text: bool = True,
+) -> PageRows:
+    """A pull page's rows and the user's head, in one snapshot; without ``picture_text``,
+    such changes are left out. Only the rows a frame without request id can hold are kept
+    (a frame with one holds the same or fewer: ``PageRows.frame``)."""
+    query = _PAGE if picture_text else _PAGE_WITHOUT_TEXT
+    with db.read() as conn:
+        result = conn.execute(
+            query.order_by(c.c.seq).limit(limit + 1), {"uid": user_id, "since": since}
+        ).all()
+        head = int(
+            conn.execute(
+                select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
+            ).scalar_one()
+        )
+    found = [ChangeRow(*values) for values in result[:limit]]
+    overhead = len(changes_frame(since, max(head, since), False, ()).encode("utf-8"))
+    rows = tuple(found[: fitting(found, overhead, max_page_bytes)])
+    return PageRows(since, head, rows, len(result) > len(rows), max_page_bytes)
+
+
 def read_page(
     db: Database,
     user_id: int,
@@ -452,20 +502,8 @@ def read_page(
 ) -> tuple[str, int]:
     """A pull reply's frame text and how many changes it holds (page and head: one snapshot);
     without ``picture_text``, such changes are left out."""
-    query = _PAGE if picture_text else _PAGE_WITHOUT_TEXT
-    with db.read() as conn:
-        result = conn.execute(
-            query.order_by(c.c.seq).limit(limit + 1), {"uid": user_id, "since": since}
-        ).all()
-        head = int(
-            conn.execute(
-                select(schema.user_counters.c.head).where(schema.user_counters.c.user_id == user_id)
-            ).scalar_one()
-        )
-    found = [ChangeRow(*values) for values in result[:limit]]
-    # The frame's bytes without changes, its cursor at its largest ("false" is the longer).
-    overhead = len(changes_frame(since, max(head, since), False, (), request_id).encode("utf-8"))
-    rows = found[: fitting(found, overhead, max_page_bytes)]
-    has_more = len(result) > len(rows)
-    cursor = rows[-1].seq if has_more else max(head, since)
-    return changes_frame(since, cursor, has_more, rows, request_id), len(rows)
+    page = read_rows(
+        db, user_id, since, limit, max_page_bytes=max_page_bytes, picture_text=picture_text
+    )
+    text, count, _more, _cursor = page.frame(request_id)
+    return text, count

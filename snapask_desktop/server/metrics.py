@@ -60,6 +60,11 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
             registry=r,
         )
+        self.pull_read_ahead = Counter(
+            "snapask_pull_pages_read_ahead",
+            "Pull pages served from a read made before the device asked for them",
+            registry=r,
+        )
         self._applied: deque[tuple[float, int]] = deque()
 
     def applied(self, count: int) -> None:
