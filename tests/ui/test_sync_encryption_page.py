@@ -89,6 +89,16 @@ def _open_page(qtbot: QtBot, manager: SyncManager, data: Path) -> tuple[Settings
     return dialog, page  # the caller keeps the dialog: the page lives as long as it does
 
 
+def _sign_in(qtbot: QtBot, manager: SyncManager, page: SyncPage, server: RunningServer) -> None:
+    """Sign in through the page's own fields and button; return once up to date."""
+    page.server.setText(server.url)
+    page.user.setText(USER)
+    page.password.setText(PASSWORD)
+    with waits.signal(qtbot, manager.sign_in_finished):
+        page.sign_in_button.click()
+    waits.until(qtbot, lambda: manager.status.state is SyncState.UP_TO_DATE)
+
+
 def _passphrase(page: SyncPage, qtbot: QtBot, text: str) -> tuple[bool, str]:
     dialog = page._passphrase_dialog
     assert isinstance(dialog, PassphraseDialog)
@@ -112,12 +122,7 @@ def test_turn_encryption_on_then_unlock_a_device_that_lost_its_keys(
     manager = SyncManager(Settings(), store, settings_store=SettingsStore(), poll_s=POLL_S)
     try:
         settings, page = _open_page(qtbot, manager, tmp_path / "data")
-        page.server.setText(server.url)
-        page.user.setText(USER)
-        page.password.setText(PASSWORD)
-        with waits.signal(qtbot, manager.sign_in_finished):
-            page.sign_in_button.click()
-        waits.until(qtbot, lambda: manager.status.state is SyncState.UP_TO_DATE)
+        _sign_in(qtbot, manager, page, server)
         assert SECRET_TITLE.encode() in _server_bytes(server)  # synced clear, as before
         assert page.encryption_button.text() == "Turn on…"
         assert page.encryption_line.text().startswith("Off:")
@@ -184,12 +189,7 @@ def test_change_the_passphrase_and_rotate_the_keys_from_the_encryption_row(
     manager = SyncManager(Settings(), store, settings_store=SettingsStore(), poll_s=POLL_S)
     try:
         settings, page = _open_page(qtbot, manager, tmp_path / "data")
-        page.server.setText(server.url)
-        page.user.setText(USER)
-        page.password.setText(PASSWORD)
-        with waits.signal(qtbot, manager.sign_in_finished):
-            page.sign_in_button.click()
-        waits.until(qtbot, lambda: manager.status.state is SyncState.UP_TO_DATE)
+        _sign_in(qtbot, manager, page, server)
         assert not page.change_passphrase_button.isVisibleTo(page)  # encryption is off
         assert not page.rotate_keys_button.isVisibleTo(page)
         page.encryption_button.click()
