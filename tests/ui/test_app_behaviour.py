@@ -4,8 +4,6 @@ while capturing, a damaged store reported, message boxes kept."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from snapask_desktop.services import Services
 from snapask_desktop.ui.shell.tray import TrayState
 from tests.support import fake_gemini as fg
 from tests.support import waits
+from tests.ui.fresh_app import run_fresh_app
 
 
 @pytest.fixture
@@ -229,14 +228,7 @@ def test_the_tray_shows_before_the_chat_windows_are_built_and_they_follow_at_onc
     tmp_path: Path,
 ) -> None:
     # A fresh interpreter: what the start-up path imported before the first turn of the loop.
-    code = (
-        "import sys\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "from snapask_desktop.app import Desktop\n"
-        "from snapask_desktop.config import Settings\n"
-        "from snapask_desktop.services import Services\n"
-        "app = QApplication([])\n"
-        "desktop = Desktop(app, Services(Settings()), [])\n"
+    then = (
         "desktop.start()\n"
         "before = 'snapask_desktop.ui.chat.window' in sys.modules\n"
         "app.processEvents()\n"
@@ -247,8 +239,4 @@ def test_the_tray_shows_before_the_chat_windows_are_built_and_they_follow_at_onc
     )
     env = {**os.environ, "SNAPASK_DATA_DIR": str(tmp_path / "data"),
            "SNAPASK_CONFIG_DIR": str(tmp_path / "config"), "GEMINI_API_KEY": "x"}  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "False True True"
+    assert run_fresh_app(then, env) == "False True True"

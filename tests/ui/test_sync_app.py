@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from snapask_desktop.sync.device import account
 from snapask_desktop.sync.device.client import SyncEngine
 from snapask_desktop.sync.device.status import SyncState
 from snapask_desktop.ui.shell.tray import TrayState
+from tests.ui.fresh_app import run_fresh_app
 from tests.ui.sync_support import PASSWORD, USER, titles, wait_for
 
 Told = list[tuple[str, str]]
@@ -147,14 +146,7 @@ def test_sync_now_without_sync_set_up_says_how_to_set_it_up(
 
 def test_an_app_without_sync_never_loads_the_sync_client() -> None:
     # A fresh interpreter: the start-up path of the tray app, then a look at what it imported.
-    code = (
-        "import sys\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "from snapask_desktop.app import Desktop\n"
-        "from snapask_desktop.config import Settings\n"
-        "from snapask_desktop.services import Services\n"
-        "app = QApplication([])\n"
-        "desktop = Desktop(app, Services(Settings()), [])\n"
+    then = (
         "desktop._show_sync_status()\n"
         "desktop.sync.start()\n"
         "loaded = [m for m in ('websockets', 'httpx', 'snapask_desktop.sync.device.client',\n"
@@ -162,7 +154,4 @@ def test_an_app_without_sync_never_loads_the_sync_client() -> None:
         "desktop.shutdown()\n"
         "print(loaded)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert run_fresh_app(then) == "[]"
